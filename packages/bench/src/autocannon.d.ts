@@ -1,0 +1,32 @@
+// autocannon ships no types; this covers the part of its API the harness uses.
+declare module "autocannon" {
+  interface Options {
+    url: string;
+    connections?: number;
+    duration?: number;
+    pipelining?: number;
+    method?: string;
+    headers?: Record<string, string>;
+    body?: string;
+    timeout?: number;
+  }
+  interface Histogram {
+    average: number;
+    mean: number;
+    p50: number;
+    p99: number;
+    max: number;
+    total: number;
+  }
+  interface Result {
+    duration: number;
+    errors: number;
+    timeouts: number;
+    non2xx: number;
+    "2xx": number;
+    latency: Histogram;
+    requests: Histogram;
+  }
+  function autocannon(opts: Options): Promise<Result>;
+  export default autocannon;
+}

@@ -1,0 +1,125 @@
+import { randomBytes } from "node:crypto";
+import { isAbsolute, resolve } from "node:path";
+
+export interface Sizes {
+  reps: number;
+  seqJobs: number;
+  inflightJobs: number;
+  inflight: number;
+  bulkJobs: number;
+  e2eJobs: number;
+  /** Jobs pre-enqueued for the defaults profile: most defaults are too slow to drain 50k in bounded time. */
+  e2eDefaultsJobs: number;
+  latencyJobs: number;
+  httpSeconds: number;
+  /** Per-measurement time caps (ms): a slow contender is measured over the cap instead of hanging the run. */
+  enqueueCapMs: number;
+  e2eCapMs: number;
+  e2eDefaultsCapMs: number;
+  latencyCapMs: number;
+  /** Whole-run watchdog: past this the harness cleans up and exits non-zero. */
+  runCapMs: number;
+}
+
+export const QUICK: Sizes = {
+  reps: 1,
+  seqJobs: 500,
+  inflightJobs: 2_000,
+  inflight: 50,
+  bulkJobs: 10_000,
+  e2eJobs: 10_000,
+  e2eDefaultsJobs: 2_000,
+  latencyJobs: 150,
+  httpSeconds: 3,
+  enqueueCapMs: 5_000,
+  e2eCapMs: 8_000,
+  e2eDefaultsCapMs: 2_000,
+  latencyCapMs: 2_500,
+  runCapMs: 115_000,
+};
+
+export const FULL: Sizes = {
+  reps: 3,
+  seqJobs: 5_000,
+  inflightJobs: 20_000,
+  inflight: 50,
+  bulkJobs: 50_000,
+  e2eJobs: 50_000,
+  e2eDefaultsJobs: 10_000,
+  latencyJobs: 1_000,
+  httpSeconds: 8,
+  enqueueCapMs: 12_000,
+  e2eCapMs: 30_000,
+  e2eDefaultsCapMs: 6_000,
+  latencyCapMs: 12_000,
+  runCapMs: 14.5 * 60_000,
+};
+
+export interface Options {
+  quick: boolean;
+  sizes: Sizes;
+  /** Absolute path of the markdown report, or null to print only. */
+  out: string | null;
+  /** Contender ids to run (default: all). */
+  only: string[] | null;
+  skipHttp: boolean;
+  /** The command as the user typed it, for the report. */
+  command: string;
+}
+
+const HELP = `usage: pnpm bench [--quick] [--out docs/benchmarks.md] [--only bullmq,graphile-worker] [--no-http]`;
+
+/** `baseDir` is where the user ran pnpm (INIT_CWD), so `--out` means what it says from the repo root. */
+export function parseArgs(argv: readonly string[], baseDir: string): Options {
+  let quick = false;
+  let out: string | null = null;
+  let only: string[] | null = null;
+  let skipHttp = false;
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    if (arg === "--") continue;
+    if (arg === "--quick") quick = true;
+    else if (arg === "--no-http") skipHttp = true;
+    else if (arg === "--out" || arg === "--only") {
+      const value = argv[++i];
+      if (value === undefined || value.startsWith("--")) throw new Error(`${arg} needs a value\n${HELP}`);
+      if (arg === "--out") out = isAbsolute(value) ? value : resolve(baseDir, value);
+      else only = value.split(",").filter((s) => s.length > 0);
+    } else if (arg === "--help" || arg === "-h") {
+      throw new Error(HELP);
+    } else {
+      throw new Error(`unknown argument ${arg}\n${HELP}`);
+    }
+  }
+  const shown = argv.filter((a) => a !== "--");
+  return {
+    quick,
+    sizes: quick ? QUICK : FULL,
+    out,
+    only,
+    skipHttp,
+    command: ["pnpm bench", ...shown].join(" "),
+  };
+}
+
+const LOOPBACK = new Set(["127.0.0.1", "localhost", "::1", "[::1]"]);
+
+/** The benchmark must never reach beyond this machine unless explicitly allowed. */
+export function assertLocal(url: string, what: string): void {
+  const host = new URL(url).hostname;
+  if (!LOOPBACK.has(host) && process.env["BENCH_ALLOW_REMOTE"] !== "1") {
+    throw new Error(`${what} points at ${host}; the benchmark only talks to 127.0.0.1 (set BENCH_ALLOW_REMOTE=1)`);
+  }
+}
+
+export function serverUrls(env: NodeJS.ProcessEnv): { adminDatabaseUrl: string; redisUrl: string } {
+  const adminDatabaseUrl = env["DATABASE_URL"] ?? "postgres://postgres@127.0.0.1:5432/postgres";
+  const redisUrl = env["REDIS_URL"] ?? "redis://127.0.0.1:6379/0";
+  assertLocal(adminDatabaseUrl, "DATABASE_URL");
+  assertLocal(redisUrl, "REDIS_URL");
+  return { adminDatabaseUrl, redisUrl };
+}
+
+export function newRunId(): string {
+  return `${Date.now().toString(36)}${randomBytes(3).toString("hex")}`;
+}

@@ -1,0 +1,39 @@
+import pg from "pg";
+
+const SAFE_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
+
+/** Connection string for database `name` on the same server as `adminUrl`. */
+export function databaseUrl(adminUrl: string, name: string): string {
+  const url = new URL(adminUrl);
+  url.pathname = `/${name}`;
+  return url.toString();
+}
+
+async function withAdmin<T>(adminUrl: string, fn: (client: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client({ connectionString: adminUrl, connectionTimeoutMillis: 5_000 });
+  await client.connect();
+  try {
+    return await fn(client);
+  } finally {
+    await client.end().catch(() => {});
+  }
+}
+
+export async function createDatabase(adminUrl: string, name: string): Promise<string> {
+  if (!SAFE_NAME.test(name)) throw new Error(`unsafe database name ${name}`);
+  await withAdmin(adminUrl, (c) => c.query(`CREATE DATABASE ${name}`));
+  return databaseUrl(adminUrl, name);
+}
+
+/** FORCE ends sessions a killed worker may have left behind, so the drop cannot hang or fail on them. */
+export async function dropDatabase(adminUrl: string, name: string): Promise<void> {
+  if (!SAFE_NAME.test(name)) throw new Error(`unsafe database name ${name}`);
+  await withAdmin(adminUrl, (c) => c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`));
+}
+
+export async function serverVersion(adminUrl: string): Promise<string> {
+  return withAdmin(adminUrl, async (c) => {
+    const res = await c.query<{ server_version: string }>("SHOW server_version");
+    return res.rows[0]?.server_version ?? "unknown";
+  });
+}

@@ -1,0 +1,95 @@
+// Workload 6: POST /v1/jobs and POST /v1/jobs/batch under autocannon (64 connections) against a
+// server in its own process. The load generator runs in the harness process.
+import { type ChildProcess, fork } from "node:child_process";
+import { createRequire } from "node:module";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import autocannon from "autocannon";
+import { onCleanup } from "../cleanup.ts";
+
+const HTTP_CHILD = fileURLToPath(new URL("../http-child.ts", import.meta.url));
+const TSX_LOADER = pathToFileURL(createRequire(import.meta.url).resolve("tsx")).href;
+export const CONNECTIONS = 64;
+export const BATCH_JOBS = 100;
+
+export interface HttpTarget {
+  kind: "hono" | "astraeus";
+  /** Passed to the server process (e.g. database and Redis URLs for the Astraeus API). */
+  settings?: Record<string, unknown>;
+  /** Extra request headers (e.g. the API key). */
+  headers?: Record<string, string>;
+}
+
+export interface HttpOutcome {
+  singleJobsPerSec: number;
+  singleP99Ms: number;
+  batchJobsPerSec: number;
+  /** Non-2xx responses, errors and timeouts across both runs: any is a correctness failure. */
+  bad: number;
+  /** Jobs acknowledged with a 2xx (warm-up included), to check against what the store holds. */
+  acceptedJobs: number;
+}
+
+function submission(seq: number) {
+  return { type: "bench.noop", queue: "bench", payload: { seq } };
+}
+
+async function startServer(target: HttpTarget): Promise<{ port: number; stop: () => Promise<void> }> {
+  const child: ChildProcess = fork(HTTP_CHILD, [], {
+    execArgv: ["--import", TSX_LOADER],
+    detached: true,
+    stdio: ["ignore", "inherit", "inherit", "ipc"],
+    env: { ...process.env, BENCH_HTTP_KIND: target.kind, BENCH_HTTP_SETTINGS: JSON.stringify(target.settings ?? {}) },
+  });
+  const exited = new Promise<void>((ok) => child.once("exit", () => ok()));
+  const stop = onCleanup(`http server ${child.pid}`, async () => {
+    try {
+      if (child.pid !== undefined) process.kill(-child.pid, "SIGKILL");
+    } catch {
+      // Already gone.
+    }
+    await Promise.race([exited, new Promise((ok) => setTimeout(ok, 5_000))]);
+  });
+  try {
+    const port = await new Promise<number>((ok, fail) => {
+      const timer = setTimeout(() => fail(new Error("http server did not listen within 30 s")), 30_000);
+      child.on("message", (msg: { type?: string; port?: number }) => {
+        if (msg.type === "listening" && typeof msg.port === "number") {
+          clearTimeout(timer);
+          ok(msg.port);
+        }
+      });
+      void exited.then(() => {
+        clearTimeout(timer);
+        fail(new Error("http server exited before listening"));
+      });
+    });
+    return { port, stop };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}
+
+export async function runHttp(target: HttpTarget, seconds: number): Promise<HttpOutcome> {
+  const server = await startServer(target);
+  try {
+    const base = `http://127.0.0.1:${server.port}`;
+    const headers = { "content-type": "application/json", ...target.headers };
+    const single = JSON.stringify(submission(1));
+    const batch = JSON.stringify({ jobs: Array.from({ length: BATCH_JOBS }, (_, i) => submission(i)) });
+    const common = { connections: CONNECTIONS, method: "POST", headers, timeout: 10 };
+    // Warm-up (JIT, connection pools), not recorded.
+    const w = await autocannon({ ...common, url: `${base}/v1/jobs`, body: single, duration: 1 });
+    const s = await autocannon({ ...common, url: `${base}/v1/jobs`, body: single, duration: seconds });
+    const b = await autocannon({ ...common, url: `${base}/v1/jobs/batch`, body: batch, duration: seconds });
+    return {
+      singleJobsPerSec: s["2xx"] / s.duration,
+      singleP99Ms: s.latency.p99,
+      batchJobsPerSec: (b["2xx"] * BATCH_JOBS) / b.duration,
+      bad: [w, s, b].reduce((a, r) => a + r.non2xx + r.errors + r.timeouts, 0),
+      acceptedJobs: w["2xx"] + s["2xx"] + b["2xx"] * BATCH_JOBS,
+    };
+  } finally {
+    await server.stop();
+  }
+}

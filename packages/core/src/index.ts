@@ -1,0 +1,6 @@
+export * from "./backoff.ts";
+export * from "./errors.ts";
+export * from "./ports.ts";
+export * from "./schemas.ts";
+export * from "./states.ts";
+export * from "./uuidv7.ts";

@@ -1,0 +1,69 @@
+import { readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import type { PGlite } from "@electric-sql/pglite";
+import { drizzle as drizzlePglite } from "drizzle-orm/pglite";
+import { migrate as migratePglite } from "drizzle-orm/pglite/migrator";
+import { drizzle as drizzlePg } from "drizzle-orm/postgres-js";
+import { migrate as migratePg } from "drizzle-orm/postgres-js/migrator";
+import postgres from "postgres";
+import type { SqlExecutor } from "./sql.ts";
+
+export const MIGRATIONS_FOLDER = fileURLToPath(new URL("../migrations", import.meta.url));
+const MIGRATIONS_TABLE = "__drizzle_migrations";
+const MIGRATIONS_SCHEMA = "drizzle";
+
+/** Number of migrations this build ships (from drizzle-kit's journal). */
+export function expectedMigrations(): number {
+  const journal = JSON.parse(readFileSync(`${MIGRATIONS_FOLDER}/meta/_journal.json`, "utf8")) as {
+    entries: unknown[];
+  };
+  return journal.entries.length;
+}
+
+/**
+ * Applies pending migrations to a real Postgres. Concurrent callers (API and worker starting together)
+ * serialise on an advisory lock so each migration runs once.
+ */
+export async function runMigrations(opts: { url: string }): Promise<void> {
+  const sql = postgres(opts.url, { max: 1, onnotice: () => {} });
+  try {
+    await sql`SELECT pg_advisory_lock(hashtext('astraeus:migrate'))`;
+    await migratePg(drizzlePg(sql), {
+      migrationsFolder: MIGRATIONS_FOLDER,
+      migrationsTable: MIGRATIONS_TABLE,
+      migrationsSchema: MIGRATIONS_SCHEMA,
+    });
+    await sql`SELECT pg_advisory_unlock(hashtext('astraeus:migrate'))`;
+  } finally {
+    await sql.end({ timeout: 5 });
+  }
+}
+
+export async function runPgliteMigrations(pg: PGlite): Promise<void> {
+  await migratePglite(drizzlePglite(pg), {
+    migrationsFolder: MIGRATIONS_FOLDER,
+    migrationsTable: MIGRATIONS_TABLE,
+    migrationsSchema: MIGRATIONS_SCHEMA,
+  });
+}
+
+export interface SchemaStatus {
+  applied: number;
+  expected: number;
+  current: boolean;
+}
+
+/** How many migrations the database has against how many this build ships (API/worker refuse to run behind). */
+export async function schemaStatus(db: SqlExecutor): Promise<SchemaStatus> {
+  const expected = expectedMigrations();
+  let applied = 0;
+  try {
+    const [row] = await db.query<{ n: number | string }>(
+      `SELECT count(*)::int AS n FROM ${MIGRATIONS_SCHEMA}.${MIGRATIONS_TABLE}`,
+    );
+    applied = Number(row?.n ?? 0);
+  } catch {
+    applied = 0;
+  }
+  return { applied, expected, current: applied >= expected };
+}

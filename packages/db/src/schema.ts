@@ -1,0 +1,117 @@
+// The Postgres schema (drizzle). Migrations under ../migrations are generated from this file with
+// `pnpm --filter @astraeus/db generate` and checked in; the hot paths query with raw SQL (see store/*.ts).
+import { sql } from "drizzle-orm";
+import {
+  bigint,
+  boolean,
+  index,
+  integer,
+  jsonb,
+  pgEnum,
+  pgTable,
+  primaryKey,
+  smallint,
+  text,
+  timestamp,
+  uniqueIndex,
+  uuid,
+} from "drizzle-orm/pg-core";
+
+export const jobState = pgEnum("job_state", ["queued", "running", "succeeded", "dead", "cancelled"]);
+
+const ts = (name: string) => timestamp(name, { withTimezone: true, mode: "date" });
+
+export const jobs = pgTable(
+  "jobs",
+  {
+    id: uuid("id").primaryKey(),
+    tenant: text("tenant").notNull(),
+    queue: text("queue").notNull(),
+    type: text("type").notNull(),
+    payload: jsonb("payload").notNull(),
+    priority: smallint("priority").notNull().default(0),
+    state: jobState("state").notNull().default("queued"),
+    attempt: integer("attempt").notNull().default(0),
+    maxAttempts: integer("max_attempts").notNull(),
+    runAt: ts("run_at").notNull(),
+    // Delayed rows (run_at in the future when written) wait in a small partial index for the promoter,
+    // so immediately-ready rows never pay for it.
+    delayed: boolean("delayed").notNull().default(false),
+    timeoutMs: integer("timeout_ms").notNull(),
+    leaseToken: uuid("lease_token"),
+    leaseExpiresAt: ts("lease_expires_at"),
+    workerId: text("worker_id"),
+    cancelRequested: boolean("cancel_requested").notNull().default(false),
+    result: jsonb("result"),
+    lastError: jsonb("last_error"),
+    idempotencyKey: text("idempotency_key"),
+    payloadHash: text("payload_hash"),
+    createdAt: ts("created_at").notNull(),
+    startedAt: ts("started_at"),
+    finishedAt: ts("finished_at"),
+    updatedAt: ts("updated_at").notNull(),
+  },
+  (t) => [
+    // The claim path: ready rows per queue in priority then due order. Only queued rows are in it.
+    index("jobs_ready_idx")
+      .on(t.queue, t.priority.desc(), t.runAt, t.id)
+      .where(sql`state = 'queued'`),
+    index("jobs_delayed_idx")
+      .on(t.runAt)
+      .where(sql`state = 'queued' AND delayed`),
+    index("jobs_lease_idx")
+      .on(t.leaseExpiresAt)
+      .where(sql`state = 'running'`),
+    index("jobs_tenant_idx").on(t.tenant, t.id.desc()),
+    uniqueIndex("jobs_idempotency_idx")
+      .on(t.tenant, t.idempotencyKey)
+      .where(sql`idempotency_key IS NOT NULL`),
+  ],
+);
+
+export const jobEvents = pgTable(
+  "job_events",
+  {
+    id: bigint("id", { mode: "bigint" }).generatedAlwaysAsIdentity(),
+    jobId: uuid("job_id").notNull(),
+    tenant: text("tenant").notNull(),
+    kind: text("kind").notNull(),
+    fromState: jobState("from_state"),
+    toState: jobState("to_state"),
+    attempt: integer("attempt").notNull(),
+    data: jsonb("data"),
+    at: ts("at").notNull().default(sql`now()`),
+  },
+  (t) => [
+    primaryKey({ columns: [t.jobId, t.id] }),
+    // The outbox relay reads by id; BRIN costs next to nothing per insert on a monotonic column.
+    index("job_events_id_brin").using("brin", t.id),
+  ],
+);
+
+export const apiKeys = pgTable(
+  "api_keys",
+  {
+    id: uuid("id").primaryKey(),
+    tenant: text("tenant").notNull(),
+    name: text("name").notNull(),
+    /** SHA-256 of the key; the key itself is never stored. */
+    keyHash: text("key_hash").notNull(),
+    /** First characters of the key, shown in listings so a key can be recognised. */
+    prefix: text("prefix").notNull(),
+    scopes: text("scopes").array().notNull(),
+    /** Requests per second allowed for this key; null means the server default. */
+    rateLimitPerSec: integer("rate_limit_per_sec"),
+    createdAt: ts("created_at").notNull().default(sql`now()`),
+    lastUsedAt: ts("last_used_at"),
+    revokedAt: ts("revoked_at"),
+  },
+  (t) => [uniqueIndex("api_keys_hash_idx").on(t.keyHash), index("api_keys_tenant_idx").on(t.tenant)],
+);
+
+/** Small key/value state the engine keeps (e.g. the events outbox cursor). */
+export const engineState = pgTable("engine_state", {
+  key: text("key").primaryKey(),
+  value: jsonb("value").notNull(),
+  updatedAt: ts("updated_at").notNull().default(sql`now()`),
+});

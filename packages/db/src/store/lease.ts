@@ -1,0 +1,166 @@
+import type { ClaimedJob, ClaimOptions, FinishedJob, HeartbeatResult, JsonValue, Lease, Outcome } from "@astraeus/core";
+import type { SqlExecutor } from "../sql.ts";
+import { CLAIM_RETURNING, jsonText, rowToClaimed } from "./rows.ts";
+
+// Every claim issues a fresh lease token and bumps `attempt`, and records its `claimed` event in the same
+// statement. SKIP LOCKED means a duplicate hint racing another worker is skipped, never waited on.
+function claimSql(select: string): string {
+  return `
+WITH s AS (${select}),
+c AS (
+  UPDATE jobs j SET state = 'running', attempt = j.attempt + 1, lease_token = gen_random_uuid(),
+    lease_expires_at = now() + $2::float8 * interval '1 millisecond', worker_id = $3, started_at = now(),
+    updated_at = now(), delayed = false
+  FROM s WHERE j.id = s.id
+  RETURNING ${CLAIM_RETURNING.replace(/(\w+)/g, "j.$1")}
+), ev AS (
+  INSERT INTO job_events (job_id, tenant, kind, from_state, to_state, attempt, data)
+  SELECT id, tenant, 'claimed', 'queued', 'running', attempt, jsonb_build_object('worker', $3::text) FROM c
+)
+SELECT * FROM c`;
+}
+
+function filters(opts: ClaimOptions, params: unknown[]): string {
+  let where = "";
+  if (opts.types) {
+    params.push(opts.types);
+    where += ` AND type = ANY($${params.length}::text[])`;
+  }
+  if (opts.tenant !== undefined) {
+    params.push(opts.tenant);
+    where += ` AND tenant = $${params.length}`;
+  }
+  return where;
+}
+
+export async function claimByIds(
+  db: SqlExecutor,
+  ids: readonly string[],
+  opts: ClaimOptions,
+): Promise<ClaimedJob[]> {
+  if (ids.length === 0) return [];
+  const params: unknown[] = [ids, opts.leaseMs, opts.workerId];
+  const where = filters(opts, params);
+  const select = `SELECT id FROM jobs WHERE id = ANY($1::uuid[]) AND state = 'queued' AND run_at <= now()${where}
+    FOR UPDATE SKIP LOCKED`;
+  const rows = await db.query(claimSql(select), params);
+  return rows.map(rowToClaimed);
+}
+
+export async function claimNext(
+  db: SqlExecutor,
+  queues: readonly string[],
+  limit: number,
+  opts: ClaimOptions,
+): Promise<ClaimedJob[]> {
+  const out: ClaimedJob[] = [];
+  // One queue per statement so each claim walks the ready index in (priority, run_at) order.
+  for (const queue of queues) {
+    const want = limit - out.length;
+    if (want <= 0) break;
+    const params: unknown[] = [queue, opts.leaseMs, opts.workerId, want];
+    const where = filters(opts, params);
+    const select = `SELECT id FROM jobs WHERE queue = $1 AND state = 'queued' AND run_at <= now()${where}
+      ORDER BY priority DESC, run_at, id LIMIT $4 FOR UPDATE SKIP LOCKED`;
+    const rows = await db.query(claimSql(select), params);
+    for (const r of rows) out.push(rowToClaimed(r));
+  }
+  return out;
+}
+
+export async function heartbeat(
+  db: SqlExecutor,
+  leases: readonly Lease[],
+  leaseMs: number,
+): Promise<HeartbeatResult> {
+  const alive = new Set<string>();
+  const cancelRequested = new Set<string>();
+  if (leases.length === 0) return { alive, cancelRequested };
+  const rows = await db.query<{ id: string; cancel_requested: boolean }>(
+    `UPDATE jobs j SET lease_expires_at = now() + $3::float8 * interval '1 millisecond'
+     FROM unnest($1::uuid[], $2::uuid[]) AS l(id, tok)
+     WHERE j.id = l.id AND j.lease_token = l.tok AND j.state = 'running'
+     RETURNING j.id, j.cancel_requested`,
+    [leases.map((l) => l.id), leases.map((l) => l.leaseToken), leaseMs],
+  );
+  for (const r of rows) {
+    alive.add(String(r.id));
+    if (r.cancel_requested) cancelRequested.add(String(r.id));
+  }
+  return { alive, cancelRequested };
+}
+
+// Applies each outcome only where (id, lease token) still holds a running lease (fencing), and writes
+// the matching event in the same statement. A released attempt is handed back: `attempt` goes down again.
+const FINISH_SQL = `
+WITH o AS (
+  SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::timestamptz[])
+    AS o(id, tok, to_state, kind, result, error, run_at)
+), u AS (
+  UPDATE jobs j SET
+    state = o.to_state::job_state,
+    attempt = CASE WHEN o.kind = 'released' THEN j.attempt - 1 ELSE j.attempt END,
+    result = CASE WHEN o.to_state = 'succeeded' THEN o.result::jsonb ELSE j.result END,
+    last_error = COALESCE(o.error::jsonb, j.last_error),
+    run_at = CASE WHEN o.to_state = 'queued' THEN COALESCE(o.run_at, now()) ELSE j.run_at END,
+    delayed = (o.to_state = 'queued' AND COALESCE(o.run_at, now()) > now()),
+    lease_token = NULL, lease_expires_at = NULL,
+    finished_at = CASE WHEN o.to_state = 'queued' THEN NULL ELSE now() END,
+    updated_at = now()
+  FROM o WHERE j.id = o.id AND j.lease_token = o.tok AND j.state = 'running'
+  RETURNING j.id, j.tenant, j.queue, j.attempt, j.delayed, o.to_state, o.kind, o.error
+), ev AS (
+  INSERT INTO job_events (job_id, tenant, kind, from_state, to_state, attempt, data)
+  SELECT id, tenant, kind, 'running', to_state::job_state,
+         CASE WHEN kind = 'released' THEN attempt + 1 ELSE attempt END, error::jsonb
+  FROM u
+)
+SELECT id, queue, to_state, delayed FROM u`;
+
+export async function finish(db: SqlExecutor, outcomes: readonly Outcome[]): Promise<FinishedJob[]> {
+  if (outcomes.length === 0) return [];
+  const n = outcomes.length;
+  const ids = new Array<string>(n);
+  const toks = new Array<string>(n);
+  const states = new Array<string>(n);
+  const kinds = new Array<string>(n);
+  const results = new Array<string | null>(n);
+  const errors = new Array<string | null>(n);
+  const runAts = new Array<string | null>(n);
+  for (let i = 0; i < n; i++) {
+    const o = outcomes[i] as Outcome;
+    ids[i] = o.id;
+    toks[i] = o.leaseToken;
+    states[i] = o.to;
+    kinds[i] = o.kind;
+    results[i] = jsonText(o.result);
+    errors[i] = jsonText(o.error);
+    runAts[i] = o.runAt ? o.runAt.toISOString() : null;
+  }
+  const rows = await db.query<{ id: string; queue: string; to_state: string; delayed: boolean }>(FINISH_SQL, [
+    ids,
+    toks,
+    states,
+    kinds,
+    results,
+    errors,
+    runAts,
+  ]);
+  return rows.map((r) => ({
+    id: String(r.id),
+    queue: String(r.queue),
+    to: r.to_state as FinishedJob["to"],
+    dispatchNow: r.to_state === "queued" && !r.delayed,
+  }));
+}
+
+export async function recordProgress(db: SqlExecutor, lease: Lease, data: JsonValue): Promise<boolean> {
+  const rows = await db.query(
+    `INSERT INTO job_events (job_id, tenant, kind, from_state, to_state, attempt, data)
+     SELECT id, tenant, 'progress', NULL, NULL, attempt, $3::jsonb FROM jobs
+     WHERE id = $1 AND lease_token = $2 AND state = 'running'
+     RETURNING job_id`,
+    [lease.id, lease.leaseToken, JSON.stringify(data)],
+  );
+  return rows.length === 1;
+}

@@ -1,0 +1,99 @@
+import { type Job, type JobEvent, type ListJobsQuery, LIMITS, type QueueStats, uuidv7Floor } from "@astraeus/core";
+import type { SqlExecutor } from "../sql.ts";
+import { JOB_COLUMNS, rowToEvent, rowToJob } from "./rows.ts";
+
+export async function getJob(db: SqlExecutor, tenant: string, id: string): Promise<Job | null> {
+  const [row] = await db.query(`SELECT ${JOB_COLUMNS} FROM jobs WHERE id = $1 AND tenant = $2`, [id, tenant]);
+  return row ? rowToJob(row) : null;
+}
+
+/** Newest first, keyset-paged on the time-ordered id. Only the filters given become SQL conditions. */
+export async function listJobs(db: SqlExecutor, tenant: string, q: ListJobsQuery): Promise<Job[]> {
+  const params: unknown[] = [tenant];
+  const where: string[] = ["tenant = $1"];
+  const add = (cond: (n: number) => string, value: unknown) => {
+    params.push(value);
+    where.push(cond(params.length));
+  };
+  if (q.state) add((n) => `state = $${n}::job_state`, q.state);
+  if (q.queue) add((n) => `queue = $${n}`, q.queue);
+  if (q.type) add((n) => `type = $${n}`, q.type);
+  if (q.cursor) add((n) => `id < $${n}::uuid`, q.cursor);
+  if (q.createdAfter) {
+    const t = new Date(q.createdAfter);
+    // The id bound lets the (tenant, id) index do the range; created_at keeps it exact.
+    add((n) => `id >= $${n}::uuid`, uuidv7Floor(t.getTime() - 1));
+    add((n) => `created_at >= $${n}::timestamptz`, t.toISOString());
+  }
+  if (q.createdBefore) {
+    const t = new Date(q.createdBefore);
+    add((n) => `id < $${n}::uuid`, uuidv7Floor(t.getTime() + 2));
+    add((n) => `created_at < $${n}::timestamptz`, t.toISOString());
+  }
+  params.push(Math.min(q.limit ?? 50, LIMITS.listLimitMax));
+  const rows = await db.query(
+    `SELECT ${JOB_COLUMNS} FROM jobs WHERE ${where.join(" AND ")} ORDER BY id DESC LIMIT $${params.length}`,
+    params,
+  );
+  return rows.map(rowToJob);
+}
+
+export async function listEvents(
+  db: SqlExecutor,
+  tenant: string,
+  jobId: string,
+  afterId?: string,
+): Promise<JobEvent[]> {
+  const rows = await db.query(
+    `SELECT id::text AS id, job_id, kind, from_state, to_state, attempt, data, at FROM job_events
+     WHERE job_id = $1 AND tenant = $2 AND id > $3::bigint ORDER BY id LIMIT 1000`,
+    [jobId, tenant, afterId ?? "0"],
+  );
+  return rows.map(rowToEvent);
+}
+
+export async function queueStats(db: SqlExecutor, tenant: string | null, queue?: string): Promise<QueueStats[]> {
+  const params: unknown[] = [];
+  let jobFilter = "";
+  let eventFilter = "";
+  if (tenant !== null) {
+    params.push(tenant);
+    jobFilter += ` AND tenant = $${params.length}`;
+    eventFilter += ` AND e.tenant = $${params.length}`;
+  }
+  if (queue !== undefined) {
+    params.push(queue);
+    jobFilter += ` AND queue = $${params.length}`;
+    eventFilter += ` AND j.queue = $${params.length}`;
+  }
+  const rows = await db.query(
+    `WITH s AS (
+       SELECT queue,
+         count(*) FILTER (WHERE state = 'queued' AND run_at <= now())::int AS ready,
+         count(*) FILTER (WHERE state = 'queued' AND run_at > now())::int AS delayed,
+         count(*) FILTER (WHERE state = 'running')::int AS running,
+         count(*) FILTER (WHERE state = 'dead')::int AS dead,
+         min(run_at) FILTER (WHERE state = 'queued' AND run_at <= now()) AS oldest,
+         count(*) FILTER (WHERE state = 'succeeded' AND finished_at > now() - interval '1 minute')::int AS completed
+       FROM jobs WHERE true${jobFilter} GROUP BY queue
+     ), f AS (
+       SELECT j.queue, count(*)::int AS failed FROM job_events e JOIN jobs j ON j.id = e.job_id
+       WHERE e.kind IN ('failed', 'timed_out', 'dead', 'lease_expired') AND e.at > now() - interval '1 minute'${eventFilter}
+       GROUP BY j.queue
+     )
+     SELECT s.*, COALESCE(f.failed, 0)::int AS failed,
+       (EXTRACT(EPOCH FROM (now() - s.oldest)) * 1000)::float8 AS oldest_age_ms
+     FROM s LEFT JOIN f ON f.queue = s.queue ORDER BY s.queue`,
+    params,
+  );
+  return rows.map((r) => ({
+    queue: String(r.queue),
+    ready: Number(r.ready),
+    delayed: Number(r.delayed),
+    running: Number(r.running),
+    dead: Number(r.dead),
+    oldestReadyAgeMs: r.oldest_age_ms === null ? null : Math.max(0, Math.round(Number(r.oldest_age_ms))),
+    completedLastMinute: Number(r.completed),
+    failedLastMinute: Number(r.failed),
+  }));
+}

@@ -1,0 +1,83 @@
+import type { ClaimedJob, Job, JobError, JobEvent, JsonValue } from "@astraeus/core";
+
+export const JOB_COLUMNS = `id, tenant, queue, type, payload, priority, state, attempt, max_attempts, run_at,
+  timeout_ms, idempotency_key, cancel_requested, worker_id, lease_expires_at, result, last_error,
+  created_at, started_at, finished_at, updated_at`;
+
+export const CLAIM_RETURNING = `id, tenant, queue, type, payload, attempt, max_attempts, timeout_ms, lease_token,
+  lease_expires_at, created_at`;
+
+const TERMINAL_SQL = "('succeeded','dead','cancelled')";
+export { TERMINAL_SQL };
+
+type Row = Record<string, unknown>;
+
+function iso(v: unknown): string {
+  return v instanceof Date ? v.toISOString() : new Date(String(v)).toISOString();
+}
+function isoOrNull(v: unknown): string | null {
+  return v === null || v === undefined ? null : iso(v);
+}
+function date(v: unknown): Date {
+  return v instanceof Date ? v : new Date(String(v));
+}
+
+export function rowToJob(r: Row): Job {
+  return {
+    id: String(r.id),
+    tenant: String(r.tenant),
+    queue: String(r.queue),
+    type: String(r.type),
+    payload: r.payload as JsonValue,
+    priority: Number(r.priority),
+    state: r.state as Job["state"],
+    attempt: Number(r.attempt),
+    maxAttempts: Number(r.max_attempts),
+    runAt: iso(r.run_at),
+    timeoutMs: Number(r.timeout_ms),
+    idempotencyKey: (r.idempotency_key as string | null) ?? null,
+    cancelRequested: Boolean(r.cancel_requested),
+    workerId: (r.worker_id as string | null) ?? null,
+    leaseExpiresAt: isoOrNull(r.lease_expires_at),
+    result: (r.result as JsonValue | null) ?? null,
+    lastError: (r.last_error as JobError | null) ?? null,
+    createdAt: iso(r.created_at),
+    startedAt: isoOrNull(r.started_at),
+    finishedAt: isoOrNull(r.finished_at),
+    updatedAt: iso(r.updated_at),
+  };
+}
+
+export function rowToClaimed(r: Row): ClaimedJob {
+  return {
+    id: String(r.id),
+    tenant: String(r.tenant),
+    queue: String(r.queue),
+    type: String(r.type),
+    payload: r.payload as JsonValue,
+    attempt: Number(r.attempt),
+    maxAttempts: Number(r.max_attempts),
+    timeoutMs: Number(r.timeout_ms),
+    leaseToken: String(r.lease_token),
+    leaseExpiresAt: date(r.lease_expires_at),
+    createdAt: date(r.created_at),
+  };
+}
+
+export function rowToEvent(r: Row): JobEvent {
+  return {
+    id: String(r.id),
+    jobId: String(r.job_id),
+    kind: r.kind as JobEvent["kind"],
+    fromState: (r.from_state as JobEvent["fromState"]) ?? null,
+    toState: (r.to_state as JobEvent["toState"]) ?? null,
+    attempt: Number(r.attempt),
+    data: (r.data as JsonValue | null) ?? null,
+    at: iso(r.at),
+  };
+}
+
+/** Serialise a JSON value for a `text[]` parameter that SQL casts to jsonb (null stays SQL NULL). */
+export function jsonText(v: unknown): string | null {
+  return v === undefined || v === null ? null : JSON.stringify(v);
+}

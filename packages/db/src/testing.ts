@@ -1,0 +1,36 @@
+// Test support: every test file gets its own freshly migrated database on the shared server.
+import postgres from "postgres";
+import { runMigrations } from "./migrate.ts";
+
+export const TEST_ADMIN_URL = process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test";
+
+export interface TestDatabase {
+  url: string;
+  name: string;
+  drop(): Promise<void>;
+}
+
+export async function createTestDatabase(label = "t"): Promise<TestDatabase> {
+  const name = `astraeus_${label.replace(/[^a-z0-9_]/gi, "_").toLowerCase()}_${Math.random().toString(36).slice(2, 10)}`;
+  const admin = postgres(TEST_ADMIN_URL, { max: 1, onnotice: () => {} });
+  try {
+    await admin.unsafe(`CREATE DATABASE "${name}"`);
+  } finally {
+    await admin.end({ timeout: 5 });
+  }
+  const url = new URL(TEST_ADMIN_URL);
+  url.pathname = `/${name}`;
+  await runMigrations({ url: url.toString() });
+  return {
+    url: url.toString(),
+    name,
+    drop: async () => {
+      const a = postgres(TEST_ADMIN_URL, { max: 1, onnotice: () => {} });
+      try {
+        await a.unsafe(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
+      } finally {
+        await a.end({ timeout: 5 });
+      }
+    },
+  };
+}

@@ -1,0 +1,235 @@
+import {
+  AppError,
+  backoffDelay,
+  type ClaimedJob,
+  DEFAULT_RETRY,
+  type DispatchRef,
+  type Dispatcher,
+  type InsertOutcome,
+  type Job,
+  type JobEvent,
+  type JobStore,
+  type JsonValue,
+  LIMITS,
+  type Lease,
+  type ListJobsQuery,
+  type NewJob,
+  type QueueStats,
+  type WorkerRecord,
+} from "@astraeus/core";
+import { GroupCommitter, type GroupCommitOptions } from "./group-commit.ts";
+import { Maintenance, type MaintenanceOptions } from "./maintenance.ts";
+import { jobFromNew, resolveSubmission, SUBMISSION_DEFAULTS, type SubmissionDefaults } from "./submission.ts";
+import type {
+  ClaimRequest,
+  Engine,
+  FailRequest,
+  JobPage,
+  ReconcileReport,
+  SubmitResult,
+} from "./types.ts";
+
+export interface Logger {
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+  error(obj: object, msg?: string): void;
+}
+
+export const silentLogger: Logger = { info() {}, warn() {}, error() {} };
+
+export interface EngineOptions {
+  store: JobStore;
+  dispatcher: Dispatcher;
+  /** Defaults and limits applied to submissions (see SubmissionDefaults). */
+  submission?: Partial<SubmissionDefaults>;
+  /** Lease length for HTTP-protocol claims, in ms. Default 30000. */
+  leaseMs?: number;
+  groupCommit?: Partial<GroupCommitOptions>;
+  /** Options for the maintenance steps that `reconcile()` runs. */
+  maintenance?: Partial<MaintenanceOptions>;
+  logger?: Logger;
+}
+
+function notFound(id: string): AppError {
+  return new AppError("not_found", `job ${id} not found`);
+}
+
+export class JobEngine implements Engine {
+  readonly store: JobStore;
+  readonly dispatcher: Dispatcher;
+  readonly committer: GroupCommitter;
+  readonly maintenance: Maintenance;
+  private readonly defaults: SubmissionDefaults;
+  private readonly leaseMs: number;
+  private readonly log: Logger;
+
+  constructor(opts: EngineOptions) {
+    this.store = opts.store;
+    this.dispatcher = opts.dispatcher;
+    this.defaults = { ...SUBMISSION_DEFAULTS, ...opts.submission };
+    this.leaseMs = opts.leaseMs ?? 30_000;
+    this.log = opts.logger ?? silentLogger;
+    this.committer = new GroupCommitter((jobs) => this.store.insertJobs(jobs), {
+      maxBatch: 1000,
+      maxInFlight: 2,
+      ...opts.groupCommit,
+    });
+    this.maintenance = new Maintenance(this.store, this.dispatcher, { ...opts.maintenance, logger: this.log });
+  }
+
+  /** Hints go to Redis after the commit; losing them is allowed (maintenance and idle polling recover). */
+  dispatchLater(refs: DispatchRef[]): void {
+    if (refs.length === 0) return;
+    this.dispatcher.dispatch(refs).catch((err: unknown) => {
+      this.log.warn({ err: String(err), count: refs.length }, "dispatch failed; jobs stay queued in Postgres");
+    });
+  }
+
+  async submit(tenant: string, submission: unknown): Promise<SubmitResult> {
+    const row = resolveSubmission(tenant, submission, this.defaults, Date.now());
+    for (let tries = 0; tries < 3; tries++) {
+      const outcome = await this.committer.add(row);
+      if (outcome.inserted.has(row.id)) {
+        if (!row.delayed) this.dispatchLater([{ id: row.id, queue: row.queue }]);
+        return { job: jobFromNew(row), replayed: false };
+      }
+      const replay = this.replayOf(row, outcome);
+      if (replay) return replay;
+      // The conflicting row vanished between the insert and the lookup (pruned): insert again.
+    }
+    throw new AppError("internal", "could not resolve an idempotency conflict");
+  }
+
+  private replayOf(row: NewJob, outcome: InsertOutcome): SubmitResult | null {
+    const existing = outcome.existing.get(`${row.tenant}\u0000${row.idempotencyKey}`);
+    if (!existing) return null;
+    if (existing.payloadHash !== row.payloadHash) {
+      throw new AppError("idempotency_conflict", "this Idempotency-Key was used with a different request body", {
+        jobId: existing.job.id,
+      });
+    }
+    return { job: existing.job, replayed: true };
+  }
+
+  async submitBatch(tenant: string, submissions: readonly unknown[]): Promise<Job[]> {
+    if (submissions.length === 0 || submissions.length > LIMITS.batchMax) {
+      throw new AppError("validation_failed", `a batch holds 1 to ${LIMITS.batchMax} jobs`, {
+        issues: [{ path: "jobs", message: `must hold 1 to ${LIMITS.batchMax} jobs` }],
+      });
+    }
+    const now = Date.now();
+    const rows: NewJob[] = [];
+    const issues: { path: string; message: string }[] = [];
+    submissions.forEach((s, i) => {
+      try {
+        const row = resolveSubmission(tenant, s, this.defaults, now);
+        if (row.idempotencyKey !== null) {
+          issues.push({ path: `jobs.${i}.idempotencyKey`, message: "not allowed in a batch item" });
+        }
+        rows.push(row);
+      } catch (err) {
+        if (!(err instanceof AppError)) throw err;
+        for (const issue of err.details.issues ?? [{ path: "", message: err.message }]) {
+          issues.push({ path: `jobs.${i}${issue.path ? `.${issue.path}` : ""}`, message: issue.message });
+        }
+      }
+    });
+    if (issues.length > 0) throw new AppError("validation_failed", "the batch is invalid", { issues });
+    await this.store.insertJobs(rows);
+    this.dispatchLater(rows.filter((r) => !r.delayed).map((r) => ({ id: r.id, queue: r.queue })));
+    return rows.map(jobFromNew);
+  }
+
+  async get(tenant: string, id: string): Promise<Job> {
+    const job = await this.store.getJob(tenant, id);
+    if (!job) throw notFound(id);
+    return job;
+  }
+
+  async list(tenant: string, query: ListJobsQuery): Promise<JobPage> {
+    const limit = Math.min(query.limit ?? 50, LIMITS.listLimitMax);
+    const rows = await this.store.listJobs(tenant, { ...query, limit: limit + 1 });
+    const jobs = rows.slice(0, limit);
+    return { jobs, nextCursor: rows.length > limit ? (jobs[jobs.length - 1]?.id ?? null) : null };
+  }
+
+  async events(tenant: string, id: string, afterId?: string): Promise<JobEvent[]> {
+    const events = await this.store.listEvents(tenant, id, afterId);
+    if (events.length === 0 && !(await this.store.getJob(tenant, id))) throw notFound(id);
+    return events;
+  }
+
+  async cancel(tenant: string, id: string): Promise<Job> {
+    const { job, outcome } = await this.store.cancelJob(tenant, id);
+    if (outcome === "cancel_requested") {
+      await this.dispatcher.publishCancel(id).catch((err: unknown) => {
+        // Workers also learn of it from their next heartbeat.
+        this.log.warn({ err: String(err), jobId: id }, "cancel publish failed");
+      });
+    }
+    return job;
+  }
+
+  async retry(tenant: string, id: string): Promise<Job> {
+    const job = await this.store.retryJob(tenant, id);
+    this.dispatchLater([{ id: job.id, queue: job.queue }]);
+    return job;
+  }
+
+  queueStats(tenant: string, queue?: string): Promise<QueueStats[]> {
+    return this.store.queueStats(tenant, queue);
+  }
+
+  workers(): Promise<WorkerRecord[]> {
+    return this.dispatcher.listWorkers();
+  }
+
+  claim(tenant: string, req: ClaimRequest): Promise<ClaimedJob[]> {
+    return this.store.claimNext(req.queues, Math.max(1, Math.min(req.limit, LIMITS.batchMax)), {
+      workerId: req.workerId,
+      leaseMs: req.leaseMs ?? this.leaseMs,
+      tenant,
+      ...(req.types ? { types: req.types } : {}),
+    });
+  }
+
+  async heartbeat(_tenant: string, leases: readonly Lease[], leaseMs?: number) {
+    const r = await this.store.heartbeat(leases, leaseMs ?? this.leaseMs);
+    return { alive: [...r.alive], cancelRequested: [...r.cancelRequested] };
+  }
+
+  async complete(_tenant: string, lease: Lease, result: JsonValue): Promise<boolean> {
+    const done = await this.store.finish([{ ...lease, to: "succeeded", kind: "succeeded", result }]);
+    return done.length === 1;
+  }
+
+  async fail(tenant: string, req: FailRequest): Promise<{ accepted: boolean; state: "queued" | "dead" | null }> {
+    const job = await this.store.getJob(tenant, req.id);
+    if (!job) throw notFound(req.id);
+    const last = job.attempt >= job.maxAttempts || req.retryable === false;
+    const runAt = new Date(Date.now() + backoffDelay(Math.max(1, job.attempt), DEFAULT_RETRY));
+    const done = await this.store.finish([
+      last
+        ? { id: req.id, leaseToken: req.leaseToken, to: "dead", kind: "dead", error: req.error }
+        : { id: req.id, leaseToken: req.leaseToken, to: "queued", kind: "failed", error: req.error, runAt },
+    ]);
+    const first = done[0];
+    if (!first) return { accepted: false, state: null };
+    if (first.dispatchNow) this.dispatchLater([{ id: first.id, queue: first.queue }]);
+    return { accepted: true, state: last ? "dead" : "queued" };
+  }
+
+  reconcile(): Promise<ReconcileReport> {
+    return this.maintenance.runOnce();
+  }
+
+  /** Closes the store and the dispatcher (the engine owns what it was given). */
+  async close(): Promise<void> {
+    await this.maintenance.stop();
+    await Promise.allSettled([this.dispatcher.close(), this.store.close()]);
+  }
+}
+
+export function createEngine(opts: EngineOptions): JobEngine {
+  return new JobEngine(opts);
+}

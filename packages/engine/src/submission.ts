@@ -1,0 +1,145 @@
+import { createHash } from "node:crypto";
+import {
+  AppError,
+  DEFAULTS,
+  type Issue,
+  type Job,
+  JobSubmission,
+  LIMITS,
+  type NewJob,
+  uuidv7,
+} from "@astraeus/core";
+
+export interface SubmissionDefaults {
+  /** Queue when the submission names none. Default "default". */
+  queue: string;
+  /** Job type when the submission names none. Default "text.analyze". */
+  type: string;
+  /** Attempts when the submission names none. Default 3. */
+  maxAttempts: number;
+  /** Handler timeout in ms when the submission names none. Default 300000. */
+  timeoutMs: number;
+  /** Largest payload accepted, in bytes of JSON. Default 262144 (256 KiB). */
+  maxPayloadBytes: number;
+}
+
+export const SUBMISSION_DEFAULTS: SubmissionDefaults = {
+  queue: DEFAULTS.queue,
+  type: DEFAULTS.type,
+  maxAttempts: DEFAULTS.maxAttempts,
+  timeoutMs: DEFAULTS.timeoutMs,
+  maxPayloadBytes: LIMITS.maxPayloadBytes,
+};
+
+function issuesOf(err: { issues: ReadonlyArray<{ path: PropertyKey[]; message: string }> }): Issue[] {
+  return err.issues.map((i) => ({ path: i.path.map(String).join("."), message: i.message }));
+}
+
+/** Canonical JSON (sorted keys) so the idempotency hash does not depend on key order. */
+function canonical(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(canonical).join(",")}]`;
+  if (v !== null && typeof v === "object") {
+    const entries = Object.keys(v as object)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${canonical((v as Record<string, unknown>)[k])}`);
+    return `{${entries.join(",")}}`;
+  }
+  return JSON.stringify(v) ?? "null";
+}
+
+/**
+ * Validates a submission and resolves it to the row to insert: defaults, id, schedule, size limit and the
+ * idempotency hash. Throws `AppError` (validation_failed / payload_too_large) before anything is written.
+ */
+export function resolveSubmission(
+  tenant: string,
+  input: unknown,
+  defaults: SubmissionDefaults,
+  now: number,
+): NewJob {
+  const parsed = JobSubmission.safeParse(input);
+  if (!parsed.success) {
+    throw new AppError("validation_failed", "the job submission is invalid", { issues: issuesOf(parsed.error) });
+  }
+  const s = parsed.data;
+  const payloadJson = JSON.stringify(s.payload);
+  if (Buffer.byteLength(payloadJson) > defaults.maxPayloadBytes) {
+    throw new AppError("payload_too_large", `payload exceeds ${defaults.maxPayloadBytes} bytes of JSON`, {
+      limit: defaults.maxPayloadBytes,
+    });
+  }
+  let runAtMs = now;
+  if (s.runAt !== undefined) runAtMs = Math.max(now, Date.parse(s.runAt));
+  else if (s.delayMs !== undefined) runAtMs = now + s.delayMs;
+  if (runAtMs - now > LIMITS.maxScheduleAheadMs) {
+    throw new AppError("validation_failed", "runAt is more than a year ahead", {
+      issues: [{ path: "runAt", message: "must be at most a year ahead" }],
+    });
+  }
+  const queue = s.queue ?? defaults.queue;
+  const type = s.type ?? defaults.type;
+  const priority = s.priority ?? DEFAULTS.priority;
+  const maxAttempts = s.maxAttempts ?? defaults.maxAttempts;
+  const timeoutMs = s.timeoutMs ?? defaults.timeoutMs;
+  const idempotencyKey = s.idempotencyKey ?? null;
+  const payloadHash =
+    idempotencyKey === null
+      ? null
+      : createHash("sha256")
+          .update(
+            canonical({
+              type,
+              queue,
+              payload: s.payload,
+              priority,
+              maxAttempts,
+              timeoutMs,
+              runAt: s.runAt ?? null,
+              delayMs: s.delayMs ?? null,
+            }),
+          )
+          .digest("base64url");
+  return {
+    id: uuidv7(now),
+    tenant,
+    queue,
+    type,
+    payloadJson,
+    priority,
+    runAt: new Date(runAtMs),
+    delayed: runAtMs > now,
+    maxAttempts,
+    timeoutMs,
+    idempotencyKey,
+    payloadHash,
+    createdAt: new Date(now),
+  };
+}
+
+/** The job as stored right after insert, built without reading it back. */
+export function jobFromNew(n: NewJob): Job {
+  const created = n.createdAt.toISOString();
+  return {
+    id: n.id,
+    tenant: n.tenant,
+    queue: n.queue,
+    type: n.type,
+    payload: JSON.parse(n.payloadJson),
+    priority: n.priority,
+    state: "queued",
+    attempt: 0,
+    maxAttempts: n.maxAttempts,
+    runAt: n.runAt.toISOString(),
+    timeoutMs: n.timeoutMs,
+    idempotencyKey: n.idempotencyKey,
+    cancelRequested: false,
+    workerId: null,
+    leaseExpiresAt: null,
+    result: null,
+    lastError: null,
+    createdAt: created,
+    startedAt: null,
+    finishedAt: null,
+    updatedAt: created,
+  };
+}

@@ -1,0 +1,80 @@
+import type {
+  ClaimedJob,
+  Dispatcher,
+  Job,
+  JobError,
+  JobEvent,
+  JobStore,
+  JobSubmission,
+  JsonValue,
+  Lease,
+  ListJobsQuery,
+  QueueStats,
+  WorkerRecord,
+} from "@astraeus/core";
+
+export interface SubmitResult {
+  job: Job;
+  /** True when an idempotency key matched an earlier submit with the same body: `job` is the original. */
+  replayed: boolean;
+}
+
+export interface JobPage {
+  jobs: Job[];
+  /** Pass as `cursor` for the next page; null on the last page. */
+  nextCursor: string | null;
+}
+
+export interface ClaimRequest {
+  queues: string[];
+  limit: number;
+  workerId: string;
+  /** Lease length in ms. Default: the engine's `leaseMs` (30 s). */
+  leaseMs?: number;
+  types?: string[];
+}
+
+export interface FailRequest extends Lease {
+  error: JobError;
+  /** False dead-letters at once (like throwing `UnrecoverableError`). Default true. */
+  retryable?: boolean;
+}
+
+export interface ReconcileReport {
+  promoted: number;
+  reaped: number;
+  redispatched: number;
+  pendingAcked: number;
+  pruned: number;
+}
+
+/** The job engine as the API, the CLI-facing server and tests use it. Every call is tenant-scoped. */
+export interface Engine {
+  readonly store: JobStore;
+  readonly dispatcher: Dispatcher;
+  submit(tenant: string, submission: JobSubmission): Promise<SubmitResult>;
+  /** All or nothing, one transaction, results in input order. */
+  submitBatch(tenant: string, submissions: readonly JobSubmission[]): Promise<Job[]>;
+  get(tenant: string, id: string): Promise<Job>;
+  list(tenant: string, query: ListJobsQuery): Promise<JobPage>;
+  events(tenant: string, id: string, afterId?: string): Promise<JobEvent[]>;
+  cancel(tenant: string, id: string): Promise<Job>;
+  retry(tenant: string, id: string): Promise<Job>;
+  queueStats(tenant: string, queue?: string): Promise<QueueStats[]>;
+  workers(): Promise<WorkerRecord[]>;
+  /** HTTP worker protocol: claim ready jobs of this tenant directly (no stream). */
+  claim(tenant: string, req: ClaimRequest): Promise<ClaimedJob[]>;
+  /** Extends the leases still held; lost ones are simply absent from `alive`. */
+  heartbeat(
+    tenant: string,
+    leases: readonly Lease[],
+    leaseMs?: number,
+  ): Promise<{ alive: string[]; cancelRequested: string[] }>;
+  /** False when the lease is no longer held (fenced): nothing was written. */
+  complete(tenant: string, lease: Lease, result: JsonValue): Promise<boolean>;
+  /** Retries with backoff or dead-letters; false when the lease is no longer held. */
+  fail(tenant: string, req: FailRequest): Promise<{ accepted: boolean; state: "queued" | "dead" | null }>;
+  /** Runs every maintenance step once now (promote, reap, reconcile, prune) and says what it changed. */
+  reconcile(): Promise<ReconcileReport>;
+  close(): Promise<void>;
+}

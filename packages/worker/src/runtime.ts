@@ -1,0 +1,420 @@
+import { hostname } from "node:os";
+import {
+  backoffDelay,
+  type ClaimedJob,
+  type Delivery,
+  type Dispatcher,
+  type FinishedJob,
+  type JobError,
+  type JobStore,
+  type Outcome,
+  UnrecoverableError,
+} from "@astraeus/core";
+import { type Logger, Maintenance, type MaintenanceOptions, silentLogger } from "@astraeus/engine";
+import { BUILTIN_JOBS } from "./builtins.ts";
+import { CompletionBuffer, type CompletionOptions } from "./completion.ts";
+import { type AbortReason, JobAbort, type ResolvedDefinition } from "./define.ts";
+
+export interface WorkerOptions {
+  store: JobStore;
+  dispatcher: Dispatcher;
+  /** Queues to consume, in order. Default ["default"]. */
+  queues?: string[];
+  /** Job types this worker runs. Default: the built-ins (echo, sleep, text.analyze). */
+  jobs?: ResolvedDefinition[];
+  /** Handlers running at once (MAX_CONCURRENT_JOBS). Default 100. */
+  concurrency?: number;
+  /** Lease length in ms (WORKER_LEASE_TTL_SECONDS). Default 30000. */
+  leaseMs?: number;
+  /** Heartbeat period in ms. Default leaseMs / 3. */
+  heartbeatMs?: number;
+  /** Most jobs claimed per read. Default 200. */
+  batchSize?: number;
+  /** Longest a stream read blocks, in ms; after an empty read the worker polls Postgres. Default 1000. */
+  blockMs?: number;
+  /** How long SIGTERM waits for in-flight jobs before releasing them, in ms. Default 25000. */
+  drainGraceMs?: number;
+  /** Worker id shown in leases and `GET /v1/workers`. Default host-pid-random. */
+  id?: string;
+  /** Run the maintenance loop (only the elected leader acts). Default true. */
+  maintenance?: boolean | Partial<MaintenanceOptions>;
+  completion?: Partial<CompletionOptions>;
+  logger?: Logger;
+}
+
+interface Active {
+  job: ClaimedJob;
+  def: ResolvedDefinition;
+  ctrl: AbortController;
+  timer: NodeJS.Timeout;
+  done: boolean;
+}
+
+export interface WorkerStats {
+  claimed: number;
+  succeeded: number;
+  retried: number;
+  dead: number;
+  cancelled: number;
+  timedOut: number;
+  leaseLost: number;
+  released: number;
+  rejectedWrites: number;
+}
+
+function toJobError(err: unknown): JobError {
+  if (err instanceof Error) {
+    const out: JobError = { message: err.message, name: err.name };
+    if (err.stack) out.stack = err.stack.slice(0, 4000);
+    const code = (err as { code?: unknown }).code;
+    if (typeof code === "string") out.code = code;
+    return out;
+  }
+  return { message: String(err) };
+}
+
+export class Worker {
+  readonly id: string;
+  readonly stats: WorkerStats = {
+    claimed: 0,
+    succeeded: 0,
+    retried: 0,
+    dead: 0,
+    cancelled: 0,
+    timedOut: 0,
+    leaseLost: 0,
+    released: 0,
+    rejectedWrites: 0,
+  };
+  private readonly store: JobStore;
+  private readonly dispatcher: Dispatcher;
+  private readonly queues: string[];
+  private readonly registry: Map<string, ResolvedDefinition>;
+  private readonly types: string[];
+  private readonly concurrency: number;
+  private readonly leaseMs: number;
+  private readonly heartbeatMs: number;
+  private readonly batchSize: number;
+  private readonly blockMs: number;
+  private readonly drainGraceMs: number;
+  private readonly log: Logger;
+  private readonly completions: CompletionBuffer;
+  private readonly maintenance: Maintenance | null;
+  private readonly active = new Map<string, Active>();
+  private reserved = 0;
+  private slotWaiters: (() => void)[] = [];
+  private stopping = false;
+  private loop: Promise<void> | null = null;
+  private heartbeatTimer: NodeJS.Timeout | null = null;
+  private unsubscribeCancel: (() => void) | null = null;
+  private readonly startedAt = new Date().toISOString();
+  private lastPoll = 0;
+
+  constructor(opts: WorkerOptions) {
+    this.store = opts.store;
+    this.dispatcher = opts.dispatcher;
+    this.queues = opts.queues ?? ["default"];
+    const jobs = opts.jobs ?? BUILTIN_JOBS;
+    this.registry = new Map(jobs.map((j) => [j.type, j]));
+    this.types = [...this.registry.keys()];
+    this.concurrency = opts.concurrency ?? 100;
+    this.leaseMs = opts.leaseMs ?? 30_000;
+    this.heartbeatMs = opts.heartbeatMs ?? Math.floor(this.leaseMs / 3);
+    this.batchSize = opts.batchSize ?? 200;
+    this.blockMs = opts.blockMs ?? 1000;
+    this.drainGraceMs = opts.drainGraceMs ?? 25_000;
+    this.id = opts.id ?? `${hostname()}-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
+    this.log = opts.logger ?? silentLogger;
+    this.completions = new CompletionBuffer(this.store, (f) => this.afterFlush(f), {
+      maxBatch: 500,
+      lingerMs: 2,
+      maxInFlight: 3,
+      ...opts.completion,
+    });
+    const m = opts.maintenance ?? true;
+    this.maintenance = m
+      ? new Maintenance(this.store, this.dispatcher, { ...(m === true ? {} : m), logger: this.log })
+      : null;
+  }
+
+  get running(): number {
+    return this.active.size;
+  }
+
+  async start(): Promise<void> {
+    this.unsubscribeCancel = await this.dispatcher.onCancel((id) => {
+      const a = this.active.get(id);
+      if (a) this.abort(a, "cancelled");
+    });
+    await this.recordSelf();
+    this.heartbeatTimer = setInterval(() => void this.heartbeat(), this.heartbeatMs);
+    this.maintenance?.start();
+    this.loop = this.fetchLoop();
+  }
+
+  private async fetchLoop(): Promise<void> {
+    const claims = new Set<Promise<void>>();
+    while (!this.stopping) {
+      const free = this.concurrency - this.active.size - this.reserved;
+      if (free <= 0 || claims.size >= 3) {
+        await (claims.size >= 3 ? Promise.race(claims) : this.waitForSlot());
+        continue;
+      }
+      const want = Math.min(free, this.batchSize);
+      let deliveries: Delivery[] = [];
+      try {
+        deliveries = await this.dispatcher.read(this.id, this.queues, want, this.blockMs);
+      } catch (err) {
+        this.log.warn({ err: String(err) }, "stream read failed; polling Postgres");
+      }
+      if (this.stopping) {
+        // Read but not claimed: hand the hints straight back so another worker takes them.
+        if (deliveries.length > 0) await this.handBack(deliveries);
+        break;
+      }
+      if (deliveries.length > 0) {
+        this.reserved += deliveries.length;
+        const p: Promise<void> = this.claimDelivered(deliveries).finally(() => {
+          this.reserved -= deliveries.length;
+          claims.delete(p);
+          this.wakeSlot();
+        });
+        claims.add(p);
+        continue;
+      }
+      // Streams idle (or unreachable): claim straight from Postgres so a lost hint never strands a job.
+      if (Date.now() - this.lastPoll >= this.blockMs) {
+        this.lastPoll = Date.now();
+        try {
+          const jobs = await this.store.claimNext(this.queues, want, this.claimOpts());
+          for (const job of jobs) this.startJob(job);
+        } catch (err) {
+          this.log.error({ err: String(err) }, "claim from Postgres failed");
+          await this.pause(500);
+        }
+      }
+    }
+    await Promise.allSettled(claims);
+  }
+
+  private claimOpts() {
+    return { workerId: this.id, leaseMs: this.leaseMs, types: this.types };
+  }
+
+  private async claimDelivered(deliveries: Delivery[]): Promise<void> {
+    let jobs: ClaimedJob[];
+    try {
+      jobs = await this.store.claimByIds(
+        deliveries.map((d) => d.jobId),
+        this.claimOpts(),
+      );
+    } catch (err) {
+      // Leave the entries pending: maintenance resolves them from Postgres after the idle threshold.
+      this.log.error({ err: String(err) }, "claim failed");
+      return;
+    }
+    for (const job of jobs) this.startJob(job);
+    // Claimed or not (duplicate, stale, cancelled), every entry is done with.
+    this.dispatcher.ack(deliveries).catch((err: unknown) => this.log.warn({ err: String(err) }, "ack failed"));
+  }
+
+  private async handBack(deliveries: Delivery[]): Promise<void> {
+    await this.dispatcher
+      .dispatch(deliveries.map((d) => ({ id: d.jobId, queue: d.queue })))
+      .then(() => this.dispatcher.ack(deliveries))
+      .catch(() => {});
+  }
+
+  private startJob(job: ClaimedJob): void {
+    const def = this.registry.get(job.type);
+    this.stats.claimed++;
+    const ctrl = new AbortController();
+    const timeoutMs = def?.timeoutMs ?? job.timeoutMs;
+    // A plain timer, not AbortSignal.timeout/any: those can be collected before firing on Node 20.
+    const a: Active = {
+      job,
+      def: def as ResolvedDefinition,
+      ctrl,
+      timer: setTimeout(() => this.abort(a, "timeout"), timeoutMs),
+      done: false,
+    };
+    this.active.set(job.id, a);
+    void this.run(a);
+  }
+
+  private async run(a: Active): Promise<void> {
+    const { job, def } = a;
+    if (!def) return this.settle(a, this.failure(a, new UnrecoverableError(`no handler for type ${job.type}`)));
+    let payload: unknown = job.payload;
+    if (def.schema) {
+      const parsed = def.schema.safeParse(payload);
+      if (!parsed.success) {
+        const err = new UnrecoverableError(`payload rejected by the ${job.type} schema: ${parsed.error.message}`);
+        return this.settle(a, this.failure(a, err));
+      }
+      payload = parsed.data;
+    }
+    const lease = { id: job.id, leaseToken: job.leaseToken };
+    try {
+      const result = await def.handler({
+        payload,
+        job: {
+          id: job.id,
+          tenant: job.tenant,
+          queue: job.queue,
+          type: job.type,
+          attempt: job.attempt,
+          maxAttempts: job.maxAttempts,
+        },
+        attempt: job.attempt,
+        signal: a.ctrl.signal,
+        heartbeat: async () => {
+          const r = await this.store.heartbeat([lease], this.leaseMs);
+          if (!r.alive.has(job.id)) this.abort(a, "lease_lost");
+        },
+        progress: async (data) => {
+          if (!(await this.store.recordProgress(lease, data))) this.abort(a, "lease_lost");
+        },
+        log: {
+          info: (msg, data) => this.log.info({ jobId: job.id, attempt: job.attempt, ...data }, msg),
+          warn: (msg, data) => this.log.warn({ jobId: job.id, attempt: job.attempt, ...data }, msg),
+          error: (msg, data) => this.log.error({ jobId: job.id, attempt: job.attempt, ...data }, msg),
+        },
+      });
+      this.settle(a, { ...lease, to: "succeeded", kind: "succeeded", result: result ?? null });
+    } catch (err) {
+      this.settle(a, this.failure(a, err));
+    }
+  }
+
+  private failure(a: Active, err: unknown): Outcome {
+    const { job } = a;
+    const lease = { id: job.id, leaseToken: job.leaseToken };
+    const reason = err instanceof JobAbort ? err.reason : null;
+    if (reason === "cancelled") return { ...lease, to: "cancelled", kind: "cancelled" };
+    const error = reason === "timeout" ? { message: `timed out after ${job.timeoutMs} ms`, code: "timeout" } : toJobError(err);
+    const kind = reason === "timeout" ? "timed_out" : "failed";
+    if (err instanceof UnrecoverableError || job.attempt >= job.maxAttempts) {
+      return { ...lease, to: "dead", kind: kind === "timed_out" ? "timed_out" : "dead", error };
+    }
+    const delay = backoffDelay(job.attempt, a.def?.retry);
+    return { ...lease, to: "queued", kind, error, runAt: new Date(Date.now() + delay) };
+  }
+
+  /** First outcome wins; later ones (a handler settling after its timeout or release) are ignored. */
+  private settle(a: Active, outcome: Outcome | null): void {
+    if (a.done) return;
+    a.done = true;
+    clearTimeout(a.timer);
+    this.active.delete(a.job.id);
+    this.wakeSlot();
+    if (!outcome) return;
+    void this.completions.add(outcome).then((finished) => {
+      if (!finished) {
+        this.stats.rejectedWrites++;
+        this.log.warn({ jobId: a.job.id, kind: outcome.kind }, "outcome rejected: lease no longer held");
+        return;
+      }
+      if (outcome.to === "succeeded") this.stats.succeeded++;
+      else if (outcome.kind === "released") this.stats.released++;
+      else if (outcome.to === "queued") this.stats.retried++;
+      else if (outcome.to === "dead") this.stats.dead++;
+      else if (outcome.to === "cancelled") this.stats.cancelled++;
+      if (outcome.kind === "timed_out") this.stats.timedOut++;
+    });
+  }
+
+  private abort(a: Active, reason: AbortReason): void {
+    if (a.done) return;
+    const err = new JobAbort(reason);
+    const lease = { id: a.job.id, leaseToken: a.job.leaseToken };
+    if (reason === "lease_lost") {
+      this.stats.leaseLost++;
+      this.settle(a, null);
+    } else if (reason === "released") {
+      this.settle(a, { ...lease, to: "queued", kind: "released" });
+    } else {
+      this.settle(a, this.failure(a, err));
+    }
+    a.ctrl.abort(err);
+  }
+
+  private afterFlush(finished: FinishedJob[]): void {
+    const again = finished.filter((f) => f.dispatchNow).map((f) => ({ id: f.id, queue: f.queue }));
+    if (again.length > 0) this.dispatcher.dispatch(again).catch(() => {});
+  }
+
+  private async heartbeat(): Promise<void> {
+    const leases = [...this.active.values()].map((a) => ({ id: a.job.id, leaseToken: a.job.leaseToken }));
+    try {
+      const r = await this.store.heartbeat(leases, this.leaseMs);
+      for (const l of leases) {
+        const a = this.active.get(l.id);
+        if (!a || a.job.leaseToken !== l.leaseToken) continue;
+        if (!r.alive.has(l.id)) this.abort(a, "lease_lost");
+        else if (r.cancelRequested.has(l.id)) this.abort(a, "cancelled");
+      }
+    } catch (err) {
+      this.log.warn({ err: String(err) }, "heartbeat failed");
+    }
+    await this.recordSelf();
+  }
+
+  private async recordSelf(): Promise<void> {
+    await this.dispatcher
+      .recordWorker(
+        {
+          id: this.id,
+          host: hostname(),
+          pid: process.pid,
+          queues: this.queues,
+          concurrency: this.concurrency,
+          running: this.active.size,
+          startedAt: this.startedAt,
+          lastSeenAt: new Date().toISOString(),
+        },
+        this.heartbeatMs * 3,
+      )
+      .catch(() => {});
+  }
+
+  private waitForSlot(): Promise<void> {
+    return new Promise((resolve) => this.slotWaiters.push(resolve));
+  }
+
+  private wakeSlot(): void {
+    const waiters = this.slotWaiters;
+    this.slotWaiters = [];
+    for (const w of waiters) w();
+  }
+
+  private pause(ms: number): Promise<void> {
+    return new Promise((resolve) => setTimeout(resolve, ms));
+  }
+
+  /**
+   * Graceful drain: stop claiming, give in-flight jobs `graceMs` to finish, then release the rest back to
+   * `queued` at once (not a failed attempt) so they run elsewhere.
+   */
+  async stop(graceMs = this.drainGraceMs): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = true;
+    this.dispatcher.interrupt();
+    this.wakeSlot();
+    await this.loop;
+    const deadline = Date.now() + graceMs;
+    while (this.active.size > 0 && Date.now() < deadline) {
+      await Promise.race([this.waitForSlot(), this.pause(Math.min(100, deadline - Date.now()))]);
+    }
+    for (const a of [...this.active.values()]) this.abort(a, "released");
+    await this.completions.drain();
+    if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
+    this.unsubscribeCancel?.();
+    await this.maintenance?.stop();
+    await this.dispatcher.removeWorker(this.id).catch(() => {});
+  }
+}
+
+export function createWorker(opts: WorkerOptions): Worker {
+  return new Worker(opts);
+}
