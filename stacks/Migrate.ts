@@ -1,4 +1,4 @@
-import { Script, type StackContext, use } from "sst/constructs";
+import { Function as SstFunction, Script, type StackContext, use } from "sst/constructs";
 import { Data, DB_NAME } from "./Data.ts";
 import { appSubnets, Network, PORTS } from "./Network.ts";
 
@@ -11,14 +11,14 @@ export function Migrate({ stack }: StackContext) {
   const { vpc, sg } = use(Network);
   const data = use(Data);
 
-  const script = new Script(stack, "Migrations", {
-    defaults: {
-      function: {
+  // One function for both hooks: bundled once, and one log group to read when a deploy fails.
+  const fn = new SstFunction(stack, "MigrateFunction", {
         vpc,
         vpcSubnets: appSubnets,
         securityGroups: [sg.migrate],
         timeout: "5 minutes",
         memorySize: "512 MB",
+        tracing: "disabled",
         environment: {
           DATABASE_HOST: data.postgres.instanceEndpoint.hostname,
           DATABASE_PORT: String(PORTS.postgres),
@@ -28,10 +28,8 @@ export function Migrate({ stack }: StackContext) {
         permissions: [[data.dbSecret, "grantRead"]],
         // @astraeus/db resolves its SQL folder as ../migrations next to the bundled module.
         copyFiles: [{ from: "packages/db/migrations", to: "packages/functions/src/migrations" }],
-      },
-    },
-    onCreate: "packages/functions/src/migrate/handler.handler",
-    onUpdate: "packages/functions/src/migrate/handler.handler",
+    handler: "packages/functions/src/migrate/handler.handler",
   });
-  return { script };
+  const script = new Script(stack, "Migrations", { onCreate: fn, onUpdate: fn });
+  return { script, fn };
 }

@@ -70,6 +70,7 @@ export function Scaler({ stack, app }: StackContext) {
         // A late run must not overlap the next one, and a failed run is superseded a minute later.
         reservedConcurrentExecutions: 1,
         retryAttempts: 0,
+        tracing: "disabled",
         logRetention: sstLogRetention(config),
         environment,
         permissions: [...scalerStatements(serviceArn), [secrets.redisAuth, "grantRead"]],

@@ -38,7 +38,9 @@ export class WorkerProcess {
       readyFail = fail;
     });
     this.exited = new Promise((ok) => child.once("exit", (code) => ok(code)));
-    void this.exited.then((code) => readyFail(new Error(`worker ${child.pid} exited (${code}) before ready`)));
+    void this.exited.then((code) =>
+      readyFail(new Error(`worker ${child.pid} exited (${code}) before ready`)),
+    );
     child.on("message", (msg: FromChild) => {
       switch (msg.type) {
         case "ready":

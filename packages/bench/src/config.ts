@@ -17,6 +17,8 @@ export interface Sizes {
   e2eCapMs: number;
   e2eDefaultsCapMs: number;
   latencyCapMs: number;
+  /** Defaults often poll every few seconds: fewer samples, bounded by this. */
+  latencyDefaultsCapMs: number;
   /** Whole-run watchdog: past this the harness cleans up and exits non-zero. */
   runCapMs: number;
 }
@@ -35,6 +37,7 @@ export const QUICK: Sizes = {
   e2eCapMs: 8_000,
   e2eDefaultsCapMs: 2_000,
   latencyCapMs: 2_500,
+  latencyDefaultsCapMs: 2_500,
   runCapMs: 115_000,
 };
 
@@ -52,6 +55,7 @@ export const FULL: Sizes = {
   e2eCapMs: 30_000,
   e2eDefaultsCapMs: 6_000,
   latencyCapMs: 12_000,
+  latencyDefaultsCapMs: 5_000,
   runCapMs: 14.5 * 60_000,
 };
 
@@ -108,7 +112,9 @@ const LOOPBACK = new Set(["127.0.0.1", "localhost", "::1", "[::1]"]);
 export function assertLocal(url: string, what: string): void {
   const host = new URL(url).hostname;
   if (!LOOPBACK.has(host) && process.env["BENCH_ALLOW_REMOTE"] !== "1") {
-    throw new Error(`${what} points at ${host}; the benchmark only talks to 127.0.0.1 (set BENCH_ALLOW_REMOTE=1)`);
+    throw new Error(
+      `${what} points at ${host}; the benchmark only talks to 127.0.0.1 (set BENCH_ALLOW_REMOTE=1)`,
+    );
   }
 }
 

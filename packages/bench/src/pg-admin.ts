@@ -1,4 +1,4 @@
-import pg from "pg";
+import { Client } from "./pg.ts";
 
 const SAFE_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
 
@@ -9,8 +9,8 @@ export function databaseUrl(adminUrl: string, name: string): string {
   return url.toString();
 }
 
-async function withAdmin<T>(adminUrl: string, fn: (client: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ connectionString: adminUrl, connectionTimeoutMillis: 5_000 });
+async function withAdmin<T>(adminUrl: string, fn: (client: Client) => Promise<T>): Promise<T> {
+  const client = new Client({ connectionString: adminUrl, connectionTimeoutMillis: 5_000 });
   await client.connect();
   try {
     return await fn(client);

@@ -49,7 +49,7 @@ export function encodeCommand(args: readonly string[]): string {
 }
 
 export class MiniRedis {
-  private buf = Buffer.alloc(0);
+  private buf: Buffer = Buffer.alloc(0);
   private readonly waiting: Array<{ ok: (r: Reply) => void; fail: (e: Error) => void }> = [];
 
   private constructor(private readonly socket: Socket) {

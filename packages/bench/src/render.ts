@@ -12,7 +12,10 @@ export function formatValue(value: number, unit: string): string {
   return value.toLocaleString("en-US", { minimumFractionDigits: digits, maximumFractionDigits: digits });
 }
 
-export function formatCell(cell: (Summary & { capped: boolean; failed: string | null }) | undefined, unit: string) {
+export function formatCell(
+  cell: (Summary & { capped: boolean; failed: string | null }) | undefined,
+  unit: string,
+) {
   if (cell === undefined) return "–";
   if (cell.failed !== null) return "failed†";
   if (cell.n === 0) return "–";

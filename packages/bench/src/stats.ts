@@ -38,7 +38,8 @@ export interface Summary {
 
 export function summarize(values: readonly number[]): Summary {
   const s = sorted(values);
-  if (s.length === 0) return { n: 0, median: Number.NaN, min: Number.NaN, max: Number.NaN, spreadPct: Number.NaN };
+  if (s.length === 0)
+    return { n: 0, median: Number.NaN, min: Number.NaN, max: Number.NaN, spreadPct: Number.NaN };
   const m = median(s);
   const min = s[0]!;
   const max = s[s.length - 1]!;

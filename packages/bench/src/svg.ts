@@ -48,9 +48,7 @@ export function ratioChart(title: string, bars: readonly Bar[], subtitle = ""): 
     const y = TOP + i * ROW_H;
     const mid = y + ROW_H / 2 + 4;
     const suffix = bar.better === "lower" ? " (lower is better)" : "";
-    out.push(
-      `<text x="${LABEL_W - 8}" y="${mid}" text-anchor="end">${escapeXml(bar.label + suffix)}</text>`,
-    );
+    out.push(`<text x="${LABEL_W - 8}" y="${mid}" text-anchor="end">${escapeXml(bar.label + suffix)}</text>`);
     if (Number.isFinite(bar.ratio) && bar.ratio > 0) {
       const wins = bar.better === "higher" ? bar.ratio >= 1 : bar.ratio <= 1;
       const end = x(bar.ratio);

@@ -156,7 +156,12 @@ export function tableSpecs(inflight: number, bulkNote: string, httpBatch: number
         },
         { key: "rss-2", label: "peak RSS, largest of 2 worker processes (MB)", unit: "MB", better: "lower" },
         { key: "cpu-1", label: "worker CPU per 1,000 jobs, 1 process (ms)", unit: "ms", better: "lower" },
-        { key: "cpu-2", label: "worker CPU per 1,000 jobs, 2 processes summed (ms)", unit: "ms", better: "lower" },
+        {
+          key: "cpu-2",
+          label: "worker CPU per 1,000 jobs, 2 processes summed (ms)",
+          unit: "ms",
+          better: "lower",
+        },
       ],
     },
   ];

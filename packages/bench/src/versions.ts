@@ -11,7 +11,10 @@ export function installedVersion(pkg: string): string {
     let dir = dirname(require.resolve(pkg));
     for (let i = 0; i < 8; i++) {
       try {
-        const json = JSON.parse(readFileSync(join(dir, "package.json"), "utf8")) as { name?: string; version?: string };
+        const json = JSON.parse(readFileSync(join(dir, "package.json"), "utf8")) as {
+          name?: string;
+          version?: string;
+        };
         if (json.name === pkg && json.version) return json.version;
       } catch {
         // No package.json at this level.

@@ -16,7 +16,11 @@ export const DEFAULT_RETRY: RetryPolicy = { baseMs: 1000, maxMs: 300_000, factor
  * Delay before the next attempt after `attempt` failed attempts (attempt ≥ 1).
  * `random` is injectable so the policy stays a pure function.
  */
-export function backoffDelay(attempt: number, policy: RetryPolicy = DEFAULT_RETRY, random = Math.random): number {
+export function backoffDelay(
+  attempt: number,
+  policy: RetryPolicy = DEFAULT_RETRY,
+  random = Math.random,
+): number {
   const exp = Math.min(policy.maxMs, policy.baseMs * policy.factor ** Math.max(0, attempt - 1));
   return Math.round(policy.jitter ? random() * exp : exp);
 }

@@ -31,8 +31,12 @@ export const DEFAULTS = {
 
 export const JobStateSchema = z.enum(JOB_STATES);
 export const EventKindSchema = z.enum(EVENT_KINDS);
-export const QueueNameSchema = z.string().regex(QUEUE_NAME_RE, "queue must match ^[a-z0-9][a-z0-9._-]{0,62}$");
-export const JobTypeSchema = z.string().regex(JOB_TYPE_RE, "type must match ^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$");
+export const QueueNameSchema = z
+  .string()
+  .regex(QUEUE_NAME_RE, "queue must match ^[a-z0-9][a-z0-9._-]{0,62}$");
+export const JobTypeSchema = z
+  .string()
+  .regex(JOB_TYPE_RE, "type must match ^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$");
 
 /** What a caller submits (the engine fills defaults). `runAt` and `delayMs` are mutually exclusive. */
 export const JobSubmission = z

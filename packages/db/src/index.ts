@@ -8,7 +8,14 @@ export {
   schemaStatus,
 } from "./migrate.ts";
 export * as schema from "./schema.ts";
-export { type AdvisoryLock, type Database, PgliteDatabase, PostgresDatabase, type Row, type SqlExecutor } from "./sql.ts";
+export {
+  type AdvisoryLock,
+  type Database,
+  PgliteDatabase,
+  PostgresDatabase,
+  type Row,
+  type SqlExecutor,
+} from "./sql.ts";
 export { SqlJobStore } from "./store/index.ts";
 
 import { type ConnectOptions, connectDatabase } from "./connect.ts";

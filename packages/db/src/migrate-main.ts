@@ -4,7 +4,9 @@ import { expectedMigrations, runMigrations } from "./migrate.ts";
 async function main(): Promise<void> {
   const url = process.env.DATABASE_URL;
   if (!url) {
-    console.error("migrate: DATABASE_URL is required (the embedded PGlite database migrates itself on start)");
+    console.error(
+      "migrate: DATABASE_URL is required (the embedded PGlite database migrates itself on start)",
+    );
     process.exit(2);
   }
   await runMigrations({ url });

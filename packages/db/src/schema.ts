@@ -53,15 +53,9 @@ export const jobs = pgTable(
   },
   (t) => [
     // The claim path: ready rows per queue in priority then due order. Only queued rows are in it.
-    index("jobs_ready_idx")
-      .on(t.queue, t.priority.desc(), t.runAt, t.id)
-      .where(sql`state = 'queued'`),
-    index("jobs_delayed_idx")
-      .on(t.runAt)
-      .where(sql`state = 'queued' AND delayed`),
-    index("jobs_lease_idx")
-      .on(t.leaseExpiresAt)
-      .where(sql`state = 'running'`),
+    index("jobs_ready_idx").on(t.queue, t.priority.desc(), t.runAt, t.id).where(sql`state = 'queued'`),
+    index("jobs_delayed_idx").on(t.runAt).where(sql`state = 'queued' AND delayed`),
+    index("jobs_lease_idx").on(t.leaseExpiresAt).where(sql`state = 'running'`),
     index("jobs_tenant_idx").on(t.tenant, t.id.desc()),
     uniqueIndex("jobs_idempotency_idx")
       .on(t.tenant, t.idempotencyKey)

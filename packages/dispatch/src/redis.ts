@@ -8,22 +8,12 @@ import type {
   PublishedDepth,
   WorkerRecord,
 } from "@astraeus/core";
-import { Redis } from "ioredis";
+import type { Redis, RedisOptions } from "ioredis";
+import { CancelChannel } from "./redis-cancel.ts";
+import { connect, parseJson, quitWithin, toError } from "./redis-connection.ts";
+import { claimIdle, countUndelivered, trimStream } from "./redis-maintenance.ts";
 import { ReadGate, type ReadTicket } from "./redis-read-gate.ts";
-import {
-  compareIds,
-  execOrThrow,
-  execSettled,
-  fieldValue,
-  isGroupGone,
-  isMissingKey,
-  nextId,
-  parseAutoclaim,
-  parseOldestPending,
-  parsePendingIdle,
-  parseRecords,
-  parseStreamRead,
-} from "./redis-replies.ts";
+import { execOrThrow, execSettled, fieldValue, isGroupGone, parseStreamRead } from "./redis-replies.ts";
 
 export interface RedisDispatcherOptions {
   /** Redis URL (`redis://…`, or `rediss://…` for TLS). Required. */
@@ -40,62 +30,28 @@ export interface RedisDispatcherOptions {
   clientName?: string;
   /** Receives connection and cancel-listener errors (ioredis reconnects by itself). Default: `console.error`. */
   onError?: (err: Error) => void;
+  /** Extra ioredis options for every connection (timeouts, retries, TLS); `protocol` is always 2. Default: none. */
+  connection?: RedisOptions;
 }
-
-/** The consumer `stalePending` claims entries to, so a sweep's claims are told apart from readers'. */
-const MAINTENANCE_CONSUMER = "maintenance";
-/** A consumer with nothing pending and idle this long belongs to a worker that is gone. */
-const STALE_CONSUMER_MS = 3_600_000;
-/** Upper bound of the count `undelivered` falls back to when Redis cannot report a group's lag. */
-const LAG_FALLBACK_CAP = 10_000;
-const COUNT_AFTER_LUA = "return #redis.call('XRANGE', KEYS[1], ARGV[1], '+', 'COUNT', ARGV[2])";
 
 type ReadOutcome = { ok: true; value: unknown } | { ok: false; err: unknown };
-
-function toError(err: unknown): Error {
-  return err instanceof Error ? err : new Error(String(err));
-}
-
-function parseJson<T>(json: string | null | undefined, isValid: (v: T) => boolean): T | null {
-  if (json === null || json === undefined) return null;
-  try {
-    const value = JSON.parse(json) as T;
-    return typeof value === "object" && value !== null && isValid(value) ? value : null;
-  } catch {
-    return null;
-  }
-}
-
-async function quitWithin(conn: Redis, ms: number): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    // QUIT waits for replies still owed; an unreachable server must not hold close() hostage.
-    await Promise.race([
-      conn.quit().catch(() => undefined),
-      new Promise<void>((resolve) => {
-        timer = setTimeout(resolve, ms);
-      }),
-    ]);
-  } finally {
-    clearTimeout(timer);
-    conn.disconnect();
-  }
-}
 
 export class RedisDispatcher implements Dispatcher {
   readonly kind = "redis" as const;
   private readonly url: string;
   private readonly db: number | undefined;
   private readonly prefix: string;
+  private readonly queuesKey: string;
+  private readonly workersKey: string;
+  private readonly depthKey: string;
   private readonly group: string;
   private readonly cap: number;
   private readonly clientName: string;
   private readonly reportError: (err: Error) => void;
+  private readonly connection: RedisOptions | undefined;
   private readonly cmd: Redis;
   private blocking: Redis | null = null;
-  private sub: Redis | null = null;
-  private subscribed: Promise<void> | null = null;
-  private readonly cancelListeners = new Set<{ fn: (jobId: string) => void }>();
+  private readonly cancels: CancelChannel;
   /** Stream keys whose group we created or found; forgotten when Redis says it is gone. */
   private readonly groupsReady = new Set<string>();
   private readonly gate: ReadGate;
@@ -103,38 +59,27 @@ export class RedisDispatcher implements Dispatcher {
 
   constructor(opts: RedisDispatcherOptions) {
     this.db = opts.db;
-    this.url = opts.db === undefined ? opts.url : withoutDbPath(opts.url);
+    this.url = opts.url;
     this.prefix = opts.prefix ?? "astraeus:";
+    this.queuesKey = `${this.prefix}queues`;
+    this.workersKey = `${this.prefix}workers`;
+    this.depthKey = `${this.prefix}depth`;
     this.group = opts.group ?? "workers";
     this.cap = opts.maxStreamLength ?? 1_000_000;
     this.clientName = opts.clientName ?? "astraeus-dispatch";
+    this.connection = opts.connection;
     this.reportError = opts.onError ?? ((err) => console.error("[astraeus/dispatch]", err));
     this.cmd = this.connect("cmd");
     this.gate = new ReadGate(this.cmd);
+    this.cancels = new CancelChannel(`${this.prefix}cancel`, () => this.connect("sub"), this.reportError);
   }
 
   private streamKey(queue: string): string {
     return `${this.prefix}q:${queue}`;
   }
 
-  private get queuesKey(): string {
-    return `${this.prefix}queues`;
-  }
-
-  private get workersKey(): string {
-    return `${this.prefix}workers`;
-  }
-
   private workerKey(id: string): string {
     return `${this.prefix}worker:${id}`;
-  }
-
-  private get depthKey(): string {
-    return `${this.prefix}depth`;
-  }
-
-  private get cancelChannel(): string {
-    return `${this.prefix}cancel`;
   }
 
   async dispatch(refs: readonly DispatchRef[]): Promise<void> {
@@ -183,12 +128,20 @@ export class RedisDispatcher implements Dispatcher {
     }
     const keys = [...keyToQueue.keys()];
     if (ticket.interrupted) return [];
-    await this.ensureGroups(keys);
+    await this.ensureGroups(keyToQueue);
+    // Checked again after every await: close() may have come meanwhile, and must not see a new connection.
+    if (ticket.interrupted) return [];
     const conn = this.blockingConnection();
     await this.gate.learnClientId(conn);
     if (ticket.interrupted) return [];
 
-    const args: (string | number)[] = ["GROUP", this.group, consumer, "COUNT", Math.floor(count)];
+    const args: (string | number)[] = [
+      "GROUP",
+      this.group,
+      consumer,
+      "COUNT",
+      Math.max(1, Math.floor(count)),
+    ];
     if (blockMs > 0) args.push("BLOCK", Math.ceil(blockMs));
     args.push("STREAMS", ...keys, ...keys.map(() => ">"));
     const reply: Promise<ReadOutcome> = this.gate.track(
@@ -200,14 +153,16 @@ export class RedisDispatcher implements Dispatcher {
     const outcome = await Promise.race([reply, ticket.interruption]);
     if (outcome === "interrupted") {
       // The server may still hand out entries after we stopped listening: put those back on their streams.
-      void reply.then(async (late) => {
-        if (!late.ok || this.closing !== null) return;
-        const streams = this.toDeliveries(late.value, keyToQueue);
-        await this.putBack(
-          streams.flatMap((s) => s.valid),
-          streams.flatMap((s) => s.invalid),
-        );
-      });
+      void reply
+        .then(async (late) => {
+          if (!late.ok || this.closing !== null) return;
+          const streams = this.toDeliveries(late.value, keyToQueue);
+          await this.putBack(
+            streams.flatMap((s) => s.valid),
+            streams.flatMap((s) => s.invalid),
+          );
+        })
+        .catch((err: unknown) => this.reportError(toError(err)));
       return [];
     }
     if (!outcome.ok) {
@@ -266,13 +221,13 @@ export class RedisDispatcher implements Dispatcher {
     }
   }
 
-  private async ensureGroups(keys: readonly string[]): Promise<void> {
-    const missing = keys.filter((key) => !this.groupsReady.has(key));
+  private async ensureGroups(keyToQueue: ReadonlyMap<string, string>): Promise<void> {
+    const missing = [...keyToQueue.keys()].filter((key) => !this.groupsReady.has(key));
     if (missing.length === 0) return;
     const pipeline = this.cmd.pipeline();
     // From id 0, so entries dispatched before the first reader (or right after a data loss) are delivered.
     for (const key of missing) pipeline.xgroup("CREATE", key, this.group, "0", "MKSTREAM");
-    pipeline.sadd(this.queuesKey, ...missing.map((key) => key.slice(this.streamKey("").length)));
+    pipeline.sadd(this.queuesKey, ...missing.map((key) => keyToQueue.get(key) ?? key));
     const results = await execSettled(pipeline);
     for (const [i, key] of missing.entries()) {
       const err = results[i]?.err;
@@ -298,85 +253,28 @@ export class RedisDispatcher implements Dispatcher {
   async stalePending(queue: string, idleMs: number, count: number): Promise<PendingHint[]> {
     if (count <= 0) return [];
     const key = this.streamKey(queue);
-    const minIdle = Math.max(0, Math.floor(idleMs));
-    // XAUTOCLAIM returns the fields (the job id) but not idle times; XPENDING just before supplies those.
-    const [pending, claimed] = await execSettled(
-      this.cmd
-        .pipeline()
-        .xpending(key, this.group, "IDLE", minIdle, "-", "+", count)
-        .xautoclaim(key, this.group, MAINTENANCE_CONSUMER, minIdle, "0-0", "COUNT", count),
-    );
-    const err = pending?.err ?? claimed?.err;
-    if (err) {
-      if (!isMissingKey(err)) throw err;
+    const idle = await claimIdle(this.cmd, key, this.group, Math.max(0, Math.floor(idleMs)), count);
+    if (idle === null) {
       this.groupsReady.delete(key);
       return [];
     }
-    const idle = parsePendingIdle(pending?.value);
     const hints: PendingHint[] = [];
     const junk: Delivery[] = [];
-    for (const e of parseAutoclaim(claimed?.value)) {
-      const jobId = fieldValue(e.fields, "j");
-      const delivery: Delivery = { queue, jobId: jobId ?? "", entryId: e.id };
-      if (jobId === undefined) junk.push(delivery);
-      else hints.push({ delivery, idleMs: idle.get(e.id) ?? minIdle });
+    for (const e of idle) {
+      const delivery: Delivery = { queue, jobId: e.jobId ?? "", entryId: e.entryId };
+      if (e.jobId === undefined) junk.push(delivery);
+      else hints.push({ delivery, idleMs: e.idleMs });
     }
     await this.putBack([], junk);
     return hints;
   }
 
   async undelivered(queue: string): Promise<number> {
-    const key = this.streamKey(queue);
-    const group = (await this.groupInfo(key))?.find((g) => g.get("name") === this.group);
-    if (group === undefined) {
-      // No stream: nothing. A stream with no group yet: everything in it awaits its first reader.
-      return (await this.cmd.exists(key)) ? Number(await this.cmd.xlen(key)) : 0;
-    }
-    const lag = group.get("lag");
-    if (typeof lag === "number") return lag;
-    // Redis reports no lag after deletions inside the stream; count what follows the last delivered id.
-    const last = String(group.get("last-delivered-id") ?? "0-0");
-    return Number(await this.cmd.eval(COUNT_AFTER_LUA, 1, key, `(${last}`, LAG_FALLBACK_CAP));
+    return countUndelivered(this.cmd, this.streamKey(queue), this.group);
   }
 
   async trim(queue: string): Promise<void> {
-    const key = this.streamKey(queue);
-    const groups = await this.groupInfo(key);
-    // No group means no reader has seen anything yet: every entry is still undelivered.
-    if (!groups || groups.length === 0) return;
-    const names = groups.map((g) => String(g.get("name")));
-    const pipeline = this.cmd.pipeline();
-    for (const name of names) pipeline.xpending(key, name).xinfo("CONSUMERS", key, name);
-    const results = await execSettled(pipeline);
-    if (results.some((r) => r.err !== null)) return; // the stream vanished under us; nothing to trim
-
-    // Keep everything from the oldest entry some group still needs: its oldest pending entry, or else the
-    // first one after its last delivered entry. Entries below that are delivered and acknowledged by all.
-    let minId: string | null = null;
-    const dropConsumers = this.cmd.pipeline();
-    for (const [i, group] of groups.entries()) {
-      const oldestPending = parseOldestPending(results[2 * i]?.value);
-      const bound = oldestPending ?? nextId(String(group.get("last-delivered-id") ?? "0-0"));
-      if (minId === null || compareIds(bound, minId) < 0) minId = bound;
-      // Each worker process reads as its own consumer; without this, restarts accumulate them forever.
-      for (const c of parseRecords(results[2 * i + 1]?.value)) {
-        if (Number(c.get("pending")) === 0 && Number(c.get("idle")) > STALE_CONSUMER_MS) {
-          dropConsumers.xgroup("DELCONSUMER", key, names[i] ?? "", String(c.get("name")));
-        }
-      }
-    }
-    if (minId !== null && compareIds(minId, "0-1") > 0) dropConsumers.xtrim(key, "MINID", minId);
-    if (dropConsumers.length > 0) await execOrThrow(dropConsumers);
-  }
-
-  /** XINFO GROUPS records, or null when the stream does not exist. */
-  private async groupInfo(key: string): Promise<Map<string, unknown>[] | null> {
-    try {
-      return parseRecords(await this.cmd.xinfo("GROUPS", key));
-    } catch (err) {
-      if (isMissingKey(err)) return null;
-      throw err;
-    }
+    await trimStream(this.cmd, this.streamKey(queue));
   }
 
   async knownQueues(): Promise<string[]> {
@@ -384,46 +282,12 @@ export class RedisDispatcher implements Dispatcher {
   }
 
   async publishCancel(jobId: string): Promise<void> {
-    await this.cmd.publish(this.cancelChannel, jobId);
+    await this.cmd.publish(`${this.prefix}cancel`, jobId);
   }
 
   async onCancel(listener: (jobId: string) => void): Promise<() => void> {
-    await this.subscribe();
-    // A wrapper per registration: the same function registered twice is unsubscribed one at a time.
-    const entry = { fn: listener };
-    this.cancelListeners.add(entry);
-    return () => {
-      this.cancelListeners.delete(entry);
-    };
-  }
-
-  private subscribe(): Promise<void> {
-    if (this.subscribed === null) {
-      const sub = this.connect("sub");
-      this.sub = sub;
-      sub.on("message", (channel: string, jobId: string) => {
-        if (channel !== this.cancelChannel) return;
-        for (const entry of [...this.cancelListeners]) {
-          try {
-            entry.fn(jobId);
-          } catch (err) {
-            // One failing listener must not keep the others from hearing about the cancel.
-            this.reportError(toError(err));
-          }
-        }
-      });
-      this.subscribed = sub.subscribe(this.cancelChannel).then(
-        () => undefined,
-        (err: unknown) => {
-          // Let the next onCancel try again on a fresh connection.
-          this.subscribed = null;
-          this.sub = null;
-          sub.disconnect();
-          throw err;
-        },
-      );
-    }
-    return this.subscribed;
+    if (this.closing !== null) throw new Error("RedisDispatcher is closed");
+    return this.cancels.listen(listener);
   }
 
   async recordWorker(rec: WorkerRecord, ttlMs: number): Promise<void> {
@@ -493,9 +357,7 @@ export class RedisDispatcher implements Dispatcher {
   private async shutdown(): Promise<void> {
     // A blocked XREADGROUP would hold a QUIT queued behind it for the whole block, so cut that one.
     this.blocking?.disconnect();
-    const graceful = [this.cmd, this.sub].filter((c): c is Redis => c !== null);
-    await Promise.all(graceful.map((c) => quitWithin(c, 1_000)));
-    this.cancelListeners.clear();
+    await Promise.all([quitWithin(this.cmd, 1_000), this.cancels.close()]);
   }
 
   private blockingConnection(): Redis {
@@ -509,24 +371,12 @@ export class RedisDispatcher implements Dispatcher {
   }
 
   private connect(role: string): Redis {
-    // RESP2 keeps reply shapes the documented ones whichever ioredis helper sends the command.
-    const conn = new Redis(this.url, {
-      protocol: 2,
-      connectionName: `${this.clientName}:${role}`,
-      ...(this.db === undefined ? {} : { db: this.db }),
+    return connect({
+      url: this.url,
+      db: this.db,
+      name: `${this.clientName}:${role}`,
+      onError: (err) => this.reportError(err),
+      extra: this.connection,
     });
-    conn.on("error", (err: Error) => this.reportError(err));
-    return conn;
-  }
-}
-
-/** ioredis lets a database in the URL path win over the `db` option; drop it so the option wins. */
-function withoutDbPath(url: string): string {
-  try {
-    const parsed = new URL(url);
-    parsed.pathname = "";
-    return parsed.toString();
-  } catch {
-    return url;
   }
 }

@@ -3,31 +3,24 @@ import {
   backoffDelay,
   type ClaimedJob,
   DEFAULT_RETRY,
-  type DispatchRef,
   type Dispatcher,
+  type DispatchRef,
   type InsertOutcome,
   type Job,
   type JobEvent,
   type JobStore,
   type JsonValue,
-  LIMITS,
   type Lease,
+  LIMITS,
   type ListJobsQuery,
   type NewJob,
   type QueueStats,
   type WorkerRecord,
 } from "@astraeus/core";
-import { GroupCommitter, type GroupCommitOptions } from "./group-commit.ts";
+import { type GroupCommitOptions, GroupCommitter } from "./group-commit.ts";
 import { Maintenance, type MaintenanceOptions } from "./maintenance.ts";
 import { jobFromNew, resolveSubmission, SUBMISSION_DEFAULTS, type SubmissionDefaults } from "./submission.ts";
-import type {
-  ClaimRequest,
-  Engine,
-  FailRequest,
-  JobPage,
-  ReconcileReport,
-  SubmitResult,
-} from "./types.ts";
+import type { ClaimRequest, Engine, FailRequest, JobPage, ReconcileReport, SubmitResult } from "./types.ts";
 
 export interface Logger {
   info(obj: object, msg?: string): void;
@@ -74,14 +67,20 @@ export class JobEngine implements Engine {
       maxInFlight: 2,
       ...opts.groupCommit,
     });
-    this.maintenance = new Maintenance(this.store, this.dispatcher, { ...opts.maintenance, logger: this.log });
+    this.maintenance = new Maintenance(this.store, this.dispatcher, {
+      ...opts.maintenance,
+      logger: this.log,
+    });
   }
 
   /** Hints go to Redis after the commit; losing them is allowed (maintenance and idle polling recover). */
   dispatchLater(refs: DispatchRef[]): void {
     if (refs.length === 0) return;
     this.dispatcher.dispatch(refs).catch((err: unknown) => {
-      this.log.warn({ err: String(err), count: refs.length }, "dispatch failed; jobs stay queued in Postgres");
+      this.log.warn(
+        { err: String(err), count: refs.length },
+        "dispatch failed; jobs stay queued in Postgres",
+      );
     });
   }
 
@@ -104,9 +103,13 @@ export class JobEngine implements Engine {
     const existing = outcome.existing.get(`${row.tenant}\u0000${row.idempotencyKey}`);
     if (!existing) return null;
     if (existing.payloadHash !== row.payloadHash) {
-      throw new AppError("idempotency_conflict", "this Idempotency-Key was used with a different request body", {
-        jobId: existing.job.id,
-      });
+      throw new AppError(
+        "idempotency_conflict",
+        "this Idempotency-Key was used with a different request body",
+        {
+          jobId: existing.job.id,
+        },
+      );
     }
     return { job: existing.job, replayed: true };
   }
@@ -203,7 +206,10 @@ export class JobEngine implements Engine {
     return done.length === 1;
   }
 
-  async fail(tenant: string, req: FailRequest): Promise<{ accepted: boolean; state: "queued" | "dead" | null }> {
+  async fail(
+    tenant: string,
+    req: FailRequest,
+  ): Promise<{ accepted: boolean; state: "queued" | "dead" | null }> {
     const job = await this.store.getJob(tenant, req.id);
     if (!job) throw notFound(req.id);
     const last = job.attempt >= job.maxAttempts || req.retryable === false;

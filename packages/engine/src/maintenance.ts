@@ -122,7 +122,8 @@ export class Maintenance {
     const reaped = await this.store.reapExpiredLeases(limit);
     report.reaped = reaped.requeued.length + reaped.dead + reaped.cancelled;
     if (reaped.requeued.length > 0) await this.dispatcher.dispatch(reaped.requeued).catch(() => {});
-    if (report.reaped > 0) this.opts.logger.info({ ...reaped, requeued: reaped.requeued.length }, "reaped leases");
+    if (report.reaped > 0)
+      this.opts.logger.info({ ...reaped, requeued: reaped.requeued.length }, "reaped leases");
 
     const queues = new Set(await this.dispatcher.knownQueues().catch(() => [] as string[]));
     const depths = await this.store.queueDepths();

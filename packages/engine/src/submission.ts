@@ -59,7 +59,9 @@ export function resolveSubmission(
 ): NewJob {
   const parsed = JobSubmission.safeParse(input);
   if (!parsed.success) {
-    throw new AppError("validation_failed", "the job submission is invalid", { issues: issuesOf(parsed.error) });
+    throw new AppError("validation_failed", "the job submission is invalid", {
+      issues: issuesOf(parsed.error),
+    });
   }
   const s = parsed.data;
   const payloadJson = JSON.stringify(s.payload);

@@ -27,7 +27,21 @@ export const sleepJob = defineJob({
     }),
 });
 
-const STOP_WORDS = new Set(["a", "an", "and", "the", "of", "to", "in", "is", "it", "for", "on", "or", "with"]);
+const STOP_WORDS = new Set([
+  "a",
+  "an",
+  "and",
+  "the",
+  "of",
+  "to",
+  "in",
+  "is",
+  "it",
+  "for",
+  "on",
+  "or",
+  "with",
+]);
 
 /** Text statistics; the seed example `{"text": "asynchronous cloud workload"}`. */
 export function analyzeText(text: string) {

@@ -68,7 +68,8 @@ export class CompletionBuffer {
       return;
     }
     this.inFlight--;
-    if (this.pending.length > 0) this.flushSoon(this.pending.length >= this.opts.maxBatch ? 0 : this.opts.lingerMs);
+    if (this.pending.length > 0)
+      this.flushSoon(this.pending.length >= this.opts.maxBatch ? 0 : this.opts.lingerMs);
     else this.notifyIdle();
   }
 

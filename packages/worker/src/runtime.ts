@@ -215,7 +215,9 @@ export class Worker {
     }
     for (const job of jobs) this.startJob(job);
     // Claimed or not (duplicate, stale, cancelled), every entry is done with.
-    this.dispatcher.ack(deliveries).catch((err: unknown) => this.log.warn({ err: String(err) }, "ack failed"));
+    this.dispatcher
+      .ack(deliveries)
+      .catch((err: unknown) => this.log.warn({ err: String(err) }, "ack failed"));
   }
 
   private async handBack(deliveries: Delivery[]): Promise<void> {
@@ -244,12 +246,15 @@ export class Worker {
 
   private async run(a: Active): Promise<void> {
     const { job, def } = a;
-    if (!def) return this.settle(a, this.failure(a, new UnrecoverableError(`no handler for type ${job.type}`)));
+    if (!def)
+      return this.settle(a, this.failure(a, new UnrecoverableError(`no handler for type ${job.type}`)));
     let payload: unknown = job.payload;
     if (def.schema) {
       const parsed = def.schema.safeParse(payload);
       if (!parsed.success) {
-        const err = new UnrecoverableError(`payload rejected by the ${job.type} schema: ${parsed.error.message}`);
+        const err = new UnrecoverableError(
+          `payload rejected by the ${job.type} schema: ${parsed.error.message}`,
+        );
         return this.settle(a, this.failure(a, err));
       }
       payload = parsed.data;
@@ -292,7 +297,10 @@ export class Worker {
     const lease = { id: job.id, leaseToken: job.leaseToken };
     const reason = err instanceof JobAbort ? err.reason : null;
     if (reason === "cancelled") return { ...lease, to: "cancelled", kind: "cancelled" };
-    const error = reason === "timeout" ? { message: `timed out after ${job.timeoutMs} ms`, code: "timeout" } : toJobError(err);
+    const error =
+      reason === "timeout"
+        ? { message: `timed out after ${job.timeoutMs} ms`, code: "timeout" }
+        : toJobError(err);
     const kind = reason === "timeout" ? "timed_out" : "failed";
     if (err instanceof UnrecoverableError || job.attempt >= job.maxAttempts) {
       return { ...lease, to: "dead", kind: kind === "timed_out" ? "timed_out" : "dead", error };

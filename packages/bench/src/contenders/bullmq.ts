@@ -66,7 +66,7 @@ export function bullmqContender(): Contender {
     },
 
     async outstanding() {
-      const c = await q().getJobCounts("waiting", "active", "delayed", "prioritized", "paused", "waiting-children");
+      const c = await q().getJobCounts("waiting", "active", "delayed", "prioritized", "waiting-children");
       return Object.values(c).reduce((a, b) => a + b, 0);
     },
 

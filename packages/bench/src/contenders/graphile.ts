@@ -22,7 +22,8 @@ export const GRAPHILE_PROFILES: Profile[] = [
   },
   {
     name: "defaults",
-    description: "`run({ connectionString, taskList })`: concurrentJobs 1, maxPoolSize 10, pollInterval 2 s (+ LISTEN/NOTIFY), no local queue, no completion batching",
+    description:
+      "`run({ connectionString, taskList })`: concurrentJobs 1, maxPoolSize 10, pollInterval 2 s (+ LISTEN/NOTIFY), no local queue, no completion batching",
     options: {},
   },
 ];
@@ -102,7 +103,7 @@ export function graphileContender(): Contender {
     },
 
     async teardown() {
-      await utils?.release().catch(() => {});
+      await Promise.resolve(utils?.release()).catch(() => {});
       utils = null;
       if (env !== null && db !== null) await dropOwnDatabase(env, db);
       db = null;

@@ -16,7 +16,8 @@ export const PGBOSS_PROFILES: Profile[] = [
   },
   {
     name: "defaults",
-    description: "`work(queue, handler)`: batchSize 1, pollingIntervalSeconds 2 (so at most one job per 2 s per idle poll loop)",
+    description:
+      "`work(queue, handler)`: batchSize 1, pollingIntervalSeconds 2 (so at most one job per 2 s per idle poll loop)",
     options: {},
   },
 ];
@@ -79,7 +80,10 @@ export function pgbossContender(): Contender {
       ]),
 
     async isCompleted(id) {
-      const res = await pool().query("SELECT state FROM pgboss.job WHERE name = $1 AND id = $2", [PGBOSS_QUEUE, id]);
+      const res = await pool().query("SELECT state FROM pgboss.job WHERE name = $1 AND id = $2", [
+        PGBOSS_QUEUE,
+        id,
+      ]);
       return res.rows[0]?.state === "completed";
     },
 

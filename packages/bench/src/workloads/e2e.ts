@@ -76,14 +76,29 @@ export async function runE2E(
       if (handled !== jobs) problems.push(`handlers ran ${handled} times for ${jobs} jobs`);
       problems.push(...((await c.verify?.(jobs)) ?? []));
     }
-    const lat = latency !== null && procs === 1 && workers[0] ? await measureLatency(c, workers[0], latency) : null;
-    return { jobs, completed, ms: tEnd - t0, rate: rate(completed, tEnd - t0), capped, handled, stats, problems, latency: lat };
+    const lat =
+      latency !== null && procs === 1 && workers[0] ? await measureLatency(c, workers[0], latency) : null;
+    return {
+      jobs,
+      completed,
+      ms: tEnd - t0,
+      rate: rate(completed, tEnd - t0),
+      capped,
+      handled,
+      stats,
+      problems,
+      latency: lat,
+    };
   } finally {
     await stopWorkers(workers);
   }
 }
 
-async function measureLatency(c: Contender, worker: WorkerProcess, plan: LatencyPlan): Promise<LatencyOutcome> {
+async function measureLatency(
+  c: Contender,
+  worker: WorkerProcess,
+  plan: LatencyPlan,
+): Promise<LatencyOutcome> {
   // The backlog is drained; the worker stays up and idle, so this is the latency a quiet queue sees.
   worker.send({ type: "latency", on: true });
   const starts = new Map<number, number>();

@@ -48,7 +48,8 @@ export function payloads(from: number, count: number): Payload[] {
 /** One batch at a time, as a producer importing a backlog would. */
 export async function enqueueBulk(c: Contender, n: number, capMs: number): Promise<EnqueueOutcome> {
   const batches: Payload[][] = [];
-  for (let from = 0; from < n; from += c.bulkSize) batches.push(payloads(from, Math.min(c.bulkSize, n - from)));
+  for (let from = 0; from < n; from += c.bulkSize)
+    batches.push(payloads(from, Math.min(c.bulkSize, n - from)));
   const t0 = now();
   const deadline = t0 + capMs;
   let count = 0;

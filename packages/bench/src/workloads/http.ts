@@ -38,7 +38,11 @@ async function startServer(target: HttpTarget): Promise<{ port: number; stop: ()
     execArgv: ["--import", TSX_LOADER],
     detached: true,
     stdio: ["ignore", "inherit", "inherit", "ipc"],
-    env: { ...process.env, BENCH_HTTP_KIND: target.kind, BENCH_HTTP_SETTINGS: JSON.stringify(target.settings ?? {}) },
+    env: {
+      ...process.env,
+      BENCH_HTTP_KIND: target.kind,
+      BENCH_HTTP_SETTINGS: JSON.stringify(target.settings ?? {}),
+    },
   });
   const exited = new Promise<void>((ok) => child.once("exit", () => ok()));
   const stop = onCleanup(`http server ${child.pid}`, async () => {

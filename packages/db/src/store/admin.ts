@@ -11,7 +11,13 @@ async function lockJob(tx: SqlExecutor, tenant: string, id: string): Promise<Job
   return rowToJob(row);
 }
 
-async function event(tx: SqlExecutor, job: Job, kind: string, from: string, to: string | null): Promise<void> {
+async function event(
+  tx: SqlExecutor,
+  job: Job,
+  kind: string,
+  from: string,
+  to: string | null,
+): Promise<void> {
   await tx.query(
     `INSERT INTO job_events (job_id, tenant, kind, from_state, to_state, attempt)
      VALUES ($1, $2, $3, $4::job_state, $5::job_state, $6)`,
@@ -42,7 +48,9 @@ export function cancelJob(db: SqlExecutor, tenant: string, id: string): Promise<
       return { job: rowToJob(row ?? {}), outcome: "cancel_requested" };
     }
     if (job.state === "cancelled") return { job, outcome: "cancelled" };
-    throw new AppError("invalid_state", `job ${id} is ${job.state} and cannot be cancelled`, { state: job.state });
+    throw new AppError("invalid_state", `job ${id} is ${job.state} and cannot be cancelled`, {
+      state: job.state,
+    });
   });
 }
 
@@ -51,9 +59,13 @@ export function retryJob(db: SqlExecutor, tenant: string, id: string): Promise<J
   return db.transaction(async (tx) => {
     const job = await lockJob(tx, tenant, id);
     if (!RETRYABLE_STATES.includes(job.state)) {
-      throw new AppError("invalid_state", `job ${id} is ${job.state}; only dead or cancelled jobs can be retried`, {
-        state: job.state,
-      });
+      throw new AppError(
+        "invalid_state",
+        `job ${id} is ${job.state}; only dead or cancelled jobs can be retried`,
+        {
+          state: job.state,
+        },
+      );
     }
     const [row] = await tx.query(
       `UPDATE jobs SET state = 'queued', attempt = 0, run_at = now(), delayed = false, cancel_requested = false,

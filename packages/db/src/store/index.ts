@@ -7,8 +7,8 @@ import type {
   InsertOutcome,
   Job,
   JobEvent,
-  JsonValue,
   JobStore,
+  JsonValue,
   LeaderHandle,
   Lease,
   ListJobsQuery,
@@ -23,7 +23,14 @@ import { cancelJob, retryJob } from "./admin.ts";
 import { claimByIds, claimNext, finish, heartbeat, recordProgress } from "./lease.ts";
 import { getJob, listEvents, listJobs, queueStats } from "./read.ts";
 import { insertJobs } from "./submit.ts";
-import { filterReady, promoteDue, pruneFinished, queueDepths, reapExpiredLeases, staleReady } from "./sweeps.ts";
+import {
+  filterReady,
+  promoteDue,
+  pruneFinished,
+  queueDepths,
+  reapExpiredLeases,
+  staleReady,
+} from "./sweeps.ts";
 
 /** The job store on one `Database` (real Postgres or PGlite): the same SQL on both. */
 export class SqlJobStore implements JobStore {

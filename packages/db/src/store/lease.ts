@@ -1,4 +1,12 @@
-import type { ClaimedJob, ClaimOptions, FinishedJob, HeartbeatResult, JsonValue, Lease, Outcome } from "@astraeus/core";
+import type {
+  ClaimedJob,
+  ClaimOptions,
+  FinishedJob,
+  HeartbeatResult,
+  JsonValue,
+  Lease,
+  Outcome,
+} from "@astraeus/core";
 import type { SqlExecutor } from "../sql.ts";
 import { CLAIM_RETURNING, jsonText, rowToClaimed } from "./rows.ts";
 
@@ -155,9 +163,10 @@ export async function finish(db: SqlExecutor, outcomes: readonly Outcome[]): Pro
 }
 
 export async function recordProgress(db: SqlExecutor, lease: Lease, data: JsonValue): Promise<boolean> {
+  // The JSON goes in as text and is cast in SQL: postgres.js would JSON-encode a jsonb parameter a second time.
   const rows = await db.query(
     `INSERT INTO job_events (job_id, tenant, kind, from_state, to_state, attempt, data)
-     SELECT id, tenant, 'progress', NULL, NULL, attempt, $3::jsonb FROM jobs
+     SELECT id, tenant, 'progress', NULL, NULL, attempt, $3::text::jsonb FROM jobs
      WHERE id = $1 AND lease_token = $2 AND state = 'running'
      RETURNING job_id`,
     [lease.id, lease.leaseToken, JSON.stringify(data)],

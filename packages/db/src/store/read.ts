@@ -1,4 +1,11 @@
-import { type Job, type JobEvent, type ListJobsQuery, LIMITS, type QueueStats, uuidv7Floor } from "@astraeus/core";
+import {
+  type Job,
+  type JobEvent,
+  LIMITS,
+  type ListJobsQuery,
+  type QueueStats,
+  uuidv7Floor,
+} from "@astraeus/core";
 import type { SqlExecutor } from "../sql.ts";
 import { JOB_COLUMNS, rowToEvent, rowToJob } from "./rows.ts";
 
@@ -46,13 +53,17 @@ export async function listEvents(
 ): Promise<JobEvent[]> {
   const rows = await db.query(
     `SELECT id::text AS id, job_id, kind, from_state, to_state, attempt, data, at FROM job_events
-     WHERE job_id = $1 AND tenant = $2 AND id > $3::bigint ORDER BY id LIMIT 1000`,
+     WHERE job_id = $1 AND tenant = $2 AND job_events.id > $3::bigint ORDER BY job_events.id LIMIT 1000`,
     [jobId, tenant, afterId ?? "0"],
   );
   return rows.map(rowToEvent);
 }
 
-export async function queueStats(db: SqlExecutor, tenant: string | null, queue?: string): Promise<QueueStats[]> {
+export async function queueStats(
+  db: SqlExecutor,
+  tenant: string | null,
+  queue?: string,
+): Promise<QueueStats[]> {
   const params: unknown[] = [];
   let jobFilter = "";
   let eventFilter = "";

@@ -8,6 +8,7 @@ export const CLAIM_RETURNING = `id, tenant, queue, type, payload, attempt, max_a
   lease_expires_at, created_at`;
 
 const TERMINAL_SQL = "('succeeded','dead','cancelled')";
+
 export { TERMINAL_SQL };
 
 type Row = Record<string, unknown>;

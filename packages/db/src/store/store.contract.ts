@@ -1,0 +1,1180 @@
+// The JobStore contract: one suite, run against every store implementation (real Postgres and PGlite).
+// Every test works in its own tenant and queue, so tests sharing one database cannot see each other's jobs;
+// the global sweeps (promote, reap, prune, depths) are asserted on the ids a test made, never on totals.
+import { randomUUID } from "node:crypto";
+import {
+  AppError,
+  type ClaimedJob,
+  type ClaimOptions,
+  type EventKind,
+  Job,
+  type JobState,
+  type NewJob,
+  uuidv7,
+  uuidv7Floor,
+} from "@astraeus/core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { SqlJobStore } from "./index.ts";
+
+export interface OpenedStore {
+  store: SqlJobStore;
+  cleanup: () => Promise<void>;
+}
+
+let seq = 0;
+/** A name no other test in the process uses (tenants and queues). */
+export function unique(prefix: string): string {
+  seq++;
+  return `${prefix}-${process.pid}-${seq}-${Math.random().toString(36).slice(2, 6)}`;
+}
+
+/** A valid UUIDv7 for an arbitrary millisecond (uuidv7() never goes back in time, so it cannot mint old ids). */
+export function idAt(ms: number): string {
+  const r = randomUUID();
+  return `${uuidv7Floor(ms).slice(0, 14)}7${r.slice(15)}`;
+}
+
+export function newJob(overrides: Partial<NewJob> & { tenant: string; queue: string }): NewJob {
+  const now = Date.now();
+  const createdAt = overrides.createdAt ?? new Date(now);
+  const runAt = overrides.runAt ?? createdAt;
+  return {
+    id: overrides.id ?? uuidv7(now),
+    type: "test.job",
+    payloadJson: JSON.stringify({ n: 1 }),
+    priority: 0,
+    delayed: runAt.getTime() > createdAt.getTime(),
+    maxAttempts: 3,
+    timeoutMs: 60_000,
+    idempotencyKey: null,
+    payloadHash: null,
+    ...overrides,
+    createdAt,
+    runAt,
+  };
+}
+
+/** Polls `check` until it returns a value other than undefined, or fails after `timeoutMs`. */
+export async function waitFor<T>(
+  what: string,
+  check: () => Promise<T | undefined>,
+  timeoutMs = 5000,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await check();
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+async function thrown(p: Promise<unknown>): Promise<AppError> {
+  try {
+    await p;
+  } catch (err) {
+    if (err instanceof AppError) return err;
+    throw err;
+  }
+  throw new Error("expected an AppError, but the call succeeded");
+}
+
+const SECOND = 1000;
+
+export function storeContract(name: string, open: () => Promise<OpenedStore>): void {
+  describe(`the ${name} job store`, () => {
+    let store: SqlJobStore;
+    let cleanup: () => Promise<void>;
+
+    beforeAll(async () => {
+      ({ store, cleanup } = await open());
+    });
+    afterAll(async () => {
+      await cleanup?.();
+    });
+
+    const claimOpts = (over: Partial<ClaimOptions> = {}): ClaimOptions => ({
+      workerId: "w1",
+      leaseMs: 30_000,
+      ...over,
+    });
+
+    async function insert(...jobs: NewJob[]): Promise<NewJob[]> {
+      const out = await store.insertJobs(jobs);
+      expect(out.inserted.size).toBe(jobs.length);
+      return jobs;
+    }
+
+    async function get(tenant: string, id: string): Promise<Job> {
+      const job = await store.getJob(tenant, id);
+      if (!job) throw new Error(`job ${id} not found`);
+      return job;
+    }
+
+    async function kinds(tenant: string, id: string): Promise<EventKind[]> {
+      return (await store.listEvents(tenant, id)).map((e) => e.kind);
+    }
+
+    async function claimOne(job: NewJob, over: Partial<ClaimOptions> = {}): Promise<ClaimedJob> {
+      const [claimed] = await store.claimByIds([job.id], claimOpts(over));
+      if (!claimed) throw new Error(`job ${job.id} was not claimable`);
+      return claimed;
+    }
+
+    /** The job row and its newest event were written by the same transaction (invariant 8). */
+    async function expectAtomicWithLastEvent(id: string): Promise<void> {
+      const [row] = await store.db.query<{ x: string }>("SELECT xmin::text AS x FROM jobs WHERE id = $1", [
+        id,
+      ]);
+      const [ev] = await store.db.query<{ x: string }>(
+        "SELECT xmin::text AS x FROM job_events WHERE job_id = $1 ORDER BY id DESC LIMIT 1",
+        [id],
+      );
+      expect(row?.x).toBeDefined();
+      expect(ev?.x).toBe(row?.x);
+    }
+
+    async function countRows(sql: string, params: unknown[]): Promise<number> {
+      const [r] = await store.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${sql}`, params);
+      return Number(r?.n);
+    }
+
+    describe("insertJobs and getJob", () => {
+      it("round-trips every field of an inserted job, with one submitted event written alongside", async () => {
+        const tenant = unique("t");
+        const queue = unique("q");
+        const created = new Date(Date.now() - 1234);
+        const payload = {
+          text: "asynchronous cloud workload",
+          nested: [1, 2.5, null, true, "ü€😀"],
+          empty: {},
+        };
+        const job = newJob({
+          tenant,
+          queue,
+          id: uuidv7(),
+          type: "text.analyze",
+          payloadJson: JSON.stringify(payload),
+          priority: -7,
+          maxAttempts: 5,
+          timeoutMs: 1234,
+          idempotencyKey: "key-1",
+          payloadHash: "hash-1",
+          createdAt: created,
+          runAt: created,
+        });
+        const out = await store.insertJobs([job]);
+        expect([...out.inserted]).toEqual([job.id]);
+        expect(out.existing.size).toBe(0);
+
+        const got = await get(tenant, job.id);
+        expect(got).toEqual({
+          id: job.id,
+          tenant,
+          queue,
+          type: "text.analyze",
+          payload,
+          priority: -7,
+          state: "queued",
+          attempt: 0,
+          maxAttempts: 5,
+          runAt: created.toISOString(),
+          timeoutMs: 1234,
+          idempotencyKey: "key-1",
+          cancelRequested: false,
+          workerId: null,
+          leaseExpiresAt: null,
+          result: null,
+          lastError: null,
+          createdAt: created.toISOString(),
+          startedAt: null,
+          finishedAt: null,
+          updatedAt: created.toISOString(),
+        });
+        expect(Job.safeParse(got).success).toBe(true);
+
+        const events = await store.listEvents(tenant, job.id);
+        expect(events).toEqual([
+          {
+            id: expect.any(String),
+            jobId: job.id,
+            kind: "submitted",
+            fromState: null,
+            toState: "queued",
+            attempt: 0,
+            data: null,
+            at: created.toISOString(),
+          },
+        ]);
+        await expectAtomicWithLastEvent(job.id);
+      });
+
+      it("inserts many rows in one call and returns null for an id that does not exist", async () => {
+        const tenant = unique("t");
+        const queue = unique("q");
+        const jobs = Array.from({ length: 25 }, (_, i) =>
+          newJob({ tenant, queue, payloadJson: JSON.stringify({ i }) }),
+        );
+        const out = await store.insertJobs(jobs);
+        expect(out.inserted).toEqual(new Set(jobs.map((j) => j.id)));
+        expect((await get(tenant, jobs[24]!.id)).payload).toEqual({ i: 24 });
+        expect(await countRows("job_events WHERE tenant = $1 AND kind = 'submitted'", [tenant])).toBe(25);
+        expect(await store.getJob(tenant, uuidv7())).toBeNull();
+      });
+    });
+
+    describe("tenant isolation", () => {
+      it("hides a job from every other tenant on get, list, events, cancel and retry", async () => {
+        const owner = unique("owner");
+        const other = unique("other");
+        const queue = unique("q");
+        const [job] = await insert(newJob({ tenant: owner, queue }));
+        const id = job!.id;
+
+        expect(await store.getJob(other, id)).toBeNull();
+        expect(await store.listJobs(other, {})).toEqual([]);
+        expect(await store.listJobs(other, { queue })).toEqual([]);
+        expect(await store.listEvents(other, id)).toEqual([]);
+        expect((await thrown(store.cancelJob(other, id))).code).toBe("not_found");
+        expect((await thrown(store.retryJob(other, id))).code).toBe("not_found");
+        expect(await store.queueStats(other, queue)).toEqual([]);
+
+        const still = await get(owner, id);
+        expect(still.state).toBe("queued");
+        expect(await kinds(owner, id)).toEqual(["submitted"]);
+      });
+
+      it("claims only the given tenant's jobs when a claim is restricted to a tenant", async () => {
+        const a = unique("a");
+        const b = unique("b");
+        const queue = unique("q");
+        const [ja, jb] = await insert(newJob({ tenant: a, queue }), newJob({ tenant: b, queue }));
+        expect(await store.claimByIds([ja!.id, jb!.id], claimOpts({ tenant: b }))).toMatchObject([
+          { id: jb!.id },
+        ]);
+        expect(await store.claimNext([queue], 10, claimOpts({ tenant: b }))).toEqual([]);
+        expect(await store.claimNext([queue], 10, claimOpts({ tenant: a }))).toMatchObject([{ id: ja!.id }]);
+      });
+    });
+
+    describe("idempotency keys", () => {
+      it("skips a second insert with the same tenant and key and returns the existing job with its hash", async () => {
+        const tenant = unique("t");
+        const otherTenant = unique("t2");
+        const queue = unique("q");
+        const first = newJob({ tenant, queue, idempotencyKey: "order-42", payloadHash: "h1" });
+        await insert(first);
+
+        const dup = newJob({ tenant, queue, idempotencyKey: "order-42", payloadHash: "h2" });
+        const elsewhere = newJob({
+          tenant: otherTenant,
+          queue,
+          idempotencyKey: "order-42",
+          payloadHash: "h3",
+        });
+        const unkeyed = newJob({ tenant, queue });
+        const out = await store.insertJobs([dup, elsewhere, unkeyed]);
+
+        expect(out.inserted).toEqual(new Set([elsewhere.id, unkeyed.id]));
+        expect([...out.existing.keys()]).toEqual([`${tenant}\u0000order-42`]);
+        const existing = out.existing.get(`${tenant}\u0000order-42`);
+        expect(existing?.payloadHash).toBe("h1");
+        expect(existing?.job.id).toBe(first.id);
+        expect(existing?.job.idempotencyKey).toBe("order-42");
+
+        expect(await store.getJob(tenant, dup.id)).toBeNull();
+        expect(await store.listEvents(tenant, dup.id)).toEqual([]);
+        expect((await store.listJobs(tenant, {})).map((j) => j.id).sort()).toEqual(
+          [first.id, unkeyed.id].sort(),
+        );
+        expect((await get(otherTenant, elsewhere.id)).idempotencyKey).toBe("order-42");
+      });
+
+      it("inserts only the first of several rows sharing a key within one call", async () => {
+        const tenant = unique("t");
+        const queue = unique("q");
+        const rows = Array.from({ length: 5 }, () =>
+          newJob({ tenant, queue, idempotencyKey: "same", payloadHash: "h" }),
+        );
+        const out = await store.insertJobs(rows);
+        expect([...out.inserted]).toEqual([rows[0]!.id]);
+        expect(out.existing.get(`${tenant}\u0000same`)?.job.id).toBe(rows[0]!.id);
+        expect(await countRows("jobs WHERE tenant = $1", [tenant])).toBe(1);
+        expect(await countRows("job_events WHERE tenant = $1", [tenant])).toBe(1);
+      });
+    });
+
+    describe("claimByIds", () => {
+      it("claims only queued, due rows, bumps the attempt, issues lease tokens and writes claimed events", async () => {
+        const tenant = unique("t");
+        const queue = unique("q");
+        const [r1, r2, delayed, cancelled] = await insert(
+          newJob({ tenant, queue, maxAttempts: 4, timeoutMs: 777, payloadJson: '{"a":1}' }),
+          newJob({ tenant, queue }),
+          newJob({ tenant, queue, runAt: new Date(Date.now() + 3600 * SECOND) }),
+          newJob({ tenant, queue }),
+        );
+        await store.cancelJob(tenant, cancelled!.id);
+        const before = Date.now();
+        const claimed = await store.claimByIds(
+          [r1!.id, r2!.id, delayed!.id, cancelled!.id, uuidv7()],
+          claimOpts({ workerId: "worker-a", leaseMs: 30_000 }),
+        );
+        const after = Date.now();
+
+        expect(claimed.map((c) => c.id).sort()).toEqual([r1!.id, r2!.id].sort());
+        const c1 = claimed.find((c) => c.id === r1!.id)!;
+        expect(c1).toMatchObject({
+          tenant,
+          queue,
+          type: "test.job",
+          payload: { a: 1 },
+          attempt: 1,
+          maxAttempts: 4,
+          timeoutMs: 777,
+        });
+        expect(c1.createdAt.getTime()).toBe(r1!.createdAt.getTime());
+        expect(c1.leaseToken).toMatch(/^[0-9a-f-]{36}$/);
+        expect(new Set(claimed.map((c) => c.leaseToken)).size).toBe(2);
+        expect(c1.leaseExpiresAt.getTime()).toBeGreaterThanOrEqual(before + 30_000 - 2 * SECOND);
+        expect(c1.leaseExpiresAt.getTime()).toBeLessThanOrEqual(after + 30_000 + 2 * SECOND);
+
+        const row = await get(tenant, r1!.id);
+        expect(row).toMatchObject({ state: "running", attempt: 1, workerId: "worker-a" });
+        expect(row.startedAt).not.toBeNull();
+        expect(row.leaseExpiresAt).toBe(c1.leaseExpiresAt.toISOString());
+
+        const events = await store.listEvents(tenant, r1!.id);
+        expect(events.at(-1)).toMatchObject({
+          kind: "claimed",
+          fromState: "queued",
+          toState: "running",
+          attempt: 1,
+          data: { worker: "worker-a" },
+        });
+        await expectAtomicWithLastEvent(r1!.id);
+
+        expect((await get(tenant, delayed!.id)).state).toBe("queued");
+        expect(await kinds(tenant, delayed!.id)).toEqual(["submitted"]);
+        expect((await get(tenant, cancelled!.id)).state).toBe("cancelled");
+      });
+
+      it("claims nothing the second time the same ids are offered", async () => {
+        const tenant = unique("t");
+        const queue = unique("q");
+        const jobs = await insert(newJob({ tenant, queue }), newJob({ tenant, queue }));
+        const ids = jobs.map((j) => j.id);
+        expect(await store.claimByIds(ids, claimOpts())).toHaveLength(2);
+        expect(await store.claimByIds(ids, claimOpts({ workerId: "w2" }))).toEqual([]);
+        for (const id of ids) {
+          expect(await kinds(tenant, id)).toEqual(["submitted", "claimed"]);
+          expect((await get(tenant, id)).workerId).toBe("w1");
+        }
+        expect(await store.claimByIds([], claimOpts())).toEqual([]);
+      });
+
+      it("skips ids whose type the worker has no handler for", async () => {
+        const tenant = unique("t");
+        const queue = unique("q");
+        const [a, b] = await insert(
+          newJob({ tenant, queue, type: "a" }),
+          newJob({ tenant, queue, type: "b" }),
+        );
+        const claimed = await store.claimByIds([a!.id, b!.id], claimOpts({ types: ["b", "c"] }));
+        expect(claimed.map((c) => c.id)).toEqual([b!.id]);
+        expect((await get(tenant, a!.id)).state).toBe("queued");
+      });
+    });
+
+    describe("claimNext", () => {
+      it("claims higher priority first, then earlier run_at, and never a delayed row", async () => {
+        const tenant = unique("t");
+        const queue = unique("q");
+        const now = Date.now();
+        const at = (ms: number) => new Date(now + ms);
+        const [low, high, midLater, midEarlier, delayed] = await insert(
+          newJob({ tenant, queue, priority: 0, runAt: at(-2000), createdAt: at(-2000) }),
+          newJob({ tenant, queue, priority: 5, runAt: at(-1000), createdAt: at(-1000) }),
+          newJob({ tenant, queue, priority: 1, runAt: at(-3000), createdAt: at(-3000) }),
+          newJob({ tenant, queue, priority: 1, runAt: at(-4000), createdAt: at(-4000) }),
+          newJob({ tenant, queue, priority: 9, runAt: at(3600 * SECOND) }),
+        );
+        const order: string[] = [];
+        for (let i = 0; i < 5; i++) {
+          const got = await store.claimNext([queue], 1, claimOpts());
+          if (got[0]) order.push(got[0].id);
+        }
+        expect(order).toEqual([high!.id, midEarlier!.id, midLater!.id, low!.id]);
+        expect((await get(tenant, delayed!.id)).state).toBe("queued");
+      });
+
+      it("stops at the limit across queues and leaves other queues alone", async () => {
+        const tenant = unique("t");
+        const q1 = unique("q");
+        const q2 = unique("q");
+        const q3 = unique("q");
+        await insert(
+          newJob({ tenant, queue: q1 }),
+          newJob({ tenant, queue: q1 }),
+          newJob({ tenant, queue: q2 }),
+          newJob({ tenant, queue: q2 }),
+          newJob({ tenant, queue: q3 }),
+        );
+        const got = await store.claimNext([q1, q2], 3, claimOpts());
+        expect(got).toHaveLength(3);
+        expect(got.filter((c) => c.queue === q1)).toHaveLength(2);
+        expect(got.filter((c) => c.queue === q2)).toHaveLength(1);
+        expect(await store.claimNext([q1, q2], 10, claimOpts())).toHaveLength(1);
+        expect(await store.claimNext([q1, q2], 10, claimOpts())).toEqual([]);
+        expect((await store.queueStats(tenant, q3))[0]?.ready).toBe(1);
+      });
+
+      it("claims only the requested job types", async () => {
+        const tenant = unique("t");
+        const queue = unique("q");
+        const [, b] = await insert(
+          newJob({ tenant, queue, type: "a" }),
+          newJob({ tenant, queue, type: "b" }),
+        );
+        const got = await store.claimNext([queue], 10, claimOpts({ types: ["b"] }));
+        expect(got.map((c) => c.id)).toEqual([b!.id]);
+        expect(await store.claimNext([queue], 10, claimOpts({ types: [] }))).toEqual([]);
+        expect(await store.claimNext([queue], 10, claimOpts())).toHaveLength(1);
+      });
+    });
+
+    describe("heartbeat", () => {
+      it("extends only leases whose (id, token) still match and reports requested cancellations", async () => {
+        const tenant = unique("t");
+        const queue = unique("q");
+        const [a, b] = await insert(newJob({ tenant, queue }), newJob({ tenant, queue }));
+        const ca = await claimOne(a!, { leaseMs: 1000 });
+        const cb = await claimOne(b!, { leaseMs: 1000 });
+        const bLease = (await get(tenant, b!.id)).leaseExpiresAt;
+
+        const before = Date.now();
+        const r = await store.heartbeat(
+          [
+            { id: ca.id, leaseToken: ca.leaseToken },
+            { id: cb.id, leaseToken: randomUUID() },
+            { id: uuidv7(), leaseToken: ca.leaseToken },
+          ],
+          60_000,
+        );
+        expect(r.alive).toEqual(new Set([a!.id]));
+        expect(r.cancelRequested).toEqual(new Set());
+        const aLease = Date.parse((await get(tenant, a!.id)).leaseExpiresAt!);
+        expect(aLease).toBeGreaterThanOrEqual(before + 58_000);
+        expect((await get(tenant, b!.id)).leaseExpiresAt).toBe(bLease);
+
+        await store.cancelJob(tenant, a!.id);
+        const r2 = await store.heartbeat([{ id: ca.id, leaseToken: ca.leaseToken }], 60_000);
+        expect(r2.alive).toEqual(new Set([a!.id]));
+        expect(r2.cancelRequested).toEqual(new Set([a!.id]));
+        // Heartbeats are not transitions: no event beyond the claim and the cancel request.
+        expect(await kinds(tenant, a!.id)).toEqual(["submitted", "claimed", "cancel_requested"]);
+      });
+
+      it("reports a finished job's lease as lost", async () => {
+        const tenant = unique("t");
+        const queue = unique("q");
+        const [a] = await insert(newJob({ tenant, queue }));
+        const c = await claimOne(a!);
+        await store.finish([
+          { id: c.id, leaseToken: c.leaseToken, to: "succeeded", kind: "succeeded", result: 1 },
+        ]);
+        const r = await store.heartbeat([{ id: c.id, leaseToken: c.leaseToken }], 60_000);
+        expect(r.alive.size).toBe(0);
+        expect((await get(tenant, a!.id)).leaseExpiresAt).toBeNull();
+        expect(await store.heartbeat([], 1000)).toEqual({ alive: new Set(), cancelRequested: new Set() });
+      });
+    });
+
+    describe("finish", () => {
+      it("stores the result and finished_at of a success, with its event in the same statement", async () => {
+        const tenant = unique("t");
+        const queue = unique("q");
+        const [a] = await insert(newJob({ tenant, queue }));
+        const c = await claimOne(a!);
+        const result = { words: 3, tags: ["a", "b"], score: 0.5 };
+        const done = await store.finish([
+          { id: c.id, leaseToken: c.leaseToken, to: "succeeded", kind: "succeeded", result },
+        ]);
+        expect(done).toEqual([{ id: a!.id, queue, to: "succeeded", dispatchNow: false }]);
+        const job = await get(tenant, a!.id);
+        expect(job).toMatchObject({
+          state: "succeeded",
+          result,
+          attempt: 1,
+          leaseExpiresAt: null,
+          lastError: null,
+        });
+        expect(job.finishedAt).not.toBeNull();
+        expect(Date.parse(job.finishedAt!)).toBeGreaterThanOrEqual(Date.parse(job.startedAt!));
+        expect((await store.listEvents(tenant, a!.id)).at(-1)).toMatchObject({
+          kind: "succeeded",
+          fromState: "running",
+          toState: "succeeded",
+          attempt: 1,
+          data: null,
+        });
+        await expectAtomicWithLastEvent(a!.id);
+        expect(await store.finish([])).toEqual([]);
+      });
+
+      it("is fenced: a stale or wrong lease token changes nothing and writes no event", async () => {
+        const tenant = unique("t");
+        const queue = unique("q");
+        const [a] = await insert(newJob({ tenant, queue }));
+        const first = await claimOne(a!);
+        // The first attempt fails and is retried at once; a second claim holds a new lease.
+        const failed = await store.finish([
+          {
+            id: a!.id,
+            leaseToken: first.leaseToken,
+            to: "queued",
+            kind: "failed",
+            error: { message: "boom" },
+          },
+        ]);
+        expect(failed).toEqual([{ id: a!.id, queue, to: "queued", dispatchNow: true }]);
+        const second = await claimOne(a!);
+        expect(second.attempt).toBe(2);
+        expect(second.leaseToken).not.toBe(first.leaseToken);
+        const eventsBefore = await kinds(tenant, a!.id);
+
+        for (const leaseToken of [first.leaseToken, randomUUID()]) {
+          const stale = await store.finish([
+            { id: a!.id, leaseToken, to: "succeeded", kind: "succeeded", result: 1 },
+          ]);
+          expect(stale).toEqual([]);
+        }
+        expect(await store.recordProgress({ id: a!.id, leaseToken: first.leaseToken }, { pct: 50 })).toBe(
+          false,
+        );
+        expect(await kinds(tenant, a!.id)).toEqual(eventsBefore);
+        expect(await get(tenant, a!.id)).toMatchObject({ state: "running", attempt: 2, result: null });
+
+        const ok = await store.finish([
+          { id: a!.id, leaseToken: second.leaseToken, to: "succeeded", kind: "succeeded", result: 2 },
+        ]);
+        expect(ok).toHaveLength(1);
+        // The winner's token is spent too: finishing twice is a no-op.
+        expect(
+          await store.finish([{ id: a!.id, leaseToken: second.leaseToken, to: "dead", kind: "dead" }]),
+        ).toEqual([]);
+        expect(await get(tenant, a!.id)).toMatchObject({ state: "succeeded", result: 2 });
+        expect(await kinds(tenant, a!.id)).toEqual([
+          "submitted",
+          "claimed",
+          "failed",
+          "claimed",
+          "succeeded",
+        ]);
+      });
+
+      it("re-queues with a future run_at as delayed, and promoteDue hands it out only once it is due", async () => {
+        const tenant = unique("t");
+        const queue = unique("q");
+        const [a] = await insert(newJob({ tenant, queue }));
+        const c = await claimOne(a!);
+        const runAt = new Date(Date.now() + 300);
+        const error = { message: "rate limited", name: "HttpError", code: "429" };
+        const done = await store.finish([
+          { id: c.id, leaseToken: c.leaseToken, to: "queued", kind: "failed", error, runAt },
+        ]);
+        expect(done).toEqual([{ id: a!.id, queue, to: "queued", dispatchNow: false }]);
+        const job = await get(tenant, a!.id);
+        expect(job).toMatchObject({ state: "queued", attempt: 1, lastError: error, finishedAt: null });
+        expect(job.runAt).toBe(runAt.toISOString());
+        expect((await store.listEvents(tenant, a!.id)).at(-1)).toMatchObject({
+          kind: "failed",
+          fromState: "running",
+          toState: "queued",
+          attempt: 1,
+          data: error,
+        });
+        await expectAtomicWithLastEvent(a!.id);
+
+        expect((await store.promoteDue(1000)).map((r) => r.id)).not.toContain(a!.id);
+        expect(await store.claimByIds([a!.id], claimOpts())).toEqual([]);
+
+        const promoted = await waitFor("the retry to become due", async () => {
+          const refs = await store.promoteDue(1000);
+          return refs.some((r) => r.id === a!.id) ? refs : undefined;
+        });
+        expect(promoted).toContainEqual({ id: a!.id, queue });
+        expect(Date.now()).toBeGreaterThanOrEqual(runAt.getTime() - 50);
+        expect((await store.promoteDue(1000)).map((r) => r.id)).not.toContain(a!.id);
+        expect((await claimOne(a!)).attempt).toBe(2);
+      });
+
+      it("gives the attempt back when a lease is released", async () => {
+        const tenant = unique("t");
+        const queue = unique("q");
+        const [a] = await insert(newJob({ tenant, queue, maxAttempts: 1 }));
+        const c = await claimOne(a!);
+        const done = await store.finish([
+          { id: c.id, leaseToken: c.leaseToken, to: "queued", kind: "released" },
+        ]);
+        expect(done).toEqual([{ id: a!.id, queue, to: "queued", dispatchNow: true }]);
+        expect(await get(tenant, a!.id)).toMatchObject({ state: "queued", attempt: 0, leaseExpiresAt: null });
+        expect((await store.listEvents(tenant, a!.id)).at(-1)).toMatchObject({
+          kind: "released",
+          fromState: "running",
+          toState: "queued",
+          attempt: 1,
+        });
+        await expectAtomicWithLastEvent(a!.id);
+        expect((await claimOne(a!)).attempt).toBe(1);
+      });
+
+      it("applies a batch of outcomes at once, each only where its lease holds", async () => {
+        const tenant = unique("t");
+        const queue = unique("q");
+        const jobs = await insert(
+          newJob({ tenant, queue }),
+          newJob({ tenant, queue }),
+          newJob({ tenant, queue }),
+        );
+        const claims = await store.claimByIds(
+          jobs.map((j) => j.id),
+          claimOpts(),
+        );
+        expect(claims).toHaveLength(3);
+        const [c0, c1, c2] = claims;
+        const done = await store.finish([
+          { id: c0!.id, leaseToken: c0!.leaseToken, to: "succeeded", kind: "succeeded", result: "ok" },
+          {
+            id: c1!.id,
+            leaseToken: c1!.leaseToken,
+            to: "dead",
+            kind: "dead",
+            error: { message: "bad input" },
+          },
+          { id: c2!.id, leaseToken: randomUUID(), to: "succeeded", kind: "succeeded", result: "no" },
+        ]);
+        expect(done.map((d) => [d.id, d.to]).sort()).toEqual(
+          [
+            [c0!.id, "succeeded"],
+            [c1!.id, "dead"],
+          ].sort(),
+        );
+        expect(await get(tenant, c1!.id)).toMatchObject({
+          state: "dead",
+          lastError: { message: "bad input" },
+        });
+        expect((await get(tenant, c1!.id)).finishedAt).not.toBeNull();
+        expect((await get(tenant, c2!.id)).state).toBe("running");
+      });
+    });
+
+    describe("reapExpiredLeases", () => {
+      it("requeues, dead-letters or cancels expired leases, each with its event", async () => {
+        const tenant = unique("t");
+        const queue = unique("q");
+        const [retryable, spent, cancelling, healthy] = await insert(
+          newJob({ tenant, queue, maxAttempts: 3 }),
+          newJob({ tenant, queue, maxAttempts: 1 }),
+          newJob({ tenant, queue, maxAttempts: 3 }),
+          newJob({ tenant, queue, maxAttempts: 1 }),
+        );
+        for (const j of [retryable, spent, cancelling])
+          await claimOne(j!, { leaseMs: 20, workerId: "doomed" });
+        await claimOne(healthy!, { leaseMs: 60_000 });
+        expect((await store.cancelJob(tenant, cancelling!.id)).outcome).toBe("cancel_requested");
+
+        const requeued: string[] = [];
+        let dead = 0;
+        let cancelled = 0;
+        await waitFor("the short leases to be reaped", async () => {
+          const r = await store.reapExpiredLeases(1000);
+          requeued.push(...r.requeued.filter((x) => x.queue === queue).map((x) => x.id));
+          dead += r.dead;
+          cancelled += r.cancelled;
+          const states = await Promise.all(
+            [retryable, spent, cancelling].map(async (j) => (await get(tenant, j!.id)).state),
+          );
+          return states.includes("running") ? undefined : states;
+        });
+
+        expect(requeued).toEqual([retryable!.id]);
+        expect(dead).toBeGreaterThanOrEqual(1);
+        expect(cancelled).toBeGreaterThanOrEqual(1);
+
+        const r = await get(tenant, retryable!.id);
+        expect(r).toMatchObject({ state: "queued", attempt: 1, leaseExpiresAt: null, finishedAt: null });
+        expect(r.lastError).toMatchObject({ code: "lease_expired" });
+        expect(r.lastError?.message).toContain("doomed");
+        expect((await store.listEvents(tenant, retryable!.id)).at(-1)).toMatchObject({
+          kind: "lease_expired",
+          fromState: "running",
+          toState: "queued",
+          attempt: 1,
+          data: { worker: "doomed" },
+        });
+        await expectAtomicWithLastEvent(retryable!.id);
+        // Requeued means dispatchable at once: the next claim runs attempt 2.
+        expect((await claimOne(retryable!)).attempt).toBe(2);
+
+        const s = await get(tenant, spent!.id);
+        expect(s).toMatchObject({ state: "dead", attempt: 1 });
+        expect(s.finishedAt).not.toBeNull();
+        expect((await store.listEvents(tenant, spent!.id)).at(-1)).toMatchObject({
+          fromState: "running",
+          toState: "dead",
+        });
+        await expectAtomicWithLastEvent(spent!.id);
+
+        const c = await get(tenant, cancelling!.id);
+        expect(c.state).toBe("cancelled");
+        expect(c.finishedAt).not.toBeNull();
+        expect((await store.listEvents(tenant, cancelling!.id)).at(-1)).toMatchObject({
+          kind: "cancelled",
+          fromState: "running",
+          toState: "cancelled",
+        });
+        await expectAtomicWithLastEvent(cancelling!.id);
+
+        expect((await get(tenant, healthy!.id)).state).toBe("running");
+        expect(await kinds(tenant, healthy!.id)).toEqual(["submitted", "claimed"]);
+      });
+    });
+
+    describe("cancelJob", () => {
+      it("cancels a queued job at once with its event", async () => {
+        const tenant = unique("t");
+        const queue = unique("q");
+        const [a, delayed] = await insert(
+          newJob({ tenant, queue }),
+          newJob({ tenant, queue, runAt: new Date(Date.now() - 1), createdAt: new Date(Date.now() - 1000) }),
+        );
+        const r = await store.cancelJob(tenant, a!.id);
+        expect(r.outcome).toBe("cancelled");
+        expect(r.job.state).toBe("cancelled");
+        expect(r.job.finishedAt).not.toBeNull();
+        expect((await store.listEvents(tenant, a!.id)).at(-1)).toMatchObject({
+          kind: "cancelled",
+          fromState: "queued",
+          toState: "cancelled",
+          attempt: 0,
+        });
+        await expectAtomicWithLastEvent(a!.id);
+        expect(await store.claimByIds([a!.id], claimOpts())).toEqual([]);
+
+        // A cancelled delayed job is never promoted.
+        expect((await store.cancelJob(tenant, delayed!.id)).outcome).toBe("cancelled");
+        expect((await store.promoteDue(1000)).map((x) => x.id)).not.toContain(delayed!.id);
+
+        // Cancelling again is a no-op that reports the same outcome.
+        const again = await store.cancelJob(tenant, a!.id);
+        expect(again.outcome).toBe("cancelled");
+        expect(await kinds(tenant, a!.id)).toEqual(["submitted", "cancelled"]);
+      });
+
+      it("only requests cancellation of a running job, once", async () => {
+        const tenant = unique("t");
+        const queue = unique("q");
+        const [a] = await insert(newJob({ tenant, queue }));
+        const c = await claimOne(a!);
+        const r = await store.cancelJob(tenant, a!.id);
+        expect(r.outcome).toBe("cancel_requested");
+        expect(r.job).toMatchObject({ state: "running", cancelRequested: true, finishedAt: null });
+        expect((await store.listEvents(tenant, a!.id)).at(-1)).toMatchObject({
+          kind: "cancel_requested",
+          fromState: "running",
+          toState: null,
+          attempt: 1,
+        });
+        await expectAtomicWithLastEvent(a!.id);
+        expect((await store.cancelJob(tenant, a!.id)).outcome).toBe("cancel_requested");
+        expect(await kinds(tenant, a!.id)).toEqual(["submitted", "claimed", "cancel_requested"]);
+
+        // The worker sees the request and stops: running → cancelled.
+        const done = await store.finish([
+          { id: c.id, leaseToken: c.leaseToken, to: "cancelled", kind: "cancelled" },
+        ]);
+        expect(done).toEqual([{ id: a!.id, queue, to: "cancelled", dispatchNow: false }]);
+        expect((await get(tenant, a!.id)).state).toBe("cancelled");
+      });
+
+      it("refuses to cancel a finished job and reports unknown ids as not found", async () => {
+        const tenant = unique("t");
+        const queue = unique("q");
+        const [ok, bad] = await insert(newJob({ tenant, queue }), newJob({ tenant, queue }));
+        const c1 = await claimOne(ok!);
+        const c2 = await claimOne(bad!);
+        await store.finish([
+          { id: c1.id, leaseToken: c1.leaseToken, to: "succeeded", kind: "succeeded", result: null },
+          { id: c2.id, leaseToken: c2.leaseToken, to: "dead", kind: "dead", error: { message: "x" } },
+        ]);
+        const err = await thrown(store.cancelJob(tenant, ok!.id));
+        expect(err.code).toBe("invalid_state");
+        expect(err.details.state).toBe("succeeded");
+        expect((await thrown(store.cancelJob(tenant, bad!.id))).code).toBe("invalid_state");
+        expect((await thrown(store.cancelJob(tenant, uuidv7()))).code).toBe("not_found");
+        expect(await kinds(tenant, ok!.id)).toEqual(["submitted", "claimed", "succeeded"]);
+        expect((await get(tenant, ok!.id)).state).toBe("succeeded");
+      });
+    });
+
+    describe("retryJob", () => {
+      it("moves a dead job back to queued with a fresh attempt budget and a retried event", async () => {
+        const tenant = unique("t");
+        const queue = unique("q");
+        const [a] = await insert(newJob({ tenant, queue, maxAttempts: 1 }));
+        const c = await claimOne(a!);
+        await store.finish([
+          { id: c.id, leaseToken: c.leaseToken, to: "dead", kind: "dead", error: { message: "x" } },
+        ]);
+
+        const before = Date.now();
+        const job = await store.retryJob(tenant, a!.id);
+        expect(job).toMatchObject({ state: "queued", attempt: 0, finishedAt: null, leaseExpiresAt: null });
+        expect(Date.parse(job.runAt)).toBeGreaterThanOrEqual(before - 2 * SECOND);
+        expect(Date.parse(job.runAt)).toBeLessThanOrEqual(Date.now() + 2 * SECOND);
+        expect((await store.listEvents(tenant, a!.id)).at(-1)).toMatchObject({
+          kind: "retried",
+          fromState: "dead",
+          toState: "queued",
+        });
+        await expectAtomicWithLastEvent(a!.id);
+        expect((await claimOne(a!)).attempt).toBe(1);
+      });
+
+      it("moves a cancelled job back to queued and clears its cancel request", async () => {
+        const tenant = unique("t");
+        const queue = unique("q");
+        const [a] = await insert(newJob({ tenant, queue }));
+        const c = await claimOne(a!);
+        await store.cancelJob(tenant, a!.id);
+        await store.finish([{ id: c.id, leaseToken: c.leaseToken, to: "cancelled", kind: "cancelled" }]);
+        const job = await store.retryJob(tenant, a!.id);
+        expect(job).toMatchObject({ state: "queued", attempt: 0, cancelRequested: false });
+        const c2 = await claimOne(a!);
+        const hb = await store.heartbeat([{ id: c2.id, leaseToken: c2.leaseToken }], 1000);
+        expect(hb.cancelRequested.size).toBe(0);
+      });
+
+      it("refuses to retry a job that is queued, running or succeeded", async () => {
+        const tenant = unique("t");
+        const queue = unique("q");
+        const [queued, running, succeeded] = await insert(
+          newJob({ tenant, queue }),
+          newJob({ tenant, queue }),
+          newJob({ tenant, queue }),
+        );
+        await claimOne(running!);
+        const c = await claimOne(succeeded!);
+        await store.finish([
+          { id: c.id, leaseToken: c.leaseToken, to: "succeeded", kind: "succeeded", result: 1 },
+        ]);
+        for (const [job, state] of [
+          [queued!, "queued"],
+          [running!, "running"],
+          [succeeded!, "succeeded"],
+        ] as const) {
+          const err = await thrown(store.retryJob(tenant, job.id));
+          expect(err.code).toBe("invalid_state");
+          expect(err.details.state).toBe(state);
+          expect((await get(tenant, job.id)).state).toBe(state);
+        }
+        expect(await kinds(tenant, queued!.id)).toEqual(["submitted"]);
+        expect((await thrown(store.retryJob(tenant, uuidv7()))).code).toBe("not_found");
+      });
+    });
+
+    describe("listJobs", () => {
+      // Ten jobs a second apart, an hour ago: ids and created_at agree, as they do for engine-made rows.
+      const base = Date.now() - 3600 * SECOND;
+      const tenant = unique("list");
+      const q1 = unique("q");
+      const q2 = unique("q");
+      let jobs: NewJob[] = [];
+
+      beforeAll(async () => {
+        jobs = Array.from({ length: 10 }, (_, i) => {
+          const ms = base + i * SECOND;
+          return newJob({
+            tenant,
+            id: idAt(ms),
+            createdAt: new Date(ms),
+            queue: i % 2 === 0 ? q1 : q2,
+            type: i < 5 ? "early" : "late",
+          });
+        });
+        await insert(...jobs);
+        await store.cancelJob(tenant, jobs[3]!.id);
+        await store.cancelJob(tenant, jobs[8]!.id);
+        await insert(newJob({ tenant: unique("noise"), queue: q1 }));
+      });
+
+      const ids = (xs: { id: string }[]) => xs.map((x) => x.id);
+      const newestFirst = (pred: (i: number) => boolean) =>
+        jobs
+          .map((j, i) => [j, i] as const)
+          .filter(([, i]) => pred(i))
+          .map(([j]) => j.id)
+          .reverse();
+
+      it("lists a tenant's jobs newest first", async () => {
+        expect(ids(await store.listJobs(tenant, {}))).toEqual(newestFirst(() => true));
+      });
+
+      it("pages with a keyset cursor, visiting every job exactly once", async () => {
+        const seen: string[] = [];
+        let cursor: string | undefined;
+        for (let page = 0; page < 10; page++) {
+          const got = await store.listJobs(tenant, { limit: 3, ...(cursor ? { cursor } : {}) });
+          expect(got.length).toBeLessThanOrEqual(3);
+          seen.push(...ids(got));
+          if (got.length < 3) break;
+          cursor = got.at(-1)!.id;
+        }
+        expect(seen).toEqual(newestFirst(() => true));
+      });
+
+      it("filters by state, queue and type", async () => {
+        expect(ids(await store.listJobs(tenant, { state: "cancelled" }))).toEqual(
+          newestFirst((i) => i === 3 || i === 8),
+        );
+        expect(ids(await store.listJobs(tenant, { state: "running" }))).toEqual([]);
+        expect(ids(await store.listJobs(tenant, { queue: q2 }))).toEqual(newestFirst((i) => i % 2 === 1));
+        expect(ids(await store.listJobs(tenant, { type: "early" }))).toEqual(newestFirst((i) => i < 5));
+        expect(ids(await store.listJobs(tenant, { type: "late", queue: q1, state: "queued" }))).toEqual(
+          newestFirst((i) => i >= 5 && i % 2 === 0 && i !== 8),
+        );
+      });
+
+      it("filters by creation time, after inclusive and before exclusive", async () => {
+        const iso = (i: number) => new Date(base + i * SECOND).toISOString();
+        expect(ids(await store.listJobs(tenant, { createdAfter: iso(6) }))).toEqual(
+          newestFirst((i) => i >= 6),
+        );
+        expect(ids(await store.listJobs(tenant, { createdBefore: iso(3) }))).toEqual(
+          newestFirst((i) => i < 3),
+        );
+        expect(ids(await store.listJobs(tenant, { createdAfter: iso(2), createdBefore: iso(5) }))).toEqual(
+          newestFirst((i) => i >= 2 && i < 5),
+        );
+        // A bound between two jobs' milliseconds.
+        const mid = new Date(base + 4 * SECOND + 500).toISOString();
+        expect(ids(await store.listJobs(tenant, { createdAfter: mid }))).toEqual(newestFirst((i) => i >= 5));
+        expect(ids(await store.listJobs(tenant, { createdBefore: mid }))).toEqual(newestFirst((i) => i <= 4));
+      });
+
+      it("combines the cursor and limit with filters", async () => {
+        const page1 = await store.listJobs(tenant, { queue: q1, limit: 2 });
+        expect(ids(page1)).toEqual(newestFirst((i) => i % 2 === 0).slice(0, 2));
+        const page2 = await store.listJobs(tenant, { queue: q1, limit: 2, cursor: page1.at(-1)!.id });
+        expect(ids(page2)).toEqual(newestFirst((i) => i % 2 === 0).slice(2, 4));
+        expect(ids(await store.listJobs(tenant, { limit: 1 }))).toEqual([jobs[9]!.id]);
+      });
+    });
+
+    describe("listEvents", () => {
+      it("returns a job's events oldest first and only those after afterId", async () => {
+        const tenant = unique("t");
+        const queue = unique("q");
+        const [a] = await insert(newJob({ tenant, queue }));
+        const c = await claimOne(a!);
+        expect(await store.recordProgress({ id: c.id, leaseToken: c.leaseToken }, { pct: 10 })).toBe(true);
+        expect(await store.recordProgress({ id: c.id, leaseToken: c.leaseToken }, { pct: 90 })).toBe(true);
+        await store.finish([
+          { id: c.id, leaseToken: c.leaseToken, to: "succeeded", kind: "succeeded", result: 1 },
+        ]);
+
+        const all = await store.listEvents(tenant, a!.id);
+        expect(all.map((e) => [e.kind, e.data])).toEqual([
+          ["submitted", null],
+          ["claimed", { worker: "w1" }],
+          ["progress", { pct: 10 }],
+          ["progress", { pct: 90 }],
+          ["succeeded", null],
+        ]);
+        const numeric = all.map((e) => BigInt(e.id));
+        expect(numeric).toEqual([...numeric].sort((x, y) => (x < y ? -1 : x > y ? 1 : 0)));
+        expect(all.every((e, i) => i === 0 || Date.parse(e.at) >= Date.parse(all[i - 1]!.at))).toBe(true);
+
+        expect((await store.listEvents(tenant, a!.id, all[1]!.id)).map((e) => e.id)).toEqual(
+          all.slice(2).map((e) => e.id),
+        );
+        expect(await store.listEvents(tenant, a!.id, all.at(-1)!.id)).toEqual([]);
+      });
+    });
+
+    describe("pruneFinished", () => {
+      it("deletes only finished jobs past the retention, together with their events", async () => {
+        const tenant = unique("t");
+        const queue = unique("q");
+        const old = Date.now() - 2 * 3600 * SECOND;
+        const mk = (offset: number) =>
+          newJob({ tenant, queue, id: idAt(old + offset), createdAt: new Date(old + offset) });
+        const [expired, recentlyFinished, stillQueued, recentJob] = await insert(
+          mk(0),
+          mk(1),
+          mk(2),
+          newJob({ tenant, queue }),
+        );
+        for (const j of [expired, recentlyFinished, recentJob]) {
+          const c = await claimOne(j!);
+          await store.finish([
+            { id: c.id, leaseToken: c.leaseToken, to: "succeeded", kind: "succeeded", result: 1 },
+          ]);
+        }
+        // Only `expired` finished long ago.
+        await store.db.query("UPDATE jobs SET finished_at = now() - interval '90 minutes' WHERE id = $1", [
+          expired!.id,
+        ]);
+
+        const pruned = await store.pruneFinished(3600 * SECOND, 1000);
+        expect(pruned).toBe(1);
+        expect(await store.getJob(tenant, expired!.id)).toBeNull();
+        expect(await countRows("job_events WHERE job_id = $1", [expired!.id])).toBe(0);
+        for (const j of [recentlyFinished, stillQueued, recentJob]) {
+          expect(await store.getJob(tenant, j!.id)).not.toBeNull();
+          expect(await countRows("job_events WHERE job_id = $1", [j!.id])).toBeGreaterThan(0);
+        }
+        expect(await store.pruneFinished(3600 * SECOND, 1000)).toBe(0);
+      });
+    });
+
+    describe("queue figures", () => {
+      it("counts ready, delayed, running, dead, recent completions and failures per queue", async () => {
+        const tenant = unique("t");
+        const other = unique("t");
+        const queue = unique("q");
+        const now = Date.now();
+        const [, , , running, dead, done] = await insert(
+          newJob({ tenant, queue, runAt: new Date(now - 5000), createdAt: new Date(now - 5000) }),
+          newJob({ tenant, queue }),
+          newJob({ tenant, queue, runAt: new Date(now + 3600 * SECOND) }),
+          newJob({ tenant, queue }),
+          newJob({ tenant, queue }),
+          newJob({ tenant, queue }),
+        );
+        await insert(newJob({ tenant: other, queue }));
+        await claimOne(running!);
+        const cd = await claimOne(dead!);
+        const cs = await claimOne(done!);
+        await store.finish([
+          { id: cd.id, leaseToken: cd.leaseToken, to: "dead", kind: "dead", error: { message: "x" } },
+          { id: cs.id, leaseToken: cs.leaseToken, to: "succeeded", kind: "succeeded", result: 1 },
+        ]);
+
+        const [mine] = await store.queueStats(tenant, queue);
+        expect(mine).toMatchObject({
+          queue,
+          ready: 2,
+          delayed: 1,
+          running: 1,
+          dead: 1,
+          completedLastMinute: 1,
+          failedLastMinute: 1,
+        });
+        expect(mine!.oldestReadyAgeMs).toBeGreaterThanOrEqual(4000);
+        expect(mine!.oldestReadyAgeMs).toBeLessThan(60_000);
+        expect((await store.queueStats(null, queue))[0]).toMatchObject({ ready: 3, running: 1, dead: 1 });
+        expect((await store.queueStats(tenant)).map((s) => s.queue)).toEqual([queue]);
+        expect((await store.queueStats(other, queue))[0]).toMatchObject({
+          ready: 1,
+          running: 0,
+          failedLastMinute: 0,
+        });
+
+        const depth = (await store.queueDepths()).find((d) => d.queue === queue);
+        expect(depth?.ready).toBe(3);
+        expect(Math.abs(depth!.oldestReadyAt!.getTime() - (now - 5000))).toBeLessThan(5);
+      });
+
+      it("finds ready jobs whose hint may be lost and filters ids down to the ready ones", async () => {
+        const tenant = unique("t");
+        const queue = unique("q");
+        const now = Date.now();
+        const [old, fresh, delayed, running] = await insert(
+          newJob({ tenant, queue, runAt: new Date(now - 10_000), createdAt: new Date(now - 10_000) }),
+          newJob({ tenant, queue }),
+          newJob({ tenant, queue, runAt: new Date(now + 3600 * SECOND) }),
+          newJob({ tenant, queue }),
+        );
+        await claimOne(running!);
+        expect(await store.staleReady([queue], 5000, 100)).toEqual([{ id: old!.id, queue }]);
+        expect((await store.staleReady([queue], 0, 100)).map((r) => r.id).sort()).toEqual(
+          [old!.id, fresh!.id].sort(),
+        );
+        expect((await store.staleReady(null, 5000, 100000)).map((r) => r.id)).toContain(old!.id);
+        expect(await store.staleReady([unique("q")], 0, 100)).toEqual([]);
+        expect(await store.filterReady([old!.id, fresh!.id, delayed!.id, running!.id, uuidv7()])).toEqual(
+          new Set([old!.id, fresh!.id]),
+        );
+        expect(await store.filterReady([])).toEqual(new Set());
+      });
+    });
+
+    describe("transitions and events (invariant 8)", () => {
+      it("writes exactly one event per transition, in the same transaction, across a full lifecycle", async () => {
+        const tenant = unique("t");
+        const queue = unique("q");
+        const [a] = await insert(newJob({ tenant, queue, maxAttempts: 2 }));
+        const id = a!.id;
+        const step = async (expectState: JobState) => {
+          expect((await get(tenant, id)).state).toBe(expectState);
+          await expectAtomicWithLastEvent(id);
+        };
+        await step("queued");
+        const c1 = await claimOne(a!);
+        await step("running");
+        await store.finish([
+          { id, leaseToken: c1.leaseToken, to: "queued", kind: "failed", error: { message: "1" } },
+        ]);
+        await step("queued");
+        const c2 = await claimOne(a!);
+        await step("running");
+        await store.heartbeat([{ id, leaseToken: c2.leaseToken }], 30_000);
+        await store.recordProgress({ id, leaseToken: c2.leaseToken }, { pct: 50 });
+        await store.cancelJob(tenant, id);
+        await step("running");
+        await store.finish([{ id, leaseToken: c2.leaseToken, to: "cancelled", kind: "cancelled" }]);
+        await step("cancelled");
+        await store.retryJob(tenant, id);
+        await step("queued");
+        const c3 = await claimOne(a!);
+        await step("running");
+        await store.finish([
+          { id, leaseToken: c3.leaseToken, to: "succeeded", kind: "succeeded", result: "done" },
+        ]);
+        await step("succeeded");
+
+        const events = await store.listEvents(tenant, id);
+        expect(events.map((e) => [e.kind, e.fromState, e.toState, e.attempt])).toEqual([
+          ["submitted", null, "queued", 0],
+          ["claimed", "queued", "running", 1],
+          ["failed", "running", "queued", 1],
+          ["claimed", "queued", "running", 2],
+          ["progress", null, null, 2],
+          ["cancel_requested", "running", null, 2],
+          ["cancelled", "running", "cancelled", 2],
+          ["retried", "cancelled", "queued", 2],
+          ["claimed", "queued", "running", 1],
+          ["succeeded", "running", "succeeded", 1],
+        ]);
+        // Each state change is followed by the one its event names: the events replay the lifecycle.
+        const changes = events.filter((e) => e.toState !== null);
+        for (let i = 1; i < changes.length; i++) expect(changes[i]!.fromState).toBe(changes[i - 1]!.toState);
+        expect(changes.at(-1)!.toState).toBe((await get(tenant, id)).state);
+      });
+    });
+
+    describe("leadership and health", () => {
+      it("grants leadership that probes alive until released", async () => {
+        const name = unique("lock");
+        const lead = await store.tryLeadership(name);
+        expect(lead).not.toBeNull();
+        expect(await lead!.probe()).toBe(true);
+        await lead!.release();
+        expect(await lead!.probe()).toBe(false);
+        await expect(store.ping()).resolves.toBeUndefined();
+      });
+    });
+  });
+}

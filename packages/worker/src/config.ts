@@ -1,0 +1,61 @@
+import { z } from "zod";
+
+const bool = z.enum(["true", "false", "1", "0"]).transform((v) => v === "true" || v === "1");
+const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+
+/** The worker's environment. Every option has its default beside it. */
+export const WorkerEnv = z.object({
+  /** Postgres URL. Unset: embedded PGlite in ASTRAEUS_DATA_DIR (single-process use only). */
+  DATABASE_URL: z.url().optional(),
+  /** PGlite data folder when DATABASE_URL is unset. Default ".astraeus/data". */
+  ASTRAEUS_DATA_DIR: z.string().min(1).default(".astraeus/data"),
+  /** Redis URL. Unset: in-process dispatch (only sensible in the single-process dev mode). */
+  REDIS_URL: z.url().optional(),
+  /** Prefix of every Redis key. Default "astraeus:". */
+  REDIS_PREFIX: z.string().min(1).default("astraeus:"),
+  /** Redis Streams consumer group. Default "workers". */
+  JOBS_CONSUMER_GROUP: z.string().min(1).default("workers"),
+  /** Comma-separated queues to consume. Default "default". */
+  WORKER_QUEUES: z
+    .string()
+    .default("default")
+    .transform((s) =>
+      s
+        .split(",")
+        .map((q) => q.trim())
+        .filter(Boolean),
+    )
+    .pipe(z.array(z.string().regex(/^[a-z0-9][a-z0-9._-]{0,62}$/)).min(1)),
+  /** Handlers running at once. Default 100. */
+  MAX_CONCURRENT_JOBS: int(1, 10_000).default(100),
+  /** Lease length in seconds. Default 30. */
+  WORKER_LEASE_TTL_SECONDS: z.coerce.number().positive().max(3600).default(30),
+  /** Heartbeat period in seconds. Default a third of the lease. */
+  WORKER_HEARTBEAT_INTERVAL_SECONDS: z.coerce.number().positive().max(1200).optional(),
+  /** Grace for in-flight jobs on SIGTERM, in ms; keep it below the platform's stop timeout. Default 25000. */
+  WORKER_DRAIN_GRACE_MS: int(0, 600_000).default(25_000),
+  /** Most jobs claimed per read. Default 200. */
+  WORKER_BATCH_SIZE: int(1, 1000).default(200),
+  /** Run the maintenance loop (one leader is elected among all workers). Default true. */
+  MAINTENANCE_ENABLED: bool.default(true),
+  /** Maintenance sweep interval in ms (reap leases, reconcile, prune, depth). Default 5000. */
+  MAINTENANCE_INTERVAL_MS: int(100, 3_600_000).default(5000),
+  /** Stream entries unacknowledged this long are resolved from Postgres, in seconds. Default 60. */
+  PEL_IDLE_THRESHOLD_SECONDS: z.coerce.number().positive().default(60),
+  /** Ready jobs unclaimed this long (with nothing left in their stream) are re-dispatched, in seconds. Default 30. */
+  STALE_READY_SECONDS: z.coerce.number().nonnegative().default(30),
+  /** Finished jobs are deleted after this many days. Default 7. */
+  JOB_RETENTION_DAYS: z.coerce.number().positive().default(7),
+  /** pino level. Default "info". */
+  LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+});
+export type WorkerEnv = z.infer<typeof WorkerEnv>;
+
+/** Parses the environment, or throws one readable message naming every bad variable. */
+export function parseWorkerEnv(env: Record<string, string | undefined>): WorkerEnv {
+  const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ""));
+  const r = WorkerEnv.safeParse(cleaned);
+  if (r.success) return r.data;
+  const lines = r.error.issues.map((i) => `  ${i.path.join(".") || "(env)"}: ${i.message}`);
+  throw new Error(`invalid worker configuration:\n${lines.join("\n")}`);
+}

@@ -1,0 +1,113 @@
+import { createStore, schemaStatus } from "@astraeus/db";
+import { createDispatcher } from "@astraeus/dispatch";
+import pino from "pino";
+import { BUILTIN_JOBS } from "./builtins.ts";
+import { parseWorkerEnv, type WorkerEnv } from "./config.ts";
+import type { ResolvedDefinition } from "./define.ts";
+import { createWorker, type Worker } from "./runtime.ts";
+
+export interface RunningWorker {
+  worker: Worker;
+  /** Drains and closes every connection. */
+  shutdown(): Promise<void>;
+}
+
+/** Wires a worker process from its parsed config. `extraJobs` lets a deployment add its own job types. */
+export async function startWorkerProcess(
+  env: WorkerEnv,
+  extraJobs: ResolvedDefinition[] = [],
+): Promise<RunningWorker> {
+  const log = pino({ level: env.LOG_LEVEL, base: { svc: "worker" } });
+  const store = await createStore(
+    env.DATABASE_URL
+      ? { url: env.DATABASE_URL, applicationName: "astraeus-worker" }
+      : { dataDir: env.ASTRAEUS_DATA_DIR },
+  );
+  const schema = await schemaStatus(store.db);
+  if (!schema.current) {
+    await store.close();
+    throw new Error(
+      `database schema is behind (${schema.applied}/${schema.expected} migrations): run \`pnpm migrate\` first`,
+    );
+  }
+  const dispatcher = createDispatcher({
+    redisUrl: env.REDIS_URL,
+    prefix: env.REDIS_PREFIX,
+    group: env.JOBS_CONSUMER_GROUP,
+  });
+  const leaseMs = Math.round(env.WORKER_LEASE_TTL_SECONDS * 1000);
+  const worker = createWorker({
+    store,
+    dispatcher,
+    queues: env.WORKER_QUEUES,
+    jobs: [...BUILTIN_JOBS, ...extraJobs],
+    concurrency: env.MAX_CONCURRENT_JOBS,
+    leaseMs,
+    heartbeatMs: env.WORKER_HEARTBEAT_INTERVAL_SECONDS
+      ? Math.round(env.WORKER_HEARTBEAT_INTERVAL_SECONDS * 1000)
+      : Math.floor(leaseMs / 3),
+    batchSize: env.WORKER_BATCH_SIZE,
+    drainGraceMs: env.WORKER_DRAIN_GRACE_MS,
+    maintenance: env.MAINTENANCE_ENABLED && {
+      intervalMs: env.MAINTENANCE_INTERVAL_MS,
+      pendingIdleMs: env.PEL_IDLE_THRESHOLD_SECONDS * 1000,
+      staleReadyMs: env.STALE_READY_SECONDS * 1000,
+      retentionMs: env.JOB_RETENTION_DAYS * 86_400_000,
+    },
+    logger: log,
+  });
+  await worker.start();
+  log.info(
+    {
+      id: worker.id,
+      queues: env.WORKER_QUEUES,
+      concurrency: env.MAX_CONCURRENT_JOBS,
+      store: store.kind,
+      dispatch: dispatcher.kind,
+    },
+    "worker started",
+  );
+  return {
+    worker,
+    shutdown: async () => {
+      await worker.stop();
+      await Promise.allSettled([dispatcher.close(), store.close()]);
+      log.info({ id: worker.id, stats: worker.stats }, "worker stopped");
+    },
+  };
+}
+
+/** Process entry: SIGTERM/SIGINT drain in-flight jobs, release the rest and exit 0. */
+export async function main(extraJobs: ResolvedDefinition[] = []): Promise<void> {
+  let env: WorkerEnv;
+  try {
+    env = parseWorkerEnv(process.env);
+  } catch (err) {
+    console.error(err instanceof Error ? err.message : err);
+    process.exit(2);
+  }
+  let running: RunningWorker;
+  try {
+    running = await startWorkerProcess(env, extraJobs);
+  } catch (err) {
+    console.error(`worker failed to start: ${err instanceof Error ? err.message : err}`);
+    process.exit(1);
+  }
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    console.error(`worker: ${signal} received, draining`);
+    running.shutdown().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        console.error("worker: shutdown failed", err);
+        process.exit(1);
+      },
+    );
+  };
+  process.on("SIGTERM", () => stop("SIGTERM"));
+  process.on("SIGINT", () => stop("SIGINT"));
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) void main();

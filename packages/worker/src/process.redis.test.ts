@@ -1,0 +1,145 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { z } from "zod";
+import { defineJob } from "./define.ts";
+import { createHarness, type Harness, REDIS_URL, waitFor } from "./testing/harness.ts";
+
+const FIXTURE = fileURLToPath(new URL("./testing/fixture-worker.ts", import.meta.url));
+const ROOT = fileURLToPath(new URL("../../..", import.meta.url));
+
+let h: Harness;
+const children: ChildProcess[] = [];
+beforeAll(async () => {
+  h = await createHarness("process");
+});
+afterAll(async () => {
+  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill("SIGKILL");
+  await h?.close();
+});
+
+interface Child {
+  proc: ChildProcess;
+  started: Set<string>;
+  exited: Promise<number | null>;
+}
+
+function spawnWorker(queue: string, env: Record<string, string>): Child {
+  // `node --import tsx` runs the worker in this very process (the tsx CLI would fork a child that a
+  // SIGKILL of the parent leaves running).
+  const proc = spawn(process.execPath, ["--import", "tsx", FIXTURE], {
+    cwd: ROOT,
+    env: {
+      ...process.env,
+      DATABASE_URL: h.db.url,
+      REDIS_URL,
+      REDIS_PREFIX: h.prefix,
+      WORKER_QUEUES: queue,
+      MAINTENANCE_ENABLED: "false",
+      LOG_LEVEL: "warn",
+      ...env,
+    },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  children.push(proc);
+  const started = new Set<string>();
+  let buf = "";
+  proc.stdout?.on("data", (d: Buffer) => {
+    buf += d.toString();
+    for (let i = buf.indexOf("\n"); i >= 0; i = buf.indexOf("\n")) {
+      const line = buf.slice(0, i);
+      buf = buf.slice(i + 1);
+      const m = /^STARTED (\S+) (\d+)$/.exec(line);
+      if (m?.[1]) started.add(m[1]);
+    }
+  });
+  proc.stderr?.on("data", () => {});
+  const exited = new Promise<number | null>((resolve) => proc.on("exit", (code) => resolve(code)));
+  return { proc, started, exited };
+}
+
+/** The in-test worker's version of `test.hold`: finishes at once, so it shows where a job ran. */
+const quickHold = defineJob({
+  type: "test.hold",
+  schema: z.object({ ms: z.int() }),
+  handler: () => ({ ranBy: "rescuer" }),
+});
+
+describe("worker processes", () => {
+  it("reruns the job of a SIGKILLed worker within lease TTL plus a sweep, and rejects the dead lease", async () => {
+    const { job } = await h.engine.submit("t", {
+      type: "test.hold",
+      queue: "q-kill",
+      payload: { ms: 120_000 },
+    });
+    const child = spawnWorker("q-kill", { WORKER_LEASE_TTL_SECONDS: "1" });
+    await waitFor("the child started the job", () => child.started.has(job.id), 30_000);
+    const [row] = await h.store.db.query<{ lease_token: string }>(
+      "SELECT lease_token FROM jobs WHERE id = $1",
+      [job.id],
+    );
+    const deadToken = row?.lease_token ?? "";
+    expect(deadToken).not.toBe("");
+    child.proc.kill("SIGKILL");
+    await child.exited;
+    await h.worker({
+      queues: ["q-kill"],
+      jobs: [quickHold],
+      blockMs: 100,
+      maintenance: { intervalMs: 100, promoteIntervalMs: 100 },
+    });
+    await waitFor("rerun elsewhere", async () => (await h.engine.get("t", job.id)).state === "succeeded");
+    const done = await h.engine.get("t", job.id);
+    expect(done.attempt).toBe(2);
+    expect(done.result).toEqual({ ranBy: "rescuer" });
+    const kinds = (await h.engine.events("t", job.id)).map((e) => e.kind);
+    expect(kinds).toEqual(["submitted", "claimed", "lease_expired", "claimed", "succeeded"]);
+    // The dead worker's late completion is fenced out.
+    const late = await h.store.finish([
+      { id: job.id, leaseToken: deadToken, to: "succeeded", kind: "succeeded", result: { late: true } },
+    ]);
+    expect(late).toEqual([]);
+    expect((await h.engine.get("t", job.id)).result).toEqual({ ranBy: "rescuer" });
+  });
+
+  it("drains on SIGTERM: short jobs finish, long ones are released without spending an attempt", async () => {
+    const short = await h.engine.submitBatch(
+      "t",
+      [1, 2].map(() => ({ type: "test.hold", queue: "q-drain", payload: { ms: 300 } })),
+    );
+    const long = await h.engine.submitBatch(
+      "t",
+      [1, 2].map(() => ({ type: "test.hold", queue: "q-drain", payload: { ms: 120_000 } })),
+    );
+    const child = spawnWorker("q-drain", { WORKER_DRAIN_GRACE_MS: "1500", MAX_CONCURRENT_JOBS: "4" });
+    await waitFor("all four started", () => child.started.size === 4, 30_000);
+    child.proc.kill("SIGTERM");
+    expect(await child.exited).toBe(0);
+    for (const j of short) {
+      const after = await h.engine.get("t", j.id);
+      expect(after.state).toBe("succeeded");
+      expect(after.result).toMatchObject({ heldMs: 300 });
+    }
+    for (const j of long) {
+      const after = await h.engine.get("t", j.id);
+      expect(after.state).toBe("queued");
+      expect(after.attempt).toBe(0);
+      expect((await h.engine.events("t", j.id)).map((e) => e.kind)).toEqual([
+        "submitted",
+        "claimed",
+        "released",
+      ]);
+    }
+    // Released jobs were re-dispatched at once: a fresh worker picks them up from the stream.
+    await h.worker({ queues: ["q-drain"], jobs: [quickHold] });
+    for (const j of long) {
+      await waitFor(
+        "released job ran elsewhere",
+        async () => (await h.engine.get("t", j.id)).state === "succeeded",
+      );
+      const after = await h.engine.get("t", j.id);
+      expect(after.attempt).toBe(1);
+      expect(after.result).toEqual({ ranBy: "rescuer" });
+    }
+  });
+});
