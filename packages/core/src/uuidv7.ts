@@ -2,6 +2,8 @@
 // millisecond by this process stay strictly increasing (good for index locality and keyset paging).
 let lastMs = 0;
 let counter = 0;
+const POOL = new Uint8Array(4096);
+let poolPos = POOL.length;
 const HEX: string[] = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"));
 
 export function uuidv7(now = Date.now()): string {
@@ -17,8 +19,13 @@ export function uuidv7(now = Date.now()): string {
     counter = Math.floor(Math.random() * 0x400);
   }
   lastMs = ms;
-  const b = new Uint8Array(16);
-  crypto.getRandomValues(b);
+  // Random bytes come from a pooled buffer: one getRandomValues call per 256 ids instead of one per id.
+  if (poolPos + 16 > POOL.length) {
+    crypto.getRandomValues(POOL);
+    poolPos = 0;
+  }
+  const b = POOL.subarray(poolPos, poolPos + 16);
+  poolPos += 16;
   b[0] = Math.floor(ms / 2 ** 40) & 0xff;
   b[1] = Math.floor(ms / 2 ** 32) & 0xff;
   b[2] = (ms >>> 24) & 0xff;

@@ -90,7 +90,7 @@ export class JobEngine implements Engine {
       const outcome = await this.committer.add(row);
       if (outcome.inserted.has(row.id)) {
         if (!row.delayed) this.dispatchLater([{ id: row.id, queue: row.queue }]);
-        return { job: jobFromNew(row), replayed: false };
+        return { job: jobFromNew(row, row.payload), replayed: false };
       }
       const replay = this.replayOf(row, outcome);
       if (replay) return replay;
@@ -121,7 +121,7 @@ export class JobEngine implements Engine {
       });
     }
     const now = Date.now();
-    const rows: NewJob[] = [];
+    const rows: (NewJob & { payload: JsonValue })[] = [];
     const issues: { path: string; message: string }[] = [];
     submissions.forEach((s, i) => {
       try {
@@ -140,7 +140,7 @@ export class JobEngine implements Engine {
     if (issues.length > 0) throw new AppError("validation_failed", "the batch is invalid", { issues });
     await this.store.insertJobs(rows);
     this.dispatchLater(rows.filter((r) => !r.delayed).map((r) => ({ id: r.id, queue: r.queue })));
-    return rows.map(jobFromNew);
+    return rows.map((r) => jobFromNew(r, r.payload));
   }
 
   async get(tenant: string, id: string): Promise<Job> {

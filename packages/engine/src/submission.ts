@@ -5,6 +5,7 @@ import {
   type Issue,
   type Job,
   JobSubmission,
+  type JsonValue,
   LIMITS,
   type NewJob,
   uuidv7,
@@ -47,6 +48,19 @@ function canonical(v: unknown): string {
   return JSON.stringify(v) ?? "null";
 }
 
+/** Path of the first string or key holding U+0000, which Postgres text and jsonb cannot store; else null. */
+function nulPath(v: unknown, path: string): string | null {
+  if (typeof v === "string") return v.includes("\u0000") ? path : null;
+  if (v === null || typeof v !== "object") return null;
+  for (const [k, child] of Object.entries(v as Record<string, unknown>)) {
+    const p = `${path}.${k}`;
+    if (k.includes("\u0000")) return p;
+    const found = nulPath(child, p);
+    if (found !== null) return found;
+  }
+  return null;
+}
+
 /**
  * Validates a submission and resolves it to the row to insert: defaults, id, schedule, size limit and the
  * idempotency hash. Throws `AppError` (validation_failed / payload_too_large) before anything is written.
@@ -56,7 +70,7 @@ export function resolveSubmission(
   input: unknown,
   defaults: SubmissionDefaults,
   now: number,
-): NewJob {
+): NewJob & { payload: JsonValue } {
   const parsed = JobSubmission.safeParse(input);
   if (!parsed.success) {
     throw new AppError("validation_failed", "the job submission is invalid", {
@@ -65,6 +79,17 @@ export function resolveSubmission(
   }
   const s = parsed.data;
   const payloadJson = JSON.stringify(s.payload);
+  // Postgres rejects U+0000 in text and jsonb; caught here it is a 422 for this caller instead of a failed
+  // INSERT that would also fail every other submit sharing its group commit. (A literal "\\u0000" in a
+  // string also matches the quick test; the walk then finds nothing.)
+  const nul =
+    (payloadJson.includes("\\u0000") ? nulPath(s.payload, "payload") : null) ??
+    (s.idempotencyKey?.includes("\u0000") ? "idempotencyKey" : null);
+  if (nul !== null) {
+    throw new AppError("validation_failed", "the job submission is invalid", {
+      issues: [{ path: nul, message: "must not contain the NUL character (U+0000)" }],
+    });
+  }
   if (Buffer.byteLength(payloadJson) > defaults.maxPayloadBytes) {
     throw new AppError("payload_too_large", `payload exceeds ${defaults.maxPayloadBytes} bytes of JSON`, {
       limit: defaults.maxPayloadBytes,
@@ -104,6 +129,7 @@ export function resolveSubmission(
   return {
     id: uuidv7(now),
     tenant,
+    payload: s.payload as JsonValue,
     queue,
     type,
     payloadJson,
@@ -119,14 +145,14 @@ export function resolveSubmission(
 }
 
 /** The job as stored right after insert, built without reading it back. */
-export function jobFromNew(n: NewJob): Job {
+export function jobFromNew(n: NewJob, payload: JsonValue = JSON.parse(n.payloadJson)): Job {
   const created = n.createdAt.toISOString();
   return {
     id: n.id,
     tenant: n.tenant,
     queue: n.queue,
     type: n.type,
-    payload: JSON.parse(n.payloadJson),
+    payload,
     priority: n.priority,
     state: "queued",
     attempt: 0,

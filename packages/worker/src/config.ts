@@ -46,6 +46,8 @@ export const WorkerEnv = z.object({
   STALE_READY_SECONDS: z.coerce.number().nonnegative().default(30),
   /** Finished jobs are deleted after this many days. Default 7. */
   JOB_RETENTION_DAYS: z.coerce.number().positive().default(7),
+  /** Port of the worker's /health and /metrics listener; 0 turns it off. Default 9464. */
+  WORKER_METRICS_PORT: int(0, 65_535).default(9464),
   /** pino level. Default "info". */
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
 });

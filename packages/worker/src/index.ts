@@ -1,5 +1,6 @@
 export { analyzeText, BUILTIN_JOBS, echoJob, sleepJob, textAnalyzeJob } from "./builtins.ts";
 export { CompletionBuffer, type CompletionOptions } from "./completion.ts";
+export { parseWorkerEnv, WorkerEnv } from "./config.ts";
 export {
   type AbortReason,
   defineJob,
@@ -8,4 +9,12 @@ export {
   type JobDefinition,
   type ResolvedDefinition,
 } from "./define.ts";
-export { createWorker, Worker, type WorkerOptions, type WorkerStats } from "./runtime.ts";
+export { type RunningWorker, startWorkerProcess } from "./main.ts";
+export { serveWorkerMetrics, workerMetrics } from "./metrics.ts";
+export {
+  createWorker,
+  Worker,
+  type WorkerObserver,
+  type WorkerOptions,
+  type WorkerStats,
+} from "./runtime.ts";

@@ -4,6 +4,7 @@ import pino from "pino";
 import { BUILTIN_JOBS } from "./builtins.ts";
 import { parseWorkerEnv, type WorkerEnv } from "./config.ts";
 import type { ResolvedDefinition } from "./define.ts";
+import { serveWorkerMetrics, workerMetrics } from "./metrics.ts";
 import { createWorker, type Worker } from "./runtime.ts";
 
 export interface RunningWorker {
@@ -35,6 +36,7 @@ export async function startWorkerProcess(
     prefix: env.REDIS_PREFIX,
     group: env.JOBS_CONSUMER_GROUP,
   });
+  const metrics = workerMetrics(env.MAX_CONCURRENT_JOBS);
   const leaseMs = Math.round(env.WORKER_LEASE_TTL_SECONDS * 1000);
   const worker = createWorker({
     store,
@@ -55,8 +57,11 @@ export async function startWorkerProcess(
       retentionMs: env.JOB_RETENTION_DAYS * 86_400_000,
     },
     logger: log,
+    observer: metrics.observer,
   });
   await worker.start();
+  const http =
+    env.WORKER_METRICS_PORT > 0 ? await serveWorkerMetrics(metrics.registry, env.WORKER_METRICS_PORT) : null;
   log.info(
     {
       id: worker.id,
@@ -71,6 +76,7 @@ export async function startWorkerProcess(
     worker,
     shutdown: async () => {
       await worker.stop();
+      http?.close();
       await Promise.allSettled([dispatcher.close(), store.close()]);
       log.info({ id: worker.id, stats: worker.stats }, "worker stopped");
     },

@@ -1,4 +1,6 @@
 import { type ChildProcess, spawn } from "node:child_process";
+import type { AddressInfo } from "node:net";
+import { createServer } from "node:net";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
@@ -36,6 +38,7 @@ function spawnWorker(queue: string, env: Record<string, string>): Child {
       REDIS_PREFIX: h.prefix,
       WORKER_QUEUES: queue,
       MAINTENANCE_ENABLED: "false",
+      WORKER_METRICS_PORT: "0",
       LOG_LEVEL: "warn",
       ...env,
     },
@@ -56,6 +59,17 @@ function spawnWorker(queue: string, env: Record<string, string>): Child {
   proc.stderr?.on("data", () => {});
   const exited = new Promise<number | null>((resolve) => proc.on("exit", (code) => resolve(code)));
   return { proc, started, exited };
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once("error", reject);
+    srv.listen(0, "127.0.0.1", () => {
+      const { port } = srv.address() as AddressInfo;
+      srv.close(() => resolve(port));
+    });
+  });
 }
 
 /** The in-test worker's version of `test.hold`: finishes at once, so it shows where a job ran. */
@@ -111,8 +125,18 @@ describe("worker processes", () => {
       "t",
       [1, 2].map(() => ({ type: "test.hold", queue: "q-drain", payload: { ms: 120_000 } })),
     );
-    const child = spawnWorker("q-drain", { WORKER_DRAIN_GRACE_MS: "1500", MAX_CONCURRENT_JOBS: "4" });
+    const port = await freePort();
+    const child = spawnWorker("q-drain", {
+      WORKER_DRAIN_GRACE_MS: "1500",
+      MAX_CONCURRENT_JOBS: "4",
+      WORKER_METRICS_PORT: String(port),
+    });
     await waitFor("all four started", () => child.started.size === 4, 30_000);
+    const health = await fetch(`http://127.0.0.1:${port}/health`);
+    expect(health.status).toBe(200);
+    const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+    expect(metrics).toContain('astraeus_worker_jobs_started_total{type="test.hold"} 4');
+    expect(metrics).toContain("astraeus_worker_concurrency_limit 4");
     child.proc.kill("SIGTERM");
     expect(await child.exited).toBe(0);
     for (const j of short) {

@@ -40,6 +40,17 @@ export interface WorkerOptions {
   maintenance?: boolean | Partial<MaintenanceOptions>;
   completion?: Partial<CompletionOptions>;
   logger?: Logger;
+  observer?: WorkerObserver;
+}
+
+/** Hooks for metrics; each is optional and must not throw. */
+export interface WorkerObserver {
+  jobStarted?(type: string): void;
+  /** `outcome` is the event kind written (succeeded, failed, dead, timed_out, cancelled, released). */
+  jobEnded?(type: string, outcome: string, durationMs: number): void;
+  leaseLost?(type: string): void;
+  /** After each heartbeat round: how late it ran against its schedule, in ms. */
+  heartbeat?(lagMs: number, running: number): void;
 }
 
 interface Active {
@@ -48,6 +59,7 @@ interface Active {
   ctrl: AbortController;
   timer: NodeJS.Timeout;
   done: boolean;
+  startedAt: number;
 }
 
 export interface WorkerStats {
@@ -109,6 +121,8 @@ export class Worker {
   private unsubscribeCancel: (() => void) | null = null;
   private readonly startedAt = new Date().toISOString();
   private lastPoll = 0;
+  private lastHeartbeat = Date.now();
+  private readonly observer: WorkerObserver;
 
   constructor(opts: WorkerOptions) {
     this.store = opts.store;
@@ -125,6 +139,7 @@ export class Worker {
     this.drainGraceMs = opts.drainGraceMs ?? 25_000;
     this.id = opts.id ?? `${hostname()}-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
     this.log = opts.logger ?? silentLogger;
+    this.observer = opts.observer ?? {};
     this.completions = new CompletionBuffer(this.store, (f) => this.afterFlush(f), {
       maxBatch: 500,
       lingerMs: 2,
@@ -239,7 +254,9 @@ export class Worker {
       ctrl,
       timer: setTimeout(() => this.abort(a, "timeout"), timeoutMs),
       done: false,
+      startedAt: Date.now(),
     };
+    this.observer.jobStarted?.(job.type);
     this.active.set(job.id, a);
     void this.run(a);
   }
@@ -317,6 +334,7 @@ export class Worker {
     this.active.delete(a.job.id);
     this.wakeSlot();
     if (!outcome) return;
+    this.observer.jobEnded?.(a.job.type, outcome.kind, Date.now() - a.startedAt);
     void this.completions.add(outcome).then((finished) => {
       if (!finished) {
         this.stats.rejectedWrites++;
@@ -338,6 +356,7 @@ export class Worker {
     const lease = { id: a.job.id, leaseToken: a.job.leaseToken };
     if (reason === "lease_lost") {
       this.stats.leaseLost++;
+      this.observer.leaseLost?.(a.job.type);
       this.settle(a, null);
     } else if (reason === "released") {
       this.settle(a, { ...lease, to: "queued", kind: "released" });
@@ -353,6 +372,8 @@ export class Worker {
   }
 
   private async heartbeat(): Promise<void> {
+    const lag = Math.max(0, Date.now() - this.lastHeartbeat - this.heartbeatMs);
+    this.lastHeartbeat = Date.now();
     const leases = [...this.active.values()].map((a) => ({ id: a.job.id, leaseToken: a.job.leaseToken }));
     try {
       const r = await this.store.heartbeat(leases, this.leaseMs);
@@ -362,6 +383,7 @@ export class Worker {
         if (!r.alive.has(l.id)) this.abort(a, "lease_lost");
         else if (r.cancelRequested.has(l.id)) this.abort(a, "cancelled");
       }
+      this.observer.heartbeat?.(lag, this.active.size);
     } catch (err) {
       this.log.warn({ err: String(err) }, "heartbeat failed");
     }

@@ -1,0 +1,60 @@
+import { spawnSync } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { describe, expect, it } from "vitest";
+import { parseWorkerEnv } from "./config.ts";
+
+describe("worker configuration", () => {
+  it("applies the documented defaults to an empty environment", () => {
+    const env = parseWorkerEnv({});
+    expect(env.WORKER_QUEUES).toEqual(["default"]);
+    expect(env.MAX_CONCURRENT_JOBS).toBe(100);
+    expect(env.WORKER_LEASE_TTL_SECONDS).toBe(30);
+    expect(env.WORKER_DRAIN_GRACE_MS).toBe(25_000);
+    expect(env.JOBS_CONSUMER_GROUP).toBe("workers");
+    expect(env.MAINTENANCE_ENABLED).toBe(true);
+    expect(env.DATABASE_URL).toBeUndefined();
+  });
+
+  it("parses lists, numbers and booleans from strings", () => {
+    const env = parseWorkerEnv({
+      WORKER_QUEUES: "emails, reports",
+      MAX_CONCURRENT_JOBS: "8",
+      MAINTENANCE_ENABLED: "false",
+    });
+    expect(env.WORKER_QUEUES).toEqual(["emails", "reports"]);
+    expect(env.MAX_CONCURRENT_JOBS).toBe(8);
+    expect(env.MAINTENANCE_ENABLED).toBe(false);
+  });
+
+  it("names every bad variable in one readable error", () => {
+    expect(() =>
+      parseWorkerEnv({
+        MAX_CONCURRENT_JOBS: "lots",
+        WORKER_LEASE_TTL_SECONDS: "-1",
+        DATABASE_URL: "not a url",
+      }),
+    ).toThrowError(
+      /MAX_CONCURRENT_JOBS[\s\S]*WORKER_LEASE_TTL_SECONDS|WORKER_LEASE_TTL_SECONDS[\s\S]*MAX_CONCURRENT_JOBS/,
+    );
+    expect(() => parseWorkerEnv({ DATABASE_URL: "not a url" })).toThrowError(/DATABASE_URL/);
+  });
+
+  it("rejects an out-of-range concurrency and an invalid queue name", () => {
+    expect(() => parseWorkerEnv({ MAX_CONCURRENT_JOBS: "0" })).toThrowError(/MAX_CONCURRENT_JOBS/);
+    expect(() => parseWorkerEnv({ WORKER_QUEUES: "Bad Queue" })).toThrowError(/WORKER_QUEUES/);
+  });
+
+  it("exits the process with status 2 and the message when the configuration is bad", () => {
+    const main = fileURLToPath(new URL("./main.ts", import.meta.url));
+    const root = fileURLToPath(new URL("../../..", import.meta.url));
+    const r = spawnSync(process.execPath, ["--import", "tsx", main], {
+      cwd: root,
+      env: { PATH: process.env.PATH, MAX_CONCURRENT_JOBS: "many" },
+      encoding: "utf8",
+      timeout: 30_000,
+    });
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain("invalid worker configuration");
+    expect(r.stderr).toContain("MAX_CONCURRENT_JOBS");
+  });
+});

@@ -1,0 +1,92 @@
+import { createServer, type Server } from "node:http";
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
+import type { WorkerObserver } from "./runtime.ts";
+
+/** Prometheus metrics of one worker process, fed by the runtime's observer hooks. */
+export function workerMetrics(concurrency: number): { registry: Registry; observer: WorkerObserver } {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  const started = new Counter({
+    name: "astraeus_worker_jobs_started_total",
+    help: "Handler runs started, by job type",
+    labelNames: ["type"],
+    registers: [registry],
+  });
+  const completed = new Counter({
+    name: "astraeus_worker_jobs_completed_total",
+    help: "Attempts ended, by job type and outcome (succeeded, failed, dead, timed_out, cancelled, released)",
+    labelNames: ["type", "outcome"],
+    registers: [registry],
+  });
+  const duration = new Histogram({
+    name: "astraeus_worker_job_duration_seconds",
+    help: "Handler run time, by job type",
+    labelNames: ["type"],
+    buckets: [0.001, 0.005, 0.025, 0.1, 0.5, 1, 5, 30, 120, 600],
+    registers: [registry],
+  });
+  const leaseLost = new Counter({
+    name: "astraeus_worker_lease_lost_total",
+    help: "Handlers aborted because their lease was lost",
+    registers: [registry],
+  });
+  const heartbeatLag = new Gauge({
+    name: "astraeus_worker_heartbeat_lag_seconds",
+    help: "How late the last heartbeat round ran against its schedule",
+    registers: [registry],
+  });
+  const inUse = new Gauge({
+    name: "astraeus_worker_concurrency_in_use",
+    help: "Handlers running now",
+    registers: [registry],
+  });
+  new Gauge({
+    name: "astraeus_worker_concurrency_limit",
+    help: "Most handlers this worker runs at once",
+    registers: [registry],
+  }).set(concurrency);
+  let running = 0;
+  return {
+    registry,
+    observer: {
+      jobStarted(type) {
+        started.inc({ type });
+        inUse.set(++running);
+      },
+      jobEnded(type, outcome, ms) {
+        completed.inc({ type, outcome });
+        duration.observe({ type }, ms / 1000);
+        inUse.set(Math.max(0, --running));
+      },
+      leaseLost() {
+        leaseLost.inc();
+        inUse.set(Math.max(0, --running));
+      },
+      heartbeat(lagMs, now) {
+        heartbeatLag.set(lagMs / 1000);
+        running = now;
+        inUse.set(now);
+      },
+    },
+  };
+}
+
+/** GET /health (process alive) and GET /metrics on `port`, for container health checks and Prometheus. */
+export function serveWorkerMetrics(registry: Registry, port: number, host = "0.0.0.0"): Promise<Server> {
+  const server = createServer((req, res) => {
+    if (req.url === "/health") {
+      res.writeHead(200, { "content-type": "application/json" }).end('{"status":"ok"}');
+    } else if (req.url === "/metrics") {
+      registry.metrics().then(
+        (body) => res.writeHead(200, { "content-type": registry.contentType }).end(body),
+        () => res.writeHead(500).end(),
+      );
+    } else {
+      res.writeHead(404).end();
+    }
+  });
+  return new Promise((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, host, () => resolve(server));
+  });
+}
