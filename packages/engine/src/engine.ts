@@ -209,7 +209,7 @@ export class JobEngine implements Engine {
   async fail(
     tenant: string,
     req: FailRequest,
-  ): Promise<{ accepted: boolean; state: "queued" | "dead" | null }> {
+  ): Promise<{ accepted: boolean; state: "queued" | "dead" | "cancelled" | null }> {
     const job = await this.store.getJob(tenant, req.id);
     if (!job) throw notFound(req.id);
     const last = job.attempt >= job.maxAttempts || req.retryable === false;
@@ -222,7 +222,8 @@ export class JobEngine implements Engine {
     const first = done[0];
     if (!first) return { accepted: false, state: null };
     if (first.dispatchNow) this.dispatchLater([{ id: first.id, queue: first.queue }]);
-    return { accepted: true, state: last ? "dead" : "queued" };
+    // A cancel requested meanwhile wins over the retry (the store ends the job cancelled).
+    return { accepted: true, state: first.to as "queued" | "dead" | "cancelled" };
   }
 
   reconcile(): Promise<ReconcileReport> {

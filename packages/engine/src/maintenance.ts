@@ -129,7 +129,7 @@ export class Maintenance {
     const depths = await this.store.queueDepths();
     for (const d of depths) queues.add(d.queue);
     for (const queue of queues) {
-      report.pendingAcked += await this.resolvePending(queue);
+      report.pendingAcked += await this.resolvePending(queue).catch(() => 0);
       // Nothing left to deliver yet Postgres has old ready jobs: their hints were lost (e.g. Redis flushed).
       const undelivered = await this.dispatcher.undelivered(queue).catch(() => -1);
       if (undelivered === 0) {
@@ -154,6 +154,7 @@ export class Maintenance {
     if (pending.length === 0) return 0;
     const ready = await this.store.filterReady(pending.map((p) => p.delivery.jobId));
     const again = [...ready].map((id) => ({ id, queue }));
+    // Acknowledge only once the ready ones are re-dispatched, so a failure leaves them pending for next time.
     if (again.length > 0) await this.dispatcher.dispatch(again);
     await this.dispatcher.ack(pending.map((p) => p.delivery));
     return pending.length;

@@ -73,7 +73,10 @@ export interface Engine {
   /** False when the lease is no longer held (fenced): nothing was written. */
   complete(tenant: string, lease: Lease, result: JsonValue): Promise<boolean>;
   /** Retries with backoff or dead-letters; false when the lease is no longer held. */
-  fail(tenant: string, req: FailRequest): Promise<{ accepted: boolean; state: "queued" | "dead" | null }>;
+  fail(
+    tenant: string,
+    req: FailRequest,
+  ): Promise<{ accepted: boolean; state: "queued" | "dead" | "cancelled" | null }>;
   /** Runs every maintenance step once now (promote, reap, reconcile, prune) and says what it changed. */
   reconcile(): Promise<ReconcileReport>;
   close(): Promise<void>;

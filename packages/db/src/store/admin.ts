@@ -69,7 +69,8 @@ export function retryJob(db: SqlExecutor, tenant: string, id: string): Promise<J
     }
     const [row] = await tx.query(
       `UPDATE jobs SET state = 'queued', attempt = 0, run_at = now(), delayed = false, cancel_requested = false,
-         lease_token = NULL, lease_expires_at = NULL, finished_at = NULL, updated_at = now()
+         lease_token = NULL, lease_expires_at = NULL, worker_id = NULL, started_at = NULL, finished_at = NULL,
+         updated_at = now()
        WHERE id = $1 RETURNING ${JOB_COLUMNS}`,
       [id],
     );

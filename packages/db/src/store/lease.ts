@@ -100,23 +100,26 @@ export async function heartbeat(
 
 // Applies each outcome only where (id, lease token) still holds a running lease (fencing), and writes
 // the matching event in the same statement. A released attempt is handed back: `attempt` goes down again.
+// A job whose cancellation was requested never goes back to `queued`: an attempt that fails or is released
+// before its worker heard of the request ends `cancelled` (as the lease reaper does), so it does not run again.
 const FINISH_SQL = `
 WITH o AS (
   SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::timestamptz[])
     AS o(id, tok, to_state, kind, result, error, run_at)
 ), u AS (
   UPDATE jobs j SET
-    state = o.to_state::job_state,
-    attempt = CASE WHEN o.kind = 'released' THEN j.attempt - 1 ELSE j.attempt END,
+    state = (CASE WHEN o.to_state = 'queued' AND j.cancel_requested THEN 'cancelled' ELSE o.to_state END)::job_state,
+    attempt = CASE WHEN o.kind = 'released' AND NOT j.cancel_requested THEN j.attempt - 1 ELSE j.attempt END,
     result = CASE WHEN o.to_state = 'succeeded' THEN o.result::jsonb ELSE j.result END,
     last_error = COALESCE(o.error::jsonb, j.last_error),
-    run_at = CASE WHEN o.to_state = 'queued' THEN COALESCE(o.run_at, now()) ELSE j.run_at END,
-    delayed = (o.to_state = 'queued' AND COALESCE(o.run_at, now()) > now()),
+    run_at = CASE WHEN o.to_state = 'queued' AND NOT j.cancel_requested THEN COALESCE(o.run_at, now()) ELSE j.run_at END,
+    delayed = (o.to_state = 'queued' AND NOT j.cancel_requested AND COALESCE(o.run_at, now()) > now()),
     lease_token = NULL, lease_expires_at = NULL,
-    finished_at = CASE WHEN o.to_state = 'queued' THEN NULL ELSE now() END,
+    finished_at = CASE WHEN o.to_state = 'queued' AND NOT j.cancel_requested THEN NULL ELSE now() END,
     updated_at = now()
   FROM o WHERE j.id = o.id AND j.lease_token = o.tok AND j.state = 'running'
-  RETURNING j.id, j.tenant, j.queue, j.attempt, j.delayed, o.to_state, o.kind, o.error
+  RETURNING j.id, j.tenant, j.queue, j.attempt, j.delayed, j.state::text AS to_state,
+    CASE WHEN o.to_state = 'queued' AND j.cancel_requested THEN 'cancelled' ELSE o.kind END AS kind, o.error
 ), ev AS (
   INSERT INTO job_events (job_id, tenant, kind, from_state, to_state, attempt, data)
   SELECT id, tenant, kind, 'running', to_state::job_state,
@@ -169,7 +172,7 @@ export async function recordProgress(db: SqlExecutor, lease: Lease, data: JsonVa
      SELECT id, tenant, 'progress', NULL, NULL, attempt, $3::text::jsonb FROM jobs
      WHERE id = $1 AND lease_token = $2 AND state = 'running'
      RETURNING job_id`,
-    [lease.id, lease.leaseToken, JSON.stringify(data)],
+    [lease.id, lease.leaseToken, jsonText(data)],
   );
   return rows.length === 1;
 }

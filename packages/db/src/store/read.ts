@@ -37,7 +37,8 @@ export async function listJobs(db: SqlExecutor, tenant: string, q: ListJobsQuery
     add((n) => `id < $${n}::uuid`, uuidv7Floor(t.getTime() + 2));
     add((n) => `created_at < $${n}::timestamptz`, t.toISOString());
   }
-  params.push(Math.min(q.limit ?? 50, LIMITS.listLimitMax));
+  // One row above the page maximum is allowed: the engine asks for limit + 1 to learn whether a next page exists.
+  params.push(Math.min(q.limit ?? 50, LIMITS.listLimitMax + 1));
   const rows = await db.query(
     `SELECT ${JOB_COLUMNS} FROM jobs WHERE ${where.join(" AND ")} ORDER BY id DESC LIMIT $${params.length}`,
     params,

@@ -78,7 +78,16 @@ export function rowToEvent(r: Row): JobEvent {
   };
 }
 
-/** Serialise a JSON value for a `text[]` parameter that SQL casts to jsonb (null stays SQL NULL). */
+// A `\u0000` escape preceded by an even number of backslashes (an escaped backslash is not an escape).
+const NUL_ESCAPE = /(?<!\\)((?:\\\\)*)\\u0000/g;
+
+/**
+ * Serialise a JSON value for a `text[]` parameter that SQL casts to jsonb (null stays SQL NULL).
+ * jsonb cannot hold U+0000, and one such value would fail the whole batch statement it rides in, so NUL
+ * becomes U+FFFD (the replacement character) in strings and keys.
+ */
 export function jsonText(v: unknown): string | null {
-  return v === undefined || v === null ? null : JSON.stringify(v);
+  if (v === undefined || v === null) return null;
+  const text = JSON.stringify(v);
+  return text.includes("\\u0000") ? text.replace(NUL_ESCAPE, "$1\\ufffd") : text;
 }

@@ -576,37 +576,48 @@ export function storeContract(name: string, open: () => Promise<OpenedStore>): v
       it("re-queues with a future run_at as delayed, and promoteDue hands it out only once it is due", async () => {
         const tenant = unique("t");
         const queue = unique("q");
-        const [a] = await insert(newJob({ tenant, queue }));
-        const c = await claimOne(a!);
-        const runAt = new Date(Date.now() + 300);
+        const [soon, later] = await insert(newJob({ tenant, queue }), newJob({ tenant, queue }));
+        const cs = await claimOne(soon!);
+        const cl = await claimOne(later!);
         const error = { message: "rate limited", name: "HttpError", code: "429" };
+        const soonAt = new Date(Date.now() + 200);
+        const laterAt = new Date(Date.now() + 3600 * SECOND);
         const done = await store.finish([
-          { id: c.id, leaseToken: c.leaseToken, to: "queued", kind: "failed", error, runAt },
+          { id: cs.id, leaseToken: cs.leaseToken, to: "queued", kind: "failed", error, runAt: soonAt },
+          { id: cl.id, leaseToken: cl.leaseToken, to: "queued", kind: "failed", error, runAt: laterAt },
         ]);
-        expect(done).toEqual([{ id: a!.id, queue, to: "queued", dispatchNow: false }]);
-        const job = await get(tenant, a!.id);
+        expect(done).toHaveLength(2);
+        expect(done).toEqual(
+          expect.arrayContaining([
+            { id: soon!.id, queue, to: "queued", dispatchNow: false },
+            { id: later!.id, queue, to: "queued", dispatchNow: false },
+          ]),
+        );
+        const job = await get(tenant, later!.id);
         expect(job).toMatchObject({ state: "queued", attempt: 1, lastError: error, finishedAt: null });
-        expect(job.runAt).toBe(runAt.toISOString());
-        expect((await store.listEvents(tenant, a!.id)).at(-1)).toMatchObject({
+        expect(job.runAt).toBe(laterAt.toISOString());
+        expect((await store.listEvents(tenant, later!.id)).at(-1)).toMatchObject({
           kind: "failed",
           fromState: "running",
           toState: "queued",
           attempt: 1,
           data: error,
         });
-        await expectAtomicWithLastEvent(a!.id);
+        await expectAtomicWithLastEvent(later!.id);
 
-        expect((await store.promoteDue(1000)).map((r) => r.id)).not.toContain(a!.id);
-        expect(await store.claimByIds([a!.id], claimOpts())).toEqual([]);
-
-        const promoted = await waitFor("the retry to become due", async () => {
+        const promoted = await waitFor("the near retry to become due", async () => {
           const refs = await store.promoteDue(1000);
-          return refs.some((r) => r.id === a!.id) ? refs : undefined;
+          expect(refs.map((r) => r.id)).not.toContain(later!.id);
+          return refs.some((r) => r.id === soon!.id) ? refs : undefined;
         });
-        expect(promoted).toContainEqual({ id: a!.id, queue });
-        expect(Date.now()).toBeGreaterThanOrEqual(runAt.getTime() - 50);
-        expect((await store.promoteDue(1000)).map((r) => r.id)).not.toContain(a!.id);
-        expect((await claimOne(a!)).attempt).toBe(2);
+        expect(promoted).toContainEqual({ id: soon!.id, queue });
+        expect(Date.now()).toBeGreaterThanOrEqual(soonAt.getTime() - 50);
+        // Promoted once: the next sweep does not hand it out again.
+        expect((await store.promoteDue(1000)).map((r) => r.id)).not.toContain(soon!.id);
+        expect((await claimOne(soon!)).attempt).toBe(2);
+        // The far one stays neither promotable nor claimable.
+        expect(await store.claimByIds([later!.id], claimOpts())).toEqual([]);
+        expect((await get(tenant, later!.id)).state).toBe("queued");
       });
 
       it("gives the attempt back when a lease is released", async () => {
@@ -666,6 +677,53 @@ export function storeContract(name: string, open: () => Promise<OpenedStore>): v
         });
         expect((await get(tenant, c1!.id)).finishedAt).not.toBeNull();
         expect((await get(tenant, c2!.id)).state).toBe("running");
+      });
+      it("stores a result or error holding NUL (U+0000) without failing the other outcomes of its batch", async () => {
+        // Postgres jsonb cannot hold U+0000; one handler's odd output must not sink a whole completion batch.
+        const tenant = unique("t");
+        const queue = unique("q");
+        const jobs = await insert(
+          newJob({ tenant, queue }),
+          newJob({ tenant, queue }),
+          newJob({ tenant, queue }),
+        );
+        const [a, b, c] = await store.claimByIds(
+          jobs.map((j) => j.id),
+          claimOpts(),
+        );
+        expect(
+          await store.recordProgress({ id: c!.id, leaseToken: c!.leaseToken }, { note: "p\u0000" }),
+        ).toBe(true);
+        const done = await store.finish([
+          {
+            id: a!.id,
+            leaseToken: a!.leaseToken,
+            to: "succeeded",
+            kind: "succeeded",
+            result: { "k\u0000": "x\u0000y" },
+          },
+          {
+            id: b!.id,
+            leaseToken: b!.leaseToken,
+            to: "dead",
+            kind: "dead",
+            error: { message: "bad\u0000byte" },
+          },
+          {
+            id: c!.id,
+            leaseToken: c!.leaseToken,
+            to: "succeeded",
+            kind: "succeeded",
+            result: "a\\u0000 stays",
+          },
+        ]);
+        expect(done).toHaveLength(3);
+        expect((await get(tenant, a!.id)).result).toEqual({ "k\ufffd": "x\ufffdy" });
+        expect((await get(tenant, b!.id)).lastError).toEqual({ message: "bad\ufffdbyte" });
+        expect((await get(tenant, c!.id)).result).toBe("a\\u0000 stays");
+        expect((await store.listEvents(tenant, c!.id)).find((e) => e.kind === "progress")?.data).toEqual({
+          note: "p\ufffd",
+        });
       });
     });
 
@@ -796,6 +854,56 @@ export function storeContract(name: string, open: () => Promise<OpenedStore>): v
         ]);
         expect(done).toEqual([{ id: a!.id, queue, to: "cancelled", dispatchNow: false }]);
         expect((await get(tenant, a!.id)).state).toBe("cancelled");
+      });
+
+      it("ends a cancel-requested job cancelled when its attempt fails or is released, instead of running it again", async () => {
+        const tenant = unique("t");
+        const queue = unique("q");
+        const [failing, draining, finishing] = await insert(
+          newJob({ tenant, queue }),
+          newJob({ tenant, queue }),
+          newJob({ tenant, queue }),
+        );
+        const cf = await claimOne(failing!);
+        const cd = await claimOne(draining!);
+        const cs = await claimOne(finishing!);
+        for (const j of [failing, draining, finishing]) await store.cancelJob(tenant, j!.id);
+
+        // The handler failed (or its worker drained) before it heard of the cancel request.
+        const error = { message: "boom" };
+        const done = await store.finish([
+          { id: cf.id, leaseToken: cf.leaseToken, to: "queued", kind: "failed", error, runAt: new Date() },
+          { id: cd.id, leaseToken: cd.leaseToken, to: "queued", kind: "released" },
+          { id: cs.id, leaseToken: cs.leaseToken, to: "succeeded", kind: "succeeded", result: 1 },
+        ]);
+        expect(done).toHaveLength(3);
+        expect(done).toEqual(
+          expect.arrayContaining([
+            { id: failing!.id, queue, to: "cancelled", dispatchNow: false },
+            { id: draining!.id, queue, to: "cancelled", dispatchNow: false },
+            { id: finishing!.id, queue, to: "succeeded", dispatchNow: false },
+          ]),
+        );
+        const f = await get(tenant, failing!.id);
+        expect(f).toMatchObject({ state: "cancelled", attempt: 1, lastError: error });
+        expect(f.finishedAt).not.toBeNull();
+        expect((await store.listEvents(tenant, failing!.id)).at(-1)).toMatchObject({
+          kind: "cancelled",
+          fromState: "running",
+          toState: "cancelled",
+          attempt: 1,
+          data: error,
+        });
+        await expectAtomicWithLastEvent(failing!.id);
+        const d = await get(tenant, draining!.id);
+        expect(d).toMatchObject({ state: "cancelled", attempt: 1 });
+        expect((await store.listEvents(tenant, draining!.id)).at(-1)).toMatchObject({
+          kind: "cancelled",
+          toState: "cancelled",
+          attempt: 1,
+        });
+        expect((await get(tenant, finishing!.id)).state).toBe("succeeded");
+        expect(await store.claimByIds([failing!.id, draining!.id], claimOpts())).toEqual([]);
       });
 
       it("refuses to cancel a finished job and reports unknown ids as not found", async () => {
