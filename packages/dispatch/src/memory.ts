@@ -63,6 +63,7 @@ export class MemoryDispatcher implements Dispatcher {
   private readonly reportError: (err: Error) => void;
   private interruptArmed = false;
   private seq = 0;
+  private rotation = 0;
   private closed = false;
 
   constructor(opts: MemoryDispatcherOptions = {}) {
@@ -102,10 +103,14 @@ export class MemoryDispatcher implements Dispatcher {
       this.interruptArmed = false;
       return [];
     }
-    const names = [...new Set(queues)];
+    const unique = [...new Set(queues)];
+    // Rotate the first queue so that when `count` < queues the leftover slots do not always go to the same.
+    const start = unique.length > 0 ? this.rotation++ % unique.length : 0;
+    const names = [...unique.slice(start), ...unique.slice(0, start)];
+    const want = Math.floor(count);
     const deadline = Date.now() + Math.max(0, blockMs);
     for (;;) {
-      const taken = this.take(consumer, names, count);
+      const taken = this.take(consumer, names, want);
       if (taken.length > 0) return taken;
       const remaining = deadline - Date.now();
       if (remaining <= 0 || this.closed) return [];

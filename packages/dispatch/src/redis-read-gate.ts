@@ -93,8 +93,14 @@ export class ReadGate {
     });
   }
 
+  /** Never rejects: without the id an interrupt still ends the read, only the server-side block lingers. */
   async learnClientId(blocking: Redis): Promise<void> {
-    if (this.clientId === null) this.clientId = Number(await blocking.client("ID"));
+    if (this.clientId !== null) return;
+    try {
+      this.clientId = Number(await blocking.client("ID"));
+    } catch {
+      // The read that follows on this connection reports the connection's trouble.
+    }
   }
 
   forgetClientId(): void {

@@ -1,5 +1,6 @@
 // Parsers for the RESP2 reply shapes of the stream commands, plus stream-id arithmetic.
 // Replies arrive as `unknown` (ioredis `call`), so every shape is checked instead of cast.
+import type { Delivery } from "@astraeus/core";
 import type { ChainableCommander } from "ioredis";
 
 export interface RawEntry {
@@ -37,6 +38,28 @@ export function parseStreamRead(raw: unknown): StreamEntries[] {
     out.push({ key: item[0], entries: parseEntries(item[1]) });
   }
   return out;
+}
+
+export interface StreamDeliveries {
+  key: string;
+  valid: Delivery[];
+  /** Entries without a job id (not written by us): to be acknowledged away, never handed out. */
+  invalid: Delivery[];
+}
+
+/** An XREADGROUP reply as deliveries per stream; streams not in `keyToQueue` are ignored. */
+export function toDeliveries(raw: unknown, keyToQueue: ReadonlyMap<string, string>): StreamDeliveries[] {
+  return parseStreamRead(raw).flatMap(({ key, entries }) => {
+    const queue = keyToQueue.get(key);
+    if (queue === undefined) return [];
+    const valid: Delivery[] = [];
+    const invalid: Delivery[] = [];
+    for (const e of entries) {
+      const jobId = fieldValue(e.fields, "j");
+      (jobId === undefined ? invalid : valid).push({ queue, jobId: jobId ?? "", entryId: e.id });
+    }
+    return [{ key, valid, invalid }];
+  });
 }
 
 /** XAUTOCLAIM: `[nextCursor, entries, deletedIds]`. */

@@ -10,10 +10,12 @@ import type {
 } from "@astraeus/core";
 import type { Redis, RedisOptions } from "ioredis";
 import { CancelChannel } from "./redis-cancel.ts";
-import { connect, parseJson, quitWithin, toError } from "./redis-connection.ts";
+import { connect, quitWithin, toError } from "./redis-connection.ts";
 import { claimIdle, countUndelivered, trimStream } from "./redis-maintenance.ts";
 import { ReadGate, type ReadTicket } from "./redis-read-gate.ts";
-import { execOrThrow, execSettled, fieldValue, isGroupGone, parseStreamRead } from "./redis-replies.ts";
+import { RedisRegistry } from "./redis-registry.ts";
+import { execSettled, isGroupGone, toDeliveries } from "./redis-replies.ts";
+import { StreamWriter } from "./redis-writer.ts";
 
 export interface RedisDispatcherOptions {
   /** Redis URL (`redis://…`, or `rediss://…` for TLS). Required. */
@@ -41,57 +43,49 @@ export class RedisDispatcher implements Dispatcher {
   private readonly url: string;
   private readonly db: number | undefined;
   private readonly prefix: string;
-  private readonly queuesKey: string;
-  private readonly workersKey: string;
-  private readonly depthKey: string;
   private readonly group: string;
-  private readonly cap: number;
   private readonly clientName: string;
   private readonly reportError: (err: Error) => void;
   private readonly connection: RedisOptions | undefined;
   private readonly cmd: Redis;
   private blocking: Redis | null = null;
   private readonly cancels: CancelChannel;
+  private readonly registry: RedisRegistry;
+  private readonly writer: StreamWriter;
   /** Stream keys whose group we created or found; forgotten when Redis says it is gone. */
   private readonly groupsReady = new Set<string>();
   private readonly gate: ReadGate;
+  /** Which queue a multi-queue read starts with; rotates for fairness. */
+  private rotation = 0;
   private closing: Promise<void> | null = null;
 
   constructor(opts: RedisDispatcherOptions) {
     this.db = opts.db;
     this.url = opts.url;
     this.prefix = opts.prefix ?? "astraeus:";
-    this.queuesKey = `${this.prefix}queues`;
-    this.workersKey = `${this.prefix}workers`;
-    this.depthKey = `${this.prefix}depth`;
     this.group = opts.group ?? "workers";
-    this.cap = opts.maxStreamLength ?? 1_000_000;
     this.clientName = opts.clientName ?? "astraeus-dispatch";
     this.connection = opts.connection;
     this.reportError = opts.onError ?? ((err) => console.error("[astraeus/dispatch]", err));
     this.cmd = this.connect("cmd");
     this.gate = new ReadGate(this.cmd);
+    this.registry = new RedisRegistry(this.cmd, this.prefix);
+    this.writer = new StreamWriter({
+      cmd: this.cmd,
+      prefix: this.prefix,
+      group: this.group,
+      cap: opts.maxStreamLength ?? 1_000_000,
+      reportError: this.reportError,
+    });
     this.cancels = new CancelChannel(`${this.prefix}cancel`, () => this.connect("sub"), this.reportError);
   }
 
   private streamKey(queue: string): string {
-    return `${this.prefix}q:${queue}`;
+    return this.writer.streamKey(queue);
   }
 
-  private workerKey(id: string): string {
-    return `${this.prefix}worker:${id}`;
-  }
-
-  async dispatch(refs: readonly DispatchRef[]): Promise<void> {
-    if (refs.length === 0) return;
-    const pipeline = this.cmd.pipeline();
-    const queues = new Set<string>();
-    for (const ref of refs) {
-      pipeline.xadd(this.streamKey(ref.queue), "MAXLEN", "~", this.cap, "*", "j", ref.id);
-      queues.add(ref.queue);
-    }
-    pipeline.sadd(this.queuesKey, ...queues);
-    await execOrThrow(pipeline);
+  dispatch(refs: readonly DispatchRef[]): Promise<void> {
+    return this.writer.dispatch(refs);
   }
 
   async read(
@@ -121,104 +115,138 @@ export class RedisDispatcher implements Dispatcher {
   ): Promise<Delivery[]> {
     const keyToQueue = new Map<string, string>();
     for (const queue of queues) keyToQueue.set(this.streamKey(queue), queue);
-    if (keyToQueue.size === 0 || count <= 0) {
+    if (keyToQueue.size === 0 || count < 1) {
       // Nothing to read: still wait out the block (interruptibly) so the caller's loop cannot spin.
       await ticket.sleep(blockMs);
       return [];
     }
-    const keys = [...keyToQueue.keys()];
     if (ticket.interrupted) return [];
     await this.ensureGroups(keyToQueue);
     // Checked again after every await: close() may have come meanwhile, and must not see a new connection.
     if (ticket.interrupted) return [];
     const conn = this.blockingConnection();
-    await this.gate.learnClientId(conn);
+    await Promise.race([this.gate.learnClientId(conn), ticket.interruption]);
     if (ticket.interrupted) return [];
 
-    const args: (string | number)[] = [
-      "GROUP",
-      this.group,
-      consumer,
-      "COUNT",
-      Math.max(1, Math.floor(count)),
-    ];
-    if (blockMs > 0) args.push("BLOCK", Math.ceil(blockMs));
-    args.push("STREAMS", ...keys, ...keys.map(() => ">"));
-    const reply: Promise<ReadOutcome> = this.gate.track(
-      conn.call("XREADGROUP", args).then(
-        (value) => ({ ok: true, value }),
-        (err: unknown) => ({ ok: false, err }),
-      ),
-    );
+    const want = Math.floor(count);
+    const swept = await this.sweep(conn, consumer, keyToQueue, want, ticket);
+    if (swept === "gone") return this.regroup(keyToQueue);
+    if (swept.length > 0 || blockMs <= 0 || ticket.interrupted) return swept;
+
+    // Nothing ready: block until something is dispatched to any of the queues.
+    const reply = this.xread(conn, consumer, [...keyToQueue.keys()], want, blockMs);
+    const outcome = await this.unlessInterrupted(reply, ticket, keyToQueue);
+    if (outcome === "interrupted") return [];
+    if (!outcome.ok) {
+      if (isGroupGone(outcome.err)) return this.regroup(keyToQueue);
+      throw outcome.err;
+    }
+    // A blocked read is served from the one stream that woke it, but entries landing on several streams
+    // just before it was sent come back together; requeue whatever exceeds `want`.
+    const streams = toDeliveries(outcome.value, keyToQueue);
+    const all = streams.flatMap((s) => s.valid);
+    const invalid = streams.flatMap((s) => s.invalid);
+    if (all.length > want || invalid.length > 0) await this.writer.putBack(all.slice(want), invalid);
+    return all.slice(0, want);
+  }
+
+  /**
+   * Takes what is already there without blocking, in fair shares: XREADGROUP's COUNT applies per stream,
+   * so reading all queues with COUNT `want` could hand out queues × want entries.
+   */
+  private async sweep(
+    conn: Redis,
+    consumer: string,
+    keyToQueue: ReadonlyMap<string, string>,
+    want: number,
+    ticket: ReadTicket,
+  ): Promise<Delivery[] | "gone"> {
+    const keys = [...keyToQueue.keys()];
+    // Rotate the first queue so that when `want` < queues the leftover slots do not always go to the same.
+    const start = this.rotation++ % keys.length;
+    let active = [...keys.slice(start), ...keys.slice(0, start)];
+    const got: Delivery[] = [];
+    const junk: Delivery[] = [];
+    while (active.length > 0 && got.length < want && !ticket.interrupted) {
+      const remaining = want - got.length;
+      const share = Math.max(1, Math.floor(remaining / active.length));
+      const round = active.slice(0, remaining);
+      // Not blocking, but it can queue behind an earlier read still blocked on the connection.
+      const outcome = await this.unlessInterrupted(
+        this.xread(conn, consumer, round, share, 0),
+        ticket,
+        keyToQueue,
+      );
+      if (outcome === "interrupted") break;
+      if (!outcome.ok) {
+        if (!isGroupGone(outcome.err)) throw outcome.err;
+        if (got.length === 0) return "gone";
+        break; // keep what was delivered; the next read meets the error again and recreates the groups
+      }
+      // Streams that filled their share may hold more; those not asked this round are still to try.
+      active = active.slice(round.length);
+      for (const s of toDeliveries(outcome.value, keyToQueue)) {
+        got.push(...s.valid);
+        junk.push(...s.invalid);
+        if (s.valid.length + s.invalid.length >= share) active.push(s.key);
+      }
+    }
+    await this.writer.putBack([], junk);
+    return got;
+  }
+
+  /** Waits for `reply` unless the read is interrupted first; entries delivered after that go back. */
+  private async unlessInterrupted(
+    reply: Promise<ReadOutcome>,
+    ticket: ReadTicket,
+    keyToQueue: ReadonlyMap<string, string>,
+  ): Promise<ReadOutcome | "interrupted"> {
     const outcome = await Promise.race([reply, ticket.interruption]);
     if (outcome === "interrupted") {
-      // The server may still hand out entries after we stopped listening: put those back on their streams.
       void reply
         .then(async (late) => {
           if (!late.ok || this.closing !== null) return;
-          const streams = this.toDeliveries(late.value, keyToQueue);
-          await this.putBack(
+          const streams = toDeliveries(late.value, keyToQueue);
+          await this.writer.putBack(
             streams.flatMap((s) => s.valid),
             streams.flatMap((s) => s.invalid),
           );
         })
         .catch((err: unknown) => this.reportError(toError(err)));
-      return [];
     }
-    if (!outcome.ok) {
-      if (!isGroupGone(outcome.err)) throw outcome.err;
-      // Redis lost the streams (restart without persistence, FLUSHALL): recreate the groups on the next
-      // call. Postgres still knows every job, and maintenance re-dispatches the ones whose hints vanished.
-      for (const key of keys) this.groupsReady.delete(key);
-      return [];
-    }
-    const streams = this.toDeliveries(outcome.value, keyToQueue);
-    const keep: Delivery[] = [];
-    const rest: Delivery[] = [];
-    // COUNT applies per stream; cap the total round-robin so every queue gets a share.
-    for (let i = 0, more = true; more; i++) {
-      more = false;
-      for (const s of streams) {
-        const d = s.valid[i];
-        if (d === undefined) continue;
-        more = true;
-        (keep.length < count ? keep : rest).push(d);
-      }
-    }
-    const invalid = streams.flatMap((s) => s.invalid);
-    if (rest.length > 0 || invalid.length > 0) await this.putBack(rest, invalid);
-    return keep;
+    return outcome;
   }
 
-  private toDeliveries(raw: unknown, keyToQueue: ReadonlyMap<string, string>) {
-    return parseStreamRead(raw).flatMap(({ key, entries }) => {
-      const queue = keyToQueue.get(key);
-      if (queue === undefined) return [];
-      const valid: Delivery[] = [];
-      const invalid: Delivery[] = [];
-      for (const e of entries) {
-        const jobId = fieldValue(e.fields, "j");
-        (jobId === undefined ? invalid : valid).push({ queue, jobId: jobId ?? "", entryId: e.id });
-      }
-      return [{ valid, invalid }];
-    });
+  private xread(
+    conn: Redis,
+    consumer: string,
+    keys: readonly string[],
+    count: number,
+    blockMs: number,
+  ): Promise<ReadOutcome> {
+    const args: (string | number)[] = ["GROUP", this.group, consumer, "COUNT", count];
+    if (blockMs > 0) args.push("BLOCK", Math.ceil(blockMs));
+    args.push("STREAMS", ...keys, ...keys.map(() => ">"));
+    return this.gate.track(
+      conn.call("XREADGROUP", args).then(
+        (value): ReadOutcome => ({ ok: true, value }),
+        (err: unknown): ReadOutcome => ({ ok: false, err }),
+      ),
+    );
   }
 
-  /** Re-adds deliveries nobody will process (at the stream's tail) and acknowledges them plus junk. */
-  private async putBack(requeue: readonly Delivery[], junk: readonly Delivery[]): Promise<void> {
-    if (requeue.length === 0 && junk.length === 0) return;
-    const pipeline = this.cmd.pipeline();
-    // XADD before XACK: if the pipeline breaks halfway the hint is duplicated, never lost.
-    for (const d of requeue) {
-      pipeline.xadd(this.streamKey(d.queue), "MAXLEN", "~", this.cap, "*", "j", d.jobId);
-    }
-    for (const d of [...requeue, ...junk]) pipeline.xack(this.streamKey(d.queue), this.group, d.entryId);
+  /**
+   * Redis lost the streams (restart without persistence, FLUSHALL): recreate the groups and report nothing
+   * this time. Postgres still knows every job; maintenance re-dispatches those whose hints vanished.
+   */
+  private async regroup(keyToQueue: ReadonlyMap<string, string>): Promise<Delivery[]> {
+    for (const key of keyToQueue.keys()) this.groupsReady.delete(key);
     try {
-      await execOrThrow(pipeline);
+      await this.ensureGroups(keyToQueue);
     } catch (err) {
-      // Not fatal: the entries stay pending and stalePending hands them to maintenance later.
-      this.reportError(toError(err));
+      this.reportError(toError(err)); // the next read tries again
     }
+    return [];
   }
 
   private async ensureGroups(keyToQueue: ReadonlyMap<string, string>): Promise<void> {
@@ -227,7 +255,7 @@ export class RedisDispatcher implements Dispatcher {
     const pipeline = this.cmd.pipeline();
     // From id 0, so entries dispatched before the first reader (or right after a data loss) are delivered.
     for (const key of missing) pipeline.xgroup("CREATE", key, this.group, "0", "MKSTREAM");
-    pipeline.sadd(this.queuesKey, ...missing.map((key) => keyToQueue.get(key) ?? key));
+    pipeline.sadd(this.writer.queuesKey, ...missing.map((key) => keyToQueue.get(key) ?? key));
     const results = await execSettled(pipeline);
     for (const [i, key] of missing.entries()) {
       const err = results[i]?.err;
@@ -236,18 +264,8 @@ export class RedisDispatcher implements Dispatcher {
     }
   }
 
-  async ack(deliveries: readonly Delivery[]): Promise<void> {
-    if (deliveries.length === 0) return;
-    const byKey = new Map<string, string[]>();
-    for (const d of deliveries) {
-      const key = this.streamKey(d.queue);
-      const ids = byKey.get(key);
-      if (ids) ids.push(d.entryId);
-      else byKey.set(key, [d.entryId]);
-    }
-    const pipeline = this.cmd.pipeline();
-    for (const [key, ids] of byKey) pipeline.xack(key, this.group, ...ids);
-    await execOrThrow(pipeline);
+  ack(deliveries: readonly Delivery[]): Promise<void> {
+    return this.writer.ack(deliveries);
   }
 
   async stalePending(queue: string, idleMs: number, count: number): Promise<PendingHint[]> {
@@ -265,7 +283,7 @@ export class RedisDispatcher implements Dispatcher {
       if (e.jobId === undefined) junk.push(delivery);
       else hints.push({ delivery, idleMs: e.idleMs });
     }
-    await this.putBack([], junk);
+    await this.writer.putBack([], junk);
     return hints;
   }
 
@@ -278,7 +296,7 @@ export class RedisDispatcher implements Dispatcher {
   }
 
   async knownQueues(): Promise<string[]> {
-    return (await this.cmd.smembers(this.queuesKey)).sort();
+    return (await this.cmd.smembers(this.writer.queuesKey)).sort();
   }
 
   async publishCancel(jobId: string): Promise<void> {
@@ -290,52 +308,24 @@ export class RedisDispatcher implements Dispatcher {
     return this.cancels.listen(listener);
   }
 
-  async recordWorker(rec: WorkerRecord, ttlMs: number): Promise<void> {
-    const ttl = Math.max(1, Math.ceil(ttlMs));
-    await execOrThrow(
-      this.cmd
-        .pipeline()
-        .set(this.workerKey(rec.id), JSON.stringify(rec), "PX", ttl)
-        .zadd(this.workersKey, Date.now() + ttl, rec.id),
-    );
+  recordWorker(rec: WorkerRecord, ttlMs: number): Promise<void> {
+    return this.registry.recordWorker(rec, ttlMs);
   }
 
-  async removeWorker(id: string): Promise<void> {
-    await execOrThrow(this.cmd.pipeline().del(this.workerKey(id)).zrem(this.workersKey, id));
+  removeWorker(id: string): Promise<void> {
+    return this.registry.removeWorker(id);
   }
 
-  async listWorkers(): Promise<WorkerRecord[]> {
-    const ids = await this.cmd.zrange(this.workersKey, 0, "-1");
-    if (ids.length === 0) return [];
-    const values = await this.cmd.mget(ids.map((id) => this.workerKey(id)));
-    const live: WorkerRecord[] = [];
-    const gone: string[] = [];
-    for (const [i, id] of ids.entries()) {
-      const rec = parseJson<WorkerRecord>(values[i], (v) => typeof v.id === "string");
-      if (rec) live.push(rec);
-      else gone.push(id);
-    }
-    // The key's TTL is the truth; the set only indexes it. A worker re-recorded in between is re-added
-    // by its next heartbeat.
-    if (gone.length > 0) await this.cmd.zrem(this.workersKey, ...gone);
-    return live;
+  listWorkers(): Promise<WorkerRecord[]> {
+    return this.registry.listWorkers();
   }
 
-  async publishDepths(depths: readonly PublishedDepth[]): Promise<void> {
-    // A snapshot replaces the previous one: a queue missing from it has nothing ready.
-    const tx = this.cmd.multi().del(this.depthKey);
-    if (depths.length > 0) {
-      tx.hset(this.depthKey, Object.fromEntries(depths.map((d) => [d.queue, JSON.stringify(d)])));
-    }
-    await execOrThrow(tx);
+  publishDepths(depths: readonly PublishedDepth[]): Promise<void> {
+    return this.registry.publishDepths(depths);
   }
 
-  async readDepths(): Promise<PublishedDepth[]> {
-    const values = await this.cmd.hvals(this.depthKey);
-    return values
-      .map((json) => parseJson<PublishedDepth>(json, (v) => typeof v.queue === "string"))
-      .filter((d): d is PublishedDepth => d !== null)
-      .sort((a, b) => a.queue.localeCompare(b.queue));
+  readDepths(): Promise<PublishedDepth[]> {
+    return this.registry.readDepths();
   }
 
   interrupt(): void {

@@ -1,0 +1,250 @@
+// Needs a real Redis (REDIS_URL, default 127.0.0.1:6379); fails, never skips, when it is down.
+// Keys live under a prefix unique to this file and are deleted afterwards. The data-loss test flushes a
+// logical database of its own (DISPATCH_TEST_REDIS_DB, default 13), never db 0 which other suites share,
+// and refuses to when that database holds anyone else's keys.
+import { randomUUID } from "node:crypto";
+import { Redis } from "ioredis";
+import { afterAll, describe, expect, it } from "vitest";
+import { background, dispatcherContract, eventually } from "./contract.ts";
+import { createDispatcher } from "./index.ts";
+import { RedisDispatcher, type RedisDispatcherOptions } from "./redis.ts";
+
+const REDIS_URL = process.env["REDIS_URL"] ?? "redis://127.0.0.1:6379";
+const FLUSHABLE_DB = Number(process.env["DISPATCH_TEST_REDIS_DB"] ?? 13);
+const run = randomUUID().slice(0, 8);
+const prefix = `test:dispatch:${run}:`;
+let clients = 0;
+
+// Fail fast when Redis is down instead of retrying for minutes.
+const failFast = { maxRetriesPerRequest: 1, retryStrategy: (attempt: number) => (attempt > 3 ? null : 50) };
+// Connection errors show up as failing commands in the tests; repeating them on stderr adds nothing.
+const quiet = () => {};
+
+function rawClient(db = 0): Redis {
+  const client = new Redis(REDIS_URL, { ...failFast, db, protocol: 2 });
+  client.on("error", () => {}); // surfaced by the commands that fail
+  return client;
+}
+
+const raw = rawClient();
+const rawLoss = rawClient(FLUSHABLE_DB);
+const opened: RedisDispatcher[] = [];
+
+function open(extra: Partial<RedisDispatcherOptions> = {}) {
+  const clientName = `test-dispatch-${run}-${++clients}`;
+  const dispatcher = new RedisDispatcher({
+    url: REDIS_URL,
+    prefix,
+    clientName,
+    connection: failFast,
+    onError: quiet,
+    ...extra,
+  });
+  opened.push(dispatcher);
+  const db = extra.db ?? 0;
+  // Whether this dispatcher's blocking connection is blocked in a command right now, per the server.
+  const isBlocked = async () => {
+    const list = String(await raw.client("LIST"));
+    return list.split("\n").some((line) => {
+      const fields = new Map(line.split(" ").map((kv) => kv.split("=", 2) as [string, string]));
+      return (
+        fields.get("name") === `${clientName}:blocking` &&
+        fields.get("db") === String(db) &&
+        (fields.get("flags") ?? "").includes("b")
+      );
+    });
+  };
+  const untilBlocked = async () => {
+    await eventually(isBlocked, 10_000, "a blocked XREADGROUP");
+  };
+  return { dispatcher, untilBlocked, isBlocked };
+}
+
+async function scanKeys(client: Redis, pattern: string): Promise<string[]> {
+  const found: string[] = [];
+  let cursor = "0";
+  do {
+    const [next, keys] = await client.scan(cursor, "MATCH", pattern, "COUNT", 1000);
+    found.push(...keys);
+    cursor = next;
+  } while (cursor !== "0");
+  return found;
+}
+
+async function deleteKeys(client: Redis): Promise<void> {
+  const keys = await scanKeys(client, `${prefix}*`);
+  if (keys.length > 0) await client.del(...keys);
+}
+
+/** Simulates Redis losing everything, without ever destroying another suite's data. */
+async function loseEverything(): Promise<void> {
+  const foreign = (await scanKeys(rawLoss, "*")).filter((k) => !k.startsWith(prefix));
+  if (foreign.length > 0) {
+    throw new Error(
+      `refusing to FLUSHDB database ${FLUSHABLE_DB}: it holds other keys (${foreign[0]}, ...); ` +
+        "set DISPATCH_TEST_REDIS_DB to a free logical database",
+    );
+  }
+  await rawLoss.flushdb();
+}
+
+afterAll(async () => {
+  await Promise.all(opened.map((d) => d.close()));
+  await deleteKeys(raw);
+  await deleteKeys(rawLoss);
+  raw.disconnect();
+  rawLoss.disconnect();
+});
+
+dispatcherContract("redis", async () => open());
+
+describe("RedisDispatcher", () => {
+  it("reaches Redis", async () => {
+    expect(await raw.ping()).toBe("PONG");
+  });
+
+  it("is what createDispatcher picks with a Redis URL", async () => {
+    const d = createDispatcher({ redisUrl: REDIS_URL, prefix, connection: failFast, onError: quiet });
+    expect(d.kind).toBe("redis");
+    await d.ping();
+    await d.close();
+  });
+
+  it("interrupt() also releases the XREADGROUP blocked on the server", async () => {
+    const { dispatcher: d, untilBlocked, isBlocked } = open();
+    const q = `unblock-${randomUUID().slice(0, 8)}`;
+    const pending = background(d.read("c", [q], 10, 60_000));
+    await untilBlocked();
+    d.interrupt();
+    expect(await pending).toEqual([]);
+    await eventually(async () => !(await isBlocked()), 5_000, "the server to unblock the read");
+  });
+
+  it("writes one stream per queue plus the set of known queues", async () => {
+    const { dispatcher: d } = open();
+    const q = `layout-${randomUUID().slice(0, 8)}`;
+    await d.dispatch([
+      { id: "x1", queue: q },
+      { id: "x2", queue: q },
+    ]);
+    expect(await raw.xlen(`${prefix}q:${q}`)).toBe(2);
+    expect(await raw.sismember(`${prefix}queues`, q)).toBe(1);
+    const entries = await raw.xrange(`${prefix}q:${q}`, "-", "+");
+    expect(entries.map(([, fields]) => fields)).toEqual([
+      ["j", "x1"],
+      ["j", "x2"],
+    ]);
+  });
+
+  it("trim removes acknowledged entries and keeps from the oldest pending one", async () => {
+    const { dispatcher: d } = open();
+    const q = `trim-${randomUUID().slice(0, 8)}`;
+    const key = `${prefix}q:${q}`;
+    await d.dispatch(["t1", "t2", "t3", "t4", "t5"].map((id) => ({ id, queue: q })));
+    const got = await d.read("c", [q], 3, 0);
+    await d.ack(got.filter((x) => x.jobId !== "t2"));
+    await d.trim(q);
+    // t1 is gone; t2 is pending, so t2..t5 (t3 included, acknowledged but behind t2) stay.
+    expect((await raw.xrange(key, "-", "+")).map(([, f]) => f[1])).toEqual(["t2", "t3", "t4", "t5"]);
+    await d.ack(got.filter((x) => x.jobId === "t2"));
+    await d.trim(q);
+    expect((await raw.xrange(key, "-", "+")).map(([, f]) => f[1])).toEqual(["t4", "t5"]);
+  });
+
+  it("caps streams at about maxStreamLength", async () => {
+    const { dispatcher: d } = open({ maxStreamLength: 10 });
+    const q = `cap-${randomUUID().slice(0, 8)}`;
+    await d.dispatch(Array.from({ length: 2_000 }, (_, i) => ({ id: `c${i}`, queue: q })));
+    const len = await raw.xlen(`${prefix}q:${q}`);
+    expect(len).toBeGreaterThanOrEqual(10);
+    expect(len).toBeLessThan(300);
+  });
+
+  it("undelivered counts a stream no reader has joined yet, and survives an unknown lag", async () => {
+    const { dispatcher: d } = open();
+    const q = `lag-${randomUUID().slice(0, 8)}`;
+    await d.dispatch(["u1", "u2", "u3"].map((id) => ({ id, queue: q })));
+    expect(await d.undelivered(q)).toBe(3);
+    const [first] = await d.read("c", [q], 1, 0);
+    // Deleting an undelivered entry makes Redis report the lag as null.
+    const [, , third] = await raw.xrange(`${prefix}q:${q}`, "-", "+");
+    await raw.xdel(`${prefix}q:${q}`, third?.[0] ?? "");
+    expect(await d.undelivered(q)).toBe(1);
+    if (first) await d.ack([first]);
+  });
+
+  it("delivers cancels published by one instance to listeners of another", async () => {
+    const { dispatcher: publisher } = open();
+    const { dispatcher: listener } = open();
+    const heard: string[] = [];
+    const off = await listener.onCancel((id) => heard.push(id));
+    await publisher.publishCancel("remote-1");
+    await eventually(() => heard.includes("remote-1"), 10_000, "the remote cancel");
+    off();
+  });
+
+  it("drops expired workers from the index lazily", async () => {
+    const own = `${prefix}workers-${randomUUID().slice(0, 8)}:`;
+    const { dispatcher: d } = open({ prefix: own });
+    const at = new Date().toISOString();
+    const rec = {
+      id: "gone",
+      host: "h",
+      pid: 1,
+      queues: [],
+      concurrency: 1,
+      running: 0,
+      startedAt: at,
+      lastSeenAt: at,
+    };
+    await d.recordWorker(rec, 50);
+    expect(await raw.zcard(`${own}workers`)).toBe(1);
+    await eventually(
+      async () => (await raw.exists(`${own}worker:gone`)) === 0,
+      10_000,
+      "the record to expire",
+    );
+    expect(await raw.zcard(`${own}workers`)).toBe(1);
+    expect(await d.listWorkers()).toEqual([]);
+    expect(await raw.zcard(`${own}workers`)).toBe(0);
+  });
+
+  describe("after Redis loses everything", () => {
+    it("recreates its groups and keeps delivering (db option wins over the URL's)", async () => {
+      const url = new URL(REDIS_URL);
+      url.pathname = "/0";
+      const { dispatcher: d, untilBlocked } = open({ url: url.toString(), db: FLUSHABLE_DB });
+      const q = `loss-${randomUUID().slice(0, 8)}`;
+      await d.dispatch([{ id: "before", queue: q }]);
+      expect(await rawLoss.xlen(`${prefix}q:${q}`)).toBe(1);
+      expect(await raw.exists(`${prefix}q:${q}`)).toBe(0);
+      const before = await d.read("c", [q], 10, 1_000);
+      expect(before.map((x) => x.jobId)).toEqual(["before"]);
+
+      // Lost while idle: the next read meets NOGROUP, recreates the group and returns nothing.
+      await loseEverything();
+      expect(await d.read("c", [q], 10, 0)).toEqual([]);
+      await d.dispatch([{ id: "after-idle", queue: q }]);
+      const afterIdle = await eventually(async () => {
+        const got = await d.read("c", [q], 10, 1_000);
+        return got.length > 0 ? got : null;
+      });
+      expect(afterIdle.map((x) => x.jobId)).toEqual(["after-idle"]);
+      await d.ack(afterIdle);
+
+      // Lost while a read is blocked on the stream.
+      const blocked = background(d.read("c", [q], 10, 30_000));
+      await untilBlocked();
+      await loseEverything();
+      await d.dispatch([{ id: "after-blocked", queue: q }]);
+      const seen = (await blocked).map((x) => x.jobId);
+      const later = await eventually(async () => {
+        if (seen.includes("after-blocked")) return true;
+        seen.push(...(await d.read("c", [q], 10, 1_000)).map((x) => x.jobId));
+        return seen.includes("after-blocked");
+      });
+      expect(later).toBe(true);
+      expect(await d.knownQueues()).toContain(q);
+    });
+  });
+});

@@ -1,0 +1,62 @@
+import { Redis, type RedisOptions } from "ioredis";
+
+export interface ConnectOptions {
+  url: string;
+  db: number | undefined;
+  name: string;
+  onError: (err: Error) => void;
+  extra: RedisOptions | undefined;
+}
+
+export function connect(opts: ConnectOptions): Redis {
+  // RESP2 keeps reply shapes the documented ones whichever ioredis helper sends the command.
+  const conn = new Redis(opts.db === undefined ? opts.url : withoutDbPath(opts.url), {
+    ...opts.extra,
+    protocol: 2,
+    connectionName: opts.name,
+    ...(opts.db === undefined ? {} : { db: opts.db }),
+  });
+  conn.on("error", opts.onError);
+  return conn;
+}
+
+/** ioredis lets a database in the URL path win over the `db` option; drop it so the option wins. */
+function withoutDbPath(url: string): string {
+  try {
+    const parsed = new URL(url);
+    parsed.pathname = "";
+    return parsed.toString();
+  } catch {
+    return url;
+  }
+}
+
+export async function quitWithin(conn: Redis, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    // QUIT waits for replies still owed; an unreachable server must not hold close() hostage.
+    await Promise.race([
+      conn.quit().catch(() => undefined),
+      new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, ms);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+    conn.disconnect();
+  }
+}
+
+export function toError(err: unknown): Error {
+  return err instanceof Error ? err : new Error(String(err));
+}
+
+export function parseJson<T>(json: string | null | undefined, isValid: (v: T) => boolean): T | null {
+  if (json === null || json === undefined) return null;
+  try {
+    const value = JSON.parse(json) as T;
+    return typeof value === "object" && value !== null && isValid(value) ? value : null;
+  } catch {
+    return null;
+  }
+}

@@ -1,0 +1,98 @@
+// The write side of the streams: appending hints (the submit hot path) and acknowledging them.
+import type { Delivery, DispatchRef } from "@astraeus/core";
+import type { ChainableCommander, Redis } from "ioredis";
+import { toError } from "./redis-connection.ts";
+import { execOrThrow } from "./redis-replies.ts";
+
+/**
+ * Appends many job ids to one stream in one command. Measured against a pipeline of single XADDs for 5,000
+ * refs: about 4× less time, nearly all of it client-side command overhead in ioredis.
+ * KEYS: stream, known-queues set. ARGV: approximate cap, queue name, job ids...
+ */
+const XADD_MANY_LUA = `for i = 3, #ARGV do
+  redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 'j', ARGV[i])
+end
+redis.call('SADD', KEYS[2], ARGV[2])
+return #ARGV - 2`;
+/** Ids per script call: bounds how long one call holds the (single-threaded) server. */
+const XADD_CHUNK = 1_000;
+
+export interface StreamWriterOptions {
+  cmd: Redis;
+  prefix: string;
+  group: string;
+  cap: number;
+  reportError: (err: Error) => void;
+}
+
+function groupBy<T>(items: readonly T[], keyOf: (item: T) => string): Map<string, T[]> {
+  const out = new Map<string, T[]>();
+  for (const item of items) {
+    const key = keyOf(item);
+    const list = out.get(key);
+    if (list) list.push(item);
+    else out.set(key, [item]);
+  }
+  return out;
+}
+
+export class StreamWriter {
+  private readonly opts: StreamWriterOptions;
+  readonly queuesKey: string;
+
+  constructor(opts: StreamWriterOptions) {
+    this.opts = opts;
+    this.queuesKey = `${opts.prefix}queues`;
+  }
+
+  streamKey(queue: string): string {
+    return `${this.opts.prefix}q:${queue}`;
+  }
+
+  /** One pipeline for the whole batch, one script call per stream (and per chunk of ids). */
+  async dispatch(refs: readonly DispatchRef[]): Promise<void> {
+    if (refs.length === 0) return;
+    const pipeline = this.opts.cmd.pipeline();
+    this.append(pipeline, refs);
+    await execOrThrow(pipeline);
+  }
+
+  async ack(deliveries: readonly Delivery[]): Promise<void> {
+    if (deliveries.length === 0) return;
+    const pipeline = this.opts.cmd.pipeline();
+    for (const [queue, ds] of groupBy(deliveries, (d) => d.queue)) {
+      pipeline.xack(this.streamKey(queue), this.opts.group, ...ds.map((d) => d.entryId));
+    }
+    await execOrThrow(pipeline);
+  }
+
+  /** Re-adds deliveries nobody will process (at the stream's tail) and acknowledges them plus junk. */
+  async putBack(requeue: readonly Delivery[], junk: readonly Delivery[]): Promise<void> {
+    if (requeue.length === 0 && junk.length === 0) return;
+    const pipeline = this.opts.cmd.pipeline();
+    // XADD before XACK: if the pipeline breaks halfway the hint is duplicated, never lost.
+    this.append(
+      pipeline,
+      requeue.map((d) => ({ id: d.jobId, queue: d.queue })),
+    );
+    for (const d of [...requeue, ...junk]) {
+      pipeline.xack(this.streamKey(d.queue), this.opts.group, d.entryId);
+    }
+    try {
+      await execOrThrow(pipeline);
+    } catch (err) {
+      // Not fatal: the entries stay pending and stalePending hands them to maintenance later.
+      this.opts.reportError(toError(err));
+    }
+  }
+
+  private append(pipeline: ChainableCommander, refs: readonly DispatchRef[]): void {
+    for (const [queue, group] of groupBy(refs, (r) => r.queue)) {
+      const key = this.streamKey(queue);
+      for (let i = 0; i < group.length; i += XADD_CHUNK) {
+        const ids = group.slice(i, i + XADD_CHUNK).map((r) => r.id);
+        pipeline.eval(XADD_MANY_LUA, 2, key, this.queuesKey, this.opts.cap, queue, ...ids);
+      }
+    }
+  }
+}
