@@ -3,20 +3,12 @@ import * as ec2 from "aws-cdk-lib/aws-ec2";
 import * as elasticache from "aws-cdk-lib/aws-elasticache";
 import * as rds from "aws-cdk-lib/aws-rds";
 import { type StackContext, use } from "sst/constructs";
+import { redisGroupId } from "./config.ts";
 import { dataSubnets, Network, PORTS } from "./Network.ts";
 import { DB_USERNAME, Secrets } from "./Secrets.ts";
 import { logRetention, resourceName, stageConfig } from "./stage.ts";
 
 export const DB_NAME = "astraeus";
-
-/** ElastiCache ids: lowercase, letter first, no double hyphen, at most 40 characters. */
-export function redisGroupId(stage: string): string {
-  const id = `${stage}-astraeus`
-    .toLowerCase()
-    .replace(/[^a-z0-9-]/g, "-")
-    .replace(/-+/g, "-");
-  return (/^[a-z]/.test(id) ? id : `s-${id}`).slice(0, 36).replace(/-$/, "");
-}
 
 export function Data({ stack, app }: StackContext) {
   const config = stageConfig(app);

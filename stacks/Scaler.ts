@@ -47,7 +47,7 @@ export function Scaler({ stack, app }: StackContext) {
     REDIS_PORT: data.redis.port,
     REDIS_TLS: "true",
     REDIS_AUTH_SECRET_ARN: secrets.redisAuth.secretArn,
-    REDIS_KEY_PREFIX: "astraeus:",
+    REDIS_PREFIX: "astraeus:",
     WORKER_CLUSTER: worker.clusterName,
     ...(worker.serviceName ? { WORKER_SERVICE: worker.serviceName } : {}),
   };
@@ -67,8 +67,8 @@ export function Scaler({ stack, app }: StackContext) {
         securityGroups: [sg.scaler],
         timeout: "30 seconds",
         memorySize: "256 MB",
-        // A late run must not overlap the next one, and a failed run is superseded a minute later.
-        reservedConcurrentExecutions: 1,
+        // The timeout is half the schedule, so runs never overlap (no reserved concurrency needed, which
+        // new accounts with a low concurrency limit refuse); a failed run is superseded a minute later.
         retryAttempts: 0,
         tracing: "disabled",
         logRetention: sstLogRetention(config),

@@ -280,3 +280,12 @@ export function workerStopTimeoutSeconds(c: StageConfig): number {
 export function postgresMaxConnections(c: StageConfig): number {
   return Math.min(5000, Math.floor((c.postgres.memoryGiB * 1024 ** 3) / 9_531_392));
 }
+
+/** ElastiCache ids: lowercase, letter first, no double hyphen, at most 40 characters. */
+export function redisGroupId(stage: string): string {
+  const id = `${stage}-astraeus`
+    .toLowerCase()
+    .replace(/[^a-z0-9-]/g, "-")
+    .replace(/-+/g, "-");
+  return (/^[a-z]/.test(id) ? id : `s-${id}`).slice(0, 36).replace(/-$/, "");
+}

@@ -1,4 +1,4 @@
-import * as ec2 from "aws-cdk-lib/aws-ec2";
+import type * as ec2 from "aws-cdk-lib/aws-ec2";
 import * as ecs from "aws-cdk-lib/aws-ecs";
 import type { Stack } from "sst/constructs";
 import type { StageConfig } from "./config.ts";

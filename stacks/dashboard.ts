@@ -9,19 +9,40 @@ import { DIMENSION, METRIC, METRIC_NAMESPACE } from "../packages/functions/src/s
 import { astraeusMetric, redisMetric } from "./metrics.ts";
 
 /**
- * Panel titles, in order. The Grafana dashboard (infra/grafana) shows the same panels so on-call reads
- * the same picture locally and in AWS.
+ * Panels of the Grafana dashboard (infra/grafana/dashboards/astraeus.json) that CloudWatch shows too, with
+ * the same titles, from ALB metrics and the ones the scaler publishes.
  */
-export const DASHBOARD_PANELS = [
-  "API requests",
-  "API 5xx",
+export const SHARED_PANELS = [
+  "Ready jobs",
+  "Oldest ready job",
+  "Dead jobs",
+  "Workers up",
+  "API requests per second by status",
   "API latency",
-  "API targets",
   "Queue depth",
   "Oldest ready job age",
+  "Failed attempts and dead letters",
+  "API 5xx ratio",
+  "Workers and concurrency",
+] as const;
+
+/** Grafana panels drawn from the processes' Prometheus metrics, which do not reach CloudWatch. */
+export const GRAFANA_ONLY_PANELS = [
+  "Submitted / s",
+  "Succeeded / s",
+  "Jobs per second",
+  "Worker attempts per second by outcome",
+  "API p99 by route",
+  "Handler run time by job type",
+  "Worker failures by outcome",
+  "Heartbeat lag",
+  "Event loop lag",
+] as const;
+
+/** AWS-side panels Grafana has no data source for. */
+export const AWS_ONLY_PANELS = [
+  "API targets",
   "Backlog per task",
-  "Workers",
-  "Dead jobs",
   "Postgres CPU",
   "Postgres connections",
   "Postgres free storage",
@@ -31,6 +52,8 @@ export const DASHBOARD_PANELS = [
   "Events queue",
 ] as const;
 
+/** The CloudWatch dashboard's panels, in order. */
+export const DASHBOARD_PANELS = [...SHARED_PANELS, ...AWS_ONLY_PANELS] as const;
 export type PanelTitle = (typeof DASHBOARD_PANELS)[number];
 
 export interface DashboardSources {
@@ -52,15 +75,28 @@ export function Dashboard(stack: Stack, stage: string, s: DashboardSources): clo
     });
   const graph = (title: PanelTitle, left: cloudwatch.IMetric[], right: cloudwatch.IMetric[] = []) =>
     new cloudwatch.GraphWidget({ title, left, right, width: 6, height: 6 });
+  const stat = (title: PanelTitle, metric: cloudwatch.IMetric) =>
+    new cloudwatch.SingleValueWidget({ title, metrics: [metric], width: 6, height: 3 });
 
   const m = s.alb?.metrics;
   const tg = s.targetGroup?.metrics;
+  const perSecond = (metric: cloudwatch.IMetric, label: string, id: string) =>
+    new cloudwatch.MathExpression({
+      expression: `${id} / PERIOD(${id})`,
+      usingMetrics: { [id]: metric },
+      label,
+    });
   const widgets: Record<PanelTitle, cloudwatch.IWidget | undefined> = {
-    "API requests": m && graph("API requests", [m.requestCount({ period: minute, statistic: "Sum" })]),
-    "API 5xx": m
-      ? graph("API 5xx", [
-          m.httpCodeElb(elbv2.HttpCodeElb.ELB_5XX_COUNT, { period: minute, statistic: "Sum" }),
-          m.httpCodeTarget(elbv2.HttpCodeTarget.TARGET_5XX_COUNT, { period: minute, statistic: "Sum" }),
+    "Ready jobs": stat("Ready jobs", astraeusMetric(stage, "queueDepth", "Maximum")),
+    "Oldest ready job": stat("Oldest ready job", astraeusMetric(stage, "oldestJobAgeSeconds", "Maximum")),
+    "Dead jobs": stat("Dead jobs", astraeusMetric(stage, "deadJobs", "Sum", Duration.hours(1))),
+    "Workers up": stat("Workers up", astraeusMetric(stage, "workerCount", "Maximum")),
+    "API requests per second by status": m
+      ? graph("API requests per second by status", [
+          perSecond(m.httpCodeTarget(elbv2.HttpCodeTarget.TARGET_2XX_COUNT, { period: minute }), "2xx", "t2"),
+          perSecond(m.httpCodeTarget(elbv2.HttpCodeTarget.TARGET_4XX_COUNT, { period: minute }), "4xx", "t4"),
+          perSecond(m.httpCodeTarget(elbv2.HttpCodeTarget.TARGET_5XX_COUNT, { period: minute }), "5xx", "t5"),
+          perSecond(m.httpCodeElb(elbv2.HttpCodeElb.ELB_5XX_COUNT, { period: minute }), "ALB 5xx", "e5"),
         ])
       : undefined,
     "API latency": m
@@ -69,26 +105,38 @@ export function Dashboard(stack: Stack, stage: string, s: DashboardSources): clo
           m.targetResponseTime({ period: minute, statistic: "p99" }),
         ])
       : undefined,
+    "Queue depth": graph("Queue depth", [perQueue(METRIC.queueDepth, "ready")]),
+    "Oldest ready job age": graph("Oldest ready job age", [perQueue(METRIC.oldestJobAgeSeconds, "age (s)")]),
+    "Failed attempts and dead letters": graph("Failed attempts and dead letters", [
+      astraeusMetric(stage, "deadJobs", "Sum"),
+    ]),
+    "API 5xx ratio": m
+      ? graph("API 5xx ratio", [
+          new cloudwatch.MathExpression({
+            expression: "(FILL(e5, 0) + FILL(t5, 0)) / req",
+            usingMetrics: {
+              req: m.requestCount({ period: minute, statistic: "Sum" }),
+              e5: m.httpCodeElb(elbv2.HttpCodeElb.ELB_5XX_COUNT, { period: minute, statistic: "Sum" }),
+              t5: m.httpCodeTarget(elbv2.HttpCodeTarget.TARGET_5XX_COUNT, {
+                period: minute,
+                statistic: "Sum",
+              }),
+            },
+            label: "5xx / requests",
+          }),
+        ])
+      : undefined,
+    "Workers and concurrency": graph("Workers and concurrency", [
+      astraeusMetric(stage, "workerCount", "Maximum"),
+      astraeusMetric(stage, "runningTasks", "Maximum"),
+    ]),
     "API targets": tg
       ? graph("API targets", [
           tg.healthyHostCount({ period: minute, statistic: "Minimum" }),
           tg.unhealthyHostCount({ period: minute, statistic: "Maximum" }),
         ])
       : undefined,
-    "Queue depth": graph("Queue depth", [
-      astraeusMetric(stage, "queueDepth", "Maximum"),
-      perQueue(METRIC.queueDepth, "by queue"),
-    ]),
-    "Oldest ready job age": graph("Oldest ready job age", [
-      astraeusMetric(stage, "oldestJobAgeSeconds", "Maximum"),
-      perQueue(METRIC.oldestJobAgeSeconds, "by queue"),
-    ]),
     "Backlog per task": graph("Backlog per task", [astraeusMetric(stage, "backlogPerTask", "Average")]),
-    Workers: graph("Workers", [
-      astraeusMetric(stage, "workerCount", "Maximum"),
-      astraeusMetric(stage, "runningTasks", "Maximum"),
-    ]),
-    "Dead jobs": graph("Dead jobs", [astraeusMetric(stage, "deadJobs", "Sum")]),
     "Postgres CPU": graph("Postgres CPU", [s.postgres.metricCPUUtilization()]),
     "Postgres connections": graph("Postgres connections", [s.postgres.metricDatabaseConnections()]),
     "Postgres free storage": graph("Postgres free storage", [s.postgres.metricFreeStorageSpace()]),

@@ -19,7 +19,11 @@ export function astraeusMetric(
 }
 
 /** ElastiCache publishes per node (CacheClusterId `<group>-001`, `-002`, ...), not per replication group. */
-export function redisMetric(metricName: string, cacheClusterId: string, statistic: string): cloudwatch.Metric {
+export function redisMetric(
+  metricName: string,
+  cacheClusterId: string,
+  statistic: string,
+): cloudwatch.Metric {
   return new cloudwatch.Metric({
     namespace: "AWS/ElastiCache",
     metricName,

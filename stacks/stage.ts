@@ -31,7 +31,9 @@ export function logRetention(config: StageConfig): RetentionDays {
 }
 
 /** SST's `logRetention` prop spells the CDK enum key in lower case. */
-export function sstLogRetention(config: StageConfig): "one_week" | "two_weeks" | "one_month" | "three_months" {
+export function sstLogRetention(
+  config: StageConfig,
+): "one_week" | "two_weeks" | "one_month" | "three_months" {
   const names = { 7: "one_week", 14: "two_weeks", 30: "one_month", 90: "three_months" } as const;
   return names[config.logRetentionDays];
 }

@@ -31,7 +31,8 @@ export async function handler(): Promise<void> {
     const result = await runScaler(ready);
     console.log(JSON.stringify({ msg: "scaler run", ...result }));
   } catch (err) {
-    if (err instanceof ScalerError) console.error(JSON.stringify({ msg: "scaler run failed", ...err.result }));
+    if (err instanceof ScalerError)
+      console.error(JSON.stringify({ msg: "scaler run failed", ...err.result }));
     throw err;
   }
 }

@@ -1,0 +1,91 @@
+import { fileURLToPath } from "node:url";
+
+/** The seed example every deployed stage must run end to end. */
+export const SEED_JOB = { payload: { text: "asynchronous cloud workload" } } as const;
+
+export interface SmokeOptions {
+  baseUrl: string;
+  apiKey: string;
+  /** Overall budget: a stage that scales workers from zero needs a minute or two for the first task. */
+  timeoutMs?: number;
+  pollMs?: number;
+  log?: (line: string) => void;
+}
+
+const TERMINAL_FAILURES = new Set(["dead", "failed", "cancelled"]);
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function json(res: Response): Promise<Record<string, unknown>> {
+  const body = await res.text();
+  try {
+    return JSON.parse(body) as Record<string, unknown>;
+  } catch {
+    throw new Error(`${res.url}: expected JSON, got ${res.status} ${body.slice(0, 200)}`);
+  }
+}
+
+/** Post-deploy check: /health answers, the seed job is accepted and reaches `succeeded`. */
+export async function smoke(opts: SmokeOptions): Promise<{ jobId: string; ms: number }> {
+  const started = Date.now();
+  const deadline = started + (opts.timeoutMs ?? 300_000);
+  const poll = opts.pollMs ?? 3_000;
+  const log = opts.log ?? ((line: string) => console.log(line));
+  const base = opts.baseUrl.replace(/\/+$/, "");
+  const auth = { authorization: `Bearer ${opts.apiKey}` };
+
+  for (;;) {
+    const res = await fetch(`${base}/health`).catch((err: unknown) => err as Error);
+    if (res instanceof Response && res.ok) break;
+    if (Date.now() > deadline)
+      throw new Error(
+        `GET /health never succeeded (last: ${res instanceof Response ? res.status : res.message})`,
+      );
+    await sleep(poll);
+  }
+  log("health: ok");
+
+  const submit = await fetch(`${base}/v1/jobs`, {
+    method: "POST",
+    headers: { ...auth, "content-type": "application/json" },
+    body: JSON.stringify(SEED_JOB),
+  });
+  if (submit.status !== 201 && submit.status !== 200) {
+    throw new Error(`POST /v1/jobs: ${submit.status} ${(await submit.text()).slice(0, 300)}`);
+  }
+  const created = await json(submit);
+  const jobId = String(created.id ?? "");
+  if (!jobId) throw new Error("POST /v1/jobs returned no id");
+  log(`submitted: ${jobId}`);
+
+  let last = "";
+  for (;;) {
+    const res = await fetch(`${base}/v1/jobs/${encodeURIComponent(jobId)}`, { headers: auth });
+    if (!res.ok) throw new Error(`GET /v1/jobs/${jobId}: ${res.status}`);
+    const job = await json(res);
+    const state = String(job.state ?? job.status ?? "");
+    if (state !== last) log(`state: ${state}`);
+    last = state;
+    if (state === "succeeded") return { jobId, ms: Date.now() - started };
+    if (TERMINAL_FAILURES.has(state))
+      throw new Error(`job ${jobId} ended ${state}: ${JSON.stringify(job.error ?? null)}`);
+    if (Date.now() > deadline) throw new Error(`job ${jobId} still ${state} at the deadline`);
+    await sleep(poll);
+  }
+}
+
+// CLI for the deploy workflow: tsx infra/smoke.ts <api url>  (key in ASTRAEUS_ADMIN_KEY)
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  const baseUrl = process.argv[2];
+  const apiKey = process.env.ASTRAEUS_ADMIN_KEY;
+  if (!baseUrl || !apiKey) {
+    console.error("usage: ASTRAEUS_ADMIN_KEY=... tsx infra/smoke.ts <api url>");
+    process.exit(2);
+  }
+  smoke({ baseUrl, apiKey }).then(
+    (r) => console.log(`smoke: job ${r.jobId} succeeded in ${r.ms} ms`),
+    (err: unknown) => {
+      console.error(`smoke: FAILED: ${err instanceof Error ? err.message : String(err)}`);
+      process.exit(1);
+    },
+  );
+}

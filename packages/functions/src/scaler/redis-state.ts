@@ -1,0 +1,122 @@
+import type { PublishedDepth } from "@astraeus/core";
+import type { Redis } from "ioredis";
+import { redisKeys } from "./keys.ts";
+import type { ScalerSettings } from "./settings.ts";
+
+export interface QueueReading {
+  queue: string;
+  ready: number;
+  /** Null when the queue has nothing ready or the age is unknown. */
+  oldestReadyAgeMs: number | null;
+}
+
+export interface RedisState {
+  queues: QueueReading[];
+  /** `published`: the maintenance leader's snapshot. `streams`: counted here because it was stale. */
+  source: "published" | "streams";
+  workers: number;
+  /** Jobs dead-lettered since the last run (the counter's current value). */
+  deadJobs: number;
+}
+
+function parseDepth(json: string): PublishedDepth | null {
+  try {
+    const v = JSON.parse(json) as Partial<PublishedDepth>;
+    if (typeof v.queue !== "string" || typeof v.ready !== "number" || !Number.isFinite(v.ready)) return null;
+    const age = typeof v.oldestReadyAgeMs === "number" ? v.oldestReadyAgeMs : null;
+    return { queue: v.queue, ready: Math.max(0, v.ready), oldestReadyAgeMs: age, at: String(v.at ?? "") };
+  } catch {
+    return null;
+  }
+}
+
+/** RESP2 XINFO GROUPS record: a flat [field, value, ...] list. */
+function record(flat: unknown): Map<string, unknown> {
+  const map = new Map<string, unknown>();
+  if (!Array.isArray(flat)) return map;
+  for (let i = 0; i + 1 < flat.length; i += 2) map.set(String(flat[i]), flat[i + 1]);
+  return map;
+}
+
+function entryTimeMs(id: string): number | null {
+  const ms = Number(id.split("-")[0]);
+  return Number.isFinite(ms) ? ms : null;
+}
+
+/**
+ * Undelivered entries of a queue's stream and the age of the first: the depth signal when no maintenance
+ * leader is publishing (all workers scaled to zero, or the leader is stuck).
+ */
+export async function streamReading(
+  redis: Redis,
+  settings: ScalerSettings,
+  queue: string,
+  now: number,
+): Promise<QueueReading> {
+  const key = redisKeys(settings.prefix).stream(queue);
+  let groups: unknown[];
+  try {
+    groups = (await redis.call("XINFO", "GROUPS", key)) as unknown[];
+  } catch (err) {
+    if (String(err).includes("no such key")) return { queue, ready: 0, oldestReadyAgeMs: null };
+    throw err;
+  }
+  const group = groups.map(record).find((g) => g.get("name") === settings.group);
+  // No group yet: nobody has read the stream, so all of it is waiting.
+  const after = group ? `(${String(group.get("last-delivered-id") ?? "0-0")}` : "-";
+  const first = (await redis.xrange(key, after, "+", "COUNT", 1))[0];
+  if (!first) return { queue, ready: 0, oldestReadyAgeMs: null };
+  const lag = group?.get("lag");
+  const ready =
+    typeof lag === "number"
+      ? lag
+      : group
+        ? (await redis.xrange(key, after, "+", "COUNT", 10_000)).length
+        : await redis.xlen(key);
+  const at = entryTimeMs(first[0]);
+  return { queue, ready, oldestReadyAgeMs: at === null ? null : Math.max(0, now - at) };
+}
+
+export async function readRedisState(
+  redis: Redis,
+  settings: ScalerSettings,
+  now: number,
+): Promise<RedisState> {
+  const keys = redisKeys(settings.prefix);
+  const [published, workers, dead] = await Promise.all([
+    redis.hvals(keys.depth),
+    redis.zcount(keys.workers, now - settings.workerWindowMs, "+inf"),
+    redis.get(keys.deadJobs),
+  ]);
+  const depths = published.map(parseDepth).filter((d): d is PublishedDepth => d !== null);
+  const newest = Math.max(...depths.map((d) => Date.parse(d.at)).filter(Number.isFinite), -Infinity);
+  // An empty snapshot means "nothing ready" only while a leader is alive to have written it.
+  const fresh = depths.length > 0 ? now - newest <= settings.depthStaleMs : workers > 0;
+  const deadJobs = Math.max(0, Math.floor(Number(dead ?? 0)) || 0);
+
+  if (fresh && workers > 0) {
+    const queues = depths
+      .map((d) => ({
+        queue: d.queue,
+        ready: d.ready,
+        oldestReadyAgeMs: d.ready > 0 ? d.oldestReadyAgeMs : null,
+      }))
+      .sort((a, b) => a.queue.localeCompare(b.queue));
+    return { queues, source: "published", workers, deadJobs };
+  }
+  const names = (await redis.smembers(keys.queues)).sort();
+  const queues = await Promise.all(names.map((q) => streamReading(redis, settings, q, now)));
+  return { queues, source: "streams", workers, deadJobs };
+}
+
+/**
+ * Subtracts what was published from the dead-job counter. DECRBY rather than DEL keeps increments that
+ * landed between the read and now; a run that failed to publish leaves the counter for the next run.
+ */
+export async function acknowledgeDeadJobs(
+  redis: Redis,
+  settings: ScalerSettings,
+  count: number,
+): Promise<void> {
+  if (count > 0) await redis.decrby(redisKeys(settings.prefix).deadJobs, count);
+}
