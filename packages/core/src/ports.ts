@@ -195,6 +195,10 @@ export interface Dispatcher {
   listWorkers(): Promise<WorkerRecord[]>;
   publishDepths(depths: readonly PublishedDepth[]): Promise<void>;
   readDepths(): Promise<PublishedDepth[]>;
+  /** Adds to the dead-lettered jobs counter the scaler publishes as `DeadJobs` (and then subtracts). */
+  countDeadJobs(n: number): Promise<void>;
+  /** The counter's current value (what the scaler has not yet published). */
+  deadJobsCounter(): Promise<number>;
   /** Unblock any pending `read` (used on shutdown). */
   interrupt(): void;
   ping(): Promise<void>;

@@ -265,6 +265,14 @@ export function dispatcherContract(label: string, open: () => Promise<ContractTa
       expect(await d.listWorkers()).toEqual([]);
     });
 
+    it("counts dead-lettered jobs for the scaler", async () => {
+      const before = await d.deadJobsCounter();
+      await d.countDeadJobs(2);
+      await d.countDeadJobs(0);
+      await d.countDeadJobs(3);
+      expect(await d.deadJobsCounter()).toBe(before + 5);
+    });
+
     it("publishes depths as a snapshot that readDepths returns", async () => {
       const at = new Date().toISOString();
       const a = { queue: "depth-a", ready: 12, oldestReadyAgeMs: 3_400, at };

@@ -4,6 +4,7 @@ import { RedisDispatcher, type RedisDispatcherOptions } from "./redis.ts";
 
 export { MemoryDispatcher, type MemoryDispatcherOptions } from "./memory.ts";
 export { RedisDispatcher, type RedisDispatcherOptions } from "./redis.ts";
+export { redisUrlFromEnv } from "./url.ts";
 
 export interface CreateDispatcherOptions
   extends Omit<RedisDispatcherOptions, "url">,

@@ -202,6 +202,16 @@ export class MemoryDispatcher implements Dispatcher {
     return live;
   }
 
+  private deadJobs = 0;
+
+  async countDeadJobs(n: number): Promise<void> {
+    this.deadJobs += n;
+  }
+
+  async deadJobsCounter(): Promise<number> {
+    return this.deadJobs;
+  }
+
   async publishDepths(depths: readonly PublishedDepth[]): Promise<void> {
     // A snapshot replaces the previous one: a queue missing from it has nothing ready.
     this.depths = new Map(depths.map((d) => [d.queue, JSON.stringify(d)]));

@@ -53,6 +53,19 @@ export class RedisRegistry {
     return live;
   }
 
+  /** The scaler reads this key, publishes `DeadJobs` and subtracts what it published. */
+  private get deadKey(): string {
+    return `${this.prefix}stats:dead_jobs`;
+  }
+
+  async countDeadJobs(n: number): Promise<void> {
+    if (n > 0) await this.cmd.incrby(this.deadKey, n);
+  }
+
+  async deadJobsCounter(): Promise<number> {
+    return Number((await this.cmd.get(this.deadKey)) ?? 0);
+  }
+
   async publishDepths(depths: readonly PublishedDepth[]): Promise<void> {
     // A snapshot replaces the previous one: a queue missing from it has nothing ready.
     const tx = this.cmd.multi().del(this.depthKey);

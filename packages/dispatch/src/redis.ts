@@ -320,6 +320,14 @@ export class RedisDispatcher implements Dispatcher {
     return this.registry.listWorkers();
   }
 
+  countDeadJobs(n: number): Promise<void> {
+    return this.registry.countDeadJobs(n);
+  }
+
+  deadJobsCounter(): Promise<number> {
+    return this.registry.deadJobsCounter();
+  }
+
   publishDepths(depths: readonly PublishedDepth[]): Promise<void> {
     return this.registry.publishDepths(depths);
   }

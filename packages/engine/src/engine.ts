@@ -222,6 +222,7 @@ export class JobEngine implements Engine {
     const first = done[0];
     if (!first) return { accepted: false, state: null };
     if (first.dispatchNow) this.dispatchLater([{ id: first.id, queue: first.queue }]);
+    if (first.to === "dead") this.dispatcher.countDeadJobs(1).catch(() => {});
     // A cancel requested meanwhile wins over the retry (the store ends the job cancelled).
     return { accepted: true, state: first.to as "queued" | "dead" | "cancelled" };
   }

@@ -122,6 +122,7 @@ export class Maintenance {
     const reaped = await this.store.reapExpiredLeases(limit);
     report.reaped = reaped.requeued.length + reaped.dead + reaped.cancelled;
     if (reaped.requeued.length > 0) await this.dispatcher.dispatch(reaped.requeued).catch(() => {});
+    if (reaped.dead > 0) await this.dispatcher.countDeadJobs(reaped.dead).catch(() => {});
     if (report.reaped > 0)
       this.opts.logger.info({ ...reaped, requeued: reaped.requeued.length }, "reaped leases");
 

@@ -58,3 +58,19 @@ describe("worker configuration", () => {
     expect(r.stderr).toContain("MAX_CONCURRENT_JOBS");
   });
 });
+
+describe("worker configuration in AWS", () => {
+  it("builds its URLs from the parts ECS injects", () => {
+    const env = parseWorkerEnv({
+      DATABASE_HOST: "db.internal",
+      DATABASE_USER: "astraeus",
+      DATABASE_PASSWORD: "secret",
+      DATABASE_NAME: "astraeus",
+      REDIS_HOST: "cache.internal",
+      REDIS_TLS: "true",
+      REDIS_AUTH_TOKEN: "token",
+    });
+    expect(env.DATABASE_URL).toBe("postgres://astraeus:secret@db.internal:5432/astraeus?sslmode=require");
+    expect(env.REDIS_URL).toBe("rediss://:token@cache.internal:6379");
+  });
+});

@@ -1,3 +1,5 @@
+import { databaseUrlFromEnv } from "@astraeus/db";
+import { redisUrlFromEnv } from "@astraeus/dispatch";
 import { z } from "zod";
 
 const bool = z.enum(["true", "false", "1", "0"]).transform((v) => v === "true" || v === "1");
@@ -5,11 +7,14 @@ const int = (min: number, max: number) => z.coerce.number().int().min(min).max(m
 
 /** The worker's environment. Every option has its default beside it. */
 export const WorkerEnv = z.object({
-  /** Postgres URL. Unset: embedded PGlite in ASTRAEUS_DATA_DIR (single-process use only). */
+  /**
+   * Postgres URL (or DATABASE_HOST/PORT/USER/NAME/PASSWORD/SSL parts). Unset: embedded PGlite in
+   * ASTRAEUS_DATA_DIR (single-process use only).
+   */
   DATABASE_URL: z.url().optional(),
   /** PGlite data folder when DATABASE_URL is unset. Default ".astraeus/data". */
   ASTRAEUS_DATA_DIR: z.string().min(1).default(".astraeus/data"),
-  /** Redis URL. Unset: in-process dispatch (only sensible in the single-process dev mode). */
+  /** Redis URL (or REDIS_HOST/PORT/TLS/AUTH_TOKEN parts). Unset: in-process dispatch (single-process dev mode). */
   REDIS_URL: z.url().optional(),
   /** Prefix of every Redis key. Default "astraeus:". */
   REDIS_PREFIX: z.string().min(1).default("astraeus:"),
@@ -56,6 +61,11 @@ export type WorkerEnv = z.infer<typeof WorkerEnv>;
 /** Parses the environment, or throws one readable message naming every bad variable. */
 export function parseWorkerEnv(env: Record<string, string | undefined>): WorkerEnv {
   const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ""));
+  // In AWS the URLs come as parts (host, port, TLS flag, secrets); fold them into the URLs here.
+  const databaseUrl = databaseUrlFromEnv(cleaned);
+  const redisUrl = redisUrlFromEnv(cleaned);
+  if (databaseUrl) cleaned.DATABASE_URL = databaseUrl;
+  if (redisUrl) cleaned.REDIS_URL = redisUrl;
   const r = WorkerEnv.safeParse(cleaned);
   if (r.success) return r.data;
   const lines = r.error.issues.map((i) => `  ${i.path.join(".") || "(env)"}: ${i.message}`);

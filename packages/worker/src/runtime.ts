@@ -369,6 +369,8 @@ export class Worker {
   private afterFlush(finished: FinishedJob[]): void {
     const again = finished.filter((f) => f.dispatchNow).map((f) => ({ id: f.id, queue: f.queue }));
     if (again.length > 0) this.dispatcher.dispatch(again).catch(() => {});
+    const dead = finished.filter((f) => f.to === "dead").length;
+    if (dead > 0) this.dispatcher.countDeadJobs(dead).catch(() => {});
   }
 
   private async heartbeat(): Promise<void> {

@@ -71,6 +71,7 @@ describe("worker runtime on Postgres and Redis", () => {
         throw new Error("boom");
       },
     });
+    const deadBefore = await h.engine.dispatcher.deadJobsCounter();
     const { job } = await h.engine.submit(T, {
       type: "t.flaky",
       queue: "q-retry",
@@ -91,6 +92,11 @@ describe("worker runtime on Postgres and Redis", () => {
       "claimed",
       "dead",
     ]);
+    // The scaler's DeadJobs counter saw it.
+    await waitFor(
+      "dead counter",
+      async () => (await h.engine.dispatcher.deadJobsCounter()) === deadBefore + 1,
+    );
     // Backoff without jitter: 40 ms then 80 ms between attempts (at least).
     expect((starts[1] ?? 0) - (starts[0] ?? 0)).toBeGreaterThanOrEqual(40);
     expect((starts[2] ?? 0) - (starts[1] ?? 0)).toBeGreaterThanOrEqual(80);
