@@ -63,6 +63,6 @@ CREATE INDEX "api_keys_tenant_idx" ON "api_keys" USING btree ("tenant");--> stat
 CREATE INDEX "job_events_id_brin" ON "job_events" USING brin ("id");--> statement-breakpoint
 CREATE INDEX "jobs_ready_idx" ON "jobs" USING btree ("queue","priority" DESC NULLS LAST,"run_at","id") WHERE state = 'queued';--> statement-breakpoint
 CREATE INDEX "jobs_delayed_idx" ON "jobs" USING btree ("run_at") WHERE state = 'queued' AND delayed;--> statement-breakpoint
-CREATE INDEX "jobs_lease_idx" ON "jobs" USING btree ("lease_expires_at") WHERE state = 'running';--> statement-breakpoint
+CREATE INDEX "jobs_running_idx" ON "jobs" USING btree ("id") WHERE state = 'running';--> statement-breakpoint
 CREATE INDEX "jobs_tenant_idx" ON "jobs" USING btree ("tenant","id" DESC NULLS LAST);--> statement-breakpoint
 CREATE UNIQUE INDEX "jobs_idempotency_idx" ON "jobs" USING btree ("tenant","idempotency_key") WHERE idempotency_key IS NOT NULL;

@@ -55,7 +55,9 @@ export const jobs = pgTable(
     // The claim path: ready rows per queue in priority then due order. Only queued rows are in it.
     index("jobs_ready_idx").on(t.queue, t.priority.desc(), t.runAt, t.id).where(sql`state = 'queued'`),
     index("jobs_delayed_idx").on(t.runAt).where(sql`state = 'queued' AND delayed`),
-    index("jobs_lease_idx").on(t.leaseExpiresAt).where(sql`state = 'running'`),
+    // Running rows by id, not by lease expiry: heartbeats then change no indexed column and stay HOT
+    // updates; the reaper filters the (few) running rows on lease_expires_at.
+    index("jobs_running_idx").on(t.id).where(sql`state = 'running'`),
     index("jobs_tenant_idx").on(t.tenant, t.id.desc()),
     uniqueIndex("jobs_idempotency_idx")
       .on(t.tenant, t.idempotencyKey)

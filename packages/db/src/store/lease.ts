@@ -11,15 +11,15 @@ import type { SqlExecutor } from "../sql.ts";
 import { CLAIM_RETURNING, jsonText, rowToClaimed } from "./rows.ts";
 
 // Every claim issues a fresh lease token and bumps `attempt`, and records its `claimed` event in the same
-// statement. SKIP LOCKED means a duplicate hint racing another worker is skipped, never waited on.
-function claimSql(select: string): string {
-  return `
-WITH s AS (${select}),
-c AS (
-  UPDATE jobs j SET state = 'running', attempt = j.attempt + 1, lease_token = gen_random_uuid(),
+// statement (invariant 8).
+const CLAIM_SET = `state = 'running', attempt = j.attempt + 1, lease_token = gen_random_uuid(),
     lease_expires_at = now() + $2::float8 * interval '1 millisecond', worker_id = $3, started_at = now(),
-    updated_at = now(), delayed = false
-  FROM s WHERE j.id = s.id
+    updated_at = now(), delayed = false`;
+
+function claimSql(update: string): string {
+  return `
+WITH c AS (
+  ${update}
   RETURNING ${CLAIM_RETURNING.replace(/(\w+)/g, "j.$1")}
 ), ev AS (
   INSERT INTO job_events (job_id, tenant, kind, from_state, to_state, attempt, data)
@@ -49,9 +49,12 @@ export async function claimByIds(
   if (ids.length === 0) return [];
   const params: unknown[] = [ids, opts.leaseMs, opts.workerId];
   const where = filters(opts, params);
-  const select = `SELECT id FROM jobs WHERE id = ANY($1::uuid[]) AND state = 'queued' AND run_at <= now()${where}
-    FOR UPDATE SKIP LOCKED`;
-  const rows = await db.query(claimSql(select), params);
+  // A plain conditional UPDATE: no separate row-lock pass (that would write every tuple twice). A duplicate
+  // hint racing another worker waits for that statement, then re-checks `state` and skips the row; both
+  // walk the primary key in id order, so they cannot deadlock.
+  const update = `UPDATE jobs j SET ${CLAIM_SET}
+    WHERE j.id = ANY($1::uuid[]) AND j.state = 'queued' AND j.run_at <= now()${where}`;
+  const rows = await db.query(claimSql(update), params);
   return rows.map(rowToClaimed);
 }
 
@@ -68,9 +71,11 @@ export async function claimNext(
     if (want <= 0) break;
     const params: unknown[] = [queue, opts.leaseMs, opts.workerId, want];
     const where = filters(opts, params);
-    const select = `SELECT id FROM jobs WHERE queue = $1 AND state = 'queued' AND run_at <= now()${where}
-      ORDER BY priority DESC, run_at, id LIMIT $4 FOR UPDATE SKIP LOCKED`;
-    const rows = await db.query(claimSql(select), params);
+    const update = `UPDATE jobs j SET ${CLAIM_SET}
+      FROM (SELECT id FROM jobs WHERE queue = $1 AND state = 'queued' AND run_at <= now()${where}
+            ORDER BY priority DESC, run_at, id LIMIT $4 FOR UPDATE SKIP LOCKED) s
+      WHERE j.id = s.id`;
+    const rows = await db.query(claimSql(update), params);
     for (const r of rows) out.push(rowToClaimed(r));
   }
   return out;

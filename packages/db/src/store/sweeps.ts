@@ -19,7 +19,7 @@ export async function reapExpiredLeases(db: SqlExecutor, limit: number): Promise
   const rows = await db.query<{ id: string; queue: string; state: string }>(
     `WITH s AS (
        SELECT id FROM jobs WHERE state = 'running' AND lease_expires_at < now()
-       ORDER BY lease_expires_at LIMIT $1 FOR UPDATE SKIP LOCKED
+       LIMIT $1 FOR UPDATE SKIP LOCKED
      ), u AS (
        UPDATE jobs j SET
          state = (CASE WHEN j.cancel_requested THEN 'cancelled'
