@@ -1,3 +1,4 @@
+import { mkdirSync } from "node:fs";
 import { PGlite } from "@electric-sql/pglite";
 import postgres from "postgres";
 import { runMigrations, runPgliteMigrations } from "./migrate.ts";
@@ -32,6 +33,7 @@ export async function connectDatabase(opts: ConnectOptions = {}): Promise<Databa
     });
     return new PostgresDatabase(sql);
   }
+  if (opts.dataDir) mkdirSync(opts.dataDir, { recursive: true });
   const pg = opts.dataDir ? new PGlite(opts.dataDir) : new PGlite();
   await pg.waitReady;
   await runPgliteMigrations(pg);
