@@ -62,7 +62,7 @@ export class JobEngine implements Engine {
     this.defaults = { ...SUBMISSION_DEFAULTS, ...opts.submission };
     this.leaseMs = opts.leaseMs ?? 30_000;
     this.log = opts.logger ?? silentLogger;
-    this.committer = new GroupCommitter((jobs) => this.store.insertJobs(jobs), {
+    this.committer = new GroupCommitter((jobs) => this.insertAndDispatch(jobs), {
       maxBatch: 1000,
       maxInFlight: 2,
       ...opts.groupCommit,
@@ -84,12 +84,21 @@ export class JobEngine implements Engine {
     });
   }
 
+  /** One INSERT for the batch, then one dispatch for every row it inserted that is due now. */
+  private async insertAndDispatch(jobs: NewJob[]): Promise<InsertOutcome> {
+    const outcome = await this.store.insertJobs(jobs);
+    const refs: DispatchRef[] = [];
+    for (const j of jobs)
+      if (!j.delayed && outcome.inserted.has(j.id)) refs.push({ id: j.id, queue: j.queue });
+    this.dispatchLater(refs);
+    return outcome;
+  }
+
   async submit(tenant: string, submission: unknown): Promise<SubmitResult> {
     const row = resolveSubmission(tenant, submission, this.defaults, Date.now());
     for (let tries = 0; tries < 3; tries++) {
       const outcome = await this.committer.add(row);
       if (outcome.inserted.has(row.id)) {
-        if (!row.delayed) this.dispatchLater([{ id: row.id, queue: row.queue }]);
         return { job: jobFromNew(row, row.payload), replayed: false };
       }
       const replay = this.replayOf(row, outcome);
@@ -138,8 +147,7 @@ export class JobEngine implements Engine {
       }
     });
     if (issues.length > 0) throw new AppError("validation_failed", "the batch is invalid", { issues });
-    await this.store.insertJobs(rows);
-    this.dispatchLater(rows.filter((r) => !r.delayed).map((r) => ({ id: r.id, queue: r.queue })));
+    await this.insertAndDispatch(rows);
     return rows.map((r) => jobFromNew(r, r.payload));
   }
 

@@ -26,6 +26,7 @@ export class GroupCommitter {
   flushes = 0;
 
   constructor(
+    /** Inserts one batch; it also sends the batch's stream hints, once, for the rows it inserted. */
     private readonly insert: (jobs: NewJob[]) => Promise<InsertOutcome>,
     private readonly opts: GroupCommitOptions = { maxBatch: 1000, maxInFlight: 2 },
   ) {}
