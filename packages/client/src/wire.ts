@@ -22,7 +22,9 @@ export const ScopeSchema = z.enum(SCOPES);
 export type Scope = z.infer<typeof ScopeSchema>;
 
 export const TENANT_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
-export const TenantSchema = z.string().regex(TENANT_RE, "tenant must match ^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$");
+export const TenantSchema = z
+  .string()
+  .regex(TENANT_RE, "tenant must match ^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$");
 
 /** Limits of the worker protocol. */
 export const WORKER_LIMITS = {
@@ -52,7 +54,7 @@ export const ListJobsParams = ListJobsQuery.extend({
   cursor: z.string().min(1).max(256).optional(),
   limit: z.coerce.number().int().min(1).max(LIMITS.listLimitMax).optional(),
 });
-export type ListJobsParams = z.input<typeof ListJobsParams>;
+export type ListJobsParams = Omit<z.input<typeof ListJobsParams>, "limit"> & { limit?: number };
 
 export const JobPage = z.object({
   jobs: z.array(Job),
@@ -164,7 +166,8 @@ export type FailRequest = z.infer<typeof FailRequest>;
 export const CompleteResponse = z.object({ id: z.uuid(), state: z.literal("succeeded") });
 export type CompleteResponse = z.infer<typeof CompleteResponse>;
 
-export const FailResponse = z.object({ id: z.uuid(), state: z.enum(["queued", "dead"]) });
+/** Where the job went: queued again (retry with backoff), dead, or cancelled (a cancel request won). */
+export const FailResponse = z.object({ id: z.uuid(), state: z.enum(["queued", "dead", "cancelled"]) });
 export type FailResponse = z.infer<typeof FailResponse>;
 
 // ---- admin ---------------------------------------------------------------------------------------

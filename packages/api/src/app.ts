@@ -1,0 +1,196 @@
+import { randomUUID } from "node:crypto";
+import { AppError } from "@astraeus/core";
+import type { SqlExecutor } from "@astraeus/db";
+import type { Engine } from "@astraeus/engine";
+import { OpenAPIHono } from "@hono/zod-openapi";
+import type { Context } from "hono";
+import { routePath } from "hono/route";
+import pino, { type Logger } from "pino";
+import type { ApiKeyStore } from "./auth/keys.ts";
+import { type AppConfig, DEFAULT_APP_CONFIG } from "./config.ts";
+import { authenticate, rateLimit } from "./http/auth.ts";
+import type { ApiApp, ApiEnv } from "./http/env.ts";
+import { header } from "./http/headers.ts";
+import { Metrics } from "./metrics.ts";
+import { DOCUMENT_INFO } from "./openapi.ts";
+import { issuesFromZod, toProblem } from "./problem.ts";
+import type { RateLimiter } from "./ratelimit/types.ts";
+import { adminRoutes } from "./routes/admin.ts";
+import type { RouteDeps } from "./routes/deps.ts";
+import { jobRoutes } from "./routes/jobs.ts";
+import { queueRoutes } from "./routes/queues.ts";
+import { streamRoutes } from "./routes/stream.ts";
+import { type ReadinessCheck, systemRoutes } from "./routes/system.ts";
+import { workerRoutes } from "./routes/worker.ts";
+
+export interface AppDeps {
+  engine: Engine;
+  keys: ApiKeyStore;
+  rateLimiter: RateLimiter;
+  /** HTTP settings; unset fields take DEFAULT_APP_CONFIG. */
+  config?: Partial<AppConfig>;
+  /** Default: pino at "info" to stdout. */
+  logger?: Logger;
+  /** Default: a fresh registry (so several apps can live in one process, as in tests). */
+  metrics?: Metrics;
+  /** Named checks for /ready. Default: Postgres (`store.ping`) and dispatch (`dispatcher.ping`). */
+  readiness?: Record<string, ReadinessCheck>;
+  /** The store's SQL executor, for cluster-wide job counters in /metrics. Default: none (counters stay 0). */
+  db?: SqlExecutor | null;
+  /** Aborting it ends long polls and SSE streams (graceful shutdown). Default: never aborted. */
+  signal?: AbortSignal;
+}
+
+const TARGETS: Record<string, string> = {
+  json: "body",
+  query: "query string",
+  param: "path",
+  header: "headers",
+};
+const REQUEST_ID_RE = /^[A-Za-z0-9._:-]{1,128}$/;
+
+// Connection-level failures of Postgres or Redis are the server's dependency being away, not a bug:
+// 503 tells clients (and the typed client's retry) to come back.
+const UNAVAILABLE_CODES = new Set([
+  "ECONNREFUSED",
+  "ECONNRESET",
+  "ETIMEDOUT",
+  "EPIPE",
+  "CONNECTION_CLOSED",
+  "CONNECTION_ENDED",
+  "CONNECTION_DESTROYED",
+  "CONNECT_TIMEOUT",
+  "57P01",
+  "57P03",
+  "53300",
+]);
+
+function asAvailability(err: unknown): unknown {
+  const code = (err as { code?: unknown } | null)?.code;
+  if (typeof code === "string" && UNAVAILABLE_CODES.has(code)) {
+    return new AppError("unavailable", "a dependency of the service is unavailable; retry shortly");
+  }
+  return err;
+}
+
+export function defaultLogger(level = "info"): Logger {
+  return pino({
+    level,
+    // Defence in depth: nothing here logs headers or bodies, but a key must never reach the logs.
+    redact: {
+      paths: ["authorization", "*.authorization", "key", "*.key", "apiKey", "*.apiKey"],
+      censor: "[redacted]",
+    },
+  });
+}
+
+export function createApp(deps: AppDeps): ApiApp {
+  const config: AppConfig = { ...DEFAULT_APP_CONFIG, ...deps.config };
+  const logger = deps.logger ?? defaultLogger();
+  const metrics = deps.metrics ?? new Metrics();
+  metrics.attach(deps.engine.store, deps.db ?? null);
+  const signal = deps.signal ?? new AbortController().signal;
+  const readiness = deps.readiness ?? {
+    postgres: () => deps.engine.store.ping(),
+    [deps.engine.dispatcher.kind === "redis" ? "redis" : "dispatch"]: () => deps.engine.dispatcher.ping(),
+  };
+
+  const app: ApiApp = new OpenAPIHono<ApiEnv>({
+    defaultHook: (result) => {
+      if (!result.success) {
+        throw new AppError(
+          "validation_failed",
+          `the request ${TARGETS[result.target] ?? result.target} is invalid`,
+          {
+            issues: issuesFromZod(result.error.issues),
+          },
+        );
+      }
+    },
+  });
+
+  app.use("*", async (c, next) => {
+    const started = performance.now();
+    const incoming = header(c, "x-request-id");
+    const requestId = incoming && REQUEST_ID_RE.test(incoming) ? incoming : randomUUID();
+    c.set("requestId", requestId);
+    // Set before the handler builds its response (touching c.res.headers afterwards would turn the node
+    // adapter's cheap response into a full Headers object). The submit routes add it themselves, on a
+    // plain-object response that skips Hono's Headers entirely.
+    if (!isHotPath(c.req.method, c.req.path)) c.header("X-Request-Id", requestId);
+    await next();
+    const seconds = (performance.now() - started) / 1000;
+    const route = routeLabel(c);
+    metrics.httpDuration.observe({ method: c.req.method, route, status: String(c.res.status) }, seconds);
+    if (logger.isLevelEnabled("debug")) {
+      logger.debug(
+        { requestId, method: c.req.method, route, status: c.res.status, ms: Math.round(seconds * 1000) },
+        "request",
+      );
+    }
+  });
+
+  const problemResponse = (err: unknown, c: Context<ApiEnv>) => {
+    const requestId = c.get("requestId") ?? randomUUID();
+    const { problem, extra, internal } = toProblem(asAvailability(err), requestId, c.req.path);
+    if (internal) logger.error({ err, requestId, route: routeLabel(c) }, "request failed");
+    else if (problem.status >= 500)
+      logger.warn({ requestId, code: problem.code, detail: problem.detail }, "unavailable");
+    return c.body(JSON.stringify({ ...extra, ...problem }), problem.status as 400, {
+      "Content-Type": "application/problem+json",
+      "X-Request-Id": requestId,
+    });
+  };
+  app.onError(problemResponse);
+  app.notFound((c) =>
+    problemResponse(new AppError("not_found", `no route for ${c.req.method} ${c.req.path}`), c),
+  );
+
+  let document: unknown;
+  systemRoutes(app, {
+    metrics,
+    readiness,
+    document: () => {
+      document ??= openApiDocument(app);
+      return document;
+    },
+  });
+
+  app.use("/v1/*", authenticate(deps.keys));
+  app.use(
+    "/v1/*",
+    rateLimit(deps.rateLimiter, {
+      perSec: config.rateLimitPerSec,
+      burstSeconds: config.rateLimitBurstSeconds,
+    }),
+  );
+  const routeDeps: RouteDeps = { engine: deps.engine, keys: deps.keys, config, metrics, logger, signal };
+  jobRoutes(app, routeDeps);
+  streamRoutes(app, routeDeps);
+  queueRoutes(app, routeDeps);
+  workerRoutes(app, routeDeps);
+  adminRoutes(app, routeDeps);
+  app.openAPIRegistry.registerComponent("securitySchemes", "bearer", {
+    type: "http",
+    scheme: "bearer",
+    description: "An API key: `Authorization: Bearer ast_…`",
+  });
+  return app;
+}
+
+function isHotPath(method: string, path: string): boolean {
+  return method === "POST" && (path === "/v1/jobs" || path === "/v1/jobs/batch");
+}
+
+function routeLabel(c: Context<ApiEnv>): string {
+  const path = routePath(c, -1);
+  return path === "*" || path === "/*" || path === "/v1/*" || path === "" ? "unmatched" : path;
+}
+
+/** The OpenAPI 3.1 document of an app built by createApp. */
+export function openApiDocument(app: ApiApp): Record<string, unknown> {
+  return app.getOpenAPI31Document({ ...DOCUMENT_INFO, tags: [...DOCUMENT_INFO.tags] }) as unknown as Record<
+    string,
+    unknown
+  >;
+}

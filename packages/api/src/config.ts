@@ -1,0 +1,99 @@
+// Every setting of the API process, read from the environment by one schema (see .env.example).
+
+import { TenantSchema } from "@astraeus/client/wire";
+import { DEFAULTS, JobTypeSchema, LIMITS, QueueNameSchema } from "@astraeus/core";
+import { z } from "zod";
+
+const bool = z
+  .enum(["true", "false", "1", "0", "yes", "no", ""])
+  .transform((v) => v === "true" || v === "1" || v === "yes");
+const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+const blankToUndefined = (v: unknown) => (v === "" ? undefined : v);
+
+export const EnvSchema = z.object({
+  PORT: int(0, 65535).default(8080),
+  HOST: z.string().min(1).default("0.0.0.0"),
+  /** Postgres URL; absent means embedded PGlite in ASTRAEUS_DATA_DIR. */
+  DATABASE_URL: z.preprocess(blankToUndefined, z.url().optional()),
+  DATABASE_POOL_SIZE: int(1, 500).default(20),
+  /** Apply pending migrations at start (real Postgres; PGlite always migrates). */
+  MIGRATE_ON_START: z.preprocess(blankToUndefined, bool.optional()).default(false),
+  ASTRAEUS_DATA_DIR: z.string().min(1).default(".astraeus"),
+  /** Redis URL; absent means in-process dispatch and in-memory rate limits. */
+  REDIS_URL: z.preprocess(blankToUndefined, z.url().optional()),
+  REDIS_PREFIX: z.string().min(1).default("astraeus:"),
+  /** Bootstrap admin key (Secrets Manager in AWS). At least 24 characters. */
+  ASTRAEUS_ADMIN_KEY: z.preprocess(blankToUndefined, z.string().min(24).max(256).optional()),
+  ASTRAEUS_ADMIN_TENANT: TenantSchema.default("default"),
+  BODY_LIMIT_BYTES: int(1024, 64 * 1024 * 1024).default(1024 * 1024),
+  BATCH_BODY_LIMIT_BYTES: int(1024, 512 * 1024 * 1024).default(16 * 1024 * 1024),
+  /** Default requests per second per key (0 disables rate limiting); keys may override it. */
+  RATE_LIMIT_PER_SEC: int(0, 10_000_000).default(100),
+  /** Burst allowance as seconds of the key's rate (burst = ceil(rate × this), at least 1). */
+  RATE_LIMIT_BURST_SECONDS: z.coerce.number().positive().max(3600).default(2),
+  DEFAULT_JOB_TYPE: JobTypeSchema.default(DEFAULTS.type),
+  DEFAULT_QUEUE: QueueNameSchema.default(DEFAULTS.queue),
+  DEFAULT_MAX_ATTEMPTS: int(1, LIMITS.maxAttemptsMax).default(DEFAULTS.maxAttempts),
+  DEFAULT_TIMEOUT_MS: int(1, LIMITS.timeoutMsMax).default(DEFAULTS.timeoutMs),
+  MAX_PAYLOAD_BYTES: int(1, 64 * 1024 * 1024).default(LIMITS.maxPayloadBytes),
+  /** Concurrent group-commit INSERTs of single submits (engine default 2); more trades batch size for latency. */
+  GROUP_COMMIT_MAX_IN_FLIGHT: z.preprocess(blankToUndefined, int(1, 64).optional()),
+  /** Lease length for HTTP-protocol workers. */
+  WORKER_LEASE_TTL_SECONDS: int(1, 600).default(30),
+  /** How long an API key lookup is cached in memory (revocations reach other instances within this). */
+  API_KEY_CACHE_TTL_MS: int(0, 300_000).default(5_000),
+  /** In embedded mode, run a worker with the built-in job types in this process. */
+  EMBEDDED_WORKER: z.preprocess(blankToUndefined, bool.optional()).default(true),
+  LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+  /** Longest a graceful shutdown waits for in-flight requests. */
+  SHUTDOWN_GRACE_MS: int(0, 120_000).default(10_000),
+});
+export type Env = z.infer<typeof EnvSchema>;
+
+/** Parses the environment; throws one readable error listing every bad variable. */
+export function parseEnv(env: Record<string, string | undefined> = process.env): Env {
+  const parsed = EnvSchema.safeParse(env);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `  ${i.path.join(".")}: ${i.message}`);
+    throw new Error(`invalid configuration:\n${lines.join("\n")}`);
+  }
+  return parsed.data;
+}
+
+/** What the HTTP layer itself needs (the rest configures the store, dispatcher and engine). */
+export interface AppConfig {
+  /** Largest request body in bytes (413 above). Default 1 MiB. */
+  bodyLimitBytes: number;
+  /** Largest `POST /v1/jobs/batch` body in bytes. Default 16 MiB. */
+  batchBodyLimitBytes: number;
+  /** Default requests per second per key; 0 disables rate limiting. Default 100. */
+  rateLimitPerSec: number;
+  /** Burst as seconds of a key's rate. Default 2. */
+  rateLimitBurstSeconds: number;
+  /** How often SSE streams and long-polling claims look for news, in ms. Default 250. */
+  pollIntervalMs: number;
+  /** SSE keep-alive comment period in ms (keeps proxies from closing idle streams). Default 15000. */
+  sseKeepAliveMs: number;
+  /** Longest an SSE stream stays open before the client must reconnect, in ms. Default 1 h. */
+  sseMaxDurationMs: number;
+}
+
+export const DEFAULT_APP_CONFIG: AppConfig = {
+  bodyLimitBytes: 1024 * 1024,
+  batchBodyLimitBytes: 16 * 1024 * 1024,
+  rateLimitPerSec: 100,
+  rateLimitBurstSeconds: 2,
+  pollIntervalMs: 250,
+  sseKeepAliveMs: 15_000,
+  sseMaxDurationMs: 3_600_000,
+};
+
+export function appConfigFromEnv(env: Env): AppConfig {
+  return {
+    ...DEFAULT_APP_CONFIG,
+    bodyLimitBytes: env.BODY_LIMIT_BYTES,
+    batchBodyLimitBytes: env.BATCH_BODY_LIMIT_BYTES,
+    rateLimitPerSec: env.RATE_LIMIT_PER_SEC,
+    rateLimitBurstSeconds: env.RATE_LIMIT_BURST_SECONDS,
+  };
+}

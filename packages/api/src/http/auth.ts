@@ -1,0 +1,71 @@
+import type { Scope } from "@astraeus/client/wire";
+import { AppError } from "@astraeus/core";
+import type { MiddlewareHandler } from "hono";
+import type { ApiKeyStore } from "../auth/keys.ts";
+import type { RateLimiter } from "../ratelimit/types.ts";
+import type { ApiEnv } from "./env.ts";
+import { header } from "./headers.ts";
+
+const BEARER_RE = /^Bearer[ \t]+([A-Za-z0-9._~+/=-]{1,512})[ \t]*$/i;
+
+/** Resolves `Authorization: Bearer <key>` to a principal; 401 (with WWW-Authenticate) otherwise. */
+export function authenticate(keys: ApiKeyStore): MiddlewareHandler<ApiEnv> {
+  return async (c, next) => {
+    const authorization = header(c, "authorization");
+    const key = authorization ? BEARER_RE.exec(authorization)?.[1] : undefined;
+    const principal = key ? await keys.authenticate(key) : null;
+    if (!principal) {
+      c.header("WWW-Authenticate", 'Bearer realm="astraeus"');
+      throw new AppError(
+        "unauthorized",
+        authorization
+          ? "the API key is invalid or revoked"
+          : "send an API key as Authorization: Bearer <key>",
+      );
+    }
+    c.set("principal", principal);
+    await next();
+  };
+}
+
+export interface RateLimitSettings {
+  /** Default requests per second per key; 0 disables limiting. */
+  perSec: number;
+  /** Burst as seconds of a key's rate. */
+  burstSeconds: number;
+}
+
+/**
+ * Per-key GCRA limit with IETF RateLimit-* headers on every response and `Retry-After` on 429.
+ * A key's own `rateLimitPerSec` wins over the default.
+ */
+export function rateLimit(limiter: RateLimiter, settings: RateLimitSettings): MiddlewareHandler<ApiEnv> {
+  return async (c, next) => {
+    const principal = c.get("principal");
+    const perSec = principal.rateLimitPerSec ?? settings.perSec;
+    if (perSec <= 0) return next();
+    const burst = Math.max(1, Math.ceil(perSec * settings.burstSeconds));
+    const d = await limiter.take(principal.keyId, { ratePerSec: perSec, burst });
+    c.header("RateLimit-Limit", String(d.limit));
+    c.header("RateLimit-Remaining", String(d.remaining));
+    c.header("RateLimit-Reset", String(Math.ceil(d.resetMs / 1000)));
+    c.header("RateLimit-Policy", `${burst};w=${settings.burstSeconds}`);
+    if (!d.allowed) {
+      c.header("Retry-After", String(Math.max(1, Math.ceil(d.retryAfterMs / 1000))));
+      throw new AppError("rate_limited", `rate limit of ${perSec} requests per second exceeded`, {
+        retryAfterMs: d.retryAfterMs,
+      });
+    }
+    await next();
+  };
+}
+
+/** 403 unless the key holds `scope`. */
+export function requireScope(scope: Scope): MiddlewareHandler<ApiEnv> {
+  return async (c, next) => {
+    if (!c.get("principal").scopes.has(scope)) {
+      throw new AppError("forbidden", `this API key lacks the "${scope}" scope`, { requiredScope: scope });
+    }
+    await next();
+  };
+}

@@ -1,0 +1,15 @@
+import type { OpenAPIHono } from "@hono/zod-openapi";
+import type { Principal } from "../auth/keys.ts";
+
+/** Per-request values set by the middleware chain. */
+export interface ApiEnv {
+  Variables: {
+    requestId: string;
+    /** Set by the auth middleware on every /v1 route. */
+    principal: Principal;
+    /** The parsed JSON body, set by the jsonBody middleware. */
+    body: unknown;
+  };
+}
+
+export type ApiApp = OpenAPIHono<ApiEnv>;

@@ -1,0 +1,18 @@
+export { type AppDeps, createApp, defaultLogger, openApiDocument } from "./app.ts";
+export { ApiKeyStore, type ApiKeyStoreOptions, generateKey, hashKey, type Principal } from "./auth/keys.ts";
+export { ADMIN_KEY_FILE, type BootstrapKey, embeddedAdminKey } from "./bootstrap.ts";
+export {
+  type AppConfig,
+  appConfigFromEnv,
+  DEFAULT_APP_CONFIG,
+  type Env,
+  EnvSchema,
+  parseEnv,
+} from "./config.ts";
+export type { ApiApp, ApiEnv } from "./http/env.ts";
+export { Metrics, type MetricsOptions } from "./metrics.ts";
+export { MemoryRateLimiter, type MemoryRateLimiterOptions } from "./ratelimit/memory.ts";
+export { RedisRateLimiter, type RedisRateLimiterOptions } from "./ratelimit/redis.ts";
+export type { RateDecision, RateLimit, RateLimiter } from "./ratelimit/types.ts";
+export type { ReadinessCheck } from "./routes/system.ts";
+export { type ApiServer, type BuildOptions, buildServer } from "./server.ts";

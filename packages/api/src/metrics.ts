@@ -1,0 +1,153 @@
+// Prometheus metrics. Request metrics are this process's own; job and queue metrics are read from
+// Postgres at scrape time (the workers that finish jobs are other processes), so they describe the whole
+// system: aggregate them across API instances with max(), not sum().
+import type { JobStore } from "@astraeus/core";
+import type { SqlExecutor } from "@astraeus/db";
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
+
+export interface MetricsOptions {
+  /** Collect Node process metrics (CPU, memory, event loop). Default true. */
+  processMetrics?: boolean;
+  /** Most job events read per scrape for the job counters. Default 200000. */
+  eventsPerScrape?: number;
+}
+
+const JOB_EVENT_COUNTERS = {
+  succeeded: "astraeus_jobs_completed_total",
+  failed: "astraeus_jobs_failed_total",
+  timed_out: "astraeus_jobs_failed_total",
+  dead: "astraeus_jobs_dead_total",
+  lease_expired: "astraeus_lease_reaps_total",
+} as const;
+
+export class Metrics {
+  readonly registry = new Registry();
+  readonly httpDuration: Histogram<"method" | "route" | "status">;
+  readonly submitted: Counter<"queue" | "type">;
+  private readonly eventCounters = new Map<string, Counter<"queue" | "type">>();
+  private readonly depth: Gauge<"queue" | "state">;
+  private readonly oldestAge: Gauge<"queue">;
+  private eventCursor: string | null = null;
+  private eventHorizon: string | null = null;
+  private sources: { store: JobStore; db: SqlExecutor | null } | null = null;
+  private readonly eventsPerScrape: number;
+
+  constructor(opts: MetricsOptions = {}) {
+    this.eventsPerScrape = opts.eventsPerScrape ?? 200_000;
+    if (opts.processMetrics ?? true) collectDefaultMetrics({ register: this.registry });
+    this.httpDuration = new Histogram({
+      name: "http_request_duration_seconds",
+      help: "HTTP request duration by route template and status",
+      labelNames: ["method", "route", "status"],
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers: [this.registry],
+    });
+    this.submitted = new Counter({
+      name: "astraeus_jobs_submitted_total",
+      help: "Jobs accepted by this API instance (replays excluded)",
+      labelNames: ["queue", "type"],
+      registers: [this.registry],
+    });
+    const help: Record<string, string> = {
+      astraeus_jobs_completed_total:
+        "Jobs that succeeded (cluster-wide, counted since this instance started)",
+      astraeus_jobs_failed_total: "Failed or timed-out attempts that will be retried (cluster-wide)",
+      astraeus_jobs_dead_total: "Jobs dead-lettered (cluster-wide)",
+      astraeus_lease_reaps_total: "Expired leases reaped by maintenance (cluster-wide)",
+    };
+    for (const name of new Set(Object.values(JOB_EVENT_COUNTERS))) {
+      this.eventCounters.set(
+        name,
+        new Counter({
+          name,
+          help: help[name] ?? name,
+          labelNames: ["queue", "type"],
+          registers: [this.registry],
+        }),
+      );
+    }
+    this.depth = new Gauge({
+      name: "astraeus_queue_depth",
+      help: "Jobs per queue and state (ready, delayed, running, dead)",
+      labelNames: ["queue", "state"],
+      registers: [this.registry],
+    });
+    this.oldestAge = new Gauge({
+      name: "astraeus_queue_oldest_ready_age_seconds",
+      help: "Age of the oldest ready job per queue",
+      labelNames: ["queue"],
+      registers: [this.registry],
+    });
+  }
+
+  /** Where job and queue metrics come from. Without it only request and submit metrics are exported. */
+  attach(store: JobStore, db: SqlExecutor | null): void {
+    this.sources = { store, db };
+  }
+
+  /** Renders the exposition text, refreshing the Postgres-derived metrics first. */
+  async render(): Promise<string> {
+    if (this.sources) await Promise.all([this.refreshQueues(this.sources.store), this.refreshEvents()]);
+    return this.registry.metrics();
+  }
+
+  private async refreshQueues(store: JobStore): Promise<void> {
+    const stats = await store.queueStats(null);
+    this.depth.reset();
+    this.oldestAge.reset();
+    for (const s of stats) {
+      this.depth.set({ queue: s.queue, state: "ready" }, s.ready);
+      this.depth.set({ queue: s.queue, state: "delayed" }, s.delayed);
+      this.depth.set({ queue: s.queue, state: "running" }, s.running);
+      this.depth.set({ queue: s.queue, state: "dead" }, s.dead);
+      this.oldestAge.set({ queue: s.queue }, (s.oldestReadyAgeMs ?? 0) / 1000);
+    }
+  }
+
+  // Counts job_events since the previous scrape. Events count only once the scrape after the one that
+  // saw their id allocated comes round, so transactions still open at a scrape are not skipped.
+  private async refreshEvents(): Promise<void> {
+    const db = this.sources?.db;
+    if (!db) return;
+    const [seq] = await db.query<{ last: string | null }>(
+      "SELECT coalesce(pg_sequence_last_value(pg_get_serial_sequence('job_events', 'id')), 0)::text AS last",
+    );
+    const current = seq?.last ?? "0";
+    if (this.eventCursor === null || this.eventHorizon === null) {
+      this.eventCursor = current;
+      this.eventHorizon = current;
+      return;
+    }
+    if (BigInt(this.eventHorizon) > BigInt(this.eventCursor)) {
+      const rows = await db.query<{
+        queue: string | null;
+        type: string | null;
+        kind: string;
+        n: number;
+        last: string;
+      }>(
+        `WITH ev AS (
+           SELECT id, job_id, kind FROM job_events
+           WHERE id > $1::bigint AND id <= $2::bigint ORDER BY id LIMIT $3
+         )
+         SELECT j.queue, j.type, ev.kind, count(*)::int AS n, (SELECT max(id) FROM ev)::text AS last
+         FROM ev LEFT JOIN jobs j ON j.id = ev.job_id
+         GROUP BY j.queue, j.type, ev.kind`,
+        [this.eventCursor, this.eventHorizon, this.eventsPerScrape],
+      );
+      let last = this.eventHorizon;
+      for (const r of rows) {
+        last = r.last;
+        const name = JOB_EVENT_COUNTERS[r.kind as keyof typeof JOB_EVENT_COUNTERS];
+        if (!name) continue;
+        this.eventCounters
+          .get(name)
+          ?.inc({ queue: r.queue ?? "unknown", type: r.type ?? "unknown" }, Number(r.n));
+      }
+      // A capped read resumes where it stopped; otherwise everything up to the horizon is counted.
+      const counted = rows.reduce((sum, r) => sum + Number(r.n), 0);
+      this.eventCursor = counted >= this.eventsPerScrape ? last : this.eventHorizon;
+    }
+    this.eventHorizon = current;
+  }
+}

@@ -1,0 +1,119 @@
+// OpenAPI views of the wire schemas. Validation semantics are the wire schemas' own; these only add
+// component names and replace the recursive `z.json()` (which the generator cannot walk) with a named,
+// self-referencing `JsonValue` that validates the same way.
+import * as wire from "@astraeus/client/wire";
+import { LIMITS } from "@astraeus/core";
+import { z } from "@hono/zod-openapi";
+
+type OpenApiArgs = [refId: string, metadata?: object] | [metadata: object];
+const openapiMethod = z.ZodType.prototype.openapi as unknown as (
+  this: z.ZodType,
+  ...args: OpenApiArgs
+) => z.ZodType;
+
+/**
+ * `.openapi()` that also works on schemas built before @hono/zod-openapi extended zod: zod v4 copies
+ * prototype methods onto each instance when it is constructed, so core's and the wire module's schemas
+ * may lack the method depending on import order.
+ */
+export function oa<T extends z.ZodType>(schema: T, ...args: OpenApiArgs): T {
+  return openapiMethod.call(schema, ...args) as T;
+}
+
+export const JsonValue = z.json().openapi("JsonValue", { description: "Any JSON value" });
+
+export const JobDoc = wire.Job.extend({ payload: JsonValue, result: JsonValue.nullable() }).openapi("Job");
+export const JobSubmissionDoc = wire.JobSubmission.safeExtend({ payload: JsonValue }).openapi(
+  "JobSubmission",
+  {
+    example: { payload: { text: "asynchronous cloud workload" } },
+  },
+);
+export const BatchSubmissionDoc = wire.BatchSubmission.extend({
+  jobs: z.array(JobSubmissionDoc).min(1).max(LIMITS.batchMax),
+}).openapi("BatchSubmission");
+export const BatchResultDoc = z.object({ jobs: z.array(JobDoc) }).openapi("BatchResult");
+export const JobPageDoc = wire.JobPage.extend({ jobs: z.array(JobDoc) }).openapi("JobPage");
+export const JobEventDoc = wire.JobEvent.extend({ data: JsonValue.nullable() }).openapi("JobEvent");
+export const EventListDoc = z.object({ events: z.array(JobEventDoc) }).openapi("EventList");
+export const QueueStatsDoc = oa(wire.QueueStats, "QueueStats");
+export const QueueListDoc = z.object({ queues: z.array(QueueStatsDoc) }).openapi("QueueList");
+export const WorkerInfoDoc = oa(wire.WorkerInfo, "WorkerInfo");
+export const WorkerListDoc = z.object({ workers: z.array(WorkerInfoDoc) }).openapi("WorkerList");
+
+export const ClaimRequestDoc = oa(wire.ClaimRequest, "ClaimRequest");
+export const ClaimedJobDoc = wire.ClaimedJob.extend({ payload: JsonValue }).openapi("ClaimedJob");
+export const ClaimResponseDoc = z.object({ jobs: z.array(ClaimedJobDoc) }).openapi("ClaimResponse");
+export const HeartbeatRequestDoc = oa(wire.HeartbeatRequest, "HeartbeatRequest");
+export const HeartbeatResponseDoc = oa(wire.HeartbeatResponse, "HeartbeatResponse");
+export const CompleteRequestDoc = wire.CompleteRequest.extend({ result: JsonValue.optional() }).openapi(
+  "CompleteRequest",
+);
+export const CompleteResponseDoc = oa(wire.CompleteResponse, "CompleteResponse");
+export const FailRequestDoc = oa(wire.FailRequest, "FailRequest");
+export const FailResponseDoc = oa(wire.FailResponse, "FailResponse");
+
+export const CreateApiKeyRequestDoc = oa(wire.CreateApiKeyRequest, "CreateApiKeyRequest");
+export const ApiKeyInfoDoc = oa(wire.ApiKeyInfo, "ApiKeyInfo");
+export const CreatedApiKeyDoc = oa(wire.CreatedApiKey, "CreatedApiKey");
+export const ApiKeyListDoc = z.object({ keys: z.array(ApiKeyInfoDoc) }).openapi("ApiKeyList");
+export const ReconcileReportDoc = oa(wire.ReconcileReport, "ReconcileReport");
+
+export const HealthDoc = oa(wire.Health, "Health");
+export const ReadinessDoc = oa(wire.Readiness, "Readiness");
+export const ProblemDoc = oa(wire.Problem, "Problem");
+
+export const JobIdParamDoc = z.object({
+  id: z
+    .uuid()
+    .openapi({ param: { name: "id", in: "path" }, example: "0196a1f2-7c3e-7a10-8000-4f0c2b6f1a2e" }),
+});
+
+const PROBLEM_DESCRIPTIONS: Record<number, string> = {
+  400: "Malformed JSON or request framing",
+  401: "Missing, unknown or revoked API key",
+  403: "The key lacks the scope this route needs",
+  404: "No such resource for this tenant",
+  409: "Conflict (idempotency key reuse, invalid state, lost lease)",
+  413: "Body or payload too large",
+  415: "Body is not application/json",
+  422: "Schema violation; `issues` lists each field's path",
+  429: "Rate limited; see Retry-After and RateLimit-* headers",
+  503: "A dependency is unavailable",
+};
+
+const problemContent = { "application/problem+json": { schema: ProblemDoc } };
+
+/** Response entries for the given error statuses, all problem+json. */
+export function problems<const S extends readonly number[]>(
+  ...statuses: S
+): { [K in S[number]]: { description: string; content: typeof problemContent } } {
+  const out: Record<number, { description: string; content: typeof problemContent }> = {};
+  for (const s of statuses)
+    out[s] = { description: PROBLEM_DESCRIPTIONS[s] ?? "Error", content: problemContent };
+  return out as { [K in S[number]]: { description: string; content: typeof problemContent } };
+}
+
+export function json<T extends z.ZodType>(schema: T, description: string) {
+  return { description, content: { "application/json": { schema } } };
+}
+
+export const SECURITY = [{ bearer: [] }];
+
+export const DOCUMENT_INFO = {
+  openapi: "3.1.0",
+  info: {
+    title: "Astraeus API",
+    version: "1.0.0",
+    description:
+      "Asynchronous job-processing control plane. Authenticate with `Authorization: Bearer <key>`. " +
+      "Errors are RFC 9457 problem documents (`application/problem+json`) with a stable `code`.",
+  },
+  tags: [
+    { name: "jobs", description: "Submit, inspect, cancel and retry jobs" },
+    { name: "queues", description: "Queue depth and throughput" },
+    { name: "workers", description: "Live workers and the HTTP worker protocol" },
+    { name: "admin", description: "API keys and maintenance (admin scope)" },
+    { name: "system", description: "Health, readiness, metrics and this document" },
+  ],
+} as const;

@@ -1,0 +1,74 @@
+import { QueueNameParam } from "@astraeus/client/wire";
+import { createRoute } from "@hono/zod-openapi";
+import { requireScope } from "../http/auth.ts";
+import type { ApiApp } from "../http/env.ts";
+import { json, oa, problems, QueueListDoc, QueueStatsDoc, SECURITY, WorkerListDoc } from "../openapi.ts";
+import type { RouteDeps } from "./deps.ts";
+
+const QueueParamDoc = QueueNameParam.extend({
+  name: oa(QueueNameParam.shape.name, { param: { name: "name", in: "path" }, example: "default" }),
+});
+
+export function queueRoutes(app: ApiApp, deps: RouteDeps): void {
+  const { engine } = deps;
+
+  app.openapi(
+    createRoute({
+      method: "get",
+      path: "/v1/queues",
+      tags: ["queues"],
+      summary: "Depth and throughput of every queue holding this tenant's jobs",
+      security: SECURITY,
+      middleware: [requireScope("jobs:read")] as const,
+      responses: { 200: json(QueueListDoc, "Per-queue statistics"), ...problems(401, 403, 429) },
+    }),
+    async (c) => c.json({ queues: await engine.queueStats(c.get("principal").tenant) }, 200),
+  );
+
+  app.openapi(
+    createRoute({
+      method: "get",
+      path: "/v1/queues/{name}",
+      tags: ["queues"],
+      summary: "Depth and throughput of one queue",
+      description: "A queue with no jobs of this tenant reports zeros (queues exist by being used).",
+      security: SECURITY,
+      middleware: [requireScope("jobs:read")] as const,
+      request: { params: QueueParamDoc },
+      responses: { 200: json(QueueStatsDoc, "The queue's statistics"), ...problems(401, 403, 422, 429) },
+    }),
+    async (c) => {
+      const { name } = c.req.valid("param");
+      const [stats] = await engine.queueStats(c.get("principal").tenant, name);
+      return c.json(
+        stats ?? {
+          queue: name,
+          ready: 0,
+          delayed: 0,
+          running: 0,
+          dead: 0,
+          oldestReadyAgeMs: null,
+          completedLastMinute: 0,
+          failedLastMinute: 0,
+        },
+        200,
+      );
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "get",
+      path: "/v1/workers",
+      tags: ["workers"],
+      summary: "Live workers, from their heartbeat records",
+      security: SECURITY,
+      middleware: [requireScope("jobs:read")] as const,
+      responses: {
+        200: json(WorkerListDoc, "Workers seen within their heartbeat TTL"),
+        ...problems(401, 403, 429),
+      },
+    }),
+    async (c) => c.json({ workers: await engine.workers() }, 200),
+  );
+}

@@ -1,0 +1,98 @@
+// Server-Sent Events of one job's transitions. Postgres is polled (events are the audit rows, so the
+// stream cannot miss or reorder a transition); the stream ends after a terminal state.
+import { AppError, isTerminal, type JobState } from "@astraeus/core";
+import { createRoute, z } from "@hono/zod-openapi";
+import { streamSSE } from "hono/streaming";
+import { requireScope } from "../http/auth.ts";
+import type { ApiApp } from "../http/env.ts";
+import { JobIdParamDoc, problems, SECURITY } from "../openapi.ts";
+import { type RouteDeps, sleep } from "./deps.ts";
+
+const EVENT_ID_RE = /^\d{1,19}$/;
+
+const StreamQuery = z.strictObject({
+  lastEventId: z
+    .string()
+    .regex(EVENT_ID_RE)
+    .optional()
+    .openapi({ description: "Resume after this event id (for clients that cannot send Last-Event-ID)" }),
+});
+
+export function streamRoutes(app: ApiApp, deps: RouteDeps): void {
+  const { engine, config } = deps;
+
+  app.openapi(
+    createRoute({
+      method: "get",
+      path: "/v1/jobs/{id}/stream",
+      tags: ["jobs"],
+      summary: "Live transitions of a job (Server-Sent Events)",
+      description:
+        "Each transition is one message: `id` is the event id, `data` the JobEvent JSON. After a terminal " +
+        "state an `end` event carries the final Job and the stream closes. Reconnects resume after " +
+        "`Last-Event-ID`.",
+      security: SECURITY,
+      middleware: [requireScope("jobs:read")] as const,
+      request: { params: JobIdParamDoc, query: StreamQuery },
+      responses: {
+        200: {
+          description: "An event stream",
+          content: { "text/event-stream": { schema: z.string() } },
+        },
+        ...problems(401, 403, 404, 422, 429),
+      },
+    }),
+    async (c) => {
+      const tenant = c.get("principal").tenant;
+      const { id } = c.req.valid("param");
+      const header = c.req.header("last-event-id");
+      if (header !== undefined && !EVENT_ID_RE.test(header.trim())) {
+        throw new AppError("validation_failed", "Last-Event-ID is not an event id", {
+          issues: [{ path: "last-event-id", message: "must be a decimal event id" }],
+        });
+      }
+      const resumeAfter = header?.trim() ?? c.req.valid("query").lastEventId;
+      // Resolved before the stream starts, so another tenant's id is a plain 404.
+      const initial = await engine.get(tenant, id);
+      c.header("X-Accel-Buffering", "no");
+      return streamSSE(
+        c,
+        async (stream) => {
+          const closed = new AbortController();
+          stream.onAbort(() => closed.abort());
+          const signals = [closed.signal, deps.signal, c.req.raw.signal];
+          const stopped = () => signals.some((s) => s.aborted);
+          let after = resumeAfter;
+          let state: JobState = initial.state;
+          let lastWrite = Date.now();
+          const deadline = Date.now() + config.sseMaxDurationMs;
+          await stream.write("retry: 1000\n\n");
+          while (!stopped()) {
+            const events = await engine.events(tenant, id, after);
+            for (const e of events) {
+              await stream.writeSSE({ id: e.id, data: JSON.stringify(e) });
+              after = e.id;
+              if (e.toState !== null) state = e.toState;
+            }
+            if (events.length > 0) lastWrite = Date.now();
+            if (isTerminal(state)) {
+              const job = await engine.get(tenant, id);
+              await stream.writeSSE({ event: "end", data: JSON.stringify(job) });
+              return;
+            }
+            if (Date.now() >= deadline) return;
+            if (Date.now() - lastWrite >= config.sseKeepAliveMs) {
+              await stream.write(": keep-alive\n\n");
+              lastWrite = Date.now();
+            }
+            await sleep(config.pollIntervalMs, ...signals);
+          }
+        },
+        async (err) => {
+          // The client went away mid-write, or the job vanished (pruned): nothing to answer.
+          deps.logger.debug({ err: err.message, jobId: id }, "job stream ended with an error");
+        },
+      );
+    },
+  );
+}

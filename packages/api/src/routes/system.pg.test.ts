@@ -1,0 +1,165 @@
+import { createStore } from "@astraeus/db";
+import { RedisDispatcher } from "@astraeus/dispatch";
+import { createEngine } from "@astraeus/engine";
+import pino from "pino";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createApp } from "../app.ts";
+import { ApiKeyStore } from "../auth/keys.ts";
+import { MemoryRateLimiter } from "../ratelimit/memory.ts";
+import { eventually, setupTestApi, type TestApi } from "../test-support.ts";
+
+let t: TestApi;
+beforeAll(async () => {
+  t = await setupTestApi("system");
+});
+afterAll(async () => {
+  await t?.close();
+});
+
+describe("GET /health and /ready", () => {
+  it("answers liveness without a key", async () => {
+    const res = await t.request("/health", { key: null });
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ status: "ok" });
+  });
+
+  it("is ready when Postgres and Redis answer", async () => {
+    const res = await t.request("/ready", { key: null });
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({
+      status: "ready",
+      checks: { postgres: { ok: true }, redis: { ok: true } },
+    });
+  });
+
+  it("answers 503 and names what is down", async () => {
+    const store = await createStore({ url: "postgres://postgres@127.0.0.1:1/nothing" });
+    const dispatcher = new RedisDispatcher({ url: "redis://127.0.0.1:1", onError: () => {} });
+    const engine = createEngine({ store, dispatcher });
+    try {
+      const app = createApp({
+        engine,
+        keys: new ApiKeyStore(store.db),
+        rateLimiter: new MemoryRateLimiter(),
+        logger: pino({ level: "silent" }),
+      });
+      const res = await app.request("/ready");
+      expect(res.status).toBe(503);
+      const body = (await res.json()) as {
+        status: string;
+        checks: Record<string, { ok: boolean; error?: string }>;
+      };
+      expect(body.status).toBe("not_ready");
+      expect(body.checks.postgres?.ok).toBe(false);
+      expect(body.checks.redis?.ok).toBe(false);
+      expect(body.checks.redis?.error).toBeTruthy();
+      expect((await app.request("/health")).status).toBe(200);
+      // With Postgres away even the key lookup fails: a retryable 503 problem, not a 500.
+      const submit = await app.request("/v1/jobs", {
+        method: "POST",
+        headers: {
+          authorization: "Bearer ast_some-key-000000000000000000",
+          "content-type": "application/json",
+        },
+        body: JSON.stringify({ payload: 1 }),
+      });
+      expect(submit.status).toBe(503);
+      expect(submit.headers.get("content-type")).toBe("application/problem+json");
+      expect(await submit.json()).toMatchObject({ code: "unavailable", status: 503 });
+    } finally {
+      await engine.close();
+    }
+  });
+});
+
+describe("GET /metrics", () => {
+  it("exports request durations by route template and status, and submitted jobs by queue and type", async () => {
+    for (let i = 0; i < 3; i++) {
+      await t.request("/v1/jobs", { method: "POST", json: { queue: "metrics", type: "echo", payload: i } });
+    }
+    await t.request("/v1/jobs/batch", {
+      method: "POST",
+      json: { jobs: [1, 2, 3, 4].map((i) => ({ queue: "metrics-batch", type: "echo", payload: i })) },
+    });
+    await t.request("/v1/jobs/01900000-0000-7000-8000-000000000000");
+    const res = await t.request("/metrics", { key: null });
+    expect(res.status).toBe(200);
+    expect(res.headers.get("content-type")).toContain("text/plain");
+    const text = await res.text();
+    expect(text).toMatch(
+      /http_request_duration_seconds_count\{method="POST",route="\/v1\/jobs",status="201"\} 3/,
+    );
+    expect(text).toMatch(
+      /http_request_duration_seconds_count\{method="GET",route="\/v1\/jobs\/:id",status="404"\} 1/,
+    );
+    expect(text).toContain('astraeus_jobs_submitted_total{queue="metrics",type="echo"} 3');
+    expect(text).toContain('astraeus_jobs_submitted_total{queue="metrics-batch",type="echo"} 4');
+    expect(text).toMatch(/astraeus_queue_depth\{queue="metrics",state="ready"\} 3/);
+    expect(text).toMatch(/astraeus_queue_oldest_ready_age_seconds\{queue="metrics"\} [\d.]+/);
+  });
+
+  it("counts completed, failed and dead jobs from the audit trail", async () => {
+    await t.request("/metrics");
+    const submit = async (payload: number) =>
+      (
+        (await (
+          await t.request("/v1/jobs", {
+            method: "POST",
+            json: { queue: "outcomes", type: "echo", payload, maxAttempts: 1 },
+          })
+        ).json()) as { id: string }
+      ).id;
+    await submit(1);
+    await submit(2);
+    const claimed = await t.engine.claim("acme", { queues: ["outcomes"], limit: 2, workerId: "m" });
+    expect(claimed).toHaveLength(2);
+    const [a, b] = claimed;
+    await t.engine.complete("acme", { id: a?.id ?? "", leaseToken: a?.leaseToken ?? "" }, null);
+    await t.engine.fail("acme", {
+      id: b?.id ?? "",
+      leaseToken: b?.leaseToken ?? "",
+      error: { message: "x" },
+    });
+    const text = await eventually(
+      async () => {
+        const body = await (await t.request("/metrics")).text();
+        return body.includes('astraeus_jobs_completed_total{queue="outcomes",type="echo"} 1') &&
+          body.includes('astraeus_jobs_dead_total{queue="outcomes",type="echo"} 1')
+          ? body
+          : undefined;
+      },
+      10_000,
+      "job counters",
+    );
+    expect(text).toContain('astraeus_jobs_dead_total{queue="outcomes",type="echo"} 1');
+  });
+});
+
+describe("the API reference", () => {
+  it("serves /openapi.json", async () => {
+    const res = await t.request("/openapi.json", { key: null });
+    expect(res.status).toBe(200);
+    expect(((await res.json()) as { openapi: string }).openapi).toBe("3.1.0");
+  });
+
+  it("serves /docs and every asset it needs itself, with no external URL", async () => {
+    const res = await t.request("/docs", { key: null });
+    expect(res.status).toBe(200);
+    expect(res.headers.get("content-type")).toContain("text/html");
+    const html = await res.text();
+    expect(html).not.toMatch(/https?:\/\//);
+    const refs = [...html.matchAll(/(?:src|href)="([^"]+)"/g)].map((m) => m[1] ?? "");
+    expect(refs.length).toBeGreaterThanOrEqual(3);
+    for (const ref of refs) {
+      const asset = await t.request(ref, { key: null });
+      expect(asset.status, ref).toBe(200);
+      expect((await asset.arrayBuffer()).byteLength, ref).toBeGreaterThan(50);
+    }
+    const bundle = await t.request("/docs/assets/swagger-ui-bundle.js", { key: null });
+    expect(bundle.headers.get("content-type")).toContain("javascript");
+    expect((await bundle.text()).length).toBeGreaterThan(1_000_000);
+    const init = await (await t.request("/docs/init.js", { key: null })).text();
+    expect(init).toContain('url: "/openapi.json"');
+    expect((await t.request("/docs/assets/..%2Fpackage.json", { key: null })).status).toBe(404);
+  });
+});

@@ -1,0 +1,180 @@
+// The HTTP worker protocol: claim (long-poll) / heartbeat / complete / fail, fenced by lease tokens
+// exactly like the in-process runtime. A write with a stale token is 409 `lease_lost` and changes nothing.
+
+import type { ClaimedJob as WireClaimedJob } from "@astraeus/client/wire";
+import { AppError, type ClaimedJob } from "@astraeus/core";
+import { createRoute } from "@hono/zod-openapi";
+import { requireScope } from "../http/auth.ts";
+import { jsonBody } from "../http/body.ts";
+import type { ApiApp } from "../http/env.ts";
+import {
+  ClaimRequestDoc,
+  ClaimResponseDoc,
+  CompleteRequestDoc,
+  CompleteResponseDoc,
+  FailRequestDoc,
+  FailResponseDoc,
+  HeartbeatRequestDoc,
+  HeartbeatResponseDoc,
+  json,
+  problems,
+  SECURITY,
+} from "../openapi.ts";
+import { type RouteDeps, sleep } from "./deps.ts";
+
+const DEFAULT_CLAIM_WAIT_MS = 20_000;
+
+function toWire(j: ClaimedJob): WireClaimedJob {
+  return {
+    id: j.id,
+    tenant: j.tenant,
+    queue: j.queue,
+    type: j.type,
+    payload: j.payload,
+    attempt: j.attempt,
+    maxAttempts: j.maxAttempts,
+    timeoutMs: j.timeoutMs,
+    leaseToken: j.leaseToken,
+    leaseExpiresAt: j.leaseExpiresAt.toISOString(),
+    createdAt: j.createdAt.toISOString(),
+  };
+}
+
+function leaseLost(ids: string[]): AppError {
+  return new AppError(
+    "lease_lost",
+    "the lease is no longer held: the job was reclaimed, finished or cancelled",
+    {
+      lost: ids,
+    },
+  );
+}
+
+export function workerRoutes(app: ApiApp, deps: RouteDeps): void {
+  const { engine, config } = deps;
+  const worker = requireScope("worker");
+  const body = jsonBody(config.bodyLimitBytes);
+
+  app.openapi(
+    createRoute({
+      method: "post",
+      path: "/v1/worker/claim",
+      tags: ["workers"],
+      summary: "Claim ready jobs, waiting up to `waitMs` (≤ 20 s) for some",
+      description:
+        "Each claimed job carries a lease token; heartbeat before `leaseExpiresAt` (every third of the lease), " +
+        "then complete or fail it. Returns `{ jobs: [] }` when the wait ends empty.",
+      security: SECURITY,
+      middleware: [worker, body] as const,
+      request: { body: { required: true, content: { "application/json": { schema: ClaimRequestDoc } } } },
+      responses: {
+        200: json(ClaimResponseDoc, "Claimed jobs (possibly none)"),
+        ...problems(400, 401, 403, 415, 422, 429),
+      },
+    }),
+    async (c) => {
+      const req = c.req.valid("json");
+      const tenant = c.get("principal").tenant;
+      const deadline = Date.now() + (req.waitMs ?? DEFAULT_CLAIM_WAIT_MS);
+      for (;;) {
+        const jobs = await engine.claim(tenant, {
+          queues: req.queues,
+          limit: req.limit ?? 1,
+          workerId: req.workerId,
+          ...(req.leaseMs !== undefined ? { leaseMs: req.leaseMs } : {}),
+          ...(req.types !== undefined ? { types: req.types } : {}),
+        });
+        const left = deadline - Date.now();
+        // A client that hung up must not be handed jobs it will never see, so stop before claiming again.
+        if (jobs.length > 0 || left <= 0 || c.req.raw.signal.aborted || deps.signal.aborted) {
+          return c.json({ jobs: jobs.map(toWire) }, 200);
+        }
+        await sleep(Math.min(config.pollIntervalMs, left), c.req.raw.signal, deps.signal);
+      }
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "post",
+      path: "/v1/worker/heartbeat",
+      tags: ["workers"],
+      summary: "Extend leases; learn which were lost or asked to cancel",
+      description: "200 when at least one lease is still held (lost ones are listed); 409 when none is.",
+      security: SECURITY,
+      middleware: [worker, body] as const,
+      request: { body: { required: true, content: { "application/json": { schema: HeartbeatRequestDoc } } } },
+      responses: {
+        200: json(HeartbeatResponseDoc, "Leases extended"),
+        ...problems(400, 401, 403, 409, 415, 422, 429),
+      },
+    }),
+    async (c) => {
+      const req = c.req.valid("json");
+      const r = await engine.heartbeat(c.get("principal").tenant, req.leases, req.leaseMs);
+      const alive = new Set(r.alive);
+      const lost = req.leases.map((l) => l.id).filter((id) => !alive.has(id));
+      if (r.alive.length === 0) throw leaseLost(lost);
+      return c.json({ alive: r.alive, lost, cancelRequested: r.cancelRequested }, 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "post",
+      path: "/v1/worker/complete",
+      tags: ["workers"],
+      summary: "Finish a claimed job successfully",
+      security: SECURITY,
+      middleware: [worker, body] as const,
+      request: { body: { required: true, content: { "application/json": { schema: CompleteRequestDoc } } } },
+      responses: {
+        200: json(CompleteResponseDoc, "The job succeeded"),
+        ...problems(400, 401, 403, 409, 413, 415, 422, 429),
+      },
+    }),
+    async (c) => {
+      const req = c.req.valid("json");
+      const tenant = c.get("principal").tenant;
+      // The engine fences by lease token alone; checking the owner first keeps another tenant's key from
+      // finishing a job even with a leaked token (404, as for every other id-bearing route).
+      await engine.get(tenant, req.id);
+      const ok = await engine.complete(
+        tenant,
+        { id: req.id, leaseToken: req.leaseToken },
+        req.result ?? null,
+      );
+      if (!ok) throw leaseLost([req.id]);
+      return c.json({ id: req.id, state: "succeeded" as const }, 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "post",
+      path: "/v1/worker/fail",
+      tags: ["workers"],
+      summary: "Report a failed attempt: retried with backoff, or dead-lettered",
+      description:
+        "`retryable: false` (or the last attempt) dead-letters the job; otherwise it is queued again.",
+      security: SECURITY,
+      middleware: [worker, body] as const,
+      request: { body: { required: true, content: { "application/json": { schema: FailRequestDoc } } } },
+      responses: {
+        200: json(FailResponseDoc, "Where the job went"),
+        ...problems(400, 401, 403, 404, 409, 415, 422, 429),
+      },
+    }),
+    async (c) => {
+      const req = c.req.valid("json");
+      const r = await engine.fail(c.get("principal").tenant, {
+        id: req.id,
+        leaseToken: req.leaseToken,
+        error: req.error,
+        ...(req.retryable !== undefined ? { retryable: req.retryable } : {}),
+      });
+      if (!r.accepted || r.state === null) throw leaseLost([req.id]);
+      return c.json({ id: req.id, state: r.state }, 200);
+    },
+  );
+}

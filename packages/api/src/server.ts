@@ -1,0 +1,179 @@
+// Assembles a running API from its configuration: store, dispatcher, engine, keys, rate limiter, the
+// Hono app and (embedded mode) an in-process worker. `main.ts` only adds the listening socket and signals.
+import { join } from "node:path";
+import { createStore, schemaStatus } from "@astraeus/db";
+import { createDispatcher } from "@astraeus/dispatch";
+import { createEngine, type JobEngine } from "@astraeus/engine";
+import { createWorker, type Worker } from "@astraeus/worker";
+import type { Logger } from "pino";
+import { createApp, defaultLogger } from "./app.ts";
+import { ApiKeyStore } from "./auth/keys.ts";
+import { type BootstrapKey, embeddedAdminKey } from "./bootstrap.ts";
+import { appConfigFromEnv, type Env } from "./config.ts";
+import type { ApiApp } from "./http/env.ts";
+import type { Metrics } from "./metrics.ts";
+import { MemoryRateLimiter } from "./ratelimit/memory.ts";
+import { RedisRateLimiter } from "./ratelimit/redis.ts";
+import type { RateLimiter } from "./ratelimit/types.ts";
+import type { ReadinessCheck } from "./routes/system.ts";
+
+export interface ApiServer {
+  app: ApiApp;
+  engine: JobEngine;
+  keys: ApiKeyStore;
+  rateLimiter: RateLimiter;
+  /** The embedded worker, when one runs in this process. */
+  worker: Worker | null;
+  /** The bootstrap admin key, when one is configured or was generated. */
+  bootstrap: BootstrapKey | null;
+  /** Ends long polls and SSE streams; call before closing the listener. */
+  beginShutdown(): void;
+  /** Stops the worker and closes every connection. */
+  close(): Promise<void>;
+}
+
+export interface BuildOptions {
+  logger?: Logger;
+  /** Metrics registry. Default: a new one. */
+  metrics?: Metrics;
+}
+
+/** Strips credentials from a URL for logging. */
+export function redactUrl(url: string | undefined): string | null {
+  if (!url) return null;
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = "***";
+    return u.toString();
+  } catch {
+    return "(unparseable)";
+  }
+}
+
+export async function buildServer(env: Env, opts: BuildOptions = {}): Promise<ApiServer> {
+  const logger = opts.logger ?? defaultLogger(env.LOG_LEVEL);
+  const embedded = !env.DATABASE_URL;
+  const store = await createStore({
+    ...(env.DATABASE_URL
+      ? { url: env.DATABASE_URL, migrate: env.MIGRATE_ON_START, maxConnections: env.DATABASE_POOL_SIZE }
+      : { dataDir: join(env.ASTRAEUS_DATA_DIR, "pgdata") }),
+    applicationName: "astraeus-api",
+  });
+  const closers: (() => Promise<unknown>)[] = [];
+  try {
+    const status = await schemaStatus(store.db);
+    if (!status.current) {
+      throw new Error(
+        `database schema is behind (${status.applied} of ${status.expected} migrations): run \`pnpm migrate\` or set MIGRATE_ON_START=true`,
+      );
+    }
+    const dispatcher = createDispatcher({
+      redisUrl: env.REDIS_URL,
+      prefix: env.REDIS_PREFIX,
+      onError: (err) => logger.warn({ err: err.message }, "dispatch connection error"),
+    });
+    const engine = createEngine({
+      store,
+      dispatcher,
+      submission: {
+        queue: env.DEFAULT_QUEUE,
+        type: env.DEFAULT_JOB_TYPE,
+        maxAttempts: env.DEFAULT_MAX_ATTEMPTS,
+        timeoutMs: env.DEFAULT_TIMEOUT_MS,
+        maxPayloadBytes: env.MAX_PAYLOAD_BYTES,
+      },
+      leaseMs: env.WORKER_LEASE_TTL_SECONDS * 1000,
+      ...(env.GROUP_COMMIT_MAX_IN_FLIGHT
+        ? { groupCommit: { maxInFlight: env.GROUP_COMMIT_MAX_IN_FLIGHT } }
+        : {}),
+      logger,
+    });
+    closers.push(() => engine.close());
+
+    let bootstrap: BootstrapKey | null = null;
+    if (env.ASTRAEUS_ADMIN_KEY) bootstrap = { key: env.ASTRAEUS_ADMIN_KEY, generated: false };
+    else if (embedded) bootstrap = await embeddedAdminKey(env.ASTRAEUS_DATA_DIR);
+    const keys = new ApiKeyStore(store.db, {
+      cacheTtlMs: env.API_KEY_CACHE_TTL_MS,
+      ...(bootstrap ? { bootstrap: { key: bootstrap.key, tenant: env.ASTRAEUS_ADMIN_TENANT } } : {}),
+      onError: (err) => logger.warn({ err: String(err) }, "api key usage update failed"),
+    });
+
+    const rateLimiter: RateLimiter = env.REDIS_URL
+      ? new RedisRateLimiter({
+          url: env.REDIS_URL,
+          prefix: `${env.REDIS_PREFIX}rl:`,
+          onError: (err) =>
+            logger.warn({ err: err.message }, "rate limiter unavailable; requests pass unlimited"),
+        })
+      : new MemoryRateLimiter();
+    closers.push(() => rateLimiter.close());
+
+    const readiness: Record<string, ReadinessCheck> = {
+      postgres: () => store.ping(),
+      migrations: async () => {
+        const s = await schemaStatus(store.db);
+        if (!s.current) throw new Error(`${s.applied} of ${s.expected} migrations applied`);
+      },
+    };
+    if (env.REDIS_URL) {
+      readiness.redis = () => dispatcher.ping();
+      if (rateLimiter instanceof RedisRateLimiter) readiness.ratelimit = () => rateLimiter.ping();
+    }
+
+    const shutdown = new AbortController();
+    const app = createApp({
+      engine,
+      keys,
+      rateLimiter,
+      config: appConfigFromEnv(env),
+      logger,
+      readiness,
+      db: store.db,
+      signal: shutdown.signal,
+      ...(opts.metrics ? { metrics: opts.metrics } : {}),
+    });
+
+    let worker: Worker | null = null;
+    if (embedded && env.EMBEDDED_WORKER) {
+      worker = createWorker({
+        store,
+        dispatcher,
+        queues: [env.DEFAULT_QUEUE],
+        leaseMs: env.WORKER_LEASE_TTL_SECONDS * 1000,
+        logger,
+      });
+      await worker.start();
+      const w = worker;
+      closers.unshift(() => w.stop());
+    }
+
+    logger.info(
+      {
+        database: embedded ? `pglite:${join(env.ASTRAEUS_DATA_DIR, "pgdata")}` : redactUrl(env.DATABASE_URL),
+        dispatch: env.REDIS_URL ? redactUrl(env.REDIS_URL) : "in-process",
+        embeddedWorker: worker !== null,
+      },
+      "api assembled",
+    );
+    return {
+      app,
+      engine,
+      keys,
+      rateLimiter,
+      worker,
+      bootstrap,
+      beginShutdown: () => shutdown.abort(),
+      close: async () => {
+        shutdown.abort();
+        for (const close of closers) {
+          await close().catch((err: unknown) => logger.warn({ err: String(err) }, "close failed"));
+        }
+      },
+    };
+  } catch (err) {
+    for (const close of closers) await close().catch(() => {});
+    await store.close().catch(() => {});
+    throw err;
+  }
+}

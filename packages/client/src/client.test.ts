@@ -1,0 +1,290 @@
+// The client against a small real HTTP server on 127.0.0.1 that answers from a script per test.
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { createClient } from "./client.ts";
+import { ApiError, WaitTimeoutError } from "./errors.ts";
+import { parseSse } from "./sse.ts";
+
+type Handler = (req: IncomingMessage, res: ServerResponse, body: string) => void;
+let handlers: Handler[] = [];
+let seen: { method: string; url: string; headers: IncomingMessage["headers"]; body: string; at: number }[] =
+  [];
+let server: Server;
+let url: string;
+
+beforeAll(async () => {
+  server = createServer((req, res) => {
+    let body = "";
+    req.on("data", (c: Buffer) => {
+      body += c.toString();
+    });
+    req.on("end", () => {
+      seen.push({ method: req.method ?? "", url: req.url ?? "", headers: req.headers, body, at: Date.now() });
+      const h = handlers.shift();
+      if (h) h(req, res, body);
+      else {
+        res.writeHead(500).end("no handler");
+      }
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+});
+afterAll(async () => {
+  server.closeAllConnections();
+  await new Promise<void>((r) => server.close(() => r()));
+});
+beforeEach(() => {
+  handlers = [];
+  seen = [];
+});
+
+const JOB = {
+  id: "01900000-0000-7000-8000-000000000001",
+  tenant: "t",
+  queue: "default",
+  type: "echo",
+  payload: 1,
+  priority: 0,
+  state: "queued",
+  attempt: 0,
+  maxAttempts: 3,
+  runAt: "2026-01-01T00:00:00.000Z",
+  timeoutMs: 1000,
+  idempotencyKey: null,
+  cancelRequested: false,
+  workerId: null,
+  leaseExpiresAt: null,
+  result: null,
+  lastError: null,
+  createdAt: "2026-01-01T00:00:00.000Z",
+  startedAt: null,
+  finishedAt: null,
+  updatedAt: "2026-01-01T00:00:00.000Z",
+};
+
+const json =
+  (status: number, body: unknown, headers: Record<string, string> = {}): Handler =>
+  (_req, res) => {
+    res.writeHead(status, {
+      "content-type": status >= 400 ? "application/problem+json" : "application/json",
+      ...headers,
+    });
+    res.end(JSON.stringify(body));
+  };
+const problem = (status: number, code: string, headers: Record<string, string> = {}) =>
+  json(
+    status,
+    { type: "about:blank", title: code, status, detail: `a ${code}`, code, requestId: "req-1" },
+    headers,
+  );
+
+const fast = { retries: 3, baseMs: 1, maxMs: 5 };
+
+describe("requests", () => {
+  it("sends the key as a bearer token and JSON bodies", async () => {
+    handlers.push(json(201, JOB));
+    const c = createClient({ url: `${url}/`, apiKey: "ast_k" });
+    const r = await c.submit({ payload: 1 }, { idempotencyKey: "k1" });
+    expect(r).toEqual({ job: JOB, replayed: false });
+    expect(seen[0]).toMatchObject({ method: "POST", url: "/v1/jobs", body: '{"payload":1}' });
+    expect(seen[0]?.headers.authorization).toBe("Bearer ast_k");
+    expect(seen[0]?.headers["content-type"]).toBe("application/json");
+    expect(seen[0]?.headers["idempotency-key"]).toBe("k1");
+  });
+
+  it("reports a replay from the Idempotent-Replayed header", async () => {
+    handlers.push(json(200, JOB, { "idempotent-replayed": "true" }));
+    expect((await createClient({ url }).submit({ payload: 1 }, { idempotencyKey: "k" })).replayed).toBe(true);
+  });
+
+  it("throws ApiError with the problem's code, issues and request id", async () => {
+    handlers.push(
+      json(422, {
+        type: "x",
+        title: "Validation failed",
+        status: 422,
+        detail: "bad",
+        code: "validation_failed",
+        requestId: "r-9",
+        issues: [{ path: "priority", message: "too big" }],
+      }),
+    );
+    const err = await createClient({ url })
+      .submit({ payload: 1 })
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ApiError);
+    expect(err).toMatchObject({ status: 422, code: "validation_failed", requestId: "r-9" });
+    expect((err as ApiError).issues).toEqual([{ path: "priority", message: "too big" }]);
+  });
+
+  it("keeps the status when an error body is not a problem document", async () => {
+    handlers.push((_q, res) =>
+      res.writeHead(502, { "content-type": "text/html" }).end("<h1>bad gateway</h1>"),
+    );
+    const err = (await createClient({ url })
+      .get("x")
+      .catch((e: unknown) => e)) as ApiError;
+    expect(err.code).toBe("http_502");
+  });
+
+  it("encodes list filters in the query string", async () => {
+    handlers.push(json(200, { jobs: [], nextCursor: null, next: null }));
+    await createClient({ url }).list({ state: "dead", queue: "q", limit: 5 });
+    expect(seen[0]?.url).toBe("/v1/jobs?state=dead&queue=q&limit=5");
+  });
+});
+
+describe("retries", () => {
+  it("retries 429 after Retry-After, even for a plain submit", async () => {
+    handlers.push(problem(429, "rate_limited", { "retry-after": "1" }), json(201, JOB));
+    const started = Date.now();
+    const r = await createClient({ url, retry: fast }).submit({ payload: 1 });
+    expect(r.job.id).toBe(JOB.id);
+    expect(seen).toHaveLength(2);
+    expect((seen[1]?.at ?? 0) - started).toBeGreaterThanOrEqual(950);
+  });
+
+  it("retries 503 for reads and idempotent writes but not for a plain submit", async () => {
+    handlers.push(problem(503, "unavailable"), json(200, JOB));
+    expect((await createClient({ url, retry: fast }).get(JOB.id)).id).toBe(JOB.id);
+    handlers.push(problem(503, "unavailable"), json(201, JOB));
+    expect(
+      (await createClient({ url, retry: fast }).submit({ payload: 1 }, { idempotencyKey: "k" })).job.id,
+    ).toBe(JOB.id);
+    handlers = [problem(503, "unavailable"), json(201, JOB)];
+    seen = [];
+    const err = await createClient({ url, retry: fast })
+      .submit({ payload: 1 })
+      .catch((e: unknown) => e);
+    expect((err as ApiError).status).toBe(503);
+    expect(seen).toHaveLength(1);
+  });
+
+  it("gives up after the configured retries", async () => {
+    handlers.push(...Array.from({ length: 5 }, () => problem(429, "rate_limited", { "retry-after": "0" })));
+    const err = await createClient({ url, retry: { retries: 2, baseMs: 1 } })
+      .get("x")
+      .catch((e: unknown) => e);
+    expect((err as ApiError).status).toBe(429);
+    expect(seen).toHaveLength(3);
+  });
+
+  it("does not retry other errors", async () => {
+    handlers.push(problem(409, "invalid_state"), json(200, JOB));
+    await expect(createClient({ url, retry: fast }).retry("x")).rejects.toMatchObject({ status: 409 });
+    expect(seen).toHaveLength(1);
+  });
+
+  it("retries a read when the connection fails", async () => {
+    handlers.push((req) => req.socket.destroy(), json(200, JOB));
+    expect((await createClient({ url, retry: fast }).get(JOB.id)).id).toBe(JOB.id);
+    expect(seen).toHaveLength(2);
+  });
+});
+
+function sse(chunks: string[], delayMs = 0): Handler {
+  return (_req, res) => {
+    res.writeHead(200, { "content-type": "text/event-stream" });
+    let i = 0;
+    const next = () => {
+      if (i >= chunks.length) return void res.end();
+      res.write(chunks[i++]);
+      setTimeout(next, delayMs);
+    };
+    next();
+  };
+}
+
+const ev = (id: string, kind: string, to: string | null) =>
+  `id: ${id}\ndata: ${JSON.stringify({ id, jobId: JOB.id, kind, fromState: null, toState: to, attempt: 0, data: null, at: "t" })}\n\n`;
+
+describe("streams", () => {
+  it("waitFor follows the SSE stream to the end and reports each event", async () => {
+    const done = { ...JOB, state: "succeeded" };
+    handlers.push(
+      sse(
+        [
+          "retry: 1000\n\n",
+          ev("1", "submitted", "queued"),
+          ": keep-alive\n\n",
+          ev("2", "claimed", "running"),
+          ev("3", "succeeded", "succeeded"),
+          `event: end\ndata: ${JSON.stringify(done)}\n\n`,
+        ],
+        5,
+      ),
+    );
+    const kinds: string[] = [];
+    const job = await createClient({ url }).waitFor(JOB.id, { onEvent: (e) => kinds.push(e.kind) });
+    expect(job.state).toBe("succeeded");
+    expect(kinds).toEqual(["submitted", "claimed", "succeeded"]);
+    expect(seen[0]?.headers.accept).toBe("text/event-stream");
+  });
+
+  it("resumes a dropped stream with Last-Event-ID", async () => {
+    const done = { ...JOB, state: "dead" };
+    handlers.push(
+      sse([ev("7", "submitted", "queued")]),
+      sse([ev("8", "dead", "dead"), `event: end\ndata: ${JSON.stringify(done)}\n\n`]),
+    );
+    const kinds: string[] = [];
+    const job = await createClient({ url, retry: fast }).waitFor(JOB.id, {
+      onEvent: (e) => kinds.push(e.kind),
+    });
+    expect(job.state).toBe("dead");
+    expect(kinds).toEqual(["submitted", "dead"]);
+    expect(seen[1]?.headers["last-event-id"]).toBe("7");
+  });
+
+  it("waitFor times out with WaitTimeoutError", async () => {
+    handlers.push(sse([ev("1", "submitted", "queued"), ": a\n\n", ": b\n\n", ": c\n\n"], 200));
+    const err = await createClient({ url })
+      .waitFor(JOB.id, { timeoutMs: 150 })
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(WaitTimeoutError);
+  });
+});
+
+describe("parseSse", () => {
+  async function parse(chunks: string[]) {
+    const stream = new ReadableStream<Uint8Array>({
+      start(c) {
+        for (const ch of chunks) c.enqueue(new TextEncoder().encode(ch));
+        c.close();
+      },
+    });
+    const out = [];
+    for await (const m of parseSse(stream)) out.push(m);
+    return out;
+  }
+
+  it("handles CRLF split across chunks, multi-line data, comments and events without data", async () => {
+    const msgs = await parse([
+      "id: 1\r",
+      "\ndata: a\r\ndata: b\r\n\r\n",
+      ": comment\n",
+      "event: ping\n\n",
+      "event: end\ndata:x\n\n",
+    ]);
+    expect(msgs).toEqual([
+      { event: "message", data: "a\nb", id: "1" },
+      { event: "end", data: "x", id: undefined },
+    ]);
+  });
+
+  it("decodes UTF-8 split inside a character", async () => {
+    const bytes = new TextEncoder().encode("data: 🚀\n\n");
+    const stream = new ReadableStream<Uint8Array>({
+      start(c) {
+        c.enqueue(bytes.slice(0, 8));
+        c.enqueue(bytes.slice(8));
+        c.close();
+      },
+    });
+    const out = [];
+    for await (const m of parseSse(stream)) out.push(m.data);
+    expect(out).toEqual(["🚀"]);
+  });
+});

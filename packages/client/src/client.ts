@@ -1,0 +1,396 @@
+// The typed Astraeus client: fetch-based, with types from the same zod schemas the server validates with.
+import { isTerminal } from "@astraeus/core";
+import { ApiError, WaitTimeoutError } from "./errors.ts";
+import { parseSse } from "./sse.ts";
+import type {
+  ApiKeyInfo,
+  ClaimRequest,
+  ClaimResponse,
+  CompleteRequest,
+  CompleteResponse,
+  CreateApiKeyRequest,
+  CreatedApiKey,
+  FailRequest,
+  FailResponse,
+  HeartbeatRequest,
+  HeartbeatResponse,
+  Job,
+  JobEvent,
+  JobPage,
+  JobSubmission,
+  ListJobsParams,
+  Problem,
+  QueueStats,
+  Readiness,
+  ReconcileReport,
+  WorkerInfo,
+} from "./wire.ts";
+
+export interface RetryOptions {
+  /** Retries after the first attempt. Default 4. */
+  retries?: number;
+  /** First backoff in ms (exponential, full jitter). Default 250. */
+  baseMs?: number;
+  /** Ceiling of one backoff in ms; a longer `Retry-After` is still honoured up to 60 s. Default 10000. */
+  maxMs?: number;
+}
+
+export interface ClientOptions {
+  /** Base URL of the API, e.g. "http://localhost:8080". */
+  url: string;
+  /** API key, sent as `Authorization: Bearer <key>`. */
+  apiKey?: string;
+  /** Default: the global fetch. */
+  fetch?: typeof fetch;
+  /** Retries of 429 (always) and 503 / network errors (idempotent requests only). */
+  retry?: RetryOptions;
+  /** Per-request timeout in ms (streams and claims excepted). Default 30000. */
+  timeoutMs?: number;
+  /** Extra headers on every request. */
+  headers?: Record<string, string>;
+}
+
+export interface SubmitResult {
+  job: Job;
+  /** True when the Idempotency-Key matched an earlier submit: `job` is the original. */
+  replayed: boolean;
+}
+
+export type StreamMessage = { type: "event"; event: JobEvent } | { type: "end"; job: Job };
+
+export interface StreamOptions {
+  /** Resume after this event id. */
+  lastEventId?: string;
+  signal?: AbortSignal;
+}
+
+export interface WaitOptions {
+  /** Give up after this many ms (throws WaitTimeoutError). Default: wait indefinitely. */
+  timeoutMs?: number;
+  signal?: AbortSignal;
+  /** Called with every transition as it streams in. */
+  onEvent?: (event: JobEvent) => void;
+}
+
+interface CallOptions {
+  method?: "GET" | "POST" | "DELETE";
+  body?: unknown;
+  headers?: Record<string, string>;
+  /** Safe to send again after a 503 or a network error. Default: true for GET/DELETE. */
+  idempotent?: boolean;
+  signal?: AbortSignal;
+  /** Override of the per-request timeout (0 = none). */
+  timeoutMs?: number;
+}
+
+const RETRY_AFTER_CAP_MS = 60_000;
+
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason);
+    const timer = setTimeout(() => {
+      signal?.removeEventListener("abort", onAbort);
+      resolve();
+    }, ms);
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(signal?.reason);
+    };
+    signal?.addEventListener("abort", onAbort, { once: true });
+  });
+}
+
+function retryAfterMs(res: Response): number | null {
+  const v = res.headers.get("retry-after");
+  if (v === null) return null;
+  const secs = Number(v);
+  if (Number.isFinite(secs)) return Math.max(0, secs * 1000);
+  const at = Date.parse(v);
+  return Number.isNaN(at) ? null : Math.max(0, at - Date.now());
+}
+
+async function errorFrom(res: Response): Promise<ApiError> {
+  const text = await res.text().catch(() => "");
+  let problem: Problem | null = null;
+  try {
+    const parsed = JSON.parse(text) as Partial<Problem>;
+    if (parsed && typeof parsed.code === "string" && typeof parsed.status === "number")
+      problem = parsed as Problem;
+  } catch {
+    // Not JSON (a proxy's error page): keep the status.
+  }
+  return new ApiError(
+    res.status,
+    problem,
+    `HTTP ${res.status}: ${text.slice(0, 200)}`,
+    res.headers.get("x-request-id"),
+  );
+}
+
+export class AstraeusClient {
+  private readonly base: string;
+  private readonly fetchFn: typeof fetch;
+  private readonly retries: number;
+  private readonly baseMs: number;
+  private readonly maxMs: number;
+  private readonly timeoutMs: number;
+  private readonly headers: Record<string, string>;
+
+  constructor(opts: ClientOptions) {
+    this.base = opts.url.replace(/\/+$/, "");
+    this.fetchFn = opts.fetch ?? globalThis.fetch.bind(globalThis);
+    this.retries = opts.retry?.retries ?? 4;
+    this.baseMs = opts.retry?.baseMs ?? 250;
+    this.maxMs = opts.retry?.maxMs ?? 10_000;
+    this.timeoutMs = opts.timeoutMs ?? 30_000;
+    this.headers = { ...opts.headers };
+    if (opts.apiKey) this.headers.authorization = `Bearer ${opts.apiKey}`;
+  }
+
+  /** Sends one request with retries; resolves with the successful response (body unread). */
+  async raw(path: string, opts: CallOptions = {}): Promise<Response> {
+    const method = opts.method ?? "GET";
+    const idempotent = opts.idempotent ?? method !== "POST";
+    const headers: Record<string, string> = { accept: "application/json", ...this.headers, ...opts.headers };
+    const body = opts.body === undefined ? undefined : JSON.stringify(opts.body);
+    if (body !== undefined) headers["content-type"] = "application/json";
+    const timeoutMs = opts.timeoutMs ?? this.timeoutMs;
+    for (let attempt = 0; ; attempt++) {
+      const ctrl = new AbortController();
+      const onAbort = () => ctrl.abort(opts.signal?.reason);
+      opts.signal?.addEventListener("abort", onAbort, { once: true });
+      // A plain timer (not AbortSignal.timeout, which Node 20 can collect before it fires).
+      const timer =
+        timeoutMs > 0 ? setTimeout(() => ctrl.abort(new Error("request timed out")), timeoutMs) : null;
+      let res: Response;
+      try {
+        res = await this.fetchFn(this.base + path, {
+          method,
+          headers,
+          signal: ctrl.signal,
+          ...(body !== undefined ? { body } : {}),
+        });
+      } catch (err) {
+        if (opts.signal?.aborted || !idempotent || attempt >= this.retries) throw err;
+        await sleep(this.backoff(attempt, null), opts.signal);
+        continue;
+      } finally {
+        if (timer) clearTimeout(timer);
+        opts.signal?.removeEventListener("abort", onAbort);
+      }
+      if (res.ok) return res;
+      const retryable = res.status === 429 || (res.status === 503 && idempotent);
+      if (!retryable || attempt >= this.retries) throw await errorFrom(res);
+      await res.body?.cancel().catch(() => {});
+      await sleep(this.backoff(attempt, retryAfterMs(res)), opts.signal);
+    }
+  }
+
+  private backoff(attempt: number, retryAfter: number | null): number {
+    if (retryAfter !== null) return Math.min(RETRY_AFTER_CAP_MS, retryAfter) + Math.random() * 100;
+    return Math.random() * Math.min(this.maxMs, this.baseMs * 2 ** attempt);
+  }
+
+  private async call<T>(path: string, opts: CallOptions = {}): Promise<T> {
+    const res = await this.raw(path, opts);
+    return (await res.json()) as T;
+  }
+
+  // ---- jobs ----
+
+  /** Submits one job. With `idempotencyKey` the call is safe to repeat (and is retried on 503). */
+  async submit(
+    job: JobSubmission,
+    opts: { idempotencyKey?: string; signal?: AbortSignal } = {},
+  ): Promise<SubmitResult> {
+    const res = await this.raw("/v1/jobs", {
+      method: "POST",
+      body: job,
+      idempotent: opts.idempotencyKey !== undefined,
+      ...(opts.idempotencyKey !== undefined ? { headers: { "idempotency-key": opts.idempotencyKey } } : {}),
+      ...(opts.signal ? { signal: opts.signal } : {}),
+    });
+    return { job: (await res.json()) as Job, replayed: res.headers.get("idempotent-replayed") === "true" };
+  }
+
+  /** Submits up to 1,000 jobs in one transaction: all are stored or none. */
+  async submitBatch(jobs: JobSubmission[], opts: { signal?: AbortSignal } = {}): Promise<Job[]> {
+    const r = await this.call<{ jobs: Job[] }>("/v1/jobs/batch", { method: "POST", body: { jobs }, ...opts });
+    return r.jobs;
+  }
+
+  get(id: string): Promise<Job> {
+    return this.call(`/v1/jobs/${encodeURIComponent(id)}`);
+  }
+
+  list(query: ListJobsParams = {}): Promise<JobPage> {
+    const params = new URLSearchParams();
+    for (const [k, v] of Object.entries(query)) if (v !== undefined && v !== null) params.set(k, String(v));
+    const qs = params.toString();
+    return this.call(`/v1/jobs${qs ? `?${qs}` : ""}`);
+  }
+
+  /** Every job matching the filters, page by page. */
+  async *listAll(query: Omit<ListJobsParams, "cursor"> = {}): AsyncGenerator<Job> {
+    let cursor: string | null | undefined;
+    do {
+      const page = await this.list({ ...query, ...(cursor ? { cursor } : {}) });
+      yield* page.jobs;
+      cursor = page.nextCursor;
+    } while (cursor);
+  }
+
+  async events(id: string, after?: string): Promise<JobEvent[]> {
+    const qs = after ? `?after=${encodeURIComponent(after)}` : "";
+    return (await this.call<{ events: JobEvent[] }>(`/v1/jobs/${encodeURIComponent(id)}/events${qs}`)).events;
+  }
+
+  cancel(id: string): Promise<Job> {
+    return this.call(`/v1/jobs/${encodeURIComponent(id)}/cancel`, { method: "POST", idempotent: true });
+  }
+
+  retry(id: string): Promise<Job> {
+    return this.call(`/v1/jobs/${encodeURIComponent(id)}/retry`, { method: "POST" });
+  }
+
+  /**
+   * The job's transitions as they happen (SSE), ending after a terminal state with an `end` message.
+   * A dropped connection is resumed from the last event id.
+   */
+  async *stream(id: string, opts: StreamOptions = {}): AsyncGenerator<StreamMessage> {
+    let lastEventId = opts.lastEventId;
+    for (let drops = 0; ; ) {
+      const res = await this.raw(`/v1/jobs/${encodeURIComponent(id)}/stream`, {
+        headers: { accept: "text/event-stream", ...(lastEventId ? { "last-event-id": lastEventId } : {}) },
+        timeoutMs: 0,
+        ...(opts.signal ? { signal: opts.signal } : {}),
+      });
+      if (!res.body) throw new Error("the event stream has no body");
+      try {
+        for await (const msg of parseSse(res.body, opts.signal)) {
+          if (msg.event === "end") {
+            yield { type: "end", job: JSON.parse(msg.data) as Job };
+            return;
+          }
+          if (msg.event === "message") {
+            if (msg.id !== undefined) lastEventId = msg.id;
+            drops = 0;
+            yield { type: "event", event: JSON.parse(msg.data) as JobEvent };
+          }
+        }
+      } catch (err) {
+        if (opts.signal?.aborted || ++drops > this.retries) throw err;
+      }
+      if (opts.signal?.aborted) return;
+      // The server ended the stream without a terminal state (restart, max duration): resume.
+      await sleep(this.backoff(drops, null), opts.signal);
+    }
+  }
+
+  /** Resolves with the job once it is terminal (succeeded, dead or cancelled), following the SSE stream. */
+  async waitFor(id: string, opts: WaitOptions = {}): Promise<Job> {
+    const ctrl = new AbortController();
+    const onAbort = () => ctrl.abort(opts.signal?.reason);
+    opts.signal?.addEventListener("abort", onAbort, { once: true });
+    let timedOut = false;
+    const timer =
+      opts.timeoutMs !== undefined
+        ? setTimeout(() => {
+            timedOut = true;
+            ctrl.abort(new WaitTimeoutError(id, opts.timeoutMs ?? 0));
+          }, opts.timeoutMs)
+        : null;
+    try {
+      for await (const msg of this.stream(id, { signal: ctrl.signal })) {
+        if (msg.type === "end") return msg.job;
+        opts.onEvent?.(msg.event);
+      }
+      const job = await this.get(id);
+      if (isTerminal(job.state)) return job;
+      throw new Error(`the stream of job ${id} ended while it is ${job.state}`);
+    } catch (err) {
+      if (timedOut) throw new WaitTimeoutError(id, opts.timeoutMs ?? 0);
+      throw err;
+    } finally {
+      if (timer) clearTimeout(timer);
+      opts.signal?.removeEventListener("abort", onAbort);
+    }
+  }
+
+  // ---- queues and workers ----
+
+  async queues(): Promise<QueueStats[]> {
+    return (await this.call<{ queues: QueueStats[] }>("/v1/queues")).queues;
+  }
+
+  queue(name: string): Promise<QueueStats> {
+    return this.call(`/v1/queues/${encodeURIComponent(name)}`);
+  }
+
+  async workers(): Promise<WorkerInfo[]> {
+    return (await this.call<{ workers: WorkerInfo[] }>("/v1/workers")).workers;
+  }
+
+  // ---- worker protocol ----
+
+  /** Claims jobs, long-polling up to `waitMs` (default 20 s) when none is ready. */
+  claim(req: ClaimRequest, opts: { signal?: AbortSignal } = {}): Promise<ClaimResponse> {
+    const wait = req.waitMs ?? 20_000;
+    return this.call("/v1/worker/claim", {
+      method: "POST",
+      body: req,
+      timeoutMs: wait + this.timeoutMs,
+      ...opts,
+    });
+  }
+
+  heartbeat(req: HeartbeatRequest): Promise<HeartbeatResponse> {
+    return this.call("/v1/worker/heartbeat", { method: "POST", body: req, idempotent: true });
+  }
+
+  complete(req: CompleteRequest): Promise<CompleteResponse> {
+    return this.call("/v1/worker/complete", { method: "POST", body: req });
+  }
+
+  fail(req: FailRequest): Promise<FailResponse> {
+    return this.call("/v1/worker/fail", { method: "POST", body: req });
+  }
+
+  // ---- admin ----
+
+  createKey(req: CreateApiKeyRequest): Promise<CreatedApiKey> {
+    return this.call("/v1/admin/api-keys", { method: "POST", body: req });
+  }
+
+  async listKeys(opts: { tenant?: string; includeRevoked?: boolean } = {}): Promise<ApiKeyInfo[]> {
+    const params = new URLSearchParams();
+    if (opts.tenant) params.set("tenant", opts.tenant);
+    if (opts.includeRevoked) params.set("revoked", "true");
+    const qs = params.toString();
+    return (await this.call<{ keys: ApiKeyInfo[] }>(`/v1/admin/api-keys${qs ? `?${qs}` : ""}`)).keys;
+  }
+
+  revokeKey(id: string): Promise<ApiKeyInfo> {
+    return this.call(`/v1/admin/api-keys/${encodeURIComponent(id)}`, { method: "DELETE" });
+  }
+
+  reconcile(): Promise<ReconcileReport> {
+    return this.call("/v1/admin/reconcile", { method: "POST", idempotent: true });
+  }
+
+  // ---- system ----
+
+  async health(): Promise<{ status: "ok" }> {
+    return this.call("/health");
+  }
+
+  /** Readiness; a 503 answer is returned (not thrown) so callers can see which check failed. */
+  async ready(): Promise<Readiness> {
+    const res = await this.fetchFn(`${this.base}/ready`, { headers: { accept: "application/json" } });
+    return (await res.json()) as Readiness;
+  }
+}
+
+export function createClient(opts: ClientOptions): AstraeusClient {
+  return new AstraeusClient(opts);
+}
