@@ -2,6 +2,8 @@
 
 import { TenantSchema } from "@astraeus/client/wire";
 import { DEFAULTS, JobTypeSchema, LIMITS, QueueNameSchema } from "@astraeus/core";
+import { databaseUrlFromEnv } from "@astraeus/db";
+import { redisUrlFromEnv } from "@astraeus/dispatch";
 import { z } from "zod";
 
 const bool = z
@@ -52,7 +54,14 @@ export type Env = z.infer<typeof EnvSchema>;
 
 /** Parses the environment; throws one readable error listing every bad variable. */
 export function parseEnv(env: Record<string, string | undefined> = process.env): Env {
-  const parsed = EnvSchema.safeParse(env);
+  // In AWS the URLs come as parts (host, port, TLS flag, secrets); fold them into the URLs first.
+  const databaseUrl = databaseUrlFromEnv(env);
+  const redisUrl = redisUrlFromEnv(env);
+  const parsed = EnvSchema.safeParse({
+    ...env,
+    ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}),
+    ...(redisUrl ? { REDIS_URL: redisUrl } : {}),
+  });
   if (!parsed.success) {
     const lines = parsed.error.issues.map((i) => `  ${i.path.join(".")}: ${i.message}`);
     throw new Error(`invalid configuration:\n${lines.join("\n")}`);
