@@ -5,10 +5,11 @@ import { defaultLogger } from "./app.ts";
 import { parseEnv } from "./config.ts";
 import { buildServer } from "./server.ts";
 
-export async function main(): Promise<void> {
+export async function main(opts: { dev?: boolean } = {}): Promise<void> {
   const env = parseEnv();
   const logger = defaultLogger(env.LOG_LEVEL);
-  const api = await buildServer(env, { logger });
+  // The dev command is the whole product in one process, on real servers as well as embedded.
+  const api = await buildServer(env, { logger, ...(opts.dev ? { withWorker: env.EMBEDDED_WORKER } : {}) });
   if (api.bootstrap?.generated) {
     // Printed once, to the terminal only (not through the logger, whose output may be shipped elsewhere).
     process.stderr.write(
@@ -18,6 +19,17 @@ export async function main(): Promise<void> {
   }
   const server = serve({ fetch: api.app.fetch, port: env.PORT, hostname: env.HOST }, (info: AddressInfo) => {
     logger.info({ host: info.address, port: info.port }, "api listening");
+    const base = `http://localhost:${info.port}`;
+    const mode = env.DATABASE_URL ? "Postgres" : `embedded PGlite in ${env.ASTRAEUS_DATA_DIR}`;
+    const keyLine = api.bootstrap?.file
+      ? `  Key      export ASTRAEUS_API_KEY=$(cat ${api.bootstrap.file})\n`
+      : "";
+    process.stderr.write(
+      `\nAstraeus is running (${mode}, ${env.REDIS_URL ? "Redis" : "in-process"} dispatch${api.worker ? ", worker in this process" : ""})\n` +
+        `  API      ${base}\n  Docs     ${base}/docs\n${keyLine}` +
+        `  Try      curl -X POST ${base}/v1/jobs -H "Authorization: Bearer $ASTRAEUS_API_KEY" \\\n` +
+        `             -H 'content-type: application/json' -d '{"payload":{"text":"asynchronous cloud workload"}}'\n\n`,
+    );
   });
 
   let stopping = false;

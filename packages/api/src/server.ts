@@ -33,6 +33,11 @@ export interface ApiServer {
 }
 
 export interface BuildOptions {
+  /**
+   * Run a worker (built-in job types, maintenance) in this process. Default: in embedded mode only, per
+   * EMBEDDED_WORKER; `pnpm dev` turns it on against real servers too.
+   */
+  withWorker?: boolean;
   logger?: Logger;
   /** Metrics registry. Default: a new one. */
   metrics?: Metrics;
@@ -135,7 +140,7 @@ export async function buildServer(env: Env, opts: BuildOptions = {}): Promise<Ap
     });
 
     let worker: Worker | null = null;
-    if (embedded && env.EMBEDDED_WORKER) {
+    if (opts.withWorker ?? (embedded && env.EMBEDDED_WORKER)) {
       worker = createWorker({
         store,
         dispatcher,

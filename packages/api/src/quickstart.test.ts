@@ -1,0 +1,119 @@
+// The README's quick start, as a new user runs it: the dev command on the embedded default (PGlite +
+// in-process dispatch), the seed example job over HTTP, a restart that keeps the data, a clean stop.
+import { type ChildProcess, spawn } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import type { AddressInfo } from "node:net";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { afterAll, describe, expect, it } from "vitest";
+
+const ROOT = fileURLToPath(new URL("../../..", import.meta.url));
+const dataDir = mkdtempSync(join(tmpdir(), "astraeus-quickstart-"));
+const running: ChildProcess[] = [];
+
+afterAll(() => {
+  for (const p of running) if (p.exitCode === null && p.signalCode === null) p.kill("SIGKILL");
+  rmSync(dataDir, { recursive: true, force: true });
+});
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once("error", reject);
+    srv.listen(0, "127.0.0.1", () => {
+      const { port } = srv.address() as AddressInfo;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+async function until<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await check().catch(() => undefined);
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** `pnpm dev` is `node --import tsx packages/api/src/dev.ts`; run that very command. */
+function startDev(port: number): {
+  proc: ChildProcess;
+  exited: Promise<number | null>;
+  output: () => string;
+} {
+  const scripts = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")).scripts as Record<
+    string,
+    string
+  >;
+  const [cmd, ...args] = (scripts.dev ?? "").split(" ");
+  expect(cmd).toBe("node");
+  let out = "";
+  const proc = spawn(process.execPath, args, {
+    cwd: ROOT,
+    env: {
+      PATH: process.env.PATH,
+      PORT: String(port),
+      HOST: "127.0.0.1",
+      ASTRAEUS_DATA_DIR: dataDir,
+      LOG_LEVEL: "warn",
+    },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  running.push(proc);
+  proc.stdout?.on("data", (d: Buffer) => {
+    out += d.toString();
+  });
+  proc.stderr?.on("data", (d: Buffer) => {
+    out += d.toString();
+  });
+  const exited = new Promise<number | null>((resolve) => proc.on("exit", (code) => resolve(code)));
+  return { proc, exited, output: () => out };
+}
+
+describe("quick start (pnpm dev, embedded)", () => {
+  it("runs the seed example job, keeps it across a restart and stops cleanly", async () => {
+    const port = await freePort();
+    const base = `http://127.0.0.1:${port}`;
+    const first = startDev(port);
+    await until("ready", async () => (await fetch(`${base}/ready`)).status === 200 || undefined);
+    expect(first.output()).toContain(`http://localhost:${port}/docs`);
+    const key = readFileSync(join(dataDir, "admin.key"), "utf8").trim();
+    expect(first.output()).toContain(key); // printed once, on first start
+
+    const submitted = await fetch(`${base}/v1/jobs`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
+      body: JSON.stringify({ payload: { text: "asynchronous cloud workload" } }),
+    });
+    expect(submitted.status).toBe(201);
+    const { id } = (await submitted.json()) as { id: string };
+    const get = async () =>
+      (await (
+        await fetch(`${base}/v1/jobs/${id}`, { headers: { authorization: `Bearer ${key}` } })
+      ).json()) as {
+        state: string;
+        result: unknown;
+      };
+    const done = await until("succeeded", async () => {
+      const job = await get();
+      return job.state === "succeeded" ? job : undefined;
+    });
+    expect(done.result).toMatchObject({ characters: 27, words: 3, sentences: 1 });
+
+    first.proc.kill("SIGTERM");
+    expect(await first.exited).toBe(0);
+
+    const second = startDev(port);
+    await until("ready again", async () => (await fetch(`${base}/ready`)).status === 200 || undefined);
+    expect(second.output()).not.toContain(key); // not printed again
+    const again = await get();
+    expect(again.state).toBe("succeeded");
+    expect(again.result).toEqual(done.result);
+    second.proc.kill("SIGINT");
+    expect(await second.exited).toBe(0);
+  });
+});
