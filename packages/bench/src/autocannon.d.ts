@@ -18,6 +18,10 @@ declare module "autocannon" {
     max: number;
     total: number;
   }
+  interface RequestStats extends Histogram {
+    /** Requests written, answered or not (the difference was in flight when the run stopped). */
+    sent: number;
+  }
   interface Result {
     duration: number;
     errors: number;
@@ -25,7 +29,7 @@ declare module "autocannon" {
     non2xx: number;
     "2xx": number;
     latency: Histogram;
-    requests: Histogram;
+    requests: RequestStats;
   }
   function autocannon(opts: Options): Promise<Result>;
   export default autocannon;

@@ -35,7 +35,7 @@ export function cleanupAll(perTaskMs = 15_000): Promise<void> {
           }),
         ]);
       } catch (err) {
-        process.stderr.write(`cleanup: ${task.name} failed: ${(err as Error).message}\n`);
+        say(`cleanup: ${task.name} failed: ${(err as Error).message}`);
       } finally {
         clearTimeout(timer);
       }
@@ -45,21 +45,43 @@ export function cleanupAll(perTaskMs = 15_000): Promise<void> {
   return running;
 }
 
-/** Exits after cleanup on SIGINT/SIGTERM and when the whole run overstays `capMs`. */
+/** Writes to stderr without ever throwing (a closed pipe must not turn into a crash loop). */
+export function say(line: string): void {
+  try {
+    process.stderr.write(`${line}\n`);
+  } catch {
+    // Nobody is listening any more.
+  }
+}
+
+/** Exits after cleanup on SIGINT/SIGTERM, on an uncaught error and when the run overstays `capMs`. */
 export function installGuards(capMs: number): () => void {
+  // A closed stderr (e.g. piped into `head`) reports EPIPE as an error event: ignore it.
+  process.stderr.on("error", () => {});
+  process.stdout.on("error", () => {});
+  let bailing = false;
   const bail = (why: string, code: number) => {
-    process.stderr.write(`\nbench: ${why}; cleaning up\n`);
+    if (bailing) return;
+    bailing = true;
+    say(`\nbench: ${why}; cleaning up`);
     void cleanupAll().finally(() => process.exit(code));
   };
   const onInt = () => bail("interrupted", 130);
   const onTerm = () => bail("terminated", 143);
+  // A library emitting an unhandled error must not skip the cleanup and strand databases and keys.
+  const onCrash = (err: unknown) =>
+    bail(`crashed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`, 1);
   process.on("SIGINT", onInt);
   process.on("SIGTERM", onTerm);
+  process.on("uncaughtException", onCrash);
+  process.on("unhandledRejection", onCrash);
   const watchdog = setTimeout(() => bail(`run exceeded its ${Math.round(capMs / 1000)} s cap`, 2), capMs);
   watchdog.unref();
   return () => {
     clearTimeout(watchdog);
     process.off("SIGINT", onInt);
     process.off("SIGTERM", onTerm);
+    process.off("uncaughtException", onCrash);
+    process.off("unhandledRejection", onCrash);
   };
 }

@@ -12,6 +12,7 @@ export interface Sizes {
   e2eDefaultsJobs: number;
   latencyJobs: number;
   httpSeconds: number;
+  httpWarmupSeconds: number;
   /** Per-measurement time caps (ms): a slow contender is measured over the cap instead of hanging the run. */
   enqueueCapMs: number;
   e2eCapMs: number;
@@ -25,37 +26,39 @@ export interface Sizes {
 
 export const QUICK: Sizes = {
   reps: 1,
-  seqJobs: 500,
-  inflightJobs: 2_000,
+  seqJobs: 200,
+  inflightJobs: 1_000,
   inflight: 50,
-  bulkJobs: 10_000,
-  e2eJobs: 10_000,
-  e2eDefaultsJobs: 2_000,
-  latencyJobs: 150,
-  httpSeconds: 3,
-  enqueueCapMs: 5_000,
-  e2eCapMs: 8_000,
-  e2eDefaultsCapMs: 2_000,
-  latencyCapMs: 2_500,
-  latencyDefaultsCapMs: 2_500,
+  bulkJobs: 5_000,
+  e2eJobs: 5_000,
+  e2eDefaultsJobs: 1_000,
+  latencyJobs: 100,
+  httpSeconds: 2,
+  httpWarmupSeconds: 0.5,
+  enqueueCapMs: 2_000,
+  e2eCapMs: 5_000,
+  e2eDefaultsCapMs: 1_000,
+  latencyCapMs: 1_500,
+  latencyDefaultsCapMs: 1_000,
   runCapMs: 115_000,
 };
 
 export const FULL: Sizes = {
   reps: 3,
-  seqJobs: 5_000,
-  inflightJobs: 20_000,
+  seqJobs: 2_000,
+  inflightJobs: 10_000,
   inflight: 50,
-  bulkJobs: 50_000,
+  bulkJobs: 30_000,
   e2eJobs: 50_000,
-  e2eDefaultsJobs: 10_000,
+  e2eDefaultsJobs: 5_000,
   latencyJobs: 1_000,
-  httpSeconds: 8,
-  enqueueCapMs: 12_000,
+  httpSeconds: 5,
+  httpWarmupSeconds: 1,
+  enqueueCapMs: 5_000,
   e2eCapMs: 30_000,
-  e2eDefaultsCapMs: 6_000,
-  latencyCapMs: 12_000,
-  latencyDefaultsCapMs: 5_000,
+  e2eDefaultsCapMs: 3_000,
+  latencyCapMs: 6_000,
+  latencyDefaultsCapMs: 2_000,
   runCapMs: 14.5 * 60_000,
 };
 

@@ -67,7 +67,7 @@ async function main(): Promise<void> {
   if (kind === "hono") {
     fetch = bareHono(mods);
   } else if (kind === "astraeus") {
-    const { astraeusFetch } = await import("./contenders/astraeus-http.ts");
+    const { astraeusFetch } = await import("./contenders/astraeus-http-server.ts");
     fetch = await astraeusFetch(JSON.parse(process.env["BENCH_HTTP_SETTINGS"] ?? "{}"));
   } else {
     throw new Error(`unknown BENCH_HTTP_KIND ${kind}`);

@@ -55,10 +55,10 @@ export function renderTable(spec: TableSpec, results: Results, labels: Record<st
   const rows = evaluated.map((r) => [
     r.row.label,
     ...spec.columns.map((c) => formatCell(r.cells.get(c), r.row.unit)),
-    formatRatio(r.ratio),
+    r.row.info ? "" : formatRatio(r.ratio),
     formatGoal(r.row.goal, r),
   ]);
-  const notes = results.notes.get(spec.id) ?? [];
+  const notes = results.notesOf(spec.id);
   const parts = [`### ${spec.title}`, "", markdownTable(header, rows)];
   if (notes.length > 0) parts.push("", ...notes.map((n) => `- ${n}`));
   return parts.join("\n");

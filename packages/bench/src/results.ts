@@ -18,6 +18,8 @@ export interface RowSpec {
   unit: string;
   better: Better;
   goal?: Goal;
+  /** Context, not a competition (e.g. sample counts): no ratio. */
+  info?: boolean;
 }
 
 export interface TableSpec {
@@ -49,6 +51,7 @@ export interface RowResult {
 export class Results {
   readonly cells = new Map<string, Cell>();
   readonly notes = new Map<string, string[]>();
+  readonly tallies = new Map<string, Map<string, number[]>>();
 
   private key(table: string, row: string, column: string): string {
     return `${table}\u0000${row}\u0000${column}`;
@@ -80,6 +83,28 @@ export class Results {
     this.notes.set(table, list);
   }
 
+  /**
+   * A note that recurs per rep with a different number (e.g. where a time cap struck): one line per
+   * `template`, its `{}` replaced by the value, or by the range and rep count when it recurs.
+   */
+  tally(table: string, template: string, value: number): void {
+    const byTemplate = this.tallies.get(table) ?? new Map<string, number[]>();
+    byTemplate.set(template, [...(byTemplate.get(template) ?? []), value]);
+    this.tallies.set(table, byTemplate);
+  }
+
+  /** Plain notes, then tallies, as display lines. */
+  notesOf(table: string): string[] {
+    const lines = [...(this.notes.get(table) ?? [])];
+    for (const [template, values] of this.tallies.get(table) ?? []) {
+      const lo = Math.min(...values).toLocaleString("en-US");
+      const hi = Math.max(...values).toLocaleString("en-US");
+      const range = lo === hi ? lo : `${lo}–${hi}`;
+      lines.push(template.replace("{}", range) + (values.length > 1 ? ` (${values.length} reps)` : ""));
+    }
+    return lines;
+  }
+
   get(table: string, row: string, column: string): Cell | undefined {
     return this.cells.get(this.key(table, row, column));
   }
@@ -99,7 +124,7 @@ export function evaluateRow(spec: TableSpec, row: RowSpec, results: Results): Ro
   const subject = subjectColumn(spec);
   const mine = subject === undefined ? Number.NaN : (cells.get(subject)?.median ?? Number.NaN);
   const others = spec.columns.filter((c) => c !== subject).map((c) => cells.get(c)?.median ?? Number.NaN);
-  const ratio = mine / best(others, row.better);
+  const ratio = row.info ? Number.NaN : mine / best(others, row.better);
 
   let goalValue = Number.NaN;
   if (row.goal !== undefined) {

@@ -1,6 +1,13 @@
 // graphile-worker: Postgres only. Completed jobs are deleted, so "completed" means "row gone".
-import { Logger, makeWorkerUtils, runMigrations, type WorkerUtils } from "graphile-worker";
+import {
+  Logger,
+  makeWorkerUtils,
+  runMigrations,
+  type WorkerUtils,
+  type WorkerUtilsOptions,
+} from "graphile-worker";
 import type { BenchEnv, Contender, Profile, WorkerSettings } from "../contender.ts";
+import { Pool } from "../pg.ts";
 import { installedVersion } from "../versions.ts";
 import { createOwnDatabase, dropOwnDatabase, type OwnDatabase, scalar } from "./pg-common.ts";
 
@@ -32,6 +39,7 @@ export function graphileContender(): Contender {
   let env: BenchEnv | null = null;
   let db: OwnDatabase | null = null;
   let utils: WorkerUtils | null = null;
+  let producerPool: Pool | null = null;
 
   const u = (): WorkerUtils => {
     if (utils === null) throw new Error("graphile-worker: setup() not called");
@@ -54,9 +62,16 @@ export function graphileContender(): Contender {
     async setup(e) {
       env = e;
       db = await createOwnDatabase(e, "graphile", 2);
-      await runMigrations({ connectionString: db.url, logger: silentLogger });
-      // The producer side at its defaults (pool of 10), shared by every enqueue workload.
-      utils = await makeWorkerUtils({ connectionString: db.url, logger: silentLogger });
+      // The producer gets a pool of 10 like graphile's default, but one this harness owns: graphile's
+      // release() ends its own pool without waiting and drops its error listener first, so the forced
+      // DROP DATABASE at teardown would crash the run through an unhandled pool error.
+      producerPool = new Pool({ connectionString: db.url, max: 10 });
+      producerPool.on("error", () => {});
+      producerPool.on("connect", (client) => client.on("error", () => {}));
+      // Same pg.Pool class; only the type comes from @types/pg on graphile's side and from ../pg.ts here.
+      const pgPool = producerPool as unknown as NonNullable<WorkerUtilsOptions["pgPool"]>;
+      await runMigrations({ pgPool, logger: silentLogger });
+      utils = await makeWorkerUtils({ pgPool, logger: silentLogger });
     },
 
     async reset() {
@@ -105,6 +120,8 @@ export function graphileContender(): Contender {
     async teardown() {
       await Promise.resolve(utils?.release()).catch(() => {});
       utils = null;
+      await producerPool?.end().catch(() => {});
+      producerPool = null;
       if (env !== null && db !== null) await dropOwnDatabase(env, db);
       db = null;
     },

@@ -15,9 +15,13 @@ const side: WorkerSide = {
   async start(settings, onJob) {
     const b = boss;
     if (b === null) throw new Error("pg-boss worker: prepare() not called");
-    await b.work(settings.queue, settings.options, async (jobs) => {
-      for (const job of jobs) onJob({ seq: seqOf(job.data) });
-    });
+    // pg-boss 10 has no in-process concurrency option: each work() call adds one polling worker.
+    const { workers = 1, ...options } = settings.options as { workers?: number } & PgBoss.WorkOptions;
+    for (let i = 0; i < workers; i++) {
+      await b.work(settings.queue, options, async (jobs) => {
+        for (const job of jobs) onJob({ seq: seqOf(job.data) });
+      });
+    }
     return { stop: () => b.stop({ graceful: false, wait: true }) };
   },
 };

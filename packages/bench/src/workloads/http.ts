@@ -27,6 +27,8 @@ export interface HttpOutcome {
   bad: number;
   /** Jobs acknowledged with a 2xx (warm-up included), to check against what the store holds. */
   acceptedJobs: number;
+  /** Jobs in requests that were sent but not answered when a run stopped: they may or may not be stored. */
+  unansweredJobs: number;
 }
 
 function submission(seq: number) {
@@ -74,7 +76,11 @@ async function startServer(target: HttpTarget): Promise<{ port: number; stop: ()
   }
 }
 
-export async function runHttp(target: HttpTarget, seconds: number): Promise<HttpOutcome> {
+export async function runHttp(
+  target: HttpTarget,
+  seconds: number,
+  warmupSeconds: number,
+): Promise<HttpOutcome> {
   const server = await startServer(target);
   try {
     const base = `http://127.0.0.1:${server.port}`;
@@ -82,8 +88,8 @@ export async function runHttp(target: HttpTarget, seconds: number): Promise<Http
     const single = JSON.stringify(submission(1));
     const batch = JSON.stringify({ jobs: Array.from({ length: BATCH_JOBS }, (_, i) => submission(i)) });
     const common = { connections: CONNECTIONS, method: "POST", headers, timeout: 10 };
-    // Warm-up (JIT, connection pools), not recorded.
-    const w = await autocannon({ ...common, url: `${base}/v1/jobs`, body: single, duration: 1 });
+    // Warm-up (JIT, connection pools), not timed.
+    const w = await autocannon({ ...common, url: `${base}/v1/jobs`, body: single, duration: warmupSeconds });
     const s = await autocannon({ ...common, url: `${base}/v1/jobs`, body: single, duration: seconds });
     const b = await autocannon({ ...common, url: `${base}/v1/jobs/batch`, body: batch, duration: seconds });
     return {
@@ -92,6 +98,12 @@ export async function runHttp(target: HttpTarget, seconds: number): Promise<Http
       batchJobsPerSec: (b["2xx"] * BATCH_JOBS) / b.duration,
       bad: [w, s, b].reduce((a, r) => a + r.non2xx + r.errors + r.timeouts, 0),
       acceptedJobs: w["2xx"] + s["2xx"] + b["2xx"] * BATCH_JOBS,
+      unansweredJobs:
+        w.requests.sent -
+        w.requests.total +
+        s.requests.sent -
+        s.requests.total +
+        (b.requests.sent - b.requests.total) * BATCH_JOBS,
     };
   } finally {
     await server.stop();

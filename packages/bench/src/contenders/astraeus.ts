@@ -1,0 +1,148 @@
+// Astraeus, library path: `engine.submit` / `submitBatch` in the harness process, `createWorker`
+// in the worker processes, on its own database and Redis key prefix. Every figure is checked against
+// Postgres: each job must end `succeeded`, with exactly one `succeeded` event.
+import { createStore, runMigrations } from "@astraeus/db";
+import { createDispatcher } from "@astraeus/dispatch";
+import { createEngine, type JobEngine } from "@astraeus/engine";
+import type { BenchEnv, Contender, Payload, Profile, WorkerSettings } from "../contender.ts";
+import { MiniRedis } from "../redis-mini.ts";
+import { createOwnDatabase, dropOwnDatabase, type OwnDatabase, scalar } from "./pg-common.ts";
+
+export const ASTRAEUS_TENANT = "bench";
+export const ASTRAEUS_QUEUE = "bench";
+export const ASTRAEUS_TYPE = "bench.noop";
+
+export const ASTRAEUS_PROFILES: Profile[] = [
+  {
+    name: "best",
+    description:
+      "`createWorker({ store, dispatcher, queues, jobs })` at its shipped defaults (concurrency 100, claim batches of up to 200, 3 claims in flight, completion buffer of 500 rows / 2 ms, maintenance leader on), Postgres pool 10, Redis Streams dispatch; the producer is `createEngine` with its group commit (up to 1,000 rows per INSERT, 2 in flight)",
+    options: {},
+  },
+  {
+    name: "defaults",
+    description: "the same as *best*: Astraeus ships its throughput configuration as the default",
+    options: {},
+  },
+];
+
+export function submission(payload: Payload) {
+  return { type: ASTRAEUS_TYPE, queue: ASTRAEUS_QUEUE, payload: { seq: payload.seq } };
+}
+
+export function astraeusContender(): Contender {
+  let env: BenchEnv | null = null;
+  let db: OwnDatabase | null = null;
+  let engine: JobEngine | null = null;
+  let prefix = "";
+
+  const e = (): JobEngine => {
+    if (engine === null) throw new Error("astraeus: setup() not called");
+    return engine;
+  };
+  const pool = () => {
+    if (db === null) throw new Error("astraeus: setup() not called");
+    return db.pool;
+  };
+
+  return {
+    id: "astraeus",
+    label: "Astraeus",
+    version: "workspace (this commit)",
+    backend: "postgres+redis",
+    profiles: ASTRAEUS_PROFILES,
+    bulkSize: 1000,
+    workerModule: new URL("./astraeus-worker.ts", import.meta.url).href,
+
+    async setup(benv) {
+      env = benv;
+      prefix = `bench_astraeus_${benv.runId}:`;
+      db = await createOwnDatabase(benv, "astraeus", 2);
+      await runMigrations({ url: db.url });
+      const store = await createStore({ url: db.url, applicationName: "astraeus-bench" });
+      const dispatcher = createDispatcher({ redisUrl: benv.redisUrl, prefix, onError: () => {} });
+      engine = createEngine({ store, dispatcher });
+    },
+
+    async reset() {
+      await pool().query("TRUNCATE jobs, job_events");
+      if (env === null) return;
+      // Stream entries of removed jobs would only be skipped, but they would still cost reads.
+      const redis = await MiniRedis.connect(env.redisUrl);
+      try {
+        await redis.deletePrefix(prefix);
+      } finally {
+        await redis.close();
+      }
+    },
+
+    async enqueue(payload) {
+      return (await e().submit(ASTRAEUS_TENANT, submission(payload))).job.id;
+    },
+
+    async enqueueBulk(payloads) {
+      await e().submitBatch(ASTRAEUS_TENANT, payloads.map(submission));
+    },
+
+    async settle() {
+      await pool().query("ANALYZE jobs");
+    },
+
+    countJobs: () => scalar(pool(), "SELECT count(*) AS n FROM jobs"),
+    outstanding: () => scalar(pool(), "SELECT count(*) AS n FROM jobs WHERE state IN ('queued', 'running')"),
+
+    async isCompleted(id) {
+      const res = await pool().query<{ state: string }>("SELECT state FROM jobs WHERE id = $1", [id]);
+      return res.rows[0]?.state === "succeeded";
+    },
+
+    async verify(expected) {
+      const problems: string[] = [];
+      const states = await pool().query<{ state: string; n: string }>(
+        "SELECT state, count(*) AS n FROM jobs GROUP BY state",
+      );
+      const by = new Map(states.rows.map((r) => [r.state, Number(r.n)]));
+      if ((by.get("succeeded") ?? 0) !== expected)
+        problems.push(`succeeded ${by.get("succeeded") ?? 0} ≠ ${expected}`);
+      for (const [state, n] of by) if (state !== "succeeded") problems.push(`${n} ${state}`);
+      const events = await scalar(pool(), "SELECT count(*) AS n FROM job_events WHERE kind = 'succeeded'");
+      if (events !== expected) problems.push(`${events} succeeded events for ${expected} jobs`);
+      const twice = await scalar(
+        pool(),
+        "SELECT count(*) AS n FROM (SELECT job_id FROM job_events WHERE kind = 'succeeded' GROUP BY job_id HAVING count(*) > 1) t",
+      );
+      if (twice > 0) problems.push(`${twice} jobs succeeded more than once`);
+      const retried = await scalar(pool(), "SELECT count(*) AS n FROM jobs WHERE attempt <> 1");
+      if (retried > 0) problems.push(`${retried} jobs needed more than one attempt`);
+      return problems;
+    },
+
+    workerSettings(profile): WorkerSettings {
+      if (env === null || db === null) throw new Error("astraeus: setup() not called");
+      return {
+        contender: "astraeus",
+        profile: profile.name,
+        databaseUrl: db.url,
+        redisUrl: env.redisUrl,
+        prefix,
+        queue: ASTRAEUS_QUEUE,
+        options: profile.options,
+      };
+    },
+
+    async teardown() {
+      await engine?.close().catch(() => {});
+      engine = null;
+      if (env !== null && db !== null) await dropOwnDatabase(env, db);
+      db = null;
+      if (env !== null && prefix !== "") {
+        const redis = await MiniRedis.connect(env.redisUrl);
+        try {
+          await redis.deletePrefix(prefix);
+        } finally {
+          await redis.close();
+        }
+      }
+    },
+  };
+}

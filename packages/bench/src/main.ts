@@ -1,0 +1,97 @@
+// `pnpm bench [--quick] [--out docs/benchmarks.md]`: runs every contender through every workload on
+// the local Postgres and Redis, prints one table per workload and optionally writes the report.
+import { mkdir, writeFile } from "node:fs/promises";
+import { basename, dirname, join } from "node:path";
+import { baselineRssMb } from "./baseline.ts";
+import { cleanupAll, installGuards, onCleanup, say } from "./cleanup.ts";
+import { newRunId, parseArgs, serverUrls } from "./config.ts";
+import type { BenchEnv, Contender } from "./contender.ts";
+import { loadContenders } from "./contenders/index.ts";
+import { runHttpWorkload } from "./http-run.ts";
+import { describeMachine } from "./machine.ts";
+import { now } from "./protocol.ts";
+import { renderChart, renderMarkdown, renderTerminal } from "./report.ts";
+import { Results } from "./results.ts";
+import { runContender } from "./runner.ts";
+import { T, tableSpecs } from "./tables.ts";
+import { BATCH_JOBS } from "./workloads/http.ts";
+
+const log = say;
+
+async function main(): Promise<number> {
+  const startedAt = new Date();
+  const t0 = now();
+  const opts = parseArgs(process.argv.slice(2), process.env["INIT_CWD"] ?? process.cwd());
+  const { adminDatabaseUrl, redisUrl } = serverUrls(process.env);
+  const releaseGuards = installGuards(opts.sizes.runCapMs);
+  try {
+    const env: BenchEnv = { adminDatabaseUrl, redisUrl, runId: newRunId() };
+    const machine = await describeMachine(adminDatabaseUrl, redisUrl);
+    log(
+      `bench run ${env.runId} (${opts.quick ? "quick" : "full"}): ${machine.cores} cores, Node ${machine.node}, Postgres ${machine.postgres}, Redis ${machine.redis}`,
+    );
+
+    const lineup = await loadContenders();
+    const remarks = [...lineup.remarks];
+    // Any remark so far is a contender that could not even load: the run is not a valid comparison.
+    let broken = remarks.length > 0;
+    const contenders: Contender[] = lineup.contenders.filter(
+      (c) => opts.only === null || opts.only.includes(c.id),
+    );
+    const specs = tableSpecs(opts.sizes.inflight, "batches of 1,000", BATCH_JOBS);
+    const results = new Results();
+    const durations = new Map<string, number>();
+    const floor = await baselineRssMb().catch(() => Number.NaN);
+    results.note(
+      T.resources,
+      `Worker processes run as \`node --import tsx\` (as \`pnpm worker\` does); such a process loading no queue library peaks at ${floor.toFixed(0)} MB, included in every RSS figure.`,
+    );
+
+    // Leave room for the HTTP workload and the report, then share what is left fairly between contenders.
+    const httpReserveMs = opts.skipHttp ? 0 : 2 * opts.sizes.reps * (opts.sizes.httpSeconds * 2 + 6) * 1000;
+    const queueEnd = t0 + opts.sizes.runCapMs - httpReserveMs - 20_000;
+    for (const [i, c] of contenders.entries()) {
+      const teardown = onCleanup(`teardown ${c.id}`, () => c.teardown());
+      const budgetEnd = now() + (queueEnd - now()) / (contenders.length - i);
+      try {
+        durations.set(c.id, await runContender(c, env, opts.sizes, results, log, budgetEnd, remarks));
+      } catch (err) {
+        const why = err instanceof Error ? err.message : String(err);
+        log(`[${c.id}] FAILED: ${why}`);
+        remarks.push(`${c.label} failed during setup: ${why}`);
+        broken = true;
+      } finally {
+        await teardown();
+      }
+    }
+
+    if (!opts.skipHttp) await runHttpWorkload(opts, env, results, durations, log);
+
+    const totalMs = now() - t0;
+    const input = { opts, machine, contenders, specs, results, durations, totalMs, startedAt, remarks };
+    process.stdout.write(`\n${renderTerminal(input)}\n`);
+    if (opts.out !== null) {
+      const chartFile = `${basename(opts.out, ".md")}-ratios.svg`;
+      await mkdir(dirname(opts.out), { recursive: true });
+      await writeFile(join(dirname(opts.out), chartFile), renderChart(input));
+      await writeFile(opts.out, renderMarkdown(input, chartFile));
+      log(`wrote ${opts.out} and ${chartFile}`);
+    }
+    const failed = [...results.cells.values()].some((c) => c.failed !== null);
+    if (failed || broken)
+      log("bench: some measurements failed or a contender could not run (see † and Remarks)");
+    return failed || broken ? 1 : 0;
+  } finally {
+    await cleanupAll();
+    releaseGuards();
+  }
+}
+
+main().then(
+  (code) => process.exit(code),
+  async (err: unknown) => {
+    say(`bench: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+    await cleanupAll();
+    process.exit(1);
+  },
+);
