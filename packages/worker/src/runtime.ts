@@ -7,12 +7,14 @@ import {
   type FinishedJob,
   type JobError,
   type JobStore,
+  type JsonValue,
   type Outcome,
   UnrecoverableError,
 } from "@astraeus/core";
 import { type Logger, Maintenance, type MaintenanceOptions, silentLogger } from "@astraeus/engine";
 import { BUILTIN_JOBS } from "./builtins.ts";
 import { CompletionBuffer, type CompletionOptions } from "./completion.ts";
+import { type ContextHost, JobContext } from "./context.ts";
 import { type AbortReason, JobAbort, type ResolvedDefinition } from "./define.ts";
 
 export interface WorkerOptions {
@@ -56,7 +58,7 @@ export interface WorkerObserver {
 interface Active {
   job: ClaimedJob;
   def: ResolvedDefinition;
-  ctrl: AbortController;
+  ctx: JobContext | null;
   timer: NodeJS.Timeout;
   done: boolean;
   startedAt: number;
@@ -85,7 +87,7 @@ function toJobError(err: unknown): JobError {
   return { message: String(err) };
 }
 
-export class Worker {
+export class Worker implements ContextHost {
   readonly id: string;
   readonly stats: WorkerStats = {
     claimed: 0,
@@ -245,13 +247,12 @@ export class Worker {
   private startJob(job: ClaimedJob): void {
     const def = this.registry.get(job.type);
     this.stats.claimed++;
-    const ctrl = new AbortController();
     const timeoutMs = def?.timeoutMs ?? job.timeoutMs;
     // A plain timer, not AbortSignal.timeout/any: those can be collected before firing on Node 20.
     const a: Active = {
       job,
       def: def as ResolvedDefinition,
-      ctrl,
+      ctx: null,
       timer: setTimeout(() => this.abort(a, "timeout"), timeoutMs),
       done: false,
       startedAt: Date.now(),
@@ -276,37 +277,40 @@ export class Worker {
       }
       payload = parsed.data;
     }
-    const lease = { id: job.id, leaseToken: job.leaseToken };
+    a.ctx = new JobContext(payload, job, this);
     try {
-      const result = await def.handler({
-        payload,
-        job: {
-          id: job.id,
-          tenant: job.tenant,
-          queue: job.queue,
-          type: job.type,
-          attempt: job.attempt,
-          maxAttempts: job.maxAttempts,
-        },
-        attempt: job.attempt,
-        signal: a.ctrl.signal,
-        heartbeat: async () => {
-          const r = await this.store.heartbeat([lease], this.leaseMs);
-          if (!r.alive.has(job.id)) this.abort(a, "lease_lost");
-        },
-        progress: async (data) => {
-          if (!(await this.store.recordProgress(lease, data))) this.abort(a, "lease_lost");
-        },
-        log: {
-          info: (msg, data) => this.log.info({ jobId: job.id, attempt: job.attempt, ...data }, msg),
-          warn: (msg, data) => this.log.warn({ jobId: job.id, attempt: job.attempt, ...data }, msg),
-          error: (msg, data) => this.log.error({ jobId: job.id, attempt: job.attempt, ...data }, msg),
-        },
+      const result = await def.handler(a.ctx);
+      this.settle(a, {
+        id: job.id,
+        leaseToken: job.leaseToken,
+        to: "succeeded",
+        kind: "succeeded",
+        result: result ?? null,
       });
-      this.settle(a, { ...lease, to: "succeeded", kind: "succeeded", result: result ?? null });
     } catch (err) {
       this.settle(a, this.failure(a, err));
     }
+  }
+
+  async heartbeatJob(job: ClaimedJob): Promise<void> {
+    const r = await this.store.heartbeat([{ id: job.id, leaseToken: job.leaseToken }], this.leaseMs);
+    const a = this.active.get(job.id);
+    if (!r.alive.has(job.id) && a?.job === job) this.abort(a, "lease_lost");
+  }
+
+  async progressJob(job: ClaimedJob, data: JsonValue): Promise<void> {
+    const held = await this.store.recordProgress({ id: job.id, leaseToken: job.leaseToken }, data);
+    const a = this.active.get(job.id);
+    if (!held && a?.job === job) this.abort(a, "lease_lost");
+  }
+
+  logJob(
+    level: "info" | "warn" | "error",
+    job: ClaimedJob,
+    msg: string,
+    data?: Record<string, unknown>,
+  ): void {
+    this.log[level]({ jobId: job.id, attempt: job.attempt, ...data }, msg);
   }
 
   private failure(a: Active, err: unknown): Outcome {
@@ -363,7 +367,7 @@ export class Worker {
     } else {
       this.settle(a, this.failure(a, err));
     }
-    a.ctrl.abort(err);
+    a.ctx?.abort(err);
   }
 
   private afterFlush(finished: FinishedJob[]): void {
