@@ -1,8 +1,6 @@
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import type { PGlite } from "@electric-sql/pglite";
-import { drizzle as drizzlePglite } from "drizzle-orm/pglite";
-import { migrate as migratePglite } from "drizzle-orm/pglite/migrator";
 import { drizzle as drizzlePg } from "drizzle-orm/postgres-js";
 import { migrate as migratePg } from "drizzle-orm/postgres-js/migrator";
 import postgres from "postgres";
@@ -40,6 +38,10 @@ export async function runMigrations(opts: { url: string }): Promise<void> {
 }
 
 export async function runPgliteMigrations(pg: PGlite): Promise<void> {
+  const [{ drizzle: drizzlePglite }, { migrate: migratePglite }] = await Promise.all([
+    import("drizzle-orm/pglite"),
+    import("drizzle-orm/pglite/migrator"),
+  ]);
   await migratePglite(drizzlePglite(pg), {
     migrationsFolder: MIGRATIONS_FOLDER,
     migrationsTable: MIGRATIONS_TABLE,
