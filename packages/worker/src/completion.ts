@@ -16,6 +16,7 @@ export interface CompletionOptions {
 export class CompletionBuffer {
   private pending: { outcome: Outcome; resolve: (f: FinishedJob | null) => void }[] = [];
   private timer: NodeJS.Timeout | null = null;
+  private immediate = false;
   private inFlight = 0;
   private readonly idle = new Set<() => void>();
 
@@ -28,7 +29,9 @@ export class CompletionBuffer {
   add(outcome: Outcome): Promise<FinishedJob | null> {
     return new Promise((resolve) => {
       this.pending.push({ outcome, resolve });
-      if (this.pending.length >= this.opts.maxBatch) this.flushSoon(0);
+      // Nothing being written: go at the end of this turn (every outcome of the turn rides along), so an
+      // idle worker adds no linger to a job's latency. Otherwise wait up to lingerMs to fill the batch.
+      if (this.pending.length >= this.opts.maxBatch || this.inFlight === 0) this.flushSoon(0);
       else this.flushSoon(this.opts.lingerMs);
     });
   }
@@ -38,11 +41,20 @@ export class CompletionBuffer {
   }
 
   private flushSoon(ms: number): void {
-    if (ms === 0 && this.timer) {
-      clearTimeout(this.timer);
-      this.timer = null;
+    if (ms === 0) {
+      if (this.immediate) return;
+      if (this.timer) {
+        clearTimeout(this.timer);
+        this.timer = null;
+      }
+      this.immediate = true;
+      setImmediate(() => {
+        this.immediate = false;
+        void this.flush();
+      });
+      return;
     }
-    if (this.timer) return;
+    if (this.timer || this.immediate) return;
     this.timer = setTimeout(() => {
       this.timer = null;
       void this.flush();
