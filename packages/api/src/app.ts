@@ -73,9 +73,13 @@ function asAvailability(err: unknown): unknown {
   return err;
 }
 
-export function defaultLogger(level = "info"): Logger {
+/** JSON lines for machines; `pretty` (the dev command on a terminal) renders them readable via pino-pretty. */
+export function defaultLogger(level = "info", pretty = false): Logger {
   return pino({
     level,
+    ...(pretty
+      ? { transport: { target: "pino-pretty", options: { colorize: true, ignore: "pid,hostname" } } }
+      : {}),
     // Defence in depth: nothing here logs headers or bodies, but a key must never reach the logs.
     redact: {
       paths: ["authorization", "*.authorization", "key", "*.key", "apiKey", "*.apiKey"],

@@ -7,7 +7,7 @@ import { buildServer } from "./server.ts";
 
 export async function main(opts: { dev?: boolean } = {}): Promise<void> {
   const env = parseEnv();
-  const logger = defaultLogger(env.LOG_LEVEL);
+  const logger = defaultLogger(env.LOG_LEVEL, opts.dev === true && process.stdout.isTTY === true);
   // The dev command is the whole product in one process, on real servers as well as embedded.
   const api = await buildServer(env, { logger, ...(opts.dev ? { withWorker: env.EMBEDDED_WORKER } : {}) });
   if (api.bootstrap?.generated) {
