@@ -1,4 +1,5 @@
 // Test support: every test file gets its own freshly migrated database on the shared server.
+import { type AddressInfo, createServer } from "node:net";
 import postgres from "postgres";
 import { runMigrations } from "./migrate.ts";
 
@@ -33,4 +34,27 @@ export async function createTestDatabase(label = "t"): Promise<TestDatabase> {
       }
     },
   };
+}
+
+/** Polls `check` until it returns a truthy value (returned) or `timeoutMs` passes (throws naming `what`). */
+export async function waitFor<T>(what: string, check: () => Promise<T> | T, timeoutMs = 15_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await check();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/** A TCP port that was free on 127.0.0.1 a moment ago, for servers a test starts. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once("error", reject);
+    srv.listen(0, "127.0.0.1", () => {
+      const { port } = srv.address() as AddressInfo;
+      srv.close(() => resolve(port));
+    });
+  });
 }

@@ -1,5 +1,5 @@
 import { createStore, type SqlJobStore } from "@astraeus/db";
-import { createTestDatabase, type TestDatabase } from "@astraeus/db/testing";
+import { createTestDatabase, type TestDatabase, waitFor } from "@astraeus/db/testing";
 import { createDispatcher } from "@astraeus/dispatch";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { silentLogger } from "./engine.ts";
@@ -16,13 +16,7 @@ afterAll(async () => {
   await db?.drop();
 });
 
-async function until(what: string, check: () => boolean, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
+const until = (what: string, check: () => boolean) => waitFor(what, check, 10_000);
 
 describe("maintenance leadership", () => {
   it("elects exactly one leader among processes sharing a database, and hands over when it stops", async () => {

@@ -8,23 +8,27 @@ export const echoJob = defineJob({
   handler: ({ payload }) => payload as never,
 });
 
+/** Resolves with `value` after `ms`, or rejects with the signal's reason as soon as it aborts. */
+export function abortableDelay<T>(ms: number, signal: AbortSignal, value: T): Promise<T> {
+  return new Promise((resolve, reject) => {
+    if (signal.aborted) return reject(signal.reason);
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(signal.reason);
+    };
+    const timer = setTimeout(() => {
+      signal.removeEventListener("abort", onAbort);
+      resolve(value);
+    }, ms);
+    signal.addEventListener("abort", onAbort, { once: true });
+  });
+}
+
 /** Waits `ms` (abortable): stands in for slow work in demos and tests. */
 export const sleepJob = defineJob({
   type: "sleep",
   schema: z.object({ ms: z.int().min(0).max(3_600_000) }),
-  handler: ({ payload, signal }) =>
-    new Promise((resolve, reject) => {
-      if (signal.aborted) return reject(signal.reason);
-      const timer = setTimeout(() => resolve({ sleptMs: payload.ms }), payload.ms);
-      signal.addEventListener(
-        "abort",
-        () => {
-          clearTimeout(timer);
-          reject(signal.reason);
-        },
-        { once: true },
-      );
-    }),
+  handler: ({ payload, signal }) => abortableDelay(payload.ms, signal, { sleptMs: payload.ms }),
 });
 
 const STOP_WORDS = new Set([

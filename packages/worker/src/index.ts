@@ -1,4 +1,4 @@
-export { analyzeText, BUILTIN_JOBS, echoJob, sleepJob, textAnalyzeJob } from "./builtins.ts";
+export { abortableDelay, analyzeText, BUILTIN_JOBS, echoJob, sleepJob, textAnalyzeJob } from "./builtins.ts";
 export { CompletionBuffer, type CompletionOptions } from "./completion.ts";
 export { parseWorkerEnv, WorkerEnv } from "./config.ts";
 export {

@@ -1,7 +1,6 @@
 import { type ChildProcess, spawn } from "node:child_process";
-import type { AddressInfo } from "node:net";
-import { createServer } from "node:net";
 import { fileURLToPath } from "node:url";
+import { freePort } from "@astraeus/db/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
 import { defineJob } from "./define.ts";
@@ -59,17 +58,6 @@ function spawnWorker(queue: string, env: Record<string, string>): Child {
   proc.stderr?.on("data", () => {});
   const exited = new Promise<number | null>((resolve) => proc.on("exit", (code) => resolve(code)));
   return { proc, started, exited };
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const { port } = srv.address() as AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
 }
 
 /** The in-test worker's version of `test.hold`: finishes at once, so it shows where a job ran. */

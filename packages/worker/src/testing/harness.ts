@@ -1,7 +1,7 @@
 // Test support for worker suites: a fresh database, a Redis prefix, and workers that are always stopped.
 import type { Dispatcher, JobStore } from "@astraeus/core";
 import { createStore, type SqlJobStore } from "@astraeus/db";
-import { createTestDatabase, type TestDatabase } from "@astraeus/db/testing";
+import { createTestDatabase, type TestDatabase, waitFor } from "@astraeus/db/testing";
 import { type CreateDispatcherOptions, createDispatcher } from "@astraeus/dispatch";
 import { createEngine, type EngineOptions, type JobEngine } from "@astraeus/engine";
 import { Redis } from "ioredis";
@@ -9,16 +9,7 @@ import { createWorker, type Worker, type WorkerOptions } from "../runtime.ts";
 
 export const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
 
-/** Polls `check` until it returns a truthy value or the deadline passes (then throws with `what`). */
-export async function waitFor<T>(what: string, check: () => Promise<T> | T, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await check();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
+export { waitFor };
 
 export interface Harness {
   db: TestDatabase;
