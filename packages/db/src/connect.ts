@@ -19,18 +19,25 @@ export interface ConnectOptions {
 export async function connectDatabase(opts: ConnectOptions = {}): Promise<Database> {
   if (opts.url) {
     if (opts.migrate) await runMigrations({ url: opts.url });
-    const sql = postgres(opts.url, {
-      max: opts.maxConnections ?? 10,
-      onnotice: () => {},
-      // Keep large claim batches on the ready index: the default random_page_cost of 4 makes the planner
-      // switch to whole-table scans for claims of a few hundred rows (see DESIGN.md, Performance shape).
-      connection: { application_name: opts.applicationName ?? "astraeus", random_page_cost: 1.1 },
-      types: {
-        // bigint ids (job_events) come back as strings on both drivers.
-        bigint: { to: 20, from: [20], serialize: (v: unknown) => String(v), parse: (v: string) => v },
-      },
-    });
-    return new PostgresDatabase(sql);
+    const pool = (max: number, extra: Record<string, string | number> = {}) =>
+      postgres(opts.url as string, {
+        max,
+        onnotice: () => {},
+        // Keep large claim batches on the ready index: the default random_page_cost of 4 makes the planner
+        // switch to whole-table scans for claims of a few hundred rows (see DESIGN.md, Performance shape).
+        connection: { application_name: opts.applicationName ?? "astraeus", random_page_cost: 1.1, ...extra },
+        types: {
+          // bigint ids (job_events) come back as strings on both drivers.
+          bigint: { to: 20, from: [20], serialize: (v: unknown) => String(v), parse: (v: string) => v },
+        },
+      });
+    const max = opts.maxConnections ?? 10;
+    // Claims and heartbeats commit without waiting for the WAL flush (see Database.relaxed), on a few
+    // connections of their own so the setting never leaks into a submit or a completion.
+    return new PostgresDatabase(
+      pool(max),
+      pool(Math.max(1, Math.min(4, Math.ceil(max / 2))), { synchronous_commit: "off" }),
+    );
   }
   if (opts.dataDir) mkdirSync(opts.dataDir, { recursive: true });
   // Loaded on demand: PGlite's WASM module costs ~40 MB of RSS that a process on real Postgres never needs.

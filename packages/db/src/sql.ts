@@ -21,12 +21,32 @@ export interface Database extends SqlExecutor {
   readonly kind: "postgres" | "pglite";
   /** A session-scoped advisory lock held on a dedicated connection until released or the connection dies. */
   tryAdvisoryLock(key: string): Promise<AdvisoryLock | null>;
+  /**
+   * Runs statements whose commit need not wait for the WAL flush (claims and lease extensions): if Postgres
+   * crashes before the flush, such a write is lost and the job simply runs again, which the lease protocol
+   * allows anyway. Completions and submits never use it.
+   */
+  readonly relaxed: SqlExecutor;
   close(): Promise<void>;
 }
 
 export class PostgresDatabase implements Database {
   readonly kind = "postgres";
-  constructor(private readonly sql: PostgresJs) {}
+  readonly relaxed: SqlExecutor;
+  constructor(
+    private readonly sql: PostgresJs,
+    private readonly relaxedSql: PostgresJs | null = null,
+  ) {
+    const r = relaxedSql;
+    this.relaxed = r
+      ? {
+          query: <T extends Row>(text: string, params: readonly unknown[] = []) =>
+            r.unsafe(text, params as never[], { prepare: true }) as unknown as Promise<T[]>,
+          transaction: <R>(fn: (tx: SqlExecutor) => Promise<R>) =>
+            r.begin((tx) => fn(wrapTx(tx))) as Promise<R>,
+        }
+      : this;
+  }
 
   query<T extends Row = Row>(text: string, params: readonly unknown[] = []): Promise<T[]> {
     return this.sql.unsafe(text, params as never[], { prepare: true }) as unknown as Promise<T[]>;
@@ -72,7 +92,7 @@ export class PostgresDatabase implements Database {
   }
 
   async close(): Promise<void> {
-    await this.sql.end({ timeout: 5 });
+    await Promise.all([this.sql.end({ timeout: 5 }), this.relaxedSql?.end({ timeout: 5 })]);
   }
 }
 
@@ -86,6 +106,9 @@ function wrapTx(tx: TransactionSql): SqlExecutor {
 
 export class PgliteDatabase implements Database {
   readonly kind = "pglite";
+  get relaxed(): SqlExecutor {
+    return this;
+  }
   constructor(
     private readonly pg: PGlite,
     private readonly ownsInstance = true,

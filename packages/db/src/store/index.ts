@@ -59,13 +59,13 @@ export class SqlJobStore implements JobStore {
     return retryJob(this.db, tenant, id);
   }
   claimByIds(ids: readonly string[], opts: ClaimOptions): Promise<ClaimedJob[]> {
-    return claimByIds(this.db, ids, opts);
+    return claimByIds(this.db.relaxed, ids, opts);
   }
   claimNext(queues: readonly string[], limit: number, opts: ClaimOptions): Promise<ClaimedJob[]> {
-    return claimNext(this.db, queues, limit, opts);
+    return claimNext(this.db.relaxed, queues, limit, opts);
   }
   heartbeat(leases: readonly Lease[], leaseMs: number): Promise<HeartbeatResult> {
-    return heartbeat(this.db, leases, leaseMs);
+    return heartbeat(this.db.relaxed, leases, leaseMs);
   }
   finish(outcomes: readonly Outcome[]): Promise<FinishedJob[]> {
     return finish(this.db, outcomes);

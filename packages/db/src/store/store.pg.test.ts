@@ -129,4 +129,11 @@ describe("the Postgres job store under concurrency", () => {
     const [r] = await store.db.query<{ v: string }>("SELECT current_setting('random_page_cost') AS v");
     expect(Number(r?.v)).toBeLessThanOrEqual(1.1);
   });
+
+  it("commits claims and heartbeats without waiting for the WAL flush, and everything else durably", async () => {
+    const setting = async (exec: { query: typeof store.db.query }) =>
+      (await exec.query<{ v: string }>("SELECT current_setting('synchronous_commit') AS v"))[0]?.v;
+    expect(await setting(store.db.relaxed)).toBe("off");
+    expect(await setting(store.db)).toBe("on");
+  });
 });
