@@ -221,6 +221,50 @@ export function storeContract(name: string, open: () => Promise<OpenedStore>): v
         expect(await countRows("job_events WHERE tenant = $1 AND kind = 'submitted'", [tenant])).toBe(25);
         expect(await store.getJob(tenant, uuidv7())).toBeNull();
       });
+
+      it("stores each row's own values when a batch mixes tenants, queues, types, limits and times", async () => {
+        const tenants = [unique("ta"), unique("tb")];
+        const base = Date.now() - 60 * SECOND;
+        const jobs = Array.from({ length: 12 }, (_, i) => {
+          const createdAt = new Date(base + (i % 3) * SECOND);
+          return newJob({
+            tenant: tenants[i % 2] as string,
+            queue: i % 4 === 0 ? unique("q") : "mixed-q",
+            type: `type.${i % 3}`,
+            payloadJson: JSON.stringify({ i }),
+            priority: i % 5,
+            maxAttempts: 1 + (i % 4),
+            timeoutMs: 1000 * (1 + (i % 2)),
+            createdAt,
+            // Every third row is scheduled ahead of its creation time (delayed).
+            runAt: i % 3 === 2 ? new Date(createdAt.getTime() + 3_600 * SECOND) : createdAt,
+            idempotencyKey: i % 2 === 0 ? unique("k") : null,
+            payloadHash: i % 2 === 0 ? `h${i}` : null,
+          });
+        });
+        const out = await store.insertJobs(jobs);
+        expect(out.inserted).toEqual(new Set(jobs.map((j) => j.id)));
+        for (const j of jobs) {
+          const stored = await get(j.tenant, j.id);
+          expect(stored).toMatchObject({
+            tenant: j.tenant,
+            queue: j.queue,
+            type: j.type,
+            payload: JSON.parse(j.payloadJson),
+            priority: j.priority,
+            maxAttempts: j.maxAttempts,
+            timeoutMs: j.timeoutMs,
+            createdAt: j.createdAt.toISOString(),
+            runAt: j.runAt.toISOString(),
+            idempotencyKey: j.idempotencyKey,
+          });
+          const [row] = await store.db.query<{ delayed: boolean; payload_hash: string | null }>(
+            "SELECT delayed, payload_hash FROM jobs WHERE id = $1",
+            [j.id],
+          );
+          expect(row).toEqual({ delayed: j.delayed, payload_hash: j.payloadHash });
+        }
+      });
     });
 
     describe("tenant isolation", () => {

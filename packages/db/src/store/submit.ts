@@ -4,15 +4,32 @@ import { JOB_COLUMNS, rowToJob } from "./rows.ts";
 
 // One statement inserts every row and its `submitted` event (invariant 8), skipping rows whose
 // (tenant, idempotency key) already exists; those are looked up afterwards for the caller to compare.
+//
+// Columns go as arrays zipped by unnest. A column whose value is the same in every row (tenant, queue,
+// type, limits and timestamps usually are) is sent as a one-element array: unnest pads the shorter arrays
+// with NULL and COALESCE takes the first element. None of those columns can be NULL, so the padding is
+// unambiguous; the two nullable ones (idempotency key and hash) are always sent whole, or empty when every
+// row has none. Batches of uniform jobs then cost a third of the bytes to encode, send and parse.
 const INSERT_SQL = `
 WITH ins AS (
   INSERT INTO jobs (id, tenant, queue, type, payload, priority, state, attempt, max_attempts, run_at, delayed,
                     timeout_ms, idempotency_key, payload_hash, created_at, updated_at)
   SELECT x.id, x.tenant, x.queue, x.type, x.payload::jsonb, x.priority, 'queued', 0, x.max_attempts, x.run_at,
          x.run_at > x.created_at, x.timeout_ms, x.ikey, x.phash, x.created_at, x.created_at
-  FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int2[], $7::int4[],
-              $8::timestamptz[], $9::int4[], $10::text[], $11::text[], $12::timestamptz[])
-       AS x(id, tenant, queue, type, payload, priority, max_attempts, run_at, timeout_ms, ikey, phash, created_at)
+  FROM (
+    SELECT u.id, u.payload, u.ikey, u.phash,
+           COALESCE(u.tenant, ($2::text[])[1]) AS tenant,
+           COALESCE(u.queue, ($3::text[])[1]) AS queue,
+           COALESCE(u.type, ($4::text[])[1]) AS type,
+           COALESCE(u.priority, ($6::int2[])[1]) AS priority,
+           COALESCE(u.max_attempts, ($7::int4[])[1]) AS max_attempts,
+           COALESCE(u.run_at, ($8::timestamptz[])[1]) AS run_at,
+           COALESCE(u.timeout_ms, ($9::int4[])[1]) AS timeout_ms,
+           COALESCE(u.created_at, ($12::timestamptz[])[1]) AS created_at
+    FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int2[], $7::int4[],
+                $8::timestamptz[], $9::int4[], $10::text[], $11::text[], $12::timestamptz[])
+         AS u(id, tenant, queue, type, payload, priority, max_attempts, run_at, timeout_ms, ikey, phash, created_at)
+  ) x
   ON CONFLICT (tenant, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
   RETURNING id, tenant, created_at
 ), ev AS (
@@ -21,27 +38,55 @@ WITH ins AS (
 )
 SELECT id FROM ins`;
 
+/** The column's values, or just the first when every row has the same one (see INSERT_SQL). */
+function column<T>(jobs: readonly NewJob[], get: (j: NewJob) => T): T[] {
+  const first = get(jobs[0] as NewJob);
+  for (let i = 1; i < jobs.length; i++) {
+    if (get(jobs[i] as NewJob) !== first) return jobs.map(get);
+  }
+  return [first];
+}
+
+/** Nullable columns: all values, or none when every row has null (unnest pads with NULL). */
+function nullableColumn(jobs: readonly NewJob[], get: (j: NewJob) => string | null): (string | null)[] {
+  for (const j of jobs) if (get(j) !== null) return jobs.map(get);
+  return [];
+}
+
+const ms = (d: Date) => d.getTime();
+
+function timestamps(jobs: readonly NewJob[], get: (j: NewJob) => Date): string[] {
+  const values = column(jobs, (j) => ms(get(j)));
+  return values.map((v) => new Date(v).toISOString());
+}
+
 export async function insertJobs(db: SqlExecutor, jobs: readonly NewJob[]): Promise<InsertOutcome> {
+  if (jobs.length === 0) return { inserted: new Set(), existing: new Map() };
   // Booleans stay out of the array parameters (postgres.js types a boolean array as a scalar); `delayed` is
   // derived in SQL from run_at > created_at, which is how the engine decides it anyway.
-  const cols: unknown[][] = Array.from({ length: 12 }, () => new Array(jobs.length));
+  const ids = new Array<string>(jobs.length);
+  const payloads = new Array<string>(jobs.length);
   let keyed = false;
   for (let i = 0; i < jobs.length; i++) {
     const j = jobs[i] as NewJob;
-    (cols[0] as unknown[])[i] = j.id;
-    (cols[1] as unknown[])[i] = j.tenant;
-    (cols[2] as unknown[])[i] = j.queue;
-    (cols[3] as unknown[])[i] = j.type;
-    (cols[4] as unknown[])[i] = j.payloadJson;
-    (cols[5] as unknown[])[i] = j.priority;
-    (cols[6] as unknown[])[i] = j.maxAttempts;
-    (cols[7] as unknown[])[i] = j.runAt.toISOString();
-    (cols[8] as unknown[])[i] = j.timeoutMs;
-    (cols[9] as unknown[])[i] = j.idempotencyKey;
-    (cols[10] as unknown[])[i] = j.payloadHash;
-    (cols[11] as unknown[])[i] = j.createdAt.toISOString();
+    ids[i] = j.id;
+    payloads[i] = j.payloadJson;
     if (j.idempotencyKey !== null) keyed = true;
   }
+  const cols: unknown[] = [
+    ids,
+    column(jobs, (j) => j.tenant),
+    column(jobs, (j) => j.queue),
+    column(jobs, (j) => j.type),
+    payloads,
+    column(jobs, (j) => j.priority),
+    column(jobs, (j) => j.maxAttempts),
+    timestamps(jobs, (j) => j.runAt),
+    column(jobs, (j) => j.timeoutMs),
+    nullableColumn(jobs, (j) => j.idempotencyKey),
+    nullableColumn(jobs, (j) => j.payloadHash),
+    timestamps(jobs, (j) => j.createdAt),
+  ];
   const rows = await db.query<{ id: string }>(INSERT_SQL, cols);
   const inserted = new Set(rows.map((r) => String(r.id)));
   const existing: InsertOutcome["existing"] = new Map();
