@@ -8,6 +8,7 @@ import type {
   Outcome,
 } from "@astraeus/core";
 import type { SqlExecutor } from "../sql.ts";
+import { nullableColumn, uniformColumn } from "./columns.ts";
 import { CLAIM_RETURNING, jsonText, rowToClaimed } from "./rows.ts";
 
 // Every claim issues a fresh lease token and bumps `attempt`, and records its `claimed` event in the same
@@ -109,8 +110,10 @@ export async function heartbeat(
 // before its worker heard of the request ends `cancelled` (as the lease reaper does), so it does not run again.
 const FINISH_SQL = `
 WITH o AS (
-  SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::timestamptz[])
-    AS o(id, tok, to_state, kind, result, error, run_at)
+  SELECT x.id, x.tok, COALESCE(x.to_state, ($3::text[])[1]) AS to_state, COALESCE(x.kind, ($4::text[])[1]) AS kind,
+         x.result, x.error, x.run_at
+  FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::timestamptz[])
+    AS x(id, tok, to_state, kind, result, error, run_at)
 ), u AS (
   UPDATE jobs j SET
     state = (CASE WHEN o.to_state = 'queued' AND j.cancel_requested THEN 'cancelled' ELSE o.to_state END)::job_state,
@@ -138,29 +141,25 @@ export async function finish(db: SqlExecutor, outcomes: readonly Outcome[]): Pro
   const n = outcomes.length;
   const ids = new Array<string>(n);
   const toks = new Array<string>(n);
-  const states = new Array<string>(n);
-  const kinds = new Array<string>(n);
   const results = new Array<string | null>(n);
-  const errors = new Array<string | null>(n);
-  const runAts = new Array<string | null>(n);
+  let anyResult = false;
   for (let i = 0; i < n; i++) {
     const o = outcomes[i] as Outcome;
     ids[i] = o.id;
     toks[i] = o.leaseToken;
-    states[i] = o.to;
-    kinds[i] = o.kind;
-    results[i] = jsonText(o.result);
-    errors[i] = jsonText(o.error);
-    runAts[i] = o.runAt ? o.runAt.toISOString() : null;
+    const r = jsonText(o.result);
+    results[i] = r;
+    if (r !== null) anyResult = true;
   }
+  // Uniform and all-null columns go once or not at all (see columns.ts and the COALESCE in FINISH_SQL).
   const rows = await db.query<{ id: string; queue: string; to_state: string; delayed: boolean }>(FINISH_SQL, [
     ids,
     toks,
-    states,
-    kinds,
-    results,
-    errors,
-    runAts,
+    uniformColumn(outcomes, (o) => o.to),
+    uniformColumn(outcomes, (o) => o.kind),
+    anyResult ? results : [],
+    nullableColumn(outcomes, (o) => jsonText(o.error)),
+    nullableColumn(outcomes, (o) => (o.runAt ? o.runAt.toISOString() : null)),
   ]);
   return rows.map((r) => ({
     id: String(r.id),

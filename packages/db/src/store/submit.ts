@@ -1,15 +1,12 @@
 import type { InsertOutcome, NewJob } from "@astraeus/core";
 import type { SqlExecutor } from "../sql.ts";
+import { nullableColumn, uniformColumn } from "./columns.ts";
 import { JOB_COLUMNS, rowToJob } from "./rows.ts";
 
 // One statement inserts every row and its `submitted` event (invariant 8), skipping rows whose
 // (tenant, idempotency key) already exists; those are looked up afterwards for the caller to compare.
 //
-// Columns go as arrays zipped by unnest. A column whose value is the same in every row (tenant, queue,
-// type, limits and timestamps usually are) is sent as a one-element array: unnest pads the shorter arrays
-// with NULL and COALESCE takes the first element. None of those columns can be NULL, so the padding is
-// unambiguous; the two nullable ones (idempotency key and hash) are always sent whole, or empty when every
-// row has none. Batches of uniform jobs then cost a third of the bytes to encode, send and parse.
+// Uniform columns go once (see columns.ts), hence the COALESCE over the unnest.
 const INSERT_SQL = `
 WITH ins AS (
   INSERT INTO jobs (id, tenant, queue, type, payload, priority, state, attempt, max_attempts, run_at, delayed,
@@ -38,26 +35,8 @@ WITH ins AS (
 )
 SELECT id FROM ins`;
 
-/** The column's values, or just the first when every row has the same one (see INSERT_SQL). */
-function column<T>(jobs: readonly NewJob[], get: (j: NewJob) => T): T[] {
-  const first = get(jobs[0] as NewJob);
-  for (let i = 1; i < jobs.length; i++) {
-    if (get(jobs[i] as NewJob) !== first) return jobs.map(get);
-  }
-  return [first];
-}
-
-/** Nullable columns: all values, or none when every row has null (unnest pads with NULL). */
-function nullableColumn(jobs: readonly NewJob[], get: (j: NewJob) => string | null): (string | null)[] {
-  for (const j of jobs) if (get(j) !== null) return jobs.map(get);
-  return [];
-}
-
-const ms = (d: Date) => d.getTime();
-
 function timestamps(jobs: readonly NewJob[], get: (j: NewJob) => Date): string[] {
-  const values = column(jobs, (j) => ms(get(j)));
-  return values.map((v) => new Date(v).toISOString());
+  return uniformColumn(jobs, (j) => get(j).getTime()).map((ms) => new Date(ms).toISOString());
 }
 
 export async function insertJobs(db: SqlExecutor, jobs: readonly NewJob[]): Promise<InsertOutcome> {
@@ -75,14 +54,14 @@ export async function insertJobs(db: SqlExecutor, jobs: readonly NewJob[]): Prom
   }
   const cols: unknown[] = [
     ids,
-    column(jobs, (j) => j.tenant),
-    column(jobs, (j) => j.queue),
-    column(jobs, (j) => j.type),
+    uniformColumn(jobs, (j) => j.tenant),
+    uniformColumn(jobs, (j) => j.queue),
+    uniformColumn(jobs, (j) => j.type),
     payloads,
-    column(jobs, (j) => j.priority),
-    column(jobs, (j) => j.maxAttempts),
+    uniformColumn(jobs, (j) => j.priority),
+    uniformColumn(jobs, (j) => j.maxAttempts),
     timestamps(jobs, (j) => j.runAt),
-    column(jobs, (j) => j.timeoutMs),
+    uniformColumn(jobs, (j) => j.timeoutMs),
     nullableColumn(jobs, (j) => j.idempotencyKey),
     nullableColumn(jobs, (j) => j.payloadHash),
     timestamps(jobs, (j) => j.createdAt),
