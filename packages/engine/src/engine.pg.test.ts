@@ -252,6 +252,34 @@ describe("group commit", () => {
     expect(new Set(listed.jobs.map((j) => j.id))).toEqual(new Set(results.map((r) => r.job.id)));
     expect((await drain(queue)).sort()).toEqual(results.map((r) => r.job.id).sort());
   });
+
+  it("lets accepted submits commit and send their hints before close() closes the connections", async () => {
+    const own = await createStore({ url: tdb.url, maxConnections: 2 });
+    const inner = createDispatcher({});
+    let closed = false;
+    const landed: string[] = [];
+    // A dispatcher whose hints take a while to land, and which refuses them once closed.
+    const slow: Dispatcher = Object.assign(Object.create(inner) as Dispatcher, {
+      dispatch: async (refs: { id: string }[]) => {
+        await new Promise((r) => setTimeout(r, 30));
+        if (closed) throw new Error("dispatcher closed");
+        for (const r of refs) landed.push(r.id);
+      },
+      close: async () => {
+        closed = true;
+        await inner.close();
+      },
+    });
+    const closing = createEngine({ store: own, dispatcher: slow });
+    const tenant = unique("t");
+    const queue = unique("q");
+    const submits = Array.from({ length: 30 }, (_, i) => closing.submit(tenant, { queue, payload: { i } }));
+    // Closed while every submit is still waiting for its group commit.
+    await closing.close();
+    const results = await Promise.all(submits);
+    expect(await countRows("jobs", tenant)).toBe(30);
+    expect(landed.sort()).toEqual(results.map((r) => r.job.id).sort());
+  });
 });
 
 describe("batch submit", () => {

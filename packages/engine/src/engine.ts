@@ -55,6 +55,8 @@ export class JobEngine implements Engine {
   private readonly defaults: SubmissionDefaults;
   private readonly leaseMs: number;
   private readonly log: Logger;
+  /** Stream hints sent after a commit and not yet answered; close() lets them land first. */
+  private readonly pendingDispatches = new Set<Promise<void>>();
 
   constructor(opts: EngineOptions) {
     this.store = opts.store;
@@ -76,12 +78,16 @@ export class JobEngine implements Engine {
   /** Hints go to Redis after the commit; losing them is allowed (maintenance and idle polling recover). */
   dispatchLater(refs: DispatchRef[]): void {
     if (refs.length === 0) return;
-    this.dispatcher.dispatch(refs).catch((err: unknown) => {
-      this.log.warn(
-        { err: String(err), count: refs.length },
-        "dispatch failed; jobs stay queued in Postgres",
-      );
-    });
+    const p: Promise<void> = this.dispatcher
+      .dispatch(refs)
+      .catch((err: unknown) => {
+        this.log.warn(
+          { err: String(err), count: refs.length },
+          "dispatch failed; jobs stay queued in Postgres",
+        );
+      })
+      .finally(() => this.pendingDispatches.delete(p));
+    this.pendingDispatches.add(p);
   }
 
   /** One INSERT for the batch, then one dispatch for every row it inserted that is due now. */
@@ -239,9 +245,14 @@ export class JobEngine implements Engine {
     return this.maintenance.runOnce();
   }
 
-  /** Closes the store and the dispatcher (the engine owns what it was given). */
+  /**
+   * Lets submits already accepted finish their commit and stream hints, then closes the store and the
+   * dispatcher (the engine owns what it was given).
+   */
   async close(): Promise<void> {
     await this.maintenance.stop();
+    await this.committer.drain();
+    await Promise.allSettled([...this.pendingDispatches]);
     await Promise.allSettled([this.dispatcher.close(), this.store.close()]);
   }
 }

@@ -22,6 +22,7 @@ export class GroupCommitter {
   private queue: Waiter[] = [];
   private inFlight = 0;
   private scheduled = false;
+  private idleWaiters: (() => void)[] = [];
   /** Transactions issued so far (observability and tests). */
   flushes = 0;
 
@@ -36,6 +37,12 @@ export class GroupCommitter {
       this.queue.push({ job, resolve, reject });
       this.kick();
     });
+  }
+
+  /** Resolves once every submit added so far has been committed or failed (graceful shutdown). */
+  drain(): Promise<void> {
+    if (this.inFlight === 0 && this.queue.length === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
   private kick(): void {
@@ -61,6 +68,7 @@ export class GroupCommitter {
     } finally {
       this.inFlight--;
       this.kick();
+      if (this.inFlight === 0 && this.queue.length === 0) for (const w of this.idleWaiters.splice(0)) w();
     }
   }
 }
