@@ -1,4 +1,12 @@
-import type { Dispatcher, JobStore, LeaderHandle, QueueDepth } from "@astraeus/core";
+import type {
+  Dispatcher,
+  EventSink,
+  JobEventRecord,
+  JobStore,
+  LeaderHandle,
+  QueueDepth,
+  RelayCursor,
+} from "@astraeus/core";
 import type { Logger } from "./engine.ts";
 import type { ReconcileReport } from "./types.ts";
 
@@ -17,7 +25,34 @@ export interface MaintenanceOptions {
   retentionMs: number;
   /** Advisory lock name: one leader at a time per database. Default "astraeus:maintenance". */
   lockName: string;
+  /**
+   * Where the leader publishes job events (the transactional outbox relay); null leaves the relay off.
+   * Default null.
+   */
+  eventSink: EventSink | null;
+  /** How often the relay reads new events, in ms. Default 1000. */
+  relayIntervalMs: number;
+  /** Events read and sent per batch. Default 500. */
+  relayBatchSize: number;
+  /** Batches per relay tick at most (it goes on while full batches come back). Default 20. */
+  relayMaxBatchesPerTick: number;
+  /** `engine_state` key of the relay's cursor. Default "events_relay". */
+  relayKey: string;
+  /** Told after every relay tick (metrics). */
+  onRelay?: (report: RelayReport) => void;
   logger: Logger;
+}
+
+export interface RelayReport {
+  /** Events the sink accepted this tick. */
+  relayed: number;
+  /**
+   * Age in ms of the oldest event not yet published, as far as this tick knows (0 when caught up). It
+   * grows while the sink fails or while a long transaction holds events back.
+   */
+  lagMs: number;
+  /** Set when the sink or the store failed; the cursor stayed where it was. */
+  error?: unknown;
 }
 
 const DEFAULTS: Omit<MaintenanceOptions, "logger"> = {
@@ -28,7 +63,15 @@ const DEFAULTS: Omit<MaintenanceOptions, "logger"> = {
   pendingIdleMs: 60_000,
   retentionMs: 7 * 86_400_000,
   lockName: "astraeus:maintenance",
+  eventSink: null,
+  relayIntervalMs: 1000,
+  relayBatchSize: 500,
+  relayMaxBatchesPerTick: 20,
+  relayKey: "events_relay",
 };
+
+const age = (now: number, at: string | Date | null | undefined): number =>
+  at ? Math.max(0, now - new Date(at).getTime()) : 0;
 
 /**
  * The periodic work one process does for the whole system. Every step is a conditional, idempotent
@@ -42,6 +85,12 @@ export class Maintenance {
   private stopped = true;
   private lastSweep = 0;
   private current: Promise<void> = Promise.resolve();
+  private relayTimer: NodeJS.Timeout | null = null;
+  private relayCurrent: Promise<void> = Promise.resolve();
+  private relayFailures = 0;
+  private relayIndexReady = false;
+  /** Totals of the event relay since start (tests, diagnostics). */
+  readonly relayStats = { relayed: 0, ticks: 0, failures: 0, lagMs: 0 };
 
   constructor(
     private readonly store: JobStore,
@@ -59,6 +108,7 @@ export class Maintenance {
     if (!this.stopped) return;
     this.stopped = false;
     this.schedule(0);
+    if (this.opts.eventSink) this.scheduleRelay(0);
   }
 
   private schedule(ms: number): void {
@@ -93,7 +143,8 @@ export class Maintenance {
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
-    await this.current.catch(() => {});
+    if (this.relayTimer) clearTimeout(this.relayTimer);
+    await Promise.all([this.current.catch(() => {}), this.relayCurrent.catch(() => {})]);
     const leader = this.leader;
     this.leader = null;
     await leader?.release().catch(() => {});
@@ -104,6 +155,91 @@ export class Maintenance {
     const promoted = await this.promote();
     const report = await this.sweep();
     return { ...report, promoted: promoted + report.promoted };
+  }
+
+  private scheduleRelay(ms: number): void {
+    if (this.stopped) return;
+    this.relayTimer = setTimeout(() => {
+      this.relayCurrent = this.relayTick()
+        .catch((err: unknown) => this.opts.logger.error({ err: String(err) }, "event relay tick failed"))
+        .finally(() => this.scheduleRelay(this.opts.relayIntervalMs));
+    }, ms);
+  }
+
+  /** The relay runs on the leader only, on its own timer so a slow sink never delays promotion or reaping. */
+  private async relayTick(): Promise<void> {
+    const sink = this.opts.eventSink;
+    if (!sink || !this.leader) return;
+    const report = await this.relayEvents(sink);
+    this.relayStats.ticks++;
+    this.relayStats.relayed += report.relayed;
+    this.relayStats.lagMs = report.lagMs;
+    const log = this.opts.logger;
+    if (report.error === undefined) {
+      if (this.relayFailures > 0) log.info({ failures: this.relayFailures }, "event relay recovered");
+      this.relayFailures = 0;
+    } else {
+      this.relayStats.failures++;
+      this.relayFailures++;
+      // Every failure is retried next tick; log the first and then one a minute's worth.
+      const every = Math.max(1, Math.round(60_000 / this.opts.relayIntervalMs));
+      if (this.relayFailures === 1 || this.relayFailures % every === 0) {
+        log.error(
+          { err: String(report.error), failures: this.relayFailures, lagMs: report.lagMs },
+          "event relay failed; the same events are sent again next tick",
+        );
+      }
+    }
+    try {
+      this.opts.onRelay?.(report);
+    } catch {
+      // A metrics hook must not stop the relay.
+    }
+  }
+
+  /**
+   * The transactional outbox relay: read events past the saved cursor, hand them to the sink in order and
+   * only then move the cursor. A failed send leaves the cursor, so the same events go again next tick
+   * (at least once; the FIFO queue's deduplication by event id absorbs re-sends within 5 minutes).
+   */
+  private async relayEvents(sink: EventSink): Promise<RelayReport> {
+    const { relayKey, relayBatchSize, relayMaxBatchesPerTick } = this.opts;
+    let relayed = 0;
+    let pending: JobEventRecord[] = [];
+    try {
+      if (!this.relayIndexReady) {
+        await this.store.ensureOutboxIndex();
+        this.relayIndexReady = true;
+      }
+      let cursor: RelayCursor = await this.store.loadRelayCursor(relayKey);
+      for (let i = 0; i < relayMaxBatchesPerTick && this.leader && !this.stopped; i++) {
+        const batch = await this.store.readEventsAfter(cursor, relayBatchSize);
+        pending = batch.events;
+        if (batch.pulledAhead > 0) {
+          this.opts.logger.warn(
+            { pulledAhead: batch.pulledAhead },
+            "event relay published events ahead of its cursor to keep a job's order; they will be sent again",
+          );
+        }
+        if (batch.events.length > 0) await sink.send(batch.events);
+        if (batch.next.txid !== cursor.txid || batch.next.id !== cursor.id) {
+          await this.store.saveRelayCursor(relayKey, batch.next);
+          cursor = batch.next;
+        }
+        relayed += batch.events.length;
+        pending = [];
+        const now = Date.now();
+        if (!batch.more) return { relayed, lagMs: age(now, batch.heldBackSince) };
+        // Bounded per tick; what is left was written about when the last event just sent was.
+        if (i === relayMaxBatchesPerTick - 1) return { relayed, lagMs: age(now, batch.events.at(-1)?.at) };
+      }
+      return { relayed, lagMs: 0 };
+    } catch (error) {
+      // The failed batch's oldest event, or (nothing read: the store failed) the lag last known.
+      const now = Date.now();
+      const oldest = pending.reduce((min, e) => Math.min(min, new Date(e.at).getTime()), now);
+      return { relayed, lagMs: pending.length > 0 ? now - oldest : this.relayStats.lagMs, error };
+    }
   }
 
   private async promote(): Promise<number> {

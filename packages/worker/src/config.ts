@@ -51,6 +51,13 @@ export const WorkerEnv = z.object({
   STALE_READY_SECONDS: z.coerce.number().nonnegative().default(30),
   /** Finished jobs are deleted after this many days. Default 7. */
   JOB_RETENTION_DAYS: z.coerce.number().positive().default(7),
+  /**
+   * FIFO SQS queue the maintenance leader publishes every job event to (the transactional outbox relay).
+   * Unset: no relay (events stay in Postgres only).
+   */
+  EVENTS_SQS_QUEUE_URL: z.url().optional(),
+  /** How often the event relay reads new events, in ms. Default 1000. */
+  EVENTS_RELAY_INTERVAL_MS: int(10, 600_000).default(1000),
   /** Port of the worker's /health and /metrics listener; 0 turns it off. Default 9464. */
   WORKER_METRICS_PORT: int(0, 65_535).default(9464),
   /** pino level. Default "info". */

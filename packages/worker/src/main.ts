@@ -1,6 +1,9 @@
+import type { EventSink } from "@astraeus/core";
 import { createStore, schemaStatus } from "@astraeus/db";
 import { createDispatcher } from "@astraeus/dispatch";
+import type { RelayReport } from "@astraeus/engine";
 import pino from "pino";
+import { Counter, Gauge, type Registry } from "prom-client";
 import { BUILTIN_JOBS } from "./builtins.ts";
 import { parseWorkerEnv, type WorkerEnv } from "./config.ts";
 import type { ResolvedDefinition } from "./define.ts";
@@ -13,12 +16,53 @@ export interface RunningWorker {
   shutdown(): Promise<void>;
 }
 
+export interface WorkerProcessDeps {
+  /**
+   * Where the maintenance leader publishes job events (the outbox relay), normally the SQS sink for
+   * EVENTS_SQS_QUEUE_URL. Without one the relay is off.
+   */
+  eventSink?: EventSink | null;
+}
+
+/** Counters and gauges of the event relay, on the worker's registry (only a leader ever moves them). */
+function relayMetrics(registry: Registry): (r: RelayReport) => void {
+  const relayed = new Counter({
+    name: "astraeus_events_relayed_total",
+    help: "Job events the outbox relay published",
+    registers: [registry],
+  });
+  const failures = new Counter({
+    name: "astraeus_events_relay_failures_total",
+    help: "Relay ticks that failed (the same events are sent again next tick)",
+    registers: [registry],
+  });
+  const lag = new Gauge({
+    name: "astraeus_events_relay_lag_seconds",
+    help: "Age of the oldest job event not yet published, as of the relay's last tick",
+    registers: [registry],
+  });
+  return (r) => {
+    relayed.inc(r.relayed);
+    if (r.error !== undefined) failures.inc();
+    lag.set(r.lagMs / 1000);
+  };
+}
+
 /** Wires a worker process from its parsed config. `extraJobs` lets a deployment add its own job types. */
 export async function startWorkerProcess(
   env: WorkerEnv,
   extraJobs: ResolvedDefinition[] = [],
+  deps: WorkerProcessDeps = {},
 ): Promise<RunningWorker> {
   const log = pino({ level: env.LOG_LEVEL, base: { svc: "worker" } });
+  const eventSink = deps.eventSink ?? null;
+  if (env.EVENTS_SQS_QUEUE_URL && !eventSink) {
+    // TODO(events): build SqsEventSink here once @aws-sdk/client-sqs is a dependency of this package.
+    log.error(
+      { queueUrl: env.EVENTS_SQS_QUEUE_URL },
+      "EVENTS_SQS_QUEUE_URL is set but this build has no SQS sink: events are not relayed (they wait in job_events)",
+    );
+  }
   const store = await createStore(
     env.DATABASE_URL
       ? { url: env.DATABASE_URL, applicationName: "astraeus-worker" }
@@ -37,6 +81,7 @@ export async function startWorkerProcess(
     group: env.JOBS_CONSUMER_GROUP,
   });
   const metrics = workerMetrics(env.MAX_CONCURRENT_JOBS);
+  const onRelay = eventSink ? relayMetrics(metrics.registry) : undefined;
   const leaseMs = Math.round(env.WORKER_LEASE_TTL_SECONDS * 1000);
   const worker = createWorker({
     store,
@@ -55,6 +100,9 @@ export async function startWorkerProcess(
       pendingIdleMs: env.PEL_IDLE_THRESHOLD_SECONDS * 1000,
       staleReadyMs: env.STALE_READY_SECONDS * 1000,
       retentionMs: env.JOB_RETENTION_DAYS * 86_400_000,
+      eventSink,
+      relayIntervalMs: env.EVENTS_RELAY_INTERVAL_MS,
+      ...(onRelay ? { onRelay } : {}),
     },
     logger: log,
     observer: metrics.observer,
@@ -69,6 +117,7 @@ export async function startWorkerProcess(
       concurrency: env.MAX_CONCURRENT_JOBS,
       store: store.kind,
       dispatch: dispatcher.kind,
+      eventRelay: eventSink !== null && env.MAINTENANCE_ENABLED,
     },
     "worker started",
   );

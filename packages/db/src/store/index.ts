@@ -13,14 +13,17 @@ import type {
   Lease,
   ListJobsQuery,
   NewJob,
+  OutboxBatch,
   Outcome,
   QueueDepth,
   QueueStats,
   ReapResult,
+  RelayCursor,
 } from "@astraeus/core";
 import type { Database } from "../sql.ts";
 import { cancelJob, retryJob } from "./admin.ts";
 import { claimByIds, claimNext, finish, heartbeat, recordProgress } from "./lease.ts";
+import { ensureOutboxIndex, loadRelayCursor, readEventsAfter, saveRelayCursor } from "./outbox.ts";
 import { getJob, listEvents, listJobs, queueStats } from "./read.ts";
 import { insertJobs } from "./submit.ts";
 import {
@@ -93,6 +96,18 @@ export class SqlJobStore implements JobStore {
   }
   queueStats(tenant: string | null, queue?: string): Promise<QueueStats[]> {
     return queueStats(this.db, tenant, queue);
+  }
+  ensureOutboxIndex(): Promise<void> {
+    return ensureOutboxIndex(this.db, this.db.kind === "postgres");
+  }
+  loadRelayCursor(key: string): Promise<RelayCursor> {
+    return loadRelayCursor(this.db, key);
+  }
+  readEventsAfter(cursor: RelayCursor, limit: number): Promise<OutboxBatch> {
+    return readEventsAfter(this.db, cursor, limit);
+  }
+  saveRelayCursor(key: string, cursor: RelayCursor): Promise<void> {
+    return saveRelayCursor(this.db, key, cursor);
   }
   async tryLeadership(name: string): Promise<LeaderHandle | null> {
     return this.db.tryAdvisoryLock(name);

@@ -8,13 +8,18 @@ import {
   type ClaimOptions,
   type EventKind,
   Job,
+  type JobEventRecord,
   type JobState,
   type NewJob,
+  type OutboxBatch,
+  type RelayCursor,
   uuidv7,
   uuidv7Floor,
 } from "@astraeus/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { SqlExecutor } from "../sql.ts";
 import type { SqlJobStore } from "./index.ts";
+import { OUTBOX_START, readEventsAfter } from "./outbox.ts";
 
 export interface OpenedStore {
   store: SqlJobStore;
@@ -67,6 +72,14 @@ export async function waitFor<T>(
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 10));
   }
+}
+
+function deferred(): { promise: Promise<void>; resolve: () => void } {
+  let resolve = () => {};
+  const promise = new Promise<void>((r) => {
+    resolve = r;
+  });
+  return { promise, resolve };
 }
 
 async function thrown(p: Promise<unknown>): Promise<AppError> {
@@ -1314,6 +1327,245 @@ export function storeContract(name: string, open: () => Promise<OpenedStore>): v
         const changes = events.filter((e) => e.toState !== null);
         for (let i = 1; i < changes.length; i++) expect(changes[i]!.fromState).toBe(changes[i - 1]!.toState);
         expect(changes.at(-1)!.toState).toBe((await get(tenant, id)).state);
+      });
+    });
+
+    describe("event outbox", () => {
+      it("creates the relay's index on demand, and builds it again when a build was left invalid", async () => {
+        const valid = async () =>
+          (
+            await store.db.query<{ valid: boolean }>(
+              "SELECT indisvalid AS valid FROM pg_index WHERE indexrelid = to_regclass('job_events_relay_idx')",
+            )
+          )[0]?.valid ?? null;
+        await store.db.query("DROP INDEX IF EXISTS job_events_relay_idx");
+        expect(await valid()).toBeNull();
+        await store.ensureOutboxIndex();
+        expect(await valid()).toBe(true);
+        await store.ensureOutboxIndex();
+        // What an interrupted CREATE INDEX CONCURRENTLY leaves behind.
+        await store.db.query(
+          "UPDATE pg_index SET indisvalid = false WHERE indexrelid = to_regclass('job_events_relay_idx')",
+        );
+        expect(await valid()).toBe(false);
+        await store.ensureOutboxIndex();
+        expect(await valid()).toBe(true);
+      });
+
+      /** Reads from `from` until nothing more is readable now, in pages of `limit`. */
+      async function drainOutbox(from: RelayCursor, limit = 500) {
+        let cursor = from;
+        const events: JobEventRecord[] = [];
+        const batches: OutboxBatch[] = [];
+        for (let i = 0; i < 10_000; i++) {
+          const b = await store.readEventsAfter(cursor, limit);
+          batches.push(b);
+          events.push(...b.events);
+          cursor = b.next;
+          if (!b.more) return { events, cursor, batches };
+        }
+        throw new Error("the outbox did not drain");
+      }
+
+      /**
+       * Drains from `from` until `done` holds for what came back. The read horizon is the oldest transaction
+       * still running anywhere on the server (other databases included), so events just committed can
+       * take a moment to become readable.
+       */
+      async function drainUntil(from: RelayCursor, done: (events: JobEventRecord[]) => boolean, limit = 500) {
+        let cursor = from;
+        const events: JobEventRecord[] = [];
+        const batches: OutboxBatch[] = [];
+        return waitFor("the outbox to relay the expected events", async () => {
+          const got = await drainOutbox(cursor, limit);
+          events.push(...got.events);
+          batches.push(...got.batches);
+          cursor = got.cursor;
+          return done(events) ? { events, cursor, batches } : undefined;
+        });
+      }
+
+      /** The end of the outbox once every event committed so far is readable: later reads see only new ones. */
+      async function outboxEnd(): Promise<RelayCursor> {
+        let cursor = OUTBOX_START;
+        const end = await waitFor("the outbox to be readable to its end", async () => {
+          const got = await drainOutbox(cursor);
+          cursor = got.cursor;
+          return got.batches.at(-1)?.heldBackSince === null ? cursor : undefined;
+        });
+        return end;
+      }
+
+      /** One event written straight to the table (the outbox does not care which statement wrote it). */
+      async function rawEvent(exec: SqlExecutor, jobId: string, tenant: string, kind: string) {
+        const [row] = await exec.query<{ id: string }>(
+          `INSERT INTO job_events (job_id, tenant, kind, attempt) VALUES ($1, $2, $3, 0) RETURNING id::text AS id`,
+          [jobId, tenant, kind],
+        );
+        return String(row?.id);
+      }
+
+      /** A transaction on a connection of its own that runs `steps` in turn, each once its gate opens. */
+      function heldTransaction(steps: ((tx: SqlExecutor) => Promise<void>)[]) {
+        const gates = steps.map(() => deferred());
+        const done = steps.map(() => deferred());
+        const commitGate = deferred();
+        const finished = store.db.transaction(async (tx) => {
+          for (let i = 0; i < steps.length; i++) {
+            await gates[i]!.promise;
+            await steps[i]!(tx);
+            done[i]!.resolve();
+          }
+          await commitGate.promise;
+        });
+        finished.catch(() => {});
+        return {
+          /** Runs step `i` and waits until it has run (the transaction stays open). */
+          run: async (i: number) => {
+            gates[i]!.resolve();
+            await Promise.race([done[i]!.promise, finished]);
+          },
+          commit: async () => {
+            commitGate.resolve();
+            await finished;
+          },
+        };
+      }
+
+      it("relays every committed event once, each job's in transition order, with listEvents' fields", async () => {
+        expect(await store.loadRelayCursor(unique("relay"))).toEqual(OUTBOX_START);
+        const start = await outboxEnd();
+        const tenant = unique("t");
+        const queue = unique("q");
+        const jobs = await insert(
+          ...Array.from({ length: 5 }, () => newJob({ tenant, queue, maxAttempts: 2 })),
+        );
+        const [a, b, c, d, e] = jobs as [NewJob, NewJob, NewJob, NewJob, NewJob];
+        const ca = await claimOne(a);
+        const cb = await claimOne(b);
+        const cc = await claimOne(c);
+        await store.recordProgress({ id: ca.id, leaseToken: ca.leaseToken }, { pct: 50 });
+        await store.finish([
+          { id: a.id, leaseToken: ca.leaseToken, to: "succeeded", kind: "succeeded", result: { ok: 1 } },
+          { id: b.id, leaseToken: cb.leaseToken, to: "queued", kind: "failed", error: { message: "x" } },
+          { id: c.id, leaseToken: cc.leaseToken, to: "dead", kind: "dead", error: { message: "y" } },
+        ]);
+        await store.cancelJob(tenant, d.id);
+        await store.retryJob(tenant, d.id);
+        const cb2 = await claimOne(b);
+        await store.finish([{ id: b.id, leaseToken: cb2.leaseToken, to: "succeeded", kind: "succeeded" }]);
+
+        // Small pages, so the read crosses many page boundaries.
+        const { events, cursor, batches } = await drainUntil(
+          start,
+          (got) => got.filter((ev) => ev.tenant === tenant).length >= 16,
+          4,
+        );
+        expect(new Set(events.map((ev) => ev.id)).size).toBe(events.length);
+        const mine = events.filter((ev) => ev.tenant === tenant);
+        for (const job of [a, b, c, d, e]) {
+          const expected = (await store.listEvents(tenant, job.id)).map((ev) => ({ ...ev, tenant }));
+          expect(mine.filter((ev) => ev.jobId === job.id)).toEqual(expected);
+        }
+        expect(mine).toHaveLength(16);
+        expect(batches.every((batch) => batch.pulledAhead === 0)).toBe(true);
+        // Each page's cursor is its last event's position, and nothing is left after the end.
+        const again = await store.readEventsAfter(cursor, 100);
+        expect(again).toEqual({ events: [], next: cursor, more: false, heldBackSince: null, pulledAhead: 0 });
+        expect(batches.at(-1)).toMatchObject({ more: false, heldBackSince: null });
+        // The column default records the writing transaction (xid8; xmin is its low 32 bits).
+        expect(await countRows("job_events WHERE tenant = $1 AND txid::xid <> xmin", [tenant])).toBe(0);
+      });
+
+      it("saves the relay cursor forward only, per key", async () => {
+        const key = unique("relay");
+        expect(await store.loadRelayCursor(key)).toEqual(OUTBOX_START);
+        await store.saveRelayCursor(key, { txid: "100", id: "7" });
+        expect(await store.loadRelayCursor(key)).toEqual({ txid: "100", id: "7" });
+        await store.saveRelayCursor(key, { txid: "100", id: "6" });
+        await store.saveRelayCursor(key, { txid: "99", id: "900" });
+        expect(await store.loadRelayCursor(key)).toEqual({ txid: "100", id: "7" });
+        await store.saveRelayCursor(key, { txid: "101", id: "1" });
+        expect(await store.loadRelayCursor(key)).toEqual({ txid: "101", id: "1" });
+        expect(await store.loadRelayCursor(unique("relay"))).toEqual(OUTBOX_START);
+        await expect(store.saveRelayCursor(key, { txid: "1 OR 1=1", id: "1" })).rejects.toThrow(/cursor/);
+      });
+
+      // PGlite is one connection: a transaction left open there blocks every other statement.
+      it("holds back a committed event while a transaction that wrote an earlier id is open, then relays both in order", async (ctx) => {
+        if (store.kind === "pglite") ctx.skip();
+        const start = await outboxEnd();
+        const tenant = unique("t");
+        const [jobA, jobB] = [uuidv7(), uuidv7()];
+        let idA = "";
+        const open = heldTransaction([
+          async (tx) => {
+            idA = await rawEvent(tx, jobA, tenant, "submitted");
+          },
+        ]);
+        await open.run(0);
+        const idB = await rawEvent(store.db, jobB, tenant, "submitted");
+        expect(BigInt(idA)).toBeLessThan(BigInt(idB));
+
+        // B is committed and A is not: an `id > cursor` reader would pass A's id here and lose A for good.
+        const held = await store.readEventsAfter(start, 100);
+        expect(held.events).toEqual([]);
+        expect(held.next).toEqual(start);
+        expect(held.more).toBe(false);
+        expect(held.heldBackSince).toBeInstanceOf(Date);
+        expect((await store.readEventsAfter(start, 100)).events).toEqual([]);
+
+        await open.commit();
+        const { events } = await drainUntil(start, (got) => got.length >= 2);
+        expect(events.map((ev) => [ev.id, ev.jobId])).toEqual([
+          [idA, jobA],
+          [idB, jobB],
+        ]);
+      });
+
+      it("keeps a job's order when a transaction that started earlier writes its later event", async (ctx) => {
+        if (store.kind === "pglite") ctx.skip();
+        const start = await outboxEnd();
+        const tenant = unique("t");
+        const [jobJ, jobK] = [uuidv7(), uuidv7()];
+        const ids: Record<string, string> = {};
+        // Like a batch completion: it takes its xid on its first row (K) and reaches J only after a
+        // transaction with a later xid has transitioned J and committed (J's row lock orders the two).
+        const batch = heldTransaction([
+          async (tx) => {
+            ids.k = await rawEvent(tx, jobK, tenant, "succeeded");
+          },
+          async (tx) => {
+            ids.j2 = await rawEvent(tx, jobJ, tenant, "succeeded");
+          },
+        ]);
+        await batch.run(0);
+        ids.j1 = await rawEvent(store.db, jobJ, tenant, "claimed");
+        await batch.run(1);
+        await batch.commit();
+        // (txid, id) order is K, J2, J1; J1 has the smaller id and happened first.
+        const label = (b: { events: JobEventRecord[] }) =>
+          b.events.map((ev) => Object.keys(ids).find((k) => ids[k] === ev.id) ?? ev.id);
+        // Once all three are below the horizon they stay there: from here on every read is deterministic.
+        const all = await drainUntil(start, (got) => got.length >= 3);
+        expect(label(all)).toEqual(["k", "j1", "j2"]);
+
+        const first = await store.readEventsAfter(start, 2);
+        expect(label(first)).toEqual(["k"]);
+        expect(first.more).toBe(true);
+        // A page of one cannot hold J2 without J1: it is widened until it can.
+        const second = await store.readEventsAfter(first.next, 1);
+        expect(label(second)).toEqual(["j1", "j2"]);
+        expect(second.pulledAhead).toBe(0);
+        const rest = await store.readEventsAfter(second.next, 10);
+        expect(rest.events).toEqual([]);
+        expect(rest.more).toBe(false);
+
+        // With widening capped, J1 is published ahead of the cursor and again when the cursor reaches it.
+        const capped = await readEventsAfter(store.db, first.next, 1, { maxPage: 1 });
+        expect(label(capped)).toEqual(["j1", "j2"]);
+        expect(capped.pulledAhead).toBe(1);
+        expect(label(await store.readEventsAfter(capped.next, 10))).toEqual(["j1"]);
       });
     });
 

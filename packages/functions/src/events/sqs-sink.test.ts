@@ -18,7 +18,8 @@ function event(n: number, jobId = `job-${n}`): JobEventRecord {
   return {
     id: String(1000 + n),
     jobId,
-    kind: "transition",
+    tenant: "acme",
+    kind: "claimed",
     fromState: "queued",
     toState: "running",
     attempt: 1,
@@ -98,7 +99,7 @@ describe("SqsEventSink on the SQS JSON protocol", () => {
     expect(wire.map((e) => e.MessageGroupId)).toEqual(events.map((e) => e.jobId));
     expect(wire.every((e) => /^[A-Za-z0-9_-]{1,80}$/.test(e.Id))).toBe(true);
     expect(JSON.parse(wire[5]?.MessageBody ?? "")).toEqual(events[5]);
-    expect(wire[0]?.MessageAttributes?.kind).toEqual({ DataType: "String", StringValue: "transition" });
+    expect(wire[0]?.MessageAttributes?.kind).toEqual({ DataType: "String", StringValue: "claimed" });
   });
 
   it("does nothing for an empty list", async () => {

@@ -1,3 +1,4 @@
+import type { EventSink, JobEventRecord } from "@astraeus/core";
 import {
   type BatchResultErrorEntry,
   SendMessageBatchCommand,
@@ -6,17 +7,8 @@ import {
   type SQSClientConfig,
 } from "@aws-sdk/client-sqs";
 
-/** One `job_events` row as the outbox relay hands it over. */
-export interface JobEventRecord {
-  id: string;
-  jobId: string;
-  kind: string;
-  fromState: string | null;
-  toState: string | null;
-  attempt: number;
-  data: unknown;
-  at: string;
-}
+/** One `job_events` row as the outbox relay hands it over (the message body is this object as JSON). */
+export type { JobEventRecord };
 
 export interface SqsEventSinkOptions {
   /** URL of the FIFO queue (EVENTS_SQS_QUEUE_URL). */
@@ -84,7 +76,7 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
  * Publishes job transitions to the events FIFO queue: group = job id keeps each job's order, dedup id =
  * event id makes a relay retry after a crash harmless (within SQS's 5-minute dedup window).
  */
-export class SqsEventSink {
+export class SqsEventSink implements EventSink {
   private readonly client: SQSClient;
   private readonly ownsClient: boolean;
   private readonly queueUrl: string;

@@ -1,0 +1,259 @@
+// The transactional outbox relay on real Postgres: the maintenance leader reads job_events past its cursor,
+// hands them to a sink and only then moves the cursor. Jobs are submitted, claimed and finished while it runs.
+import { randomUUID } from "node:crypto";
+import type { EventSink, JobEventRecord, RelayCursor } from "@astraeus/core";
+import { createStore, type SqlJobStore } from "@astraeus/db";
+import { createTestDatabase, type TestDatabase, waitFor } from "@astraeus/db/testing";
+import { createDispatcher } from "@astraeus/dispatch";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createEngine, type JobEngine, type MaintenanceOptions, silentLogger } from "./index.ts";
+import { Maintenance } from "./maintenance.ts";
+
+let tdb: TestDatabase;
+let store: SqlJobStore;
+let engine: JobEngine;
+const cleanups: (() => Promise<void>)[] = [];
+let seq = 0;
+
+function unique(prefix: string): string {
+  seq++;
+  return `${prefix}-${seq}-${Math.random().toString(36).slice(2, 8)}`;
+}
+
+beforeAll(async () => {
+  tdb = await createTestDatabase("relay");
+  store = await createStore({ url: tdb.url, maxConnections: 8 });
+  engine = createEngine({
+    store,
+    dispatcher: createDispatcher({ prefix: `astraeus-test:${randomUUID()}:` }),
+  });
+});
+
+afterAll(async () => {
+  for (const c of cleanups.reverse()) await c().catch(() => {});
+  await engine?.close();
+  await tdb?.drop();
+});
+
+/** Records what it accepted; while `failing`, it throws (recording the attempt). */
+class RecordingSink implements EventSink {
+  readonly accepted: JobEventRecord[] = [];
+  readonly attempts: JobEventRecord[][] = [];
+  failing = false;
+  async send(events: readonly JobEventRecord[]): Promise<void> {
+    this.attempts.push([...events]);
+    if (this.failing) throw new Error("sink unavailable");
+    this.accepted.push(...events);
+  }
+  of(tenant: string): JobEventRecord[] {
+    return this.accepted.filter((e) => e.tenant === tenant);
+  }
+}
+
+function relay(over: Partial<MaintenanceOptions> & { eventSink: EventSink }, on: SqlJobStore = store) {
+  const m = new Maintenance(on, engine.dispatcher, {
+    promoteIntervalMs: 10,
+    intervalMs: 60_000,
+    relayIntervalMs: 10,
+    relayBatchSize: 37,
+    relayMaxBatchesPerTick: 3,
+    lockName: unique("lock"),
+    relayKey: unique("relay"),
+    logger: silentLogger,
+    ...over,
+  });
+  cleanups.push(() => m.stop());
+  return m;
+}
+
+/**
+ * The end of the outbox, once every event committed so far can be read (other databases' transactions on
+ * the server can hold the read horizon back for a moment): a relay started there sees only later events.
+ */
+async function outboxEnd(): Promise<RelayCursor> {
+  let cursor: RelayCursor = { txid: "0", id: "0" };
+  const end = await waitFor("the outbox to be readable to its end", async () => {
+    for (;;) {
+      const b = await store.readEventsAfter(cursor, 1000);
+      cursor = b.next;
+      if (!b.more) return b.heldBackSince === null ? cursor : undefined;
+    }
+  });
+  return end as RelayCursor;
+}
+
+async function eventIds(tenant: string): Promise<string[]> {
+  const rows = await store.db.query<{ id: string }>(
+    "SELECT id::text AS id FROM job_events WHERE tenant = $1 ORDER BY id",
+    [tenant],
+  );
+  return rows.map((r) => String(r.id));
+}
+
+const sortIds = (ids: string[]) => [...ids].sort((a, b) => (BigInt(a) < BigInt(b) ? -1 : 1));
+
+async function submit(tenant: string, queue: string, n: number): Promise<string[]> {
+  const jobs = await engine.submitBatch(
+    tenant,
+    Array.from({ length: n }, (_, i) => ({ payload: { i }, queue, type: "test.relay", maxAttempts: 3 })),
+  );
+  return jobs.map((j) => j.id);
+}
+
+describe("the event relay", () => {
+  it("relays every transition of every job exactly once, each job's in order, while the jobs run", async () => {
+    const sink = new RecordingSink();
+    const m = relay({ eventSink: sink });
+    m.start();
+    const tenant = unique("t");
+    const queue = unique("q");
+
+    // Submitters, cancels and four claim-and-finish loops all at once, so transactions overlap.
+    const submitted: string[] = [];
+    const submitters = Array.from({ length: 4 }, async () => {
+      for (let round = 0; round < 5; round++) {
+        submitted.push(...(await submit(tenant, queue, 25)));
+        const single = await engine.submit(tenant, { payload: { single: round }, queue, type: "test.relay" });
+        submitted.push(single.job.id);
+      }
+    });
+    let submitting = true;
+    const submitting$ = Promise.all(submitters).finally(() => {
+      submitting = false;
+    });
+    const worker = async (w: number) => {
+      for (;;) {
+        const claimed = await engine.claim(tenant, { queues: [queue], limit: 20, workerId: `w${w}` });
+        if (claimed.length === 0) {
+          if (!submitting) return;
+          await new Promise((r) => setTimeout(r, 5));
+          continue;
+        }
+        await store.finish(
+          claimed.map((c, i) =>
+            // Every third claim fails and goes straight back to the queue while attempts remain.
+            i % 3 === 0 && c.attempt < c.maxAttempts
+              ? {
+                  id: c.id,
+                  leaseToken: c.leaseToken,
+                  to: "queued",
+                  kind: "failed",
+                  error: { message: "again" },
+                }
+              : { id: c.id, leaseToken: c.leaseToken, to: "succeeded", kind: "succeeded", result: { w } },
+          ),
+        );
+      }
+    };
+    const canceller = async () => {
+      while (submitting) {
+        const id = submitted[Math.floor(Math.random() * submitted.length)];
+        if (id) await engine.cancel(tenant, id).catch(() => {});
+        await new Promise((r) => setTimeout(r, 3));
+      }
+    };
+    await Promise.all([submitting$, worker(0), worker(1), worker(2), worker(3), canceller()]);
+
+    const inDb = await eventIds(tenant);
+    expect(inDb.length).toBeGreaterThanOrEqual(submitted.length * 2);
+    await waitFor("every event relayed", () => sink.of(tenant).length >= inDb.length, 30_000);
+    const got = sink.of(tenant);
+    // Exactly once: nothing missing, nothing twice.
+    expect(got.map((e) => e.id).sort()).toEqual([...inDb].sort());
+    // Each job's events in the order they were written (its ids ascend in transition order).
+    const byJob = new Map<string, string[]>();
+    for (const e of got) byJob.set(e.jobId, [...(byJob.get(e.jobId) ?? []), e.id]);
+    expect(byJob.size).toBe(submitted.length);
+    for (const [jobId, ids] of byJob) {
+      expect(ids).toEqual(sortIds(ids));
+      const listed = (await store.listEvents(tenant, jobId)).map((e) => ({ ...e, tenant }));
+      expect(got.filter((e) => e.jobId === jobId)).toEqual(listed);
+    }
+    expect(m.relayStats.failures).toBe(0);
+    expect(m.relayStats.relayed).toBeGreaterThanOrEqual(inDb.length);
+    await m.stop();
+  });
+
+  it("keeps its cursor while the sink fails and sends the same events again on a later tick", async () => {
+    const sink = new RecordingSink();
+    sink.failing = true;
+    const relayKey = unique("relay");
+    const start = await outboxEnd();
+    await store.saveRelayCursor(relayKey, start);
+    const reports: { relayed: number; lagMs: number; error?: unknown }[] = [];
+    const m = relay({ eventSink: sink, relayKey, relayBatchSize: 500, onRelay: (r) => reports.push(r) });
+    const tenant = unique("t");
+    const ids = await submit(tenant, unique("q"), 30);
+    m.start();
+
+    const failedAttempts = () => sink.attempts.filter((a) => a.some((e) => e.tenant === tenant));
+    await waitFor("three failed sends", () => failedAttempts().length >= 3);
+    expect(await store.loadRelayCursor(relayKey)).toEqual(start);
+    const [first, second] = failedAttempts().map((a) => a.map((e) => e.id));
+    expect(second).toEqual(first);
+    expect(m.relayStats.failures).toBeGreaterThanOrEqual(3);
+    expect(reports.some((r) => r.error instanceof Error && r.lagMs >= 0)).toBe(true);
+    expect(sink.accepted).toEqual([]);
+
+    sink.failing = false;
+    await waitFor("the events relayed once the sink is back", () => sink.of(tenant).length >= ids.length);
+    expect(
+      sink
+        .of(tenant)
+        .map((e) => e.jobId)
+        .sort(),
+    ).toEqual([...ids].sort());
+    expect(new Set(sink.accepted.map((e) => e.id)).size).toBe(sink.accepted.length);
+    const saved = await store.loadRelayCursor(relayKey);
+    expect(BigInt(saved.txid) > BigInt(start.txid) || BigInt(saved.id) > BigInt(start.id)).toBe(true);
+    await waitFor(
+      "a caught-up tick",
+      () => reports.at(-1)?.error === undefined && reports.at(-1)?.lagMs === 0,
+    );
+    await m.stop();
+  });
+
+  it("relays on the leader only; a second member relays nothing until it takes over, then goes on from the shared cursor", async () => {
+    const other = await createStore({ url: tdb.url, maxConnections: 3 });
+    cleanups.push(() => other.close());
+    const lockName = unique("lock");
+    const relayKey = unique("relay");
+    await store.saveRelayCursor(relayKey, await outboxEnd());
+    const [sinkA, sinkB] = [new RecordingSink(), new RecordingSink()];
+    const a = relay({ eventSink: sinkA, lockName, relayKey });
+    const b = relay({ eventSink: sinkB, lockName, relayKey }, other);
+    a.start();
+    await waitFor("a leader", () => a.isLeader);
+    b.start();
+
+    const tenant = unique("t");
+    const queue = unique("q");
+    const firstIds = await submit(tenant, queue, 20);
+    await waitFor("the leader to relay", () => sinkA.of(tenant).length >= firstIds.length);
+    // Give b many of its (10 ms) ticks while a leads.
+    const later = Date.now() + 300;
+    await waitFor("b's ticks to pass", () => Date.now() > later);
+    expect(b.isLeader).toBe(false);
+    expect(sinkB.attempts).toEqual([]);
+    expect(b.relayStats.ticks).toBe(0);
+
+    await a.stop();
+    await waitFor("b to lead", () => b.isLeader);
+    const secondIds = await submit(tenant, queue, 10);
+    await waitFor("b to relay", () => sinkB.of(tenant).length >= secondIds.length);
+    // b starts where a stopped: nothing a relayed is sent again.
+    expect(
+      sinkB
+        .of(tenant)
+        .map((e) => e.jobId)
+        .sort(),
+    ).toEqual([...secondIds].sort());
+    expect(
+      sinkA
+        .of(tenant)
+        .map((e) => e.jobId)
+        .sort(),
+    ).toEqual([...firstIds].sort());
+    await b.stop();
+  });
+});
