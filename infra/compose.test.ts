@@ -10,6 +10,7 @@ import { EnvSchema } from "../packages/api/src/config.ts";
 import { Metrics } from "../packages/api/src/metrics.ts";
 import { parseWorkerEnv, WorkerEnv } from "../packages/worker/src/config.ts";
 import { workerMetrics } from "../packages/worker/src/metrics.ts";
+import { TARGETS as BUILD_TARGETS } from "../scripts/build.mjs";
 import { anchor } from "../stacks/runbook.ts";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
@@ -245,14 +246,14 @@ describe("docker-compose.yml", () => {
     );
   });
 
-  it("runs the migration once, on healthy Postgres, with the db package's entrypoint under node --import tsx", () => {
+  it("runs the migration once, on healthy Postgres, with the API image's bundle of the db package's entrypoint", () => {
     const migrate = service("migrate");
     const command = strings(migrate.command, "migrate.command");
-    expect(command.slice(0, 3)).toEqual(["node", "--import", "tsx"]);
-    const entry = command[3] ?? "";
-    expect(entry).toBe("node_modules/@astraeus/db/src/migrate-main.ts");
-    // In the deployed image @astraeus/db sits in node_modules; in the repo it is packages/db.
-    expect(existsSync(`${ROOT}/${entry.replace("node_modules/@astraeus/", "packages/")}`)).toBe(true);
+    expect(command).toEqual(["node", "--enable-source-maps", "dist/migrate.js"]);
+    // dist/migrate.js is the API bundle's `migrate` entry: packages/db's migrate-main.ts.
+    expect(String(service("migrate").image)).toBe(String(service("api").image));
+    expect(BUILD_TARGETS.api.entries.migrate?.module).toBe("packages/db/src/migrate-main.ts");
+    expect(existsSync(`${ROOT}/${BUILD_TARGETS.api.entries.migrate?.module}`)).toBe(true);
     expect(migrate.restart).toBe("no");
     expect(obj(migrate.depends_on, "migrate.depends_on")).toEqual({
       postgres: { condition: "service_healthy" },
@@ -485,6 +486,9 @@ function resolve(env: Obj): Record<string, string> {
   );
 }
 
+/** Node flags each image runs with besides --enable-source-maps (see the CMD comments in the Dockerfiles). */
+const IMAGE_NODE_FLAGS = { api: [], worker: ["--heap-growing-percent=100"] } as const;
+
 describe("Dockerfiles", () => {
   // hadolint is not in Debian's archive, so the properties that matter are asserted here instead.
   const packageManager = JSON.parse(read("package.json")).packageManager as string;
@@ -518,21 +522,48 @@ describe("Dockerfiles", () => {
         expect(runs).not.toMatch(/corepack (enable|prepare)/);
       });
 
-      it("installs from the frozen lockfile and deploys production dependencies only", () => {
-        expect(runs).toMatch(/pnpm install --frozen-lockfile/);
-        expect(runs).toMatch(new RegExp(`pnpm deploy --legacy --filter @astraeus/${pkg} --prod .*/out`));
-        // and refuses to build an image that could not start for lack of tsx
-        expect(runs).toMatch(/test -f \/out\/node_modules\/tsx\/package\.json/);
+      it("installs the package's closure from the frozen lockfile and bundles it with esbuild", () => {
+        expect(runs).toMatch(
+          new RegExp(`pnpm install --frozen-lockfile .*--filter "@astraeus/${pkg}\\.\\.\\."`),
+        );
+        // Development dependencies are installed (no --prod): esbuild is one, of the package itself.
+        expect(runs).not.toMatch(/pnpm install[^\n]*--prod/);
+        const manifest = JSON.parse(read(`packages/${pkg}/package.json`)) as {
+          dependencies?: Record<string, string>;
+          devDependencies?: Record<string, string>;
+        };
+        expect(manifest.devDependencies?.esbuild).toMatch(/^\d+\.\d+\.\d+$/);
+        expect(runs).toContain(`node scripts/build.mjs ${pkg}`);
+        expect(existsSync(`${ROOT}/scripts/build.mjs`)).toBe(true);
+        // and refuses to build an image that could not start
+        expect(runs).toContain(`test -f packages/${pkg}/dist/main.js`);
+        expect(runs).toContain(`test -f packages/${pkg}/dist/node_modules/@electric-sql/pglite/package.json`);
       });
 
-      it("runs as a non-root user under tini, with `node --import tsx` (not the tsx CLI)", () => {
+      it("ships only the bundle (dist) and no TypeScript runner", () => {
+        const copies = all("COPY").filter((c) => c.includes("--from="));
+        expect(copies).toEqual([`COPY --from=build /src/packages/${pkg}/dist ./dist`]);
+        expect(instructions.join("\n")).not.toMatch(/\btsx\b/);
+        const manifest = JSON.parse(read(`packages/${pkg}/package.json`)) as {
+          dependencies?: Record<string, string>;
+        };
+        expect(Object.keys(manifest.dependencies ?? {})).not.toContain("tsx");
+        expect(Object.keys(BUILD_TARGETS)).toContain(pkg);
+      });
+
+      it("runs `node --enable-source-maps dist/main.js` as a non-root user under tini", () => {
         const users = all("USER");
         expect(users.length).toBeGreaterThan(0);
         expect(users.at(-1)).not.toMatch(/^USER (root|0)(:|$)/);
         expect(runs).toMatch(/apt-get install -y --no-install-recommends tini/);
         expect(all("ENTRYPOINT")).toEqual(['ENTRYPOINT ["/usr/bin/tini", "--"]']);
-        expect(all("CMD")).toEqual(['CMD ["node", "--import", "tsx", "src/main.ts"]']);
-        expect(existsSync(`${ROOT}/packages/${pkg}/src/main.ts`)).toBe(true);
+        const cmds = all("CMD");
+        expect(cmds).toHaveLength(1);
+        const argv = JSON.parse((cmds[0] as string).replace(/^CMD /, "")) as string[];
+        expect(argv).toEqual(["node", "--enable-source-maps", ...IMAGE_NODE_FLAGS[pkg], "dist/main.js"]);
+        // Every flag is one this Node accepts on its command line.
+        const probe = spawnSync(process.execPath, [...argv.slice(1, -1), "-e", ""], { encoding: "utf8" });
+        expect(probe.status, probe.stderr).toBe(0);
       });
 
       it(`checks /health on ${port} with Node's fetch (slim images have no curl)`, () => {

@@ -1,15 +1,162 @@
 // Parent side of the worker processes: spawn (each in its own process group), wait for `ready`,
 // follow progress, collect stats, stop gracefully with a deadline and always kill the group.
+//
+// Every child process of the harness (worker processes of every contender, the baseline, the HTTP
+// servers) runs plain `node` on an esbuild bundle built when the harness starts, into a temporary folder
+// removed at exit: no TypeScript compiler in the measured process, as in the shipped images.
 import { type ChildProcess, fork } from "node:child_process";
-import { createRequire } from "node:module";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, sep } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
+import { build, type Plugin } from "esbuild";
 import { onCleanup } from "./cleanup.ts";
 import type { WorkerSettings } from "./contender.ts";
 import type { ChildStats, FromChild, ToChild } from "./protocol.ts";
 
-const CHILD_ENTRY = fileURLToPath(new URL("./worker-child.ts", import.meta.url));
-// Workers are TypeScript like the rest; tsx is the repo's runner (resolved from the workspace root).
-const TSX_LOADER = pathToFileURL(createRequire(import.meta.url).resolve("tsx")).href;
+const CHILD_ENTRY = new URL("./worker-child.ts", import.meta.url).href;
+export const HTTP_CHILD = new URL("./http-child.ts", import.meta.url).href;
+export const BASELINE_MODULE = new URL("./contenders/baseline-worker.ts", import.meta.url).href;
+const PACKAGES_DIR = fileURLToPath(new URL("../../", import.meta.url));
+
+/**
+ * Loaded from node_modules at run time instead of being bundled: PGlite reads its WASM files from its own
+ * folder; `pg-native` is pg's optional native driver, not installed. Every other dependency (the queue
+ * libraries and their drivers included) is bundled.
+ */
+const EXTERNAL = ["@electric-sql/pglite", "pg-native"];
+
+// ESM bundles: CommonJS dependencies call require() and read __dirname/__filename, which ESM lacks.
+const BANNER = [
+  'import { createRequire as __benchCreateRequire } from "node:module";',
+  'import { dirname as __benchDirname } from "node:path";',
+  'import { fileURLToPath as __benchFileURLToPath } from "node:url";',
+  "const require = __benchCreateRequire(import.meta.url);",
+  "const __benchFilename = __benchFileURLToPath(import.meta.url);",
+  "const __benchDir = __benchDirname(__benchFilename);",
+].join("\n");
+
+/**
+ * The bundles live outside the repository, so: a workspace module's `import.meta.url` stays the URL of
+ * its source file (db migrations, createRequire lookups resolve as under tsx), and an external is
+ * imported by its absolute path.
+ */
+const workspacePlugin: Plugin = {
+  name: "bench-workspace",
+  setup(b) {
+    b.onLoad({ filter: /\.ts$/ }, (args) => {
+      if (!args.path.startsWith(PACKAGES_DIR) || args.path.includes(`${sep}node_modules${sep}`))
+        return undefined;
+      const source = readFileSync(args.path, "utf8");
+      if (!source.includes("import.meta.url")) return undefined;
+      return {
+        contents: source.replaceAll("import.meta.url", JSON.stringify(pathToFileURL(args.path).href)),
+        loader: "ts",
+      };
+    });
+    const names = EXTERNAL.map((e) => e.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&")).join("|");
+    b.onResolve({ filter: new RegExp(`^(${names})(/|$)`) }, async (args) => {
+      if (args.pluginData === "bench-external") return undefined;
+      const r = await b.resolve(args.path, {
+        kind: args.kind,
+        resolveDir: args.resolveDir,
+        importer: args.importer,
+        pluginData: "bench-external",
+      });
+      // Not installed (an optional dependency): leave the bare name; loading it fails as it would unbundled.
+      return { path: r.errors.length > 0 ? args.path : r.path, external: true };
+    });
+  },
+};
+
+const imageFlags = new Map<string, string[]>();
+
+/**
+ * The Node flags an Astraeus image runs with: its Dockerfile's `CMD ["node", <flags>..., "dist/main.js"]`,
+ * so the benchmark's Astraeus processes always start as the shipped ones do.
+ */
+export function imageNodeFlags(pkg: "worker" | "api"): string[] {
+  const cached = imageFlags.get(pkg);
+  if (cached !== undefined) return cached;
+  const dockerfile = fileURLToPath(new URL(`../../${pkg}/Dockerfile`, import.meta.url));
+  const cmd = readFileSync(dockerfile, "utf8")
+    .split("\n")
+    .filter((line) => /^CMD\s+\[/.test(line))
+    .at(-1);
+  const argv = cmd === undefined ? null : (JSON.parse(cmd.replace(/^CMD\s+/, "")) as unknown);
+  if (
+    !Array.isArray(argv) ||
+    argv[0] !== "node" ||
+    argv.at(-1) !== "dist/main.js" ||
+    !argv.every((a) => typeof a === "string")
+  ) {
+    throw new Error(`${dockerfile}: expected CMD ["node", ...flags, "dist/main.js"], found ${cmd}`);
+  }
+  const flags = argv.slice(1, -1) as string[];
+  imageFlags.set(pkg, flags);
+  return flags;
+}
+
+let bundleDir: string | null = null;
+const bundles = new Map<string, Promise<string>>();
+
+/** One module (file URL) and what it imports, into its own folder; lazily imported modules stay lazy. */
+async function bundle(module: string, root: string): Promise<string> {
+  const outdir = mkdtempSync(join(root, `${module.split("/").pop()?.replace(/\.ts$/, "")}-`));
+  await build({
+    entryPoints: { main: fileURLToPath(module) },
+    outdir,
+    bundle: true,
+    platform: "node",
+    format: "esm",
+    target: `node${process.versions.node.split(".")[0]}`,
+    // Modules imported with import() become chunks loaded on first use, as they load under tsx.
+    splitting: true,
+    // .mjs: the folder has no package.json saying "type": "module".
+    outExtension: { ".js": ".mjs" },
+    sourcemap: "linked",
+    sourcesContent: false,
+    banner: { js: BANNER },
+    define: { __filename: "__benchFilename", __dirname: "__benchDir" },
+    plugins: [workspacePlugin],
+    logLevel: "silent",
+  });
+  return join(outdir, "main.mjs");
+}
+
+/**
+ * Bundles the given TypeScript modules (file URLs) and the harness's own child entry points into the
+ * run's temporary folder, each on its own, so one that fails to build costs only its own contender.
+ * Resolves when all are done, with the failures.
+ */
+export async function prepareChildBundles(modules: readonly string[]): Promise<string[]> {
+  if (bundleDir === null) {
+    const dir = mkdtempSync(join(tmpdir(), "astraeus-bench-"));
+    bundleDir = dir;
+    onCleanup(`child bundles ${dir}`, () => rmSync(dir, { recursive: true, force: true }));
+  }
+  const all = [...new Set([CHILD_ENTRY, HTTP_CHILD, BASELINE_MODULE, ...modules])];
+  for (const m of all) {
+    if (bundles.has(m)) continue;
+    const p = bundle(m, bundleDir);
+    p.catch(() => {}); // awaited by whoever spawns it; not an unhandled rejection meanwhile
+    bundles.set(m, p);
+  }
+  const settled = await Promise.allSettled(all.map((m) => bundles.get(m)));
+  return settled.flatMap((r, i) =>
+    r.status === "rejected"
+      ? [`${all[i]}: ${r.reason instanceof Error ? r.reason.message : String(r.reason)}`]
+      : [],
+  );
+}
+
+/** The bundle of `module` (a file URL), built on first use if `prepareChildBundles` did not include it. */
+export async function childBundle(module: string): Promise<string> {
+  if (!bundles.has(module)) await prepareChildBundles([module]);
+  const path = bundles.get(module);
+  if (path === undefined) throw new Error(`no bundle for ${module}`);
+  return path;
+}
 
 function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
@@ -68,15 +215,18 @@ export class WorkerProcess {
     this.unregister = onCleanup(`worker process ${child.pid}`, () => this.kill());
   }
 
-  static spawn(workerModule: string, settings: WorkerSettings): WorkerProcess {
-    const child = fork(CHILD_ENTRY, [], {
-      execArgv: ["--import", TSX_LOADER],
-      // Own process group: the whole group (tsx's esbuild helper included) can be killed at once.
+  /** `entry` and `workerModule` are bundles (see `childBundle`). */
+  static spawn(entry: string, workerModule: string, settings: WorkerSettings): WorkerProcess {
+    const child = fork(entry, [], {
+      // Plain node, not the harness's own flags (it runs under tsx); Astraeus's worker processes get the
+      // flags its worker image starts Node with (a product setting, not a benchmark tweak).
+      execArgv: settings.contender === "astraeus" ? imageNodeFlags("worker") : [],
+      // Own process group: the whole group can be killed at once.
       detached: true,
       stdio: ["ignore", "inherit", "inherit", "ipc"],
       env: {
         ...process.env,
-        BENCH_WORKER_MODULE: workerModule,
+        BENCH_WORKER_MODULE: pathToFileURL(workerModule).href,
         BENCH_WORKER_SETTINGS: JSON.stringify(settings),
       },
     });
@@ -137,7 +287,8 @@ export async function spawnWorkers(
   workerModule: string,
   settings: WorkerSettings,
 ): Promise<WorkerProcess[]> {
-  const workers = Array.from({ length: count }, () => WorkerProcess.spawn(workerModule, settings));
+  const [entry, side] = await Promise.all([childBundle(CHILD_ENTRY), childBundle(workerModule)]);
+  const workers = Array.from({ length: count }, () => WorkerProcess.spawn(entry, side, settings));
   try {
     await Promise.all(workers.map((w) => w.waitReady()));
     return workers;

@@ -69,12 +69,22 @@ export interface Options {
   out: string | null;
   /** Contender ids to run (default: all). */
   only: string[] | null;
+  /** Queue workloads to run (default: both); the HTTP workload is `skipHttp`. */
+  workloads: ReadonlySet<QueueWorkload>;
   skipHttp: boolean;
   /** The command as the user typed it, for the report. */
   command: string;
 }
 
-const HELP = `usage: pnpm bench [--quick] [--out docs/benchmarks.md] [--only bullmq,graphile-worker] [--no-http]`;
+export type QueueWorkload = "enqueue" | "e2e";
+const WORKLOADS = ["enqueue", "e2e", "http"] as const;
+
+const HELP = `usage: pnpm bench [--quick] [--out docs/benchmarks.md] [--only bullmq,graphile-worker] [--no-http]
+                  [--workloads enqueue,e2e,http] [--reps N]
+  --only        contender ids to run (astraeus, bullmq, graphile-worker, pg-boss); the HTTP workload's
+                Astraeus API target runs only when astraeus is among them
+  --workloads   which workloads to run (default all three); --no-http is --workloads enqueue,e2e
+  --reps        reps per measurement (default 1 with --quick, 3 otherwise)`;
 
 /** `baseDir` is where the user ran pnpm (INIT_CWD), so `--out` means what it says from the repo root. */
 export function parseArgs(argv: readonly string[], baseDir: string): Options {
@@ -82,16 +92,28 @@ export function parseArgs(argv: readonly string[], baseDir: string): Options {
   let out: string | null = null;
   let only: string[] | null = null;
   let skipHttp = false;
+  let workloads: Set<string> = new Set(WORKLOADS);
+  let reps: number | null = null;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     if (arg === "--") continue;
     if (arg === "--quick") quick = true;
     else if (arg === "--no-http") skipHttp = true;
-    else if (arg === "--out" || arg === "--only") {
+    else if (arg === "--out" || arg === "--only" || arg === "--workloads" || arg === "--reps") {
       const value = argv[++i];
       if (value === undefined || value.startsWith("--")) throw new Error(`${arg} needs a value\n${HELP}`);
+      const list = value.split(",").filter((s) => s.length > 0);
       if (arg === "--out") out = isAbsolute(value) ? value : resolve(baseDir, value);
-      else only = value.split(",").filter((s) => s.length > 0);
+      else if (arg === "--only") only = list;
+      else if (arg === "--workloads") {
+        const unknown = list.filter((w) => !(WORKLOADS as readonly string[]).includes(w));
+        if (unknown.length > 0 || list.length === 0)
+          throw new Error(`unknown workload ${unknown.join(",") || "(none)"}\n${HELP}`);
+        workloads = new Set(list);
+      } else {
+        reps = Number(value);
+        if (!Number.isInteger(reps) || reps < 1) throw new Error(`--reps needs a positive integer\n${HELP}`);
+      }
     } else if (arg === "--help" || arg === "-h") {
       throw new Error(HELP);
     } else {
@@ -99,12 +121,14 @@ export function parseArgs(argv: readonly string[], baseDir: string): Options {
     }
   }
   const shown = argv.filter((a) => a !== "--");
+  const base = quick ? QUICK : FULL;
   return {
     quick,
-    sizes: quick ? QUICK : FULL,
+    sizes: reps === null ? base : { ...base, reps },
     out,
     only,
-    skipHttp,
+    workloads: new Set((["enqueue", "e2e"] as const).filter((w) => workloads.has(w))),
+    skipHttp: skipHttp || !workloads.has("http"),
     command: ["pnpm bench", ...shown].join(" "),
   };
 }

@@ -3,6 +3,7 @@
 import { mkdir, writeFile } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import { baselineRssMb } from "./baseline.ts";
+import { imageNodeFlags, prepareChildBundles } from "./children.ts";
 import { cleanupAll, installGuards, onCleanup, say } from "./cleanup.ts";
 import { newRunId, parseArgs, serverUrls } from "./config.ts";
 import type { BenchEnv, Contender } from "./contender.ts";
@@ -39,22 +40,40 @@ async function main(): Promise<number> {
       (c) => opts.only === null || opts.only.includes(c.id),
     );
     const specs = tableSpecs(opts.sizes.inflight, "batches of 1,000", BATCH_JOBS);
+    // Every child process runs plain node on a bundle: build them all before anything is measured. A
+    // contender whose bundle fails is reported when its workers cannot start, like any start-up failure.
+    const bundling = now();
+    const bundleFailures = await prepareChildBundles(contenders.map((c) => c.workerModule));
+    for (const f of bundleFailures) log(`bundle failed: ${f}`);
+    log(`child bundles built in ${Math.round(now() - bundling)} ms`);
     const results = new Results();
     const durations = new Map<string, number>();
     const floor = await baselineRssMb().catch(() => Number.NaN);
+    let astraeusFlags: string;
+    try {
+      astraeusFlags = imageNodeFlags("worker")
+        .map((f) => `\`${f}\``)
+        .join(" ");
+    } catch (err) {
+      // Its worker processes cannot start either; that is reported with its figures.
+      astraeusFlags = `unknown: ${err instanceof Error ? err.message : String(err)}`;
+    }
     results.note(
       T.resources,
-      `Worker processes run as \`node --import tsx\` (as \`pnpm worker\` does); such a process loading no queue library peaks at ${floor.toFixed(0)} MB, included in every RSS figure.`,
+      `Worker processes run plain \`node\` on an esbuild bundle (no TypeScript loader), Astraeus's with the Node flags its worker image starts with (${astraeusFlags}); a bundled worker process that loads no queue library (plain \`node\`, the harness's child entry only) peaks at ${floor.toFixed(0)} MB, included in every RSS figure.`,
     );
 
     // Leave room for the HTTP workload and the report, then share what is left fairly between contenders.
     const httpReserveMs = opts.skipHttp ? 0 : 2 * opts.sizes.reps * (opts.sizes.httpSeconds * 2 + 6) * 1000;
     const queueEnd = t0 + opts.sizes.runCapMs - httpReserveMs - 20_000;
-    for (const [i, c] of contenders.entries()) {
+    for (const [i, c] of (opts.workloads.size > 0 ? contenders : []).entries()) {
       const teardown = onCleanup(`teardown ${c.id}`, () => c.teardown());
       const budgetEnd = now() + (queueEnd - now()) / (contenders.length - i);
       try {
-        durations.set(c.id, await runContender(c, env, opts.sizes, results, log, budgetEnd, remarks));
+        durations.set(
+          c.id,
+          await runContender(c, env, opts.sizes, results, log, budgetEnd, remarks, opts.workloads),
+        );
       } catch (err) {
         const why = err instanceof Error ? err.message : String(err);
         log(`[${c.id}] FAILED: ${why}`);

@@ -1,4 +1,5 @@
 // Assembles the terminal output and docs/benchmarks.md from the results (plus the ratio chart).
+import { imageNodeFlags } from "./children.ts";
 import type { Options } from "./config.ts";
 import type { Contender } from "./contender.ts";
 import { ASTRAEUS_HTTP_CONFIG } from "./contenders/astraeus-http.ts";
@@ -22,15 +23,30 @@ export interface ReportInput {
   remarks: readonly string[];
 }
 
-const METHOD = [
-  "Every contender runs on the same Postgres and Redis servers, one contender at a time, each in a fresh database (`bench_<contender>_<run>`) and/or Redis key prefix that is dropped at the end. Between measurements every job is removed (not timed). Other work on the machine is not stopped: figures from a shared machine carry its noise, which the `±` spread shows.",
-  "Enqueue workloads run in the harness process through each library's own producer API (`add`/`addBulk`, `addJob`/`addJobs`, `send`/`insert`, `engine.submit`/`submitBatch`); afterwards the store must hold exactly the acknowledged jobs.",
-  "End-to-end: the backlog is bulk-loaded (and `ANALYZE`d for the Postgres contenders) while the worker processes start. Each worker process is a separate Node process (`node --import tsx`) that loads its library and connects, then reports ready; the clock starts when all are told to go and stops when the store reports nothing outstanding, so the library's own start-up after `go` and its first fetch are included. Handler invocations are counted in every process: more invocations than jobs, or any job not completed, fails the figure.",
-  "Idle latency: right after the backlog drained, the same single worker stays up and idle and one job at a time is submitted, with a 1–3 ms jittered pause between jobs. The handler start is timestamped in the worker (`performance.timeOrigin + performance.now()`, comparable across processes); completion is observed by polling the store back to back once the handler has started. Percentiles are over the jobs of all reps pooled. Pollers without a wake-up signal (pg-boss 10 polls every 0.5 s at the least) show their poll interval here.",
-  "Worker RSS is the peak resident set (getrusage maxrss) of a worker process, start-up included; CPU is the user+system time of the worker process(es) from `go` to the end of the drain, divided by jobs completed.",
-  "HTTP: the server runs in its own process and autocannon (64 connections, no pipelining) in the harness process, after an untimed warm-up. Bare Hono parses the JSON body and answers 201 with a job-shaped document (no validation, no storage): the ceiling of the framework on this machine. For the Astraeus API every acknowledged job must be a row with its `submitted` event afterwards.",
-  "Figures are medians over the reps; `±` is half the min–max range relative to the median. `*` marks a time-capped measurement (the rate over the cap), `†` a failed measurement or correctness check (see the notes under its table).",
-];
+function method(): string[] {
+  const flags = (pkg: "worker" | "api") => {
+    try {
+      return imageNodeFlags(pkg)
+        .map((f) => `\`${f}\``)
+        .join(" ");
+    } catch {
+      return "unknown: its Dockerfile's CMD could not be read";
+    }
+  };
+  return [
+    "Every contender runs on the same Postgres and Redis servers, one contender at a time, each in a fresh database (`bench_<contender>_<run>`) and/or Redis key prefix that is dropped at the end. Between measurements every job is removed (not timed). Other work on the machine is not stopped: figures from a shared machine carry its noise, which the `±` spread shows.",
+    "Enqueue workloads run in the harness process through each library's own producer API (`add`/`addBulk`, `addJob`/`addJobs`, `send`/`insert`, `engine.submit`/`submitBatch`); afterwards the store must hold exactly the acknowledged jobs.",
+    "End-to-end: the backlog is bulk-loaded (and `ANALYZE`d for the Postgres contenders) while the worker processes start. Each worker process is a separate Node process running plain `node` on an esbuild bundle of its worker code, built into a temporary folder when the run starts (no TypeScript loader in any measured process); Astraeus's start with the Node flags of its worker image's `CMD` (" +
+      flags("worker") +
+      "), the others with none. A process loads its library and connects, then reports ready; the clock starts when all are told to go and stops when the store reports nothing outstanding, so the library's own start-up after `go` and its first fetch are included. Handler invocations are counted in every process: more invocations than jobs, or any job not completed, fails the figure.",
+    "Idle latency: right after the backlog drained, the same single worker stays up and idle and one job at a time is submitted, with a 1–3 ms jittered pause between jobs. The handler start is timestamped in the worker (`performance.timeOrigin + performance.now()`, comparable across processes); completion is observed by polling the store back to back once the handler has started. Percentiles are over the jobs of all reps pooled. Pollers without a wake-up signal (pg-boss 10 polls every 0.5 s at the least) show their poll interval here.",
+    "Worker RSS is the peak resident set (getrusage maxrss) of a worker process, start-up included; CPU is the user+system time of the worker process(es) from `go` to the end of the drain, divided by jobs completed.",
+    "HTTP: the server runs in its own process (plain `node` on a bundle; the Astraeus API with its image's Node flags, " +
+      flags("api") +
+      ") and autocannon (64 connections, no pipelining) in the harness process, after an untimed warm-up. Bare Hono parses the JSON body and answers 201 with a job-shaped document (no validation, no storage): the ceiling of the framework on this machine. For the Astraeus API every acknowledged job must be a row with its `submitted` event afterwards.",
+    "Figures are medians over the reps; `±` is half the min–max range relative to the median. `*` marks a time-capped measurement (the rate over the cap), `†` a failed measurement or correctness check (see the notes under its table).",
+  ];
+}
 
 export function chartBars(specs: readonly TableSpec[], results: Results): Bar[] {
   const bars: Bar[] = [];
@@ -115,7 +131,7 @@ export function renderMarkdown(input: ReportInput, chartFile: string): string {
     ...sections(input),
     "## Method",
     "",
-    ...METHOD.map((m) => `- ${m}`),
+    ...method().map((m) => `- ${m}`),
     "",
   ].join("\n");
 }

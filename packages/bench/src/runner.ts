@@ -1,7 +1,7 @@
 // Runs every queue workload for one contender, rep after rep, and records figures into Results.
 // A failing measurement is recorded as failed and the run goes on. Teardown is the caller's (it is
 // registered with the cleanup registry so an interrupt drops the database too).
-import type { Sizes } from "./config.ts";
+import type { QueueWorkload, Sizes } from "./config.ts";
 import type { BenchEnv, Contender, Profile } from "./contender.ts";
 import { now } from "./protocol.ts";
 import type { Results } from "./results.ts";
@@ -160,6 +160,7 @@ export async function runContender(
   log: Log,
   budgetEnd: number,
   remarks: string[],
+  workloads: ReadonlySet<QueueWorkload> = new Set(["enqueue", "e2e"]),
 ) {
   const t0 = now();
   let slowestRep = 0;
@@ -178,25 +179,29 @@ export async function runContender(
       }
       const repStart = now();
       log(`[${c.id}] rep ${rep}/${sizes.reps}`);
-      await enqueueStep(c, results, T.seq, log, () =>
-        enqueueSequential(c, sizes.seqJobs, sizes.enqueueCapMs),
-      );
-      await enqueueStep(c, results, T.inflight, log, () =>
-        enqueueInFlight(c, sizes.inflightJobs, sizes.inflight, sizes.enqueueCapMs),
-      );
-      await enqueueStep(c, results, T.bulk, log, () => enqueueBulk(c, sizes.bulkJobs, sizes.enqueueCapMs));
-      await e2eStep(c, results, pool, "best-1", log, () =>
-        runE2E(c, best, 1, sizes.e2eJobs, sizes.e2eCapMs, latency),
-      );
-      await e2eStep(c, results, pool, "best-2", log, () =>
-        runE2E(c, best, 2, sizes.e2eJobs, sizes.e2eCapMs, null),
-      );
-      await e2eStep(c, results, pool, "defaults-1", log, () =>
-        runE2E(c, defaults, 1, sizes.e2eDefaultsJobs, sizes.e2eDefaultsCapMs, {
-          jobs: sizes.latencyJobs,
-          capMs: sizes.latencyDefaultsCapMs,
-        }),
-      );
+      if (workloads.has("enqueue")) {
+        await enqueueStep(c, results, T.seq, log, () =>
+          enqueueSequential(c, sizes.seqJobs, sizes.enqueueCapMs),
+        );
+        await enqueueStep(c, results, T.inflight, log, () =>
+          enqueueInFlight(c, sizes.inflightJobs, sizes.inflight, sizes.enqueueCapMs),
+        );
+        await enqueueStep(c, results, T.bulk, log, () => enqueueBulk(c, sizes.bulkJobs, sizes.enqueueCapMs));
+      }
+      if (workloads.has("e2e")) {
+        await e2eStep(c, results, pool, "best-1", log, () =>
+          runE2E(c, best, 1, sizes.e2eJobs, sizes.e2eCapMs, latency),
+        );
+        await e2eStep(c, results, pool, "best-2", log, () =>
+          runE2E(c, best, 2, sizes.e2eJobs, sizes.e2eCapMs, null),
+        );
+        await e2eStep(c, results, pool, "defaults-1", log, () =>
+          runE2E(c, defaults, 1, sizes.e2eDefaultsJobs, sizes.e2eDefaultsCapMs, {
+            jobs: sizes.latencyJobs,
+            capMs: sizes.latencyDefaultsCapMs,
+          }),
+        );
+      }
       slowestRep = Math.max(slowestRep, now() - repStart);
     }
     recordLatency(c, results, pool);

@@ -55,13 +55,14 @@ export async function startWorkerProcess(
   deps: WorkerProcessDeps = {},
 ): Promise<RunningWorker> {
   const log = pino({ level: env.LOG_LEVEL, base: { svc: "worker" } });
-  const eventSink = deps.eventSink ?? null;
-  if (env.EVENTS_SQS_QUEUE_URL && !eventSink) {
-    // TODO(events): build SqsEventSink here once @aws-sdk/client-sqs is a dependency of this package.
-    log.error(
-      { queueUrl: env.EVENTS_SQS_QUEUE_URL },
-      "EVENTS_SQS_QUEUE_URL is set but this build has no SQS sink: events are not relayed (they wait in job_events)",
-    );
+  let ownSink: { close(): void } | null = null;
+  let eventSink = deps.eventSink ?? null;
+  if (!eventSink && env.EVENTS_SQS_QUEUE_URL) {
+    // Loaded only when configured: the AWS SDK is a sizeable share of a worker's memory otherwise.
+    const { SqsEventSink } = await import("./events/sqs-sink.ts");
+    const sqs = new SqsEventSink({ queueUrl: env.EVENTS_SQS_QUEUE_URL });
+    ownSink = sqs;
+    eventSink = sqs;
   }
   const store = await createStore(
     env.DATABASE_URL
@@ -126,6 +127,7 @@ export async function startWorkerProcess(
     shutdown: async () => {
       await worker.stop();
       http?.close();
+      ownSink?.close();
       await Promise.allSettled([dispatcher.close(), store.close()]);
       log.info({ id: worker.id, stats: worker.stats }, "worker stopped");
     },

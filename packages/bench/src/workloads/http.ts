@@ -1,13 +1,10 @@
 // Workload 6: POST /v1/jobs and POST /v1/jobs/batch under autocannon (64 connections) against a
 // server in its own process. The load generator runs in the harness process.
 import { type ChildProcess, fork } from "node:child_process";
-import { createRequire } from "node:module";
-import { fileURLToPath, pathToFileURL } from "node:url";
 import autocannon from "autocannon";
+import { childBundle, HTTP_CHILD, imageNodeFlags } from "../children.ts";
 import { onCleanup } from "../cleanup.ts";
 
-const HTTP_CHILD = fileURLToPath(new URL("../http-child.ts", import.meta.url));
-const TSX_LOADER = pathToFileURL(createRequire(import.meta.url).resolve("tsx")).href;
 export const CONNECTIONS = 64;
 export const BATCH_JOBS = 100;
 
@@ -36,8 +33,10 @@ function submission(seq: number) {
 }
 
 async function startServer(target: HttpTarget): Promise<{ port: number; stop: () => Promise<void> }> {
-  const child: ChildProcess = fork(HTTP_CHILD, [], {
-    execArgv: ["--import", TSX_LOADER],
+  // Plain node on the bundle of http-child.ts, like the worker processes (see children.ts); the Astraeus
+  // API with the flags its image starts Node with.
+  const child: ChildProcess = fork(await childBundle(HTTP_CHILD), [], {
+    execArgv: target.kind === "astraeus" ? imageNodeFlags("api") : [],
     detached: true,
     stdio: ["ignore", "inherit", "inherit", "ipc"],
     env: {

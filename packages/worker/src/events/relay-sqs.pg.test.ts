@@ -4,11 +4,10 @@ import { createHash, randomUUID } from "node:crypto";
 import { createStore, type SqlJobStore } from "@astraeus/db";
 import { createTestDatabase, type TestDatabase, waitFor } from "@astraeus/db/testing";
 import { createDispatcher } from "@astraeus/dispatch";
+import { createEngine, type JobEngine, Maintenance, silentLogger } from "@astraeus/engine";
+import { clientConfig, FakeAws } from "@astraeus/functions/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { SqsEventSink } from "../../functions/src/events/sqs-sink.ts";
-import { clientConfig, FakeAws } from "../../functions/src/testing/fake-aws.ts";
-import { createEngine, type JobEngine, silentLogger } from "./index.ts";
-import { Maintenance } from "./maintenance.ts";
+import { SqsEventSink } from "./sqs-sink.ts";
 
 const QUEUE_URL = "https://sqs.us-east-1.amazonaws.com/123456789012/test-astraeus-events.fifo";
 

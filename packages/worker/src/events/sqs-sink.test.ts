@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
+import { clientConfig, FakeAws } from "@astraeus/functions/testing";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { clientConfig, FakeAws } from "../testing/fake-aws.ts";
 import { EventSinkError, type JobEventRecord, planBatches, SqsEventSink } from "./sqs-sink.ts";
 
 const TARGET = "AmazonSQS.SendMessageBatch";

@@ -1,0 +1,98 @@
+// The worker as its image ships it: scripts/build.mjs bundles it into a dist folder, which is copied
+// outside the repository (no workspace node_modules to fall back on, as in the image where dist/ is all
+// there is) and started with the image's own CMD against Postgres and Redis.
+import { type ChildProcess, spawn } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { freePort } from "@astraeus/db/testing";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { buildTarget } from "../../../scripts/build.mjs";
+import { createHarness, type Harness, REDIS_URL, waitFor } from "./testing/harness.ts";
+
+const DOCKERFILE = fileURLToPath(new URL("../Dockerfile", import.meta.url));
+
+/** The image's `CMD ["node", ...flags, "dist/main.js"]`. */
+function imageCommand(): string[] {
+  const line = readFileSync(DOCKERFILE, "utf8")
+    .split("\n")
+    .filter((l) => l.startsWith("CMD ["))
+    .at(-1);
+  return JSON.parse(line?.slice("CMD ".length) ?? "[]") as string[];
+}
+
+let h: Harness;
+let dir: string;
+let child: ChildProcess | null = null;
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), "astraeus-worker-bundle-"));
+  h = await createHarness("bundle");
+});
+afterAll(async () => {
+  if (child !== null && child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+  await h?.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe("worker bundle (dist/main.js)", () => {
+  it("builds, starts with the image's command outside the repository, runs a job, serves /health and drains on SIGTERM", async () => {
+    const built = await buildTarget("worker", join(dir, "dist"));
+    expect([...built.packages.keys()]).toEqual(["@electric-sql/pglite"]);
+
+    const [node, ...args] = imageCommand();
+    expect(node).toBe("node");
+    expect(args).toContain("--enable-source-maps");
+    expect(args.at(-1)).toBe("dist/main.js");
+    const port = await freePort();
+    let stderr = "";
+    const proc = spawn(process.execPath, args, {
+      cwd: dir,
+      // Only what the worker reads: nothing from the test runner (NODE_OPTIONS, loaders) leaks in.
+      env: {
+        PATH: process.env.PATH ?? "",
+        DATABASE_URL: h.db.url,
+        REDIS_URL,
+        REDIS_PREFIX: h.prefix,
+        WORKER_QUEUES: "q-bundle",
+        WORKER_METRICS_PORT: String(port),
+        MAINTENANCE_ENABLED: "false",
+        LOG_LEVEL: "warn",
+      },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    child = proc;
+    // Start-up failures go to stderr, pino's log lines (warn and above) to stdout: both end up in `stderr`.
+    for (const stream of [proc.stdout, proc.stderr])
+      stream?.on("data", (d: Buffer) => {
+        stderr += d.toString();
+      });
+    let exitCode: number | null | undefined;
+    const exited = new Promise<number | null>((resolve) =>
+      proc.on("exit", (code) => {
+        exitCode = code;
+        resolve(code);
+      }),
+    );
+
+    await waitFor(
+      `GET /health on ${port}`,
+      async () => {
+        if (exitCode !== undefined) throw new Error(`worker exited (${exitCode}): ${stderr}`);
+        return (await fetch(`http://127.0.0.1:${port}/health`).catch(() => null))?.ok === true;
+      },
+      15_000,
+    );
+    const { job } = await h.engine.submit("t", { type: "echo", queue: "q-bundle", payload: { hello: 1 } });
+    await waitFor("the bundled worker ran the job", async () => {
+      return (await h.engine.get("t", job.id)).state === "succeeded";
+    });
+    expect((await h.engine.get("t", job.id)).result).toEqual({ hello: 1 });
+    const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+    expect(metrics).toContain('astraeus_worker_jobs_completed_total{type="echo",outcome="succeeded"} 1');
+
+    proc.kill("SIGTERM");
+    expect(await exited, stderr).toBe(0);
+    expect(stderr).toContain("draining");
+  });
+});
