@@ -66,7 +66,7 @@ export class JobEngine implements Engine {
     this.log = opts.logger ?? silentLogger;
     this.committer = new GroupCommitter((jobs) => this.insertAndDispatch(jobs), {
       maxBatch: 1000,
-      maxInFlight: 2,
+      maxInFlight: 1,
       ...opts.groupCommit,
     });
     this.maintenance = new Maintenance(this.store, this.dispatcher, {
