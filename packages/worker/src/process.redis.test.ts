@@ -1,6 +1,8 @@
 import { type ChildProcess, spawn } from "node:child_process";
+import { createHash } from "node:crypto";
 import { fileURLToPath } from "node:url";
 import { freePort } from "@astraeus/db/testing";
+import { FakeAws } from "@astraeus/functions/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
 import { defineJob } from "./define.ts";
@@ -25,20 +27,20 @@ interface Child {
   exited: Promise<number | null>;
 }
 
-function spawnWorker(queue: string, env: Record<string, string>): Child {
+function spawnWorker(queue: string, env: Record<string, string>, on: Harness = h): Child {
   // `node --import tsx` runs the worker in this very process (the tsx CLI would fork a child that a
   // SIGKILL of the parent leaves running).
   const proc = spawn(process.execPath, ["--import", "tsx", FIXTURE], {
     cwd: ROOT,
     env: {
       ...process.env,
-      DATABASE_URL: h.db.url,
+      DATABASE_URL: on.db.url,
       REDIS_URL,
-      REDIS_PREFIX: h.prefix,
+      REDIS_PREFIX: on.prefix,
       WORKER_QUEUES: queue,
       MAINTENANCE_ENABLED: "false",
       WORKER_METRICS_PORT: "0",
-      LOG_LEVEL: "warn",
+      LOG_LEVEL: process.env.DEBUG_CHILD ? "info" : "warn",
       ...env,
     },
     stdio: ["ignore", "pipe", "pipe"],
@@ -47,6 +49,7 @@ function spawnWorker(queue: string, env: Record<string, string>): Child {
   const started = new Set<string>();
   let buf = "";
   proc.stdout?.on("data", (d: Buffer) => {
+    if (process.env.DEBUG_CHILD) process.stderr.write(d);
     buf += d.toString();
     for (let i = buf.indexOf("\n"); i >= 0; i = buf.indexOf("\n")) {
       const line = buf.slice(0, i);
@@ -55,7 +58,9 @@ function spawnWorker(queue: string, env: Record<string, string>): Child {
       if (m?.[1]) started.add(m[1]);
     }
   });
-  proc.stderr?.on("data", () => {});
+  proc.stderr?.on("data", (d: Buffer) => {
+    if (process.env.DEBUG_CHILD) process.stderr.write(d);
+  });
   const exited = new Promise<number | null>((resolve) => proc.on("exit", (code) => resolve(code)));
   return { proc, started, exited };
 }
@@ -152,6 +157,54 @@ describe("worker processes", () => {
       const after = await h.engine.get("t", j.id);
       expect(after.attempt).toBe(1);
       expect(after.result).toEqual({ ranBy: "rescuer" });
+    }
+  });
+
+  it("publishes a job's transitions to the SQS queue named by EVENTS_SQS_QUEUE_URL, in order", async () => {
+    const fake = new FakeAws();
+    const got: { jobId: string; kind: string }[] = [];
+    fake.on("AmazonSQS.SendMessageBatch", (body) => {
+      const entries = body.Entries as { Id: string; MessageBody: string }[];
+      for (const e of entries) got.push(JSON.parse(e.MessageBody) as { jobId: string; kind: string });
+      return {
+        body: {
+          Successful: entries.map((e, i) => ({
+            Id: e.Id,
+            MessageId: `m-${i}`,
+            MD5OfMessageBody: createHash("md5").update(e.MessageBody).digest("hex"),
+          })),
+          Failed: [],
+        },
+      };
+    });
+    const endpoint = await fake.start();
+    // A database of its own: the first test's in-process worker keeps the maintenance leadership of the
+    // shared one, and only the leader relays.
+    const own = await createHarness("process-events");
+    try {
+      const { job } = await own.engine.submit("t", { type: "echo", queue: "q-events", payload: { hi: 1 } });
+      const child = spawnWorker(
+        "q-events",
+        {
+          MAINTENANCE_ENABLED: "true",
+          // A queue URL on the fake's host: the SDK sends to the queue URL's host, so nothing leaves this machine.
+          EVENTS_SQS_QUEUE_URL: `${endpoint}/123456789012/astraeus-events.fifo`,
+          EVENTS_RELAY_INTERVAL_MS: "100",
+          AWS_ENDPOINT_URL_SQS: endpoint,
+          AWS_REGION: "us-east-1",
+          AWS_ACCESS_KEY_ID: "AKIAOFFLINEOFFLINE00",
+          AWS_SECRET_ACCESS_KEY: "offline",
+        },
+        own,
+      );
+      const kinds = () => got.filter((e) => e.jobId === job.id).map((e) => e.kind);
+      await waitFor("the job's events reached the queue", () => kinds().includes("succeeded"), 30_000);
+      expect(kinds()).toEqual(["submitted", "claimed", "succeeded"]);
+      child.proc.kill("SIGTERM");
+      expect(await child.exited).toBe(0);
+    } finally {
+      await own.close();
+      await fake.stop();
     }
   });
 });
