@@ -10,6 +10,7 @@ import type { BenchEnv, Contender } from "./contender.ts";
 import { loadContenders } from "./contenders/index.ts";
 import { runHttpWorkload } from "./http-run.ts";
 import { describeMachine } from "./machine.ts";
+import { checkpoint } from "./pg-admin.ts";
 import { now } from "./protocol.ts";
 import { renderChart, renderMarkdown, renderTerminal } from "./report.ts";
 import { Results } from "./results.ts";
@@ -69,6 +70,9 @@ async function main(): Promise<number> {
     for (const [i, c] of (opts.workloads.size > 0 ? contenders : []).entries()) {
       const teardown = onCleanup(`teardown ${c.id}`, () => c.teardown());
       const budgetEnd = now() + (queueEnd - now()) / (contenders.length - i);
+      // Each contender starts on a checkpointed server (none pays for the WAL the one before wrote).
+      if (!(await checkpoint(env.adminDatabaseUrl)))
+        log("CHECKPOINT refused; contenders share checkpoint I/O");
       try {
         durations.set(
           c.id,
@@ -84,7 +88,10 @@ async function main(): Promise<number> {
       }
     }
 
-    if (!opts.skipHttp) await runHttpWorkload(opts, env, results, durations, log);
+    if (!opts.skipHttp) {
+      await checkpoint(env.adminDatabaseUrl);
+      await runHttpWorkload(opts, env, results, durations, log);
+    }
 
     const totalMs = now() - t0;
     const input = { opts, machine, contenders, specs, results, durations, totalMs, startedAt, remarks };

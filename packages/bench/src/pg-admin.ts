@@ -31,6 +31,18 @@ export async function dropDatabase(adminUrl: string, name: string): Promise<void
   await withAdmin(adminUrl, (c) => c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`));
 }
 
+/**
+ * Writes out every dirty buffer now, so the next contender's timed work does not share the disk with a
+ * checkpoint triggered by the WAL an earlier contender wrote. Needs superuser (or pg_checkpoint): false
+ * when the server refuses.
+ */
+export async function checkpoint(adminUrl: string): Promise<boolean> {
+  return withAdmin(adminUrl, (c) => c.query("CHECKPOINT")).then(
+    () => true,
+    () => false,
+  );
+}
+
 export async function serverVersion(adminUrl: string): Promise<string> {
   return withAdmin(adminUrl, async (c) => {
     const res = await c.query<{ server_version: string }>("SHOW server_version");

@@ -34,7 +34,7 @@ function method(): string[] {
     }
   };
   return [
-    "Every contender runs on the same Postgres and Redis servers, one contender at a time, each in a fresh database (`bench_<contender>_<run>`) and/or Redis key prefix that is dropped at the end. Between measurements every job is removed (not timed). Other work on the machine is not stopped: figures from a shared machine carry its noise, which the `±` spread shows.",
+    "Every contender runs on the same Postgres and Redis servers, one contender at a time, each in a fresh database (`bench_<contender>_<run>`) and/or Redis key prefix that is dropped at the end; the server is checkpointed (`CHECKPOINT`) before each contender and before the HTTP workload, so no one shares the disk with a checkpoint of the WAL another wrote. Between measurements every job is removed (not timed). Other work on the machine is not stopped: figures from a shared machine carry its noise, which the `±` spread shows.",
     "Enqueue workloads run in the harness process through each library's own producer API (`add`/`addBulk`, `addJob`/`addJobs`, `send`/`insert`, `engine.submit`/`submitBatch`); afterwards the store must hold exactly the acknowledged jobs.",
     "End-to-end: the backlog is bulk-loaded (and `ANALYZE`d for the Postgres contenders) while the worker processes start. Each worker process is a separate Node process running plain `node` on an esbuild bundle of its worker code, built into a temporary folder when the run starts (no TypeScript loader in any measured process); Astraeus's start with the Node flags of its worker image's `CMD` (" +
       flags("worker") +

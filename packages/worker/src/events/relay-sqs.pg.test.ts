@@ -109,6 +109,8 @@ describe("the event relay to SQS", () => {
       clientConfig: clientConfig(endpoint),
       maxEntryAttempts: 2,
       retryDelayMs: 1,
+      // One lane, so "the second request" is well defined.
+      concurrency: 1,
     });
     const m = new Maintenance(store, engine.dispatcher, {
       eventSink: sink,

@@ -40,9 +40,17 @@ describe("SqsEventSink on the SQS JSON protocol", () => {
   const seen = new Map<string, number>();
   /** Event ids in the order SQS accepted them. */
   let accepted: string[] = [];
+  /** How long the fake takes to answer, and the most requests it saw at once. */
+  let delayMs = 0;
+  let inFlight = 0;
+  let maxInFlight = 0;
 
   beforeAll(async () => {
-    fake.on(TARGET, (body) => {
+    fake.on(TARGET, async (body) => {
+      inFlight++;
+      maxInFlight = Math.max(maxInFlight, inFlight);
+      if (delayMs > 0) await new Promise((r) => setTimeout(r, delayMs));
+      inFlight--;
       const entries = body.Entries as WireEntry[];
       const Successful: unknown[] = [];
       const Failed: unknown[] = [];
@@ -80,7 +88,13 @@ describe("SqsEventSink on the SQS JSON protocol", () => {
   });
 
   const sink = () =>
-    new SqsEventSink({ queueUrl: QUEUE_URL, clientConfig: clientConfig(endpoint), retryDelayMs: 1 });
+    // One lane: these tests pin down the batching and retry order of a single sequence of requests.
+    new SqsEventSink({
+      queueUrl: QUEUE_URL,
+      clientConfig: clientConfig(endpoint),
+      retryDelayMs: 1,
+      concurrency: 1,
+    });
 
   it("sends batches of at most 10 with the AWS JSON 1.0 target, group = job id, dedup = event id", async () => {
     const events = Array.from({ length: 23 }, (_, i) => event(i));
@@ -100,6 +114,33 @@ describe("SqsEventSink on the SQS JSON protocol", () => {
     expect(wire.every((e) => /^[A-Za-z0-9_-]{1,80}$/.test(e.Id))).toBe(true);
     expect(JSON.parse(wire[5]?.MessageBody ?? "")).toEqual(events[5]);
     expect(wire[0]?.MessageAttributes?.kind).toEqual({ DataType: "String", StringValue: "claimed" });
+  });
+
+  it("overlaps requests across lanes of jobs while each job's events stay in order", async () => {
+    delayMs = 20;
+    maxInFlight = 0;
+    try {
+      // 40 jobs with 5 events each, interleaved as the relay would read them.
+      const events = Array.from({ length: 200 }, (_, i) => event(i, `job-${i % 40}`));
+      const s = new SqsEventSink({
+        queueUrl: QUEUE_URL,
+        clientConfig: clientConfig(endpoint),
+        retryDelayMs: 1,
+        concurrency: 4,
+      });
+      await s.send(events);
+      s.close();
+      expect(maxInFlight).toBeGreaterThan(1);
+      expect(maxInFlight).toBeLessThanOrEqual(4);
+      expect([...accepted].sort()).toEqual(events.map((e) => e.id).sort());
+      const position = new Map(accepted.map((id, i) => [id, i]));
+      for (let j = 0; j < 40; j++) {
+        const order = events.filter((e) => e.jobId === `job-${j}`).map((e) => position.get(e.id) ?? -1);
+        expect(order).toEqual([...order].sort((a, b) => a - b));
+      }
+    } finally {
+      delayMs = 0;
+    }
   });
 
   it("does nothing for an empty list", async () => {
@@ -136,6 +177,7 @@ describe("SqsEventSink on the SQS JSON protocol", () => {
     const events = Array.from({ length: 15 }, (_, i) => event(i));
     decide = (e) => (e.MessageDeduplicationId === events[3]?.id ? "server" : "ok");
     const s = new SqsEventSink({
+      concurrency: 1,
       queueUrl: QUEUE_URL,
       clientConfig: clientConfig(endpoint),
       maxEntryAttempts: 3,

@@ -20,6 +20,21 @@ export interface SqsEventSinkOptions {
   maxEntryAttempts?: number;
   /** Pause before a re-send round, doubled each round. Default 100 ms. */
   retryDelayMs?: number;
+  /**
+   * Requests in flight at once. Jobs are spread over this many lanes by id; a lane sends its batches one
+   * after another, so each job's events stay in order while lanes overlap their round trips. Default 8.
+   */
+  concurrency?: number;
+}
+
+/** Stable lane of a job (FNV-1a of its id): all of a job's events take the same lane. */
+function laneOf(jobId: string, lanes: number): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < jobId.length; i++) {
+    h ^= jobId.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return (h >>> 0) % lanes;
 }
 
 export class EventSinkError extends Error {
@@ -82,6 +97,7 @@ export class SqsEventSink implements EventSink {
   private readonly queueUrl: string;
   private readonly maxEntryAttempts: number;
   private readonly retryDelayMs: number;
+  private readonly concurrency: number;
 
   constructor(opts: SqsEventSinkOptions) {
     this.queueUrl = opts.queueUrl;
@@ -89,11 +105,33 @@ export class SqsEventSink implements EventSink {
     this.client = opts.client ?? new SQSClient(opts.clientConfig ?? {});
     this.maxEntryAttempts = Math.max(1, opts.maxEntryAttempts ?? 3);
     this.retryDelayMs = opts.retryDelayMs ?? 100;
+    this.concurrency = Math.max(1, Math.floor(opts.concurrency ?? 8));
   }
 
-  /** Resolves once every event is accepted by SQS; throws (sending nothing further) when one is not. */
+  /**
+   * Resolves once every event is accepted by SQS; throws when one is not, after the batches already in
+   * flight settle (no lane starts another batch once one has failed). The relay then sends them all again,
+   * and the queue drops the copies it already holds.
+   */
   async send(events: readonly JobEventRecord[]): Promise<void> {
-    for (const batch of planBatches(events)) await this.sendBatch(batch);
+    if (events.length === 0) return;
+    const lanes: JobEventRecord[][] = Array.from({ length: this.concurrency }, () => []);
+    for (const e of events) lanes[laneOf(e.jobId, this.concurrency)]?.push(e);
+    let failure: { error: unknown } | null = null;
+    await Promise.all(
+      lanes.map(async (lane) => {
+        for (const batch of planBatches(lane)) {
+          if (failure) return;
+          try {
+            await this.sendBatch(batch);
+          } catch (error) {
+            failure ??= { error };
+            return;
+          }
+        }
+      }),
+    );
+    if (failure) throw (failure as { error: unknown }).error;
   }
 
   private async sendBatch(batch: readonly JobEventRecord[]): Promise<void> {
