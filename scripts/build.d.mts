@@ -1,5 +1,5 @@
 // Types of scripts/build.mjs, for the tests that import it.
-import type { Metafile } from "esbuild";
+import type { Metafile, Plugin } from "esbuild";
 
 export interface BuildEntry {
   /** Repository-relative path of the module the entry point runs. */
@@ -26,3 +26,12 @@ export interface BuildResult {
 
 /** Builds one target into `outdir` (default packages/<target>/dist). */
 export declare function buildTarget(name: keyof typeof TARGETS, outdir?: string): Promise<BuildResult>;
+
+/** The banner and defines that let CommonJS dependencies run in an ESM bundle. */
+export declare const CJS_SHIMS: { banner: { js: string }; define: Record<string, string> };
+
+/** Rewrites `import.meta.url` in workspace sources to the expression `urlOf(absolute path)` returns. */
+export declare function moduleUrlPlugin(urlOf: (path: string) => string): Plugin;
+
+/** The image's command, `["node", ...flags, "dist/main.js"]`, from packages/<target>/Dockerfile. */
+export declare function imageCommand(target: keyof typeof TARGETS): string[];

@@ -73,18 +73,27 @@ const ENTRY_CALLS = {
 
 // ESM output: CommonJS dependencies bundled into it (pino, ioredis, prom-client, ...) call require() for
 // Node's built-in modules and read __dirname/__filename (ioredis's error stacks), none of which ESM defines.
-const BANNER = [
-  'import { createRequire as __astraeusCreateRequire } from "node:module";',
-  'import { dirname as __astraeusDirname } from "node:path";',
-  'import { fileURLToPath as __astraeusFileURLToPath } from "node:url";',
-  "const require = __astraeusCreateRequire(import.meta.url);",
-  "const __astraeusFilename = __astraeusFileURLToPath(import.meta.url);",
-  "const __astraeusDir = __astraeusDirname(__astraeusFilename);",
-].join("\n");
-const DEFINE = { __filename: "__astraeusFilename", __dirname: "__astraeusDir" };
+// The benchmark's child bundles (packages/bench/src/children.ts) use the same shims.
+export const CJS_SHIMS = {
+  banner: {
+    js: [
+      'import { createRequire as __astraeusCreateRequire } from "node:module";',
+      'import { dirname as __astraeusDirname } from "node:path";',
+      'import { fileURLToPath as __astraeusFileURLToPath } from "node:url";',
+      "const require = __astraeusCreateRequire(import.meta.url);",
+      "const __astraeusFilename = __astraeusFileURLToPath(import.meta.url);",
+      "const __astraeusDir = __astraeusDirname(__astraeusFilename);",
+    ].join("\n"),
+  },
+  define: { __filename: "__astraeusFilename", __dirname: "__astraeusDir" },
+};
 
-/** Rewrites `import.meta.url` in workspace sources to the URL the module would have at dist/<repo path>. */
-function moduleUrlPlugin() {
+/**
+ * Rewrites `import.meta.url` in workspace sources (not their node_modules) to the JavaScript expression
+ * `urlOf(absolute path)` returns, so modules that find files next to their source still find them
+ * from a bundle.
+ */
+export function moduleUrlPlugin(urlOf) {
   const packages = `${join(ROOT, "packages")}${sep}`;
   return {
     name: "astraeus-module-url",
@@ -94,17 +103,36 @@ function moduleUrlPlugin() {
           return undefined;
         const source = readFileSync(args.path, "utf8");
         if (!source.includes("import.meta.url")) return undefined;
-        const rel = `./${relative(ROOT, args.path).split(sep).join("/")}`;
-        return {
-          contents: source.replaceAll(
-            "import.meta.url",
-            `new URL(${JSON.stringify(rel)}, import.meta.url).href`,
-          ),
-          loader: "ts",
-        };
+        return { contents: source.replaceAll("import.meta.url", urlOf(args.path)), loader: "ts" };
       });
     },
   };
+}
+
+/** In dist: the URL the module would have at dist/<its path in the repository>. */
+const distModuleUrl = (path) =>
+  `new URL(${JSON.stringify(`./${relative(ROOT, path).split(sep).join("/")}`)}, import.meta.url).href`;
+
+/**
+ * The image's command, `CMD ["node", ...flags, "dist/main.js"]`, from packages/<target>/Dockerfile: what
+ * the bundle tests start and the flags the benchmark gives Astraeus's processes.
+ */
+export function imageCommand(target) {
+  const dockerfile = join(ROOT, TARGETS[target].dir, "Dockerfile");
+  const cmd = readFileSync(dockerfile, "utf8")
+    .split("\n")
+    .filter((line) => /^CMD\s+\[/.test(line))
+    .at(-1);
+  const argv = cmd === undefined ? null : JSON.parse(cmd.replace(/^CMD\s+/, ""));
+  if (
+    !Array.isArray(argv) ||
+    argv[0] !== "node" ||
+    argv.at(-1) !== "dist/main.js" ||
+    !argv.every((a) => typeof a === "string")
+  ) {
+    throw new Error(`${dockerfile}: expected CMD ["node", ...flags, "dist/main.js"], found ${cmd}`);
+  }
+  return argv;
 }
 
 function entryPlugin(entries) {
@@ -203,9 +231,8 @@ export async function buildTarget(name, outdirArg) {
     // Stack traces need the mappings, not the sources: smaller maps, less for --enable-source-maps to hold.
     sourcesContent: false,
     external: EXTERNAL.flatMap((p) => [p, `${p}/*`]),
-    banner: { js: BANNER },
-    define: DEFINE,
-    plugins: [entryPlugin(target.entries), moduleUrlPlugin()],
+    ...CJS_SHIMS,
+    plugins: [entryPlugin(target.entries), moduleUrlPlugin(distModuleUrl)],
     metafile: true,
     logLevel: "warning",
     legalComments: "none",

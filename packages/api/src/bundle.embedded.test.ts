@@ -6,23 +6,11 @@ import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import type { Job } from "@astraeus/core";
 import { createTestDatabase, freePort, type TestDatabase, waitFor } from "@astraeus/db/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { buildTarget } from "../../../scripts/build.mjs";
+import { buildTarget, imageCommand } from "../../../scripts/build.mjs";
 import { ADMIN_KEY_FILE } from "./bootstrap.ts";
-
-const DOCKERFILE = fileURLToPath(new URL("../Dockerfile", import.meta.url));
-
-/** The image's `CMD ["node", ...flags, "dist/main.js"]`. */
-function imageCommand(): string[] {
-  const line = readFileSync(DOCKERFILE, "utf8")
-    .split("\n")
-    .filter((l) => l.startsWith("CMD ["))
-    .at(-1);
-  return JSON.parse(line?.slice("CMD ".length) ?? "[]") as string[];
-}
 
 let dir: string;
 let db: TestDatabase | null = null;
@@ -42,7 +30,7 @@ const baseEnv = () => ({ PATH: process.env.PATH ?? "", LOG_LEVEL: "warn" });
 
 describe("API bundle (dist/main.js, dist/migrate.js)", () => {
   it("starts embedded with the image's command outside the repository, serves /health and /docs, and runs a job", async () => {
-    const [node, ...args] = imageCommand();
+    const [node, ...args] = imageCommand("api");
     expect(node).toBe("node");
     expect(args).toContain("--enable-source-maps");
     expect(args.at(-1)).toBe("dist/main.js");

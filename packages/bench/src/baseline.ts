@@ -1,18 +1,8 @@
-import { spawnWorkers, stopWorkers } from "./children.ts";
-
-const BASELINE_MODULE = new URL("./contenders/baseline-worker.ts", import.meta.url).href;
+import { BASELINE_MODULE, BASELINE_SETTINGS, spawnWorkers, stopWorkers } from "./children.ts";
 
 /** Peak RSS (MB) of a worker process that loads no queue library. */
 export async function baselineRssMb(): Promise<number> {
-  const [worker] = await spawnWorkers(1, BASELINE_MODULE, {
-    contender: "baseline",
-    profile: "defaults",
-    databaseUrl: null,
-    redisUrl: null,
-    prefix: "",
-    queue: "",
-    options: {},
-  });
+  const [worker] = await spawnWorkers(1, BASELINE_MODULE, BASELINE_SETTINGS);
   if (worker === undefined) return Number.NaN;
   try {
     worker.send({ type: "go" });

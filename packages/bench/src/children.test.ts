@@ -1,7 +1,14 @@
 import { existsSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { afterAll, describe, expect, it } from "vitest";
-import { BASELINE_MODULE, childBundle, imageNodeFlags, spawnWorkers, stopWorkers } from "./children.ts";
+import {
+  BASELINE_MODULE,
+  BASELINE_SETTINGS,
+  childBundle,
+  imageNodeFlags,
+  spawnWorkers,
+  stopWorkers,
+} from "./children.ts";
 import { cleanupAll } from "./cleanup.ts";
 import { parseArgs } from "./config.ts";
 
@@ -14,15 +21,7 @@ describe("child processes", () => {
     const bundle = await childBundle(BASELINE_MODULE);
     expect(bundle).toMatch(/\.mjs$/);
     expect(bundle.startsWith(`${tmpdir()}/astraeus-bench-`)).toBe(true);
-    const [worker] = await spawnWorkers(1, BASELINE_MODULE, {
-      contender: "baseline",
-      profile: "defaults",
-      databaseUrl: null,
-      redisUrl: null,
-      prefix: "",
-      queue: "",
-      options: {},
-    });
+    const [worker] = await spawnWorkers(1, BASELINE_MODULE, BASELINE_SETTINGS);
     expect(worker).toBeDefined();
     try {
       // No TypeScript loader and none of the harness's own flags: node, the bundle, nothing else.

@@ -5,11 +5,12 @@
 // servers) runs plain `node` on an esbuild bundle built when the harness starts, into a temporary folder
 // removed at exit: no TypeScript compiler in the measured process, as in the shipped images.
 import { type ChildProcess, fork } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, sep } from "node:path";
+import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { build, type Plugin } from "esbuild";
+import { CJS_SHIMS, imageCommand, moduleUrlPlugin } from "../../../scripts/build.mjs";
 import { onCleanup } from "./cleanup.ts";
 import type { WorkerSettings } from "./contender.ts";
 import type { ChildStats, FromChild, ToChild } from "./protocol.ts";
@@ -17,7 +18,16 @@ import type { ChildStats, FromChild, ToChild } from "./protocol.ts";
 const CHILD_ENTRY = new URL("./worker-child.ts", import.meta.url).href;
 export const HTTP_CHILD = new URL("./http-child.ts", import.meta.url).href;
 export const BASELINE_MODULE = new URL("./contenders/baseline-worker.ts", import.meta.url).href;
-const PACKAGES_DIR = fileURLToPath(new URL("../../", import.meta.url));
+/** The baseline process connects to nothing. */
+export const BASELINE_SETTINGS: WorkerSettings = {
+  contender: "baseline",
+  profile: "defaults",
+  databaseUrl: null,
+  redisUrl: null,
+  prefix: "",
+  queue: "",
+  options: {},
+};
 
 /**
  * Loaded from node_modules at run time instead of being bundled: PGlite reads its WASM files from its own
@@ -26,34 +36,16 @@ const PACKAGES_DIR = fileURLToPath(new URL("../../", import.meta.url));
  */
 const EXTERNAL = ["@electric-sql/pglite", "pg-native"];
 
-// ESM bundles: CommonJS dependencies call require() and read __dirname/__filename, which ESM lacks.
-const BANNER = [
-  'import { createRequire as __benchCreateRequire } from "node:module";',
-  'import { dirname as __benchDirname } from "node:path";',
-  'import { fileURLToPath as __benchFileURLToPath } from "node:url";',
-  "const require = __benchCreateRequire(import.meta.url);",
-  "const __benchFilename = __benchFileURLToPath(import.meta.url);",
-  "const __benchDir = __benchDirname(__benchFilename);",
-].join("\n");
-
 /**
- * The bundles live outside the repository, so: a workspace module's `import.meta.url` stays the URL of
- * its source file (db migrations, createRequire lookups resolve as under tsx), and an external is
- * imported by its absolute path.
+ * The bundles live outside the repository, so a workspace module's `import.meta.url` stays the URL of its
+ * source file (db migrations, createRequire lookups resolve as under tsx; the rewrite is
+ * scripts/build.mjs's), and an external is imported by its absolute path.
  */
-const workspacePlugin: Plugin = {
-  name: "bench-workspace",
+const sourceUrlPlugin = moduleUrlPlugin((path) => JSON.stringify(pathToFileURL(path).href));
+
+const externalsPlugin: Plugin = {
+  name: "bench-externals",
   setup(b) {
-    b.onLoad({ filter: /\.ts$/ }, (args) => {
-      if (!args.path.startsWith(PACKAGES_DIR) || args.path.includes(`${sep}node_modules${sep}`))
-        return undefined;
-      const source = readFileSync(args.path, "utf8");
-      if (!source.includes("import.meta.url")) return undefined;
-      return {
-        contents: source.replaceAll("import.meta.url", JSON.stringify(pathToFileURL(args.path).href)),
-        loader: "ts",
-      };
-    });
     const names = EXTERNAL.map((e) => e.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&")).join("|");
     b.onResolve({ filter: new RegExp(`^(${names})(/|$)`) }, async (args) => {
       if (args.pluginData === "bench-external") return undefined;
@@ -72,28 +64,15 @@ const workspacePlugin: Plugin = {
 const imageFlags = new Map<string, string[]>();
 
 /**
- * The Node flags an Astraeus image runs with: its Dockerfile's `CMD ["node", <flags>..., "dist/main.js"]`,
+ * The Node flags an Astraeus image runs with (its Dockerfile's `CMD ["node", <flags>..., "dist/main.js"]`),
  * so the benchmark's Astraeus processes always start as the shipped ones do.
  */
 export function imageNodeFlags(pkg: "worker" | "api"): string[] {
-  const cached = imageFlags.get(pkg);
-  if (cached !== undefined) return cached;
-  const dockerfile = fileURLToPath(new URL(`../../${pkg}/Dockerfile`, import.meta.url));
-  const cmd = readFileSync(dockerfile, "utf8")
-    .split("\n")
-    .filter((line) => /^CMD\s+\[/.test(line))
-    .at(-1);
-  const argv = cmd === undefined ? null : (JSON.parse(cmd.replace(/^CMD\s+/, "")) as unknown);
-  if (
-    !Array.isArray(argv) ||
-    argv[0] !== "node" ||
-    argv.at(-1) !== "dist/main.js" ||
-    !argv.every((a) => typeof a === "string")
-  ) {
-    throw new Error(`${dockerfile}: expected CMD ["node", ...flags, "dist/main.js"], found ${cmd}`);
+  let flags = imageFlags.get(pkg);
+  if (flags === undefined) {
+    flags = imageCommand(pkg).slice(1, -1);
+    imageFlags.set(pkg, flags);
   }
-  const flags = argv.slice(1, -1) as string[];
-  imageFlags.set(pkg, flags);
   return flags;
 }
 
@@ -116,9 +95,8 @@ async function bundle(module: string, root: string): Promise<string> {
     outExtension: { ".js": ".mjs" },
     sourcemap: "linked",
     sourcesContent: false,
-    banner: { js: BANNER },
-    define: { __filename: "__benchFilename", __dirname: "__benchDir" },
-    plugins: [workspacePlugin],
+    ...CJS_SHIMS,
+    plugins: [sourceUrlPlugin, externalsPlugin],
     logLevel: "silent",
   });
   return join(outdir, "main.mjs");

@@ -2,25 +2,13 @@
 // outside the repository (no workspace node_modules to fall back on, as in the image where dist/ is all
 // there is) and started with the image's own CMD against Postgres and Redis.
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { freePort } from "@astraeus/db/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { buildTarget } from "../../../scripts/build.mjs";
+import { buildTarget, imageCommand } from "../../../scripts/build.mjs";
 import { createHarness, type Harness, REDIS_URL, waitFor } from "./testing/harness.ts";
-
-const DOCKERFILE = fileURLToPath(new URL("../Dockerfile", import.meta.url));
-
-/** The image's `CMD ["node", ...flags, "dist/main.js"]`. */
-function imageCommand(): string[] {
-  const line = readFileSync(DOCKERFILE, "utf8")
-    .split("\n")
-    .filter((l) => l.startsWith("CMD ["))
-    .at(-1);
-  return JSON.parse(line?.slice("CMD ".length) ?? "[]") as string[];
-}
 
 let h: Harness;
 let dir: string;
@@ -40,7 +28,7 @@ describe("worker bundle (dist/main.js)", () => {
     const built = await buildTarget("worker", join(dir, "dist"));
     expect([...built.packages.keys()]).toEqual(["@electric-sql/pglite"]);
 
-    const [node, ...args] = imageCommand();
+    const [node, ...args] = imageCommand("worker");
     expect(node).toBe("node");
     expect(args).toContain("--enable-source-maps");
     expect(args.at(-1)).toBe("dist/main.js");
