@@ -1,13 +1,11 @@
 import type { EventSink } from "@astraeus/core";
 import { createStore, schemaStatus } from "@astraeus/db";
 import { createDispatcher } from "@astraeus/dispatch";
-import type { RelayReport } from "@astraeus/engine";
 import pino from "pino";
-import { Counter, Gauge, type Registry } from "prom-client";
 import { BUILTIN_JOBS } from "./builtins.ts";
 import { parseWorkerEnv, type WorkerEnv } from "./config.ts";
 import type { ResolvedDefinition } from "./define.ts";
-import { serveWorkerMetrics, workerMetrics } from "./metrics.ts";
+import { relayMetrics, serveWorkerMetrics, workerMetrics } from "./metrics.ts";
 import { createWorker, type Worker } from "./runtime.ts";
 
 export interface RunningWorker {
@@ -22,30 +20,6 @@ export interface WorkerProcessDeps {
    * EVENTS_SQS_QUEUE_URL. Without one the relay is off.
    */
   eventSink?: EventSink | null;
-}
-
-/** Counters and gauges of the event relay, on the worker's registry (only a leader ever moves them). */
-function relayMetrics(registry: Registry): (r: RelayReport) => void {
-  const relayed = new Counter({
-    name: "astraeus_events_relayed_total",
-    help: "Job events the outbox relay published",
-    registers: [registry],
-  });
-  const failures = new Counter({
-    name: "astraeus_events_relay_failures_total",
-    help: "Relay ticks that failed (the same events are sent again next tick)",
-    registers: [registry],
-  });
-  const lag = new Gauge({
-    name: "astraeus_events_relay_lag_seconds",
-    help: "Age of the oldest job event not yet published, as of the relay's last tick",
-    registers: [registry],
-  });
-  return (r) => {
-    relayed.inc(r.relayed);
-    if (r.error !== undefined) failures.inc();
-    lag.set(r.lagMs / 1000);
-  };
 }
 
 /** Wires a worker process from its parsed config. `extraJobs` lets a deployment add its own job types. */

@@ -1,6 +1,31 @@
 import { createServer, type Server } from "node:http";
+import type { RelayReport } from "@astraeus/engine";
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 import type { WorkerObserver } from "./runtime.ts";
+
+/** Counters and gauges of the event relay, on the worker's registry (only a leader ever moves them). */
+export function relayMetrics(registry: Registry): (r: RelayReport) => void {
+  const relayed = new Counter({
+    name: "astraeus_events_relayed_total",
+    help: "Job events the outbox relay published",
+    registers: [registry],
+  });
+  const failures = new Counter({
+    name: "astraeus_events_relay_failures_total",
+    help: "Relay ticks that failed (the same events are sent again next tick)",
+    registers: [registry],
+  });
+  const lag = new Gauge({
+    name: "astraeus_events_relay_lag_seconds",
+    help: "Age of the oldest job event not yet published, as of the relay's last tick",
+    registers: [registry],
+  });
+  return (r) => {
+    relayed.inc(r.relayed);
+    if (r.error !== undefined) failures.inc();
+    lag.set(r.lagMs / 1000);
+  };
+}
 
 /** Prometheus metrics of one worker process, fed by the runtime's observer hooks. */
 export function workerMetrics(concurrency: number): { registry: Registry; observer: WorkerObserver } {
