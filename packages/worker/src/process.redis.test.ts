@@ -1,8 +1,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
-import { createHash } from "node:crypto";
 import { fileURLToPath } from "node:url";
 import { freePort } from "@astraeus/db/testing";
-import { FakeAws } from "@astraeus/functions/testing";
+import { FakeAws, type SqsBatchEntry, sqsAccepted } from "@astraeus/functions/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
 import { defineJob } from "./define.ts";
@@ -164,18 +163,9 @@ describe("worker processes", () => {
     const fake = new FakeAws();
     const got: { jobId: string; kind: string }[] = [];
     fake.on("AmazonSQS.SendMessageBatch", (body) => {
-      const entries = body.Entries as { Id: string; MessageBody: string }[];
+      const entries = body.Entries as SqsBatchEntry[];
       for (const e of entries) got.push(JSON.parse(e.MessageBody) as { jobId: string; kind: string });
-      return {
-        body: {
-          Successful: entries.map((e, i) => ({
-            Id: e.Id,
-            MessageId: `m-${i}`,
-            MD5OfMessageBody: createHash("md5").update(e.MessageBody).digest("hex"),
-          })),
-          Failed: [],
-        },
-      };
+      return { body: { Successful: entries.map((e, i) => sqsAccepted(e, String(i))), Failed: [] } };
     });
     const endpoint = await fake.start();
     // A database of its own: the first test's in-process worker keeps the maintenance leadership of the

@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { once } from "node:events";
 import { createServer, type IncomingHttpHeaders, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -72,4 +73,23 @@ export const DUMMY_CREDENTIALS = {
 
 export function clientConfig(endpoint: string) {
   return { endpoint, region: "us-east-1", credentials: DUMMY_CREDENTIALS, maxAttempts: 1 };
+}
+
+/** One entry of an SQS `SendMessageBatch` request as it arrives on the wire. */
+export interface SqsBatchEntry {
+  Id: string;
+  MessageBody: string;
+  MessageGroupId: string;
+  MessageDeduplicationId: string;
+  MessageAttributes?: Record<string, { DataType: string; StringValue: string }>;
+}
+
+/** The `Successful` item SQS answers for an accepted entry; the SDK checks the body's MD5 against it. */
+export function sqsAccepted(e: SqsBatchEntry, sequenceNumber: string) {
+  return {
+    Id: e.Id,
+    MessageId: `m-${e.MessageDeduplicationId}`,
+    MD5OfMessageBody: createHash("md5").update(e.MessageBody).digest("hex"),
+    SequenceNumber: sequenceNumber,
+  };
 }

@@ -1,22 +1,17 @@
 // End to end: the maintenance leader relays job_events through the real SqsEventSink to a local endpoint
 // speaking the SQS JSON protocol, which deduplicates like a FIFO queue (by MessageDeduplicationId).
-import { createHash, randomUUID } from "node:crypto";
+import { randomUUID } from "node:crypto";
 import { createStore, type SqlJobStore } from "@astraeus/db";
 import { createTestDatabase, type TestDatabase, waitFor } from "@astraeus/db/testing";
 import { createDispatcher } from "@astraeus/dispatch";
 import { createEngine, type JobEngine, Maintenance, silentLogger } from "@astraeus/engine";
-import { clientConfig, FakeAws } from "@astraeus/functions/testing";
+import { clientConfig, FakeAws, type SqsBatchEntry, sqsAccepted } from "@astraeus/functions/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SqsEventSink } from "./sqs-sink.ts";
 
 const QUEUE_URL = "https://sqs.us-east-1.amazonaws.com/123456789012/test-astraeus-events.fifo";
 
-interface WireEntry {
-  Id: string;
-  MessageBody: string;
-  MessageGroupId: string;
-  MessageDeduplicationId: string;
-}
+type WireEntry = SqsBatchEntry;
 
 let tdb: TestDatabase;
 let store: SqlJobStore;
@@ -57,12 +52,7 @@ beforeAll(async () => {
     }
     return {
       body: {
-        Successful: entries.map((e, i) => ({
-          Id: e.Id,
-          MessageId: `m-${e.MessageDeduplicationId}`,
-          MD5OfMessageBody: createHash("md5").update(e.MessageBody).digest("hex"),
-          SequenceNumber: String(calls * 100 + i),
-        })),
+        Successful: entries.map((e, i) => sqsAccepted(e, String(calls * 100 + i))),
         Failed: [],
       },
     };

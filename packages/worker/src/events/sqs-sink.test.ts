@@ -1,18 +1,11 @@
-import { createHash } from "node:crypto";
-import { clientConfig, FakeAws } from "@astraeus/functions/testing";
+import { clientConfig, FakeAws, type SqsBatchEntry, sqsAccepted } from "@astraeus/functions/testing";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { EventSinkError, type JobEventRecord, planBatches, SqsEventSink } from "./sqs-sink.ts";
 
 const TARGET = "AmazonSQS.SendMessageBatch";
 const QUEUE_URL = "https://sqs.us-east-1.amazonaws.com/123456789012/test-astraeus-events.fifo";
 
-interface WireEntry {
-  Id: string;
-  MessageBody: string;
-  MessageGroupId: string;
-  MessageDeduplicationId: string;
-  MessageAttributes?: Record<string, { DataType: string; StringValue: string }>;
-}
+type WireEntry = SqsBatchEntry;
 
 function event(n: number, jobId = `job-${n}`): JobEventRecord {
   return {
@@ -27,8 +20,6 @@ function event(n: number, jobId = `job-${n}`): JobEventRecord {
     at: new Date(Date.UTC(2026, 0, 1, 0, 0, n)).toISOString(),
   };
 }
-
-const md5 = (s: string) => createHash("md5").update(s).digest("hex");
 
 /** Entry-level outcome the fake should give, by event id and how often it was seen. */
 type Decide = (e: WireEntry, seen: number) => "ok" | "server" | "sender";
@@ -60,12 +51,7 @@ describe("SqsEventSink on the SQS JSON protocol", () => {
         const outcome = decide(e, n);
         if (outcome === "ok") {
           accepted.push(e.MessageDeduplicationId);
-          Successful.push({
-            Id: e.Id,
-            MessageId: `m-${e.MessageDeduplicationId}`,
-            MD5OfMessageBody: md5(e.MessageBody),
-            SequenceNumber: String(accepted.length),
-          });
+          Successful.push(sqsAccepted(e, String(accepted.length)));
         } else {
           Failed.push({
             Id: e.Id,
