@@ -9,7 +9,7 @@ import type {
 } from "@astraeus/core";
 import type { SqlExecutor } from "../sql.ts";
 import { nullableColumn, uniformColumn } from "./columns.ts";
-import { CLAIM_RETURNING, jsonText, rowToClaimed } from "./rows.ts";
+import { CLAIM_RETURNING, jsonText, qualified, rowToClaimed } from "./rows.ts";
 
 // Every claim issues a fresh lease token and bumps `attempt`, and records its `claimed` event in the same
 // statement (invariant 8).
@@ -21,7 +21,7 @@ function claimSql(update: string): string {
   return `
 WITH c AS (
   ${update}
-  RETURNING ${CLAIM_RETURNING.replace(/(\w+)/g, "j.$1")}
+  RETURNING ${qualified(CLAIM_RETURNING, "j")}
 ), ev AS (
   INSERT INTO job_events (job_id, tenant, kind, from_state, to_state, attempt, data)
   SELECT id, tenant, 'claimed', 'queued', 'running', attempt, jsonb_build_object('worker', $3::text) FROM c

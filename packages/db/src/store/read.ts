@@ -7,43 +7,51 @@ import {
   uuidv7Floor,
 } from "@astraeus/core";
 import type { SqlExecutor } from "../sql.ts";
-import { JOB_COLUMNS, rowToEvent, rowToJob } from "./rows.ts";
+import { JOB_COLUMNS, qualified, rowToEvent, rowToJob } from "./rows.ts";
 
 export async function getJob(db: SqlExecutor, tenant: string, id: string): Promise<Job | null> {
   const [row] = await db.query(`SELECT ${JOB_COLUMNS} FROM jobs WHERE id = $1 AND tenant = $2`, [id, tenant]);
   return row ? rowToJob(row) : null;
 }
 
-/** Newest first, keyset-paged on the time-ordered id. Only the filters given become SQL conditions. */
+/**
+ * Newest first, keyset-paged on the time-ordered id. Only the filters given become SQL conditions.
+ * The tenant's ids come from its `submitted` events (job_events_submitted_idx, one entry per job, never
+ * updated), walked newest first; each is joined to its row by primary key and filtered there.
+ */
 export async function listJobs(db: SqlExecutor, tenant: string, q: ListJobsQuery): Promise<Job[]> {
+  const { sql, params } = listJobsQuery(tenant, q);
+  return (await db.query(sql, params)).map(rowToJob);
+}
+
+/** The statement listJobs runs (exported so a test can check its plan). */
+export function listJobsQuery(tenant: string, q: ListJobsQuery): { sql: string; params: unknown[] } {
   const params: unknown[] = [tenant];
-  const where: string[] = ["tenant = $1"];
+  const where: string[] = ["e.tenant = $1", "e.kind = 'submitted'", "j.tenant = $1"];
   const add = (cond: (n: number) => string, value: unknown) => {
     params.push(value);
     where.push(cond(params.length));
   };
-  if (q.state) add((n) => `state = $${n}::job_state`, q.state);
-  if (q.queue) add((n) => `queue = $${n}`, q.queue);
-  if (q.type) add((n) => `type = $${n}`, q.type);
-  if (q.cursor) add((n) => `id < $${n}::uuid`, q.cursor);
+  if (q.state) add((n) => `j.state = $${n}::job_state`, q.state);
+  if (q.queue) add((n) => `j.queue = $${n}`, q.queue);
+  if (q.type) add((n) => `j.type = $${n}`, q.type);
+  if (q.cursor) add((n) => `e.job_id < $${n}::uuid`, q.cursor);
   if (q.createdAfter) {
     const t = new Date(q.createdAfter);
-    // The id bound lets the (tenant, id) index do the range; created_at keeps it exact.
-    add((n) => `id >= $${n}::uuid`, uuidv7Floor(t.getTime() - 1));
-    add((n) => `created_at >= $${n}::timestamptz`, t.toISOString());
+    // The id bound lets the index do the range; created_at keeps it exact.
+    add((n) => `e.job_id >= $${n}::uuid`, uuidv7Floor(t.getTime() - 1));
+    add((n) => `j.created_at >= $${n}::timestamptz`, t.toISOString());
   }
   if (q.createdBefore) {
     const t = new Date(q.createdBefore);
-    add((n) => `id < $${n}::uuid`, uuidv7Floor(t.getTime() + 2));
-    add((n) => `created_at < $${n}::timestamptz`, t.toISOString());
+    add((n) => `e.job_id < $${n}::uuid`, uuidv7Floor(t.getTime() + 2));
+    add((n) => `j.created_at < $${n}::timestamptz`, t.toISOString());
   }
   // One row above the page maximum is allowed: the engine asks for limit + 1 to learn whether a next page exists.
   params.push(Math.min(q.limit ?? 50, LIMITS.listLimitMax + 1));
-  const rows = await db.query(
-    `SELECT ${JOB_COLUMNS} FROM jobs WHERE ${where.join(" AND ")} ORDER BY id DESC LIMIT $${params.length}`,
-    params,
-  );
-  return rows.map(rowToJob);
+  const sql = `SELECT ${qualified(JOB_COLUMNS, "j")} FROM job_events e JOIN jobs j ON j.id = e.job_id
+    WHERE ${where.join(" AND ")} ORDER BY e.job_id DESC LIMIT $${params.length}`;
+  return { sql, params };
 }
 
 export async function listEvents(

@@ -7,6 +7,11 @@ export const JOB_COLUMNS = `id, tenant, queue, type, payload, priority, state, a
 export const CLAIM_RETURNING = `id, tenant, queue, type, payload, attempt, max_attempts, timeout_ms, lease_token,
   lease_expires_at, created_at`;
 
+/** A column list with every name prefixed by a table alias (`id, tenant` → `j.id, j.tenant`). */
+export function qualified(columns: string, alias: string): string {
+  return columns.replace(/(\w+)/g, `${alias}.$1`);
+}
+
 const TERMINAL_SQL = "('succeeded','dead','cancelled')";
 
 export { TERMINAL_SQL };

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createStore } from "../index.ts";
 import { createTestDatabase, type TestDatabase } from "../testing.ts";
 import type { SqlJobStore } from "./index.ts";
+import { listJobsQuery } from "./read.ts";
 import { newJob, storeContract, unique } from "./store.contract.ts";
 
 let tdb: TestDatabase;
@@ -122,6 +123,33 @@ describe("the Postgres job store under concurrency", () => {
     } finally {
       await other.close();
     }
+  });
+
+  it("lists a small tenant's jobs through its submitted events, without scanning a large tenant's", async () => {
+    const big = unique("t");
+    const small = unique("t");
+    const queue = unique("q");
+    for (let i = 0; i < 4; i++) {
+      await store.insertJobs(Array.from({ length: 1000 }, () => newJob({ tenant: big, queue })));
+    }
+    await store.insertJobs(Array.from({ length: 20 }, () => newJob({ tenant: small, queue })));
+    await store.db.query("ANALYZE jobs");
+    await store.db.query("ANALYZE job_events");
+    const { sql, params } = listJobsQuery(small, { state: "queued", limit: 51 });
+    const [plan] = await store.db.query<{ "QUERY PLAN": unknown }>(
+      `EXPLAIN (ANALYZE, FORMAT JSON) ${sql}`,
+      params,
+    );
+    const text = JSON.stringify(plan?.["QUERY PLAN"]);
+    expect(text).toContain('"Index Name":"job_events_submitted_idx"');
+    expect(text).not.toContain('"Node Type":"Seq Scan"');
+    // Rows read from jobs: the small tenant's 20, not the 4,000 of the other.
+    const rowsOut = [...text.matchAll(/"Relation Name":"jobs".*?"Actual Rows":(\d+)/g)].map((m) =>
+      Number(m[1]),
+    );
+    expect(rowsOut.length).toBeGreaterThan(0);
+    expect(Math.max(...rowsOut)).toBeLessThanOrEqual(20);
+    expect((await store.listJobs(small, { state: "queued", limit: 51 })).length).toBe(20);
   });
 
   it("runs its sessions with random_page_cost lowered so large claims stay on the ready index", async () => {
