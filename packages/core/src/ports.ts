@@ -164,7 +164,8 @@ export interface JobStore {
   claimByIds(ids: readonly string[], opts: ClaimOptions): Promise<ClaimedJob[]>;
   /** Claim up to `limit` ready jobs of the given queues straight from Postgres (`FOR UPDATE SKIP LOCKED`). */
   claimNext(queues: readonly string[], limit: number, opts: ClaimOptions): Promise<ClaimedJob[]>;
-  heartbeat(leases: readonly Lease[], leaseMs: number): Promise<HeartbeatResult>;
+  /** Extends the leases still held; with `tenant`, only that tenant's jobs (the HTTP worker protocol). */
+  heartbeat(leases: readonly Lease[], leaseMs: number, tenant?: string): Promise<HeartbeatResult>;
   finish(outcomes: readonly Outcome[]): Promise<FinishedJob[]>;
   /** Appends a `progress` event if the lease still holds. */
   recordProgress(lease: Lease, data: JsonValue): Promise<boolean>;

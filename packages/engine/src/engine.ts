@@ -210,8 +210,9 @@ export class JobEngine implements Engine {
     });
   }
 
-  async heartbeat(_tenant: string, leases: readonly Lease[], leaseMs?: number) {
-    const r = await this.store.heartbeat(leases, leaseMs ?? this.leaseMs);
+  async heartbeat(tenant: string, leases: readonly Lease[], leaseMs?: number) {
+    // Another tenant's job counts as a lost lease even with its token (tenant isolation).
+    const r = await this.store.heartbeat(leases, leaseMs ?? this.leaseMs, tenant);
     return { alive: [...r.alive], cancelRequested: [...r.cancelRequested] };
   }
 

@@ -133,6 +133,27 @@ describe("the HTTP worker protocol", () => {
     expect(ok.status).toBe(200);
   });
 
+  it("gives another tenant's key nothing of a claimed job, even with its lease token", async () => {
+    const job = await submit("proto-iso");
+    const [claimed] = await claim("proto-iso");
+    expect(claimed?.id).toBe(job.id);
+    const lease = { id: job.id, leaseToken: claimed?.leaseToken };
+    const before = await t.store.getJob("acme", job.id);
+    const asGlobex = (path: string, json: unknown) =>
+      t.request(path, { method: "POST", json, key: t.globex });
+
+    const hb = await asGlobex("/v1/worker/heartbeat", { leases: [lease], leaseMs: 600_000 });
+    expect(hb.status).toBe(409);
+    expect(await hb.json()).toMatchObject({ code: "lease_lost", lost: [job.id] });
+    expect((await asGlobex("/v1/worker/complete", { ...lease, result: "x" })).status).toBe(404);
+    expect((await asGlobex("/v1/worker/fail", { ...lease, error: { message: "x" } })).status).toBe(404);
+
+    // The lease was not extended and nothing was written.
+    expect(await t.store.getJob("acme", job.id)).toEqual(before);
+    const own = await post("/v1/worker/heartbeat", { leases: [lease] });
+    expect(own.status).toBe(200);
+  });
+
   it("reports lost leases beside live ones in a heartbeat", async () => {
     const job = await submit("proto-e");
     const [claimed] = await claim("proto-e");

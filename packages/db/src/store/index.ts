@@ -67,8 +67,8 @@ export class SqlJobStore implements JobStore {
   claimNext(queues: readonly string[], limit: number, opts: ClaimOptions): Promise<ClaimedJob[]> {
     return claimNext(this.db.relaxed, queues, limit, opts);
   }
-  heartbeat(leases: readonly Lease[], leaseMs: number): Promise<HeartbeatResult> {
-    return heartbeat(this.db.relaxed, leases, leaseMs);
+  heartbeat(leases: readonly Lease[], leaseMs: number, tenant?: string): Promise<HeartbeatResult> {
+    return heartbeat(this.db.relaxed, leases, leaseMs, tenant);
   }
   finish(outcomes: readonly Outcome[]): Promise<FinishedJob[]> {
     return finish(this.db, outcomes);

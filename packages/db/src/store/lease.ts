@@ -86,16 +86,19 @@ export async function heartbeat(
   db: SqlExecutor,
   leases: readonly Lease[],
   leaseMs: number,
+  tenant?: string,
 ): Promise<HeartbeatResult> {
   const alive = new Set<string>();
   const cancelRequested = new Set<string>();
   if (leases.length === 0) return { alive, cancelRequested };
+  const params: unknown[] = [leases.map((l) => l.id), leases.map((l) => l.leaseToken), leaseMs];
+  if (tenant !== undefined) params.push(tenant);
   const rows = await db.query<{ id: string; cancel_requested: boolean }>(
     `UPDATE jobs j SET lease_expires_at = now() + $3::float8 * interval '1 millisecond'
      FROM unnest($1::uuid[], $2::uuid[]) AS l(id, tok)
-     WHERE j.id = l.id AND j.lease_token = l.tok AND j.state = 'running'
+     WHERE j.id = l.id AND j.lease_token = l.tok AND j.state = 'running'${tenant !== undefined ? " AND j.tenant = $4" : ""}
      RETURNING j.id, j.cancel_requested`,
-    [leases.map((l) => l.id), leases.map((l) => l.leaseToken), leaseMs],
+    params,
   );
   for (const r of rows) {
     alive.add(String(r.id));

@@ -532,6 +532,18 @@ export function storeContract(name: string, open: () => Promise<OpenedStore>): v
         expect(await kinds(tenant, a!.id)).toEqual(["submitted", "claimed", "cancel_requested"]);
       });
 
+      it("extends only the named tenant's leases when a tenant is given", async () => {
+        const tenant = unique("t");
+        const queue = unique("q");
+        const [a] = await insert(newJob({ tenant, queue }));
+        const c = await claimOne(a!, { leaseMs: 1000 });
+        const lease = (await get(tenant, a!.id)).leaseExpiresAt;
+        const lent = [{ id: c.id, leaseToken: c.leaseToken }];
+        expect((await store.heartbeat(lent, 60_000, unique("other"))).alive.size).toBe(0);
+        expect((await get(tenant, a!.id)).leaseExpiresAt).toBe(lease);
+        expect((await store.heartbeat(lent, 60_000, tenant)).alive).toEqual(new Set([a!.id]));
+      });
+
       it("reports a finished job's lease as lost", async () => {
         const tenant = unique("t");
         const queue = unique("q");
