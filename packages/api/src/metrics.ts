@@ -12,13 +12,24 @@ export interface MetricsOptions {
   eventsPerScrape?: number;
 }
 
-const JOB_EVENT_COUNTERS = {
-  succeeded: "astraeus_jobs_completed_total",
-  failed: "astraeus_jobs_failed_total",
-  timed_out: "astraeus_jobs_failed_total",
-  dead: "astraeus_jobs_dead_total",
-  lease_expired: "astraeus_lease_reaps_total",
-} as const;
+const COMPLETED = "astraeus_jobs_completed_total";
+const FAILED = "astraeus_jobs_failed_total";
+const DEAD = "astraeus_jobs_dead_total";
+const REAPS = "astraeus_lease_reaps_total";
+
+/**
+ * The counters an event adds to. A job dies by an explicit dead-letter, a final failed or timed-out
+ * attempt, or a lease that expired on its last attempt; every one of those ends in `dead`, so that is
+ * what the dead counter reads, and a failure counts as one to retry only when the job went back to queued.
+ */
+function countersOf(kind: string, toState: string | null): string[] {
+  const out: string[] = [];
+  if (kind === "succeeded") out.push(COMPLETED);
+  if ((kind === "failed" || kind === "timed_out") && toState === "queued") out.push(FAILED);
+  if (toState === "dead") out.push(DEAD);
+  if (kind === "lease_expired") out.push(REAPS);
+  return out;
+}
 
 export class Metrics {
   readonly registry = new Registry();
@@ -49,18 +60,17 @@ export class Metrics {
       registers: [this.registry],
     });
     const help: Record<string, string> = {
-      astraeus_jobs_completed_total:
-        "Jobs that succeeded (cluster-wide, counted since this instance started)",
-      astraeus_jobs_failed_total: "Failed or timed-out attempts that will be retried (cluster-wide)",
-      astraeus_jobs_dead_total: "Jobs dead-lettered (cluster-wide)",
-      astraeus_lease_reaps_total: "Expired leases reaped by maintenance (cluster-wide)",
+      [COMPLETED]: "Jobs that succeeded (cluster-wide, counted since this instance started)",
+      [FAILED]: "Failed or timed-out attempts that will be retried (cluster-wide)",
+      [DEAD]: "Jobs dead-lettered, however they died (cluster-wide)",
+      [REAPS]: "Expired leases reaped by maintenance (cluster-wide)",
     };
-    for (const name of new Set(Object.values(JOB_EVENT_COUNTERS))) {
+    for (const [name, text] of Object.entries(help)) {
       this.eventCounters.set(
         name,
         new Counter({
           name,
-          help: help[name] ?? name,
+          help: text,
           labelNames: ["queue", "type"],
           registers: [this.registry],
         }),
@@ -123,26 +133,28 @@ export class Metrics {
         queue: string | null;
         type: string | null;
         kind: string;
+        to_state: string | null;
         n: number;
         last: string;
       }>(
         `WITH ev AS (
-           SELECT id, job_id, kind FROM job_events
+           SELECT id, job_id, kind, to_state FROM job_events
            WHERE id > $1::bigint AND id <= $2::bigint ORDER BY id LIMIT $3
          )
-         SELECT j.queue, j.type, ev.kind, count(*)::int AS n, (SELECT max(id) FROM ev)::text AS last
+         SELECT j.queue, j.type, ev.kind, ev.to_state::text AS to_state, count(*)::int AS n,
+                (SELECT max(id) FROM ev)::text AS last
          FROM ev LEFT JOIN jobs j ON j.id = ev.job_id
-         GROUP BY j.queue, j.type, ev.kind`,
+         GROUP BY j.queue, j.type, ev.kind, ev.to_state`,
         [this.eventCursor, this.eventHorizon, this.eventsPerScrape],
       );
       let last = this.eventHorizon;
       for (const r of rows) {
         last = r.last;
-        const name = JOB_EVENT_COUNTERS[r.kind as keyof typeof JOB_EVENT_COUNTERS];
-        if (!name) continue;
-        this.eventCounters
-          .get(name)
-          ?.inc({ queue: r.queue ?? "unknown", type: r.type ?? "unknown" }, Number(r.n));
+        for (const name of countersOf(r.kind, r.to_state)) {
+          this.eventCounters
+            .get(name)
+            ?.inc({ queue: r.queue ?? "unknown", type: r.type ?? "unknown" }, Number(r.n));
+        }
       }
       // A capped read resumes where it stopped; otherwise everything up to the horizon is counted.
       const counted = rows.reduce((sum, r) => sum + Number(r.n), 0);

@@ -98,40 +98,57 @@ describe("GET /metrics", () => {
     expect(text).toMatch(/astraeus_queue_oldest_ready_age_seconds\{queue="metrics"\} [\d.]+/);
   });
 
-  it("counts completed, failed and dead jobs from the audit trail", async () => {
+  it("counts completed, failed and dead jobs from the audit trail, however a job died", async () => {
     await t.request("/metrics");
-    const submit = async (payload: number) =>
+    const submit = async (queue: string, payload: number, maxAttempts: number) =>
       (
         (await (
           await t.request("/v1/jobs", {
             method: "POST",
-            json: { queue: "outcomes", type: "echo", payload, maxAttempts: 1 },
+            json: { queue, type: "echo", payload, maxAttempts },
           })
         ).json()) as { id: string }
       ).id;
-    await submit(1);
-    await submit(2);
-    const claimed = await t.engine.claim("acme", { queues: ["outcomes"], limit: 2, workerId: "m" });
-    expect(claimed).toHaveLength(2);
-    const [a, b] = claimed;
-    await t.engine.complete("acme", { id: a?.id ?? "", leaseToken: a?.leaseToken ?? "" }, null);
-    await t.engine.fail("acme", {
-      id: b?.id ?? "",
-      leaseToken: b?.leaseToken ?? "",
-      error: { message: "x" },
-    });
+    for (let i = 0; i < 4; i++) await submit("outcomes", i, 1);
+    await submit("outcomes-retried", 9, 2);
+    const claimed = await t.engine.claim("acme", { queues: ["outcomes"], limit: 3, workerId: "m" });
+    expect(claimed).toHaveLength(3);
+    const [a, b, c] = claimed;
+    const lease = (j: typeof a) => ({ id: j?.id ?? "", leaseToken: j?.leaseToken ?? "" });
+    await t.engine.complete("acme", lease(a), null);
+    await t.engine.fail("acme", { ...lease(b), error: { message: "x" } });
+    // A final attempt that timed out, as the worker runtime reports it.
+    await t.engine.store.finish([{ ...lease(c), to: "dead", kind: "timed_out", error: { message: "t" } }]);
+    // A final attempt whose worker vanished: the lease expires and the reaper dead-letters the job.
+    const [d] = await t.engine.claim("acme", { queues: ["outcomes"], limit: 1, workerId: "m", leaseMs: 1 });
+    await eventually(
+      async () => ((await t.engine.reconcile()).reaped > 0 ? true : undefined),
+      10_000,
+      "reap",
+    );
+    expect((await t.engine.get("acme", d?.id ?? "")).state).toBe("dead");
+    // A failed attempt that will be retried.
+    const [e] = await t.engine.claim("acme", { queues: ["outcomes-retried"], limit: 1, workerId: "m" });
+    await t.engine.fail("acme", { ...lease(e), error: { message: "again" } });
+
+    const series = (name: string, queue: string) => `${name}{queue="${queue}",type="echo"}`;
     const text = await eventually(
       async () => {
         const body = await (await t.request("/metrics")).text();
-        return body.includes('astraeus_jobs_completed_total{queue="outcomes",type="echo"} 1') &&
-          body.includes('astraeus_jobs_dead_total{queue="outcomes",type="echo"} 1')
+        return body.includes(`${series("astraeus_jobs_dead_total", "outcomes")} 3`) &&
+          body.includes(`${series("astraeus_jobs_failed_total", "outcomes-retried")} 1`)
           ? body
           : undefined;
       },
       10_000,
       "job counters",
     );
-    expect(text).toContain('astraeus_jobs_dead_total{queue="outcomes",type="echo"} 1');
+    expect(text).toContain(`${series("astraeus_jobs_completed_total", "outcomes")} 1`);
+    expect(text).toContain(`${series("astraeus_jobs_dead_total", "outcomes")} 3`);
+    expect(text).toContain(`${series("astraeus_lease_reaps_total", "outcomes")} 1`);
+    // Dead-lettered attempts are not counted again as failures to be retried.
+    expect(text).not.toContain(series("astraeus_jobs_failed_total", "outcomes"));
+    expect(text).toContain(`${series("astraeus_jobs_failed_total", "outcomes-retried")} 1`);
   });
 });
 
