@@ -62,6 +62,8 @@ export const jobs = pgTable(
     // Running rows by id, not by lease expiry: heartbeats then change no indexed column and stay HOT
     // updates; the reaper filters the (few) running rows on lease_expires_at.
     index("jobs_running_idx").on(t.id).where(sql`state = 'running'`),
+    // Dead jobs per queue for queue statistics; only a job that dies ever gets an entry.
+    index("jobs_dead_idx").on(t.queue).where(sql`state = 'dead'`),
     // No (tenant, id) index here: every claim and completion is a non-HOT update that would add an entry
     // to it. A tenant's jobs are listed through job_events_submitted_idx, written once per job.
     uniqueIndex("jobs_idempotency_idx")
@@ -93,6 +95,11 @@ export const jobEvents = pgTable(
     // A tenant's jobs, newest first (GET /v1/jobs): one entry per job, written with its `submitted` event
     // and never updated, unlike an index on jobs, which gains an entry at every state change.
     index("job_events_submitted_idx").on(t.tenant, t.jobId.desc()).where(sql`kind = 'submitted'`),
+    // Block-range indexes for reads of recent events (the /metrics job counters by id, the last minute's
+    // completions and failures by time): events are appended in both orders, and a BRIN entry costs an
+    // insert next to nothing, unlike a B-tree's.
+    index("job_events_id_brin").using("brin", t.id),
+    index("job_events_at_brin").using("brin", t.at),
     // The relay's index, job_events_relay_idx (txid, id), is not declared here: the relay creates it when
     // it is switched on (store/outbox.ts, ensureOutboxIndex), so deployments without it do not pay an
     // index entry on every event written (~8% of a submit's Postgres CPU).

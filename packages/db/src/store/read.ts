@@ -68,11 +68,34 @@ export async function listEvents(
   return rows.map(rowToEvent);
 }
 
+/**
+ * Per-queue statistics that cost what is live, not what is retained: each state is counted through its
+ * own partial index (ready and delayed from jobs_ready_idx, running from jobs_running_idx, dead from
+ * jobs_dead_idx), and the last minute's completions and failures from the events of that minute
+ * (job_events_at_brin). Finished jobs kept for the retention period are never read. A queue is listed
+ * while it has queued, running or dead jobs, or activity in the last minute.
+ */
 export async function queueStats(
   db: SqlExecutor,
   tenant: string | null,
   queue?: string,
 ): Promise<QueueStats[]> {
+  const { sql, params } = queueStatsQuery(tenant, queue);
+  const rows = await db.query(sql, params);
+  return rows.map((r) => ({
+    queue: String(r.queue),
+    ready: Number(r.ready),
+    delayed: Number(r.delayed),
+    running: Number(r.running),
+    dead: Number(r.dead),
+    oldestReadyAgeMs: r.oldest_age_ms === null ? null : Math.max(0, Math.round(Number(r.oldest_age_ms))),
+    completedLastMinute: Number(r.completed),
+    failedLastMinute: Number(r.failed),
+  }));
+}
+
+/** The statement queueStats runs (exported so a test can check its plan). */
+export function queueStatsQuery(tenant: string | null, queue?: string): { sql: string; params: unknown[] } {
   const params: unknown[] = [];
   let jobFilter = "";
   let eventFilter = "";
@@ -86,34 +109,33 @@ export async function queueStats(
     jobFilter += ` AND queue = $${params.length}`;
     eventFilter += ` AND j.queue = $${params.length}`;
   }
-  const rows = await db.query(
-    `WITH s AS (
+  const sql = `WITH q AS (
        SELECT queue,
-         count(*) FILTER (WHERE state = 'queued' AND run_at <= now())::int AS ready,
-         count(*) FILTER (WHERE state = 'queued' AND run_at > now())::int AS delayed,
-         count(*) FILTER (WHERE state = 'running')::int AS running,
-         count(*) FILTER (WHERE state = 'dead')::int AS dead,
-         min(run_at) FILTER (WHERE state = 'queued' AND run_at <= now()) AS oldest,
-         count(*) FILTER (WHERE state = 'succeeded' AND finished_at > now() - interval '1 minute')::int AS completed
-       FROM jobs WHERE true${jobFilter} GROUP BY queue
+         count(*) FILTER (WHERE run_at <= now())::int AS ready,
+         count(*) FILTER (WHERE run_at > now())::int AS delayed,
+         min(run_at) FILTER (WHERE run_at <= now()) AS oldest
+       FROM jobs WHERE state = 'queued'${jobFilter} GROUP BY queue
+     ), r AS (
+       SELECT queue, count(*)::int AS running FROM jobs WHERE state = 'running'${jobFilter} GROUP BY queue
+     ), d AS (
+       SELECT queue, count(*)::int AS dead FROM jobs WHERE state = 'dead'${jobFilter} GROUP BY queue
      ), f AS (
-       SELECT j.queue, count(*)::int AS failed FROM job_events e JOIN jobs j ON j.id = e.job_id
-       WHERE e.kind IN ('failed', 'timed_out', 'dead', 'lease_expired') AND e.at > now() - interval '1 minute'${eventFilter}
+       SELECT j.queue,
+         count(*) FILTER (WHERE e.kind = 'succeeded')::int AS completed,
+         count(*) FILTER (WHERE e.kind <> 'succeeded')::int AS failed
+       FROM job_events e JOIN jobs j ON j.id = e.job_id
+       WHERE e.at > now() - interval '1 minute'
+         AND e.kind IN ('succeeded', 'failed', 'timed_out', 'dead', 'lease_expired')${eventFilter}
        GROUP BY j.queue
+     ), names AS (
+       SELECT queue FROM q UNION SELECT queue FROM r UNION SELECT queue FROM d UNION SELECT queue FROM f
      )
-     SELECT s.*, COALESCE(f.failed, 0)::int AS failed,
-       (EXTRACT(EPOCH FROM (now() - s.oldest)) * 1000)::float8 AS oldest_age_ms
-     FROM s LEFT JOIN f ON f.queue = s.queue ORDER BY s.queue`,
-    params,
-  );
-  return rows.map((r) => ({
-    queue: String(r.queue),
-    ready: Number(r.ready),
-    delayed: Number(r.delayed),
-    running: Number(r.running),
-    dead: Number(r.dead),
-    oldestReadyAgeMs: r.oldest_age_ms === null ? null : Math.max(0, Math.round(Number(r.oldest_age_ms))),
-    completedLastMinute: Number(r.completed),
-    failedLastMinute: Number(r.failed),
-  }));
+     SELECT n.queue, COALESCE(q.ready, 0) AS ready, COALESCE(q.delayed, 0) AS delayed,
+       COALESCE(r.running, 0) AS running, COALESCE(d.dead, 0) AS dead,
+       COALESCE(f.completed, 0) AS completed, COALESCE(f.failed, 0) AS failed,
+       (EXTRACT(EPOCH FROM (now() - q.oldest)) * 1000)::float8 AS oldest_age_ms
+     FROM names n LEFT JOIN q ON q.queue = n.queue LEFT JOIN r ON r.queue = n.queue
+       LEFT JOIN d ON d.queue = n.queue LEFT JOIN f ON f.queue = n.queue
+     ORDER BY n.queue`;
+  return { sql, params };
 }
