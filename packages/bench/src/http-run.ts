@@ -1,9 +1,10 @@
-// Workload 6 across its targets: bare Hono (the ceiling) and the Astraeus API, rep after rep. The
+// Workload 6 across its targets: bare Hono (the ceiling) and the Astraeus API, alternating rep by rep. The
 // Astraeus figures count only if every acknowledged job is a row in Postgres afterwards.
 import { onCleanup } from "./cleanup.ts";
 import type { Options } from "./config.ts";
 import type { BenchEnv } from "./contender.ts";
 import { type AstraeusHttp, astraeusHttp } from "./contenders/astraeus-http.ts";
+import { checkpoint } from "./pg-admin.ts";
 import { now } from "./protocol.ts";
 import type { Results } from "./results.ts";
 import type { Log } from "./runner.ts";
@@ -20,32 +21,30 @@ function message(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
-async function runTarget(t: Target, opts: Options, results: Results, log: Log): Promise<void> {
+async function runTargetRep(t: Target, rep: number, opts: Options, results: Results, log: Log) {
   const fail = (why: string) => {
     for (const row of ["single", "batch", "single-p99"]) results.fail(T.http, row, t.column, why);
     results.note(T.http, `† ${t.column}: ${why}`);
     log(`[http ${t.column}] FAILED ${why}`);
   };
-  for (let rep = 1; rep <= opts.sizes.reps; rep++) {
-    try {
-      await t.astraeus?.reset();
-      const o = await runHttp(t.target, opts.sizes.httpSeconds, opts.sizes.httpWarmupSeconds);
-      log(
-        `[http ${t.column}] rep ${rep}: POST /v1/jobs ${Math.round(o.singleJobsPerSec)} jobs/s (p99 ${o.singleP99Ms} ms), ` +
-          `batch ${Math.round(o.batchJobsPerSec)} jobs/s, ${o.bad} bad responses`,
-      );
-      const problems = (await t.astraeus?.verify(o.acceptedJobs, o.unansweredJobs)) ?? [];
-      if (o.bad > 0) problems.push(`${o.bad} non-2xx responses, errors or timeouts`);
-      if (problems.length > 0) {
-        fail(problems.join("; "));
-        continue;
-      }
-      results.add(T.http, "single", t.column, o.singleJobsPerSec);
-      results.add(T.http, "batch", t.column, o.batchJobsPerSec);
-      results.add(T.http, "single-p99", t.column, o.singleP99Ms);
-    } catch (err) {
-      fail(message(err));
+  try {
+    await t.astraeus?.reset();
+    const o = await runHttp(t.target, opts.sizes.httpSeconds, opts.sizes.httpWarmupSeconds);
+    log(
+      `[http ${t.column}] rep ${rep}: POST /v1/jobs ${Math.round(o.singleJobsPerSec)} jobs/s (p99 ${o.singleP99Ms} ms), ` +
+        `batch ${Math.round(o.batchJobsPerSec)} jobs/s, ${o.bad} bad responses`,
+    );
+    const problems = (await t.astraeus?.verify(o.acceptedJobs, o.unansweredJobs)) ?? [];
+    if (o.bad > 0) problems.push(`${o.bad} non-2xx responses, errors or timeouts`);
+    if (problems.length > 0) {
+      fail(problems.join("; "));
+      return;
     }
+    results.add(T.http, "single", t.column, o.singleJobsPerSec);
+    results.add(T.http, "batch", t.column, o.batchJobsPerSec);
+    results.add(T.http, "single-p99", t.column, o.singleP99Ms);
+  } catch (err) {
+    fail(message(err));
   }
 }
 
@@ -70,10 +69,15 @@ export async function runHttpWorkload(
     }
   }
   try {
-    for (const t of targets) {
-      const t0 = now();
-      await runTarget(t, opts, results, log);
-      durations.set(`http ${t.column}`, now() - t0);
+    // Targets alternate rep by rep (first one, then the other, swapping who goes first), like the queues.
+    for (let rep = 1; rep <= opts.sizes.reps; rep++) {
+      for (let k = 0; k < targets.length; k++) {
+        const t = targets[(rep - 1 + k) % targets.length] as Target;
+        if (rep > 1 || k > 0) await checkpoint(env.adminDatabaseUrl);
+        const t0 = now();
+        await runTargetRep(t, rep, opts, results, log);
+        durations.set(`http ${t.column}`, (durations.get(`http ${t.column}`) ?? 0) + now() - t0);
+      }
     }
   } finally {
     await dropAstraeus?.();

@@ -14,7 +14,7 @@ import { checkpoint } from "./pg-admin.ts";
 import { now } from "./protocol.ts";
 import { renderChart, renderMarkdown, renderTerminal } from "./report.ts";
 import { Results } from "./results.ts";
-import { runContender } from "./runner.ts";
+import { ContenderRun } from "./runner.ts";
 import { T, tableSpecs } from "./tables.ts";
 import { BATCH_JOBS } from "./workloads/http.ts";
 
@@ -64,28 +64,49 @@ async function main(): Promise<number> {
       `Worker processes run plain \`node\` on an esbuild bundle (no TypeScript loader), Astraeus's with the Node flags its worker image starts with (${astraeusFlags}); a bundled worker process that loads no queue library (plain \`node\`, the harness's child entry only) peaks at ${floor.toFixed(0)} MB, included in every RSS figure.`,
     );
 
-    // Leave room for the HTTP workload and the report, then share what is left fairly between contenders.
+    // Leave room for the HTTP workload and the report.
     const httpReserveMs = opts.skipHttp ? 0 : 2 * opts.sizes.reps * (opts.sizes.httpSeconds * 2 + 6) * 1000;
     const queueEnd = t0 + opts.sizes.runCapMs - httpReserveMs - 20_000;
-    for (const [i, c] of (opts.workloads.size > 0 ? contenders : []).entries()) {
-      const teardown = onCleanup(`teardown ${c.id}`, () => c.teardown());
-      const budgetEnd = now() + (queueEnd - now()) / (contenders.length - i);
-      // Each contender starts on a checkpointed server (none pays for the WAL the one before wrote).
-      if (!(await checkpoint(env.adminDatabaseUrl)))
-        log("CHECKPOINT refused; contenders share checkpoint I/O");
-      try {
-        durations.set(
-          c.id,
-          await runContender(c, env, opts.sizes, results, log, budgetEnd, remarks, opts.workloads),
-        );
-      } catch (err) {
-        const why = err instanceof Error ? err.message : String(err);
-        log(`[${c.id}] FAILED: ${why}`);
-        remarks.push(`${c.label} failed during setup: ${why}`);
-        broken = true;
-      } finally {
-        await teardown();
+    const runs: ContenderRun[] = [];
+    const teardowns: (() => Promise<void>)[] = [];
+    try {
+      for (const c of opts.workloads.size > 0 ? contenders : []) {
+        teardowns.push(onCleanup(`teardown ${c.id}`, () => c.teardown()));
+        try {
+          await c.setup(env);
+          runs.push(new ContenderRun(c, opts.sizes, results, log, opts.workloads));
+        } catch (err) {
+          const why = err instanceof Error ? err.message : String(err);
+          log(`[${c.id}] FAILED: ${why}`);
+          remarks.push(`${c.label} failed during setup: ${why}`);
+          broken = true;
+        }
       }
+      // Reps are interleaved (every contender's rep 1, then every rep 2, …), starting each round one
+      // contender further along, so no contender always runs first or always right after another. A
+      // round starts only if it should end before the budget does, judged by the slowest round so far.
+      let slowestRound = 0;
+      for (let rep = 1; rep <= opts.sizes.reps && runs.length > 0; rep++) {
+        if (rep > 1 && now() + slowestRound > queueEnd) {
+          remarks.push(`${rep - 1} of ${opts.sizes.reps} reps (the next would have overrun the time budget)`);
+          break;
+        }
+        const roundStart = now();
+        for (let k = 0; k < runs.length; k++) {
+          const run = runs[(rep - 1 + k) % runs.length] as ContenderRun;
+          // Each contender's rep starts on a checkpointed server (none pays for WAL another wrote).
+          if (!(await checkpoint(env.adminDatabaseUrl)))
+            log("CHECKPOINT refused; contenders share checkpoint I/O");
+          await run.rep(rep);
+        }
+        slowestRound = Math.max(slowestRound, now() - roundStart);
+      }
+      for (const run of runs) {
+        run.finish();
+        durations.set(run.contender.id, run.elapsedMs);
+      }
+    } finally {
+      for (const teardown of teardowns) await teardown();
     }
 
     if (!opts.skipHttp) {

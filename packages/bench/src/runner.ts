@@ -1,8 +1,8 @@
-// Runs every queue workload for one contender, rep after rep, and records figures into Results.
-// A failing measurement is recorded as failed and the run goes on. Teardown is the caller's (it is
-// registered with the cleanup registry so an interrupt drops the database too).
+// Runs the queue workloads of one contender, one rep at a time, and records figures into Results.
+// A failing measurement is recorded as failed and the run goes on. Setup and teardown are the caller's
+// (teardown is registered with the cleanup registry so an interrupt drops the database too).
 import type { QueueWorkload, Sizes } from "./config.ts";
-import type { BenchEnv, Contender, Profile } from "./contender.ts";
+import type { Contender, Profile } from "./contender.ts";
 import { now } from "./protocol.ts";
 import type { Results } from "./results.ts";
 import { percentile, rate } from "./stats.ts";
@@ -149,37 +149,34 @@ async function e2eStep(
 }
 
 /**
- * Runs all reps for `c`, but starts another rep only if it should end before `budgetEnd` (judged by the
- * slowest rep so far), so a slow machine yields fewer reps and a report instead of a watchdog abort.
+ * One contender's part of the run: `rep()` measures every selected workload once; the caller interleaves
+ * the contenders' reps (rep 1 of each, then rep 2 of each, …) so that every ratio compares figures taken
+ * minutes apart at most, not a whole contender's block apart on a machine whose speed drifts.
  */
-export async function runContender(
-  c: Contender,
-  env: BenchEnv,
-  sizes: Sizes,
-  results: Results,
-  log: Log,
-  budgetEnd: number,
-  remarks: string[],
-  workloads: ReadonlySet<QueueWorkload> = new Set(["enqueue", "e2e"]),
-) {
-  const t0 = now();
-  let slowestRep = 0;
-  try {
-    await c.setup(env);
-    const best = profile(c, "best");
-    const defaults = profile(c, "defaults");
-    const latency = { jobs: sizes.latencyJobs, capMs: sizes.latencyCapMs };
-    const pool: LatencyPool = new Map();
-    for (let rep = 1; rep <= sizes.reps; rep++) {
-      if (rep > 1 && now() + slowestRep > budgetEnd) {
-        remarks.push(
-          `${c.label}: ${rep - 1} of ${sizes.reps} reps (the next would have overrun the run's time budget)`,
-        );
-        break;
-      }
-      const repStart = now();
-      log(`[${c.id}] rep ${rep}/${sizes.reps}`);
-      if (workloads.has("enqueue")) {
+export class ContenderRun {
+  private readonly pool: LatencyPool = new Map();
+  private readonly best: Profile;
+  private readonly defaults: Profile;
+  /** Time spent in this contender's reps so far. */
+  elapsedMs = 0;
+
+  constructor(
+    readonly contender: Contender,
+    private readonly sizes: Sizes,
+    private readonly results: Results,
+    private readonly log: Log,
+    private readonly workloads: ReadonlySet<QueueWorkload> = new Set(["enqueue", "e2e"]),
+  ) {
+    this.best = profile(contender, "best");
+    this.defaults = profile(contender, "defaults");
+  }
+
+  async rep(rep: number): Promise<void> {
+    const { contender: c, sizes, results, log, pool } = this;
+    const t0 = now();
+    log(`[${c.id}] rep ${rep}/${sizes.reps}`);
+    try {
+      if (this.workloads.has("enqueue")) {
         await enqueueStep(c, results, T.seq, log, () =>
           enqueueSequential(c, sizes.seqJobs, sizes.enqueueCapMs),
         );
@@ -188,25 +185,29 @@ export async function runContender(
         );
         await enqueueStep(c, results, T.bulk, log, () => enqueueBulk(c, sizes.bulkJobs, sizes.enqueueCapMs));
       }
-      if (workloads.has("e2e")) {
+      if (this.workloads.has("e2e")) {
+        const latency = { jobs: sizes.latencyJobs, capMs: sizes.latencyCapMs };
         await e2eStep(c, results, pool, "best-1", log, () =>
-          runE2E(c, best, 1, sizes.e2eJobs, sizes.e2eCapMs, latency),
+          runE2E(c, this.best, 1, sizes.e2eJobs, sizes.e2eCapMs, latency),
         );
         await e2eStep(c, results, pool, "best-2", log, () =>
-          runE2E(c, best, 2, sizes.e2eJobs, sizes.e2eCapMs, null),
+          runE2E(c, this.best, 2, sizes.e2eJobs, sizes.e2eCapMs, null),
         );
         await e2eStep(c, results, pool, "defaults-1", log, () =>
-          runE2E(c, defaults, 1, sizes.e2eDefaultsJobs, sizes.e2eDefaultsCapMs, {
+          runE2E(c, this.defaults, 1, sizes.e2eDefaultsJobs, sizes.e2eDefaultsCapMs, {
             jobs: sizes.latencyJobs,
             capMs: sizes.latencyDefaultsCapMs,
           }),
         );
       }
-      slowestRep = Math.max(slowestRep, now() - repStart);
+    } finally {
+      this.elapsedMs += now() - t0;
     }
-    recordLatency(c, results, pool);
-  } finally {
-    log(`[${c.id}] done in ${((now() - t0) / 1000).toFixed(1)} s`);
   }
-  return now() - t0;
+
+  /** Records the latency percentiles over every rep's samples; call once, after the last rep. */
+  finish(): void {
+    recordLatency(this.contender, this.results, this.pool);
+    this.log(`[${this.contender.id}] done: ${(this.elapsedMs / 1000).toFixed(1)} s measuring`);
+  }
 }
