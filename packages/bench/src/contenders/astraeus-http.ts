@@ -5,7 +5,7 @@ import { randomBytes } from "node:crypto";
 import type { BenchEnv } from "../contender.ts";
 import { MiniRedis } from "../redis-mini.ts";
 import type { HttpTarget } from "../workloads/http.ts";
-import { createOwnDatabase, dropOwnDatabase, type OwnDatabase, scalar } from "./pg-common.ts";
+import { createOwnDatabase, dropOwnDatabase, type OwnDatabase } from "./pg-common.ts";
 
 /** Settings the server process receives (see astraeus-http-server.ts). */
 export interface AstraeusHttpSettings {
@@ -46,8 +46,14 @@ export async function astraeusHttp(env: BenchEnv): Promise<AstraeusHttp> {
       headers: { authorization: `Bearer ${adminKey}` },
     },
     async verify(accepted, unanswered) {
-      const rows = await scalar(db.pool, "SELECT count(*) AS n FROM jobs");
-      const events = await scalar(db.pool, "SELECT count(*) AS n FROM job_events WHERE kind = 'submitted'");
+      // One statement, one snapshot: submits still committing after autocannon stopped must not land
+      // between a count of rows and a count of events.
+      const res = await db.pool.query<{ rows: string; events: string }>(
+        `SELECT (SELECT count(*) FROM jobs) AS rows,
+                (SELECT count(*) FROM job_events WHERE kind = 'submitted') AS events`,
+      );
+      const rows = Number(res.rows[0]?.rows ?? 0);
+      const events = Number(res.rows[0]?.events ?? 0);
       const problems: string[] = [];
       // Requests still in flight when autocannon stopped may have committed without being counted.
       if (rows < accepted) problems.push(`${accepted} jobs acknowledged but only ${rows} rows stored`);
