@@ -196,6 +196,16 @@ export function Alarms({ stack, app }: StackContext) {
     evaluationPeriods: 1,
   });
 
+  if (events.queue) {
+    // The lag is published by the scaler from what the relay leader last measured, aged by the time since,
+    // so a relay that stopped (no leader, a failing sink, a long transaction holding events) raises it too.
+    alarm("eventsRelayLag", `job events waited more than ${a.eventsRelayLagSeconds} s to be published.`, {
+      metric: astraeusMetric(app.stage, "eventsRelayLagSeconds", "Maximum"),
+      threshold: a.eventsRelayLagSeconds,
+      comparison: above,
+      evaluationPeriods: 5,
+    });
+  }
   if (events.deadLetter) {
     alarm("eventsDeadLetter", "job events reached the events dead-letter queue.", {
       metric: events.deadLetter.metricApproximateNumberOfMessagesVisible({

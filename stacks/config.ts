@@ -85,6 +85,8 @@ export interface StageConfig {
     oldestJobAgeSeconds: number;
     /** Minutes with jobs waiting and no live worker before paging (covers a wake-from-zero cold start). */
     noWorkerMinutes: number;
+    /** Age of the oldest job event not yet published to the events queue before paging (events on only). */
+    eventsRelayLagSeconds: number;
     rdsCpuPercent: number;
     rdsFreeStorageGiB: number;
     rdsConnectionsPercent: number;
@@ -142,6 +144,7 @@ const dev: Omit<StageConfig, "stage"> = {
     queueDepth: 1_000,
     oldestJobAgeSeconds: 600,
     noWorkerMinutes: 5,
+    eventsRelayLagSeconds: 900,
     rdsCpuPercent: 90,
     rdsFreeStorageGiB: 4,
     rdsConnectionsPercent: 80,
@@ -209,6 +212,7 @@ const prod: Omit<StageConfig, "stage"> = {
     queueDepth: 10_000,
     oldestJobAgeSeconds: 300,
     noWorkerMinutes: 3,
+    eventsRelayLagSeconds: 300,
     rdsCpuPercent: 80,
     rdsFreeStorageGiB: 20,
     rdsConnectionsPercent: 80,

@@ -17,6 +17,7 @@ export const RUNBOOK = {
   redisMemory: "Redis memory",
   redisEvictions: "Redis evictions",
   eventsDeadLetter: "Events dead-letter queue",
+  eventsRelayLag: "Event relay lag",
   budget: "Monthly budget",
 } as const;
 

@@ -41,7 +41,8 @@ export function alarmsSuite(): void {
 
     it("has every required alarm, each paging (and clearing) through the on-call topic", () => {
       const found = alarms(stage);
-      const expected = stage === "prod" ? [...REQUIRED, "eventsDeadLetter"] : REQUIRED;
+      const events: RunbookSection[] = ["eventsDeadLetter", "eventsRelayLag"];
+      const expected = stage === "prod" ? [...REQUIRED, ...events] : REQUIRED;
       expect([...found.keys()].sort()).toEqual([...expected].sort());
       for (const props of found.values()) {
         expect(props.AlarmActions).toEqual([{ Ref: topic() }]);
@@ -80,6 +81,10 @@ export function alarmsSuite(): void {
       // Redis is per node: every node of the replication group is covered.
       const nodes = PRESETS[stage].redis.nodes;
       expect(metricsOf("redisMemory").match(/CacheClusterId/g)).toHaveLength(nodes);
+      if (stage === "prod") {
+        expect(metricsOf("eventsRelayLag")).toContain("EventsRelayLagSeconds");
+        expect(a.get("eventsRelayLag")?.Threshold).toBe(PRESETS.prod.alarms.eventsRelayLagSeconds);
+      }
       // Our own metrics are the ones the scaler publishes, for this stage.
       expect(metricsOf("queueDepth")).toContain(`{"Name":"Stage","Value":"${stage}"}`);
     });

@@ -220,6 +220,14 @@ export interface PublishedDepth {
   at: string;
 }
 
+/** The event relay's standing, as its leader last published it (for the scaler's lag metric and alarm). */
+export interface PublishedRelayLag {
+  /** Age in ms of the oldest event not yet published when it was measured; 0 when caught up. */
+  lagMs: number;
+  /** When it was measured (ISO 8601). A reader adds the time since, so a relay that stopped shows growing lag. */
+  at: string;
+}
+
 export interface PendingHint {
   delivery: Delivery;
   idleMs: number;
@@ -246,6 +254,9 @@ export interface Dispatcher {
   listWorkers(): Promise<WorkerRecord[]>;
   publishDepths(depths: readonly PublishedDepth[]): Promise<void>;
   readDepths(): Promise<PublishedDepth[]>;
+  publishRelayLag(lag: PublishedRelayLag): Promise<void>;
+  /** Null when no relay has ever published (the relay is off). */
+  readRelayLag(): Promise<PublishedRelayLag | null>;
   /** Adds to the dead-lettered jobs counter the scaler publishes as `DeadJobs` (and then subtracts). */
   countDeadJobs(n: number): Promise<void>;
   /** The counter's current value (what the scaler has not yet published). */

@@ -285,6 +285,14 @@ export function dispatcherContract(label: string, open: () => Promise<ContractTa
       expect(await d.readDepths()).toEqual([]);
     });
 
+    it("keeps the event relay's last published lag, replacing the previous one", async () => {
+      expect(await d.readRelayLag()).toBeNull();
+      const at = new Date().toISOString();
+      await d.publishRelayLag({ lagMs: 1_500, at });
+      await d.publishRelayLag({ lagMs: 0, at });
+      expect(await d.readRelayLag()).toEqual({ lagMs: 0, at });
+    });
+
     it("close() ends a pending read, is idempotent, and stops further use", async () => {
       const other = await fresh();
       const q = queue("close");

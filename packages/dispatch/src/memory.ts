@@ -6,6 +6,7 @@ import type {
   DispatchRef,
   PendingHint,
   PublishedDepth,
+  PublishedRelayLag,
   WorkerRecord,
 } from "@astraeus/core";
 
@@ -60,6 +61,7 @@ export class MemoryDispatcher implements Dispatcher {
   private readonly cancelListeners = new Set<CancelEntry>();
   private readonly workers = new Map<string, { json: string; expiresAt: number }>();
   private depths = new Map<string, string>();
+  private relayLag: PublishedRelayLag | null = null;
   private readonly reportError: (err: Error) => void;
   private interruptArmed = false;
   private seq = 0;
@@ -215,6 +217,14 @@ export class MemoryDispatcher implements Dispatcher {
   async publishDepths(depths: readonly PublishedDepth[]): Promise<void> {
     // A snapshot replaces the previous one: a queue missing from it has nothing ready.
     this.depths = new Map(depths.map((d) => [d.queue, JSON.stringify(d)]));
+  }
+
+  async publishRelayLag(lag: PublishedRelayLag): Promise<void> {
+    this.relayLag = { ...lag };
+  }
+
+  async readRelayLag(): Promise<PublishedRelayLag | null> {
+    return this.relayLag ? { ...this.relayLag } : null;
   }
 
   async readDepths(): Promise<PublishedDepth[]> {

@@ -1,6 +1,6 @@
 // Worker presence and published queue depths: small JSON records beside the streams, read by the API
 // (`workers()`), the scaler and the alarms.
-import type { PublishedDepth, WorkerRecord } from "@astraeus/core";
+import type { PublishedDepth, PublishedRelayLag, WorkerRecord } from "@astraeus/core";
 import type { Redis } from "ioredis";
 import { parseJson } from "./redis-connection.ts";
 import { execOrThrow } from "./redis-replies.ts";
@@ -10,12 +10,14 @@ export class RedisRegistry {
   private readonly prefix: string;
   private readonly workersKey: string;
   private readonly depthKey: string;
+  private readonly relayKey: string;
 
   constructor(cmd: Redis, prefix: string) {
     this.cmd = cmd;
     this.prefix = prefix;
     this.workersKey = `${prefix}workers`;
     this.depthKey = `${prefix}depth`;
+    this.relayKey = `${prefix}events-relay`;
   }
 
   private workerKey(id: string): string {
@@ -81,5 +83,16 @@ export class RedisRegistry {
       .map((json) => parseJson<PublishedDepth>(json, (v) => typeof v.queue === "string"))
       .filter((d): d is PublishedDepth => d !== null)
       .sort((a, b) => a.queue.localeCompare(b.queue));
+  }
+
+  async publishRelayLag(lag: PublishedRelayLag): Promise<void> {
+    await this.cmd.set(this.relayKey, JSON.stringify(lag));
+  }
+
+  async readRelayLag(): Promise<PublishedRelayLag | null> {
+    return parseJson<PublishedRelayLag>(
+      await this.cmd.get(this.relayKey),
+      (v) => typeof v.lagMs === "number" && typeof v.at === "string",
+    );
   }
 }

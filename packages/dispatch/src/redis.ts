@@ -6,6 +6,7 @@ import type {
   DispatchRef,
   PendingHint,
   PublishedDepth,
+  PublishedRelayLag,
   WorkerRecord,
 } from "@astraeus/core";
 import type { Redis, RedisOptions } from "ioredis";
@@ -334,6 +335,14 @@ export class RedisDispatcher implements Dispatcher {
 
   readDepths(): Promise<PublishedDepth[]> {
     return this.registry.readDepths();
+  }
+
+  publishRelayLag(lag: PublishedRelayLag): Promise<void> {
+    return this.registry.publishRelayLag(lag);
+  }
+
+  readRelayLag(): Promise<PublishedRelayLag | null> {
+    return this.registry.readRelayLag();
   }
 
   interrupt(): void {

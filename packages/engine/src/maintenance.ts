@@ -190,6 +190,10 @@ export class Maintenance {
         );
       }
     }
+    // For the scaler's EventsRelayLagSeconds (and its alarm); losing one sample is harmless.
+    await this.dispatcher
+      .publishRelayLag({ lagMs: report.lagMs, at: new Date().toISOString() })
+      .catch(() => {});
     try {
       this.opts.onRelay?.(report);
     } catch {

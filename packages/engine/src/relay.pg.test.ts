@@ -194,6 +194,12 @@ describe("the event relay", () => {
     expect(m.relayStats.failures).toBeGreaterThanOrEqual(3);
     expect(reports.some((r) => r.error instanceof Error && r.lagMs >= 0)).toBe(true);
     expect(sink.accepted).toEqual([]);
+    // The lag is published for the scaler (EventsRelayLagSeconds) and grows while the sink fails.
+    const published = await waitFor("a published lag", async () => {
+      const lag = await engine.dispatcher.readRelayLag();
+      return lag !== null && lag.lagMs > 0 ? lag : undefined;
+    });
+    expect(Date.now() - Date.parse(published?.at ?? "")).toBeLessThan(60_000);
 
     sink.failing = false;
     await waitFor("the events relayed once the sink is back", () => sink.of(tenant).length >= ids.length);
@@ -211,6 +217,7 @@ describe("the event relay", () => {
       () => reports.at(-1)?.error === undefined && reports.at(-1)?.lagMs === 0,
     );
     await m.stop();
+    expect((await engine.dispatcher.readRelayLag())?.lagMs).toBe(0);
   });
 
   it("relays on the leader only; a second member relays nothing until it takes over, then goes on from the shared cursor", async () => {

@@ -9,5 +9,6 @@ export function redisKeys(prefix: string) {
     workers: `${prefix}workers`,
     stream: (queue: string) => `${prefix}q:${queue}`,
     deadJobs: `${prefix}stats:dead_jobs`,
+    relayLag: `${prefix}events-relay`,
   };
 }

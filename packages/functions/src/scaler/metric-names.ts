@@ -10,6 +10,7 @@ export const METRIC = {
   workerCount: "WorkerCount",
   deadJobs: "DeadJobs",
   runningTasks: "RunningTasks",
+  eventsRelayLagSeconds: "EventsRelayLagSeconds",
 } as const;
 
 export type MetricName = (typeof METRIC)[keyof typeof METRIC];

@@ -8,6 +8,8 @@ export interface Snapshot {
   queues: QueueReading[];
   workers: number;
   deadJobs: number;
+  /** The event relay's lag in ms; null when the relay is off (nothing is published then). */
+  relayLagMs?: number | null;
   /** Running ECS tasks; undefined when unknown (ECS unreachable), which withholds BacklogPerTask. */
   runningTasks: number | undefined;
 }
@@ -41,6 +43,9 @@ export function metricData(s: Snapshot): MetricDatum[] {
   data.push(datum(METRIC.oldestJobAgeSeconds, oldestSeconds, "Seconds"));
   data.push(datum(METRIC.workerCount, s.workers, "Count"));
   data.push(datum(METRIC.deadJobs, s.deadJobs, "Count"));
+  if (s.relayLagMs !== undefined && s.relayLagMs !== null) {
+    data.push(datum(METRIC.eventsRelayLagSeconds, s.relayLagMs / 1000, "Seconds"));
+  }
   if (s.runningTasks !== undefined) {
     data.push(datum(METRIC.runningTasks, s.runningTasks, "Count"));
     data.push(datum(METRIC.backlogPerTask, backlogPerTask(ready, s.runningTasks), "Count"));

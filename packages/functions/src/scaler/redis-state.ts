@@ -1,4 +1,4 @@
-import type { PublishedDepth } from "@astraeus/core";
+import type { PublishedDepth, PublishedRelayLag } from "@astraeus/core";
 import type { Redis } from "ioredis";
 import { redisKeys } from "./keys.ts";
 import type { ScalerSettings } from "./settings.ts";
@@ -17,6 +17,24 @@ export interface RedisState {
   workers: number;
   /** Jobs dead-lettered since the last run (the counter's current value). */
   deadJobs: number;
+  /**
+   * The event relay's lag in ms: what its leader last measured plus the time since, so a relay that
+   * stopped (no leader, stuck sink) shows a growing lag. Null when no relay has ever published.
+   */
+  relayLagMs: number | null;
+}
+
+/** Lag as of `now`: the published figure aged by the time since it was measured. */
+export function relayLagAt(json: string | null, now: number): number | null {
+  if (json === null) return null;
+  try {
+    const v = JSON.parse(json) as Partial<PublishedRelayLag>;
+    const at = Date.parse(String(v.at));
+    if (typeof v.lagMs !== "number" || !Number.isFinite(v.lagMs) || !Number.isFinite(at)) return null;
+    return Math.max(0, v.lagMs) + Math.max(0, now - at);
+  } catch {
+    return null;
+  }
 }
 
 function parseDepth(json: string): PublishedDepth | null {
@@ -83,11 +101,13 @@ export async function readRedisState(
   now: number,
 ): Promise<RedisState> {
   const keys = redisKeys(settings.prefix);
-  const [published, workers, dead] = await Promise.all([
+  const [published, workers, dead, relay] = await Promise.all([
     redis.hvals(keys.depth),
     redis.zcount(keys.workers, now - settings.workerWindowMs, "+inf"),
     redis.get(keys.deadJobs),
+    redis.get(keys.relayLag),
   ]);
+  const relayLagMs = relayLagAt(relay, now);
   const depths = published.map(parseDepth).filter((d): d is PublishedDepth => d !== null);
   const newest = Math.max(...depths.map((d) => Date.parse(d.at)).filter(Number.isFinite), -Infinity);
   // An empty snapshot means "nothing ready" only while a leader is alive to have written it.
@@ -102,11 +122,11 @@ export async function readRedisState(
         oldestReadyAgeMs: d.ready > 0 ? d.oldestReadyAgeMs : null,
       }))
       .sort((a, b) => a.queue.localeCompare(b.queue));
-    return { queues, source: "published", workers, deadJobs };
+    return { queues, source: "published", workers, deadJobs, relayLagMs };
   }
   const names = (await redis.smembers(keys.queues)).sort();
   const queues = await Promise.all(names.map((q) => streamReading(redis, settings, q, now)));
-  return { queues, source: "streams", workers, deadJobs };
+  return { queues, source: "streams", workers, deadJobs, relayLagMs };
 }
 
 /**

@@ -211,6 +211,22 @@ describe("scaler run against real Redis and a local ECS/CloudWatch endpoint", ()
     expect(value("QueueDepth")).toBe(0);
   });
 
+  it("publishes the event relay's lag, aged by the time since its leader measured it", async () => {
+    await redis.set(
+      keys.relayLag,
+      JSON.stringify({ lagMs: 2_000, at: new Date(NOW - 30_000).toISOString() }),
+    );
+    const result = await run();
+    expect(result.published).toBeGreaterThan(0);
+    expect(value("EventsRelayLagSeconds")).toBe(32);
+  });
+
+  it("publishes no relay lag while the relay is off", async () => {
+    await run();
+    expect(published().some((d) => d.MetricName === "EventsRelayLagSeconds")).toBe(false);
+    expect(value("DeadJobs")).toBe(0);
+  });
+
   it("publishes dead jobs from the counter and subtracts what it published", async () => {
     await redis.set(keys.deadJobs, "3");
     await run();

@@ -78,6 +78,7 @@ export async function runScaler(deps: ScalerDeps): Promise<ScalerResult> {
     queues: state.queues,
     workers: state.workers,
     deadJobs: state.deadJobs,
+    relayLagMs: state.relayLagMs,
     runningTasks,
   });
   let published = 0;
