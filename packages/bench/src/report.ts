@@ -95,7 +95,14 @@ function sections(input: ReportInput): string[] {
   );
   out.push("## Results", "");
   for (const spec of input.specs) out.push(renderTable(spec, input.results, COLUMN_LABELS), "");
-  out.push("## Goals (issue #5)", "", ...goalLines(input.specs, input.results).map((l) => `- ${l}`), "");
+  const goals = goalLines(input.specs, input.results);
+  out.push("## Goals (issue #5)", "", ...goals.map((l) => `- ${l}`), "");
+  if (goals.some((l) => l.includes("MISSED"))) {
+    out.push(
+      "Where a goal is missed, [benchmarks-analysis.md](benchmarks-analysis.md) has the profiles of where the time goes and what would close each gap.",
+      "",
+    );
+  }
   if (input.remarks.length > 0) out.push("## Remarks", "", ...input.remarks.map((r) => `- ${r}`), "");
   const times = [...input.durations].map(([k, ms]) => `${k} ${(ms / 1000).toFixed(0)} s`).join(", ");
   out.push(
