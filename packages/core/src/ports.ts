@@ -190,6 +190,11 @@ export interface JobStore {
   readEventsAfter(cursor: RelayCursor, limit: number): Promise<OutboxBatch>;
   /** Saves the relay's position; a cursor behind the saved one is ignored. */
   saveRelayCursor(key: string, cursor: RelayCursor): Promise<void>;
+  /**
+   * Gives a relay that has no position yet one past every event already committed (it then publishes only
+   * what is written from now on); a relay with a position keeps it.
+   */
+  startRelayCursorAtNow(key: string): Promise<void>;
   tryLeadership(name: string): Promise<LeaderHandle | null>;
   ping(): Promise<void>;
   close(): Promise<void>;

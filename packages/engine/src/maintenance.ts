@@ -38,6 +38,12 @@ export interface MaintenanceOptions {
   relayMaxBatchesPerTick: number;
   /** `engine_state` key of the relay's cursor. Default "events_relay". */
   relayKey: string;
+  /**
+   * Where a relay with no saved position starts: "retained" publishes every event still in Postgres
+   * (up to JOB_RETENTION_DAYS of history), "now" only what is written from its first tick on.
+   * Default "retained".
+   */
+  relayStart: "retained" | "now";
   /** Told after every relay tick (metrics). */
   onRelay?: (report: RelayReport) => void;
   logger: Logger;
@@ -68,6 +74,7 @@ const DEFAULTS: Omit<MaintenanceOptions, "logger"> = {
   relayBatchSize: 500,
   relayMaxBatchesPerTick: 20,
   relayKey: "events_relay",
+  relayStart: "retained",
 };
 
 const age = (now: number, at: string | Date | null | undefined): number =>
@@ -88,7 +95,7 @@ export class Maintenance {
   private relayTimer: NodeJS.Timeout | null = null;
   private relayCurrent: Promise<void> = Promise.resolve();
   private relayFailures = 0;
-  private relayIndexReady = false;
+  private relayPrepared = false;
   /** Totals of the event relay since start (tests, diagnostics). */
   readonly relayStats = { relayed: 0, ticks: 0, failures: 0, lagMs: 0 };
 
@@ -211,9 +218,10 @@ export class Maintenance {
     let relayed = 0;
     let pending: JobEventRecord[] = [];
     try {
-      if (!this.relayIndexReady) {
+      if (!this.relayPrepared) {
         await this.store.ensureOutboxIndex();
-        this.relayIndexReady = true;
+        if (this.opts.relayStart === "now") await this.store.startRelayCursorAtNow(relayKey);
+        this.relayPrepared = true;
       }
       let cursor: RelayCursor = await this.store.loadRelayCursor(relayKey);
       for (let i = 0; i < relayMaxBatchesPerTick && this.leader && !this.stopped; i++) {

@@ -174,6 +174,26 @@ describe("the event relay", () => {
     await m.stop();
   });
 
+  it("started with relayStart 'now', publishes what is written from then on and none of the history", async () => {
+    const sink = new RecordingSink();
+    const tenant = unique("t");
+    const queue = unique("q");
+    const history = await submit(tenant, queue, 15);
+    await outboxEnd(); // the history is below the read horizon: committed and readable
+    const relayKey = unique("relay");
+    const m = relay({ eventSink: sink, relayKey, relayStart: "now" });
+    m.start();
+    await waitFor("the relay's first position", async () => {
+      const c = await store.loadRelayCursor(relayKey);
+      return c.txid !== "0" ? c : undefined;
+    });
+    const fresh = await submit(tenant, queue, 5);
+    await waitFor("the new jobs' events", () => sink.of(tenant).length >= fresh.length);
+    expect(new Set(sink.of(tenant).map((e) => e.jobId))).toEqual(new Set(fresh));
+    expect(sink.of(tenant).some((e) => history.includes(e.jobId))).toBe(false);
+    await m.stop();
+  });
+
   it("keeps its cursor while the sink fails and sends the same events again on a later tick", async () => {
     const sink = new RecordingSink();
     sink.failing = true;

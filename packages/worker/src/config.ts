@@ -58,6 +58,11 @@ export const WorkerEnv = z.object({
   EVENTS_SQS_QUEUE_URL: z.url().optional(),
   /** How often the event relay reads new events, in ms. Default 1000. */
   EVENTS_RELAY_INTERVAL_MS: int(10, 600_000).default(1000),
+  /**
+   * Where the relay starts the first time it runs (it keeps its position after that): `retained` publishes
+   * every event still in Postgres first, `now` only events written from then on. Default "retained".
+   */
+  EVENTS_RELAY_START: z.enum(["retained", "now"]).default("retained"),
   /** Port of the worker's /health and /metrics listener; 0 turns it off. Default 9464. */
   WORKER_METRICS_PORT: int(0, 65_535).default(9464),
   /** pino level. Default "info". */

@@ -77,6 +77,7 @@ export async function startWorkerProcess(
       retentionMs: env.JOB_RETENTION_DAYS * 86_400_000,
       eventSink,
       relayIntervalMs: env.EVENTS_RELAY_INTERVAL_MS,
+      relayStart: env.EVENTS_RELAY_START,
       ...(onRelay ? { onRelay } : {}),
     },
     logger: log,

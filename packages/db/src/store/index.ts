@@ -23,7 +23,13 @@ import type {
 import type { Database } from "../sql.ts";
 import { cancelJob, retryJob } from "./admin.ts";
 import { claimByIds, claimNext, finish, heartbeat, recordProgress } from "./lease.ts";
-import { ensureOutboxIndex, loadRelayCursor, readEventsAfter, saveRelayCursor } from "./outbox.ts";
+import {
+  ensureOutboxIndex,
+  loadRelayCursor,
+  readEventsAfter,
+  saveRelayCursor,
+  startRelayCursorAtNow,
+} from "./outbox.ts";
 import { getJob, listEvents, listJobs, queueStats } from "./read.ts";
 import { insertJobs } from "./submit.ts";
 import {
@@ -108,6 +114,9 @@ export class SqlJobStore implements JobStore {
   }
   saveRelayCursor(key: string, cursor: RelayCursor): Promise<void> {
     return saveRelayCursor(this.db, key, cursor);
+  }
+  startRelayCursorAtNow(key: string): Promise<void> {
+    return startRelayCursorAtNow(this.db, key);
   }
   async tryLeadership(name: string): Promise<LeaderHandle | null> {
     return this.db.tryAdvisoryLock(name);

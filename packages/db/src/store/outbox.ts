@@ -85,6 +85,22 @@ export async function saveRelayCursor(db: SqlExecutor, key: string, cursor: Rela
   );
 }
 
+/**
+ * A first position past every event committed so far: every transaction below the horizon has ended, so
+ * (horizon − 1, largest id) is behind all of their events and ahead of any a running transaction writes.
+ * Only when the key has no position yet.
+ */
+export async function startRelayCursorAtNow(db: SqlExecutor, key: string): Promise<void> {
+  await db.query(
+    `INSERT INTO engine_state (key, value, updated_at)
+     SELECT $1, jsonb_build_object(
+       'txid', (pg_snapshot_xmin(pg_current_snapshot())::text::numeric - 1)::text,
+       'id', '9223372036854775807'), now()
+     ON CONFLICT (key) DO NOTHING`,
+    [key],
+  );
+}
+
 // One statement, one snapshot: the horizon (pg_snapshot_xmin of the statement's own snapshot) and the
 // predecessor lookups see exactly what the page saw. `need_*` is the furthest (in (txid, id) order) earlier
 // event of the same job with a later transaction id: the only kind that can lie beyond the event in this

@@ -1489,6 +1489,29 @@ export function storeContract(name: string, open: () => Promise<OpenedStore>): v
         expect(await countRows("job_events WHERE tenant = $1 AND txid::xid <> xmin", [tenant])).toBe(0);
       });
 
+      it("starts a relay with no position past every committed event, and keeps a position it has", async () => {
+        const tenant = unique("t");
+        const queue = unique("q");
+        const s0 = await outboxEnd();
+        const [before] = await insert(newJob({ tenant, queue }));
+        // Once readable, `before` is below the horizon (which only moves forward): a start now is past it.
+        await drainUntil(s0, (got) => got.some((ev) => ev.jobId === before!.id));
+        const key = unique("relay");
+        await store.startRelayCursorAtNow(key);
+        const start = await store.loadRelayCursor(key);
+        expect(start).not.toEqual(OUTBOX_START);
+        const [after] = await insert(newJob({ tenant, queue }));
+        const { events } = await drainUntil(start, (got) => got.some((ev) => ev.jobId === after!.id), 100);
+        const mine = events.filter((ev) => ev.tenant === tenant);
+        expect(mine.map((ev) => ev.jobId)).toEqual([after!.id]);
+        expect(mine.some((ev) => ev.jobId === before!.id)).toBe(false);
+        // Started once: a later start leaves the saved position alone.
+        const moved = { txid: (BigInt(start.txid) + 1n).toString(), id: "5" };
+        await store.saveRelayCursor(key, moved);
+        await store.startRelayCursorAtNow(key);
+        expect(await store.loadRelayCursor(key)).toEqual(moved);
+      });
+
       it("saves the relay cursor forward only, per key", async () => {
         const key = unique("relay");
         expect(await store.loadRelayCursor(key)).toEqual(OUTBOX_START);
