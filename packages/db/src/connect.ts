@@ -3,6 +3,9 @@ import postgres from "postgres";
 import { runMigrations, runPgliteMigrations } from "./migrate.ts";
 import { type Database, PgliteDatabase, PostgresDatabase } from "./sql.ts";
 
+/** Shared buffers of the embedded (PGlite) database. */
+export const EMBEDDED_SHARED_BUFFERS = "32MB";
+
 export interface ConnectOptions {
   /** Postgres URL. Without it the database is embedded PGlite. */
   url?: string;
@@ -42,7 +45,11 @@ export async function connectDatabase(opts: ConnectOptions = {}): Promise<Databa
   if (opts.dataDir) mkdirSync(opts.dataDir, { recursive: true });
   // Loaded on demand: PGlite's WASM module costs ~40 MB of RSS that a process on real Postgres never needs.
   const { PGlite } = await import("@electric-sql/pglite");
-  const pg = opts.dataDir ? new PGlite(opts.dataDir) : new PGlite();
+  // 32 MB of shared buffers rather than 128: a restarted `pnpm dev` measured ~305 MB of RSS instead of
+  // ~410 (PGlite alone ~185 instead of ~320), with 100k-row inserts as fast. The first start is dominated
+  // by initdb (400–850 MB either way). The embedded mode is for trying and developing.
+  const pgOpts = { postgresqlconf: [`shared_buffers=${EMBEDDED_SHARED_BUFFERS}`] };
+  const pg = opts.dataDir ? new PGlite(opts.dataDir, pgOpts) : new PGlite(pgOpts);
   await pg.waitReady;
   await runPgliteMigrations(pg);
   return new PgliteDatabase(pg);

@@ -1,3 +1,5 @@
+import { describe, expect, it } from "vitest";
+import { EMBEDDED_SHARED_BUFFERS } from "../connect.ts";
 import { createStore } from "../index.ts";
 import { storeContract } from "./store.contract.ts";
 
@@ -5,4 +7,16 @@ import { storeContract } from "./store.contract.ts";
 storeContract("PGlite", async () => {
   const store = await createStore();
   return { store, cleanup: () => store.close() };
+});
+
+describe("the embedded database", () => {
+  it("runs with small shared buffers, as a development database", async () => {
+    const store = await createStore();
+    try {
+      const [row] = await store.db.query<{ shared_buffers: string }>("SHOW shared_buffers");
+      expect(row?.shared_buffers).toBe(EMBEDDED_SHARED_BUFFERS);
+    } finally {
+      await store.close();
+    }
+  });
 });
