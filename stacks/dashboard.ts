@@ -157,7 +157,11 @@ export function Dashboard(stack: Stack, stage: string, s: DashboardSources): clo
       ? graph(
           "Events queue",
           [s.eventsQueue.metricNumberOfMessagesSent({ period: minute })],
-          [s.eventsQueue.metricApproximateAgeOfOldestMessage({ period: minute })],
+          // Both in seconds: how long events wait in Postgres for the relay, and then in the queue.
+          [
+            astraeusMetric(stage, "eventsRelayLagSeconds", "Maximum"),
+            s.eventsQueue.metricApproximateAgeOfOldestMessage({ period: minute }),
+          ],
         )
       : undefined,
   };

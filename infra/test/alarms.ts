@@ -108,6 +108,8 @@ export function alarmsSuite(): void {
         if (title === "Events queue" && stage === "dev") continue;
         expect(body, title).toContain(`\\"title\\":\\"${title}\\"`);
       }
+      // Where events are on, their panel shows the relay's lag beside the queue's own age.
+      if (stage === "prod") expect(body).toContain("EventsRelayLagSeconds");
       const outputs = Object.keys(json(stage, "Alarms").Outputs ?? {});
       expect(outputs).toEqual(expect.arrayContaining(["AlarmTopicArn", "DashboardUrl"]));
       const api = json(stage, "Api").Outputs ?? {};
