@@ -49,8 +49,11 @@ export function pgbossContender(): Contender {
     async setup(e) {
       env = e;
       db = await createOwnDatabase(e, "pgboss", 2);
-      // The producer at pg-boss defaults (pool max 10); its maintenance runs every 2 min, i.e. not during a measurement.
-      boss = new PgBoss({ connectionString: db.url });
+      // The producer at pg-boss defaults (pool max 10) but without supervision and cron scheduling: it lives
+      // through the whole interleaved run, and its maintenance would otherwise run on the shared Postgres
+      // during other contenders' measurements. Sending and inserting do not depend on either; pg-boss's
+      // worker processes keep both on (their own maintenance runs only during pg-boss's measurements).
+      boss = new PgBoss({ connectionString: db.url, supervise: false, schedule: false });
       boss.on("error", (err) => say(`pg-boss: ${err.message}`));
       await boss.start();
       await boss.createQueue(PGBOSS_QUEUE);
