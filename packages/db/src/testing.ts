@@ -36,6 +36,13 @@ export async function createTestDatabase(label = "t"): Promise<TestDatabase> {
   };
 }
 
+let seq = 0;
+/** A name no other test in the process uses (tenants, queues, lock and relay keys). */
+export function unique(prefix: string): string {
+  seq++;
+  return `${prefix}-${process.pid}-${seq}-${Math.random().toString(36).slice(2, 6)}`;
+}
+
 /** Polls `check` until it returns a truthy value (returned) or `timeoutMs` passes (throws naming `what`). */
 export async function waitFor<T>(what: string, check: () => Promise<T> | T, timeoutMs = 15_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;

@@ -3,7 +3,7 @@
 import { randomUUID } from "node:crypto";
 import { AppError, type Delivery, type Dispatcher, LIMITS } from "@astraeus/core";
 import { createStore, type SqlJobStore } from "@astraeus/db";
-import { createTestDatabase, type TestDatabase } from "@astraeus/db/testing";
+import { createTestDatabase, type TestDatabase, unique } from "@astraeus/db/testing";
 import { createDispatcher } from "@astraeus/dispatch";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createEngine, type JobEngine, resolveSubmission, SUBMISSION_DEFAULTS } from "./index.ts";
@@ -12,12 +12,6 @@ let tdb: TestDatabase;
 let store: SqlJobStore;
 let dispatcher: Dispatcher;
 let engine: JobEngine;
-let seq = 0;
-
-function unique(prefix: string): string {
-  seq++;
-  return `${prefix}-${seq}-${Math.random().toString(36).slice(2, 8)}`;
-}
 
 beforeAll(async () => {
   tdb = await createTestDatabase("engine_pg");

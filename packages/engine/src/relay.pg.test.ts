@@ -3,7 +3,7 @@
 import { randomUUID } from "node:crypto";
 import type { EventSink, JobEventRecord, RelayCursor } from "@astraeus/core";
 import { createStore, type SqlJobStore } from "@astraeus/db";
-import { createTestDatabase, type TestDatabase, waitFor } from "@astraeus/db/testing";
+import { createTestDatabase, type TestDatabase, unique, waitFor } from "@astraeus/db/testing";
 import { createDispatcher } from "@astraeus/dispatch";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createEngine, type JobEngine, type MaintenanceOptions, silentLogger } from "./index.ts";
@@ -13,12 +13,6 @@ let tdb: TestDatabase;
 let store: SqlJobStore;
 let engine: JobEngine;
 const cleanups: (() => Promise<void>)[] = [];
-let seq = 0;
-
-function unique(prefix: string): string {
-  seq++;
-  return `${prefix}-${seq}-${Math.random().toString(36).slice(2, 8)}`;
-}
 
 beforeAll(async () => {
   tdb = await createTestDatabase("relay");

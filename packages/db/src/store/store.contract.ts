@@ -18,6 +18,7 @@ import {
 } from "@astraeus/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { SqlExecutor } from "../sql.ts";
+import { unique } from "../testing.ts";
 import type { SqlJobStore } from "./index.ts";
 import { OUTBOX_START, readEventsAfter } from "./outbox.ts";
 
@@ -26,12 +27,7 @@ export interface OpenedStore {
   cleanup: () => Promise<void>;
 }
 
-let seq = 0;
-/** A name no other test in the process uses (tenants and queues). */
-export function unique(prefix: string): string {
-  seq++;
-  return `${prefix}-${process.pid}-${seq}-${Math.random().toString(36).slice(2, 6)}`;
-}
+export { unique };
 
 /** A valid UUIDv7 for an arbitrary millisecond (uuidv7() never goes back in time, so it cannot mint old ids). */
 export function idAt(ms: number): string {
