@@ -88,9 +88,7 @@ export async function buildServer(env: Env, opts: BuildOptions = {}): Promise<Ap
         maxPayloadBytes: env.MAX_PAYLOAD_BYTES,
       },
       leaseMs: env.WORKER_LEASE_TTL_SECONDS * 1000,
-      ...(env.GROUP_COMMIT_MAX_IN_FLIGHT
-        ? { groupCommit: { maxInFlight: env.GROUP_COMMIT_MAX_IN_FLIGHT } }
-        : {}),
+      groupCommit: { maxInFlight: env.GROUP_COMMIT_MAX_IN_FLIGHT },
       logger,
     });
     closers.push(() => engine.close());

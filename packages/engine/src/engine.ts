@@ -17,7 +17,7 @@ import {
   type QueueStats,
   type WorkerRecord,
 } from "@astraeus/core";
-import { type GroupCommitOptions, GroupCommitter } from "./group-commit.ts";
+import { GROUP_COMMIT_DEFAULTS, type GroupCommitOptions, GroupCommitter } from "./group-commit.ts";
 import { Maintenance, type MaintenanceOptions } from "./maintenance.ts";
 import { jobFromNew, resolveSubmission, SUBMISSION_DEFAULTS, type SubmissionDefaults } from "./submission.ts";
 import type { ClaimRequest, Engine, FailRequest, JobPage, ReconcileReport, SubmitResult } from "./types.ts";
@@ -65,8 +65,7 @@ export class JobEngine implements Engine {
     this.leaseMs = opts.leaseMs ?? 30_000;
     this.log = opts.logger ?? silentLogger;
     this.committer = new GroupCommitter((jobs) => this.insertAndDispatch(jobs), {
-      maxBatch: 1000,
-      maxInFlight: 1,
+      ...GROUP_COMMIT_DEFAULTS,
       ...opts.groupCommit,
     });
     this.maintenance = new Maintenance(this.store, this.dispatcher, {

@@ -4,11 +4,27 @@ export interface GroupCommitOptions {
   /** Most rows in one INSERT. Default 1000. */
   maxBatch: number;
   /**
-   * Inserts allowed in flight at once; arrivals meanwhile wait and ride the next one. Default 1: a busy
-   * API process is CPU-bound, and one larger transaction costs it less per submit than two smaller ones
-   * (measured ~12 % more POST /v1/jobs per second than with 2, at the same latency).
+   * Inserts allowed in flight at once; arrivals meanwhile wait and ride the next one. Default 2: submits
+   * waiting together are spread over the free slots, so two transactions overlap their round trips and
+   * WAL flushes (50 submits in flight in one process: ~+10-20 % jobs/s over 1). The API sets 1: a busy
+   * API process is CPU-bound, and one larger transaction costs it less per submit than two smaller ones.
    */
   maxInFlight: number;
+  /** Fewest submits per insert when waiting submits are spread over free slots. Default 16. */
+  minSplit: number;
+}
+
+export const GROUP_COMMIT_DEFAULTS: GroupCommitOptions = { maxBatch: 1000, maxInFlight: 2, minSplit: 16 };
+
+/**
+ * How many inserts to start for `waiting` submits with `free` slots: one per free slot while each still
+ * gets `minSplit` submits (a small burst stays one transaction), at least one, and enough that none
+ * exceeds `maxBatch`.
+ */
+export function splitCount(waiting: number, free: number, opts: GroupCommitOptions): number {
+  if (waiting === 0 || free <= 0) return 0;
+  const even = Math.max(1, Math.min(free, Math.floor(waiting / opts.minSplit)));
+  return Math.min(free, Math.max(even, Math.ceil(waiting / opts.maxBatch)));
 }
 
 interface Waiter {
@@ -33,7 +49,7 @@ export class GroupCommitter {
   constructor(
     /** Inserts one batch; it also sends the batch's stream hints, once, for the rows it inserted. */
     private readonly insert: (jobs: NewJob[]) => Promise<InsertOutcome>,
-    private readonly opts: GroupCommitOptions = { maxBatch: 1000, maxInFlight: 1 },
+    private readonly opts: GroupCommitOptions = GROUP_COMMIT_DEFAULTS,
   ) {}
 
   add(job: NewJob): Promise<InsertOutcome> {
@@ -55,13 +71,15 @@ export class GroupCommitter {
     // setImmediate lets every caller of the current tick join this batch.
     setImmediate(() => {
       this.scheduled = false;
-      void this.flush();
+      const parts = splitCount(this.queue.length, this.opts.maxInFlight - this.inFlight, this.opts);
+      const size = Math.ceil(this.queue.length / Math.max(1, parts));
+      for (let i = 0; i < parts; i++) void this.flush(Math.min(size, this.opts.maxBatch));
     });
   }
 
-  private async flush(): Promise<void> {
+  private async flush(size: number): Promise<void> {
     if (this.inFlight >= this.opts.maxInFlight || this.queue.length === 0) return;
-    const batch = this.queue.splice(0, this.opts.maxBatch);
+    const batch = this.queue.splice(0, size);
     this.inFlight++;
     this.flushes++;
     try {

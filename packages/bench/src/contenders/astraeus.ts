@@ -16,7 +16,7 @@ export const ASTRAEUS_PROFILES: Profile[] = [
   {
     name: "best",
     description:
-      "`createWorker({ store, dispatcher, queues, jobs, concurrency: 1000, batchSize: 500 })`: concurrency (MAX_CONCURRENT_JOBS) and the claim batch (WORKER_BATCH_SIZE) are the throughput knobs docs/configuration.md names; with no-op handlers a worker is bound by how many jobs it holds between claim and completion, so 1,000 slots keep both Postgres cores busy. Everything else at its defaults (3 claims in flight, completion buffer of 500 rows / 2 ms, maintenance leader on, Postgres pool 10, Redis Streams dispatch); the producer is `createEngine` with its group commit (up to 1,000 rows per INSERT, 1 in flight)",
+      "`createWorker({ store, dispatcher, queues, jobs, concurrency: 1000, batchSize: 500 })`: concurrency (MAX_CONCURRENT_JOBS) and the claim batch (WORKER_BATCH_SIZE) are the throughput knobs docs/configuration.md names; with no-op handlers a worker is bound by how many jobs it holds between claim and completion, so 1,000 slots keep both Postgres cores busy. Everything else at its defaults (3 claims in flight, completion buffer of 500 rows / 2 ms, maintenance leader on, Postgres pool 10, Redis Streams dispatch); the producer is `createEngine` with its group commit (up to 1,000 rows per INSERT, 2 in flight)",
     options: { concurrency: 1000, batchSize: 500 },
   },
   {
