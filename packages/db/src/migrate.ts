@@ -4,6 +4,7 @@ import type { PGlite } from "@electric-sql/pglite";
 import { drizzle as drizzlePg } from "drizzle-orm/postgres-js";
 import { migrate as migratePg } from "drizzle-orm/postgres-js/migrator";
 import postgres from "postgres";
+import { prebuildIndexes } from "./migrate-indexes.ts";
 import type { SqlExecutor } from "./sql.ts";
 
 export const MIGRATIONS_FOLDER = fileURLToPath(new URL("../migrations", import.meta.url));
@@ -18,14 +19,27 @@ export function expectedMigrations(): number {
   return journal.entries.length;
 }
 
+/** How often a start that finds another one migrating checks whether it has finished. */
+const LOCK_POLL_MS = 200;
+
 /**
  * Applies pending migrations to a real Postgres. Concurrent callers (API and worker starting together)
- * serialise on an advisory lock so each migration runs once.
+ * serialise on an advisory lock so each migration runs once. Index builds on existing tables run
+ * CONCURRENTLY first (see migrate-indexes.ts), so a deploy does not stop writes while they build.
  */
 export async function runMigrations(opts: { url: string }): Promise<void> {
   const sql = postgres(opts.url, { max: 1, onnotice: () => {} });
   try {
-    await sql`SELECT pg_advisory_lock(hashtext('astraeus:migrate'))`;
+    // Polled, not pg_advisory_lock: a session blocked inside that statement holds a snapshot, and a
+    // concurrent index build waits for every older snapshot, so the waiter and the builder would deadlock.
+    for (;;) {
+      const [row] = await sql<
+        { ok: boolean }[]
+      >`SELECT pg_try_advisory_lock(hashtext('astraeus:migrate')) AS ok`;
+      if (row?.ok) break;
+      await new Promise((resolve) => setTimeout(resolve, LOCK_POLL_MS));
+    }
+    await prebuildIndexes(sql, MIGRATIONS_FOLDER, `${MIGRATIONS_SCHEMA}.${MIGRATIONS_TABLE}`);
     await migratePg(drizzlePg(sql), {
       migrationsFolder: MIGRATIONS_FOLDER,
       migrationsTable: MIGRATIONS_TABLE,

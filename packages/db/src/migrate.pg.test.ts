@@ -1,0 +1,127 @@
+// Real Postgres: a database of its own (createTestDatabase), made "behind" by forgetting its last
+// migration and that migration's indexes, as a database on the previous release would be.
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import postgres from "postgres";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { MIGRATIONS_FOLDER, runMigrations } from "./migrate.ts";
+import { concurrentIndexBuilds, prebuildIndexes } from "./migrate-indexes.ts";
+import { createTestDatabase, type TestDatabase } from "./testing.ts";
+
+const MIGRATIONS_TABLE = "drizzle.__drizzle_migrations";
+const LAST = "0003_live_queue_stats";
+const LAST_INDEXES = ["job_events_id_brin", "job_events_at_brin", "jobs_dead_idx"];
+
+const migration = (tag: string) => readFileSync(join(MIGRATIONS_FOLDER, `${tag}.sql`), "utf8");
+const journal = JSON.parse(readFileSync(join(MIGRATIONS_FOLDER, "meta/_journal.json"), "utf8")) as {
+  entries: { when: number; tag: string }[];
+};
+
+let tdb: TestDatabase;
+let sql: postgres.Sql;
+
+async function applied(): Promise<number> {
+  const [row] = await sql<{ n: number }[]>`SELECT count(*)::int AS n FROM drizzle.__drizzle_migrations`;
+  return row?.n ?? 0;
+}
+
+async function validity(index: string): Promise<boolean | null> {
+  const [row] = await sql<{ valid: boolean }[]>`
+    SELECT indisvalid AS valid FROM pg_index WHERE indexrelid = to_regclass(${index})`;
+  return row?.valid ?? null;
+}
+
+/** Puts the database back one release: the last migration unrecorded and its indexes gone. */
+async function forgetLastMigration(): Promise<void> {
+  const when = journal.entries.find((e) => e.tag === LAST)?.when;
+  await sql`DELETE FROM drizzle.__drizzle_migrations WHERE created_at = ${String(when)}`;
+  for (const index of LAST_INDEXES) await sql.unsafe(`DROP INDEX IF EXISTS "${index}"`);
+}
+
+beforeAll(async () => {
+  tdb = await createTestDatabase("migrate");
+  sql = postgres(tdb.url, { max: 2, onnotice: () => {} });
+  await sql`
+    INSERT INTO jobs (id, tenant, queue, type, payload, state, max_attempts, run_at, timeout_ms, created_at, updated_at)
+    SELECT gen_random_uuid(), 't1', 'q' || (g % 3), 'x', '{}', 'dead', 3, now(), 1000, now(), now()
+    FROM generate_series(1, 200) g`;
+});
+
+afterAll(async () => {
+  await sql.end({ timeout: 5 });
+  await tdb.drop();
+});
+
+describe("concurrentIndexBuilds", () => {
+  it("rewrites a migration's CREATE INDEX IF NOT EXISTS statements to build CONCURRENTLY", () => {
+    const builds = concurrentIndexBuilds(migration(LAST));
+    expect(builds.map((b) => [b.index, b.table])).toEqual([
+      ["job_events_id_brin", "job_events"],
+      ["job_events_at_brin", "job_events"],
+      ["jobs_dead_idx", "jobs"],
+    ]);
+    expect(builds[2]?.sql).toBe(
+      `CREATE INDEX CONCURRENTLY IF NOT EXISTS "jobs_dead_idx" ON "jobs" USING btree ("queue") WHERE state = 'dead'`,
+    );
+  });
+
+  it("skips comments, other statements and index builds without IF NOT EXISTS", () => {
+    expect(concurrentIndexBuilds(migration("0002_tenant_list_by_events")).map((b) => b.index)).toEqual([
+      "job_events_submitted_idx",
+    ]);
+    expect(concurrentIndexBuilds(migration("0000_init"))).toEqual([]);
+  });
+});
+
+describe("migrating a database that is behind", () => {
+  beforeEach(async () => {
+    await forgetLastMigration();
+  });
+
+  it("builds the pending migration's indexes before, and outside, the migration itself", async () => {
+    const before = await applied();
+    expect(await prebuildIndexes(sql, MIGRATIONS_FOLDER, MIGRATIONS_TABLE)).toEqual(LAST_INDEXES);
+    for (const index of LAST_INDEXES) expect(await validity(index)).toBe(true);
+    expect(await applied()).toBe(before);
+
+    await runMigrations({ url: tdb.url });
+    expect(await applied()).toBe(journal.entries.length);
+    for (const index of LAST_INDEXES) expect(await validity(index)).toBe(true);
+  });
+
+  it("drops a leftover invalid index (an interrupted concurrent build) and builds it again", async () => {
+    await sql`CREATE INDEX "jobs_dead_idx" ON jobs (queue) WHERE state = 'dead'`;
+    await sql`UPDATE pg_index SET indisvalid = false WHERE indexrelid = to_regclass('jobs_dead_idx')`;
+    expect(await validity("jobs_dead_idx")).toBe(false);
+    expect(await prebuildIndexes(sql, MIGRATIONS_FOLDER, MIGRATIONS_TABLE)).toContain("jobs_dead_idx");
+    expect(await validity("jobs_dead_idx")).toBe(true);
+    await runMigrations({ url: tdb.url });
+  });
+
+  it("lets two processes that start together migrate it, each waiting for the other", async () => {
+    await Promise.all([runMigrations({ url: tdb.url }), runMigrations({ url: tdb.url })]);
+    expect(await applied()).toBe(journal.entries.length);
+    for (const index of LAST_INDEXES) expect(await validity(index)).toBe(true);
+  });
+
+  it("throws when a build fails and leaves no invalid index behind", async () => {
+    const folder = mkdtempSync(join(tmpdir(), "astraeus-migrations-"));
+    try {
+      mkdirSync(join(folder, "meta"));
+      writeFileSync(
+        join(folder, "meta/_journal.json"),
+        JSON.stringify({ entries: [{ when: Date.now() + 1e12, tag: "9999_unique_queue" }] }),
+      );
+      writeFileSync(
+        join(folder, "9999_unique_queue.sql"),
+        `CREATE UNIQUE INDEX IF NOT EXISTS "jobs_one_per_queue" ON "jobs" USING btree ("queue");`,
+      );
+      await expect(prebuildIndexes(sql, folder, MIGRATIONS_TABLE)).rejects.toThrow(/unique|duplicate/i);
+      expect(await validity("jobs_one_per_queue")).toBeNull();
+    } finally {
+      rmSync(folder, { recursive: true, force: true });
+      await runMigrations({ url: tdb.url });
+    }
+  });
+});
