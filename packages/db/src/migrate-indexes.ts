@@ -61,6 +61,18 @@ async function pendingMigrations(sql: Sql, folder: string, table: string): Promi
     .map((e) => readFileSync(`${folder}/${e.tag}.sql`, "utf8"));
 }
 
+/** Whether the index is valid, false for a leftover of an interrupted concurrent build, null if absent. */
+async function indexValidity(sql: Sql, index: string): Promise<boolean | null> {
+  const [row] = await sql<{ valid: boolean }[]>`
+    SELECT indisvalid AS valid FROM pg_index WHERE indexrelid = to_regclass(quote_ident(${index}))`;
+  return row?.valid ?? null;
+}
+
+async function tableExists(sql: Sql, table: string): Promise<boolean> {
+  const [row] = await sql<{ ok: boolean }[]>`SELECT to_regclass(quote_ident(${table})) IS NOT NULL AS ok`;
+  return row?.ok === true;
+}
+
 /**
  * Builds the pending migrations' indexes on existing tables CONCURRENTLY; returns the names built. A
  * leftover invalid index (an interrupted concurrent build) is dropped and built again; a build that fails
@@ -68,23 +80,17 @@ async function pendingMigrations(sql: Sql, folder: string, table: string): Promi
  */
 export async function prebuildIndexes(sql: Sql, folder: string, migrationsTable: string): Promise<string[]> {
   const built: string[] = [];
+  const drop = (index: string) => sql.unsafe(`DROP INDEX CONCURRENTLY IF EXISTS "${index}"`);
   for (const migration of await pendingMigrations(sql, folder, migrationsTable)) {
     for (const b of concurrentIndexBuilds(migration)) {
-      const [t] = await sql<{ ok: boolean }[]>`SELECT to_regclass(${b.table}) IS NOT NULL AS ok`;
-      if (!t?.ok) continue;
-      const valid = async () =>
-        (
-          await sql<
-            { valid: boolean }[]
-          >`SELECT indisvalid AS valid FROM pg_index WHERE indexrelid = to_regclass(${b.index})`
-        )[0]?.valid;
-      const state = await valid();
+      if (!(await tableExists(sql, b.table))) continue;
+      const state = await indexValidity(sql, b.index);
       if (state === true) continue;
-      if (state === false) await sql.unsafe(`DROP INDEX CONCURRENTLY IF EXISTS "${b.index}"`);
+      if (state === false) await drop(b.index);
       try {
         await sql.unsafe(b.sql);
       } catch (err) {
-        if ((await valid()) === false) await sql.unsafe(`DROP INDEX CONCURRENTLY IF EXISTS "${b.index}"`);
+        if ((await indexValidity(sql, b.index)) === false) await drop(b.index);
         throw err;
       }
       built.push(b.index);
