@@ -1,5 +1,6 @@
 export * from "./backoff.ts";
 export * from "./errors.ts";
+export * from "./json.ts";
 export * from "./ports.ts";
 export * from "./schemas.ts";
 export * from "./states.ts";

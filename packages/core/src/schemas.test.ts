@@ -30,9 +30,10 @@ describe("JobSubmission", () => {
     expect(JobSubmission.safeParse({ payload: 1, delayMs: 0 }).success).toBe(true);
   });
 
-  it("requires a JSON payload", () => {
-    expect(issues({})).toEqual([{ path: "payload", code: "invalid_union" }]);
+  it("requires a JSON payload, pointing at the first part that is not JSON", () => {
+    expect(issues({})).toEqual([{ path: "payload", code: "custom" }]);
     expect(issues({ payload: () => 1 }).map((i) => i.path)).toEqual(["payload"]);
+    expect(issues({ payload: { a: [1, { b: Number.NaN }] } }).map((i) => i.path)).toEqual(["payload.a.1.b"]);
   });
 
   it("rejects runAt together with delayMs, pointing at delayMs", () => {

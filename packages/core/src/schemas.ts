@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { JsonPayload } from "./json.ts";
 import { EVENT_KINDS, JOB_STATES } from "./states.ts";
 
 export const QUEUE_NAME_RE = /^[a-z0-9][a-z0-9._-]{0,62}$/;
@@ -43,7 +44,7 @@ export const JobSubmission = z
   .strictObject({
     type: JobTypeSchema.optional(),
     queue: QueueNameSchema.optional(),
-    payload: z.json(),
+    payload: JsonPayload,
     priority: z.int().min(LIMITS.priorityMin).max(LIMITS.priorityMax).optional(),
     runAt: z.iso.datetime({ offset: true }).optional(),
     delayMs: z.int().min(0).max(LIMITS.maxScheduleAheadMs).optional(),
