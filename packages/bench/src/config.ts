@@ -46,9 +46,11 @@ export const QUICK: Sizes = {
 export const FULL: Sizes = {
   reps: 3,
   seqJobs: 2_000,
-  inflightJobs: 10_000,
+  // At 20-30k jobs/s these take 1-2 s each: at 10,000 / 30,000 a measurement lasted 0.3-0.5 s / ~1 s, and
+  // one scheduling hiccup on this shared 2-core host moved a rep by 20-30 %.
+  inflightJobs: 30_000,
   inflight: 50,
-  bulkJobs: 30_000,
+  bulkJobs: 60_000,
   e2eJobs: 50_000,
   e2eDefaultsJobs: 5_000,
   latencyJobs: 1_000,
