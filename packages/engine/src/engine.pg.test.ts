@@ -247,12 +247,12 @@ describe("group commit", () => {
     expect((await drain(queue)).sort()).toEqual(results.map((r) => r.job.id).sort());
   });
 
-  it("lets accepted submits commit and send their hints before close() closes the connections", async () => {
+  /** An engine whose dispatcher takes a while to land hints and refuses them once closed. */
+  async function engineWithSlowHints() {
     const own = await createStore({ url: tdb.url, maxConnections: 2 });
     const inner = createDispatcher({});
     let closed = false;
     const landed: string[] = [];
-    // A dispatcher whose hints take a while to land, and which refuses them once closed.
     const slow: Dispatcher = Object.assign(Object.create(inner) as Dispatcher, {
       dispatch: async (refs: { id: string }[]) => {
         await new Promise((r) => setTimeout(r, 30));
@@ -264,7 +264,11 @@ describe("group commit", () => {
         await inner.close();
       },
     });
-    const closing = createEngine({ store: own, dispatcher: slow });
+    return { closing: createEngine({ store: own, dispatcher: slow }), landed };
+  }
+
+  it("lets accepted submits commit and send their hints before close() closes the connections", async () => {
+    const { closing, landed } = await engineWithSlowHints();
     const tenant = unique("t");
     const queue = unique("q");
     const submits = Array.from({ length: 30 }, (_, i) => closing.submit(tenant, { queue, payload: { i } }));
@@ -273,6 +277,20 @@ describe("group commit", () => {
     const results = await Promise.all(submits);
     expect(await countRows("jobs", tenant)).toBe(30);
     expect(landed.sort()).toEqual(results.map((r) => r.job.id).sort());
+  });
+
+  it("lets an accepted batch submit commit and send its hints before close() closes the connections", async () => {
+    const { closing, landed } = await engineWithSlowHints();
+    const tenant = unique("t");
+    const queue = unique("q");
+    const batch = closing.submitBatch(
+      tenant,
+      Array.from({ length: 20 }, (_, i) => ({ queue, payload: { i } })),
+    );
+    await closing.close();
+    const jobs = await batch;
+    expect(await countRows("jobs", tenant)).toBe(20);
+    expect(landed.sort()).toEqual(jobs.map((j) => j.id).sort());
   });
 });
 

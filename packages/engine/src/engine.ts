@@ -57,6 +57,8 @@ export class JobEngine implements Engine {
   private readonly log: Logger;
   /** Stream hints sent after a commit and not yet answered; close() lets them land first. */
   private readonly pendingDispatches = new Set<Promise<void>>();
+  /** Batch inserts under way (they bypass the group commit); close() lets them commit and hint first. */
+  private readonly pendingBatches = new Set<Promise<unknown>>();
 
   constructor(opts: EngineOptions) {
     this.store = opts.store;
@@ -152,7 +154,13 @@ export class JobEngine implements Engine {
       }
     });
     if (issues.length > 0) throw new AppError("validation_failed", "the batch is invalid", { issues });
-    await this.insertAndDispatch(rows);
+    const inserting = this.insertAndDispatch(rows);
+    this.pendingBatches.add(inserting);
+    try {
+      await inserting;
+    } finally {
+      this.pendingBatches.delete(inserting);
+    }
     return rows.map((r) => jobFromNew(r, r.payload));
   }
 
@@ -251,7 +259,7 @@ export class JobEngine implements Engine {
    */
   async close(): Promise<void> {
     await this.maintenance.stop();
-    await this.committer.drain();
+    await Promise.all([this.committer.drain(), Promise.allSettled([...this.pendingBatches])]);
     await Promise.allSettled([...this.pendingDispatches]);
     await Promise.allSettled([this.dispatcher.close(), this.store.close()]);
   }
