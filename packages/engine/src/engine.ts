@@ -37,6 +37,7 @@ export interface EngineOptions {
   submission?: Partial<SubmissionDefaults>;
   /** Lease length for HTTP-protocol claims, in ms. Default 30000. */
   leaseMs?: number;
+  /** Group commit of single submits. Default GROUP_COMMIT_DEFAULTS (1,000 rows per INSERT, 2 in flight). */
   groupCommit?: Partial<GroupCommitOptions>;
   /** Options for the maintenance steps that `reconcile()` runs. */
   maintenance?: Partial<MaintenanceOptions>;

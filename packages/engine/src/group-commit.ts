@@ -6,7 +6,7 @@ export interface GroupCommitOptions {
   /**
    * Inserts allowed in flight at once; arrivals meanwhile wait and ride the next one. Default 2: submits
    * waiting together are spread over the free slots, so two transactions overlap their round trips and
-   * WAL flushes (50 submits in flight in one process: ~+10-20 % jobs/s over 1). The API sets 1: a busy
+   * WAL flushes (50 submits in flight in one process: +7-20 % jobs/s over 1). The API sets 1: a busy
    * API process is CPU-bound, and one larger transaction costs it less per submit than two smaller ones.
    */
   maxInFlight: number;

@@ -1,5 +1,5 @@
 export { createEngine, type EngineOptions, JobEngine, type Logger, silentLogger } from "./engine.ts";
-export { type GroupCommitOptions, GroupCommitter } from "./group-commit.ts";
+export { GROUP_COMMIT_DEFAULTS, type GroupCommitOptions, GroupCommitter } from "./group-commit.ts";
 export { Maintenance, type MaintenanceOptions, type RelayReport } from "./maintenance.ts";
 export { jobFromNew, resolveSubmission, SUBMISSION_DEFAULTS, type SubmissionDefaults } from "./submission.ts";
 export type * from "./types.ts";
