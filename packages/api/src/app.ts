@@ -125,7 +125,7 @@ export function createApp(deps: AppDeps): ApiApp {
     await next();
     const seconds = (performance.now() - started) / 1000;
     const route = routeLabel(c);
-    metrics.httpDuration.observe({ method: c.req.method, route, status: String(c.res.status) }, seconds);
+    metrics.httpDuration.observe(c.req.method, route, c.res.status, seconds);
     if (logger.isLevelEnabled("debug")) {
       logger.debug(
         { requestId, method: c.req.method, route, status: c.res.status, ms: Math.round(seconds * 1000) },

@@ -3,7 +3,8 @@
 // system: aggregate them across API instances with max(), not sum().
 import type { JobStore } from "@astraeus/core";
 import type { SqlExecutor } from "@astraeus/db";
-import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
+import { Counter, collectDefaultMetrics, Gauge, Registry } from "prom-client";
+import { RequestHistogram } from "./request-histogram.ts";
 
 export interface MetricsOptions {
   /** Collect Node process metrics (CPU, memory, event loop). Default true. */
@@ -33,7 +34,7 @@ function countersOf(kind: string, toState: string | null): string[] {
 
 export class Metrics {
   readonly registry = new Registry();
-  readonly httpDuration: Histogram<"method" | "route" | "status">;
+  readonly httpDuration: RequestHistogram;
   readonly submitted: Counter<"queue" | "type">;
   private readonly eventCounters = new Map<string, Counter<"queue" | "type">>();
   private readonly depth: Gauge<"queue" | "state">;
@@ -46,13 +47,12 @@ export class Metrics {
   constructor(opts: MetricsOptions = {}) {
     this.eventsPerScrape = opts.eventsPerScrape ?? 200_000;
     if (opts.processMetrics ?? true) collectDefaultMetrics({ register: this.registry });
-    this.httpDuration = new Histogram({
-      name: "http_request_duration_seconds",
-      help: "HTTP request duration by route template and status",
-      labelNames: ["method", "route", "status"],
-      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
-      registers: [this.registry],
-    });
+    this.httpDuration = new RequestHistogram(
+      "http_request_duration_seconds",
+      "HTTP request duration by route template and status",
+      [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      this.registry,
+    );
     this.submitted = new Counter({
       name: "astraeus_jobs_submitted_total",
       help: "Jobs accepted by this API instance (replays excluded)",
