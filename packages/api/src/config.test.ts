@@ -11,6 +11,12 @@ describe("API configuration", () => {
     expect(env.DEFAULT_QUEUE).toBe("default");
     expect(env.DEFAULT_JOB_TYPE).toBe("text.analyze");
     expect(env.BODY_LIMIT_BYTES).toBe(1024 * 1024);
+    expect(env.GROUP_COMMIT_MAX_IN_FLIGHT).toBe(1);
+  });
+
+  it("reads a blank GROUP_COMMIT_MAX_IN_FLIGHT as unset, as it always has", () => {
+    expect(parseEnv({ GROUP_COMMIT_MAX_IN_FLIGHT: "" }).GROUP_COMMIT_MAX_IN_FLIGHT).toBe(1);
+    expect(parseEnv({ GROUP_COMMIT_MAX_IN_FLIGHT: "3" }).GROUP_COMMIT_MAX_IN_FLIGHT).toBe(3);
   });
 
   it("names every bad variable in one readable error: malformed, out of range and too short", () => {

@@ -42,7 +42,7 @@ export const EnvSchema = z.object({
    * Concurrent group-commit INSERTs of single submits. Default 1 (the library's is 2): under load the API
    * process is CPU-bound, and one larger INSERT costs it less per submit than two smaller ones.
    */
-  GROUP_COMMIT_MAX_IN_FLIGHT: int(1, 64).default(1),
+  GROUP_COMMIT_MAX_IN_FLIGHT: z.preprocess(blankToUndefined, int(1, 64).optional()).default(1),
   /** Lease length for HTTP-protocol workers. */
   WORKER_LEASE_TTL_SECONDS: int(1, 600).default(30),
   /** How long an API key lookup is cached in memory (revocations reach other instances within this). */
