@@ -108,6 +108,22 @@ describe("the Postgres job store under concurrency", () => {
     expect(await countRows("job_events WHERE tenant = $1", [tenant])).toBe(1);
   });
 
+  it("never deadlocks two concurrent inserts that carry the same new keys in opposite orders", async () => {
+    // Each insert takes the unique-index entry of each key it writes and holds it to commit: written in
+    // opposite orders, with rows in between to widen the window, they would wait for each other.
+    for (let round = 0; round < 5; round++) {
+      const tenant = unique("t");
+      const queue = unique("q");
+      const keyed = (key: string) => newJob({ tenant, queue, idempotencyKey: key, payloadHash: key });
+      const filler = () => Array.from({ length: 300 }, () => newJob({ tenant, queue }));
+      const a = [keyed("k1"), ...filler(), keyed("k2")];
+      const b = [keyed("k2"), ...filler(), keyed("k1")];
+      const [ra, rb] = await Promise.all([store.insertJobs(a), store.insertJobs(b)]);
+      expect(ra.inserted.size + rb.inserted.size).toBe(602);
+      expect(await countRows("jobs WHERE tenant = $1 AND idempotency_key IS NOT NULL", [tenant])).toBe(2);
+    }
+  });
+
   it("grants maintenance leadership to one holder at a time", async () => {
     const name = unique("lock");
     const other = await createStore({ url: tdb.url, maxConnections: 2 });

@@ -39,8 +39,27 @@ function timestamps(jobs: readonly NewJob[], get: (j: NewJob) => Date): string[]
   return uniformColumn(jobs, (j) => get(j).getTime()).map((ms) => new Date(ms).toISOString());
 }
 
-export async function insertJobs(db: SqlExecutor, jobs: readonly NewJob[]): Promise<InsertOutcome> {
-  if (jobs.length === 0) return { inserted: new Set(), existing: new Map() };
+function lockOrder(j: NewJob): string {
+  return j.idempotencyKey === null ? "" : `${j.tenant}\u0000${j.idempotencyKey}`;
+}
+
+/**
+ * Keyed rows in one global order (stable, so among rows sharing a key the first given still wins). Each
+ * insert holds the unique-index entry of every key it writes until it commits: two inserts writing the
+ * same new keys in opposite orders would wait for each other (a deadlock, one of them failed).
+ */
+function inLockOrder(jobs: readonly NewJob[]): readonly NewJob[] {
+  if (!jobs.some((j) => j.idempotencyKey !== null)) return jobs;
+  return [...jobs].sort((a, b) => {
+    const x = lockOrder(a);
+    const y = lockOrder(b);
+    return x < y ? -1 : x > y ? 1 : 0;
+  });
+}
+
+export async function insertJobs(db: SqlExecutor, given: readonly NewJob[]): Promise<InsertOutcome> {
+  if (given.length === 0) return { inserted: new Set(), existing: new Map() };
+  const jobs = inLockOrder(given);
   // Booleans stay out of the array parameters (postgres.js types a boolean array as a scalar); `delayed` is
   // derived in SQL from run_at > created_at, which is how the engine decides it anyway.
   const ids = new Array<string>(jobs.length);
