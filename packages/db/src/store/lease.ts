@@ -82,15 +82,25 @@ export async function claimNext(
   return out;
 }
 
+/**
+ * Rows in id order. A heartbeat and a completion of the same worker run at once on two connections and
+ * lock the rows they update as they go: in opposite orders they would wait for each other (a deadlock,
+ * one of them failed after deadlock_timeout). In one order, the second waits for the first.
+ */
+function byId<T extends { id: string }>(rows: readonly T[]): readonly T[] {
+  return rows.length < 2 ? rows : [...rows].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+}
+
 export async function heartbeat(
   db: SqlExecutor,
-  leases: readonly Lease[],
+  given: readonly Lease[],
   leaseMs: number,
   tenant?: string,
 ): Promise<HeartbeatResult> {
   const alive = new Set<string>();
   const cancelRequested = new Set<string>();
-  if (leases.length === 0) return { alive, cancelRequested };
+  if (given.length === 0) return { alive, cancelRequested };
+  const leases = byId(given);
   const params: unknown[] = [leases.map((l) => l.id), leases.map((l) => l.leaseToken), leaseMs];
   if (tenant !== undefined) params.push(tenant);
   const rows = await db.query<{ id: string; cancel_requested: boolean }>(
@@ -139,8 +149,9 @@ WITH o AS (
 )
 SELECT id, queue, to_state, delayed FROM u`;
 
-export async function finish(db: SqlExecutor, outcomes: readonly Outcome[]): Promise<FinishedJob[]> {
-  if (outcomes.length === 0) return [];
+export async function finish(db: SqlExecutor, given: readonly Outcome[]): Promise<FinishedJob[]> {
+  if (given.length === 0) return [];
+  const outcomes = byId(given);
   const n = outcomes.length;
   const ids = new Array<string>(n);
   const toks = new Array<string>(n);

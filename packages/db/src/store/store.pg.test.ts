@@ -124,6 +124,32 @@ describe("the Postgres job store under concurrency", () => {
     }
   });
 
+  it("never deadlocks a heartbeat and a completion that cover the same leases in opposite orders", async () => {
+    for (let round = 0; round < 5; round++) {
+      const tenant = unique("t");
+      const queue = unique("q");
+      const jobs = Array.from({ length: 602 }, () => newJob({ tenant, queue }));
+      await store.insertJobs(jobs);
+      const claimed = await store.claimByIds(
+        jobs.map((j) => j.id),
+        { workerId: "w1", leaseMs: 30_000 },
+      );
+      expect(claimed).toHaveLength(602);
+      const [a, b] = claimed as [(typeof claimed)[0], (typeof claimed)[0]];
+      const beat = [a, ...claimed.slice(2, 302), b];
+      const done = [b, ...claimed.slice(302), a].map((c) => ({
+        id: c.id,
+        leaseToken: c.leaseToken,
+        to: "succeeded" as const,
+        kind: "succeeded" as const,
+      }));
+      const [hb, finished] = await Promise.all([store.heartbeat(beat, 30_000), store.finish(done)]);
+      expect(finished).toHaveLength(302);
+      // The heartbeat ran before or after the completion: the two shared leases are alive or finished.
+      expect(hb.alive.size).toBeGreaterThanOrEqual(300);
+    }
+  });
+
   it("grants maintenance leadership to one holder at a time", async () => {
     const name = unique("lock");
     const other = await createStore({ url: tdb.url, maxConnections: 2 });
