@@ -5,6 +5,7 @@
 // index and does nothing. New tables are left to the migration: their indexes build instantly.
 import { readFileSync } from "node:fs";
 import type { Sql } from "postgres";
+import { ensureIndex } from "./indexes.ts";
 
 const BREAKPOINT = "--> statement-breakpoint";
 const CREATE_INDEX_RE =
@@ -61,13 +62,6 @@ async function pendingMigrations(sql: Sql, folder: string, table: string): Promi
     .map((e) => readFileSync(`${folder}/${e.tag}.sql`, "utf8"));
 }
 
-/** Whether the index is valid, false for a leftover of an interrupted concurrent build, null if absent. */
-async function indexValidity(sql: Sql, index: string): Promise<boolean | null> {
-  const [row] = await sql<{ valid: boolean }[]>`
-    SELECT indisvalid AS valid FROM pg_index WHERE indexrelid = to_regclass(quote_ident(${index}))`;
-  return row?.valid ?? null;
-}
-
 async function tableExists(sql: Sql, table: string): Promise<boolean> {
   const [row] = await sql<{ ok: boolean }[]>`SELECT to_regclass(quote_ident(${table})) IS NOT NULL AS ok`;
   return row?.ok === true;
@@ -80,20 +74,14 @@ async function tableExists(sql: Sql, table: string): Promise<boolean> {
  */
 export async function prebuildIndexes(sql: Sql, folder: string, migrationsTable: string): Promise<string[]> {
   const built: string[] = [];
-  const drop = (index: string) => sql.unsafe(`DROP INDEX CONCURRENTLY IF EXISTS "${index}"`);
+  const db = {
+    query: <T>(text: string, params: readonly unknown[] = []) =>
+      sql.unsafe(text, params as never[]) as unknown as Promise<T[]>,
+  };
   for (const migration of await pendingMigrations(sql, folder, migrationsTable)) {
     for (const b of concurrentIndexBuilds(migration)) {
       if (!(await tableExists(sql, b.table))) continue;
-      const state = await indexValidity(sql, b.index);
-      if (state === true) continue;
-      if (state === false) await drop(b.index);
-      try {
-        await sql.unsafe(b.sql);
-      } catch (err) {
-        if ((await indexValidity(sql, b.index)) === false) await drop(b.index);
-        throw err;
-      }
-      built.push(b.index);
+      if (await ensureIndex(db, b.index, b.sql, true)) built.push(b.index);
     }
   }
   return built;

@@ -18,6 +18,7 @@
 // id. An event whose predecessor is not readable yet waits for it; the predecessor has committed, so it
 // becomes readable once the transactions older than it have ended.
 import type { JobEventRecord, OutboxBatch, RelayCursor } from "@astraeus/core";
+import { ensureIndex } from "../indexes.ts";
 import type { SqlExecutor } from "../sql.ts";
 import { rowToEvent } from "./rows.ts";
 
@@ -32,14 +33,13 @@ const OUTBOX_INDEX = "job_events_relay_idx";
  * an index left invalid by an interrupted build is dropped and built again.
  */
 export async function ensureOutboxIndex(db: SqlExecutor, concurrently: boolean): Promise<void> {
-  const [row] = await db.query<{ valid: boolean }>(
-    "SELECT indisvalid AS valid FROM pg_index WHERE indexrelid = to_regclass($1)",
-    [OUTBOX_INDEX],
-  );
-  if (row?.valid) return;
   const how = concurrently ? "CONCURRENTLY " : "";
-  if (row) await db.query(`DROP INDEX ${how}IF EXISTS ${OUTBOX_INDEX}`);
-  await db.query(`CREATE INDEX ${how}IF NOT EXISTS ${OUTBOX_INDEX} ON job_events (txid, id)`);
+  await ensureIndex(
+    db,
+    OUTBOX_INDEX,
+    `CREATE INDEX ${how}IF NOT EXISTS ${OUTBOX_INDEX} ON job_events (txid, id)`,
+    concurrently,
+  );
 }
 
 /** Pages are widened up to this many rows to get past an event whose predecessor lies further ahead. */
