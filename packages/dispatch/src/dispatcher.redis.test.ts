@@ -21,7 +21,7 @@ const failFast = { maxRetriesPerRequest: 1, retryStrategy: (attempt: number) => 
 const quiet = () => {};
 
 function rawClient(db = 0): Redis {
-  const client = new Redis(REDIS_URL, { ...failFast, db, protocol: 2 });
+  const client = new Redis(REDIS_URL, { ...failFast, db });
   client.on("error", () => {}); // surfaced by the commands that fail
   return client;
 }

@@ -9,10 +9,8 @@ export interface ConnectOptions {
 }
 
 export function connect(opts: ConnectOptions): Redis {
-  // RESP2 keeps reply shapes the documented ones whichever ioredis helper sends the command.
   const conn = new Redis(opts.db === undefined ? opts.url : withoutDbPath(opts.url), {
     ...opts.extra,
-    protocol: 2,
     connectionName: opts.name,
     ...(opts.db === undefined ? {} : { db: opts.db }),
   });

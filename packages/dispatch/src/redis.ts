@@ -33,7 +33,7 @@ export interface RedisDispatcherOptions {
   clientName?: string;
   /** Receives connection and cancel-listener errors (ioredis reconnects by itself). Default: `console.error`. */
   onError?: (err: Error) => void;
-  /** Extra ioredis options for every connection (timeouts, retries, TLS); `protocol` is always 2. Default: none. */
+  /** Extra ioredis options for every connection (timeouts, retries, TLS). Default: none. */
   connection?: RedisOptions;
 }
 
