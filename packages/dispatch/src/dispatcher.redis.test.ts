@@ -3,6 +3,7 @@
 // logical database of its own (DISPATCH_TEST_REDIS_DB, default 13), never db 0 which other suites share,
 // and refuses to when that database holds anyone else's keys.
 import { randomUUID } from "node:crypto";
+import { type AddressInfo, connect as connectTcp, createServer, type Socket } from "node:net";
 import { Redis } from "ioredis";
 import { afterAll, describe, expect, it } from "vitest";
 import { background, dispatcherContract, eventually } from "./contract.ts";
@@ -58,6 +59,43 @@ function open(extra: Partial<RedisDispatcherOptions> = {}) {
     await eventually(isBlocked, 10_000, "a blocked XREADGROUP");
   };
   return { dispatcher, untilBlocked, isBlocked };
+}
+
+/**
+ * A TCP proxy to Redis that can go silent: bytes stop flowing both ways while every socket stays open,
+ * as when a peer vanishes without a reset. Connections made while silent stay silent.
+ */
+async function silentableProxy(targetPort: number) {
+  let silent = false;
+  const sockets = new Set<Socket>();
+  const server = createServer((client) => {
+    const upstream = connectTcp(targetPort, "127.0.0.1");
+    for (const s of [client, upstream]) {
+      sockets.add(s);
+      s.on("error", () => {});
+      s.on("close", () => sockets.delete(s));
+    }
+    client.on("data", (b) => void (silent || upstream.write(b)));
+    upstream.on("data", (b) => void (silent || client.write(b)));
+    client.on("close", () => upstream.destroy());
+    upstream.on("close", () => client.destroy());
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return {
+    port: (server.address() as AddressInfo).port,
+    silence: () => {
+      silent = true;
+    },
+    restore: () => {
+      silent = false;
+      // What was said while silent is lost; connections from then on must start over.
+      for (const s of sockets) s.destroy();
+    },
+    close: () => {
+      for (const s of sockets) s.destroy();
+      server.close();
+    },
+  };
 }
 
 async function scanKeys(client: Redis, pattern: string): Promise<string[]> {
@@ -118,6 +156,49 @@ describe("RedisDispatcher", () => {
     d.interrupt();
     expect(await pending).toEqual([]);
     await eventually(async () => !(await isBlocked()), 5_000, "the server to unblock the read");
+  });
+
+  it("waits out the block before reporting a read Redis refuses at once", async () => {
+    const { dispatcher } = open();
+    // A key of the wrong type makes XREADGROUP fail immediately, as READONLY or OOM would.
+    await raw.set(`${prefix}q:wrongtype`, "x");
+    const blockMs = 300;
+    const started = performance.now();
+    await expect(dispatcher.read("c1", ["wrongtype"], 10, blockMs)).rejects.toThrow(/WRONGTYPE/);
+    // Otherwise a worker's fetch loop would retry it thousands of times a second.
+    expect(performance.now() - started).toBeGreaterThanOrEqual(blockMs - 5);
+  });
+
+  it("ends a read whose connection went silent, and reads again on a new connection", async () => {
+    const proxy = await silentableProxy(6379);
+    const errors: string[] = [];
+    const { dispatcher } = open({
+      url: `redis://127.0.0.1:${proxy.port}`,
+      // Reconnects keep trying quickly: the one that starts while the proxy is silent gets nowhere.
+      connection: {
+        retryStrategy: () => 50,
+        connectTimeout: 1_000,
+        blockingTimeout: 300,
+        blockingTimeoutGrace: 300,
+      },
+      onError: (err) => errors.push(err.message),
+    });
+    try {
+      expect(await dispatcher.read("c1", ["silent"], 10, 50)).toEqual([]);
+      proxy.silence(); // the peer vanishes without a reset: no reply, no close
+      expect(await dispatcher.read("c1", ["silent"], 10, 50)).toEqual([]);
+      expect(errors.some((m) => m.includes("no reply in time"))).toBe(true);
+      proxy.restore();
+      await dispatcher.dispatch([{ id: "00000000-0000-7000-8000-000000000001", queue: "silent" }]);
+      await eventually(
+        async () => (await dispatcher.read("c1", ["silent"], 10, 50).catch(() => [])).length === 1,
+        10_000,
+        "a delivery over the new connection",
+      );
+    } finally {
+      await dispatcher.close();
+      proxy.close();
+    }
   });
 
   it("writes one stream per queue plus the set of known queues", async () => {

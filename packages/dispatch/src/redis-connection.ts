@@ -8,8 +8,15 @@ export interface ConnectOptions {
   extra: RedisOptions | undefined;
 }
 
+/**
+ * TCP keep-alive probes after 30 s of silence, so a connection whose peer vanished without a reset
+ * (failover, dropped route) is noticed in minutes rather than the OS default of two hours.
+ */
+const KEEP_ALIVE_MS = 30_000;
+
 export function connect(opts: ConnectOptions): Redis {
   const conn = new Redis(opts.db === undefined ? opts.url : withoutDbPath(opts.url), {
+    keepAlive: KEEP_ALIVE_MS,
     ...opts.extra,
     connectionName: opts.name,
     ...(opts.db === undefined ? {} : { db: opts.db }),

@@ -39,6 +39,11 @@ export interface RedisDispatcherOptions {
 
 type ReadOutcome = { ok: true; value: unknown } | { ok: false; err: unknown };
 
+/** How long past its BLOCK a stream read may go unanswered before the connection counts as dead. */
+const BLOCKING_READ_GRACE_MS = 5_000;
+/** The same for a read that does not block (a sweep of what is already there). */
+const NONBLOCKING_READ_TIMEOUT_MS = 5_000;
+
 export class RedisDispatcher implements Dispatcher {
   readonly kind = "redis" as const;
   private readonly url: string;
@@ -59,6 +64,8 @@ export class RedisDispatcher implements Dispatcher {
   /** Which queue a multi-queue read starts with; rotates for fairness. */
   private rotation = 0;
   private closing: Promise<void> | null = null;
+  /** Reads that went unanswered past their deadline (each one replaced the blocking connection). */
+  private stalls = 0;
 
   constructor(opts: RedisDispatcherOptions) {
     this.db = opts.db;
@@ -101,6 +108,9 @@ export class RedisDispatcher implements Dispatcher {
     } catch (err) {
       // close() cuts the blocking connection under a pending read; that read simply ends empty.
       if (this.closing !== null) return [];
+      // A read refused at once (READONLY after a failover, OOM, a key of the wrong type) would have the
+      // caller's loop retry thousands of times a second: wait out the block first, as an empty read does.
+      await ticket.sleep(blockMs);
       throw err;
     } finally {
       this.gate.end(ticket);
@@ -130,9 +140,11 @@ export class RedisDispatcher implements Dispatcher {
     if (ticket.interrupted) return [];
 
     const want = Math.floor(count);
+    const stallsBefore = this.stalls;
     const swept = await this.sweep(conn, consumer, keyToQueue, want, ticket);
     if (swept === "gone") return this.regroup(keyToQueue);
-    if (swept.length > 0 || blockMs <= 0 || ticket.interrupted) return swept;
+    // After a stall the connection is being replaced: report nothing now rather than block on it.
+    if (swept.length > 0 || blockMs <= 0 || ticket.interrupted || this.stalls !== stallsBefore) return swept;
 
     // Nothing ready: block until something is dispatched to any of the queues.
     const reply = this.xread(conn, consumer, [...keyToQueue.keys()], want, blockMs);
@@ -228,9 +240,30 @@ export class RedisDispatcher implements Dispatcher {
     const args: (string | number)[] = ["GROUP", this.group, consumer, "COUNT", count];
     if (blockMs > 0) args.push("BLOCK", Math.ceil(blockMs));
     args.push("STREAMS", ...keys, ...keys.map(() => ">"));
+    const sentAt = Date.now();
     return this.gate.track(
       conn.call("XREADGROUP", args).then(
-        (value): ReadOutcome => ({ ok: true, value }),
+        (value): ReadOutcome => {
+          // Redis answers an expired BLOCK itself, on time; an empty answer this late is ioredis's own
+          // timer giving up on a connection that went silent. Start over on a new one.
+          const {
+            blockingTimeout = NONBLOCKING_READ_TIMEOUT_MS,
+            blockingTimeoutGrace = BLOCKING_READ_GRACE_MS,
+          } = conn.options;
+          const limit = blockMs > 0 ? blockMs + blockingTimeoutGrace / 2 : blockingTimeout / 2;
+          // Only a connection that claims to be up is replaced: one already reconnecting is ioredis's job.
+          if (
+            value === null &&
+            Date.now() - sentAt >= limit &&
+            conn.status === "ready" &&
+            this.closing === null
+          ) {
+            this.stalls++;
+            this.reportError(new Error("a stream read got no reply in time; reconnecting"));
+            conn.disconnect(true);
+          }
+          return { ok: true, value };
+        },
         (err: unknown): ReadOutcome => ({ ok: false, err }),
       ),
     );
@@ -369,7 +402,12 @@ export class RedisDispatcher implements Dispatcher {
 
   private blockingConnection(): Redis {
     if (this.blocking === null) {
-      const conn = this.connect("blocking");
+      // A read whose reply never comes (the peer vanished without a reset) ends empty on the client's own
+      // timer: BLOCK plus the grace, or the safety net for reads that do not block.
+      const conn = this.connect("blocking", {
+        blockingTimeout: NONBLOCKING_READ_TIMEOUT_MS,
+        blockingTimeoutGrace: BLOCKING_READ_GRACE_MS,
+      });
       // A reconnect means a new CLIENT ID; the next read learns it before blocking again.
       conn.on("close", () => this.gate.forgetClientId());
       this.blocking = conn;
@@ -377,13 +415,13 @@ export class RedisDispatcher implements Dispatcher {
     return this.blocking;
   }
 
-  private connect(role: string): Redis {
+  private connect(role: string, defaults?: RedisOptions): Redis {
     return connect({
       url: this.url,
       db: this.db,
       name: `${this.clientName}:${role}`,
       onError: (err) => this.reportError(err),
-      extra: this.connection,
+      extra: defaults ? { ...defaults, ...this.connection } : this.connection,
     });
   }
 }
