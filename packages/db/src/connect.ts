@@ -40,6 +40,9 @@ export async function connectDatabase(opts: ConnectOptions = {}): Promise<Databa
     return new PostgresDatabase(
       pool(max),
       pool(Math.max(1, Math.min(4, Math.ceil(max / 2))), { synchronous_commit: "off" }),
+      // The maintenance lock's session: should this process vanish without closing it (a half-open
+      // connection), the server notices within ~25 s and frees the lock for another worker.
+      () => pool(1, { tcp_keepalives_idle: 10, tcp_keepalives_interval: 5, tcp_keepalives_count: 3 }),
     );
   }
   if (opts.dataDir) mkdirSync(opts.dataDir, { recursive: true });

@@ -1,7 +1,7 @@
 // A thin SQL executor over the two drivers the store runs on. The store's queries are plain SQL text with
 // $n parameters, so one implementation of every query serves both real Postgres and PGlite.
 import type { PGlite } from "@electric-sql/pglite";
-import type { Sql as PostgresJs, ReservedSql, TransactionSql } from "postgres";
+import type { Sql as PostgresJs, TransactionSql } from "postgres";
 
 export type Row = Record<string, unknown>;
 
@@ -30,12 +30,31 @@ export interface Database extends SqlExecutor {
   close(): Promise<void>;
 }
 
+/** Longest an advisory-lock statement may go unanswered before the lock counts as lost. */
+const LOCK_STATEMENT_TIMEOUT_MS = 5_000;
+
+function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([
+    p,
+    new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+    }),
+  ]).finally(() => clearTimeout(timer));
+}
+
 export class PostgresDatabase implements Database {
   readonly kind = "postgres";
   readonly relaxed: SqlExecutor;
+  private locks: PostgresJs | null = null;
+  /** Advisory lock keys this database holds on `locks`. */
+  private readonly held = new Set<string>();
+
   constructor(
     private readonly sql: PostgresJs,
     private readonly relaxedSql: PostgresJs | null = null,
+    /** Opens the single-connection client advisory locks are held on. */
+    private readonly openLockSession: (() => PostgresJs) | null = null,
   ) {
     const r = relaxedSql;
     this.relaxed = r
@@ -57,42 +76,89 @@ export class PostgresDatabase implements Database {
   }
 
   async tryAdvisoryLock(key: string): Promise<AdvisoryLock | null> {
-    const conn: ReservedSql = await this.sql.reserve();
-    let alive = true;
+    // Session locks are reentrant: a second holder in this process would get the lock too.
+    if (this.held.has(key)) return null;
+    const session = this.lockSession();
+    let pid: number;
     try {
-      const [row] = await conn.unsafe("SELECT pg_try_advisory_lock(hashtext($1)) AS ok", [key]);
-      if (!row?.ok) {
-        conn.release();
-        return null;
-      }
+      const [row] = await withTimeout(
+        session.unsafe("SELECT pg_try_advisory_lock(hashtext($1)) AS ok, pg_backend_pid() AS pid", [key]),
+        LOCK_STATEMENT_TIMEOUT_MS,
+      );
+      if (!row?.ok) return null;
+      pid = Number(row.pid);
     } catch (err) {
-      conn.release();
+      this.dropLockSession(session);
       throw err;
     }
+    this.held.add(key);
+    let alive = true;
+    const lost = () => {
+      alive = false;
+      this.held.delete(key);
+    };
     return {
       probe: async () => {
         if (!alive) return false;
         try {
-          await conn.unsafe("SELECT 1");
+          // The same backend as took the lock: postgres.js reconnects a lost connection by itself, and the
+          // new session holds no lock. A probe that gets no answer (a half-open connection) also loses it.
+          const [row] = await withTimeout(
+            session.unsafe("SELECT pg_backend_pid() AS pid"),
+            LOCK_STATEMENT_TIMEOUT_MS,
+          );
+          if (Number(row?.pid) !== pid) lost();
         } catch {
-          alive = false;
+          lost();
         }
+        if (!alive) this.dropLockSession(session);
         return alive;
       },
       release: async () => {
         if (!alive) return;
-        alive = false;
+        lost();
         try {
-          await conn.unsafe("SELECT pg_advisory_unlock(hashtext($1))", [key]);
-        } finally {
-          conn.release();
+          await withTimeout(
+            session.unsafe("SELECT pg_advisory_unlock(hashtext($1))", [key]),
+            LOCK_STATEMENT_TIMEOUT_MS,
+          );
+        } catch {
+          // Closing the session releases every lock it holds.
+          this.dropLockSession(session);
         }
       },
     };
   }
 
+  /**
+   * Advisory locks live on one connection of their own, not one reserved from the pool: postgres.js 3.4
+   * throws an uncatchable error when a reserved connection's backend dies (porsager/postgres#1208).
+   */
+  private lockSession(): PostgresJs {
+    if (this.locks === null) {
+      if (this.openLockSession === null) throw new Error("advisory locks need a lock session factory");
+      this.locks = this.openLockSession();
+    }
+    return this.locks;
+  }
+
+  private dropLockSession(session: PostgresJs): void {
+    if (this.locks === session) {
+      this.locks = null;
+      // Every lock went with the session (its other handles find out at their next probe).
+      this.held.clear();
+    }
+    void session.end({ timeout: 0 }).catch(() => {});
+  }
+
   async close(): Promise<void> {
-    await Promise.all([this.sql.end({ timeout: 5 }), this.relaxedSql?.end({ timeout: 5 })]);
+    const locks = this.locks;
+    this.locks = null;
+    await Promise.all([
+      this.sql.end({ timeout: 5 }),
+      this.relaxedSql?.end({ timeout: 5 }),
+      locks?.end({ timeout: 1 }),
+    ]);
   }
 }
 
