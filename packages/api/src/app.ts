@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { AppError } from "@astraeus/core";
+import { AppError, issuesFromZod } from "@astraeus/core";
 import type { SqlExecutor } from "@astraeus/db";
 import type { Engine } from "@astraeus/engine";
 import { OpenAPIHono } from "@hono/zod-openapi";
@@ -13,7 +13,7 @@ import type { ApiApp, ApiEnv } from "./http/env.ts";
 import { header } from "./http/headers.ts";
 import { Metrics } from "./metrics.ts";
 import { DOCUMENT_INFO } from "./openapi.ts";
-import { issuesFromZod, toProblem } from "./problem.ts";
+import { toProblem } from "./problem.ts";
 import type { RateLimiter } from "./ratelimit/types.ts";
 import { adminRoutes } from "./routes/admin.ts";
 import type { RouteDeps } from "./routes/deps.ts";

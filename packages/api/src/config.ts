@@ -5,6 +5,7 @@ import { DEFAULTS, JobTypeSchema, LIMITS, QueueNameSchema } from "@astraeus/core
 import { databaseUrlFromEnv } from "@astraeus/db";
 import { redisUrlFromEnv } from "@astraeus/dispatch";
 import { z } from "zod";
+import { API_KEY_RE } from "./auth/keys.ts";
 
 const bool = z
   .enum(["true", "false", "1", "0", "yes", "no", ""])
@@ -25,7 +26,16 @@ export const EnvSchema = z.object({
   REDIS_URL: z.preprocess(blankToUndefined, z.url().optional()),
   REDIS_PREFIX: z.string().min(1).default("astraeus:"),
   /** Bootstrap admin key (Secrets Manager in AWS). At least 24 characters. */
-  ASTRAEUS_ADMIN_KEY: z.preprocess(blankToUndefined, z.string().min(24).max(256).optional()),
+  ASTRAEUS_ADMIN_KEY: z.preprocess(
+    blankToUndefined,
+    z
+      .string()
+      .min(24)
+      .max(256)
+      // Any other character could never arrive in an Authorization: Bearer header: the key would be refused.
+      .regex(API_KEY_RE, "only letters, digits and . _ ~ + / = - (the characters of a Bearer token)")
+      .optional(),
+  ),
   ASTRAEUS_ADMIN_TENANT: TenantSchema.default("default"),
   BODY_LIMIT_BYTES: int(1024, 64 * 1024 * 1024).default(1024 * 1024),
   BATCH_BODY_LIMIT_BYTES: int(1024, 512 * 1024 * 1024).default(16 * 1024 * 1024),

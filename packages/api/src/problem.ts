@@ -119,14 +119,3 @@ function safeExtra(details: Record<string, unknown>): Record<string, unknown> {
   }
   return out;
 }
-
-/** Zod issues → the `{ path, message }` list of a 422, paths dotted ("jobs.3.priority"). */
-export function issuesFromZod(
-  issues: ReadonlyArray<{ path: ReadonlyArray<PropertyKey>; message: string }>,
-  prefix?: string,
-): Issue[] {
-  return issues.map((i) => {
-    const path = i.path.map(String).join(".");
-    return { path: prefix ? (path ? `${prefix}.${path}` : prefix) : path, message: i.message };
-  });
-}

@@ -240,9 +240,20 @@ export class AstraeusClient {
     } while (cursor);
   }
 
+  /** The job's events after `after` (default: all), oldest first; the server's pages are followed. */
   async events(id: string, after?: string): Promise<JobEvent[]> {
-    const qs = after ? `?after=${encodeURIComponent(after)}` : "";
-    return (await this.call<{ events: JobEvent[] }>(`/v1/jobs/${encodeURIComponent(id)}/events${qs}`)).events;
+    const out: JobEvent[] = [];
+    let from = after;
+    for (;;) {
+      const qs = from ? `?after=${encodeURIComponent(from)}` : "";
+      const page = await this.call<{ events: JobEvent[]; next?: string | null }>(
+        `/v1/jobs/${encodeURIComponent(id)}/events${qs}`,
+      );
+      out.push(...page.events);
+      const last = page.events[page.events.length - 1];
+      if (!page.next || last === undefined) return out;
+      from = last.id;
+    }
   }
 
   cancel(id: string): Promise<Job> {

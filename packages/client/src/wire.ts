@@ -65,7 +65,11 @@ export const JobPage = z.object({
 });
 export type JobPage = z.infer<typeof JobPage>;
 
-export const EventList = z.object({ events: z.array(JobEvent) });
+export const EventList = z.object({
+  events: z.array(JobEvent),
+  /** Relative URL of the events after this page when the page is full, or null: the trail ends here. */
+  next: z.string().nullable(),
+});
 export type EventList = z.infer<typeof EventList>;
 
 export const JobIdParam = z.object({ id: z.uuid() });

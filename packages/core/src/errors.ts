@@ -20,6 +20,30 @@ export interface Issue {
   message: string;
 }
 
+/** The parts of a zod issue that `issuesFromZod` reads (zod stays out of this module's imports). */
+export interface ZodLikeIssue {
+  readonly path: ReadonlyArray<PropertyKey>;
+  readonly message: string;
+  readonly code?: string;
+  readonly keys?: ReadonlyArray<string>;
+}
+
+/**
+ * Zod issues → the `{ path, message }` list of a 422, paths dotted ("jobs.3.priority") under `prefix`.
+ * An unknown-keys issue becomes one issue per key at that key's own path, so each field is named.
+ */
+export function issuesFromZod(issues: ReadonlyArray<ZodLikeIssue>, prefix?: string): Issue[] {
+  const at = (parts: ReadonlyArray<PropertyKey>): string => {
+    const path = parts.map(String).join(".");
+    return prefix ? (path ? `${prefix}.${path}` : prefix) : path;
+  };
+  return issues.flatMap((i) =>
+    i.code === "unrecognized_keys" && i.keys && i.keys.length > 0
+      ? i.keys.map((k) => ({ path: at([...i.path, k]), message: "unknown field" }))
+      : [{ path: at(i.path), message: i.message }],
+  );
+}
+
 /** The one error type the engine and the API throw on purpose. */
 export class AppError extends Error {
   override readonly name = "AppError";

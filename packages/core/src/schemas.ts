@@ -20,6 +20,8 @@ export const LIMITS = {
   idempotencyKeyMax: 255,
   listLimitMax: 500,
   batchMax: 1000,
+  /** Most events one read of a job's trail returns; the rest come with `after`. */
+  eventsPage: 1000,
 } as const;
 
 export const DEFAULTS = {
@@ -104,12 +106,21 @@ export const JobEvent = z.object({
 });
 export type JobEvent = z.infer<typeof JobEvent>;
 
+const MIN_TIMESTAMP_MS = Date.parse("0001-01-01T00:00:00Z");
+const MAX_TIMESTAMP_MS = Date.parse("9999-12-31T23:59:59.999Z");
+
+/** ISO 8601 with an offset, between years 1 and 9999 once the offset applies (what Postgres and JS share). */
+const TimestampFilter = z.iso.datetime({ offset: true }).refine((v) => {
+  const t = Date.parse(v);
+  return t >= MIN_TIMESTAMP_MS && t <= MAX_TIMESTAMP_MS;
+}, "must fall between the years 1 and 9999");
+
 export const ListJobsQuery = z.strictObject({
   state: JobStateSchema.optional(),
   queue: QueueNameSchema.optional(),
   type: JobTypeSchema.optional(),
-  createdAfter: z.iso.datetime({ offset: true }).optional(),
-  createdBefore: z.iso.datetime({ offset: true }).optional(),
+  createdAfter: TimestampFilter.optional(),
+  createdBefore: TimestampFilter.optional(),
   /** Keyset cursor: the last id of the previous page (ids are time-ordered UUIDv7, listed newest first). */
   cursor: z.uuid().optional(),
   limit: z.int().min(1).max(LIMITS.listLimitMax).optional(),

@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import {
   AppError,
   DEFAULTS,
-  type Issue,
+  issuesFromZod,
   type Job,
   JobSubmission,
   type JsonValue,
@@ -31,10 +31,6 @@ export const SUBMISSION_DEFAULTS: SubmissionDefaults = {
   timeoutMs: DEFAULTS.timeoutMs,
   maxPayloadBytes: LIMITS.maxPayloadBytes,
 };
-
-function issuesOf(err: { issues: ReadonlyArray<{ path: PropertyKey[]; message: string }> }): Issue[] {
-  return err.issues.map((i) => ({ path: i.path.map(String).join("."), message: i.message }));
-}
 
 /** Canonical JSON (sorted keys) so the idempotency hash does not depend on key order. */
 function canonical(v: unknown): string {
@@ -74,7 +70,7 @@ export function resolveSubmission(
   const parsed = JobSubmission.safeParse(input);
   if (!parsed.success) {
     throw new AppError("validation_failed", "the job submission is invalid", {
-      issues: issuesOf(parsed.error),
+      issues: issuesFromZod(parsed.error.issues),
     });
   }
   const s = parsed.data;

@@ -5,6 +5,9 @@ import { SCOPES } from "@astraeus/client/wire";
 import { AppError, uuidv7 } from "@astraeus/core";
 import type { SqlExecutor } from "@astraeus/db";
 
+/** What a key may be made of: the characters a Bearer token carries (RFC 6750's b64token, '~' included). */
+export const API_KEY_RE = /^[A-Za-z0-9._~+/=-]{1,512}$/;
+
 /** Who a request acts for, resolved from its key. */
 export interface Principal {
   keyId: string;

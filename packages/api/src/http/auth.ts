@@ -46,10 +46,14 @@ export function rateLimit(limiter: RateLimiter, settings: RateLimitSettings): Mi
     if (perSec <= 0) return next();
     const burst = Math.max(1, Math.ceil(perSec * settings.burstSeconds));
     const d = await limiter.take(principal.keyId, { ratePerSec: perSec, burst });
-    c.header("RateLimit-Limit", String(d.limit));
-    c.header("RateLimit-Remaining", String(d.remaining));
-    c.header("RateLimit-Reset", String(Math.ceil(d.resetMs / 1000)));
-    c.header("RateLimit-Policy", `${burst};w=${settings.burstSeconds}`);
+    const headers: Record<string, string> = {
+      "RateLimit-Limit": String(d.limit),
+      "RateLimit-Remaining": String(d.remaining),
+      "RateLimit-Reset": String(Math.ceil(d.resetMs / 1000)),
+      "RateLimit-Policy": `${burst};w=${settings.burstSeconds}`,
+    };
+    c.set("rateLimitHeaders", headers);
+    for (const [name, value] of Object.entries(headers)) c.header(name, value);
     if (!d.allowed) {
       c.header("Retry-After", String(Math.max(1, Math.ceil(d.retryAfterMs / 1000))));
       throw new AppError("rate_limited", `rate limit of ${perSec} requests per second exceeded`, {

@@ -242,11 +242,19 @@ const corpus: Case[] = [
   },
   { name: "no content type", body: valid, headers: {}, status: 415, code: "unsupported_media_type" },
   {
-    name: "invalid UTF-8 bytes",
+    name: "invalid UTF-8 bytes in a key",
     body: new Uint8Array([0x7b, 0x22, 0x70, 0xff, 0xfe, 0x22, 0x3a, 0x31, 0x7d]),
     headers: JSON_CT,
-    status: 422,
-    code: "validation_failed",
+    status: 400,
+    code: "malformed_json",
+  },
+  {
+    name: "invalid UTF-8 bytes in a payload string (would be stored as U+FFFD)",
+    // {"payload":"a\xff\xfeb"}
+    body: new Uint8Array([...Buffer.from('{"payload":"a'), 0xff, 0xfe, ...Buffer.from('b"}')]),
+    headers: JSON_CT,
+    status: 400,
+    code: "malformed_json",
   },
   {
     name: "deeply nested arrays",

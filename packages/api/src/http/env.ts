@@ -9,6 +9,11 @@ export interface ApiEnv {
     principal: Principal;
     /** The parsed JSON body, set by the jsonBody middleware. */
     body: unknown;
+    /**
+     * The RateLimit-* headers of this request, set by the rate limiter when limiting is on. Routes that
+     * build their Response by hand (the submit hot paths) copy them; c.header() reaches only c.json() & co.
+     */
+    rateLimitHeaders: Record<string, string> | undefined;
   };
 }
 

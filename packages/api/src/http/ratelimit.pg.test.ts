@@ -22,6 +22,26 @@ describe("rate limiting over HTTP", () => {
     expect(res.headers.get("ratelimit-policy")).toBe("1000;w=1");
   });
 
+  it("sends RateLimit headers on the submit routes' own responses too (201, replay, batch)", async () => {
+    // A tenant of its own: the next test counts the default tenant's jobs.
+    const key = await t.keyWith(["jobs:write"], { tenant: "ratelimit-headers" });
+    const created = await t.request("/v1/jobs", { method: "POST", key, json: { payload: 1 } });
+    const keyed = { method: "POST", key, json: { payload: 2 }, headers: { "idempotency-key": "rl-1" } };
+    const first = await t.request("/v1/jobs", keyed);
+    const replay = await t.request("/v1/jobs", keyed);
+    const batch = await t.request("/v1/jobs/batch", {
+      method: "POST",
+      key,
+      json: { jobs: [{ payload: 1 }] },
+    });
+    const responses = { created, first, replay, batch };
+    expect(Object.values(responses).map((r) => r.status)).toEqual([201, 201, 200, 201]);
+    for (const [name, res] of Object.entries(responses)) {
+      expect(res.headers.get("ratelimit-limit"), name).toBe("1000");
+      expect(res.headers.get("ratelimit-policy"), name).toBe("1000;w=1");
+    }
+  });
+
   it("answers 429 with Retry-After past a key's own limit, then recovers", async () => {
     const key = await t.keyWith(["jobs:read", "jobs:write"], { rateLimitPerSec: 2 });
     const statuses: number[] = [];

@@ -115,6 +115,13 @@ describe("POST /v1/jobs", () => {
     expect((await submit({ payload: 1 }, { "idempotency-key": "k".repeat(256) })).status).toBe(422);
   });
 
+  it("names each unknown field in its own issue", async () => {
+    const res = await submit({ payload: 1, foo: 2, bar: 3 });
+    expect(res.status).toBe(422);
+    const body = (await res.json()) as { issues: { path: string }[] };
+    expect(body.issues.map((i) => i.path).sort()).toEqual(["bar", "foo"]);
+  });
+
   it("answers 413 for a payload above the engine's payload limit", async () => {
     const before = await countJobs(t.store);
     const res = await submit({ payload: "x".repeat(300 * 1024) });
@@ -231,6 +238,19 @@ describe("GET /v1/jobs", () => {
     expect(some.jobs.map((j) => j.id)).toEqual([job.id]);
   });
 
+  it("rejects creation-time filters outside the years 1 to 9999 with 422, not a 500", async () => {
+    for (const q of [
+      "createdAfter=0000-01-01T00:00:00Z",
+      "createdAfter=9999-12-31T23:59:59-23:59",
+      "createdBefore=0000-06-01T00:00:00%2B01:00",
+    ]) {
+      const res = await t.request(`/v1/jobs?${q}`);
+      expect(res.status, q).toBe(422);
+      const body = (await res.json()) as { issues: { path: string }[] };
+      expect(body.issues[0]?.path, q).toMatch(/^created(After|Before)$/);
+    }
+  });
+
   it("rejects a limit above 500, an unknown filter and a forged cursor with 422", async () => {
     expect((await t.request("/v1/jobs?limit=501")).status).toBe(422);
     expect((await t.request("/v1/jobs?colour=red")).status).toBe(422);
@@ -305,5 +325,39 @@ describe("GET /v1/jobs/{id}/events", () => {
       events: JobEvent[];
     };
     expect(later.events.map((e) => e.kind)).toEqual(["claimed", "succeeded"]);
+  });
+
+  it("pages a long trail: a full page carries a next link to the rest, the last page none", async () => {
+    const job = await jobOf(await submit({ queue: "long-trail", payload: 1 }));
+    const [claimed] = await t.engine.claim("acme", { queues: ["long-trail"], limit: 1, workerId: "w1" });
+    if (!claimed) throw new Error("not claimed");
+    const lease = { id: claimed.id, leaseToken: claimed.leaseToken };
+    // submitted + claimed + 1,000 progress events: one more than a page.
+    for (let i = 0; i < 100; i++) {
+      await Promise.all(
+        Array.from({ length: 10 }, (_, k) => t.store.recordProgress(lease, { step: i * 10 + k })),
+      );
+    }
+    const first = (await (await t.request(`/v1/jobs/${job.id}/events`)).json()) as {
+      events: JobEvent[];
+      next: string | null;
+    };
+    expect(first.events).toHaveLength(1000);
+    const last = first.events.at(-1);
+    expect(first.next).toBe(`/v1/jobs/${job.id}/events?after=${last?.id}`);
+    const rest = (await (await t.request(first.next ?? "")).json()) as {
+      events: JobEvent[];
+      next: string | null;
+    };
+    expect(rest.events).toHaveLength(2);
+    expect(rest.next).toBeNull();
+    expect(new Set([...first.events, ...rest.events].map((e) => e.id)).size).toBe(1002);
+  });
+
+  it("rejects an event id beyond Postgres's bigint with 422, not a 500", async () => {
+    const job = await jobOf(await submit({ payload: 1 }));
+    const res = await t.request(`/v1/jobs/${job.id}/events?after=9999999999999999999`);
+    expect(res.status).toBe(422);
+    expect((await t.request(`/v1/jobs/${job.id}/events?after=9223372036854775807`)).status).toBe(200);
   });
 });

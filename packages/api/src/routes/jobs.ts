@@ -1,9 +1,10 @@
 import { ListJobsParams } from "@astraeus/client/wire";
-import { AppError, type Job, type JobSubmission, LIMITS, UUID_RE } from "@astraeus/core";
+import { AppError, issuesFromZod, type Job, type JobSubmission, LIMITS, UUID_RE } from "@astraeus/core";
 import { createRoute, z } from "@hono/zod-openapi";
 import { requireScope } from "../http/auth.ts";
 import { jsonBody } from "../http/body.ts";
 import type { ApiApp } from "../http/env.ts";
+import { EventIdQuery } from "../http/event-id.ts";
 import { header } from "../http/headers.ts";
 import {
   BatchResultDoc,
@@ -18,7 +19,7 @@ import {
   problems,
   SECURITY,
 } from "../openapi.ts";
-import { issuesFromZod } from "../problem.ts";
+
 import type { RouteDeps } from "./deps.ts";
 
 // Opaque keyset cursor: the last id of the page as 22 base64url characters. Opaque so the ordering key
@@ -53,11 +54,9 @@ const ListQueryDoc = ListJobsParams.extend({
 });
 
 const EventsQuery = z.strictObject({
-  after: z
-    .string()
-    .regex(/^\d{1,19}$/)
-    .optional()
-    .openapi({ description: "Only events with a larger id (for incremental polling)" }),
+  after: EventIdQuery.optional().openapi({
+    description: "Only events with a larger id (for incremental polling)",
+  }),
 });
 
 /** The batch envelope only: items are left to the engine, which validates each. */
@@ -140,6 +139,7 @@ export function jobRoutes(app: ApiApp, deps: RouteDeps): void {
     }
     const { job, replayed } = await engine.submit(c.get("principal").tenant, submission);
     const headers: Record<string, string> = {
+      ...c.get("rateLimitHeaders"),
       "Content-Type": "application/json",
       Location: `/v1/jobs/${job.id}`,
       "X-Request-Id": c.get("requestId"),
@@ -179,6 +179,7 @@ export function jobRoutes(app: ApiApp, deps: RouteDeps): void {
     );
     countSubmitted(metrics, created);
     return plainResponse(JSON.stringify({ jobs: created }), 201, {
+      ...c.get("rateLimitHeaders"),
       "Content-Type": "application/json",
       "X-Request-Id": c.get("requestId"),
     });
@@ -273,14 +274,16 @@ export function jobRoutes(app: ApiApp, deps: RouteDeps): void {
       middleware: [requireScope("jobs:read")] as const,
       request: { params: JobIdParamDoc, query: EventsQuery },
       responses: {
-        200: json(EventListDoc, "Every transition of the job"),
+        200: json(EventListDoc, "The job's events, up to 1,000 per page (`next` gives the rest)"),
         ...problems(401, 403, 404, 422, 429),
       },
     }),
     async (c) => {
       const { id } = c.req.valid("param");
       const { after } = c.req.valid("query");
-      return c.json({ events: await engine.events(c.get("principal").tenant, id, after) }, 200);
+      const events = await engine.events(c.get("principal").tenant, id, after);
+      const last = events.length >= LIMITS.eventsPage ? events[events.length - 1] : undefined;
+      return c.json({ events, next: last ? `/v1/jobs/${id}/events?after=${last.id}` : null }, 200);
     },
   );
 }

@@ -101,6 +101,34 @@ describe("GET /v1/jobs/{id}/stream", () => {
     expect((await t.request(`/v1/jobs/${job.id}/stream`, { key: t.globex })).status).toBe(404);
     const bad = await t.request(`/v1/jobs/${job.id}/stream`, { headers: { "last-event-id": "abc" } });
     expect(bad.status).toBe(422);
+    // 19 digits, but past Postgres's bigint: refused up front instead of failing the stream's query.
+    const huge = "9999999999999999999";
+    expect(
+      (await t.request(`/v1/jobs/${job.id}/stream`, { headers: { "last-event-id": huge } })).status,
+    ).toBe(422);
+    expect((await t.request(`/v1/jobs/${job.id}/stream?lastEventId=${huge}`)).status).toBe(422);
+  });
+
+  it("ends a stream that fails mid-way with an error event that carries no internals", async () => {
+    const job = await submit("sse-fail");
+    const events = t.engine.events.bind(t.engine);
+    let calls = 0;
+    // Fault injection into the engine: the second poll fails as a lost database connection would.
+    t.engine.events = async (...args) => {
+      if (++calls === 2) throw new Error("connect ECONNREFUSED 10.0.0.7:5432 (secret internals)");
+      return events(...args);
+    };
+    try {
+      const res = await t.request(`/v1/jobs/${job.id}/stream`);
+      expect(res.status).toBe(200);
+      const messages = await readStream(res);
+      const error = messages.find((m) => m.event === "error");
+      expect(error).toBeDefined();
+      expect(JSON.parse(error?.data ?? "{}")).toEqual({ code: "internal", requestId: expect.any(String) });
+      expect(messages.map((m) => m.data).join("\n")).not.toContain("ECONNREFUSED");
+    } finally {
+      t.engine.events = events;
+    }
   });
 
   it("ends open streams when the server shuts down", async () => {

@@ -5,17 +5,14 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { streamSSE } from "hono/streaming";
 import { requireScope } from "../http/auth.ts";
 import type { ApiApp } from "../http/env.ts";
+import { EVENT_ID_MESSAGE, EventIdQuery, isEventId } from "../http/event-id.ts";
 import { JobIdParamDoc, problems, SECURITY } from "../openapi.ts";
 import { type RouteDeps, sleep } from "./deps.ts";
 
-const EVENT_ID_RE = /^\d{1,19}$/;
-
 const StreamQuery = z.strictObject({
-  lastEventId: z
-    .string()
-    .regex(EVENT_ID_RE)
-    .optional()
-    .openapi({ description: "Resume after this event id (for clients that cannot send Last-Event-ID)" }),
+  lastEventId: EventIdQuery.optional().openapi({
+    description: "Resume after this event id (for clients that cannot send Last-Event-ID)",
+  }),
 });
 
 export function streamRoutes(app: ApiApp, deps: RouteDeps): void {
@@ -46,22 +43,21 @@ export function streamRoutes(app: ApiApp, deps: RouteDeps): void {
       const tenant = c.get("principal").tenant;
       const { id } = c.req.valid("param");
       const header = c.req.header("last-event-id");
-      if (header !== undefined && !EVENT_ID_RE.test(header.trim())) {
+      if (header !== undefined && !isEventId(header.trim())) {
         throw new AppError("validation_failed", "Last-Event-ID is not an event id", {
-          issues: [{ path: "last-event-id", message: "must be a decimal event id" }],
+          issues: [{ path: "last-event-id", message: EVENT_ID_MESSAGE }],
         });
       }
       const resumeAfter = header?.trim() ?? c.req.valid("query").lastEventId;
       // Resolved before the stream starts, so another tenant's id is a plain 404.
       const initial = await engine.get(tenant, id);
       c.header("X-Accel-Buffering", "no");
-      return streamSSE(
-        c,
-        async (stream) => {
-          const closed = new AbortController();
-          stream.onAbort(() => closed.abort());
-          const signals = [closed.signal, deps.signal, c.req.raw.signal];
-          const stopped = () => signals.some((s) => s.aborted);
+      return streamSSE(c, async (stream) => {
+        const closed = new AbortController();
+        stream.onAbort(() => closed.abort());
+        const signals = [closed.signal, deps.signal, c.req.raw.signal];
+        const stopped = () => signals.some((s) => s.aborted);
+        try {
           let after = resumeAfter;
           let state: JobState = initial.state;
           let lastWrite = Date.now();
@@ -87,12 +83,23 @@ export function streamRoutes(app: ApiApp, deps: RouteDeps): void {
             }
             await sleep(config.pollIntervalMs, ...signals);
           }
-        },
-        async (err) => {
-          // The client went away mid-write, or the job vanished (pruned): nothing to answer.
-          deps.logger.debug({ err: err.message, jobId: id }, "job stream ended with an error");
-        },
-      );
+        } catch (err) {
+          // Handled here, not by streamSSE's onError: Hono would then write the raw message (a Postgres
+          // error, a connection address) to the client. The client gets the code and the request id.
+          if (stopped()) return; // the client went away mid-write
+          const appError = err instanceof AppError ? err : null;
+          deps.logger[appError ? "debug" : "error"](
+            { err: err instanceof Error ? err.message : String(err), jobId: id },
+            "job stream ended with an error",
+          );
+          await stream
+            .writeSSE({
+              event: "error",
+              data: JSON.stringify({ code: appError?.code ?? "internal", requestId: c.get("requestId") }),
+            })
+            .catch(() => {});
+        }
+      });
     },
   );
 }
