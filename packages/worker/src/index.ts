@@ -1,5 +1,5 @@
 export { abortableDelay, analyzeText, BUILTIN_JOBS, echoJob, sleepJob, textAnalyzeJob } from "./builtins.ts";
-export { CompletionBuffer, type CompletionOptions } from "./completion.ts";
+export { CompletionBuffer, type CompletionHooks, type CompletionOptions } from "./completion.ts";
 export { parseWorkerEnv, WorkerEnv } from "./config.ts";
 export {
   type AbortReason,

@@ -5,9 +5,9 @@ import {
   type Delivery,
   type Dispatcher,
   type FinishedJob,
-  type JobError,
   type JobStore,
   type JsonValue,
+  type Lease,
   type Outcome,
   UnrecoverableError,
 } from "@astraeus/core";
@@ -16,6 +16,14 @@ import { BUILTIN_JOBS } from "./builtins.ts";
 import { CompletionBuffer, type CompletionOptions } from "./completion.ts";
 import { type ContextHost, JobContext } from "./context.ts";
 import { type AbortReason, JobAbort, type ResolvedDefinition } from "./define.ts";
+import { toJobError } from "./job-error.ts";
+
+/**
+ * The least time stop() leaves for writing outcomes (the releases among them) once the grace is spent:
+ * a reachable database writes them in milliseconds, and past this the lease reaper recovers the jobs,
+ * which is the recovery an unreachable database leaves anyway. Well inside the platform's stop timeout.
+ */
+const FINAL_WRITE_MS = 2_000;
 
 export interface WorkerOptions {
   store: JobStore;
@@ -76,17 +84,6 @@ export interface WorkerStats {
   rejectedWrites: number;
 }
 
-function toJobError(err: unknown): JobError {
-  if (err instanceof Error) {
-    const out: JobError = { message: err.message, name: err.name };
-    if (err.stack) out.stack = err.stack.slice(0, 4000);
-    const code = (err as { code?: unknown }).code;
-    if (typeof code === "string") out.code = code;
-    return out;
-  }
-  return { message: String(err) };
-}
-
 export class Worker implements ContextHost {
   readonly id: string;
   readonly stats: WorkerStats = {
@@ -142,12 +139,12 @@ export class Worker implements ContextHost {
     this.id = opts.id ?? `${hostname()}-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
     this.log = opts.logger ?? silentLogger;
     this.observer = opts.observer ?? {};
-    this.completions = new CompletionBuffer(this.store, (f) => this.afterFlush(f), {
-      maxBatch: 500,
-      lingerMs: 2,
-      maxInFlight: 3,
-      ...opts.completion,
-    });
+    this.completions = new CompletionBuffer(
+      this.store,
+      (f) => this.afterFlush(f),
+      { maxBatch: 500, lingerMs: 2, maxInFlight: 3, ...opts.completion },
+      { logger: this.log, replaceUnwritable: (o, err) => this.replaceUnwritable(o, err) },
+    );
     const m = opts.maintenance ?? true;
     this.maintenance = m
       ? new Maintenance(this.store, this.dispatcher, { ...(m === true ? {} : m), logger: this.log })
@@ -262,34 +259,71 @@ export class Worker implements ContextHost {
     void this.run(a);
   }
 
+  /** Never rejects: it runs as `void this.run(a)`, where a rejection would crash the process. */
   private async run(a: Active): Promise<void> {
     const { job, def } = a;
-    if (!def)
-      return this.settle(a, this.failure(a, new UnrecoverableError(`no handler for type ${job.type}`)));
-    let payload: unknown = job.payload;
-    if (def.schema) {
-      const parsed = def.schema.safeParse(payload);
-      if (!parsed.success) {
-        const err = new UnrecoverableError(
-          `payload rejected by the ${job.type} schema: ${parsed.error.message}`,
-        );
-        return this.settle(a, this.failure(a, err));
-      }
-      payload = parsed.data;
-    }
-    a.ctx = new JobContext(payload, job, this);
+    let result: JsonValue | undefined;
+    let failed = false;
+    let thrown: unknown;
     try {
-      const result = await def.handler(a.ctx);
-      this.settle(a, {
-        id: job.id,
-        leaseToken: job.leaseToken,
-        to: "succeeded",
-        kind: "succeeded",
-        result: result ?? null,
-      });
+      if (!def) throw new UnrecoverableError(`no handler for type ${job.type}`);
+      let payload: unknown = job.payload;
+      if (def.schema) {
+        const parsed = def.schema.safeParse(payload);
+        if (!parsed.success) {
+          throw new UnrecoverableError(`payload rejected by the ${job.type} schema: ${parsed.error.message}`);
+        }
+        payload = parsed.data;
+      }
+      a.ctx = new JobContext(payload, job, this);
+      result = await def.handler(a.ctx);
     } catch (err) {
-      this.settle(a, this.failure(a, err));
+      failed = true;
+      thrown = err;
     }
+    try {
+      // Whether a result is JSON is found out when it is written (see replaceUnwritable): checking here
+      // would serialise every result twice.
+      this.settle(
+        a,
+        failed
+          ? this.failure(a, thrown)
+          : {
+              id: job.id,
+              leaseToken: job.leaseToken,
+              to: "succeeded",
+              kind: "succeeded",
+              result: result ?? null,
+            },
+      );
+    } catch (err) {
+      // Only a hook (observer, logger) can throw here, after the outcome went to the buffer.
+      try {
+        this.log.error({ jobId: job.id, err: toJobError(err).message }, "settling the attempt failed");
+      } catch {}
+    }
+  }
+
+  /**
+   * The buffer could not write this outcome even alone. For a success only the handler's result can be
+   * at fault (not JSON: a BigInt, a cycle, a function; or a value Postgres rejects): a bug in the handler
+   * that another attempt would repeat, so the job goes dead with a readable error. Any other outcome is
+   * dropped; the lease reaper recovers its job.
+   */
+  private replaceUnwritable(outcome: Outcome, err: unknown): Outcome | null {
+    if (outcome.to !== "succeeded") return null;
+    const why = toJobError(err).message;
+    return {
+      id: outcome.id,
+      leaseToken: outcome.leaseToken,
+      to: "dead",
+      kind: "dead",
+      error: {
+        message: `the handler's result cannot be stored: ${why}`,
+        name: "UnrecoverableError",
+        code: "invalid_result",
+      },
+    };
   }
 
   async heartbeatJob(job: ClaimedJob): Promise<void> {
@@ -338,20 +372,25 @@ export class Worker implements ContextHost {
     this.active.delete(a.job.id);
     this.wakeSlot();
     if (!outcome) return;
-    this.observer.jobEnded?.(a.job.type, outcome.kind, Date.now() - a.startedAt);
     void this.completions.add(outcome).then((finished) => {
       if (!finished) {
         this.stats.rejectedWrites++;
-        this.log.warn({ jobId: a.job.id, kind: outcome.kind }, "outcome rejected: lease no longer held");
+        this.log.warn(
+          { jobId: a.job.id, kind: outcome.kind },
+          "outcome not written: lease no longer held, or the write was given up",
+        );
         return;
       }
-      if (outcome.to === "succeeded") this.stats.succeeded++;
+      // `finished.to`, not `outcome.to`: an outcome that could not be stored was replaced (dead).
+      if (finished.to === "succeeded") this.stats.succeeded++;
       else if (outcome.kind === "released") this.stats.released++;
       else if (outcome.to === "queued") this.stats.retried++;
-      else if (outcome.to === "dead") this.stats.dead++;
+      else if (finished.to === "dead") this.stats.dead++;
       else if (outcome.to === "cancelled") this.stats.cancelled++;
       if (outcome.kind === "timed_out") this.stats.timedOut++;
     });
+    // After the outcome is queued: a hook that throws must not keep it from being written.
+    this.observer.jobEnded?.(a.job.type, outcome.kind, Date.now() - a.startedAt);
   }
 
   private abort(a: Active, reason: AbortReason): void {
@@ -380,7 +419,9 @@ export class Worker implements ContextHost {
   private async heartbeat(): Promise<void> {
     const lag = Math.max(0, Date.now() - this.lastHeartbeat - this.heartbeatMs);
     this.lastHeartbeat = Date.now();
-    const leases = [...this.active.values()].map((a) => ({ id: a.job.id, leaseToken: a.job.leaseToken }));
+    const leases: Lease[] = [];
+    for (const a of this.active.values()) leases.push({ id: a.job.id, leaseToken: a.job.leaseToken });
+    this.completions.collectLeases(leases);
     try {
       const r = await this.store.heartbeat(leases, this.leaseMs);
       for (const l of leases) {
@@ -430,7 +471,8 @@ export class Worker implements ContextHost {
 
   /**
    * Graceful drain: stop claiming, give in-flight jobs `graceMs` to finish, then release the rest back to
-   * `queued` at once (not a failed attempt) so they run elsewhere.
+   * `queued` at once (not a failed attempt) so they run elsewhere. Outcomes still unwritten when the grace
+   * is spent get FINAL_WRITE_MS more; then they are given up on (logged) and lease expiry recovers them.
    */
   async stop(graceMs = this.drainGraceMs): Promise<void> {
     if (this.stopping) return;
@@ -443,7 +485,7 @@ export class Worker implements ContextHost {
       await Promise.race([this.waitForSlot(), this.pause(Math.min(100, deadline - Date.now()))]);
     }
     for (const a of [...this.active.values()]) this.abort(a, "released");
-    await this.completions.drain();
+    await this.completions.drain(Math.max(deadline - Date.now(), FINAL_WRITE_MS));
     if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
     this.unsubscribeCancel?.();
     await this.maintenance?.stop();

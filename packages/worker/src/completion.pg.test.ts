@@ -1,0 +1,167 @@
+import type { ClaimedJob, FinishedJob, JobStore, Lease, Outcome } from "@astraeus/core";
+import type { Logger } from "@astraeus/engine";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { CompletionBuffer, type CompletionHooks } from "./completion.ts";
+import { createHarness, type Harness, waitFor } from "./testing/harness.ts";
+
+let h: Harness;
+beforeAll(async () => {
+  h = await createHarness("completion", { redis: false });
+});
+afterAll(async () => {
+  await h?.close();
+});
+
+const OPTS = { maxBatch: 500, lingerMs: 2, maxInFlight: 3 };
+let queues = 0;
+
+async function claim(n: number): Promise<ClaimedJob[]> {
+  const queue = `q-completion-${++queues}`;
+  await h.engine.submitBatch(
+    "t",
+    Array.from({ length: n }, (_, i) => ({ type: "t.any", queue, payload: { i } })),
+  );
+  const claimed = await h.store.claimNext([queue], n, { workerId: "w", leaseMs: 60_000, types: ["t.any"] });
+  expect(claimed).toHaveLength(n);
+  return claimed;
+}
+
+function succeeded(job: ClaimedJob, result: unknown): Outcome {
+  return {
+    id: job.id,
+    leaseToken: job.leaseToken,
+    to: "succeeded",
+    kind: "succeeded",
+    result: result as never,
+  };
+}
+
+async function states(jobs: ClaimedJob[]): Promise<string[]> {
+  const rows = await h.store.db.query<{ id: string; state: string }>(
+    "SELECT id, state::text FROM jobs WHERE id = ANY($1::uuid[])",
+    [jobs.map((j) => j.id)],
+  );
+  const byId = new Map(rows.map((r) => [String(r.id), r.state]));
+  return jobs.map((j) => byId.get(j.id) ?? "missing");
+}
+
+function capturingLogger(): Logger & { lines: string[] } {
+  const lines: string[] = [];
+  const keep = (obj: object, msg?: string) => lines.push(`${msg ?? ""} ${JSON.stringify(obj)}`);
+  return { lines, info: keep, warn: keep, error: keep };
+}
+
+/** A store whose finish fails like an unreachable database while `down` is set. */
+function flakyStore(): { store: JobStore; calls: number[]; setDown(down: boolean): void } {
+  let down = true;
+  const calls: number[] = [];
+  const store = Object.create(h.store) as JobStore;
+  store.finish = (outcomes) => {
+    calls.push(outcomes.length);
+    if (down)
+      return Promise.reject(Object.assign(new Error("connect ECONNREFUSED"), { code: "ECONNREFUSED" }));
+    return h.store.finish(outcomes);
+  };
+  return { store, calls, setDown: (d) => (down = d) };
+}
+
+/** Fails the test instead of hanging it when `p` does not settle in time. */
+function within<T>(ms: number, what: string, p: Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} did not settle within ${ms} ms`)), ms);
+  });
+  return Promise.race([p, late]).finally(() => clearTimeout(timer));
+}
+
+function buffer(store: JobStore, hooks: CompletionHooks = {}): CompletionBuffer {
+  return new CompletionBuffer(store, () => {}, OPTS, hooks);
+}
+
+describe("the completion buffer", () => {
+  it("writes the rest of a batch when one result cannot be serialised, and resolves that one with null", async () => {
+    const jobs = await claim(12);
+    const log = capturingLogger();
+    const b = buffer(h.store, { logger: log });
+    const cyclic: Record<string, unknown> = {};
+    cyclic.self = cyclic;
+    // Added in one turn, so all twelve ride in one batch.
+    const results = jobs.map((j, i) => b.add(succeeded(j, i === 3 ? { n: 1n } : i === 8 ? cyclic : { i })));
+    const finished = await within(10_000, "every add", Promise.all(results));
+    expect(finished.map((f) => f?.to ?? null)).toEqual(
+      jobs.map((_, i) => (i === 3 || i === 8 ? null : "succeeded")),
+    );
+    expect(await states(jobs)).toEqual(jobs.map((_, i) => (i === 3 || i === 8 ? "running" : "succeeded")));
+    expect(log.lines.filter((l) => l.includes("cannot be stored; dropped"))).toHaveLength(2);
+  });
+
+  it("isolates an outcome Postgres rejects as bad data from the rest of its batch", async () => {
+    const jobs = await claim(5);
+    const b = buffer(h.store);
+    const bad: Outcome = { ...succeeded(jobs[0] as ClaimedJob, null), leaseToken: "not-a-uuid" };
+    const results = [b.add(bad), ...jobs.slice(1).map((j) => b.add(succeeded(j, { ok: true })))];
+    const finished = await within(10_000, "every add", Promise.all(results));
+    expect(finished.map((f) => f?.to ?? null)).toEqual([
+      null,
+      "succeeded",
+      "succeeded",
+      "succeeded",
+      "succeeded",
+    ]);
+    expect(await states(jobs)).toEqual(["running", "succeeded", "succeeded", "succeeded", "succeeded"]);
+  });
+
+  it("writes the replacement its hook gives for an outcome that cannot be stored, once", async () => {
+    const jobs = await claim(3);
+    const offered: string[] = [];
+    const b = buffer(h.store, {
+      replaceUnwritable: (o, err) => {
+        offered.push(o.id);
+        return {
+          id: o.id,
+          leaseToken: o.leaseToken,
+          to: "dead",
+          kind: "dead",
+          error: { message: String(err) },
+        };
+      },
+    });
+    const results = jobs.map((j, i) => b.add(succeeded(j, i === 1 ? { n: 1n } : null)));
+    const finished = await within(10_000, "every add", Promise.all(results));
+    expect(finished.map((f) => f?.to ?? null)).toEqual(["succeeded", "dead", "succeeded"]);
+    expect(offered).toEqual([jobs[1]?.id]);
+    const dead = await h.engine.get("t", jobs[1]?.id ?? "");
+    expect(dead.state).toBe("dead");
+    expect(dead.lastError?.message).toMatch(/BigInt/);
+  });
+
+  it("retries a batch whole while the connection fails, then writes it", async () => {
+    const jobs = await claim(4);
+    const flaky = flakyStore();
+    const b = buffer(flaky.store);
+    const results = jobs.map((j) => b.add(succeeded(j, null)));
+    await waitFor("two failed attempts", () => flaky.calls.length >= 2);
+    flaky.setDown(false);
+    const finished = await within(10_000, "every add", Promise.all(results));
+    expect(finished.every((f: FinishedJob | null) => f?.to === "succeeded")).toBe(true);
+    // A connection failure says nothing about the outcomes: never split, never dropped.
+    expect(flaky.calls.every((n) => n === 4)).toBe(true);
+  });
+
+  it("lists the leases of outcomes waiting to be written, and gives up on them when drain's time is up", async () => {
+    const jobs = await claim(3);
+    const flaky = flakyStore();
+    const log = capturingLogger();
+    const b = buffer(flaky.store, { logger: log });
+    const results = jobs.map((j) => b.add(succeeded(j, null)));
+    await waitFor("a failed attempt", () => flaky.calls.length >= 1 && b.size === 3);
+    const leases: Lease[] = [];
+    b.collectLeases(leases);
+    expect(leases.map((l) => l.id).sort()).toEqual(jobs.map((j) => j.id).sort());
+    expect(await within(5_000, "drain", b.drain(100))).toBe(3);
+    expect(await within(1_000, "every add", Promise.all(results))).toEqual([null, null, null]);
+    expect(log.lines.some((l) => l.includes("gave up on outcomes"))).toBe(true);
+    expect(b.size).toBe(0);
+    expect(await states(jobs)).toEqual(["running", "running", "running"]);
+  });
+});
