@@ -70,16 +70,28 @@ export async function claimNext(
   for (const queue of queues) {
     const want = limit - out.length;
     if (want <= 0) break;
-    const params: unknown[] = [queue, opts.leaseMs, opts.workerId, want];
-    const where = filters(opts, params);
-    const update = `UPDATE jobs j SET ${CLAIM_SET}
-      FROM (SELECT id FROM jobs WHERE queue = $1 AND state = 'queued' AND run_at <= now()${where}
-            ORDER BY priority DESC, run_at, id LIMIT $4 FOR UPDATE SKIP LOCKED) s
-      WHERE j.id = s.id`;
-    const rows = await db.query(claimSql(update), params);
+    const { sql, params } = claimNextQuery(queue, want, opts);
+    const rows = await db.query(sql, params);
     for (const r of rows) out.push(rowToClaimed(r));
   }
   return out;
+}
+
+/** The statement claimNext runs for one queue (exported so a test can check its plan). */
+export function claimNextQuery(
+  queue: string,
+  want: number,
+  opts: ClaimOptions,
+): { sql: string; params: unknown[] } {
+  const params: unknown[] = [queue, opts.leaseMs, opts.workerId, want];
+  const where = filters(opts, params);
+  // NULLS LAST as in jobs_ready_idx (priority is NOT NULL, but the planner matches the index order only
+  // when it is written out; plain DESC means NULLS FIRST and sorts the whole due backlog instead).
+  const update = `UPDATE jobs j SET ${CLAIM_SET}
+      FROM (SELECT id FROM jobs WHERE queue = $1 AND state = 'queued' AND run_at <= now()${where}
+            ORDER BY priority DESC NULLS LAST, run_at, id LIMIT $4 FOR UPDATE SKIP LOCKED) s
+      WHERE j.id = s.id`;
+  return { sql: claimSql(update), params };
 }
 
 /**
@@ -185,10 +197,13 @@ export async function finish(db: SqlExecutor, given: readonly Outcome[]): Promis
 
 export async function recordProgress(db: SqlExecutor, lease: Lease, data: JsonValue): Promise<boolean> {
   // The JSON goes in as text and is cast in SQL: postgres.js would JSON-encode a jsonb parameter a second time.
+  // FOR SHARE conflicts with a completion's row update: an update racing one waits for it to commit and
+  // then finds the lease gone, instead of appending `progress` after the job's terminal event.
   const rows = await db.query(
     `INSERT INTO job_events (job_id, tenant, kind, from_state, to_state, attempt, data)
      SELECT id, tenant, 'progress', NULL, NULL, attempt, $3::text::jsonb FROM jobs
      WHERE id = $1 AND lease_token = $2 AND state = 'running'
+     FOR SHARE
      RETURNING job_id`,
     [lease.id, lease.leaseToken, jsonText(data)],
   );

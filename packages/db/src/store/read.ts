@@ -36,21 +36,23 @@ export function listJobsQuery(tenant: string, q: ListJobsQuery): { sql: string; 
   if (q.queue) add((n) => `j.queue = $${n}`, q.queue);
   if (q.type) add((n) => `j.type = $${n}`, q.type);
   if (q.cursor) add((n) => `e.job_id < $${n}::uuid`, q.cursor);
+  // The id bound (whole milliseconds, with a millisecond to spare) lets the index do the range; created_at
+  // keeps it exact, compared with the bound as given. A Date would drop its microseconds, and so would
+  // postgres.js, which passes a timestamptz parameter through one: it goes in as text.
   if (q.createdAfter) {
-    const t = new Date(q.createdAfter);
-    // The id bound lets the index do the range; created_at keeps it exact.
-    add((n) => `e.job_id >= $${n}::uuid`, uuidv7Floor(t.getTime() - 1));
-    add((n) => `j.created_at >= $${n}::timestamptz`, t.toISOString());
+    add((n) => `e.job_id >= $${n}::uuid`, uuidv7Floor(Date.parse(q.createdAfter) - 1));
+    add((n) => `j.created_at >= $${n}::text::timestamptz`, q.createdAfter);
   }
   if (q.createdBefore) {
-    const t = new Date(q.createdBefore);
-    add((n) => `e.job_id < $${n}::uuid`, uuidv7Floor(t.getTime() + 2));
-    add((n) => `j.created_at < $${n}::timestamptz`, t.toISOString());
+    add((n) => `e.job_id < $${n}::uuid`, uuidv7Floor(Date.parse(q.createdBefore) + 2));
+    add((n) => `j.created_at < $${n}::text::timestamptz`, q.createdBefore);
   }
+  // NULLS LAST as in job_events_submitted_idx: plain DESC (NULLS FIRST) is not its order, and the planner
+  // would sort all of the tenant's jobs or walk the jobs primary key back through every newer job.
   // One row above the page maximum is allowed: the engine asks for limit + 1 to learn whether a next page exists.
   params.push(Math.min(q.limit ?? 50, LIMITS.listLimitMax + 1));
   const sql = `SELECT ${qualified(JOB_COLUMNS, "j")} FROM job_events e JOIN jobs j ON j.id = e.job_id
-    WHERE ${where.join(" AND ")} ORDER BY e.job_id DESC LIMIT $${params.length}`;
+    WHERE ${where.join(" AND ")} ORDER BY e.job_id DESC NULLS LAST LIMIT $${params.length}`;
   return { sql, params };
 }
 
@@ -62,8 +64,8 @@ export async function listEvents(
 ): Promise<JobEvent[]> {
   const rows = await db.query(
     `SELECT id::text AS id, job_id, kind, from_state, to_state, attempt, data, at FROM job_events
-     WHERE job_id = $1 AND tenant = $2 AND job_events.id > $3::bigint ORDER BY job_events.id LIMIT 1000`,
-    [jobId, tenant, afterId ?? "0"],
+     WHERE job_id = $1 AND tenant = $2 AND job_events.id > $3::bigint ORDER BY job_events.id LIMIT $4`,
+    [jobId, tenant, afterId ?? "0", LIMITS.eventsPage],
   );
   return rows.map(rowToEvent);
 }

@@ -83,16 +83,31 @@ export function rowToEvent(r: Row): JobEvent {
   };
 }
 
-// A `\u0000` escape preceded by an even number of backslashes (an escaped backslash is not an escape).
-const NUL_ESCAPE = /(?<!\\)((?:\\\\)*)\\u0000/g;
+// A `\u0000` escape, or one of a lone surrogate, preceded by an even number of backslashes (an escaped
+// backslash is not an escape). JSON.stringify writes paired surrogates as the characters themselves and
+// escapes only lone ones, so every `\ud800`–`\udfff` escape in its output is a lone surrogate.
+const REJECTED_ESCAPE = /(?<!\\)((?:\\\\)*)\\u(?:0000|d[89a-f][0-9a-f]{2})/g;
 
 /**
  * Serialise a JSON value for a `text[]` parameter that SQL casts to jsonb (null stays SQL NULL).
- * jsonb cannot hold U+0000, and one such value would fail the whole batch statement it rides in, so NUL
- * becomes U+FFFD (the replacement character) in strings and keys.
+ * jsonb cannot hold U+0000 nor a lone UTF-16 surrogate (as from a string cut between the two halves of
+ * an emoji), and one such value would fail the whole batch statement it rides in, so each becomes U+FFFD
+ * (the replacement character) in strings and keys. A value JSON cannot represent (a BigInt, a cycle, a
+ * function) throws a TypeError.
  */
 export function jsonText(v: unknown): string | null {
   if (v === undefined || v === null) return null;
-  const text = JSON.stringify(v);
-  return text.includes("\\u0000") ? text.replace(NUL_ESCAPE, "$1\\ufffd") : text;
+  let text: string | undefined;
+  try {
+    text = JSON.stringify(v);
+  } catch (err) {
+    throw new TypeError(`value is not JSON: ${err instanceof Error ? err.message : String(err)}`, {
+      cause: err,
+    });
+  }
+  if (text === undefined) throw new TypeError(`value is not JSON: a ${typeof v} has no JSON form`);
+  // The regular expression runs only for text that may need it: almost none does.
+  return text.includes("\\u0000") || text.includes("\\ud")
+    ? text.replace(REJECTED_ESCAPE, "$1\\ufffd")
+    : text;
 }

@@ -790,6 +790,62 @@ export function storeContract(name: string, open: () => Promise<OpenedStore>): v
           note: "p\ufffd",
         });
       });
+      it("stores a result or error holding a lone UTF-16 surrogate as U+FFFD without failing the other outcomes of its batch", async () => {
+        // JSON.stringify writes a lone surrogate as a \ud800-style escape, which jsonb rejects: a stack trace
+        // cut in the middle of an emoji would otherwise sink every completion batched with it.
+        const tenant = unique("t");
+        const queue = unique("q");
+        const jobs = await insert(
+          newJob({ tenant, queue }),
+          newJob({ tenant, queue }),
+          newJob({ tenant, queue }),
+          newJob({ tenant, queue }),
+        );
+        const [a, b, c, d] = await store.claimByIds(
+          jobs.map((j) => j.id),
+          claimOpts(),
+        );
+        expect(
+          await store.recordProgress({ id: d!.id, leaseToken: d!.leaseToken }, { "k\udc00": "\udc00x" }),
+        ).toBe(true);
+        const cutStack = "at 😀😀".slice(0, 6);
+        const done = await store.finish([
+          {
+            id: a!.id,
+            leaseToken: a!.leaseToken,
+            to: "succeeded",
+            kind: "succeeded",
+            result: { "k\ud800": "ab\ud83d", both: "\u0000\ud800" },
+          },
+          {
+            id: b!.id,
+            leaseToken: b!.leaseToken,
+            to: "dead",
+            kind: "dead",
+            error: { message: "boom", stack: cutStack },
+          },
+          {
+            id: c!.id,
+            leaseToken: c!.leaseToken,
+            to: "succeeded",
+            kind: "succeeded",
+            result: "😀 and a \\ud800 that is text",
+          },
+          { id: d!.id, leaseToken: d!.leaseToken, to: "succeeded", kind: "succeeded", result: { ok: true } },
+        ]);
+        expect(done).toHaveLength(4);
+        expect((await get(tenant, a!.id)).result).toEqual({ "k\ufffd": "ab\ufffd", both: "\ufffd\ufffd" });
+        expect((await get(tenant, b!.id)).lastError).toEqual({ message: "boom", stack: "at 😀\ufffd" });
+        expect((await store.listEvents(tenant, b!.id)).at(-1)?.data).toEqual({
+          message: "boom",
+          stack: "at 😀\ufffd",
+        });
+        expect((await get(tenant, c!.id)).result).toBe("😀 and a \\ud800 that is text");
+        expect((await get(tenant, d!.id)).result).toEqual({ ok: true });
+        expect((await store.listEvents(tenant, d!.id)).find((e) => e.kind === "progress")?.data).toEqual({
+          "k\ufffd": "\ufffdx",
+        });
+      });
     });
 
     describe("reapExpiredLeases", () => {
@@ -1134,6 +1190,27 @@ export function storeContract(name: string, open: () => Promise<OpenedStore>): v
         const mid = new Date(base + 4 * SECOND + 500).toISOString();
         expect(ids(await store.listJobs(tenant, { createdAfter: mid }))).toEqual(newestFirst((i) => i >= 5));
         expect(ids(await store.listJobs(tenant, { createdBefore: mid }))).toEqual(newestFirst((i) => i <= 4));
+      });
+
+      it("compares creation time bounds at the precision they are given, below the millisecond", async () => {
+        // Job 4 was created at a whole millisecond; half a millisecond later is after it, not at it.
+        const halfAfter = new Date(base + 4 * SECOND).toISOString().replace("Z", "5Z");
+        expect(ids(await store.listJobs(tenant, { createdBefore: halfAfter }))).toEqual(
+          newestFirst((i) => i <= 4),
+        );
+        expect(ids(await store.listJobs(tenant, { createdAfter: halfAfter }))).toEqual(
+          newestFirst((i) => i >= 5),
+        );
+        // In another offset, to the microsecond.
+        const job4 = new Date(base + 4 * SECOND);
+        const local = (extra: string) =>
+          `${new Date(job4.getTime() + 2 * 3600 * SECOND).toISOString().slice(0, -1)}${extra}+02:00`;
+        expect(ids(await store.listJobs(tenant, { createdAfter: local("001") }))).toEqual(
+          newestFirst((i) => i >= 5),
+        );
+        expect(ids(await store.listJobs(tenant, { createdAfter: local("000") }))).toEqual(
+          newestFirst((i) => i >= 4),
+        );
       });
 
       it("combines the cursor and limit with filters", async () => {

@@ -1,9 +1,35 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createStore } from "../index.ts";
-import { createTestDatabase, type TestDatabase } from "../testing.ts";
+import type { SqlExecutor } from "../sql.ts";
+import { createTestDatabase, type TestDatabase, waitFor } from "../testing.ts";
+import { retryJob } from "./admin.ts";
 import type { SqlJobStore } from "./index.ts";
+import { claimNextQuery, finish } from "./lease.ts";
 import { listJobsQuery, queueStatsQuery } from "./read.ts";
-import { newJob, storeContract, unique } from "./store.contract.ts";
+import { idAt, newJob, storeContract, unique } from "./store.contract.ts";
+
+/** Every plan node that reads `table`, with the rows it produced or threw away. */
+function scansOf(plan: unknown, table: string): { type: string; rows: number }[] {
+  const out: { type: string; rows: number }[] = [];
+  const walk = (n: Record<string, unknown>) => {
+    if (n["Relation Name"] === table) {
+      const rows = ["Actual Rows", "Rows Removed by Filter", "Rows Removed by Index Recheck"]
+        .map((k) => Number(n[k] ?? 0) * (k === "Actual Rows" ? Number(n["Actual Loops"] ?? 1) : 1))
+        .reduce((a, b) => a + b, 0);
+      out.push({ type: String(n["Node Type"]), rows });
+    }
+    for (const c of (n.Plans as Record<string, unknown>[] | undefined) ?? []) walk(c);
+  };
+  walk((plan as { Plan: Record<string, unknown> }[])[0]!.Plan);
+  return out;
+}
+
+/** Whether a plan sorts anywhere (a full or incremental Sort node) instead of reading rows in index order. */
+function sorts(plan: unknown): boolean {
+  return /"Node Type":"(Incremental )?Sort"/.test(JSON.stringify(plan));
+}
+
+const DAY = 86_400_000;
 
 let tdb: TestDatabase;
 beforeAll(async () => {
@@ -30,6 +56,61 @@ describe("the Postgres job store under concurrency", () => {
   async function countRows(sql: string, params: unknown[]): Promise<number> {
     const [r] = await store.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${sql}`, params);
     return Number(r?.n);
+  }
+
+  async function kinds(tenant: string, id: string): Promise<string[]> {
+    return (await store.listEvents(tenant, id)).map((e) => e.kind);
+  }
+
+  /** Runs `work` in a transaction on a connection of its own and keeps it open (its row locks held). */
+  async function openTransaction(work: (tx: SqlExecutor) => Promise<unknown>) {
+    let commit = () => {};
+    const committing = new Promise<void>((r) => {
+      commit = r;
+    });
+    let opened = (_pid: number) => {};
+    const open = new Promise<number>((r) => {
+      opened = r;
+    });
+    const finished = store.db.transaction(async (tx) => {
+      const [row] = await tx.query<{ pid: number }>("SELECT pg_backend_pid() AS pid");
+      await work(tx);
+      opened(Number(row?.pid));
+      await committing;
+    });
+    const pid = await Promise.race([open, finished.then(() => Promise.reject(new Error("committed early")))]);
+    return {
+      pid,
+      commit: async () => {
+        commit();
+        await finished;
+      },
+    };
+  }
+
+  /**
+   * Waits until `pending` has settled or is waiting for a lock the backend `pid` holds: either way the
+   * statement has gone as far as it can while that transaction is open.
+   */
+  async function untilSettledOrBlockedBy(pending: Promise<unknown>, pid: number): Promise<void> {
+    let settled = false;
+    pending.then(
+      () => {
+        settled = true;
+      },
+      () => {
+        settled = true;
+      },
+    );
+    await waitFor(`a statement to finish or wait for backend ${pid}`, async () => {
+      if (settled) return true;
+      const [r] = await store.db.query<{ n: number }>(
+        `SELECT count(*)::int AS n FROM pg_stat_activity
+         WHERE datname = current_database() AND $1::int = ANY(pg_blocking_pids(pid))`,
+        [pid],
+      );
+      return Number(r?.n) > 0 || settled;
+    });
   }
 
   it("claims each job exactly once when 20 claimByIds calls race over the same 200 ids", async () => {
@@ -150,6 +231,95 @@ describe("the Postgres job store under concurrency", () => {
     }
   });
 
+  it("keeps a finished job that a retry moves back to queued while a prune is deleting it, with its events", async () => {
+    const tenant = unique("t");
+    const queue = unique("q");
+    const old = Date.now() - 10 * DAY;
+    const job = newJob({ tenant, queue, id: idAt(old), createdAt: new Date(old) });
+    await store.insertJobs([job]);
+    const [c] = await store.claimByIds([job.id], { workerId: "w", leaseMs: 30_000 });
+    await store.finish([{ id: job.id, leaseToken: c!.leaseToken, to: "dead", kind: "dead" }]);
+    await store.db.query("UPDATE jobs SET finished_at = now() - interval '10 days' WHERE id = $1", [job.id]);
+
+    const retry = await openTransaction((tx) => retryJob(tx, tenant, job.id));
+    const pruning = store.pruneFinished(7 * DAY, 100_000);
+    await untilSettledOrBlockedBy(pruning, retry.pid);
+    await retry.commit();
+    await pruning;
+
+    expect((await store.getJob(tenant, job.id))?.state).toBe("queued");
+    expect(await kinds(tenant, job.id)).toEqual(["submitted", "claimed", "dead", "retried"]);
+  });
+
+  it("reports a progress update that races its job's completion as lost, and writes no event after the terminal one", async () => {
+    const tenant = unique("t");
+    const queue = unique("q");
+    const job = newJob({ tenant, queue });
+    await store.insertJobs([job]);
+    const [c] = await store.claimByIds([job.id], { workerId: "w", leaseMs: 30_000 });
+    const lease = { id: job.id, leaseToken: c!.leaseToken };
+
+    const completion = await openTransaction((tx) =>
+      finish(tx, [{ ...lease, to: "succeeded", kind: "succeeded", result: 1 }]),
+    );
+    const progress = store.recordProgress(lease, { pct: 99 });
+    await untilSettledOrBlockedBy(progress, completion.pid);
+    await completion.commit();
+
+    expect(await progress).toBe(false);
+    expect(await kinds(tenant, job.id)).toEqual(["submitted", "claimed", "succeeded"]);
+  });
+
+  it("claims from a queue with a large ready backlog by walking the ready index in order, without sorting", async () => {
+    const tenant = unique("t");
+    const queue = unique("q");
+    const past = Date.now() - 3600_000;
+    for (let b = 0; b < 5; b++) {
+      await store.insertJobs(
+        Array.from({ length: 1000 }, (_, i) => {
+          const at = new Date(past + b * 1000 + i);
+          return newJob({ tenant, queue, priority: i % 3, createdAt: at, runAt: at });
+        }),
+      );
+    }
+    await store.db.query("ANALYZE jobs");
+    const { sql, params } = claimNextQuery(queue, 50, { workerId: "w", leaseMs: 30_000 });
+    const [row] = await store.db.query<{ "QUERY PLAN": unknown }>(`EXPLAIN (FORMAT JSON) ${sql}`, params);
+    const plan = row?.["QUERY PLAN"];
+    expect(JSON.stringify(plan)).toContain('"Index Name":"jobs_ready_idx"');
+    expect(sorts(plan)).toBe(false);
+  });
+
+  it("reads one page of a tenant's jobs in index order when another tenant has many newer jobs", async () => {
+    const tenant = unique("t");
+    const other = unique("t");
+    const queue = unique("q");
+    const mine = Array.from({ length: 200 }, () => newJob({ tenant, queue }));
+    await store.insertJobs(mine);
+    for (let b = 0; b < 5; b++) {
+      await store.insertJobs(Array.from({ length: 1000 }, () => newJob({ tenant: other, queue })));
+    }
+    await store.db.query("ANALYZE jobs");
+    await store.db.query("ANALYZE job_events");
+    const { sql, params } = listJobsQuery(tenant, { limit: 51 });
+    const [row] = await store.db.query<{ "QUERY PLAN": unknown }>(
+      `EXPLAIN (ANALYZE, FORMAT JSON) ${sql}`,
+      params,
+    );
+    const plan = row?.["QUERY PLAN"];
+    expect(JSON.stringify(plan)).toContain('"Index Name":"job_events_submitted_idx"');
+    expect(sorts(plan)).toBe(false);
+    // The page's 51 rows, not the tenant's 200 nor the other tenant's 5,000 newer ones.
+    const read = scansOf(plan, "jobs").reduce((a, s) => a + s.rows, 0);
+    expect(read).toBeLessThanOrEqual(51);
+    expect((await store.listJobs(tenant, { limit: 51 })).map((j) => j.id)).toEqual(
+      mine
+        .map((j) => j.id)
+        .reverse()
+        .slice(0, 51),
+    );
+  });
+
   it("grants maintenance leadership to one holder at a time", async () => {
     const name = unique("lock");
     const other = await createStore({ url: tdb.url, maxConnections: 2 });
@@ -219,22 +389,6 @@ describe("queue statistics over a long retained history", () => {
     await store?.close();
     await db?.drop();
   });
-
-  /** Every plan node that reads `table`, with the rows it produced or threw away. */
-  function scansOf(plan: unknown, table: string): { type: string; rows: number }[] {
-    const out: { type: string; rows: number }[] = [];
-    const walk = (n: Record<string, unknown>) => {
-      if (n["Relation Name"] === table) {
-        const rows = ["Actual Rows", "Rows Removed by Filter", "Rows Removed by Index Recheck"]
-          .map((k) => Number(n[k] ?? 0) * (k === "Actual Rows" ? Number(n["Actual Loops"] ?? 1) : 1))
-          .reduce((a, b) => a + b, 0);
-        out.push({ type: String(n["Node Type"]), rows });
-      }
-      for (const c of (n.Plans as Record<string, unknown>[] | undefined) ?? []) walk(c);
-    };
-    walk((plan as { Plan: Record<string, unknown> }[])[0]!.Plan);
-    return out;
-  }
 
   it("reads the live jobs and the last minute's events, not the finished history", async () => {
     const tenant = unique("t");

@@ -1,5 +1,6 @@
 import { type DispatchRef, type QueueDepth, type ReapResult, uuidv7Floor } from "@astraeus/core";
 import type { SqlExecutor } from "../sql.ts";
+import { TERMINAL_SQL } from "./rows.ts";
 
 export async function promoteDue(db: SqlExecutor, limit: number): Promise<DispatchRef[]> {
   const rows = await db.query<{ id: string; queue: string }>(
@@ -80,15 +81,25 @@ export async function filterReady(db: SqlExecutor, ids: readonly string[]): Prom
   return new Set(rows.map((r) => String(r.id)));
 }
 
-/** Deletes finished jobs (and their events) older than the retention. Ids are time-ordered, so the PK bounds it. */
+/**
+ * Deletes finished jobs (and their events) older than the retention. Ids are time-ordered, so the PK bounds it.
+ *
+ * A retry may move a picked job back to `queued` while this runs. Rows are picked with FOR UPDATE SKIP
+ * LOCKED, so one a retry holds is left for a later prune, and one a retry changed after this statement's
+ * snapshot is re-checked against its new version (and dropped) when it is locked; the DELETE checks the
+ * state again on the row it deletes. Events go only with a job actually deleted, in the same statement.
+ */
 export async function pruneFinished(db: SqlExecutor, olderThanMs: number, limit: number): Promise<number> {
   const rows = await db.query<{ n: number }>(
-    `WITH d AS (
-       DELETE FROM jobs WHERE id IN (
-         SELECT id FROM jobs WHERE id < $1::uuid AND state IN ('succeeded', 'dead', 'cancelled')
-           AND finished_at < now() - $2::float8 * interval '1 millisecond'
-         LIMIT $3)
-       RETURNING id
+    `WITH s AS (
+       SELECT id FROM jobs WHERE id < $1::uuid AND state IN ${TERMINAL_SQL}
+         AND finished_at < now() - $2::float8 * interval '1 millisecond'
+       LIMIT $3 FOR UPDATE SKIP LOCKED
+     ), d AS (
+       DELETE FROM jobs j USING s
+       WHERE j.id = s.id AND j.state IN ${TERMINAL_SQL}
+         AND j.finished_at < now() - $2::float8 * interval '1 millisecond'
+       RETURNING j.id
      ), e AS (
        DELETE FROM job_events WHERE job_id IN (SELECT id FROM d)
      )
