@@ -1,6 +1,6 @@
 import { isDeepStrictEqual } from "node:util";
 import { describe, expect, it } from "vitest";
-import { JsonPayload, MAX_JSON_NESTING, nonJsonPath } from "./json.ts";
+import { findUnstorableText, isStorableText, JsonPayload, MAX_JSON_NESTING, nonJsonPath } from "./json.ts";
 
 describe("nonJsonPath", () => {
   it.each([
@@ -66,5 +66,20 @@ describe("JsonPayload", () => {
   it("returns the value itself", () => {
     const v = { a: [1, { b: "c" }] };
     expect(JsonPayload.parse(v)).toBe(v);
+  });
+});
+
+describe("findUnstorableText", () => {
+  it("finds NUL and unpaired surrogates in values and keys, with their path", () => {
+    expect(findUnstorableText({ a: [1, { b: "x\u0000" }] })).toBe("a.1.b");
+    expect(findUnstorableText({ "k\u0000": 1 })).toBe("k\u0000");
+    expect(findUnstorableText(["ok", "\ud800"])).toBe("1");
+    expect(findUnstorableText("\udc00")).toBe("");
+  });
+
+  it("accepts well-formed text, including surrogate pairs", () => {
+    expect(findUnstorableText({ e: "🚀", s: "\ud83d\ude80", n: null, x: 1.5, t: true })).toBeNull();
+    expect(isStorableText("🚀 \ud83d\ude80")).toBe(true);
+    expect(isStorableText("a\ud83d")).toBe(false);
   });
 });

@@ -65,3 +65,30 @@ export const JsonPayload = z.custom<JsonValue>().check((ctx) => {
         : "not JSON: use strings, finite numbers, booleans, null, arrays and plain objects",
   });
 });
+
+/** Path of the first string (or key) Postgres cannot store (see isStorableText), dotted; null if none. */
+export function findUnstorableText(value: unknown, path: string[] = []): string | null {
+  if (typeof value === "string") return isStorableText(value) ? null : path.join(".");
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      const p = findUnstorableText(value[i], [...path, String(i)]);
+      if (p !== null) return p;
+    }
+    return null;
+  }
+  if (value !== null && typeof value === "object") {
+    for (const [k, v] of Object.entries(value)) {
+      if (!isStorableText(k)) return [...path, k].join(".");
+      const p = findUnstorableText(v, [...path, k]);
+      if (p !== null) return p;
+    }
+  }
+  return null;
+}
+
+const LONE_SURROGATE_RE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+
+/** Whether Postgres text and jsonb can hold `s`: no U+0000, no unpaired UTF-16 surrogate. */
+export function isStorableText(s: string): boolean {
+  return !s.includes("\u0000") && !LONE_SURROGATE_RE.test(s);
+}

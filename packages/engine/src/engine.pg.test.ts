@@ -63,7 +63,7 @@ async function waitFor<T>(what: string, check: () => Promise<T | undefined>, tim
 describe("submitting a job", () => {
   it.each([
     ["an unknown queue name", { payload: 1, queue: "Not A Queue" }, "queue"],
-    ["an unknown field", { payload: 1, tennant: "x" }, ""],
+    ["an unknown field", { payload: 1, tennant: "x" }, "tennant"],
     ["no payload", { queue: "default" }, "payload"],
     ["a priority out of range", { payload: 1, priority: 5000 }, "priority"],
     ["both runAt and delayMs", { payload: 1, runAt: new Date().toISOString(), delayMs: 5 }, "delayMs"],
@@ -105,18 +105,24 @@ describe("submitting a job", () => {
     expect(await countRows("jobs", tenant)).toBe(1);
   });
 
-  it("rejects text Postgres cannot store (NUL) as validation_failed without failing other submits", async () => {
+  it("rejects text Postgres cannot store (NUL, a lone surrogate) as validation_failed without failing other submits", async () => {
     const tenant = unique("t");
     const queue = unique("q");
-    const [bad, badKey, good] = await Promise.allSettled([
+    // All in one group commit: one bad row would otherwise fail the INSERT for every submit in it.
+    const [bad, badKey, lone, loneKey, good] = await Promise.allSettled([
       engine.submit(tenant, { queue, payload: { text: "a\u0000b" } }),
       engine.submit(tenant, { queue, payload: 1, idempotencyKey: "k\u0000" }),
-      engine.submit(tenant, { queue, payload: { text: "fine" } }),
+      engine.submit(tenant, { queue, payload: { text: ["ok", "half an emoji \ud83d"] } }),
+      engine.submit(tenant, { queue, payload: 1, idempotencyKey: "k\udc00" }),
+      engine.submit(tenant, { queue, payload: { text: "fine 🚀" } }),
     ]);
-    for (const r of [bad, badKey]) {
+    for (const r of [bad, badKey, lone, loneKey]) {
       expect(r.status).toBe("rejected");
       expect((r as PromiseRejectedResult).reason).toMatchObject({ code: "validation_failed" });
     }
+    expect((lone as PromiseRejectedResult).reason.details.issues).toEqual([
+      { path: "payload.text.1", message: expect.stringContaining("surrogate") },
+    ]);
     expect(good.status).toBe("fulfilled");
     expect(await countRows("jobs", tenant)).toBe(1);
   });

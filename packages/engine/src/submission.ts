@@ -2,6 +2,8 @@ import { createHash } from "node:crypto";
 import {
   AppError,
   DEFAULTS,
+  findUnstorableText,
+  isStorableText,
   issuesFromZod,
   type Job,
   JobSubmission,
@@ -44,17 +46,9 @@ function canonical(v: unknown): string {
   return JSON.stringify(v) ?? "null";
 }
 
-/** Path of the first string or key holding U+0000, which Postgres text and jsonb cannot store; else null. */
-function nulPath(v: unknown, path: string): string | null {
-  if (typeof v === "string") return v.includes("\u0000") ? path : null;
-  if (v === null || typeof v !== "object") return null;
-  for (const [k, child] of Object.entries(v as Record<string, unknown>)) {
-    const p = `${path}.${k}`;
-    if (k.includes("\u0000")) return p;
-    const found = nulPath(child, p);
-    if (found !== null) return found;
-  }
-  return null;
+function unstorablePayloadPath(payload: unknown): string | null {
+  const path = findUnstorableText(payload);
+  return path === null ? null : path ? `payload.${path}` : "payload";
 }
 
 /**
@@ -75,15 +69,17 @@ export function resolveSubmission(
   }
   const s = parsed.data;
   const payloadJson = JSON.stringify(s.payload);
-  // Postgres rejects U+0000 in text and jsonb; caught here it is a 422 for this caller instead of a failed
+  // Postgres rejects U+0000 and lone surrogates in text and jsonb; caught here it is a 422 for this caller instead of a failed
   // INSERT that would also fail every other submit sharing its group commit. (A literal "\\u0000" in a
-  // string also matches the quick test; the walk then finds nothing.)
-  const nul =
-    (payloadJson.includes("\\u0000") ? nulPath(s.payload, "payload") : null) ??
-    (s.idempotencyKey?.includes("\u0000") ? "idempotencyKey" : null);
-  if (nul !== null) {
+  // string, or an escaped backslash before "ud", also matches the quick test; the walk then finds nothing.)
+  const bad =
+    (payloadJson.includes("\\u0000") || payloadJson.includes("\\ud")
+      ? unstorablePayloadPath(s.payload)
+      : null) ??
+    (s.idempotencyKey !== undefined && !isStorableText(s.idempotencyKey) ? "idempotencyKey" : null);
+  if (bad !== null) {
     throw new AppError("validation_failed", "the job submission is invalid", {
-      issues: [{ path: nul, message: "must not contain the NUL character (U+0000)" }],
+      issues: [{ path: bad, message: "must not contain NUL (U+0000) or an unpaired UTF-16 surrogate" }],
     });
   }
   if (Buffer.byteLength(payloadJson) > defaults.maxPayloadBytes) {

@@ -1,6 +1,6 @@
 // Reads a JSON request body once, enforcing the size limit and rejecting text Postgres cannot store,
 // before the route's schema validation parses it (the parsed text is handed over through Hono's body cache).
-import { AppError } from "@astraeus/core";
+import { AppError, findUnstorableText } from "@astraeus/core";
 import type { Context, MiddlewareHandler } from "hono";
 import { EdgeError } from "../problem.ts";
 import type { ApiEnv } from "./env.ts";
@@ -72,32 +72,6 @@ export function jsonDepthExceeds(text: string, limit: number): boolean {
     } else if (ch === 125 || ch === 93) depth--;
   }
   return false;
-}
-
-/** Path of the first string (or key) holding NUL or an unpaired surrogate, or null. */
-export function findUnstorableText(value: unknown, path: string[] = []): string | null {
-  if (typeof value === "string") return isStorable(value) ? null : path.join(".");
-  if (Array.isArray(value)) {
-    for (let i = 0; i < value.length; i++) {
-      const p = findUnstorableText(value[i], [...path, String(i)]);
-      if (p !== null) return p;
-    }
-    return null;
-  }
-  if (value !== null && typeof value === "object") {
-    for (const [k, v] of Object.entries(value)) {
-      if (!isStorable(k)) return [...path, k].join(".");
-      const p = findUnstorableText(v, [...path, k]);
-      if (p !== null) return p;
-    }
-  }
-  return null;
-}
-
-const LONE_SURROGATE_RE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
-
-function isStorable(s: string): boolean {
-  return !s.includes("\u0000") && !LONE_SURROGATE_RE.test(s);
 }
 
 /**
