@@ -1,6 +1,6 @@
 import { execFile } from "node:child_process";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
-import type { AddressInfo } from "node:net";
+import { type AddressInfo, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -65,11 +65,11 @@ interface Result {
   stderr: string;
 }
 
-async function cli(args: string[], apiKey: string = key): Promise<Result> {
+async function cli(args: string[], apiKey: string = key, baseUrl: string = url): Promise<Result> {
   let stdout = "";
   let stderr = "";
   const io: Io = {
-    env: { ASTRAEUS_URL: url, ASTRAEUS_API_KEY: apiKey },
+    env: { ASTRAEUS_URL: baseUrl, ASTRAEUS_API_KEY: apiKey },
     stdout: { write: (s: string) => (stdout += s) },
     stderr: { write: (s: string) => (stderr += s) },
     interactive: false,
@@ -192,6 +192,26 @@ describe("astraeus submit", () => {
     let stored = 0;
     for await (const _ of client.listAll({ queue: "bulk", limit: 500 })) stored++;
     expect(stored).toBe(summary.submitted);
+  });
+
+  it("reports a batch whose answer never came as unconfirmed, not as not submitted", async () => {
+    // The server takes the request and drops the connection: the batch may or may not have been stored.
+    const dropper = createServer((socket) => socket.once("data", () => socket.destroy()));
+    await new Promise<void>((resolve) => dropper.listen(0, "127.0.0.1", resolve));
+    try {
+      const file = join(dir, "dropped.ndjson");
+      await writeFile(file, '{"payload":1}\n{"payload":2}\n');
+      const dropUrl = `http://127.0.0.1:${(dropper.address() as AddressInfo).port}`;
+      const json = await cli(["submit", "--file", file, "--json"], key, dropUrl);
+      expect(json.code).toBe(EXIT.failed);
+      const summary = JSON.parse(json.stdout) as { rejectedBatches: { jobs: number; stored: unknown }[] };
+      expect(summary.rejectedBatches).toEqual([expect.objectContaining({ jobs: 2, stored: "unknown" })]);
+      const human = await cli(["submit", "--file", file], key, dropUrl);
+      expect(human.stdout).toContain("unconfirmed, it may have been stored");
+      expect(human.stdout).not.toContain("not submitted");
+    } finally {
+      await new Promise<void>((resolve) => dropper.close(() => resolve()));
+    }
   });
 
   it("shows a progress bar and a human summary", async () => {

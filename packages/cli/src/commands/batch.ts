@@ -21,8 +21,18 @@ export interface FileSummary {
   failed: number;
   /** Lines that were bad themselves, with why (first 1000). */
   errors: { line: number; error: string }[];
-  /** Batches refused as a whole (all or nothing), by first and last line. */
-  rejectedBatches: { fromLine: number; toLine: number; jobs: number; reason: string }[];
+  /**
+   * Batches not known to be stored (all or nothing), by first and last line. `stored` is false when the
+   * server refused the batch, "unknown" when no answer came (the connection failed or timed out): the batch
+   * may have been committed, so resubmitting those lines could create the jobs twice.
+   */
+  rejectedBatches: {
+    fromLine: number;
+    toLine: number;
+    jobs: number;
+    reason: string;
+    stored: false | "unknown";
+  }[];
   seconds: number;
   jobsPerSecond: number;
 }
@@ -91,6 +101,7 @@ export async function submitFile(
           toLine: batch.lines.at(-1) ?? 0,
           jobs: batch.jobs.length,
           reason,
+          stored: err instanceof ApiError ? false : "unknown",
         });
         // Issues name items as jobs.<index>: map them back to file lines.
         if (err instanceof ApiError) {
@@ -149,8 +160,10 @@ export async function submitFile(
     ...(summary.failed > 0 ? [`failed: ${summary.failed} jobs`] : []),
     ...summary.errors.slice(0, 20).map((e) => `  line ${e.line}: ${e.error}`),
     ...(summary.errors.length > 20 ? [`  … and ${summary.errors.length - 20} more bad lines`] : []),
-    ...summary.rejectedBatches.map(
-      (b) => `  batch of lines ${b.fromLine}-${b.toLine} (${b.jobs} jobs) not submitted: ${b.reason}`,
+    ...summary.rejectedBatches.map((b) =>
+      b.stored === "unknown"
+        ? `  batch of lines ${b.fromLine}-${b.toLine} (${b.jobs} jobs) unconfirmed, it may have been stored (check before resubmitting): ${b.reason}`
+        : `  batch of lines ${b.fromLine}-${b.toLine} (${b.jobs} jobs) not submitted: ${b.reason}`,
     ),
   ];
   emit(ctx, `${lines.join("\n")}\n`, summary);
