@@ -12,6 +12,14 @@ describe("API configuration", () => {
     expect(env.DEFAULT_JOB_TYPE).toBe("text.analyze");
     expect(env.BODY_LIMIT_BYTES).toBe(1024 * 1024);
     expect(env.GROUP_COMMIT_MAX_IN_FLIGHT).toBe(1);
+    expect(env.JOBS_CONSUMER_GROUP).toBe("workers");
+  });
+
+  it("refuses an admin key no Authorization: Bearer header could carry", () => {
+    const key = "a".repeat(24);
+    expect(parseEnv({ ASTRAEUS_ADMIN_KEY: key }).ASTRAEUS_ADMIN_KEY).toBe(key);
+    expect(() => parseEnv({ ASTRAEUS_ADMIN_KEY: `${key}!#` })).toThrow(/ASTRAEUS_ADMIN_KEY/);
+    expect(() => parseEnv({ ASTRAEUS_ADMIN_KEY: `${key} with spaces` })).toThrow(/ASTRAEUS_ADMIN_KEY/);
   });
 
   it("reads a blank GROUP_COMMIT_MAX_IN_FLIGHT as unset, as it always has", () => {

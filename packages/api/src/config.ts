@@ -25,6 +25,8 @@ export const EnvSchema = z.object({
   /** Redis URL; absent means in-process dispatch and in-memory rate limits. */
   REDIS_URL: z.preprocess(blankToUndefined, z.url().optional()),
   REDIS_PREFIX: z.string().min(1).default("astraeus:"),
+  /** The workers' consumer group (theirs is JOBS_CONSUMER_GROUP too): reconcile inspects its pending hints. */
+  JOBS_CONSUMER_GROUP: z.string().min(1).default("workers"),
   /** Bootstrap admin key (Secrets Manager in AWS). At least 24 characters. */
   ASTRAEUS_ADMIN_KEY: z.preprocess(
     blankToUndefined,

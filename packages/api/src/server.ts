@@ -75,6 +75,7 @@ export async function buildServer(env: Env, opts: BuildOptions = {}): Promise<Ap
     const dispatcher = createDispatcher({
       redisUrl: env.REDIS_URL,
       prefix: env.REDIS_PREFIX,
+      group: env.JOBS_CONSUMER_GROUP,
       onError: (err) => logger.warn({ err: err.message }, "dispatch connection error"),
     });
     const engine = createEngine({
