@@ -201,6 +201,28 @@ describe("RedisDispatcher", () => {
     }
   });
 
+  it("starts listening for cancels while Redis is unreachable, reporting it instead of failing", async () => {
+    // A port nothing listens on: every connection attempt is refused.
+    const closed = createServer();
+    await new Promise<void>((resolve) => closed.listen(0, "127.0.0.1", resolve));
+    const port = (closed.address() as AddressInfo).port;
+    await new Promise<void>((resolve) => closed.close(() => resolve()));
+    const errors: string[] = [];
+    const { dispatcher } = open({
+      url: `redis://127.0.0.1:${port}`,
+      onError: (err) => errors.push(err.message),
+    });
+    try {
+      // Heartbeats carry cancellation too: a worker must start without the fast path rather than crash-loop.
+      const unsubscribe = await dispatcher.onCancel(() => {});
+      expect(typeof unsubscribe).toBe("function");
+      await eventually(() => errors.length > 0, 10_000, "the failed subscription to be reported");
+      unsubscribe();
+    } finally {
+      await dispatcher.close();
+    }
+  });
+
   it("writes one stream per queue plus the set of known queues", async () => {
     const { dispatcher: d } = open();
     const q = `layout-${randomUUID().slice(0, 8)}`;

@@ -3,6 +3,11 @@
 import type { Redis } from "ioredis";
 import { quitWithin, toError } from "./redis-connection.ts";
 
+/** Longest listen() waits for the subscription before returning (it keeps trying after). */
+const LISTEN_WAIT_MS = 2_000;
+/** Pause before subscribing again after a failed attempt. */
+const RETRY_MS = 1_000;
+
 interface ListenerEntry {
   fn: (jobId: string) => void;
 }
@@ -14,6 +19,8 @@ export class CancelChannel {
   private readonly listeners = new Set<ListenerEntry>();
   private sub: Redis | null = null;
   private subscribed: Promise<void> | null = null;
+  private retry: NodeJS.Timeout | undefined;
+  private closed = false;
 
   /** `open` makes the dedicated subscriber connection, on the first `listen`. */
   constructor(channel: string, open: () => Redis, reportError: (err: Error) => void) {
@@ -22,19 +29,44 @@ export class CancelChannel {
     this.reportError = reportError;
   }
 
+  /**
+   * Registers `listener`, waiting up to LISTEN_WAIT_MS for the subscription. Cancels also reach workers
+   * through their heartbeats, so a subscriber that cannot connect (Redis down as a worker starts) must not
+   * fail or stall the caller: it is reported and retried in the background until it holds.
+   */
   async listen(listener: (jobId: string) => void): Promise<() => void> {
-    await this.subscribe();
     // A wrapper per registration: the same function registered twice is unsubscribed one at a time.
     const entry: ListenerEntry = { fn: listener };
     this.listeners.add(entry);
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      this.ensureSubscribed(),
+      new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, LISTEN_WAIT_MS);
+      }),
+    ]);
+    clearTimeout(timer);
     return () => {
       this.listeners.delete(entry);
     };
   }
 
   async close(): Promise<void> {
+    this.closed = true;
+    clearTimeout(this.retry);
     this.listeners.clear();
     if (this.sub) await quitWithin(this.sub, 1_000);
+  }
+
+  /** Resolves when subscribed, or when this attempt failed (reported; another follows while anyone listens). */
+  private ensureSubscribed(): Promise<void> {
+    if (this.closed) return Promise.resolve();
+    return this.subscribe().catch((err: unknown) => {
+      this.reportError(toError(err));
+      if (this.closed || this.listeners.size === 0) return;
+      clearTimeout(this.retry);
+      this.retry = setTimeout(() => void this.ensureSubscribed(), RETRY_MS);
+    });
   }
 
   private subscribe(): Promise<void> {
