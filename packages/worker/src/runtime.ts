@@ -44,6 +44,12 @@ export interface WorkerOptions {
   blockMs?: number;
   /** How long SIGTERM waits for in-flight jobs before releasing them, in ms. Default 25000. */
   drainGraceMs?: number;
+  /**
+   * How long a handler that ignores its AbortSignal keeps its slot and lease after its timeout, in ms:
+   * the timed-out attempt is written (and its retry can start elsewhere) when the handler returns, or
+   * after this. Default: the lease length.
+   */
+  timeoutGraceMs?: number;
   /** Worker id shown in leases and `GET /v1/workers`. Default host-pid-random. */
   id?: string;
   /** Run the maintenance loop (only the elected leader acts). Default true. */
@@ -70,6 +76,8 @@ interface Active {
   timer: NodeJS.Timeout;
   done: boolean;
   startedAt: number;
+  /** Set when the attempt timed out while its handler still runs (see abort). */
+  timedOut?: JobAbort;
 }
 
 export interface WorkerStats {
@@ -108,6 +116,7 @@ export class Worker implements ContextHost {
   private readonly batchSize: number;
   private readonly blockMs: number;
   private readonly drainGraceMs: number;
+  private readonly timeoutGraceMs: number;
   private readonly log: Logger;
   private readonly completions: CompletionBuffer;
   private readonly maintenance: Maintenance | null;
@@ -135,6 +144,7 @@ export class Worker implements ContextHost {
     this.heartbeatMs = opts.heartbeatMs ?? Math.floor(this.leaseMs / 3);
     this.batchSize = opts.batchSize ?? 200;
     this.blockMs = opts.blockMs ?? 1000;
+    this.timeoutGraceMs = opts.timeoutGraceMs ?? this.leaseMs;
     this.drainGraceMs = opts.drainGraceMs ?? 25_000;
     this.id = opts.id ?? `${hostname()}-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
     this.log = opts.logger ?? silentLogger;
@@ -286,15 +296,17 @@ export class Worker implements ContextHost {
       // would serialise every result twice.
       this.settle(
         a,
-        failed
-          ? this.failure(a, thrown)
-          : {
-              id: job.id,
-              leaseToken: job.leaseToken,
-              to: "succeeded",
-              kind: "succeeded",
-              result: result ?? null,
-            },
+        a.timedOut
+          ? this.failure(a, a.timedOut)
+          : failed
+            ? this.failure(a, thrown)
+            : {
+                id: job.id,
+                leaseToken: job.leaseToken,
+                to: "succeeded",
+                kind: "succeeded",
+                result: result ?? null,
+              },
       );
     } catch (err) {
       // Only a hook (observer, logger) can throw here, after the outcome went to the buffer.
@@ -397,6 +409,16 @@ export class Worker implements ContextHost {
     if (a.done) return;
     const err = new JobAbort(reason);
     const lease = { id: a.job.id, leaseToken: a.job.leaseToken };
+    if (reason === "timeout") {
+      if (a.timedOut) return;
+      // The outcome waits for the handler to return: written now, the retry could start elsewhere while
+      // a handler that ignores its signal still runs, and this slot would take another job meanwhile.
+      // Slot and lease (heartbeated) stay held; after timeoutGraceMs the worker stops waiting.
+      a.timedOut = err;
+      a.timer = setTimeout(() => this.settle(a, this.failure(a, err)), this.timeoutGraceMs);
+      a.ctx?.abort(err);
+      return;
+    }
     if (reason === "lease_lost") {
       this.stats.leaseLost++;
       this.observer.leaseLost?.(a.job.type);

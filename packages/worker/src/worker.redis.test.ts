@@ -156,11 +156,62 @@ describe("worker runtime on Postgres and Redis", () => {
       timeoutMs: 50,
       maxAttempts: 2,
     });
-    await h.worker({ queues: ["q-timeout"], jobs: [stuck], blockMs: 50 });
+    // A handler that never returns is written off timeoutGraceMs after its timeout.
+    await h.worker({ queues: ["q-timeout"], jobs: [stuck], blockMs: 50, timeoutGraceMs: 50 });
     await waitFor("dead", async () => (await stateOf(job.id)) === "dead");
     expect(await eventKinds(job.id)).toEqual(["submitted", "claimed", "timed_out", "claimed", "timed_out"]);
     expect(aborted).toEqual(["job aborted: timeout", "job aborted: timeout"]);
     expect((await h.engine.get(T, job.id)).lastError?.code).toBe("timeout");
+  });
+
+  it("keeps a timed-out attempt's slot and lease until its handler returns, so the retry never overlaps it", async () => {
+    let running = 0;
+    let overlap = 0;
+    let calls = 0;
+    let release: () => void = () => {};
+    const returned = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    let atAbort: { running: number; state: string; attempt: number } | null = null;
+    const slow = defineJob({
+      type: "t.slow",
+      retry: { baseMs: 1, jitter: false },
+      handler: async ({ signal }) => {
+        calls++;
+        running++;
+        overlap = Math.max(overlap, running);
+        try {
+          // The first attempt ignores its signal and returns only when the test says so.
+          if (calls === 1) {
+            signal.addEventListener("abort", () => {
+              void h.engine.get(T, job.id).then((j) => {
+                atAbort = { running: w.running, state: j.state, attempt: j.attempt };
+              });
+            });
+            await returned;
+          }
+          return null;
+        } finally {
+          running--;
+        }
+      },
+    });
+    const { job } = await h.engine.submit(T, {
+      type: "t.slow",
+      queue: "q-slow",
+      payload: {},
+      timeoutMs: 50,
+      maxAttempts: 2,
+    });
+    const w = await h.worker({ queues: ["q-slow"], jobs: [slow], blockMs: 50, concurrency: 1 });
+    await waitFor("the timeout to abort the first attempt", async () => atAbort !== null);
+    // Timed out, but its handler still runs: the slot is taken and nothing was written for the attempt.
+    expect(atAbort).toEqual({ running: 1, state: "running", attempt: 1 });
+    release();
+    await waitFor("the retry to succeed", async () => (await stateOf(job.id)) === "succeeded");
+    expect(overlap).toBe(1);
+    expect(calls).toBe(2);
+    expect(await eventKinds(job.id)).toEqual(["submitted", "claimed", "timed_out", "claimed", "succeeded"]);
   });
 
   it("never runs a job cancelled while queued", async () => {
