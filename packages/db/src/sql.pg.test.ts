@@ -1,11 +1,10 @@
 // Advisory locks (the maintenance leader's) on real Postgres: they must end with their session, whatever
 // kills it, without taking the process down and without two holders at once.
-import { type AddressInfo, connect as connectTcp, createServer, type Socket } from "node:net";
 import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createStore } from "./index.ts";
 import type { SqlJobStore } from "./store/index.ts";
-import { createTestDatabase, type TestDatabase, unique, waitFor } from "./testing.ts";
+import { createTestDatabase, silentableProxy, type TestDatabase, unique, waitFor } from "./testing.ts";
 
 let tdb: TestDatabase;
 let admin: postgres.Sql;
@@ -33,35 +32,6 @@ async function lockHolders(): Promise<number[]> {
     SELECT l.pid FROM pg_locks l JOIN pg_database d ON d.oid = l.database
     WHERE l.locktype = 'advisory' AND l.granted AND d.datname = current_database()`;
   return rows.map((r) => r.pid);
-}
-
-/** A TCP proxy to Postgres that can go silent: nothing flows either way, every socket stays open. */
-async function silentableProxy(targetPort: number) {
-  let silent = false;
-  const sockets = new Set<Socket>();
-  const server = createServer((client) => {
-    const upstream = connectTcp(targetPort, "127.0.0.1");
-    for (const s of [client, upstream]) {
-      sockets.add(s);
-      s.on("error", () => {});
-      s.on("close", () => sockets.delete(s));
-    }
-    client.on("data", (b) => void (silent || upstream.write(b)));
-    upstream.on("data", (b) => void (silent || client.write(b)));
-    client.on("close", () => upstream.destroy());
-    upstream.on("close", () => client.destroy());
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  return {
-    port: (server.address() as AddressInfo).port,
-    silence: () => {
-      silent = true;
-    },
-    close: () => {
-      for (const s of sockets) s.destroy();
-      server.close();
-    },
-  };
 }
 
 describe("advisory locks on Postgres", () => {

@@ -1,5 +1,5 @@
 // Test support: every test file gets its own freshly migrated database on the shared server.
-import { type AddressInfo, createServer } from "node:net";
+import { type AddressInfo, connect as connectTcp, createServer, type Socket } from "node:net";
 import postgres from "postgres";
 import { runMigrations } from "./migrate.ts";
 
@@ -64,4 +64,41 @@ export function freePort(): Promise<number> {
       srv.close(() => resolve(port));
     });
   });
+}
+
+/**
+ * A TCP proxy to a local server (Postgres, Redis) that can go silent: bytes stop flowing both ways while
+ * every socket stays open, as when a peer vanishes without a reset. `restore` lets bytes flow again and
+ * drops the connections (what was said meanwhile is lost), so clients start over.
+ */
+export async function silentableProxy(targetPort: number) {
+  let silent = false;
+  const sockets = new Set<Socket>();
+  const server = createServer((client) => {
+    const upstream = connectTcp(targetPort, "127.0.0.1");
+    for (const s of [client, upstream]) {
+      sockets.add(s);
+      s.on("error", () => {});
+      s.on("close", () => sockets.delete(s));
+    }
+    client.on("data", (b) => void (silent || upstream.write(b)));
+    upstream.on("data", (b) => void (silent || client.write(b)));
+    client.on("close", () => upstream.destroy());
+    upstream.on("close", () => client.destroy());
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return {
+    port: (server.address() as AddressInfo).port,
+    silence: () => {
+      silent = true;
+    },
+    restore: () => {
+      silent = false;
+      for (const s of sockets) s.destroy();
+    },
+    close: () => {
+      for (const s of sockets) s.destroy();
+      server.close();
+    },
+  };
 }

@@ -3,7 +3,8 @@
 // logical database of its own (DISPATCH_TEST_REDIS_DB, default 13), never db 0 which other suites share,
 // and refuses to when that database holds anyone else's keys.
 import { randomUUID } from "node:crypto";
-import { type AddressInfo, connect as connectTcp, createServer, type Socket } from "node:net";
+import { type AddressInfo, createServer } from "node:net";
+import { silentableProxy } from "@astraeus/db/testing";
 import { Redis } from "ioredis";
 import { afterAll, describe, expect, it } from "vitest";
 import { background, dispatcherContract, eventually } from "./contract.ts";
@@ -59,43 +60,6 @@ function open(extra: Partial<RedisDispatcherOptions> = {}) {
     await eventually(isBlocked, 10_000, "a blocked XREADGROUP");
   };
   return { dispatcher, untilBlocked, isBlocked };
-}
-
-/**
- * A TCP proxy to Redis that can go silent: bytes stop flowing both ways while every socket stays open,
- * as when a peer vanishes without a reset. Connections made while silent stay silent.
- */
-async function silentableProxy(targetPort: number) {
-  let silent = false;
-  const sockets = new Set<Socket>();
-  const server = createServer((client) => {
-    const upstream = connectTcp(targetPort, "127.0.0.1");
-    for (const s of [client, upstream]) {
-      sockets.add(s);
-      s.on("error", () => {});
-      s.on("close", () => sockets.delete(s));
-    }
-    client.on("data", (b) => void (silent || upstream.write(b)));
-    upstream.on("data", (b) => void (silent || client.write(b)));
-    client.on("close", () => upstream.destroy());
-    upstream.on("close", () => client.destroy());
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  return {
-    port: (server.address() as AddressInfo).port,
-    silence: () => {
-      silent = true;
-    },
-    restore: () => {
-      silent = false;
-      // What was said while silent is lost; connections from then on must start over.
-      for (const s of sockets) s.destroy();
-    },
-    close: () => {
-      for (const s of sockets) s.destroy();
-      server.close();
-    },
-  };
 }
 
 async function scanKeys(client: Redis, pattern: string): Promise<string[]> {
