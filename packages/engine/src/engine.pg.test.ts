@@ -1,6 +1,7 @@
 // The engine on real Postgres with the in-process dispatcher: submit validation and defaults, idempotency,
 // group commit, batches, listing, cancel/retry, the HTTP worker protocol and reconcile.
 import { randomUUID } from "node:crypto";
+import { type AddressInfo, createServer } from "node:net";
 import { AppError, type Delivery, type Dispatcher, LIMITS } from "@astraeus/core";
 import { createStore, type SqlJobStore } from "@astraeus/db";
 import { createTestDatabase, type TestDatabase, unique } from "@astraeus/db/testing";
@@ -608,6 +609,34 @@ describe("reconcile", () => {
     expect(await engine.get(tenant, job.id)).toMatchObject({ state: "queued", attempt: 1 });
     expect(await engine.complete(tenant, { id: job.id, leaseToken: c!.leaseToken }, "late")).toBe(false);
   });
+
+  it("reaps an expired lease promptly while Redis is unreachable: hints wait, Postgres does not", async () => {
+    // A port nothing listens on; ioredis would hold each command through its reconnect attempts.
+    const gone = createServer();
+    await new Promise<void>((resolve) => gone.listen(0, "127.0.0.1", resolve));
+    const port = (gone.address() as AddressInfo).port;
+    await new Promise<void>((resolve) => gone.close(() => resolve()));
+    const down = createDispatcher({ redisUrl: `redis://127.0.0.1:${port}`, onError: () => {} });
+    try {
+      const tenant = unique("t");
+      const queue = unique("q");
+      const { job } = await engine.submit(tenant, { queue, payload: 1 });
+      const [c] = await engine.claim(tenant, { queues: [queue], limit: 1, workerId: "dies", leaseMs: 30 });
+      expect(c?.id).toBe(job.id);
+      await waitFor("the lease to expire", async () =>
+        (await store.db.query("SELECT 1 FROM jobs WHERE id = $1 AND lease_expires_at < now()", [job.id]))
+          .length > 0
+          ? true
+          : undefined,
+      );
+      const reconciler = createEngine({ store, dispatcher: down });
+      const report = await reconciler.reconcile();
+      expect(report.reaped).toBeGreaterThanOrEqual(1);
+      expect(await engine.get(tenant, job.id)).toMatchObject({ state: "queued", attempt: 1 });
+    } finally {
+      await down.close();
+    }
+  }, 12_000);
 
   it("re-dispatches a hint a reader took but never acknowledged while its job is still ready", async () => {
     const tenant = unique("t");

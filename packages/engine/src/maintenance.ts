@@ -10,6 +10,24 @@ import type {
 import type { Logger } from "./engine.ts";
 import type { ReconcileReport } from "./types.ts";
 
+/**
+ * Longest a maintenance step waits on Redis. Hints are optional and Postgres is the truth: while Redis is
+ * down, ioredis holds each command through its reconnect attempts (tens of seconds), and waiting on that
+ * would hold back reaping and promotion, which only need Postgres, for minutes.
+ */
+const HINT_WAIT_MS = 2_000;
+
+/** `p`, or `fallback` if it fails or has not settled within HINT_WAIT_MS. */
+function hint<T>(p: Promise<T>, fallback: T): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([
+    p.catch(() => fallback),
+    new Promise<T>((resolve) => {
+      timer = setTimeout(() => resolve(fallback), HINT_WAIT_MS);
+    }),
+  ]).finally(() => clearTimeout(timer));
+}
+
 export interface MaintenanceOptions {
   /** Sweep interval in ms (reap, reconcile, prune, depth). Default 5000. */
   intervalMs: number;
@@ -198,9 +216,10 @@ export class Maintenance {
       }
     }
     // For the scaler's EventsRelayLagSeconds (and its alarm); losing one sample is harmless.
-    await this.dispatcher
-      .publishRelayLag({ lagMs: report.lagMs, at: new Date().toISOString() })
-      .catch(() => {});
+    await hint(
+      this.dispatcher.publishRelayLag({ lagMs: report.lagMs, at: new Date().toISOString() }),
+      undefined,
+    );
     try {
       this.opts.onRelay?.(report);
     } catch {
@@ -258,7 +277,7 @@ export class Maintenance {
     let total = 0;
     for (;;) {
       const due = await this.store.promoteDue(this.opts.batchLimit);
-      if (due.length > 0) await this.dispatcher.dispatch(due).catch(() => {});
+      if (due.length > 0) await hint(this.dispatcher.dispatch(due), undefined);
       total += due.length;
       if (due.length < this.opts.batchLimit) return total;
     }
@@ -269,29 +288,31 @@ export class Maintenance {
     const report: ReconcileReport = { promoted: 0, reaped: 0, redispatched: 0, pendingAcked: 0, pruned: 0 };
     const reaped = await this.store.reapExpiredLeases(limit);
     report.reaped = reaped.requeued.length + reaped.dead + reaped.cancelled;
-    if (reaped.requeued.length > 0) await this.dispatcher.dispatch(reaped.requeued).catch(() => {});
-    if (reaped.dead > 0) await this.dispatcher.countDeadJobs(reaped.dead).catch(() => {});
+    if (reaped.requeued.length > 0) await hint(this.dispatcher.dispatch(reaped.requeued), undefined);
+    if (reaped.dead > 0) await hint(this.dispatcher.countDeadJobs(reaped.dead), undefined);
     if (report.reaped > 0)
       this.opts.logger.info({ ...reaped, requeued: reaped.requeued.length }, "reaped leases");
 
-    const queues = new Set(await this.dispatcher.knownQueues().catch(() => [] as string[]));
+    // Unanswered: Redis is unreachable, and the per-queue hint repairs wait for a later sweep.
+    const known = await hint(this.dispatcher.knownQueues(), null);
+    const queues = new Set(known ?? []);
     const depths = await this.store.queueDepths();
     for (const d of depths) queues.add(d.queue);
-    for (const queue of queues) {
-      report.pendingAcked += await this.resolvePending(queue).catch(() => 0);
+    for (const queue of known === null ? [] : queues) {
+      report.pendingAcked += await hint(this.resolvePending(queue), 0);
       // Nothing left to deliver yet Postgres has old ready jobs: their hints were lost (e.g. Redis flushed).
-      const undelivered = await this.dispatcher.undelivered(queue).catch(() => -1);
+      const undelivered = await hint(this.dispatcher.undelivered(queue), -1);
       if (undelivered === 0) {
         const stale = await this.store.staleReady([queue], this.opts.staleReadyMs, limit);
         if (stale.length > 0) {
-          await this.dispatcher.dispatch(stale).catch(() => {});
+          await hint(this.dispatcher.dispatch(stale), undefined);
           report.redispatched += stale.length;
         }
       }
-      await this.dispatcher.trim(queue).catch(() => {});
+      await hint(this.dispatcher.trim(queue), undefined);
     }
     report.pruned = await this.store.pruneFinished(this.opts.retentionMs, limit);
-    await this.publishDepths(queues, depths);
+    if (known !== null) await this.publishDepths(queues, depths);
     return report;
   }
 
@@ -314,8 +335,8 @@ export class Maintenance {
     const now = Date.now();
     const at = new Date(now).toISOString();
     const byQueue = new Map(depths.map((d) => [d.queue, d]));
-    await this.dispatcher
-      .publishDepths(
+    await hint(
+      this.dispatcher.publishDepths(
         [...queues].map((queue) => {
           const d = byQueue.get(queue);
           return {
@@ -325,7 +346,8 @@ export class Maintenance {
             at,
           };
         }),
-      )
-      .catch(() => {});
+      ),
+      undefined,
+    );
   }
 }
