@@ -13,6 +13,9 @@ describe("worker configuration", () => {
     expect(env.JOBS_CONSUMER_GROUP).toBe("workers");
     expect(env.MAINTENANCE_ENABLED).toBe(true);
     expect(env.DATABASE_URL).toBeUndefined();
+    // Unset: the worker waits one lease length for a timed-out handler that ignores its signal.
+    expect(env.WORKER_TIMEOUT_GRACE_MS).toBeUndefined();
+    expect(parseWorkerEnv({ WORKER_TIMEOUT_GRACE_MS: "5000" }).WORKER_TIMEOUT_GRACE_MS).toBe(5000);
   });
 
   it("parses lists, numbers and booleans from strings", () => {

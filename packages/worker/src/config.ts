@@ -39,6 +39,11 @@ export const WorkerEnv = z.object({
   WORKER_HEARTBEAT_INTERVAL_SECONDS: z.coerce.number().positive().max(1200).optional(),
   /** Grace for in-flight jobs on SIGTERM, in ms; keep it below the platform's stop timeout. Default 25000. */
   WORKER_DRAIN_GRACE_MS: int(0, 600_000).default(25_000),
+  /**
+   * How long a handler that ignores its abort signal keeps its slot and lease after its timeout, in ms,
+   * before the timed-out attempt is written anyway (its retry can then start elsewhere). Default: the lease.
+   */
+  WORKER_TIMEOUT_GRACE_MS: int(0, 3_600_000).optional(),
   /** Most jobs claimed per read. Default 200. */
   WORKER_BATCH_SIZE: int(1, 1000).default(200),
   /** Run the maintenance loop (one leader is elected among all workers). Default true. */

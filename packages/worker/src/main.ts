@@ -70,6 +70,7 @@ export async function startWorkerProcess(
       : Math.floor(leaseMs / 3),
     batchSize: env.WORKER_BATCH_SIZE,
     drainGraceMs: env.WORKER_DRAIN_GRACE_MS,
+    ...(env.WORKER_TIMEOUT_GRACE_MS !== undefined ? { timeoutGraceMs: env.WORKER_TIMEOUT_GRACE_MS } : {}),
     maintenance: env.MAINTENANCE_ENABLED && {
       intervalMs: env.MAINTENANCE_INTERVAL_MS,
       pendingIdleMs: env.PEL_IDLE_THRESHOLD_SECONDS * 1000,
