@@ -140,6 +140,18 @@ describe("POST /v1/jobs/batch", () => {
     for (const j of body.jobs) expect((await t.store.getJob("acme", j.id))?.state).toBe("queued");
   });
 
+  it("refuses an Idempotency-Key header with 422 and writes nothing, since batches are not idempotent", async () => {
+    const rows = await countJobs(t.store);
+    const res = await t.request("/v1/jobs/batch", {
+      method: "POST",
+      json: { jobs: [{ payload: 1 }, { payload: 2 }] },
+      headers: { "idempotency-key": "whole-batch" },
+    });
+    expect(res.status).toBe(422);
+    expect(((await res.json()) as { issues: { path: string }[] }).issues[0]?.path).toBe("idempotency-key");
+    expect(await countJobs(t.store)).toBe(rows);
+  });
+
   it("writes nothing when one item is invalid and names that item's field", async () => {
     const rows = await countJobs(t.store);
     const entries = await countStreamEntries(t.prefix);

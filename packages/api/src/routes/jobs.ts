@@ -165,6 +165,15 @@ export function jobRoutes(app: ApiApp, deps: RouteDeps): void {
     }),
   );
   app.post("/v1/jobs/batch", requireScope("jobs:write"), jsonBody(config.batchBodyLimitBytes), async (c) => {
+    // Batches are not idempotent (items may not carry keys either). Accepted and ignored, the header would
+    // let a client believe its retried batch is safe when it creates every job again.
+    if (header(c, "idempotency-key") !== undefined) {
+      throw new AppError("validation_failed", "Idempotency-Key is not supported on a batch", {
+        issues: [
+          { path: "idempotency-key", message: "batches are not idempotent: submit keyed jobs one at a time" },
+        ],
+      });
+    }
     const body = c.get("body");
     // The envelope is checked here; the engine validates every item (paths come back as jobs.<i>.<field>).
     const envelope = BatchEnvelope.safeParse(body);
