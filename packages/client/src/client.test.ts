@@ -238,6 +238,17 @@ describe("streams", () => {
     expect(seen[1]?.headers["last-event-id"]).toBe("7");
   });
 
+  it("gives up on a stream the server keeps ending with an error event, naming the code and request id", async () => {
+    const error = `event: error\ndata: {"code":"internal","requestId":"r-1"}\n\n`;
+    // Resumed after event 1, the server fails again each time without sending anything new.
+    handlers.push(sse([ev("1", "submitted", "queued"), error]), sse([error]), sse([error]));
+    const err = await createClient({ url, retry: { ...fast, retries: 2 } })
+      .waitFor(JOB.id)
+      .catch((e: unknown) => e);
+    expect(String(err)).toContain("code internal, request id r-1");
+    expect(seen).toHaveLength(3);
+  });
+
   it("waitFor times out with WaitTimeoutError", async () => {
     handlers.push(sse([ev("1", "submitted", "queued"), ": a\n\n", ": b\n\n", ": c\n\n"], 200));
     const err = await createClient({ url })

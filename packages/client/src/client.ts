@@ -283,6 +283,7 @@ export class AstraeusClient {
             yield { type: "end", job: JSON.parse(msg.data) as Job };
             return;
           }
+          if (msg.event === "error") throw streamError(id, msg.data);
           if (msg.event === "message") {
             if (msg.id !== undefined) lastEventId = msg.id;
             drops = 0;
@@ -290,6 +291,8 @@ export class AstraeusClient {
           }
         }
       } catch (err) {
+        // A failing server (an `error` event) or connection is retried with backoff, a bounded number of
+        // times in a row; a stream that simply ended (restart, max duration) is resumed without counting.
         if (opts.signal?.aborted || ++drops > this.retries) throw err;
       }
       if (opts.signal?.aborted) return;
@@ -404,4 +407,16 @@ export class AstraeusClient {
 
 export function createClient(opts: ClientOptions): AstraeusClient {
   return new AstraeusClient(opts);
+}
+
+/** The server's `error` event ({ code, requestId }) as an Error that names both. */
+function streamError(id: string, data: string): Error {
+  let detail = data;
+  try {
+    const { code, requestId } = JSON.parse(data) as { code?: unknown; requestId?: unknown };
+    detail = `code ${String(code)}, request id ${String(requestId)}`;
+  } catch {
+    // Not JSON (an older server): keep the text as it came.
+  }
+  return new Error(`the event stream of job ${id} failed on the server (${detail})`);
 }
