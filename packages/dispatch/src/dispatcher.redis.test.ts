@@ -153,7 +153,8 @@ describe("RedisDispatcher", () => {
       expect(await dispatcher.read("c1", ["silent"], 10, 50)).toEqual([]);
       expect(errors.some((m) => m.includes("no reply in time"))).toBe(true);
       proxy.restore();
-      await dispatcher.dispatch([{ id: "00000000-0000-7000-8000-000000000001", queue: "silent" }]);
+      // Written straight to Redis: what is under test is reading over the replaced connection.
+      await raw.xadd(`${prefix}q:silent`, "*", "j", "00000000-0000-7000-8000-000000000001");
       await eventually(
         async () => (await dispatcher.read("c1", ["silent"], 10, 50).catch(() => [])).length === 1,
         10_000,

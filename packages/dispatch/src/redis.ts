@@ -403,10 +403,13 @@ export class RedisDispatcher implements Dispatcher {
   private blockingConnection(): Redis {
     if (this.blocking === null) {
       // A read whose reply never comes (the peer vanished without a reset) ends empty on the client's own
-      // timer: BLOCK plus the grace, or the safety net for reads that do not block.
+      // timer: BLOCK plus the grace, or the safety net for reads that do not block. Reads in flight when the
+      // connection drops are not sent again on the new one: the caller has moved on (its read ended), and a
+      // resent read would take entries whose reply nobody receives, stranding them as pending.
       const conn = this.connect("blocking", {
         blockingTimeout: NONBLOCKING_READ_TIMEOUT_MS,
         blockingTimeoutGrace: BLOCKING_READ_GRACE_MS,
+        autoResendUnfulfilledCommands: false,
       });
       // A reconnect means a new CLIENT ID; the next read learns it before blocking again.
       conn.on("close", () => this.gate.forgetClientId());
