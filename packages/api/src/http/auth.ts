@@ -1,19 +1,20 @@
 import type { Scope } from "@astraeus/client/wire";
 import { AppError } from "@astraeus/core";
 import type { MiddlewareHandler } from "hono";
-import type { ApiKeyStore } from "../auth/keys.ts";
+import { API_KEY_RE, type ApiKeyStore } from "../auth/keys.ts";
 import type { RateLimiter } from "../ratelimit/types.ts";
 import type { ApiEnv } from "./env.ts";
 import { header } from "./headers.ts";
 
-const BEARER_RE = /^Bearer[ \t]+([A-Za-z0-9._~+/=-]{1,512})[ \t]*$/i;
+// The token itself is checked against API_KEY_RE, the one definition of what a key may hold.
+const BEARER_RE = /^Bearer[ \t]+(\S+)[ \t]*$/i;
 
 /** Resolves `Authorization: Bearer <key>` to a principal; 401 (with WWW-Authenticate) otherwise. */
 export function authenticate(keys: ApiKeyStore): MiddlewareHandler<ApiEnv> {
   return async (c, next) => {
     const authorization = header(c, "authorization");
-    const key = authorization ? BEARER_RE.exec(authorization)?.[1] : undefined;
-    const principal = key ? await keys.authenticate(key) : null;
+    const token = authorization ? BEARER_RE.exec(authorization)?.[1] : undefined;
+    const principal = token && API_KEY_RE.test(token) ? await keys.authenticate(token) : null;
     if (!principal) {
       c.header("WWW-Authenticate", 'Bearer realm="astraeus"');
       throw new AppError(
