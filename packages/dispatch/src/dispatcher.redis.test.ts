@@ -3,8 +3,7 @@
 // logical database of its own (DISPATCH_TEST_REDIS_DB, default 13), never db 0 which other suites share,
 // and refuses to when that database holds anyone else's keys.
 import { randomUUID } from "node:crypto";
-import { type AddressInfo, createServer } from "node:net";
-import { silentableProxy } from "@astraeus/db/testing";
+import { freePort, silentableProxy } from "@astraeus/db/testing";
 import { Redis } from "ioredis";
 import { afterAll, describe, expect, it } from "vitest";
 import { background, dispatcherContract, eventually } from "./contract.ts";
@@ -168,10 +167,7 @@ describe("RedisDispatcher", () => {
 
   it("starts listening for cancels while Redis is unreachable, reporting it instead of failing", async () => {
     // A port nothing listens on: every connection attempt is refused.
-    const closed = createServer();
-    await new Promise<void>((resolve) => closed.listen(0, "127.0.0.1", resolve));
-    const port = (closed.address() as AddressInfo).port;
-    await new Promise<void>((resolve) => closed.close(() => resolve()));
+    const port = await freePort();
     const errors: string[] = [];
     const { dispatcher } = open({
       url: `redis://127.0.0.1:${port}`,

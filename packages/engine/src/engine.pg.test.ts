@@ -1,10 +1,9 @@
 // The engine on real Postgres with the in-process dispatcher: submit validation and defaults, idempotency,
 // group commit, batches, listing, cancel/retry, the HTTP worker protocol and reconcile.
 import { randomUUID } from "node:crypto";
-import { type AddressInfo, createServer } from "node:net";
 import { AppError, type Delivery, type Dispatcher, LIMITS } from "@astraeus/core";
 import { createStore, type SqlJobStore } from "@astraeus/db";
-import { createTestDatabase, type TestDatabase, unique } from "@astraeus/db/testing";
+import { createTestDatabase, freePort, type TestDatabase, unique } from "@astraeus/db/testing";
 import { createDispatcher } from "@astraeus/dispatch";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createEngine, type JobEngine, resolveSubmission, SUBMISSION_DEFAULTS } from "./index.ts";
@@ -612,10 +611,7 @@ describe("reconcile", () => {
 
   it("reaps an expired lease promptly while Redis is unreachable: hints wait, Postgres does not", async () => {
     // A port nothing listens on; ioredis would hold each command through its reconnect attempts.
-    const gone = createServer();
-    await new Promise<void>((resolve) => gone.listen(0, "127.0.0.1", resolve));
-    const port = (gone.address() as AddressInfo).port;
-    await new Promise<void>((resolve) => gone.close(() => resolve()));
+    const port = await freePort();
     const down = createDispatcher({ redisUrl: `redis://127.0.0.1:${port}`, onError: () => {} });
     try {
       const tenant = unique("t");
