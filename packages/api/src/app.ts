@@ -2,10 +2,11 @@ import { randomUUID } from "node:crypto";
 import { AppError, issuesFromZod } from "@astraeus/core";
 import type { SqlExecutor } from "@astraeus/db";
 import type { Engine } from "@astraeus/engine";
+import { createProcessLogger } from "@astraeus/process";
 import { OpenAPIHono } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { routePath } from "hono/route";
-import pino, { type Logger } from "pino";
+import type { Logger } from "pino";
 import type { ApiKeyStore } from "./auth/keys.ts";
 import { type AppConfig, DEFAULT_APP_CONFIG } from "./config.ts";
 import { authenticate, rateLimit } from "./http/auth.ts";
@@ -73,13 +74,14 @@ function asAvailability(err: unknown): unknown {
   return err;
 }
 
-/** JSON lines for machines; `pretty` (the dev command on a terminal) renders them readable via pino-pretty. */
-export function defaultLogger(level = "info", pretty = false): Logger {
-  return pino({
+/**
+ * JSON lines for machines; `format` rewrites each line (the dev command on a terminal: pino-pretty). Written
+ * through the process logger, so a closed stdout never keeps the API from stopping.
+ */
+export function defaultLogger(level = "info", format?: (line: string) => string): Logger {
+  return createProcessLogger({
     level,
-    ...(pretty
-      ? { transport: { target: "pino-pretty", options: { colorize: true, ignore: "pid,hostname" } } }
-      : {}),
+    ...(format ? { format } : {}),
     // Defence in depth: nothing here logs headers or bodies, but a key must never reach the logs.
     redact: {
       paths: ["authorization", "*.authorization", "key", "*.key", "apiKey", "*.apiKey"],

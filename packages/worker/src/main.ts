@@ -1,9 +1,9 @@
 import type { EventSink } from "@astraeus/core";
 import { createStore, schemaStatus } from "@astraeus/db";
 import { createDispatcher } from "@astraeus/dispatch";
-import pino from "pino";
+import { createProcessLogger, handleShutdownSignals, readEntryArgs, type Usage } from "@astraeus/process";
 import { BUILTIN_JOBS } from "./builtins.ts";
-import { parseWorkerEnv, type WorkerEnv } from "./config.ts";
+import { parseWorkerEnv, WorkerEnv } from "./config.ts";
 import type { ResolvedDefinition } from "./define.ts";
 import { relayMetrics, serveWorkerMetrics, workerMetrics } from "./metrics.ts";
 import { createWorker, type Worker } from "./runtime.ts";
@@ -28,7 +28,7 @@ export async function startWorkerProcess(
   extraJobs: ResolvedDefinition[] = [],
   deps: WorkerProcessDeps = {},
 ): Promise<RunningWorker> {
-  const log = pino({ level: env.LOG_LEVEL, base: { svc: "worker" } });
+  const log = createProcessLogger({ level: env.LOG_LEVEL, base: { svc: "worker" } });
   let ownSink: { close(): void } | null = null;
   let eventSink = deps.eventSink ?? null;
   if (!eventSink && env.EVENTS_SQS_QUEUE_URL) {
@@ -110,8 +110,37 @@ export async function startWorkerProcess(
   };
 }
 
-/** Process entry: SIGTERM/SIGINT drain in-flight jobs, release the rest and exit 0. */
+export const WORKER_USAGE: Usage = {
+  commands: [
+    "pnpm worker",
+    "node --import tsx packages/worker/src/main.ts",
+    "node --enable-source-maps dist/main.js  (the image)",
+  ],
+  summary:
+    "An Astraeus worker process: runs the built-in job types (and a deployment's own) from its queues,\n" +
+    "and takes part in the maintenance leader election. Several workers need Postgres and Redis.",
+  variables: [
+    ["DATABASE_URL", "Postgres URL; unset: embedded PGlite in ASTRAEUS_DATA_DIR (single process only)"],
+    ["REDIS_URL", "Redis URL; unset: in-process dispatch (single process only)"],
+    ["WORKER_QUEUES", "comma-separated queues to consume"],
+    ["MAX_CONCURRENT_JOBS", "handlers running at once"],
+    ["WORKER_LEASE_TTL_SECONDS", "lease length"],
+    ["WORKER_DRAIN_GRACE_MS", "on SIGTERM/SIGINT, how long in-flight jobs may finish before release"],
+    ["MAINTENANCE_ENABLED", "take part in the maintenance leader election"],
+    ["EVENTS_SQS_QUEUE_URL", "FIFO SQS queue the maintenance leader relays job events to; unset: no relay"],
+    ["WORKER_METRICS_PORT", "port of GET /health and GET /metrics (0: off)"],
+    ["LOG_LEVEL", "pino level"],
+  ],
+  defaults: () => WorkerEnv.parse({}),
+  notes: [
+    "SIGTERM or SIGINT drains: claiming stops, in-flight jobs get WORKER_DRAIN_GRACE_MS, the rest are",
+    "released to run elsewhere. A second signal ends the process at once.",
+  ],
+};
+
+/** Process entry: SIGTERM/SIGINT drain in-flight jobs, release the rest and exit 0; a second signal exits. */
 export async function main(extraJobs: ResolvedDefinition[] = []): Promise<void> {
+  if (!readEntryArgs(WORKER_USAGE)) return;
   let env: WorkerEnv;
   try {
     env = parseWorkerEnv(process.env);
@@ -126,21 +155,13 @@ export async function main(extraJobs: ResolvedDefinition[] = []): Promise<void> 
     console.error(`worker failed to start: ${err instanceof Error ? err.message : err}`);
     process.exit(1);
   }
-  let stopping = false;
-  const stop = (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    console.error(`worker: ${signal} received, draining`);
-    running.shutdown().then(
-      () => process.exit(0),
-      (err: unknown) => {
-        console.error("worker: shutdown failed", err);
-        process.exit(1);
-      },
-    );
-  };
-  process.on("SIGTERM", () => stop("SIGTERM"));
-  process.on("SIGINT", () => stop("SIGINT"));
+  handleShutdownSignals({
+    name: "worker",
+    stop: async (signal) => {
+      console.error(`worker: ${signal} received, draining`);
+      await running.shutdown();
+    },
+  });
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) void main();

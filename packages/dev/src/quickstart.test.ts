@@ -21,7 +21,7 @@ afterAll(() => {
 const until = <T>(what: string, check: () => Promise<T | undefined>): Promise<T> =>
   waitFor(what, () => check().catch(() => undefined), 60_000) as Promise<T>;
 
-/** `pnpm dev` is `node --import tsx packages/api/src/dev.ts`; run that very command. */
+/** `pnpm dev` is `node --import tsx packages/dev/src/main.ts`; run that very command. */
 function startDev(port: number): {
   proc: ChildProcess;
   exited: Promise<number | null>;

@@ -1,0 +1,45 @@
+// `pnpm dev`: the whole product in one process — the API, a worker with the built-in job types and
+// maintenance — for trying and developing. Without DATABASE_URL/REDIS_URL it runs on the embedded default
+// (PGlite in ASTRAEUS_DATA_DIR, in-process dispatch); with them, on the real servers. Logs are readable
+// (pino-pretty) on a terminal and JSON lines anywhere else. Its settings are the API's (`--help`).
+import { API_VARIABLES, defaultLogger, EnvSchema, parseEnv, startApi } from "@astraeus/api";
+import { handleShutdownSignals, readEntryArgs, type Usage } from "@astraeus/process";
+import { prettyFactory } from "pino-pretty";
+
+export const DEV_USAGE: Usage = {
+  commands: ["pnpm dev", "node --import tsx packages/dev/src/main.ts"],
+  summary:
+    "The whole product in one process: the API, a worker and maintenance. With neither DATABASE_URL nor\n" +
+    "REDIS_URL it runs embedded (PGlite in ASTRAEUS_DATA_DIR, in-process dispatch); it prints the API URL,\n" +
+    "the docs URL and, on first start, a generated admin key (kept in ASTRAEUS_DATA_DIR/admin.key).",
+  variables: API_VARIABLES.map(([name, meaning]) =>
+    name === "EMBEDDED_WORKER"
+      ? [name, "run a worker with the built-in job types in this process (on real servers too)"]
+      : [name, meaning],
+  ),
+  defaults: () => EnvSchema.parse({}),
+  notes: ["Ctrl-C (SIGINT) or SIGTERM stops it cleanly; a second one ends it at once."],
+};
+
+export async function main(): Promise<void> {
+  if (!readEntryArgs(DEV_USAGE)) return;
+  try {
+    const env = parseEnv();
+    const format = process.stdout.isTTY
+      ? prettyFactory({ colorize: true, ignore: "pid,hostname" })
+      : undefined;
+    const running = await startApi(env, {
+      logger: defaultLogger(env.LOG_LEVEL, format),
+      // A worker in this process on real servers too, unless EMBEDDED_WORKER=false.
+      withWorker: env.EMBEDDED_WORKER,
+    });
+    handleShutdownSignals({ name: "astraeus dev", stop: running.stop });
+  } catch (err) {
+    process.stderr.write(
+      `astraeus dev failed to start: ${err instanceof Error ? err.message : String(err)}\n`,
+    );
+    process.exit(1);
+  }
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) void main();
