@@ -1,5 +1,7 @@
 // Test support (not a test file): an entry point run as a real child process, with the ends of its pipes
 // in the test's hands, and a check that the port it listened on is free again.
+export { type HelpRun, runHelp } from "./help.ts";
+
 import { type ChildProcess, spawn } from "node:child_process";
 import { createServer } from "node:net";
 import { fileURLToPath } from "node:url";
