@@ -6,8 +6,15 @@ import { join } from "node:path";
 import postgres from "postgres";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { MIGRATIONS_FOLDER, runMigrations } from "./migrate.ts";
-import { concurrentIndexBuilds, prebuildIndexes } from "./migrate-indexes.ts";
-import { createTestDatabase, type TestDatabase } from "./testing.ts";
+import {
+  concurrentIndexBuilds,
+  droppedIndexes,
+  migrationRuns,
+  type PendingMigration,
+  pendingMigrations,
+  prebuildIndexes,
+} from "./migrate-indexes.ts";
+import { createTestDatabase, TEST_ADMIN_URL, type TestDatabase } from "./testing.ts";
 
 const MIGRATIONS_TABLE = "drizzle.__drizzle_migrations";
 const LAST = "0003_live_queue_stats";
@@ -31,6 +38,8 @@ async function validity(index: string): Promise<boolean | null> {
     SELECT indisvalid AS valid FROM pg_index WHERE indexrelid = to_regclass(${index})`;
   return row?.valid ?? null;
 }
+
+const pending = () => pendingMigrations(sql, MIGRATIONS_FOLDER, MIGRATIONS_TABLE);
 
 /** Puts the database back one release: the last migration unrecorded and its indexes gone. */
 async function forgetLastMigration(): Promise<void> {
@@ -74,6 +83,43 @@ describe("concurrentIndexBuilds", () => {
   });
 });
 
+describe("droppedIndexes and migrationRuns", () => {
+  const m = (tag: string, sql: string, when: number): PendingMigration => ({ tag, sql, when });
+
+  it("reads the indexes a migration drops", () => {
+    expect(droppedIndexes(migration("0001_events_txid"))).toEqual(["job_events_id_brin"]);
+    expect(
+      droppedIndexes(
+        'DROP INDEX CONCURRENTLY IF EXISTS "a", public."b" CASCADE;--> statement-breakpoint\nDROP TABLE "c";',
+      ),
+    ).toEqual(["a", "b"]);
+  });
+
+  it("ends a run before a migration that builds, on an existing table, an index the run dropped", () => {
+    const pending = ["0001_events_txid", "0002_tenant_list_by_events", "0003_live_queue_stats"].map(
+      (tag, i) => m(tag, migration(tag), i + 1),
+    );
+    const tags = (runs: PendingMigration[][]) => runs.map((run) => run.map((x) => x.tag));
+    expect(tags(migrationRuns(pending, new Set(["jobs", "job_events"])))).toEqual([
+      ["0001_events_txid", "0002_tenant_list_by_events"],
+      ["0003_live_queue_stats"],
+    ]);
+    // On tables the pending migrations create, nothing to build concurrently: one run.
+    expect(tags(migrationRuns(pending, new Set()))).toEqual([
+      ["0001_events_txid", "0002_tenant_list_by_events", "0003_live_queue_stats"],
+    ]);
+    // A drop after the build does not split.
+    expect(
+      tags(
+        migrationRuns(
+          [m("a", 'CREATE INDEX IF NOT EXISTS "i" ON "t" (x);', 1), m("b", 'DROP INDEX "i";', 2)],
+          new Set(["t"]),
+        ),
+      ),
+    ).toEqual([["a", "b"]]);
+  });
+});
+
 describe("migrating a database that is behind", () => {
   beforeEach(async () => {
     await forgetLastMigration();
@@ -81,7 +127,7 @@ describe("migrating a database that is behind", () => {
 
   it("builds the pending migration's indexes before, and outside, the migration itself", async () => {
     const before = await applied();
-    expect(await prebuildIndexes(sql, MIGRATIONS_FOLDER, MIGRATIONS_TABLE)).toEqual(LAST_INDEXES);
+    expect(await prebuildIndexes(sql, await pending())).toEqual(LAST_INDEXES);
     for (const index of LAST_INDEXES) expect(await validity(index)).toBe(true);
     expect(await applied()).toBe(before);
 
@@ -94,7 +140,7 @@ describe("migrating a database that is behind", () => {
     await sql`CREATE INDEX "jobs_dead_idx" ON jobs (queue) WHERE state = 'dead'`;
     await sql`UPDATE pg_index SET indisvalid = false WHERE indexrelid = to_regclass('jobs_dead_idx')`;
     expect(await validity("jobs_dead_idx")).toBe(false);
-    expect(await prebuildIndexes(sql, MIGRATIONS_FOLDER, MIGRATIONS_TABLE)).toContain("jobs_dead_idx");
+    expect(await prebuildIndexes(sql, await pending())).toContain("jobs_dead_idx");
     expect(await validity("jobs_dead_idx")).toBe(true);
     await runMigrations({ url: tdb.url });
   });
@@ -117,11 +163,85 @@ describe("migrating a database that is behind", () => {
         join(folder, "9999_unique_queue.sql"),
         `CREATE UNIQUE INDEX IF NOT EXISTS "jobs_one_per_queue" ON "jobs" USING btree ("queue");`,
       );
-      await expect(prebuildIndexes(sql, folder, MIGRATIONS_TABLE)).rejects.toThrow(/unique|duplicate/i);
+      await expect(
+        prebuildIndexes(sql, await pendingMigrations(sql, folder, MIGRATIONS_TABLE)),
+      ).rejects.toThrow(/unique|duplicate/i);
       expect(await validity("jobs_one_per_queue")).toBeNull();
     } finally {
       rmSync(folder, { recursive: true, force: true });
       await runMigrations({ url: tdb.url });
+    }
+  });
+});
+
+describe("upgrading a database still at its first migration", () => {
+  /** A database migrated through 0000 only, with rows, as the first release left it. */
+  async function databaseAtFirstMigration(): Promise<{ url: string; drop(): Promise<void> }> {
+    const name = `astraeus_migrate_0000_${Math.random().toString(36).slice(2, 10)}`;
+    const admin = postgres(TEST_ADMIN_URL, { max: 1, onnotice: () => {} });
+    await admin.unsafe(`CREATE DATABASE "${name}"`);
+    await admin.end({ timeout: 5 });
+    const url = new URL(TEST_ADMIN_URL);
+    url.pathname = `/${name}`;
+    const folder = mkdtempSync(join(tmpdir(), "astraeus-migrations-0000-"));
+    try {
+      mkdirSync(join(folder, "meta"));
+      const first = journal.entries.slice(0, 1);
+      writeFileSync(join(folder, "meta/_journal.json"), JSON.stringify({ ...journal, entries: first }));
+      writeFileSync(join(folder, "0000_init.sql"), migration("0000_init"));
+      await runMigrations({ url: url.toString(), folder });
+    } finally {
+      rmSync(folder, { recursive: true, force: true });
+    }
+    return {
+      url: url.toString(),
+      drop: async () => {
+        const a = postgres(TEST_ADMIN_URL, { max: 1, onnotice: () => {} });
+        await a.unsafe(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
+        await a.end({ timeout: 5 });
+      },
+    };
+  }
+
+  it("builds every index of the later migrations on existing tables concurrently, job_events_id_brin included", async () => {
+    const old = await databaseAtFirstMigration();
+    const conn = postgres(old.url, { max: 1, onnotice: () => {} });
+    try {
+      expect((await conn`SELECT count(*)::int AS n FROM drizzle.__drizzle_migrations`)[0]?.n).toBe(1);
+      await conn`
+        INSERT INTO jobs (id, tenant, queue, type, payload, state, max_attempts, run_at, timeout_ms, created_at, updated_at)
+        SELECT gen_random_uuid(), 't1', 'q', 'x', '{}', 'dead', 3, now(), 1000, now(), now()
+        FROM generate_series(1, 500)`;
+      await conn`
+        INSERT INTO job_events (job_id, tenant, kind, from_state, to_state, attempt)
+        SELECT id, tenant, 'submitted', NULL, 'queued', 0 FROM jobs`;
+
+      await runMigrations({ url: old.url });
+
+      expect((await conn`SELECT count(*)::int AS n FROM drizzle.__drizzle_migrations`)[0]?.n).toBe(
+        journal.entries.length,
+      );
+      // A catalog row carries the id of the transaction that wrote it. An index built inside a migration
+      // transaction shares that transaction's id with the migration's own record; one built
+      // CONCURRENTLY (its own transactions, before the migration) does not.
+      const migrationTx = (
+        await conn<{ x: string }[]>`SELECT DISTINCT xmin::text AS x FROM drizzle.__drizzle_migrations`
+      ).map((r) => r.x);
+      for (const index of [
+        "job_events_submitted_idx",
+        "job_events_id_brin",
+        "job_events_at_brin",
+        "jobs_dead_idx",
+      ]) {
+        const [row] = await conn<{ x: string; valid: boolean }[]>`
+          SELECT c.xmin::text AS x, i.indisvalid AS valid
+          FROM pg_class c JOIN pg_index i ON i.indexrelid = c.oid WHERE c.oid = to_regclass(${index})`;
+        expect(row?.valid, index).toBe(true);
+        expect(migrationTx, index).not.toContain(row?.x);
+      }
+    } finally {
+      await conn.end({ timeout: 5 });
+      await old.drop();
     }
   });
 });
