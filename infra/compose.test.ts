@@ -2,7 +2,7 @@
 // Dockerfiles, .dockerignore, the Prometheus config and alert rules and the Grafana dashboard. Names are
 // checked against the code that defines them (the env schemas, the metric registries, the runbook).
 import { spawnSync } from "node:child_process";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { parse as parseYaml } from "yaml";
@@ -760,6 +760,30 @@ describe("docs", () => {
       }
     });
   }
+
+  it("configuration.md names exactly the variables each Lambda function reads", () => {
+    const start = configuration.indexOf("\n## AWS Lambda functions");
+    const section = configuration.slice(start, configuration.indexOf("\n## ", start + 1));
+    const documented = new Map<string, Set<string>>();
+    for (const line of section.split("\n")) {
+      const cells = /^\| (`[^|]+) \| (\w+)\s*\|/.exec(line);
+      if (!cells?.[1] || !cells[2]) continue;
+      const names = documented.get(cells[2]) ?? new Set<string>();
+      for (const m of cells[1].matchAll(/`([A-Z][A-Z0-9_]*)`/g)) names.add(m[1] as string);
+      documented.set(cells[2], names);
+    }
+    // What the code reads: every `env.NAME` in the function's sources (tests aside).
+    for (const fn of ["scaler", "migrate"]) {
+      const dir = `${ROOT}/packages/functions/src/${fn}`;
+      const read = new Set<string>();
+      for (const file of readdirSync(dir).filter((f) => f.endsWith(".ts") && !f.endsWith(".test.ts"))) {
+        for (const m of readFileSync(`${dir}/${file}`, "utf8").matchAll(/\benv\.([A-Z][A-Z0-9_]*)/g))
+          read.add(m[1] as string);
+      }
+      expect(read.size, fn).toBeGreaterThan(0);
+      expect([...(documented.get(fn) ?? [])].sort(), fn).toEqual([...read].sort());
+    }
+  });
 
   it("configuration.md documents every connection part the URL builders read", () => {
     const rows = table(configuration, "Connection parts");
