@@ -1,5 +1,6 @@
 export {
   AstraeusClient,
+  type BatchSubmitResult,
   type ClientOptions,
   createClient,
   type RetryOptions,

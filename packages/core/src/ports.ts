@@ -31,6 +31,15 @@ export interface InsertOutcome {
   existing: Map<string, { job: Job; payloadHash: string | null }>;
 }
 
+export interface InsertOptions {
+  /**
+   * Insert every row or none. When some rows' idempotency keys already exist, the call inserts nothing:
+   * `inserted` is empty and `existing` holds the rows found under those keys. Default false: each keyed row
+   * is skipped on its own and the others are inserted (the group commit of single submits).
+   */
+  allOrNothing?: boolean;
+}
+
 export interface ClaimedJob {
   id: string;
   tenant: string;
@@ -154,7 +163,7 @@ export interface EventSink {
 
 export interface JobStore {
   readonly kind: "postgres" | "pglite";
-  insertJobs(jobs: readonly NewJob[]): Promise<InsertOutcome>;
+  insertJobs(jobs: readonly NewJob[], opts?: InsertOptions): Promise<InsertOutcome>;
   getJob(tenant: string, id: string): Promise<Job | null>;
   listJobs(tenant: string, query: ListJobsQuery): Promise<Job[]>;
   listEvents(tenant: string, jobId: string, afterId?: string): Promise<JobEvent[]>;

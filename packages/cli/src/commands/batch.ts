@@ -90,7 +90,7 @@ export async function submitFile(
   const send = (batch: Pending) => {
     const p = ctx.client
       .submitBatch(batch.jobs)
-      .then((jobs) => {
+      .then(({ jobs }) => {
         summary.submitted += jobs.length;
       })
       .catch((err: unknown) => {
