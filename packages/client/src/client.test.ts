@@ -184,6 +184,36 @@ describe("retries", () => {
   });
 });
 
+describe("events", () => {
+  const event = (id: string) => ({
+    id,
+    jobId: JOB.id,
+    kind: "progress",
+    fromState: null,
+    toState: null,
+    attempt: 1,
+    data: null,
+    at: "t",
+  });
+
+  it("allEvents follows the pages, yielding each page before asking for the next", async () => {
+    handlers.push(
+      json(200, { events: [event("1"), event("2")], next: `/v1/jobs/${JOB.id}/events?after=2` }),
+      json(200, { events: [event("3")], next: null }),
+    );
+    const it = createClient({ url }).allEvents(JOB.id, "0");
+    expect((await it.next()).value).toMatchObject({ id: "1" });
+    expect(seen.map((s) => s.url)).toEqual([`/v1/jobs/${JOB.id}/events?after=0`]);
+    const rest: string[] = [];
+    for await (const e of it) rest.push(e.id);
+    expect(rest).toEqual(["2", "3"]);
+    expect(seen.map((s) => s.url)).toEqual([
+      `/v1/jobs/${JOB.id}/events?after=0`,
+      `/v1/jobs/${JOB.id}/events?after=2`,
+    ]);
+  });
+});
+
 describe("batch submit", () => {
   it("sends the caller's Idempotency-Key and reports a replay", async () => {
     handlers.push(json(200, { jobs: [JOB] }, { "idempotent-replayed": "true" }));

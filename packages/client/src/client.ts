@@ -265,15 +265,21 @@ export class AstraeusClient {
   /** The job's events after `after` (default: all), oldest first; the server's pages are followed. */
   async events(id: string, after?: string): Promise<JobEvent[]> {
     const out: JobEvent[] = [];
+    for await (const e of this.allEvents(id, after)) out.push(e);
+    return out;
+  }
+
+  /** Like `events`, yielding each page's events as the page arrives. */
+  async *allEvents(id: string, after?: string): AsyncGenerator<JobEvent> {
     let from = after;
     for (;;) {
       const qs = from ? `?after=${encodeURIComponent(from)}` : "";
       const page = await this.call<{ events: JobEvent[]; next?: string | null }>(
         `/v1/jobs/${encodeURIComponent(id)}/events${qs}`,
       );
-      out.push(...page.events);
+      yield* page.events;
       const last = page.events[page.events.length - 1];
-      if (!page.next || last === undefined) return out;
+      if (!page.next || last === undefined) return;
       from = last.id;
     }
   }
