@@ -1,16 +1,3 @@
-export {
-  AstraeusClient,
-  type BatchSubmitResult,
-  type ClientOptions,
-  createClient,
-  type RetryOptions,
-  type StreamMessage,
-  type StreamOptions,
-  type SubmitResult,
-  type WaitOptions,
-} from "./client.ts";
-export { ApiError, WaitTimeoutError } from "./errors.ts";
-export { parseSse, type SseMessage } from "./sse.ts";
 export type {
   ApiKeyInfo,
   BatchSubmission,
@@ -34,5 +21,18 @@ export type {
   ReconcileReport,
   Scope,
   WorkerInfo,
-} from "./wire.ts";
-export { SCOPES } from "./wire.ts";
+} from "@astraeus/contract";
+export { SCOPES } from "@astraeus/contract";
+export {
+  AstraeusClient,
+  type BatchSubmitResult,
+  type ClientOptions,
+  createClient,
+  type RetryOptions,
+  type StreamMessage,
+  type StreamOptions,
+  type SubmitResult,
+  type WaitOptions,
+} from "./client.ts";
+export { ApiError, WaitTimeoutError } from "./errors.ts";
+export { parseSse, type SseMessage } from "./sse.ts";

@@ -1,4 +1,4 @@
-import { QueueNameParam } from "@astraeus/client/wire";
+import { QueueNameParam } from "@astraeus/contract";
 import { createRoute } from "@hono/zod-openapi";
 import { requireScope } from "../http/auth.ts";
 import type { ApiApp } from "../http/env.ts";

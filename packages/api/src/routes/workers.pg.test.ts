@@ -1,4 +1,4 @@
-import type { WorkerInfo } from "@astraeus/client/wire";
+import type { WorkerInfo } from "@astraeus/contract";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ADMIN_KEY, setupTestApi, type TestApi } from "../test-support.ts";
 
