@@ -18,19 +18,10 @@ export interface Io {
 export const EXIT_CODES = [
   { name: "ok", code: 0, meaning: "success" },
   { name: "failed", code: 1, meaning: "a request failed: the API answered an error, or the network failed" },
-  { name: "usage", code: 2, meaning: "bad command line (unknown command or option, missing or bad value)" },
-  {
-    name: "jobFailed",
-    code: 3,
-    meaning: "wait, submit --wait: the job finished without success (dead or cancelled)",
-  },
-  { name: "timeout", code: 4, meaning: "wait: gave up before the job finished (--timeout)" },
-  {
-    name: "partial",
-    code: 5,
-    meaning:
-      "submit --file: some lines were not submitted (bad lines, refused or unconfirmed batches; the summary names them)",
-  },
+  { name: "usage", code: 2, meaning: "bad command line: unknown command or option, missing or bad value" },
+  { name: "jobFailed", code: 3, meaning: "wait, submit --wait: the job ended dead or cancelled" },
+  { name: "timeout", code: 4, meaning: "wait: --timeout passed before the job finished" },
+  { name: "partial", code: 5, meaning: "submit --file: some lines were not submitted (see the summary)" },
 ] as const;
 
 type ExitName = (typeof EXIT_CODES)[number]["name"];

@@ -16,7 +16,8 @@ Environment:
   ASTRAEUS_URL      the API's base URL (default http://localhost:8080); --url wins
   ASTRAEUS_API_KEY  the API key; --key wins
 
-Durations (every option that takes one): ${DURATION_FORMAT}.
+Durations (every option that takes one):
+  ${DURATION_FORMAT}
 
 Exit codes:
 ${EXIT_CODES.map((e) => `  ${e.code}  ${e.meaning}`).join("\n")}

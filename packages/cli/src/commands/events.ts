@@ -15,6 +15,7 @@ const print = (ctx: Ctx, e: JobEvent) => (ctx.json ? emitLine(ctx, e) : ctx.io.s
 export const eventsCommands: CommandModule = (program, cli) => {
   program
     .command("events")
+    .summary("print a job's events; --follow streams them live")
     .description(
       "print a job's events (its audit trail), oldest first, one line each (NDJSON with --json); " +
         "with --follow, keep printing them live until the job finishes",

@@ -156,10 +156,12 @@ export const jobCommands: CommandModule = (program, cli) => {
     .addHelpText(
       "after",
       `
-With --file, each batch is sent with an Idempotency-Key derived from the file's path (or
---idempotency-key) and the batch's number, so running the same command again (after a timeout, say)
-returns the jobs stored the first time instead of storing them twice. To submit the same file again
-on purpose, give a new --idempotency-key. Exit code 5: some lines were not submitted (see the summary).`,
+With --file, lines are sent in batches cut by line number, each with an
+Idempotency-Key made of a base (--idempotency-key, or derived from the file's
+path) and the batch's number. Running the same command again (after a timeout,
+say) returns the jobs stored the first time instead of storing them twice. To
+submit the same file again on purpose, give a new --idempotency-key.
+Exit code 5: some lines were not submitted (the summary names them).`,
     )
     .action(cli.action<SubmitOptions>((ctx, { opts }) => submit(ctx, opts)));
 
@@ -201,7 +203,8 @@ on purpose, give a new --idempotency-key. Exit code 5: some lines were not submi
 
   program
     .command("wait")
-    .description("follow a job live until it finishes; its events go to stderr")
+    .summary("follow a job live until it finishes")
+    .description("follow a job live until it finishes; its events go to stderr, the job to stdout")
     .argument("<id>", "job id")
     .option(
       "--timeout <duration>",

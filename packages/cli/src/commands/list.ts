@@ -23,6 +23,7 @@ const row = (j: Job) => [j.id, j.state, j.queue, j.type, `${j.attempt}/${j.maxAt
 export const listCommands: CommandModule = (program, cli) => {
   program
     .command("list")
+    .summary("list jobs, newest first")
     .description("list jobs, newest first: one page, or every page with --all")
     .addOption(
       new Option("--state <state>", "only jobs in this state").choices([

@@ -7,6 +7,7 @@ import { EXIT } from "../io.ts";
 export const queueCommands: CommandModule = (program, cli) => {
   program
     .command("queues")
+    .summary("queue depth and throughput")
     .description("depth and throughput of every queue with jobs of this tenant, or of one queue")
     .argument("[name]", "one queue")
     .action(

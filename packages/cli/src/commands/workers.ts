@@ -6,6 +6,7 @@ import { EXIT } from "../io.ts";
 export const workerCommands: CommandModule = (program, cli) => {
   program
     .command("workers")
+    .summary("live workers")
     .description("live workers (host and pid are shown to admin keys only)")
     .action(
       cli.action(async (ctx) => {
