@@ -91,7 +91,7 @@ describe("API bundle (dist/main.js, dist/migrate.js)", () => {
   it("answers --help with the usage on stdout and exit status 0", () => {
     const r = runHelp([...imageCommand("api").slice(1), "--help"], dir);
     expect(r.status, r.stderr).toBe(0);
-    expect(r.stdout).toMatch(/^Usage: /);
+    expect(r.stdout).toMatch(/^usage: /);
     expect(r.stdout).toContain("node --enable-source-maps dist/main.js  (the image)");
     expect(r.stdout).toContain("SHUTDOWN_GRACE_MS");
     expect(r.started).toBe(false);

@@ -24,6 +24,7 @@ export const API_VARIABLES: Usage["variables"] = [
 ];
 
 export const API_USAGE: Usage = {
+  name: "api",
   commands: [
     "node --import tsx packages/api/src/main.ts",
     "node --enable-source-maps dist/main.js  (the image)",

@@ -16,7 +16,7 @@ describe("the dev command's arguments", () => {
     expect(cmd).toBe("node");
     const r = runHelp([...args, "--help"]);
     expect(r.status, r.stderr).toBe(0);
-    expect(r.stdout).toMatch(/^Usage: pnpm dev$/m);
+    expect(r.stdout).toMatch(/^usage: pnpm dev$/m);
     expect(r.stdout).toContain("docs/configuration.md");
     expect(r.stdout).toMatch(/^ {2}ASTRAEUS_DATA_DIR +.* \(default "\.astraeus"\)$/m);
     for (const [name] of DEV_USAGE.variables) {

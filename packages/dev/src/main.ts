@@ -7,6 +7,7 @@ import { handleShutdownSignals, readEntryArgs, type Usage } from "@astraeus/proc
 import { prettyFactory } from "pino-pretty";
 
 export const DEV_USAGE: Usage = {
+  name: "dev",
   commands: ["pnpm dev", "node --import tsx packages/dev/src/main.ts"],
   summary:
     "The whole product in one process: the API, a worker and maintenance. With neither DATABASE_URL nor\n" +

@@ -4,6 +4,7 @@ import { renderUsage } from "./help.ts";
 describe("renderUsage", () => {
   it("lists the variables with the schema's defaults and points to configuration.md", () => {
     const text = renderUsage({
+      name: "thing",
       commands: ["pnpm thing", "node dist/main.js"],
       summary: "Does a thing.",
       variables: [
@@ -13,7 +14,7 @@ describe("renderUsage", () => {
       ],
       defaults: () => ({ PORT: 8080, QUEUES: ["a", "b"] }),
     });
-    expect(text).toContain("Usage: pnpm thing\n       node dist/main.js\n");
+    expect(text).toContain("usage: pnpm thing\n       node dist/main.js\n");
     expect(text).toMatch(/^ {2}PORT {10}listening port \(default 8080\)$/m);
     expect(text).toMatch(/^ {2}DATABASE_URL {2}Postgres URL$/m);
     expect(text).toContain('QUEUES        queues (default "a,b")');

@@ -1,8 +1,12 @@
-// `--help` of the entry points. They take no arguments, only environment variables; the usage names the
-// variables that matter most, with the schema's own defaults, and points to docs/configuration.md for
-// the rest.
+// `--help` of the entry points, in the shape of the repository's other commands (`pnpm migrate --help`):
+// usage on stdout and exit 0; a bad command line is named on stderr with the usage, exit 2. The entry
+// points take no arguments, only environment variables: the usage names the ones that matter most, with
+// the schema's own defaults, and points to docs/configuration.md for the rest.
+import { parseArgs } from "node:util";
 
 export interface Usage {
+  /** Prefixes messages about a bad command line, e.g. "dev". */
+  name: string;
   /** How the process is started, one way per line, e.g. "pnpm dev". */
   commands: readonly string[];
   /** What the process is, a few sentences. */
@@ -28,33 +32,38 @@ export function renderUsage(u: Usage): string {
     return `  ${name.padEnd(width)}  ${meaning}${dflt}`;
   });
   return [
-    `Usage: ${u.commands.join("\n       ")}`,
+    `usage: ${u.commands.join("\n       ")}`,
     "",
     u.summary,
     "",
-    "Configured by environment variables only. The ones that matter most:",
-    "",
+    "environment (the variables that matter most):",
     ...vars,
     "",
     `Every variable, its default and which process reads it: ${CONFIGURATION_DOC}.`,
     ...(u.notes && u.notes.length > 0 ? ["", ...u.notes] : []),
     "",
+    "options:",
+    "  -h, --help  print this help",
+    "",
   ].join("\n");
 }
 
 /**
- * Reads an entry point's arguments: `--help`/`-h` prints the usage on stdout, anything else is refused on
- * stderr with exit status 2. Returns whether the process should go on and start.
+ * Reads an entry point's command line: `--help`/`-h` prints the usage on stdout; anything else is named
+ * on stderr with the usage, and the exit status becomes 2. Returns whether the process should start.
  */
 export function readEntryArgs(usage: Usage, argv: readonly string[] = process.argv.slice(2)): boolean {
-  if (argv.length === 0) return true;
-  if (argv.includes("--help") || argv.includes("-h")) {
-    process.stdout.write(renderUsage(usage));
+  let help: boolean | undefined;
+  try {
+    ({ help } = parseArgs({ args: [...argv], options: { help: { type: "boolean", short: "h" } } }).values);
+  } catch (err) {
+    process.stderr.write(
+      `${usage.name}: ${err instanceof Error ? err.message : String(err)}\n\n${renderUsage(usage)}`,
+    );
+    process.exitCode = 2;
     return false;
   }
-  process.stderr.write(
-    `unexpected argument${argv.length > 1 ? "s" : ""}: ${argv.join(" ")}\n(settings are environment variables; --help lists them)\n`,
-  );
-  process.exitCode = 2;
+  if (!help) return true;
+  process.stdout.write(renderUsage(usage));
   return false;
 }

@@ -88,7 +88,7 @@ describe("worker bundle (dist/main.js)", () => {
   it("answers --help with the usage on stdout and exit status 0, outside the repository", () => {
     const r = runHelp([...imageCommand("worker").slice(1), "--help"], dir);
     expect(r.status, r.stderr).toBe(0);
-    expect(r.stdout).toMatch(/^Usage: pnpm worker$/m);
+    expect(r.stdout).toMatch(/^usage: pnpm worker$/m);
     expect(r.stdout).toContain("WORKER_QUEUES");
     expect(r.started).toBe(false);
   });

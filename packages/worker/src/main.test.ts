@@ -16,7 +16,7 @@ describe("the worker entry point's arguments", () => {
     expect(cmd).toBe("node");
     const r = runHelp([...args, "--help"]);
     expect(r.status, r.stderr).toBe(0);
-    expect(r.stdout).toMatch(/^Usage: pnpm worker$/m);
+    expect(r.stdout).toMatch(/^usage: pnpm worker$/m);
     expect(r.stdout).toContain("docs/configuration.md");
     expect(r.stdout).toMatch(/^ {2}WORKER_QUEUES +comma-separated queues to consume \(default "default"\)$/m);
     for (const [name] of WORKER_USAGE.variables) {

@@ -114,6 +114,7 @@ export async function startWorkerProcess(
 }
 
 export const WORKER_USAGE: Usage = {
+  name: "worker",
   commands: [
     "pnpm worker",
     "node --import tsx packages/worker/src/main.ts",
