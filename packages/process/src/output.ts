@@ -1,9 +1,11 @@
 // What a process writes must never decide whether it can stop. `pnpm dev | tee log` whose reader is gone
 // (Ctrl-C reaches the whole pipeline) leaves stdout a closed pipe: every write fails with EPIPE. pino's
-// own destination then hangs the exit for good: it registers a synchronous flush on process exit that
-// retries any write error other than EAGAIN forever (sonic-boom's flushSync), so `process.exit()` never
-// returns and no later signal is ever handled. The destination here writes asynchronously like pino's,
-// drops everything once stdout has failed, and is flushed only by `flushOutput`, with a deadline.
+// own destination then can hang the exit for good: it registers a synchronous flush on process exit that
+// retries any write error other than EAGAIN forever (sonic-boom's flushSync), so when a line is still
+// queued at exit (a shutdown that logs twice without touching the network, as on PGlite),
+// `process.exit()` never returns and no later signal is ever handled. The destination here writes
+// asynchronously like pino's, drops everything once stdout has failed, and is flushed only by
+// `flushOutput`, with a deadline. pino-pretty, when wanted, formats lines in this thread (no transport).
 import { writeSync } from "node:fs";
 import pino, { type Logger, type LoggerOptions } from "pino";
 // A CommonJS module whose types describe ES exports: `.SonicBoom` is the class in both readings.
