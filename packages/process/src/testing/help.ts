@@ -22,7 +22,7 @@ export function runHelp(args: readonly string[], cwd = ROOT): HelpRun {
       cwd,
       env: { PATH: process.env.PATH ?? "", ASTRAEUS_DATA_DIR: dataDir, WORKER_METRICS_PORT: "0" },
       encoding: "utf8",
-      timeout: 30_000,
+      timeout: 55_000,
     });
     return { status: r.status, stdout: r.stdout, stderr: r.stderr, started: existsSync(dataDir) };
   } finally {
