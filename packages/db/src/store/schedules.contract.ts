@@ -1,7 +1,14 @@
 // The ScheduleStore contract: one suite, run against real Postgres and PGlite. Each test uses its own
 // tenant; the claim tests use instants far from every other test's ticks, so tests sharing a database
 // only ever claim their own rows.
-import { AppError, type FireDecision, type NewSchedule, type ScheduleRecord, uuidv7 } from "@astraeus/core";
+import {
+  AppError,
+  type ClaimedSchedule,
+  type FireDecision,
+  type NewSchedule,
+  type ScheduleRecord,
+  uuidv7,
+} from "@astraeus/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { SqlExecutor } from "../sql.ts";
 import { unique } from "../testing.ts";
@@ -69,7 +76,7 @@ export function scheduleStoreContract(label: string, open: () => Promise<OpenedD
     // Each claim test's ticks lie in a year of its own, so no test claims another's rows.
     let year = 2100;
     const epoch = () => new Date(Date.UTC(year++, 0, 1));
-    const mine = (tenant: string, claimed: { schedule: ScheduleRecord }[]) =>
+    const mine = (tenant: string, claimed: ClaimedSchedule[]) =>
       claimed.filter((c) => c.schedule.tenant === tenant);
 
     it("stores, reads and lists a tenant's schedules by name, one page at a time", async () => {
