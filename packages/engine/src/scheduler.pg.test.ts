@@ -74,7 +74,7 @@ describe("the scheduler", () => {
     clock = T0 + 59 * S;
     expect((await sch.run()).fired).toBe(0);
     clock = T0 + 60 * S + 400;
-    expect(await sch.run()).toMatchObject({ fired: 1, missed: 0, failed: 0 });
+    expect(await sch.run()).toMatchObject({ fired: 1, missed: 0, refused: 0, errors: 0 });
     expect(await sch.run()).toMatchObject({ fired: 0 });
 
     const view = await service.get(s.tenant, s.id);
@@ -201,11 +201,29 @@ describe("the scheduler", () => {
       strict,
     );
     clock = T0 + 60 * S;
-    expect(await sch.run()).toMatchObject({ fired: 0, failed: 1 });
+    expect(await sch.run()).toMatchObject({ fired: 0, refused: 1, errors: 0 });
     expect(errors).toEqual(["schedule tick not submitted: its job is refused"]);
     expect(await firedTicks(s)).toEqual([]);
     const row = await schedules.getSchedule(s.tenant, s.id);
     expect(row).toMatchObject({ pendingFireAt: null, lastJobId: null, nextFireAt: new Date(T0 + 120 * S) });
+  });
+
+  it("keeps a tick whose submit failed for a passing reason pending, and fires it on the next pass", async () => {
+    const s = await create({ intervalMs: 60 * S });
+    let calls = 0;
+    const flaky = {
+      submitScheduled: (tenant: string, submission: unknown, key: string) => {
+        if (++calls === 1) return Promise.reject(new Error("connection terminated unexpectedly"));
+        return engine.submitScheduled(tenant, submission, key);
+      },
+    };
+    const sch = new Scheduler(schedules, flaky, { now: () => clock });
+    clock = T0 + 60 * S;
+    expect(await sch.run()).toMatchObject({ fired: 0, errors: 1, refused: 0 });
+    expect((await schedules.getSchedule(s.tenant, s.id))?.pendingFireAt).toEqual(new Date(T0 + 60 * S));
+    clock = T0 + 62 * S;
+    expect(await sch.run()).toMatchObject({ fired: 1, errors: 0 });
+    expect(await firedTicks(s)).toEqual([at(60 * S)]);
   });
 
   it("leaves nothing to fire for a paused schedule, and resumes from now, not from its old ticks", async () => {

@@ -70,8 +70,10 @@ export interface SchedulerReport {
   missed: number;
   /** Ticks not submitted because the previous run had not finished (overlap `skip`). */
   overlapSkipped: number;
-  /** Ticks whose submit failed: given up (the job is invalid) or left pending for the next pass. */
-  failed: number;
+  /** Ticks given up because the submit path refused their job (it no longer passes its checks here). */
+  refused: number;
+  /** Submits that failed for a reason that may pass (the database away): the tick stays pending. */
+  errors: number;
 }
 
 const DEFAULTS: Omit<SchedulerOptions, "logger"> = {
@@ -82,7 +84,14 @@ const DEFAULTS: Omit<SchedulerOptions, "logger"> = {
   now: Date.now,
 };
 
-const empty = (): SchedulerReport => ({ fired: 0, refired: 0, missed: 0, overlapSkipped: 0, failed: 0 });
+const empty = (): SchedulerReport => ({
+  fired: 0,
+  refired: 0,
+  missed: 0,
+  overlapSkipped: 0,
+  refused: 0,
+  errors: 0,
+});
 
 export class Scheduler implements LeaderTask {
   readonly name = "schedules";
@@ -111,10 +120,10 @@ export class Scheduler implements LeaderTask {
         planFire(s, now, this.opts.missedAfterMs),
       );
       if (claimed.length === 0) break;
-      const failedBefore = report.failed;
+      const errorsBefore = report.errors;
       await Promise.all(claimed.map((c) => this.settle(c, report)));
       // A failing submit stays pending and would be claimed again at once: leave it for the next pass.
-      if (report.failed > failedBefore) break;
+      if (report.errors > errorsBefore) break;
     }
     for (const k of Object.keys(report) as (keyof SchedulerReport)[]) this.stats[k] += report[k];
     if (report.missed > 0) this.opts.logger.warn({ missed: report.missed }, "schedule ticks missed");
@@ -162,8 +171,8 @@ export class Scheduler implements LeaderTask {
         report.refired++;
         return err.details.jobId;
       }
-      report.failed++;
       if (isAppError(err) && err.status < 500) {
+        report.refused++;
         // The stored job no longer passes the submit path's checks (its limits differ here): retrying
         // cannot help, so the tick is given up and said so.
         log.error(
@@ -178,6 +187,7 @@ export class Scheduler implements LeaderTask {
         );
         return null;
       }
+      report.errors++;
       log.warn({ err: String(err), schedule: schedule.id }, "schedule submit failed; retried next pass");
       return undefined;
     }
