@@ -9,6 +9,7 @@ import {
   submitCommand,
   waitCommand,
 } from "./commands/jobs.ts";
+import { schedulesCommand } from "./commands/schedules.ts";
 import type { Ctx } from "./context.ts";
 import { EXIT, type Io, UsageError } from "./io.ts";
 
@@ -29,6 +30,11 @@ commands:
   workers
   keys       create --tenant T --name N --scopes jobs:read,jobs:write[,worker,admin] [--rate N]
              list [--tenant T] [--revoked] | revoke ID
+  schedules  list [--name N] [--limit N] [--all]
+             create NAME (--cron EXPR [--tz ZONE] | --every 5m) (--payload JSON | --text STR) [--type T]
+               [--queue Q] [--priority N] [--max-attempts N] [--timeout-ms N] [--overlap allow|skip]
+               [--missed none|latest] [--paused]
+             pause NAME|ID | resume NAME|ID | delete NAME|ID | next NAME|ID
 
 environment: ASTRAEUS_URL (default http://localhost:8080), ASTRAEUS_API_KEY
 exit codes: 0 ok, 1 request failed, 2 usage error, 3 job finished but did not succeed, 4 wait timed out
@@ -46,6 +52,7 @@ const COMMANDS: Record<string, Command> = {
   queues: queuesCommand,
   workers: workersCommand,
   keys: keysCommand,
+  schedules: schedulesCommand,
 };
 
 interface Globals {
