@@ -74,7 +74,9 @@ async function main(): Promise<number> {
         teardowns.push(onCleanup(`teardown ${c.id}`, () => c.teardown()));
         try {
           await c.setup(env);
-          runs.push(new ContenderRun(c, opts.sizes, results, log, opts.workloads));
+          runs.push(
+            new ContenderRun(c, opts.sizes, results, log, opts.workloads, { adminDatabaseUrl, redisUrl }),
+          );
         } catch (err) {
           const why = err instanceof Error ? err.message : String(err);
           log(`[${c.id}] FAILED: ${why}`);
