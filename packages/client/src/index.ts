@@ -30,6 +30,7 @@ export type {
 export { SCOPES } from "@astraeus/contract";
 export {
   AstraeusClient,
+  type BatchSubmitResult,
   type ClientOptions,
   createClient,
   type RetryOptions,

@@ -1,43 +1,64 @@
-// `astraeus schedules list|create|pause|resume|delete|next`. A schedule is named by its name or its id.
+// schedules list|create|pause|resume|delete|next. A schedule is named by its name or its id.
 import { ApiError, type Schedule, type ScheduleCreate } from "@astraeus/client";
 import { UUID_RE } from "@astraeus/core";
-import { type Ctx, emit, intOption, onePositional, parse } from "../context.ts";
-import { ago, duration, fields, table } from "../format.ts";
+import { Option } from "commander";
+import { type CommandModule, integer, positiveDurationMs } from "../command.ts";
+import { type Ctx, emit, emitLine } from "../context.ts";
+import { duration } from "../duration.ts";
+import { ago, fields, table } from "../format.ts";
 import { EXIT, UsageError } from "../io.ts";
 
-export const SCHEDULES_USAGE = `usage: astraeus schedules <subcommand>
-  list    [--name N] [--limit N] [--all]
-  create  NAME (--cron EXPR [--tz ZONE] | --every DURATION) (--payload JSON | --text STR) [--type T]
-          [--queue Q] [--priority N] [--max-attempts N] [--timeout-ms N] [--overlap allow|skip]
-          [--missed none|latest] [--paused]
-  pause   NAME|ID
-  resume  NAME|ID
-  delete  NAME|ID
-  next    NAME|ID              the next fire times, in UTC and in the schedule's zone`;
-
-const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
-
-/** "90s", "5m", "1h30m", "1d" or plain milliseconds → ms. */
-export function parseEvery(value: string): number {
-  const v = value.trim();
-  if (/^\d+$/.test(v)) return Number(v);
-  const parts = [...v.matchAll(/(\d+)(ms|s|m|h|d)/g)];
-  if (parts.length === 0 || parts.map((p) => p[0]).join("") !== v) {
-    throw new UsageError(`--every must be a duration like 30s, 5m, 1h30m or 1d, got "${value}"`);
-  }
-  return parts.reduce((ms, p) => ms + Number(p[1]) * (UNITS[p[2] as string] as number), 0);
+interface CreateOptions {
+  cron?: string;
+  tz?: string;
+  every?: number;
+  payload?: string;
+  text?: string;
+  type?: string;
+  queue?: string;
+  priority?: number;
+  maxAttempts?: number;
+  timeout?: number;
+  overlap?: "allow" | "skip";
+  missed?: "none" | "latest";
+  paused?: boolean;
 }
 
 function timing(s: Schedule): string {
-  if (s.cron !== null) return `cron "${s.cron}" ${s.timezone ?? "UTC"}`;
-  return `every ${duration(s.intervalMs)}`;
+  return s.cron !== null ? `cron "${s.cron}" ${s.timezone ?? "UTC"}` : `every ${duration(s.intervalMs)}`;
 }
 
-function lastRun(s: Schedule): string {
-  return s.lastRun ? `${s.lastRun.state ?? "pruned"} ${ago(s.lastRun.fireTime)}` : "-";
+const HEADERS = ["NAME", "TIMING", "STATUS", "NEXT", "LAST RUN", "JOB", "ID"];
+const row = (s: Schedule) => [
+  s.name,
+  timing(s),
+  s.enabled ? "active" : "paused",
+  s.nextFireTimes[0] ? ago(s.nextFireTimes[0]) : "-",
+  s.lastRun ? `${s.lastRun.state ?? "pruned"} ${ago(s.lastRun.fireTime)}` : "-",
+  `${s.job.type}@${s.job.queue}`,
+  s.id,
+];
+
+function scheduleFields(s: Schedule): string {
+  const next = s.nextFireTimes[0];
+  return fields([
+    ["id", s.id],
+    ["name", s.name],
+    ["timing", timing(s)],
+    ["status", s.enabled ? "active" : "paused"],
+    ["job", `${s.job.type} on ${s.job.queue} (priority ${s.job.priority}, ${s.job.maxAttempts} attempts)`],
+    ["payload", s.job.payload],
+    ["overlap", s.overlap],
+    ["missed runs", s.missedRuns],
+    ["next", next ? `${next} (${ago(next)})` : null],
+    [
+      "last run",
+      s.lastRun ? `${s.lastRun.fireTime}: job ${s.lastRun.jobId} (${s.lastRun.state ?? "pruned"})` : null,
+    ],
+  ]);
 }
 
-/** The schedule named `ref`: by id when it looks like one (falling back to the name), else by name. */
+/** The schedule `ref` names: by id when it looks like one (then by name), else by name. */
 async function resolve(ctx: Ctx, ref: string): Promise<Schedule> {
   if (UUID_RE.test(ref)) {
     try {
@@ -51,178 +72,160 @@ async function resolve(ctx: Ctx, ref: string): Promise<Schedule> {
   return found;
 }
 
-function scheduleFields(s: Schedule): string {
-  return fields([
-    ["id", s.id],
-    ["name", s.name],
-    ["timing", timing(s)],
-    ["enabled", s.enabled],
-    ["job", `${s.job.type} on ${s.job.queue} (priority ${s.job.priority}, ${s.job.maxAttempts} attempts)`],
-    ["payload", s.job.payload],
-    ["overlap", s.overlap],
-    ["missed runs", s.missedRuns],
-    ["next", s.nextFireTimes[0] ? `${s.nextFireTimes[0]} (${ago(s.nextFireTimes[0])})` : null],
-    [
-      "last run",
-      s.lastRun ? `${s.lastRun.fireTime} → job ${s.lastRun.jobId} (${s.lastRun.state ?? "pruned"})` : null,
-    ],
-  ]);
-}
-
-async function listSchedules(ctx: Ctx, args: string[]): Promise<number> {
-  const { values, positionals } = parse(args, {
-    name: { type: "string" },
-    limit: { type: "string" },
-    all: { type: "boolean" },
-  });
-  if (positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0]}"`);
-  const limit = intOption(values.limit, "limit");
-  let list: Schedule[];
-  let nextCursor: string | null = null;
-  if (values.all) {
-    list = [];
-    for await (const s of ctx.client.listAllSchedules()) list.push(s);
-  } else {
-    const page = await ctx.client.listSchedules({
-      ...(values.name ? { name: values.name } : {}),
-      ...(limit !== undefined ? { limit } : {}),
-    });
-    list = page.schedules;
-    nextCursor = page.nextCursor;
+function payloadOf(o: CreateOptions): ScheduleCreate["job"]["payload"] {
+  if (o.text !== undefined) return { text: o.text };
+  try {
+    return JSON.parse(o.payload ?? "") as ScheduleCreate["job"]["payload"];
+  } catch {
+    throw new UsageError("--payload must be JSON");
   }
-  const rows = list.map((s) => [
-    s.name,
-    timing(s),
-    s.enabled ? "active" : "paused",
-    s.nextFireTimes[0] ? ago(s.nextFireTimes[0]) : "-",
-    lastRun(s),
-    `${s.job.type}@${s.job.queue}`,
-    s.id,
-  ]);
-  const more = nextCursor ? "(more: --all)\n" : "";
-  emit(ctx, table(["NAME", "TIMING", "STATUS", "NEXT", "LAST RUN", "JOB", "ID"], rows) + more, list);
-  return EXIT.ok;
 }
 
-async function createSchedule(ctx: Ctx, args: string[]): Promise<number> {
-  const { values, positionals } = parse(args, {
-    cron: { type: "string" },
-    tz: { type: "string" },
-    every: { type: "string" },
-    type: { type: "string" },
-    queue: { type: "string" },
-    payload: { type: "string" },
-    text: { type: "string" },
-    priority: { type: "string" },
-    "max-attempts": { type: "string" },
-    "timeout-ms": { type: "string" },
-    overlap: { type: "string" },
-    missed: { type: "string" },
-    paused: { type: "boolean" },
-  });
-  const name = onePositional(positionals, "schedule name");
-  if ((values.cron === undefined) === (values.every === undefined))
-    throw new UsageError("give --cron or --every");
-  if (values.tz !== undefined && values.cron === undefined) throw new UsageError("--tz goes with --cron");
-  if (values.payload !== undefined && values.text !== undefined)
-    throw new UsageError("give --payload or --text");
-  let payload: unknown;
-  if (values.text !== undefined) payload = { text: values.text };
-  else if (values.payload !== undefined) {
-    try {
-      payload = JSON.parse(values.payload);
-    } catch {
-      throw new UsageError("--payload must be JSON");
-    }
-  } else throw new UsageError("give --payload JSON or --text STRING");
-  if (values.overlap !== undefined && !["allow", "skip"].includes(values.overlap))
-    throw new UsageError("--overlap is allow or skip");
-  if (values.missed !== undefined && !["none", "latest"].includes(values.missed))
-    throw new UsageError("--missed is none or latest");
-  const priority = intOption(values.priority, "priority");
-  const maxAttempts = intOption(values["max-attempts"], "max-attempts");
-  const timeoutMs = intOption(values["timeout-ms"], "timeout-ms");
-  const body: ScheduleCreate = {
+function createBody(name: string, o: CreateOptions): ScheduleCreate {
+  if ((o.cron === undefined) === (o.every === undefined)) throw new UsageError("give --cron or --every");
+  if (o.payload === undefined && o.text === undefined)
+    throw new UsageError("give --payload JSON or --text STRING");
+  if (o.tz !== undefined && o.cron === undefined) throw new UsageError("--tz goes with --cron");
+  return {
     name,
-    ...(values.cron !== undefined
-      ? { cron: values.cron }
-      : { intervalMs: parseEvery(values.every as string) }),
-    ...(values.tz !== undefined ? { timezone: values.tz } : {}),
+    ...(o.cron !== undefined ? { cron: o.cron } : { intervalMs: o.every as number }),
+    ...(o.tz !== undefined ? { timezone: o.tz } : {}),
     job: {
-      payload: payload as ScheduleCreate["job"]["payload"],
-      ...(values.type !== undefined ? { type: values.type } : {}),
-      ...(values.queue !== undefined ? { queue: values.queue } : {}),
-      ...(priority !== undefined ? { priority } : {}),
-      ...(maxAttempts !== undefined ? { maxAttempts } : {}),
-      ...(timeoutMs !== undefined ? { timeoutMs } : {}),
+      payload: payloadOf(o),
+      ...(o.type !== undefined ? { type: o.type } : {}),
+      ...(o.queue !== undefined ? { queue: o.queue } : {}),
+      ...(o.priority !== undefined ? { priority: o.priority } : {}),
+      ...(o.maxAttempts !== undefined ? { maxAttempts: o.maxAttempts } : {}),
+      ...(o.timeout !== undefined ? { timeoutMs: o.timeout } : {}),
     },
-    ...(values.overlap !== undefined ? { overlap: values.overlap as "allow" | "skip" } : {}),
-    ...(values.missed !== undefined ? { missedRuns: values.missed as "none" | "latest" } : {}),
-    ...(values.paused ? { enabled: false } : {}),
+    ...(o.overlap !== undefined ? { overlap: o.overlap } : {}),
+    ...(o.missed !== undefined ? { missedRuns: o.missed } : {}),
+    ...(o.paused ? { enabled: false } : {}),
   };
-  const s = await ctx.client.createSchedule(body);
-  emit(ctx, `created schedule ${s.name} (${s.id})\n${scheduleFields(s)}`, s);
-  return EXIT.ok;
 }
 
-async function setEnabled(ctx: Ctx, args: string[], enabled: boolean): Promise<number> {
-  const { positionals } = parse(args, {});
-  const s = await resolve(ctx, onePositional(positionals, "schedule name or id"));
-  const updated = await ctx.client.updateSchedule(s.id, { enabled });
-  const next = updated.nextFireTimes[0];
-  emit(
-    ctx,
-    enabled
-      ? `resumed ${updated.name}; next fire ${next ? `${next} (${ago(next)})` : "-"}\n`
-      : `paused ${updated.name}\n`,
-    updated,
-  );
-  return EXIT.ok;
-}
+export const scheduleCommands: CommandModule = (program, cli) => {
+  const schedules = program
+    .command("schedules")
+    .summary("recurring jobs: list, create, pause, resume, delete, next")
+    .description(
+      "recurring schedules: a job submitted at every tick of a cron expression or a fixed interval, exactly once per tick (see docs/queue-control.md)",
+    );
 
-async function deleteSchedule(ctx: Ctx, args: string[]): Promise<number> {
-  const { positionals } = parse(args, {});
-  const s = await resolve(ctx, onePositional(positionals, "schedule name or id"));
-  const deleted = await ctx.client.deleteSchedule(s.id);
-  emit(ctx, `deleted schedule ${deleted.name} (${deleted.id})\n`, deleted);
-  return EXIT.ok;
-}
+  schedules
+    .command("list")
+    .description("list this tenant's schedules by name")
+    .option("--name <name>", "only the schedule of this name")
+    .option("--limit <n>", "schedules per page, 1..500 (default 50)", integer(1, 500))
+    .addOption(new Option("--all", "every page (NDJSON with --json)").conflicts("limit"))
+    .action(
+      cli.action<{ name?: string; limit?: number; all?: boolean }>(async (ctx, { opts }) => {
+        if (opts.all) {
+          // A tenant has tens of schedules, not millions: the table is printed once, aligned as a whole.
+          const all: Schedule[] = [];
+          for await (const s of ctx.client.listAllSchedules()) {
+            if (ctx.json) emitLine(ctx, s);
+            else all.push(s);
+          }
+          if (!ctx.json) ctx.io.stdout.write(table(HEADERS, all.map(row)));
+          return EXIT.ok;
+        }
+        const page = await ctx.client.listSchedules({
+          ...(opts.name !== undefined ? { name: opts.name } : {}),
+          ...(opts.limit !== undefined ? { limit: opts.limit } : {}),
+        });
+        const more = page.nextCursor ? "more: astraeus schedules list --all\n" : "";
+        emit(ctx, table(HEADERS, page.schedules.map(row)) + more, page.schedules);
+        return EXIT.ok;
+      }),
+    );
 
-async function nextFires(ctx: Ctx, args: string[]): Promise<number> {
-  const { positionals } = parse(args, {});
-  const s = await resolve(ctx, onePositional(positionals, "schedule name or id"));
-  const zone = s.timezone ?? "UTC";
-  const local = new Intl.DateTimeFormat("sv-SE", {
-    timeZone: zone,
-    dateStyle: "short",
-    timeStyle: "medium",
-  });
-  const rows = s.nextFireTimes.map((t) => [t, `${local.format(new Date(t))} ${zone}`, ago(t)]);
-  const human = s.enabled
-    ? `${s.name}: ${timing(s)}\n${table(["UTC", "LOCAL", "IN"], rows)}`
-    : `${s.name} is paused: no fire times (astraeus schedules resume ${s.name})\n`;
-  emit(ctx, human, { id: s.id, name: s.name, enabled: s.enabled, nextFireTimes: s.nextFireTimes });
-  return EXIT.ok;
-}
+  schedules
+    .command("create")
+    .description("create a schedule (give --cron or --every, and --payload or --text)")
+    .argument("<name>", "unique within the tenant: letters, digits and . _ : -")
+    .addOption(new Option("--cron <expr>", "5 fields, or 6 with seconds first").conflicts("every"))
+    .option("--tz <zone>", "IANA time zone the cron expression is read in (default UTC)")
+    .addOption(new Option("--every <duration>", "fixed interval, at least 1s").argParser(positiveDurationMs))
+    .addOption(new Option("--payload <json>", "the job's payload as JSON").conflicts("text"))
+    .option("--text <text>", "shorthand for --payload '{\"text\": …}'")
+    .option("--type <type>", "job type (default: the server's)")
+    .option("--queue <queue>", "queue (default: the server's)")
+    .option("--priority <n>", "higher runs first, -1000..1000", integer(-1000, 1000))
+    .option("--max-attempts <n>", "attempts including the first, 1..100", integer(1, 100))
+    .addOption(new Option("--timeout <duration>", "handler timeout").argParser(positiveDurationMs))
+    .addOption(
+      new Option("--overlap <policy>", "skip: no job while the last one runs").choices(["allow", "skip"]),
+    )
+    .addOption(
+      new Option("--missed <policy>", "latest: after downtime, submit the latest missed tick once").choices([
+        "none",
+        "latest",
+      ]),
+    )
+    .option("--paused", "create it paused")
+    .action(
+      cli.action<CreateOptions>(async (ctx, { args: [name], opts }) => {
+        const s = await ctx.client.createSchedule(createBody(name ?? "", opts));
+        emit(ctx, `created schedule ${s.name}\n${scheduleFields(s)}`, s);
+        return EXIT.ok;
+      }),
+    );
 
-export async function schedulesCommand(ctx: Ctx, args: string[]): Promise<number> {
-  const [sub, ...rest] = args;
-  switch (sub) {
-    case "list":
-      return listSchedules(ctx, rest);
-    case "create":
-      return createSchedule(ctx, rest);
-    case "pause":
-      return setEnabled(ctx, rest, false);
-    case "resume":
-      return setEnabled(ctx, rest, true);
-    case "delete":
-      return deleteSchedule(ctx, rest);
-    case "next":
-      return nextFires(ctx, rest);
-    default:
-      throw new UsageError(
-        sub ? `unknown subcommand "schedules ${sub}"\n${SCHEDULES_USAGE}` : SCHEDULES_USAGE,
+  for (const [verb, enabled] of [
+    ["pause", false],
+    ["resume", true],
+  ] as const) {
+    schedules
+      .command(verb)
+      .description(enabled ? "resume a paused schedule: its ticks start afresh from now" : "pause a schedule")
+      .argument("<schedule>", "name or id")
+      .action(
+        cli.action(async (ctx, { args: [ref] }) => {
+          const s = await resolve(ctx, ref ?? "");
+          const updated = await ctx.client.updateSchedule(s.id, { enabled });
+          const next = updated.nextFireTimes[0];
+          const human = enabled
+            ? `resumed ${updated.name}; next fire ${next ? `${next} (${ago(next)})` : "-"}\n`
+            : `paused ${updated.name}\n`;
+          emit(ctx, human, updated);
+          return EXIT.ok;
+        }),
       );
   }
-}
+
+  schedules
+    .command("delete")
+    .description("delete a schedule (the jobs it submitted stay)")
+    .argument("<schedule>", "name or id")
+    .action(
+      cli.action(async (ctx, { args: [ref] }) => {
+        const s = await resolve(ctx, ref ?? "");
+        const deleted = await ctx.client.deleteSchedule(s.id);
+        emit(ctx, `deleted schedule ${deleted.name} (${deleted.id})\n`, deleted);
+        return EXIT.ok;
+      }),
+    );
+
+  schedules
+    .command("next")
+    .description("the next fire times, in UTC and in the schedule's time zone")
+    .argument("<schedule>", "name or id")
+    .action(
+      cli.action(async (ctx, { args: [ref] }) => {
+        const s = await resolve(ctx, ref ?? "");
+        const zone = s.timezone ?? "UTC";
+        const local = new Intl.DateTimeFormat("sv-SE", {
+          timeZone: zone,
+          dateStyle: "short",
+          timeStyle: "medium",
+        });
+        const rows = s.nextFireTimes.map((t) => [t, `${local.format(new Date(t))} ${zone}`, ago(t)]);
+        const human = s.enabled
+          ? `${s.name}: ${timing(s)}\n${table(["UTC", "LOCAL", "IN"], rows)}`
+          : `${s.name} is paused: no fire times (astraeus schedules resume ${s.name})\n`;
+        emit(ctx, human, { id: s.id, name: s.name, enabled: s.enabled, nextFireTimes: s.nextFireTimes });
+        return EXIT.ok;
+      }),
+    );
+};

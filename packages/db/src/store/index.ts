@@ -4,6 +4,7 @@ import type {
   ClaimOptions,
   FinishedJob,
   HeartbeatResult,
+  InsertOptions,
   InsertOutcome,
   Job,
   JobEvent,
@@ -56,8 +57,8 @@ export class SqlJobStore implements JobStore {
     return this.db.kind;
   }
 
-  insertJobs(jobs: readonly NewJob[]): Promise<InsertOutcome> {
-    return insertJobs(this.db, jobs);
+  insertJobs(jobs: readonly NewJob[], opts?: InsertOptions): Promise<InsertOutcome> {
+    return insertJobs(this.db, jobs, opts);
   }
   getJob(tenant: string, id: string): Promise<Job | null> {
     return getJob(this.db, tenant, id);

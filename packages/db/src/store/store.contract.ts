@@ -376,6 +376,51 @@ export function storeContract(name: string, open: () => Promise<OpenedStore>): v
         expect(await countRows("jobs WHERE tenant = $1", [tenant])).toBe(1);
         expect(await countRows("job_events WHERE tenant = $1", [tenant])).toBe(1);
       });
+
+      it("inserts every row of an all-or-nothing set when none of its keys exists", async () => {
+        const tenant = unique("t");
+        const queue = unique("q");
+        const rows = ["a:0", "a:1", "a:2"].map((k) =>
+          newJob({ tenant, queue, idempotencyKey: k, payloadHash: "h" }),
+        );
+        const out = await store.insertJobs(rows, { allOrNothing: true });
+        expect(out.inserted).toEqual(new Set(rows.map((r) => r.id)));
+        expect(out.existing.size).toBe(0);
+        expect(await countRows("job_events WHERE tenant = $1", [tenant])).toBe(3);
+      });
+
+      it("inserts none of an all-or-nothing set when one of its keys exists, and returns that row", async () => {
+        const tenant = unique("t");
+        const queue = unique("q");
+        const [earlier] = await insert(newJob({ tenant, queue, idempotencyKey: "b:1", payloadHash: "old" }));
+        const rows = ["b:0", "b:1", "b:2"].map((k) =>
+          newJob({ tenant, queue, idempotencyKey: k, payloadHash: "new" }),
+        );
+        const out = await store.insertJobs(rows, { allOrNothing: true });
+        expect(out.inserted.size).toBe(0);
+        expect([...out.existing.keys()]).toEqual([`${tenant}\u0000b:1`]);
+        expect(out.existing.get(`${tenant}\u0000b:1`)).toMatchObject({
+          job: { id: earlier!.id },
+          payloadHash: "old",
+        });
+        expect(await countRows("jobs WHERE tenant = $1", [tenant])).toBe(1);
+        expect(await countRows("job_events WHERE tenant = $1", [tenant])).toBe(1);
+      });
+
+      it("inserts an all-or-nothing set once when it is sent several times at once", async () => {
+        const tenant = unique("t");
+        const queue = unique("q");
+        const attempt = () =>
+          ["c:0", "c:1", "c:2", "c:3"].map((k) =>
+            newJob({ tenant, queue, idempotencyKey: k, payloadHash: "h" }),
+          );
+        const outs = await Promise.all(
+          Array.from({ length: 6 }, () => store.insertJobs(attempt(), { allOrNothing: true })),
+        );
+        expect(outs.map((o) => o.inserted.size).sort()).toEqual([0, 0, 0, 0, 0, 4]);
+        for (const o of outs) if (o.inserted.size === 0) expect(o.existing.size).toBe(4);
+        expect(await countRows("jobs WHERE tenant = $1", [tenant])).toBe(4);
+      });
     });
 
     describe("claimByIds", () => {
