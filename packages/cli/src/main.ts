@@ -1,6 +1,12 @@
 // The `astraeus` command line, on the typed client. `run` never exits the process, so tests call it.
 import { ApiError, createClient } from "@astraeus/client";
-import { keysCommand, queuesCommand, workersCommand } from "./commands/admin.ts";
+import {
+  keysCommand,
+  queuesCommand,
+  throughputCommand,
+  whoamiCommand,
+  workersCommand,
+} from "./commands/admin.ts";
 import {
   cancelCommand,
   getCommand,
@@ -26,7 +32,9 @@ commands:
   retry      ID
   wait       ID [--timeout SECONDS]      follow a job live until it finishes
   queues     [NAME]
+  throughput [--minutes N] [--queue Q]   finished attempts per minute over the last hour
   workers
+  whoami                               the key in use: tenant, name, scopes
   keys       create --tenant T --name N --scopes jobs:read,jobs:write[,worker,admin] [--rate N]
              list [--tenant T] [--revoked] | revoke ID
 
@@ -44,7 +52,9 @@ const COMMANDS: Record<string, Command> = {
   retry: retryCommand,
   wait: waitCommand,
   queues: queuesCommand,
+  throughput: throughputCommand,
   workers: workersCommand,
+  whoami: whoamiCommand,
   keys: keysCommand,
 };
 

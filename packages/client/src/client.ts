@@ -19,10 +19,13 @@ import type {
   JobPage,
   JobSubmission,
   ListJobsParams,
+  Me,
   Problem,
   QueueStats,
   Readiness,
   ReconcileReport,
+  Throughput,
+  ThroughputQuery,
   WorkerInfo,
 } from "./wire.ts";
 
@@ -341,6 +344,15 @@ export class AstraeusClient {
     return this.call(`/v1/queues/${encodeURIComponent(name)}`);
   }
 
+  /** Finished attempts per queue and minute over the last `minutes` (default and most 60). */
+  throughput(query: ThroughputQuery = {}): Promise<Throughput> {
+    const params = new URLSearchParams();
+    if (query.minutes !== undefined) params.set("minutes", String(query.minutes));
+    if (query.queue !== undefined) params.set("queue", query.queue);
+    const qs = params.toString();
+    return this.call(`/v1/throughput${qs ? `?${qs}` : ""}`);
+  }
+
   async workers(): Promise<WorkerInfo[]> {
     return (await this.call<{ workers: WorkerInfo[] }>("/v1/workers")).workers;
   }
@@ -368,6 +380,13 @@ export class AstraeusClient {
 
   fail(req: FailRequest): Promise<FailResponse> {
     return this.call("/v1/worker/fail", { method: "POST", body: req });
+  }
+
+  // ---- the calling key ----
+
+  /** Who the key in use is: tenant, name and scopes. */
+  me(): Promise<Me> {
+    return this.call("/v1/me");
   }
 
   // ---- admin ----

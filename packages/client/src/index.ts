@@ -27,11 +27,15 @@ export type {
   JobPage,
   JobSubmission,
   ListJobsParams,
+  Me,
   Problem,
   QueueStats,
+  QueueThroughput,
   Readiness,
   ReconcileReport,
   Scope,
+  Throughput,
+  ThroughputQuery,
   WorkerInfo,
 } from "./wire.ts";
 export { SCOPES } from "./wire.ts";

@@ -12,10 +12,13 @@ import {
   ListJobsQuery,
   QueueNameSchema,
   QueueStats,
+  QueueThroughput,
+  THROUGHPUT_MINUTES_MAX,
+  Throughput,
 } from "@astraeus/core";
 import { z } from "zod";
 
-export { Job, JobError, JobEvent, JobSubmission, QueueStats };
+export { Job, JobError, JobEvent, JobSubmission, QueueStats, QueueThroughput, Throughput };
 
 export const SCOPES = ["jobs:read", "jobs:write", "worker", "admin"] as const;
 export const ScopeSchema = z.enum(SCOPES);
@@ -80,6 +83,15 @@ export const QueueList = z.object({ queues: z.array(QueueStats) });
 export type QueueList = z.infer<typeof QueueList>;
 
 export const QueueNameParam = z.object({ name: QueueNameSchema });
+
+/** `GET /v1/throughput` query. */
+export const ThroughputQuery = z.strictObject({
+  /** Minutes back from now, the current minute included. Default (and most) 60. */
+  minutes: z.coerce.number().int().min(1).max(THROUGHPUT_MINUTES_MAX).optional(),
+  /** Only this queue. Default: every queue. */
+  queue: QueueNameSchema.optional(),
+});
+export type ThroughputQuery = Omit<z.input<typeof ThroughputQuery>, "minutes"> & { minutes?: number };
 
 export const WorkerInfo = z.object({
   id: z.string(),
@@ -224,6 +236,20 @@ export const ReconcileReport = z.object({
   pruned: z.int(),
 });
 export type ReconcileReport = z.infer<typeof ReconcileReport>;
+
+// ---- the calling key ----------------------------------------------------------------------------
+
+/** `GET /v1/me`: who the presented key is and what it may do (a console offers only what it allows). */
+export const Me = z.object({
+  /** The key's id; "bootstrap" for the ASTRAEUS_ADMIN_KEY, which has no row. */
+  keyId: z.string(),
+  tenant: z.string(),
+  name: z.string(),
+  scopes: z.array(ScopeSchema),
+  /** Requests per second for this key; null means the server default. */
+  rateLimitPerSec: z.int().nullable(),
+});
+export type Me = z.infer<typeof Me>;
 
 // ---- system --------------------------------------------------------------------------------------
 

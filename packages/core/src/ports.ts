@@ -1,6 +1,6 @@
 // The small interfaces the engine stands on. Adapters (Postgres/PGlite store, Redis/in-process dispatch)
 // implement them and own their connections; nothing here does I/O.
-import type { Job, JobError, JobEvent, ListJobsQuery, QueueStats } from "./schemas.ts";
+import type { Job, JobError, JobEvent, ListJobsQuery, QueueStats, Throughput } from "./schemas.ts";
 import type { EventKind, JobState } from "./states.ts";
 
 export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
@@ -179,6 +179,8 @@ export interface JobStore {
   pruneFinished(olderThanMs: number, limit: number): Promise<number>;
   queueDepths(): Promise<QueueDepth[]>;
   queueStats(tenant: string | null, queue?: string): Promise<QueueStats[]>;
+  /** Finished attempts per queue and minute over the last `minutes` minutes (console charts). */
+  queueThroughput(tenant: string | null, minutes: number, queue?: string): Promise<Throughput>;
   /** Creates the index the outbox relay reads by, if missing (the relay calls it when it starts). */
   ensureOutboxIndex(): Promise<void>;
   /** The outbox relay's saved position (`key` names the relay), or the start of the outbox. */

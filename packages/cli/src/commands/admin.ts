@@ -1,6 +1,6 @@
 import { SCOPES, type Scope } from "@astraeus/client";
 import { type Ctx, emit, intOption, onePositional, parse } from "../context.ts";
-import { ago, duration, table } from "../format.ts";
+import { ago, duration, fields, table } from "../format.ts";
 import { EXIT, UsageError } from "../io.ts";
 
 export async function queuesCommand(ctx: Ctx, args: string[]): Promise<number> {
@@ -100,4 +100,59 @@ export async function keysCommand(ctx: Ctx, args: string[]): Promise<number> {
     return EXIT.ok;
   }
   throw new UsageError(KEYS_USAGE);
+}
+
+export async function whoamiCommand(ctx: Ctx, args: string[]): Promise<number> {
+  parse(args, {});
+  const me = await ctx.client.me();
+  emit(
+    ctx,
+    fields([
+      ["key", me.keyId],
+      ["name", me.name],
+      ["tenant", me.tenant],
+      ["scopes", me.scopes.join(",")],
+      ["rate limit", me.rateLimitPerSec === null ? "server default" : `${me.rateLimitPerSec}/s`],
+    ]),
+    me,
+  );
+  return EXIT.ok;
+}
+
+const BARS = "▁▂▃▄▅▆▇█";
+
+/** One character per minute, scaled to the largest count (blank for none). */
+function sparkline(counts: number[]): string {
+  const max = Math.max(0, ...counts);
+  return counts
+    .map((n) => (n === 0 ? " " : BARS[Math.min(BARS.length - 1, Math.floor((n / max) * BARS.length))]))
+    .join("");
+}
+
+export async function throughputCommand(ctx: Ctx, args: string[]): Promise<number> {
+  const { values, positionals } = parse(args, { minutes: { type: "string" }, queue: { type: "string" } });
+  if (positionals.length > 0) throw new UsageError("usage: astraeus throughput [--minutes N] [--queue Q]");
+  const minutes = intOption(values.minutes, "minutes");
+  const t = await ctx.client.throughput({
+    ...(minutes !== undefined ? { minutes } : {}),
+    ...(values.queue !== undefined ? { queue: values.queue } : {}),
+  });
+  const sum = (a: number[]) => a.reduce((x, y) => x + y, 0);
+  const rows = t.queues.map((q) => {
+    const done = sum(q.completed);
+    const failed = sum(q.failed);
+    return [
+      q.queue,
+      done,
+      failed,
+      done + failed === 0 ? "-" : `${((100 * failed) / (done + failed)).toFixed(1)}%`,
+      sparkline(q.completed),
+    ];
+  });
+  emit(
+    ctx,
+    `${t.minutes} minutes from ${t.from}\n${table(["QUEUE", "DONE", "FAILED", "FAIL%", "DONE PER MINUTE"], rows)}`,
+    t,
+  );
+  return EXIT.ok;
 }
