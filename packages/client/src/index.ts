@@ -9,6 +9,7 @@ export {
   type WaitOptions,
 } from "./client.ts";
 export { ApiError, WaitTimeoutError } from "./errors.ts";
+export { SCOPES } from "./scopes.ts";
 export { parseSse, type SseMessage } from "./sse.ts";
 export type {
   ApiKeyInfo,
@@ -38,4 +39,3 @@ export type {
   ThroughputQuery,
   WorkerInfo,
 } from "./wire.ts";
-export { SCOPES } from "./wire.ts";
