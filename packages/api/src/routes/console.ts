@@ -73,16 +73,17 @@ export function consoleRoutes(app: ApiApp, opts: ConsoleOptions): void {
 
   app.get("/console", (c) => c.redirect("/console/", 308));
 
+  // Set once the file is found and sent (serveStatic's own onFound runs after its response is built).
+  const immutable: MiddlewareHandler<ApiEnv> = async (c, next) => {
+    await next();
+    if (c.res.status === 200) c.res.headers.set("Cache-Control", IMMUTABLE);
+  };
+
   app.get(
     "/console/assets/*",
     secure,
-    serveStatic<ApiEnv>({
-      root: dir,
-      rewriteRequestPath: (path) => path.slice("/console".length),
-      onFound: (_path, c) => {
-        c.header("Cache-Control", IMMUTABLE);
-      },
-    }),
+    immutable,
+    serveStatic<ApiEnv>({ root: dir, rewriteRequestPath: (path) => path.slice("/console".length) }),
     // A missing asset is a 404, never the page: a stale page asking for an old name must fail visibly.
     (c) => {
       throw new AppError("not_found", `no console asset ${c.req.path}`);

@@ -26,7 +26,7 @@ export function watch(page: Page, ctx: TestContext): { violations: string[] } {
   const violations: string[] = [];
   page.on("console", (msg) => {
     const text = msg.text();
-    if (/Content[- ]Security[- ]Policy|Trusted Type/i.test(text)) violations.push(text);
+    if (/Content[- ]Security[- ]Policy|Trusted ?(Type|HTML|Script)/i.test(text)) violations.push(text);
   });
   ctx.onTestFailed(async () => {
     mkdirSync(FAILURES, { recursive: true });
