@@ -28,6 +28,7 @@ const INPUTS = [
   "packages/console/package.json",
   "packages/console/app",
   "packages/client/src",
+  "packages/contract/src",
   "packages/core/src",
   "pnpm-lock.yaml",
 ];

@@ -25,7 +25,7 @@ export default defineConfig({
       treeshake: {
         // The workspace packages the app imports from (the typed client, the core's helpers) have no
         // import-time side effects: what the app does not use, zod schemas included, is left out.
-        moduleSideEffects: (id: string) => !/\/packages\/(client|core)\/src\//.test(id),
+        moduleSideEffects: (id: string) => !/\/packages\/(client|contract|core)\/src\//.test(id),
       },
     },
   },

@@ -1,6 +1,6 @@
 // Every setting of the API process, read from the environment by one schema (see .env.example).
 
-import { TenantSchema } from "@astraeus/client/wire";
+import { TenantSchema } from "@astraeus/contract";
 import { DEFAULTS, JobTypeSchema, LIMITS, QueueNameSchema } from "@astraeus/core";
 import { databaseUrlFromEnv } from "@astraeus/db";
 import { redisUrlFromEnv } from "@astraeus/dispatch";

@@ -1,7 +1,7 @@
 // Prometheus metrics. Request metrics are this process's own; job and queue metrics are read from
 // Postgres at scrape time (the workers that finish jobs are other processes), so they describe the whole
 // system: aggregate them across API instances with max(), not sum().
-import type { JobStore } from "@astraeus/core";
+import type { JobRepository } from "@astraeus/core";
 import type { SqlExecutor } from "@astraeus/db";
 import { Counter, collectDefaultMetrics, Gauge, Registry } from "prom-client";
 import { RequestHistogram } from "./request-histogram.ts";
@@ -41,7 +41,7 @@ export class Metrics {
   private readonly oldestAge: Gauge<"queue">;
   private eventCursor: string | null = null;
   private eventHorizon: string | null = null;
-  private sources: { store: JobStore; db: SqlExecutor | null } | null = null;
+  private sources: { store: JobRepository; db: SqlExecutor | null } | null = null;
   private readonly eventsPerScrape: number;
 
   constructor(opts: MetricsOptions = {}) {
@@ -91,7 +91,7 @@ export class Metrics {
   }
 
   /** Where job and queue metrics come from. Without it only request and submit metrics are exported. */
-  attach(store: JobStore, db: SqlExecutor | null): void {
+  attach(store: JobRepository, db: SqlExecutor | null): void {
     this.sources = { store, db };
   }
 
@@ -101,7 +101,7 @@ export class Metrics {
     return this.registry.metrics();
   }
 
-  private async refreshQueues(store: JobStore): Promise<void> {
+  private async refreshQueues(store: JobRepository): Promise<void> {
     const stats = await store.queueStats(null);
     this.depth.reset();
     this.oldestAge.reset();

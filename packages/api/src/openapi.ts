@@ -1,7 +1,7 @@
 // OpenAPI views of the wire schemas. Validation semantics are the wire schemas' own; these only add
 // component names and replace the recursive `z.json()` (which the generator cannot walk) with a named,
 // self-referencing `JsonValue` that validates the same way.
-import * as wire from "@astraeus/client/wire";
+import * as wire from "@astraeus/contract";
 import { LIMITS } from "@astraeus/core";
 import { z } from "@hono/zod-openapi";
 

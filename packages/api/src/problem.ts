@@ -1,6 +1,6 @@
 // The one place errors become HTTP responses: RFC 9457 problem documents with a stable `code`.
 
-import type { Problem } from "@astraeus/client/wire";
+import type { Problem } from "@astraeus/contract";
 import { AppError, ERROR_CODES, type ErrorCode, type Issue } from "@astraeus/core";
 import { HTTPException } from "hono/http-exception";
 

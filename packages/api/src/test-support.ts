@@ -1,6 +1,6 @@
 // Shared setup for this package's tests (not a test file itself): a fresh database and Redis key prefix
 // per test file, a real engine on them, the app, and keys for two tenants.
-import type { Scope } from "@astraeus/client/wire";
+import type { Scope } from "@astraeus/contract";
 import { createStore, type SqlJobStore } from "@astraeus/db";
 import { createTestDatabase, type TestDatabase } from "@astraeus/db/testing";
 import { createDispatcher } from "@astraeus/dispatch";

@@ -1,7 +1,5 @@
 // The typed Astraeus client: fetch-based, with types from the same zod schemas the server validates with.
-import { isTerminal } from "@astraeus/core";
-import { ApiError, WaitTimeoutError } from "./errors.ts";
-import { parseSse } from "./sse.ts";
+
 import type {
   ApiKeyInfo,
   ClaimRequest,
@@ -27,7 +25,10 @@ import type {
   Throughput,
   ThroughputQuery,
   WorkerInfo,
-} from "./wire.ts";
+} from "@astraeus/contract";
+import { isTerminal } from "@astraeus/core";
+import { ApiError, WaitTimeoutError } from "./errors.ts";
+import { parseSse } from "./sse.ts";
 
 export interface RetryOptions {
   /** Retries after the first attempt. Default 4. */

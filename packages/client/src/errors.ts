@@ -1,4 +1,4 @@
-import type { Problem } from "./wire.ts";
+import type { Problem } from "@astraeus/contract";
 
 /** A problem+json answer from the API (any 4xx/5xx). `code` is stable; branch on it, not on `message`. */
 export class ApiError extends Error {

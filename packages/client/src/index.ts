@@ -1,16 +1,3 @@
-export {
-  AstraeusClient,
-  type ClientOptions,
-  createClient,
-  type RetryOptions,
-  type StreamMessage,
-  type StreamOptions,
-  type SubmitResult,
-  type WaitOptions,
-} from "./client.ts";
-export { ApiError, WaitTimeoutError } from "./errors.ts";
-export { SCOPES } from "./scopes.ts";
-export { parseSse, type SseMessage } from "./sse.ts";
 export type {
   ApiKeyInfo,
   BatchSubmission,
@@ -38,4 +25,17 @@ export type {
   Throughput,
   ThroughputQuery,
   WorkerInfo,
-} from "./wire.ts";
+} from "@astraeus/contract";
+export { SCOPES } from "@astraeus/contract";
+export {
+  AstraeusClient,
+  type ClientOptions,
+  createClient,
+  type RetryOptions,
+  type StreamMessage,
+  type StreamOptions,
+  type SubmitResult,
+  type WaitOptions,
+} from "./client.ts";
+export { ApiError, WaitTimeoutError } from "./errors.ts";
+export { parseSse, type SseMessage } from "./sse.ts";

@@ -1,5 +1,6 @@
 import { z } from "zod";
-import type { JsonValue } from "./ports.ts";
+
+export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
 
 /** Deepest nesting checked; deeper (or cyclic) values are refused rather than walked for ever. */
 export const MAX_JSON_NESTING = 1000;

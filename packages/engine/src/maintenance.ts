@@ -1,11 +1,14 @@
 import type {
-  Dispatcher,
   EventSink,
+  HintQueue,
   JobEventRecord,
-  JobStore,
   LeaderHandle,
+  Leadership,
+  Outbox,
   QueueDepth,
   RelayCursor,
+  SweepStore,
+  Telemetry,
 } from "@astraeus/core";
 import type { Logger } from "./engine.ts";
 import type { ReconcileReport } from "./types.ts";
@@ -118,8 +121,8 @@ export class Maintenance {
   readonly relayStats = { relayed: 0, ticks: 0, failures: 0, lagMs: 0 };
 
   constructor(
-    private readonly store: JobStore,
-    private readonly dispatcher: Dispatcher,
+    private readonly store: SweepStore & Outbox & Leadership,
+    private readonly dispatcher: HintQueue & Telemetry,
     opts: Partial<MaintenanceOptions> & { logger: Logger },
   ) {
     this.opts = { ...DEFAULTS, ...opts };

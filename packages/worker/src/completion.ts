@@ -1,4 +1,4 @@
-import type { FinishedJob, JobStore, Lease, Outcome } from "@astraeus/core";
+import type { FinishedJob, Lease, LeaseStore, Outcome } from "@astraeus/core";
 import { type Logger, silentLogger } from "@astraeus/engine";
 import { toJobError } from "./job-error.ts";
 
@@ -59,7 +59,7 @@ export class CompletionBuffer {
   private readonly replaceUnwritable: CompletionHooks["replaceUnwritable"];
 
   constructor(
-    private readonly store: JobStore,
+    private readonly store: Pick<LeaseStore, "finish">,
     private readonly onFlushed: (finished: FinishedJob[]) => void,
     private readonly opts: CompletionOptions,
     hooks: CompletionHooks = {},

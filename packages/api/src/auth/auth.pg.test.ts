@@ -1,4 +1,4 @@
-import type { ApiKeyInfo, CreatedApiKey } from "@astraeus/client/wire";
+import type { ApiKeyInfo, CreatedApiKey } from "@astraeus/contract";
 import type { Job } from "@astraeus/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ADMIN_KEY, setupTestApi, type TestApi } from "../test-support.ts";

@@ -1,7 +1,7 @@
 // API keys: random secrets handed out once, stored only as SHA-256 hashes in `api_keys`.
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
-import type { ApiKeyInfo, CreateApiKeyRequest, CreatedApiKey, Scope } from "@astraeus/client/wire";
-import { SCOPES } from "@astraeus/client/wire";
+import type { ApiKeyInfo, CreateApiKeyRequest, CreatedApiKey, Scope } from "@astraeus/contract";
+import { SCOPES } from "@astraeus/contract";
 import { AppError, uuidv7 } from "@astraeus/core";
 import type { SqlExecutor } from "@astraeus/db";
 

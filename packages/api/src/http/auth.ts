@@ -1,4 +1,4 @@
-import type { Scope } from "@astraeus/client/wire";
+import type { Scope } from "@astraeus/contract";
 import { AppError } from "@astraeus/core";
 import type { MiddlewareHandler } from "hono";
 import { API_KEY_RE, type ApiKeyStore } from "../auth/keys.ts";

@@ -1,5 +1,5 @@
 import { Writable } from "node:stream";
-import type { CreatedApiKey } from "@astraeus/client/wire";
+import type { CreatedApiKey } from "@astraeus/contract";
 import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ADMIN_KEY, setupTestApi, type TestApi } from "../test-support.ts";

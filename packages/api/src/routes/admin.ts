@@ -1,4 +1,4 @@
-import { ApiKeyIdParam, ApiKeyListQuery } from "@astraeus/client/wire";
+import { ApiKeyIdParam, ApiKeyListQuery } from "@astraeus/contract";
 import { createRoute } from "@hono/zod-openapi";
 import { requireScope } from "../http/auth.ts";
 import { jsonBody } from "../http/body.ts";

@@ -1,4 +1,4 @@
-import { ListJobsParams } from "@astraeus/client/wire";
+import { ListJobsParams } from "@astraeus/contract";
 import { AppError, issuesFromZod, type Job, type JobSubmission, LIMITS, UUID_RE } from "@astraeus/core";
 import { createRoute, z } from "@hono/zod-openapi";
 import { requireScope } from "../http/auth.ts";

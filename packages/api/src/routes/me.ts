@@ -1,4 +1,4 @@
-import { SCOPES } from "@astraeus/client/wire";
+import { SCOPES } from "@astraeus/contract";
 import { createRoute } from "@hono/zod-openapi";
 import type { ApiApp } from "../http/env.ts";
 import { json, MeDoc, problems, SECURITY } from "../openapi.ts";

@@ -1,4 +1,4 @@
-import { QueueNameParam, ThroughputQuery } from "@astraeus/client/wire";
+import { QueueNameParam, ThroughputQuery } from "@astraeus/contract";
 import { THROUGHPUT_MINUTES_MAX } from "@astraeus/core";
 import { createRoute } from "@hono/zod-openapi";
 import { requireScope } from "../http/auth.ts";

@@ -1,4 +1,4 @@
-import type { ClaimedJob, ClaimResponse, HeartbeatResponse } from "@astraeus/client/wire";
+import type { ClaimedJob, ClaimResponse, HeartbeatResponse } from "@astraeus/contract";
 import type { Job, JobEvent } from "@astraeus/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { eventually, setupTestApi, type TestApi } from "../test-support.ts";

@@ -1,7 +1,7 @@
 // The HTTP worker protocol: claim (long-poll) / heartbeat / complete / fail, fenced by lease tokens
 // exactly like the in-process runtime. A write with a stale token is 409 `lease_lost` and changes nothing.
 
-import type { ClaimedJob as WireClaimedJob } from "@astraeus/client/wire";
+import type { ClaimedJob as WireClaimedJob } from "@astraeus/contract";
 import { AppError, type ClaimedJob } from "@astraeus/core";
 import { createRoute } from "@hono/zod-openapi";
 import { requireScope } from "../http/auth.ts";

@@ -1,0 +1,10 @@
+// The Postgres store as a whole: each consumer depends on the roles it uses, the adapter implements them all.
+import type { JobRepository } from "./jobs.ts";
+import type { Leadership, Lifecycle } from "./leadership.ts";
+import type { LeaseStore } from "./leases.ts";
+import type { Outbox } from "./outbox.ts";
+import type { SweepStore } from "./sweeps.ts";
+
+export interface JobStore extends JobRepository, LeaseStore, SweepStore, Outbox, Leadership, Lifecycle {
+  readonly kind: "postgres" | "pglite";
+}
