@@ -40,6 +40,8 @@ describe("the OpenAPI document", () => {
       ["get", "/v1/queues"],
       ["get", "/v1/queues/{name}"],
       ["get", "/v1/workers"],
+      ["get", "/v1/throughput"],
+      ["get", "/v1/me"],
       ["post", "/v1/worker/claim"],
       ["post", "/v1/worker/heartbeat"],
       ["post", "/v1/worker/complete"],
