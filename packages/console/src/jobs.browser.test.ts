@@ -145,6 +145,23 @@ describe("the console's jobs pages", () => {
     await page.getByRole("link", { name: "First page" }).click();
     await expect.poll(() => page.locator("tr[data-job]").count(), POLL).toBe(50);
 
+    // A creation range: before the first of these jobs there is none of them; the range joins the URL.
+    const first = Date.parse(jobs[0]?.createdAt ?? "");
+    const local = (await page.evaluate(
+      `new Date(${first - 60_000} - new Date(${first}).getTimezoneOffset() * 60000).toISOString().slice(0, 19)`,
+    )) as string;
+    await page.getByLabel("Created before").fill(local);
+    await page.getByRole("button", { name: "Apply filters" }).click();
+    await page.getByText("No job matches these filters.").waitFor();
+    const ranged = new URL(page.url()).searchParams;
+    expect(Date.parse(ranged.get("createdBefore") ?? "")).toBe(first - 60_000 - (first % 1000));
+    expect(ranged.get("queue")).toBe("reports");
+    await page.getByLabel("Created before").fill("");
+    await page.getByLabel("Created after").fill(local);
+    await page.getByRole("button", { name: "Apply filters" }).click();
+    await expect.poll(() => page.locator("tr[data-job]").count(), POLL).toBe(50);
+    expect(new URL(page.url()).searchParams.has("createdBefore")).toBe(false);
+
     // The same URL in another tab (signed in there too) is the same list.
     const other = await h.page();
     await signIn(other.page, h.base, ADMIN_KEY, `/console/jobs?queue=reports&state=queued`);
