@@ -42,7 +42,10 @@ export const QueueThroughputDoc = oa(wire.QueueThroughput, "QueueThroughput");
 export const ThroughputDoc = wire.Throughput.extend({ queues: z.array(QueueThroughputDoc) }).openapi(
   "Throughput",
 );
-export const WorkerInfoDoc = oa(wire.WorkerInfo, "WorkerInfo");
+export const WorkerInfoDoc = wire.WorkerInfo.extend({
+  host: oa(wire.WorkerInfo.shape.host, { description: "Admin keys only: absent for any other key" }),
+  pid: oa(wire.WorkerInfo.shape.pid, { description: "Admin keys only: absent for any other key" }),
+}).openapi("WorkerInfo");
 export const WorkerListDoc = z.object({ workers: z.array(WorkerInfoDoc) }).openapi("WorkerList");
 
 export const ClaimRequestDoc = oa(wire.ClaimRequest, "ClaimRequest");

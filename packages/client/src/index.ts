@@ -26,9 +26,10 @@ export type {
   ThroughputQuery,
   WorkerInfo,
 } from "@astraeus/contract";
-export { SCOPES } from "@astraeus/contract";
+export { SCOPES, THROUGHPUT_MINUTES_MAX } from "@astraeus/contract";
 export {
   AstraeusClient,
+  type BatchSubmitResult,
   type ClientOptions,
   createClient,
   type RetryOptions,

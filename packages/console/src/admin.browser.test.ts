@@ -20,9 +20,11 @@ describe("the console's dead letters and keys", () => {
     const { page } = await h.page();
     const { violations } = watch(page, ctx);
     upstream.up = false;
-    const calls = await h.api.submitBatch(
-      Array.from({ length: 3 }, (_, i) => ({ type: "upstream.call", payload: { n: i }, maxAttempts: 1 })),
-    );
+    const calls = (
+      await h.api.submitBatch(
+        Array.from({ length: 3 }, (_, i) => ({ type: "upstream.call", payload: { n: i }, maxAttempts: 1 })),
+      )
+    ).jobs;
     const empty = await h.api.submit({ payload: { text: "  " } }); // an unrecoverable error, no code
     for (const j of [...calls, empty.job]) {
       expect((await h.api.waitFor(j.id, { timeoutMs: 15_000 })).state).toBe("dead");

@@ -59,9 +59,11 @@ describe("the console's jobs pages", () => {
     );
 
     // Submitted through the API while the page is open: the overview picks them up by itself.
-    const later = await h.api.submitBatch(
-      Array.from({ length: 3 }, () => ({ type: "echo", queue: "mail", payload: {}, delayMs: 600_000 })),
-    );
+    const later = (
+      await h.api.submitBatch(
+        Array.from({ length: 3 }, () => ({ type: "echo", queue: "mail", payload: {}, delayMs: 600_000 })),
+      )
+    ).jobs;
     await expect.poll(() => mail.locator('[data-col="delayed"]').textContent(), POLL).toBe("3");
     expect(await page.evaluate("window.marker")).toBe(1);
     for (const j of later) await h.api.cancel(j.id);
@@ -123,9 +125,11 @@ describe("the console's jobs pages", () => {
     const { page } = await h.page();
     const { violations } = watch(page, ctx);
     // A queue no worker reads: its jobs stay queued.
-    const jobs = await h.api.submitBatch(
-      Array.from({ length: 60 }, (_, i) => ({ type: "report.build", queue: "reports", payload: { i } })),
-    );
+    const jobs = (
+      await h.api.submitBatch(
+        Array.from({ length: 60 }, (_, i) => ({ type: "report.build", queue: "reports", payload: { i } })),
+      )
+    ).jobs;
     await signIn(page, h.base, ADMIN_KEY);
     await page.getByRole("link", { name: "Jobs", exact: true }).click();
     await page.getByLabel("Queue").fill("reports");

@@ -33,41 +33,51 @@ async function main(): Promise<void> {
       "Workers claim jobs with fenced leases. Postgres is the truth; Redis holds hints.",
       "The quick brown fox jumps over the lazy dog.",
     ];
-    const done = await h.api.submitBatch(texts.map((text) => ({ payload: { text } })));
-    const mail = await h.api.submitBatch(
-      Array.from({ length: 12 }, (_, i) => ({
-        type: "echo",
-        queue: "mail",
-        payload: { to: `user${i}@example.com` },
-      })),
-    );
-    const failing = await h.api.submitBatch(
-      Array.from({ length: 4 }, (_, i) => ({
-        type: "upstream.call",
-        queue: "mail",
-        payload: { invoice: 1000 + i },
-        maxAttempts: 3,
-      })),
-    );
+    const done = (await h.api.submitBatch(texts.map((text) => ({ payload: { text } })))).jobs;
+    const mail = (
+      await h.api.submitBatch(
+        Array.from({ length: 12 }, (_, i) => ({
+          type: "echo",
+          queue: "mail",
+          payload: { to: `user${i}@example.com` },
+        })),
+      )
+    ).jobs;
+    const failing = (
+      await h.api.submitBatch(
+        Array.from({ length: 4 }, (_, i) => ({
+          type: "upstream.call",
+          queue: "mail",
+          payload: { invoice: 1000 + i },
+          maxAttempts: 3,
+        })),
+      )
+    ).jobs;
     await h.api.submit({ payload: { text: "   " } }); // dies at once: the text is empty
-    await h.api.submitBatch(
-      Array.from({ length: 2 }, () => ({ type: "sleep", payload: { ms: 300_000 } })), // running
-    );
-    await h.api.submitBatch(
-      Array.from({ length: 5 }, (_, i) => ({
-        type: "echo",
-        queue: "mail",
-        payload: { i },
-        delayMs: 3_600_000,
-      })),
-    );
-    await h.api.submitBatch(
-      Array.from({ length: 7 }, (_, i) => ({
-        type: "report.build",
-        queue: "reports",
-        payload: { month: i + 1 },
-      })),
-    );
+    (
+      await h.api.submitBatch(
+        Array.from({ length: 2 }, () => ({ type: "sleep", payload: { ms: 300_000 } })), // running
+      )
+    ).jobs;
+    (
+      await h.api.submitBatch(
+        Array.from({ length: 5 }, (_, i) => ({
+          type: "echo",
+          queue: "mail",
+          payload: { i },
+          delayMs: 3_600_000,
+        })),
+      )
+    ).jobs;
+    (
+      await h.api.submitBatch(
+        Array.from({ length: 7 }, (_, i) => ({
+          type: "report.build",
+          queue: "reports",
+          payload: { month: i + 1 },
+        })),
+      )
+    ).jobs;
     for (const j of [...done, ...mail, ...failing]) await h.api.waitFor(j.id, { timeoutMs: 30_000 });
     await h.api.createKey({ tenant: "acme", name: "billing-service", scopes: ["jobs:read", "jobs:write"] });
     await h.api.createKey({ tenant: "acme", name: "on-call dashboard", scopes: ["jobs:read"] });
