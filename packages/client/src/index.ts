@@ -16,8 +16,10 @@ export type {
   JobSubmission,
   ListJobsParams,
   ListSchedulesParams,
+  Me,
   Problem,
   QueueStats,
+  QueueThroughput,
   Readiness,
   ReconcileReport,
   Schedule,
@@ -25,9 +27,11 @@ export type {
   SchedulePage,
   SchedulePatch,
   Scope,
+  Throughput,
+  ThroughputQuery,
   WorkerInfo,
 } from "@astraeus/contract";
-export { SCOPES } from "@astraeus/contract";
+export { SCOPES, THROUGHPUT_MINUTES_MAX } from "@astraeus/contract";
 export {
   AstraeusClient,
   type BatchSubmitResult,
