@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { AppError, issuesFromZod } from "@astraeus/core";
 import type { SqlExecutor } from "@astraeus/db";
-import type { Engine } from "@astraeus/engine";
+import type { Engine, ScheduleService } from "@astraeus/engine";
 import { createProcessLogger } from "@astraeus/process";
 import { OpenAPIHono } from "@hono/zod-openapi";
 import type { Context } from "hono";
@@ -17,15 +17,20 @@ import { DOCUMENT_INFO } from "./openapi.ts";
 import { toProblem } from "./problem.ts";
 import type { RateLimiter } from "./ratelimit/types.ts";
 import { adminRoutes } from "./routes/admin.ts";
+import { type ConsoleOptions, consoleRoutes } from "./routes/console.ts";
 import type { RouteDeps } from "./routes/deps.ts";
 import { jobRoutes } from "./routes/jobs.ts";
+import { meRoutes } from "./routes/me.ts";
 import { queueRoutes } from "./routes/queues.ts";
+import { scheduleRoutes } from "./routes/schedules.ts";
 import { streamRoutes } from "./routes/stream.ts";
 import { type ReadinessCheck, systemRoutes } from "./routes/system.ts";
 import { workerRoutes } from "./routes/worker.ts";
 
 export interface AppDeps {
   engine: Engine;
+  /** Recurring schedules (`/v1/schedules`). */
+  schedules: ScheduleService;
   keys: ApiKeyStore;
   rateLimiter: RateLimiter;
   /** HTTP settings; unset fields take DEFAULT_APP_CONFIG. */
@@ -40,6 +45,8 @@ export interface AppDeps {
   db?: SqlExecutor | null;
   /** Aborting it ends long polls and SSE streams (graceful shutdown). Default: never aborted. */
   signal?: AbortSignal;
+  /** Serve the operator console (packages/console) built in this folder at /console. Default: not served. */
+  console?: ConsoleOptions | null;
 }
 
 const TARGETS: Record<string, string> = {
@@ -162,6 +169,8 @@ export function createApp(deps: AppDeps): ApiApp {
     },
   });
 
+  if (deps.console) consoleRoutes(app, deps.console);
+
   app.use("/v1/*", authenticate(deps.keys));
   app.use(
     "/v1/*",
@@ -170,12 +179,22 @@ export function createApp(deps: AppDeps): ApiApp {
       burstSeconds: config.rateLimitBurstSeconds,
     }),
   );
-  const routeDeps: RouteDeps = { engine: deps.engine, keys: deps.keys, config, metrics, logger, signal };
+  const routeDeps: RouteDeps = {
+    engine: deps.engine,
+    schedules: deps.schedules,
+    keys: deps.keys,
+    config,
+    metrics,
+    logger,
+    signal,
+  };
   jobRoutes(app, routeDeps);
   streamRoutes(app, routeDeps);
   queueRoutes(app, routeDeps);
+  scheduleRoutes(app, routeDeps);
   workerRoutes(app, routeDeps);
   adminRoutes(app, routeDeps);
+  meRoutes(app);
   app.openAPIRegistry.registerComponent("securitySchemes", "bearer", {
     type: "http",
     scheme: "bearer",

@@ -6,6 +6,7 @@ import { serve } from "@hono/node-server";
 import type { Logger } from "pino";
 import { defaultLogger } from "./app.ts";
 import { type Env, EnvSchema, parseEnv } from "./config.ts";
+import { consoleBuilt } from "./routes/console.ts";
 import { type ApiServer, buildServer } from "./server.ts";
 
 /** The variables `--help` of the API (and of `pnpm dev`, which takes the same ones) names. */
@@ -73,9 +74,15 @@ export async function startApi(
     const keyLine = api.bootstrap?.file
       ? `  Key      export ASTRAEUS_API_KEY=$(cat ${api.bootstrap.file})\n`
       : "";
+    const consoleLine =
+      api.consoleDir === null
+        ? ""
+        : consoleBuilt(api.consoleDir)
+          ? `  Console  ${base}/console/\n`
+          : "  Console  not built: pnpm --filter @astraeus/console build\n";
     process.stderr.write(
       `\nAstraeus is running (${mode}, ${env.REDIS_URL ? "Redis" : "in-process"} dispatch${api.worker ? ", worker in this process" : ""})\n` +
-        `  API      ${base}\n  Docs     ${base}/docs\n${keyLine}` +
+        `  API      ${base}\n${consoleLine}  Docs     ${base}/docs\n${keyLine}` +
         `  Try      curl -X POST ${base}/v1/jobs -H "Authorization: Bearer $ASTRAEUS_API_KEY" \\\n` +
         `             -H 'content-type: application/json' -d '{"payload":{"text":"asynchronous cloud workload"}}'\n\n`,
     );

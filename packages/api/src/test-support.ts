@@ -15,6 +15,8 @@ import { Metrics } from "./metrics.ts";
 import { MemoryRateLimiter } from "./ratelimit/memory.ts";
 import { RedisRateLimiter } from "./ratelimit/redis.ts";
 import type { RateLimiter } from "./ratelimit/types.ts";
+import type { ConsoleOptions } from "./routes/console.ts";
+import { createScheduleService } from "./schedules.ts";
 
 export const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
 export const ADMIN_KEY = "ast_test-admin-key-0123456789abcdef";
@@ -46,6 +48,8 @@ export interface TestApiOptions {
   cacheTtlMs?: number;
   /** Default: silent. */
   logger?: Logger;
+  /** Serve a built console from this folder at /console. Default: not served. */
+  console?: ConsoleOptions;
 }
 
 export async function deleteRedisPrefix(prefix: string): Promise<void> {
@@ -95,6 +99,7 @@ export async function setupTestApi(label: string, opts: TestApiOptions = {}): Pr
   const shutdown = new AbortController();
   const app = createApp({
     engine,
+    schedules: createScheduleService(store.db, opts.engine?.submission),
     keys,
     rateLimiter: limiter,
     config: { rateLimitPerSec: 0, pollIntervalMs: 50, ...opts.config },
@@ -102,6 +107,7 @@ export async function setupTestApi(label: string, opts: TestApiOptions = {}): Pr
     metrics,
     db: store.db,
     signal: shutdown.signal,
+    ...(opts.console ? { console: opts.console } : {}),
   });
   const keyWith: TestApi["keyWith"] = async (scopes, o = {}) =>
     (

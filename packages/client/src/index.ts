@@ -15,14 +15,23 @@ export type {
   JobPage,
   JobSubmission,
   ListJobsParams,
+  ListSchedulesParams,
+  Me,
   Problem,
   QueueStats,
+  QueueThroughput,
   Readiness,
   ReconcileReport,
+  Schedule,
+  ScheduleCreate,
+  SchedulePage,
+  SchedulePatch,
   Scope,
+  Throughput,
+  ThroughputQuery,
   WorkerInfo,
 } from "@astraeus/contract";
-export { SCOPES } from "@astraeus/contract";
+export { SCOPES, THROUGHPUT_MINUTES_MAX } from "@astraeus/contract";
 export {
   AstraeusClient,
   type BatchSubmitResult,

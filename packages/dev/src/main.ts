@@ -3,6 +3,7 @@
 // (PGlite in ASTRAEUS_DATA_DIR, in-process dispatch); with them, on the real servers. Logs are readable
 // (pino-pretty) on a terminal and JSON lines anywhere else. Its settings are the API's (`--help`).
 import { API_VARIABLES, defaultLogger, EnvSchema, parseEnv, startApi } from "@astraeus/api";
+import { ensureConsole } from "@astraeus/console/build";
 import { handleShutdownSignals, readEntryArgs, type Usage } from "@astraeus/process";
 import { prettyFactory } from "pino-pretty";
 
@@ -11,8 +12,9 @@ export const DEV_USAGE: Usage = {
   commands: ["pnpm dev", "node --import tsx packages/dev/src/main.ts"],
   summary:
     "The whole product in one process: the API, a worker and maintenance. With neither DATABASE_URL nor\n" +
-    "REDIS_URL it runs embedded (PGlite in ASTRAEUS_DATA_DIR, in-process dispatch); it prints the API URL,\n" +
-    "the docs URL and, on first start, a generated admin key (kept in ASTRAEUS_DATA_DIR/admin.key).",
+    "REDIS_URL it runs embedded (PGlite in ASTRAEUS_DATA_DIR, in-process dispatch); it builds the console\n" +
+    "when its sources changed and prints the API, console and docs URLs and, on first start, a generated\n" +
+    "admin key (kept in ASTRAEUS_DATA_DIR/admin.key).",
   variables: API_VARIABLES.map(([name, meaning]) =>
     name === "EMBEDDED_WORKER"
       ? [name, "run a worker with the built-in job types in this process (on real servers too)"]
@@ -26,6 +28,13 @@ export async function main(): Promise<void> {
   if (!readEntryArgs(DEV_USAGE)) return;
   try {
     const env = parseEnv();
+    // The console at /console is built first when its sources changed since the last build (a fresh
+    // clone has none); a failed build leaves the API running and says how to build it by hand.
+    await ensureConsole({ log: (line) => process.stderr.write(line) }).catch((err: unknown) => {
+      process.stderr.write(
+        `console not built (${err instanceof Error ? err.message : String(err)}); try pnpm --filter @astraeus/console build\n`,
+      );
+    });
     const format = process.stdout.isTTY
       ? prettyFactory({ colorize: true, ignore: "pid,hostname" })
       : undefined;
