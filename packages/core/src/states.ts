@@ -22,6 +22,9 @@ export const EVENT_KINDS = [
   "lease_expired",
   "retried",
   "progress",
+  // A delayed job made due now on request (bulk promote); it stays queued. The maintenance promoter, which
+  // only carries out the run time the job was submitted with, records nothing.
+  "promoted",
 ] as const;
 export type EventKind = (typeof EVENT_KINDS)[number];
 

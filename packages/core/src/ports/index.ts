@@ -1,3 +1,4 @@
+export * from "./bulk.ts";
 export * from "./dispatch.ts";
 export * from "./jobs.ts";
 export * from "./leadership.ts";
