@@ -18,6 +18,7 @@ import type { RateLimiter } from "./ratelimit/types.ts";
 import { adminRoutes } from "./routes/admin.ts";
 import type { RouteDeps } from "./routes/deps.ts";
 import { jobRoutes } from "./routes/jobs.ts";
+import { queueControlRoutes } from "./routes/queue-control.ts";
 import { queueRoutes } from "./routes/queues.ts";
 import { streamRoutes } from "./routes/stream.ts";
 import { type ReadinessCheck, systemRoutes } from "./routes/system.ts";
@@ -172,6 +173,7 @@ export function createApp(deps: AppDeps): ApiApp {
   jobRoutes(app, routeDeps);
   streamRoutes(app, routeDeps);
   queueRoutes(app, routeDeps);
+  queueControlRoutes(app, routeDeps);
   workerRoutes(app, routeDeps);
   adminRoutes(app, routeDeps);
   app.openAPIRegistry.registerComponent("securitySchemes", "bearer", {

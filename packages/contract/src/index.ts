@@ -6,5 +6,6 @@ export { Job, JobError, JobEvent, JobStateSchema, JobSubmission, QueueStats } fr
 export * from "./admin.ts";
 export * from "./common.ts";
 export * from "./jobs.ts";
+export * from "./queue-control.ts";
 export * from "./queues.ts";
 export * from "./worker-protocol.ts";

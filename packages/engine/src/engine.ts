@@ -19,6 +19,7 @@ import {
 } from "@astraeus/core";
 import { GROUP_COMMIT_DEFAULTS, type GroupCommitOptions, GroupCommitter } from "./group-commit.ts";
 import { Maintenance, type MaintenanceOptions } from "./maintenance.ts";
+import { QueueControl } from "./queue-control.ts";
 import {
   batchHash,
   batchItemKey,
@@ -68,6 +69,7 @@ export class JobEngine implements Engine {
   readonly dispatcher: Dispatcher;
   readonly committer: GroupCommitter;
   readonly maintenance: Maintenance;
+  readonly queueControl: QueueControl;
   private readonly defaults: SubmissionDefaults;
   private readonly leaseMs: number;
   private readonly log: Logger;
@@ -90,6 +92,7 @@ export class JobEngine implements Engine {
       ...opts.maintenance,
       logger: this.log,
     });
+    this.queueControl = new QueueControl({ store: this.store, dispatch: (refs) => this.dispatchLater(refs) });
   }
 
   /** Hints go to Redis after the commit; losing them is allowed (maintenance and idle polling recover). */

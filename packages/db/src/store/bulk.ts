@@ -97,7 +97,7 @@ async function batch(
        SELECT id, state, attempt, run_at FROM jobs WHERE ${where}
        ORDER BY id LIMIT $${params.length} FOR UPDATE SKIP LOCKED
      ), ${CHANGES[op]}
-     SELECT id::text AS id, queue FROM u`,
+     SELECT id::text AS id, queue FROM u ORDER BY u.id`,
     params,
   );
   return rows.map((r) => ({ id: String(r.id), queue: String(r.queue) }));
@@ -119,8 +119,7 @@ export async function bulkChange(
     if (rows.length > 0) {
       batches++;
       changed += rows.length;
-      // uuid order is the order of their lowercase hex text.
-      after = rows.reduce((max, r) => (r.id > max ? r.id : max), rows[0]?.id ?? "");
+      after = rows[rows.length - 1]?.id ?? after;
       const ready = op === "retry" || op === "promote" ? rows : [];
       await opts.onBatch?.({ changed: rows.length, ready });
     }
