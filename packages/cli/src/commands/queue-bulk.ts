@@ -69,7 +69,7 @@ interface Spec {
   op: "retry" | "cancel" | "promote" | "purge";
   verb: string;
   past: string;
-  what: (o: FilterOptions & { state?: string[] }) => string;
+  what: (o: FilterOptions & { state?: string[]; includeCancelled?: boolean }) => string;
   /** Asks before changing more than this many jobs; null never asks. */
   askAbove: number | null;
 }
