@@ -45,6 +45,11 @@ describe("the OpenAPI document", () => {
       ["post", "/v1/queues/{name}/promote"],
       ["post", "/v1/queues/{name}/purge"],
       ["get", "/v1/workers"],
+      ["post", "/v1/schedules"],
+      ["get", "/v1/schedules"],
+      ["get", "/v1/schedules/{id}"],
+      ["patch", "/v1/schedules/{id}"],
+      ["delete", "/v1/schedules/{id}"],
       ["post", "/v1/worker/claim"],
       ["post", "/v1/worker/heartbeat"],
       ["post", "/v1/worker/complete"],
@@ -69,6 +74,8 @@ describe("the OpenAPI document", () => {
     }
     expect(paths["/v1/jobs"]?.post?.responses).toHaveProperty("422");
     expect(paths["/v1/jobs"]?.post?.responses).toHaveProperty("415");
+    expect(paths["/v1/schedules"]?.post?.responses).toHaveProperty("422");
+    expect(paths["/v1/schedules/{id}"]?.patch?.responses).toHaveProperty("409");
   });
 
   it("names the shared shapes as components", () => {
@@ -84,6 +91,10 @@ describe("the OpenAPI document", () => {
       "BulkResult",
       "ClaimedJob",
       "JsonValue",
+      "Schedule",
+      "ScheduleCreate",
+      "SchedulePatch",
+      "SchedulePage",
     ]) {
       expect(schemas, name).toHaveProperty(name);
     }

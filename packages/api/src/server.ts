@@ -1,9 +1,9 @@
 // Assembles a running API from its configuration: store, dispatcher, engine, keys, rate limiter, the
 // Hono app and (embedded mode) an in-process worker. `main.ts` only adds the listening socket and signals.
 import { join } from "node:path";
-import { createStore, schemaStatus } from "@astraeus/db";
+import { createStore, SqlScheduleStore, schemaStatus } from "@astraeus/db";
 import { createDispatcher } from "@astraeus/dispatch";
-import { createEngine, type JobEngine } from "@astraeus/engine";
+import { createEngine, type JobEngine, Scheduler } from "@astraeus/engine";
 import { createWorker, type Worker } from "@astraeus/worker";
 import type { Logger } from "pino";
 import { createApp, defaultLogger } from "./app.ts";
@@ -16,6 +16,7 @@ import { MemoryRateLimiter } from "./ratelimit/memory.ts";
 import { RedisRateLimiter } from "./ratelimit/redis.ts";
 import type { RateLimiter } from "./ratelimit/types.ts";
 import type { ReadinessCheck } from "./routes/system.ts";
+import { createScheduleService } from "./schedules.ts";
 
 export interface ApiServer {
   app: ApiApp;
@@ -78,21 +79,24 @@ export async function buildServer(env: Env, opts: BuildOptions = {}): Promise<Ap
       group: env.JOBS_CONSUMER_GROUP,
       onError: (err) => logger.warn({ err: err.message }, "dispatch connection error"),
     });
+    const submission = {
+      queue: env.DEFAULT_QUEUE,
+      type: env.DEFAULT_JOB_TYPE,
+      maxAttempts: env.DEFAULT_MAX_ATTEMPTS,
+      timeoutMs: env.DEFAULT_TIMEOUT_MS,
+      maxPayloadBytes: env.MAX_PAYLOAD_BYTES,
+    };
     const engine = createEngine({
       store,
       dispatcher,
-      submission: {
-        queue: env.DEFAULT_QUEUE,
-        type: env.DEFAULT_JOB_TYPE,
-        maxAttempts: env.DEFAULT_MAX_ATTEMPTS,
-        timeoutMs: env.DEFAULT_TIMEOUT_MS,
-        maxPayloadBytes: env.MAX_PAYLOAD_BYTES,
-      },
+      submission,
       leaseMs: env.WORKER_LEASE_TTL_SECONDS * 1000,
       groupCommit: { maxInFlight: env.GROUP_COMMIT_MAX_IN_FLIGHT },
       logger,
     });
     closers.push(() => engine.close());
+    // Per-queue defaults apply from the first submit on.
+    await engine.ready();
 
     let bootstrap: BootstrapKey | null = null;
     if (env.ASTRAEUS_ADMIN_KEY) bootstrap = { key: env.ASTRAEUS_ADMIN_KEY, generated: false };
@@ -128,6 +132,7 @@ export async function buildServer(env: Env, opts: BuildOptions = {}): Promise<Ap
     const shutdown = new AbortController();
     const app = createApp({
       engine,
+      schedules: createScheduleService(store.db, submission),
       keys,
       rateLimiter,
       config: appConfigFromEnv(env),
@@ -145,6 +150,8 @@ export async function buildServer(env: Env, opts: BuildOptions = {}): Promise<Ap
         dispatcher,
         queues: [env.DEFAULT_QUEUE],
         leaseMs: env.WORKER_LEASE_TTL_SECONDS * 1000,
+        // This process's maintenance leader also fires schedules, through this API's own submit path.
+        maintenance: { leaderTasks: [new Scheduler(new SqlScheduleStore(store.db), engine, { logger })] },
         logger,
       });
       await worker.start();

@@ -20,6 +20,7 @@ export type {
   JobPage,
   JobSubmission,
   ListJobsParams,
+  ListSchedulesParams,
   Problem,
   QueueChange,
   QueueDetail,
@@ -29,6 +30,10 @@ export type {
   QueueStats,
   Readiness,
   ReconcileReport,
+  Schedule,
+  ScheduleCreate,
+  SchedulePage,
+  SchedulePatch,
   Scope,
   WorkerInfo,
 } from "@astraeus/contract";

@@ -1,6 +1,6 @@
 export { createEngine, type EngineOptions, JobEngine, type Logger, silentLogger } from "./engine.ts";
 export { GROUP_COMMIT_DEFAULTS, type GroupCommitOptions, GroupCommitter } from "./group-commit.ts";
-export { Maintenance, type MaintenanceOptions, type RelayReport } from "./maintenance.ts";
+export { type LeaderTask, Maintenance, type MaintenanceOptions, type RelayReport } from "./maintenance.ts";
 export {
   type Actor,
   QUEUE_EVENTS_SHOWN,
@@ -9,5 +9,25 @@ export {
   type QueueDetail,
   type QueueOverview,
 } from "./queue-control.ts";
-export { jobFromNew, resolveSubmission, SUBMISSION_DEFAULTS, type SubmissionDefaults } from "./submission.ts";
+export { QueueSettingsCache, type QueueSettingsCacheOptions } from "./queue-settings-cache.ts";
+export {
+  type Fire,
+  type ScheduledSubmitter,
+  Scheduler,
+  type SchedulerOptions,
+  type SchedulerReport,
+} from "./scheduler.ts";
+export {
+  type PayloadSchema,
+  type SchedulePage,
+  ScheduleService,
+  type ScheduleServiceOptions,
+} from "./schedules.ts";
+export {
+  jobFromNew,
+  type QueueJobDefaults,
+  resolveSubmission,
+  SUBMISSION_DEFAULTS,
+  type SubmissionDefaults,
+} from "./submission.ts";
 export type * from "./types.ts";

@@ -7,7 +7,8 @@ import { ADMIN_KEY, setupTestApi, type TestApi } from "../test-support.ts";
 let t: TestApi;
 let seq = 0;
 beforeAll(async () => {
-  t = await setupTestApi("queue_control");
+  // Settings are read again only every hour here: what the engine knows at once is what PATCH told it.
+  t = await setupTestApi("queue_control", { engine: { queueSettingsRefreshMs: 3_600_000 } });
 });
 afterAll(async () => {
   await t?.close();
@@ -121,6 +122,14 @@ describe("PATCH /v1/queues/{name}", () => {
     // null clears one limit and leaves the rest.
     const cleared = await ok<QueueDetail>(patch(queue, { rateLimit: null }));
     expect(cleared.settings).toMatchObject({ concurrency: 5, rateLimit: null, defaults: { maxAttempts: 7 } });
+  });
+
+  it("takes effect in the API's own process at once: the cache, and the defaults of the next submit", async () => {
+    const queue = queueName();
+    await ok(patch(queue, { paused: true, defaults: { maxAttempts: 7, timeoutMs: 4_000 } }));
+    expect(t.engine.queueSettings.get(queue)).toMatchObject({ paused: true, defaults: { maxAttempts: 7 } });
+    const [id] = await submit(queue, 1);
+    expect(await job(id!)).toMatchObject({ maxAttempts: 7, timeoutMs: 4_000, state: "queued" });
   });
 
   it("lists paused and limited queues with their settings, even without jobs of this tenant", async () => {

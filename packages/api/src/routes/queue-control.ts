@@ -69,8 +69,8 @@ export function queueControlRoutes(app: ApiApp, deps: RouteDeps): void {
         "it. Absent fields stay as they are; `null` clears a limit or default. Paused: submits are still " +
         "accepted, no worker claims from the queue, running jobs finish. `concurrency` caps the queue's " +
         "running jobs across all workers; `rateLimit` caps starts in any window of `perSeconds`. " +
-        "`defaults` apply to jobs submitted later without their own `maxAttempts` / `timeoutMs`, and " +
-        "`backoff` to their retries. The change is recorded with the key that made it. Answers the " +
+        "`defaults` apply to jobs submitted later without their own `maxAttempts` / `timeoutMs`; " +
+        "`backoff` to failures reported over the HTTP worker protocol. The change is recorded with the key that made it. Answers the " +
         "queue as `GET` does.",
       security: SECURITY,
       middleware: [requireScope("admin"), jsonBody(config.bodyLimitBytes)] as const,
