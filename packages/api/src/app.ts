@@ -16,8 +16,10 @@ import { DOCUMENT_INFO } from "./openapi.ts";
 import { toProblem } from "./problem.ts";
 import type { RateLimiter } from "./ratelimit/types.ts";
 import { adminRoutes } from "./routes/admin.ts";
+import { type ConsoleOptions, consoleRoutes } from "./routes/console.ts";
 import type { RouteDeps } from "./routes/deps.ts";
 import { jobRoutes } from "./routes/jobs.ts";
+import { meRoutes } from "./routes/me.ts";
 import { queueControlRoutes } from "./routes/queue-control.ts";
 import { queueRoutes } from "./routes/queues.ts";
 import { scheduleRoutes } from "./routes/schedules.ts";
@@ -43,6 +45,8 @@ export interface AppDeps {
   db?: SqlExecutor | null;
   /** Aborting it ends long polls and SSE streams (graceful shutdown). Default: never aborted. */
   signal?: AbortSignal;
+  /** Serve the operator console (packages/console) built in this folder at /console. Default: not served. */
+  console?: ConsoleOptions | null;
 }
 
 const TARGETS: Record<string, string> = {
@@ -164,6 +168,8 @@ export function createApp(deps: AppDeps): ApiApp {
     },
   });
 
+  if (deps.console) consoleRoutes(app, deps.console);
+
   app.use("/v1/*", authenticate(deps.keys));
   app.use(
     "/v1/*",
@@ -188,6 +194,7 @@ export function createApp(deps: AppDeps): ApiApp {
   scheduleRoutes(app, routeDeps);
   workerRoutes(app, routeDeps);
   adminRoutes(app, routeDeps);
+  meRoutes(app);
   app.openAPIRegistry.registerComponent("securitySchemes", "bearer", {
     type: "http",
     scheme: "bearer",

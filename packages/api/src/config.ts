@@ -62,6 +62,10 @@ export const EnvSchema = z.object({
   /** In embedded mode, run a worker with the built-in job types in this process. */
   EMBEDDED_WORKER: z.preprocess(blankToUndefined, bool.optional()).default(true),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+  /** Serve the operator console at /console. */
+  CONSOLE_ENABLED: z.preprocess(blankToUndefined, bool.optional()).default(true),
+  /** Folder of the built console. Default: the one built with the API (packages/console/dist). */
+  CONSOLE_DIR: z.preprocess(blankToUndefined, z.string().min(1).optional()),
   /** Longest a graceful shutdown waits for in-flight requests. */
   SHUTDOWN_GRACE_MS: int(0, 120_000).default(10_000),
 });

@@ -53,6 +53,10 @@ export const BulkCancelRequestDoc = oa(wire.BulkCancelRequest, "BulkCancelReques
 export const BulkPromoteRequestDoc = oa(wire.BulkPromoteRequest, "BulkPromoteRequest");
 export const BulkPurgeRequestDoc = oa(wire.BulkPurgeRequest, "BulkPurgeRequest");
 export const BulkResultDoc = oa(wire.BulkResult, "BulkResult");
+export const QueueThroughputDoc = oa(wire.QueueThroughput, "QueueThroughput");
+export const ThroughputDoc = wire.Throughput.extend({ queues: z.array(QueueThroughputDoc) }).openapi(
+  "Throughput",
+);
 export const WorkerInfoDoc = wire.WorkerInfo.extend({
   host: oa(wire.WorkerInfo.shape.host, { description: "Admin keys only: absent for any other key" }),
   pid: oa(wire.WorkerInfo.shape.pid, { description: "Admin keys only: absent for any other key" }),
@@ -101,6 +105,7 @@ export const ApiKeyInfoDoc = oa(wire.ApiKeyInfo, "ApiKeyInfo");
 export const CreatedApiKeyDoc = oa(wire.CreatedApiKey, "CreatedApiKey");
 export const ApiKeyListDoc = z.object({ keys: z.array(ApiKeyInfoDoc) }).openapi("ApiKeyList");
 export const ReconcileReportDoc = oa(wire.ReconcileReport, "ReconcileReport");
+export const MeDoc = oa(wire.Me, "Me");
 
 export const HealthDoc = oa(wire.Health, "Health");
 export const ReadinessDoc = oa(wire.Readiness, "Readiness");
@@ -164,6 +169,7 @@ export const DOCUMENT_INFO = {
     },
     { name: "workers", description: "Live workers and the HTTP worker protocol" },
     { name: "admin", description: "API keys and maintenance (admin scope)" },
+    { name: "auth", description: "The calling API key: who it is and what it may do" },
     { name: "system", description: "Health, readiness, metrics and this document" },
   ],
 } as const;

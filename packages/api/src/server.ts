@@ -15,6 +15,7 @@ import type { Metrics } from "./metrics.ts";
 import { MemoryRateLimiter } from "./ratelimit/memory.ts";
 import { RedisRateLimiter } from "./ratelimit/redis.ts";
 import type { RateLimiter } from "./ratelimit/types.ts";
+import { DEFAULT_CONSOLE_DIR } from "./routes/console.ts";
 import type { ReadinessCheck } from "./routes/system.ts";
 import { createScheduleService } from "./schedules.ts";
 
@@ -27,6 +28,8 @@ export interface ApiServer {
   worker: Worker | null;
   /** The bootstrap admin key, when one is configured or was generated. */
   bootstrap: BootstrapKey | null;
+  /** The folder the console at /console is served from; null when CONSOLE_ENABLED is off. */
+  consoleDir: string | null;
   /** Ends long polls and SSE streams; call before closing the listener. */
   beginShutdown(): void;
   /** Stops the worker and closes every connection. */
@@ -130,6 +133,7 @@ export async function buildServer(env: Env, opts: BuildOptions = {}): Promise<Ap
     }
 
     const shutdown = new AbortController();
+    const consoleDir = env.CONSOLE_ENABLED ? (env.CONSOLE_DIR ?? DEFAULT_CONSOLE_DIR) : null;
     const app = createApp({
       engine,
       schedules: createScheduleService(store.db, submission),
@@ -140,6 +144,7 @@ export async function buildServer(env: Env, opts: BuildOptions = {}): Promise<Ap
       readiness,
       db: store.db,
       signal: shutdown.signal,
+      console: consoleDir === null ? null : { dir: consoleDir },
       ...(opts.metrics ? { metrics: opts.metrics } : {}),
     });
 
@@ -174,6 +179,7 @@ export async function buildServer(env: Env, opts: BuildOptions = {}): Promise<Ap
       rateLimiter,
       worker,
       bootstrap,
+      consoleDir,
       beginShutdown: () => shutdown.abort(),
       close: async () => {
         shutdown.abort();

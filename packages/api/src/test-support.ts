@@ -15,6 +15,7 @@ import { Metrics } from "./metrics.ts";
 import { MemoryRateLimiter } from "./ratelimit/memory.ts";
 import { RedisRateLimiter } from "./ratelimit/redis.ts";
 import type { RateLimiter } from "./ratelimit/types.ts";
+import type { ConsoleOptions } from "./routes/console.ts";
 import { createScheduleService } from "./schedules.ts";
 
 export const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
@@ -47,6 +48,8 @@ export interface TestApiOptions {
   cacheTtlMs?: number;
   /** Default: silent. */
   logger?: Logger;
+  /** Serve a built console from this folder at /console. Default: not served. */
+  console?: ConsoleOptions;
 }
 
 export async function deleteRedisPrefix(prefix: string): Promise<void> {
@@ -104,6 +107,7 @@ export async function setupTestApi(label: string, opts: TestApiOptions = {}): Pr
     metrics,
     db: store.db,
     signal: shutdown.signal,
+    ...(opts.console ? { console: opts.console } : {}),
   });
   const keyWith: TestApi["keyWith"] = async (scopes, o = {}) =>
     (

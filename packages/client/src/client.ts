@@ -23,6 +23,7 @@ import type {
   JobSubmission,
   ListJobsParams,
   ListSchedulesParams,
+  Me,
   Problem,
   QueueDetail,
   QueueInfo,
@@ -33,6 +34,8 @@ import type {
   ScheduleCreate,
   SchedulePage,
   SchedulePatch,
+  Throughput,
+  ThroughputQuery,
   WorkerInfo,
 } from "@astraeus/contract";
 import { isTerminal } from "@astraeus/core";
@@ -431,6 +434,15 @@ export class AstraeusClient {
     });
   }
 
+  /** Finished attempts per queue and minute over the last `minutes` (default and most 60). */
+  throughput(query: ThroughputQuery = {}): Promise<Throughput> {
+    const params = new URLSearchParams();
+    if (query.minutes !== undefined) params.set("minutes", String(query.minutes));
+    if (query.queue !== undefined) params.set("queue", query.queue);
+    const qs = params.toString();
+    return this.call(`/v1/throughput${qs ? `?${qs}` : ""}`);
+  }
+
   async workers(): Promise<WorkerInfo[]> {
     return (await this.call<{ workers: WorkerInfo[] }>("/v1/workers")).workers;
   }
@@ -509,6 +521,13 @@ export class AstraeusClient {
 
   fail(req: FailRequest): Promise<FailResponse> {
     return this.call("/v1/worker/fail", { method: "POST", body: req });
+  }
+
+  // ---- the calling key ----
+
+  /** Who the key in use is: tenant, name and scopes. */
+  me(): Promise<Me> {
+    return this.call("/v1/me");
   }
 
   // ---- admin ----

@@ -21,6 +21,7 @@ export type {
   JobSubmission,
   ListJobsParams,
   ListSchedulesParams,
+  Me,
   Problem,
   QueueChange,
   QueueDetail,
@@ -28,6 +29,7 @@ export type {
   QueueSettings,
   QueueSettingsPatch,
   QueueStats,
+  QueueThroughput,
   Readiness,
   ReconcileReport,
   Schedule,
@@ -35,9 +37,11 @@ export type {
   SchedulePage,
   SchedulePatch,
   Scope,
+  Throughput,
+  ThroughputQuery,
   WorkerInfo,
 } from "@astraeus/contract";
-export { SCOPES } from "@astraeus/contract";
+export { SCOPES, THROUGHPUT_MINUTES_MAX } from "@astraeus/contract";
 export {
   AstraeusClient,
   type BatchSubmitResult,

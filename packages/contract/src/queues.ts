@@ -1,5 +1,5 @@
 // Queues and workers (read side).
-import { QueueNameSchema } from "@astraeus/core";
+import { QueueNameSchema, THROUGHPUT_MINUTES_MAX } from "@astraeus/core";
 import { z } from "zod";
 import { QueueInfo } from "./queue-control.ts";
 
@@ -9,6 +9,15 @@ export const QueueList = z.object({ queues: z.array(QueueInfo) });
 export type QueueList = z.infer<typeof QueueList>;
 
 export const QueueNameParam = z.object({ name: QueueNameSchema });
+
+/** `GET /v1/throughput` query. */
+export const ThroughputQuery = z.strictObject({
+  /** Minutes back from now, the current minute included. Default (and most) 60. */
+  minutes: z.coerce.number().int().min(1).max(THROUGHPUT_MINUTES_MAX).optional(),
+  /** Only this queue. Default: every queue. */
+  queue: QueueNameSchema.optional(),
+});
+export type ThroughputQuery = Omit<z.input<typeof ThroughputQuery>, "minutes"> & { minutes?: number };
 
 export const WorkerInfo = z.object({
   id: z.string(),

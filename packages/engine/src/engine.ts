@@ -16,6 +16,8 @@ import {
   type NewJob,
   type QueueStats,
   SCHEDULE_KEY_PREFIX,
+  THROUGHPUT_MINUTES_MAX,
+  type Throughput,
   type WorkerRecord,
 } from "@astraeus/core";
 import { GROUP_COMMIT_DEFAULTS, type GroupCommitOptions, GroupCommitter } from "./group-commit.ts";
@@ -332,6 +334,10 @@ export class JobEngine implements Engine {
 
   queueStats(tenant: string, queue?: string): Promise<QueueStats[]> {
     return this.store.queueStats(tenant, queue);
+  }
+
+  queueThroughput(tenant: string, minutes: number, queue?: string): Promise<Throughput> {
+    return this.store.queueThroughput(tenant, Math.min(Math.max(1, minutes), THROUGHPUT_MINUTES_MAX), queue);
   }
 
   workers(): Promise<WorkerRecord[]> {

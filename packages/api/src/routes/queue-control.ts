@@ -70,7 +70,8 @@ export function queueControlRoutes(app: ApiApp, deps: RouteDeps): void {
         "accepted, no worker claims from the queue, running jobs finish. `concurrency` caps the queue's " +
         "running jobs across all workers; `rateLimit` caps starts in any window of `perSeconds`. " +
         "`defaults` apply to jobs submitted later without their own `maxAttempts` / `timeoutMs`; " +
-        "`backoff` to failures reported over the HTTP worker protocol. The change is recorded with the key that made it. Answers the " +
+        "`backoff` to failures over the HTTP worker protocol and job types without a retry policy of " +
+        "their own. The change is recorded with the key that made it. Answers the " +
         "queue as `GET` does.",
       security: SECURITY,
       middleware: [requireScope("admin"), jsonBody(config.bodyLimitBytes)] as const,
