@@ -2,7 +2,7 @@
 // Hono app and (embedded mode) an in-process worker. `main.ts` only adds the listening socket and signals.
 import { join } from "node:path";
 import { createStore, schemaStatus } from "@astraeus/db";
-import { createDispatcher } from "@astraeus/dispatch";
+import { createDispatcher, redisKeys } from "@astraeus/dispatch";
 import { createEngine, type JobEngine } from "@astraeus/engine";
 import { createWorker, type Worker } from "@astraeus/worker";
 import type { Logger } from "pino";
@@ -106,7 +106,7 @@ export async function buildServer(env: Env, opts: BuildOptions = {}): Promise<Ap
     const rateLimiter: RateLimiter = env.REDIS_URL
       ? new RedisRateLimiter({
           url: env.REDIS_URL,
-          prefix: `${env.REDIS_PREFIX}rl:`,
+          prefix: redisKeys(env.REDIS_PREFIX).rateLimit,
           onError: (err) =>
             logger.warn({ err: err.message }, "rate limiter unavailable; requests pass unlimited"),
         })

@@ -1,3 +1,4 @@
+import { redisKeys } from "@astraeus/dispatch/keys";
 import { Redis } from "ioredis";
 import type { RateDecision, RateLimit, RateLimiter } from "./types.ts";
 
@@ -51,7 +52,7 @@ export class RedisRateLimiter implements RateLimiter {
   private readonly firstReady: Promise<void>;
 
   constructor(opts: RedisRateLimiterOptions) {
-    this.prefix = opts.prefix ?? "astraeus:rl:";
+    this.prefix = opts.prefix ?? redisKeys().rateLimit;
     this.onError = opts.onError;
     this.commandTimeoutMs = opts.commandTimeoutMs ?? 500;
     const redis = new Redis(opts.url, {
