@@ -1,11 +1,11 @@
 import { randomUUID } from "node:crypto";
-import { AppError, issuesFromZod } from "@astraeus/core";
+import { AppError, issuesFromZod, type Logger } from "@astraeus/core";
 import type { SqlExecutor } from "@astraeus/db";
 import type { Engine } from "@astraeus/engine";
 import { OpenAPIHono } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { routePath } from "hono/route";
-import pino, { type Logger } from "pino";
+import pino from "pino";
 import type { ApiKeyStore } from "./auth/keys.ts";
 import { type AppConfig, DEFAULT_APP_CONFIG } from "./config.ts";
 import { authenticate, rateLimit } from "./http/auth.ts";
@@ -74,7 +74,7 @@ function asAvailability(err: unknown): unknown {
 }
 
 /** JSON lines for machines; `pretty` (the dev command on a terminal) renders them readable via pino-pretty. */
-export function defaultLogger(level = "info", pretty = false): Logger {
+export function defaultLogger(level = "info", pretty = false): pino.Logger {
   return pino({
     level,
     ...(pretty
@@ -126,7 +126,7 @@ export function createApp(deps: AppDeps): ApiApp {
     const seconds = (performance.now() - started) / 1000;
     const route = routeLabel(c);
     metrics.httpDuration.observe(c.req.method, route, c.res.status, seconds);
-    if (logger.isLevelEnabled("debug")) {
+    if (logger.debug && logger.isLevelEnabled?.("debug") !== false) {
       logger.debug(
         { requestId, method: c.req.method, route, status: c.res.status, ms: Math.round(seconds * 1000) },
         "request",

@@ -1,11 +1,11 @@
 // Assembles a running API from its configuration: store, dispatcher, engine, keys, rate limiter, the
 // Hono app and (embedded mode) an in-process worker. `main.ts` only adds the listening socket and signals.
 import { join } from "node:path";
+import type { Logger } from "@astraeus/core";
 import { createStore, schemaStatus } from "@astraeus/db";
 import { createDispatcher, redisKeys } from "@astraeus/dispatch";
 import { createEngine, type JobEngine } from "@astraeus/engine";
 import { createWorker, type Worker } from "@astraeus/worker";
-import type { Logger } from "pino";
 import { createApp, defaultLogger } from "./app.ts";
 import { ApiKeyStore } from "./auth/keys.ts";
 import { type BootstrapKey, embeddedAdminKey } from "./bootstrap.ts";

@@ -1,12 +1,13 @@
 // Shared setup for this package's tests (not a test file itself): a fresh database and Redis key prefix
 // per test file, a real engine on them, the app, and keys for two tenants.
 import type { Scope } from "@astraeus/contract";
+import type { Logger } from "@astraeus/core";
 import { createStore, type SqlJobStore } from "@astraeus/db";
 import { createTestDatabase, type TestDatabase } from "@astraeus/db/testing";
 import { createDispatcher } from "@astraeus/dispatch";
 import { createEngine, type EngineOptions, type JobEngine } from "@astraeus/engine";
 import { Redis } from "ioredis";
-import pino, { type Logger } from "pino";
+import pino from "pino";
 import { createApp } from "./app.ts";
 import { ApiKeyStore } from "./auth/keys.ts";
 import type { AppConfig } from "./config.ts";

@@ -1,6 +1,7 @@
 export * from "./backoff.ts";
 export * from "./errors.ts";
 export * from "./json.ts";
+export * from "./logger.ts";
 export * from "./ports/index.ts";
 export * from "./schemas.ts";
 export * from "./states.ts";

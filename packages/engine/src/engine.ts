@@ -13,22 +13,16 @@ import {
   type Lease,
   LIMITS,
   type ListJobsQuery,
+  type Logger,
   type NewJob,
   type QueueStats,
+  silentLogger,
   type WorkerRecord,
 } from "@astraeus/core";
 import { GROUP_COMMIT_DEFAULTS, type GroupCommitOptions, GroupCommitter } from "./group-commit.ts";
 import { Maintenance, type MaintenanceOptions } from "./maintenance.ts";
 import { jobFromNew, resolveSubmission, SUBMISSION_DEFAULTS, type SubmissionDefaults } from "./submission.ts";
 import type { ClaimRequest, Engine, FailRequest, JobPage, ReconcileReport, SubmitResult } from "./types.ts";
-
-export interface Logger {
-  info(obj: object, msg?: string): void;
-  warn(obj: object, msg?: string): void;
-  error(obj: object, msg?: string): void;
-}
-
-export const silentLogger: Logger = { info() {}, warn() {}, error() {} };
 
 export interface EngineOptions {
   store: JobStore;

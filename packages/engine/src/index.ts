@@ -1,4 +1,6 @@
-export { createEngine, type EngineOptions, JobEngine, type Logger, silentLogger } from "./engine.ts";
+// Logger and silentLogger live in core; re-exported here for code that imports them from the engine.
+export { type Logger, silentLogger } from "@astraeus/core";
+export { createEngine, type EngineOptions, JobEngine } from "./engine.ts";
 export { GROUP_COMMIT_DEFAULTS, type GroupCommitOptions, GroupCommitter } from "./group-commit.ts";
 export { Maintenance, type MaintenanceOptions, type RelayReport } from "./maintenance.ts";
 export { jobFromNew, resolveSubmission, SUBMISSION_DEFAULTS, type SubmissionDefaults } from "./submission.ts";

@@ -1,8 +1,8 @@
+import { silentLogger } from "@astraeus/core";
 import { createStore, type SqlJobStore } from "@astraeus/db";
 import { createTestDatabase, type TestDatabase, waitFor } from "@astraeus/db/testing";
 import { createDispatcher } from "@astraeus/dispatch";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { silentLogger } from "./engine.ts";
 import { Maintenance } from "./maintenance.ts";
 
 let db: TestDatabase;

@@ -4,13 +4,13 @@ import type {
   JobEventRecord,
   LeaderHandle,
   Leadership,
+  Logger,
   Outbox,
   QueueDepth,
   RelayCursor,
   SweepStore,
   Telemetry,
 } from "@astraeus/core";
-import type { Logger } from "./engine.ts";
 import type { ReconcileReport } from "./types.ts";
 
 /**

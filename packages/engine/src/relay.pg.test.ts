@@ -1,12 +1,12 @@
 // The transactional outbox relay on real Postgres: the maintenance leader reads job_events past its cursor,
 // hands them to a sink and only then moves the cursor. Jobs are submitted, claimed and finished while it runs.
 import { randomUUID } from "node:crypto";
-import type { EventSink, JobEventRecord, RelayCursor } from "@astraeus/core";
+import { type EventSink, type JobEventRecord, type RelayCursor, silentLogger } from "@astraeus/core";
 import { createStore, type SqlJobStore } from "@astraeus/db";
 import { createTestDatabase, type TestDatabase, unique, waitFor } from "@astraeus/db/testing";
 import { createDispatcher } from "@astraeus/dispatch";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createEngine, type JobEngine, type MaintenanceOptions, silentLogger } from "./index.ts";
+import { createEngine, type JobEngine, type MaintenanceOptions } from "./index.ts";
 import { Maintenance } from "./maintenance.ts";
 
 let tdb: TestDatabase;

@@ -1,5 +1,4 @@
-import type { ClaimedJob, FinishedJob, JobStore, Lease, Outcome } from "@astraeus/core";
-import type { Logger } from "@astraeus/engine";
+import type { ClaimedJob, FinishedJob, JobStore, Lease, Logger, Outcome } from "@astraeus/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CompletionBuffer, type CompletionHooks } from "./completion.ts";
 import { createHarness, type Harness, waitFor } from "./testing/harness.ts";

@@ -1,6 +1,5 @@
-import type { JobStore } from "@astraeus/core";
+import type { JobStore, Logger } from "@astraeus/core";
 import { createStore, type SqlJobStore } from "@astraeus/db";
-import type { Logger } from "@astraeus/engine";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { defineJob } from "./define.ts";
 import { createHarness, type Harness, waitFor } from "./testing/harness.ts";

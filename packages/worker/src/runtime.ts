@@ -8,10 +8,12 @@ import {
   type JobStore,
   type JsonValue,
   type Lease,
+  type Logger,
   type Outcome,
+  silentLogger,
   UnrecoverableError,
 } from "@astraeus/core";
-import { type Logger, Maintenance, type MaintenanceOptions, silentLogger } from "@astraeus/engine";
+import { Maintenance, type MaintenanceOptions } from "@astraeus/engine";
 import { BUILTIN_JOBS } from "./builtins.ts";
 import { CompletionBuffer, type CompletionOptions } from "./completion.ts";
 import { type ContextHost, JobContext } from "./context.ts";

@@ -1,5 +1,5 @@
+import type { Logger } from "@astraeus/core";
 import type { Engine } from "@astraeus/engine";
-import type { Logger } from "pino";
 import type { ApiKeyStore } from "../auth/keys.ts";
 import type { AppConfig } from "../config.ts";
 import type { Metrics } from "../metrics.ts";

@@ -88,10 +88,9 @@ export function streamRoutes(app: ApiApp, deps: RouteDeps): void {
           // error, a connection address) to the client. The client gets the code and the request id.
           if (stopped()) return; // the client went away mid-write
           const appError = err instanceof AppError ? err : null;
-          deps.logger[appError ? "debug" : "error"](
-            { err: err instanceof Error ? err.message : String(err), jobId: id },
-            "job stream ended with an error",
-          );
+          const record = { err: err instanceof Error ? err.message : String(err), jobId: id };
+          if (appError) deps.logger.debug?.(record, "job stream ended with an error");
+          else deps.logger.error(record, "job stream ended with an error");
           await stream
             .writeSSE({
               event: "error",

@@ -1,10 +1,11 @@
 // End to end: the maintenance leader relays job_events through the real SqsEventSink to a local endpoint
 // speaking the SQS JSON protocol, which deduplicates like a FIFO queue (by MessageDeduplicationId).
 import { randomUUID } from "node:crypto";
+import { silentLogger } from "@astraeus/core";
 import { createStore, type SqlJobStore } from "@astraeus/db";
 import { createTestDatabase, type TestDatabase, waitFor } from "@astraeus/db/testing";
 import { createDispatcher } from "@astraeus/dispatch";
-import { createEngine, type JobEngine, Maintenance, silentLogger } from "@astraeus/engine";
+import { createEngine, type JobEngine, Maintenance } from "@astraeus/engine";
 import { clientConfig, FakeAws, type SqsBatchEntry, sqsAccepted } from "@astraeus/functions/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SqsEventSink } from "./sqs-sink.ts";
