@@ -1,9 +1,9 @@
 import { hostname } from "node:os";
 import {
-  backoffDelay,
   type ClaimedJob,
   type Delivery,
   type Dispatcher,
+  decideRetry,
   type FinishedJob,
   type JobStore,
   type JsonValue,
@@ -366,16 +366,16 @@ export class Worker implements ContextHost {
     const lease = { id: job.id, leaseToken: job.leaseToken };
     const reason = err instanceof JobAbort ? err.reason : null;
     if (reason === "cancelled") return { ...lease, to: "cancelled", kind: "cancelled" };
-    const error =
-      reason === "timeout"
-        ? { message: `timed out after ${job.timeoutMs} ms`, code: "timeout" }
-        : toJobError(err);
-    const kind = reason === "timeout" ? "timed_out" : "failed";
-    if (err instanceof UnrecoverableError || job.attempt >= job.maxAttempts) {
-      return { ...lease, to: "dead", kind: kind === "timed_out" ? "timed_out" : "dead", error };
-    }
-    const delay = backoffDelay(job.attempt, a.def?.retry);
-    return { ...lease, to: "queued", kind, error, runAt: new Date(Date.now() + delay) };
+    const timedOut = reason === "timeout";
+    const error = timedOut
+      ? { message: `timed out after ${job.timeoutMs} ms`, code: "timeout" }
+      : toJobError(err);
+    const retryable = !(err instanceof UnrecoverableError);
+    const { attempt, maxAttempts } = job;
+    const d = decideRetry({ attempt, maxAttempts, timedOut, retryable }, a.def?.retry);
+    return d.to === "dead"
+      ? { ...lease, to: "dead", kind: d.kind, error }
+      : { ...lease, to: "queued", kind: d.kind, error, runAt: new Date(Date.now() + d.delayMs) };
   }
 
   /** First outcome wins; later ones (a handler settling after its timeout or release) are ignored. */

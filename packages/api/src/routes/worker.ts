@@ -130,17 +130,13 @@ export function workerRoutes(app: ApiApp, deps: RouteDeps): void {
       request: { body: { required: true, content: { "application/json": { schema: CompleteRequestDoc } } } },
       responses: {
         200: json(CompleteResponseDoc, "The job succeeded"),
-        ...problems(400, 401, 403, 409, 413, 415, 422, 429),
+        ...problems(400, 401, 403, 404, 409, 413, 415, 422, 429),
       },
     }),
     async (c) => {
       const req = c.req.valid("json");
-      const tenant = c.get("principal").tenant;
-      // The engine fences by lease token alone; checking the owner first keeps another tenant's key from
-      // finishing a job even with a leaked token (404, as for every other id-bearing route).
-      await engine.get(tenant, req.id);
       const ok = await engine.complete(
-        tenant,
+        c.get("principal").tenant,
         { id: req.id, leaseToken: req.leaseToken },
         req.result ?? null,
       );
@@ -156,7 +152,9 @@ export function workerRoutes(app: ApiApp, deps: RouteDeps): void {
       tags: ["workers"],
       summary: "Report a failed attempt: retried with backoff, or dead-lettered",
       description:
-        "`retryable: false` (or the last attempt) dead-letters the job; otherwise it is queued again.",
+        "`retryable: false` (or the last attempt) dead-letters the job; otherwise it is queued again after " +
+        "the backoff `retry` describes (default: 1 s base, ×2, 5 min cap, full jitter). `timedOut: true` " +
+        "records the attempt as `timed_out`. The in-process worker decides by the same rule.",
       security: SECURITY,
       middleware: [worker, body] as const,
       request: { body: { required: true, content: { "application/json": { schema: FailRequestDoc } } } },
@@ -172,6 +170,8 @@ export function workerRoutes(app: ApiApp, deps: RouteDeps): void {
         leaseToken: req.leaseToken,
         error: req.error,
         ...(req.retryable !== undefined ? { retryable: req.retryable } : {}),
+        ...(req.timedOut !== undefined ? { timedOut: req.timedOut } : {}),
+        ...(req.retry !== undefined ? { retry: req.retry } : {}),
       });
       if (!r.accepted || r.state === null) throw leaseLost([req.id]);
       return c.json({ id: req.id, state: r.state }, 200);
