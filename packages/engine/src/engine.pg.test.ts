@@ -396,6 +396,7 @@ describe("reading, cancelling and retrying through the engine", () => {
       () => engine.cancel(other, job.id),
       () => engine.retry(other, job.id),
       () => engine.fail(other, { id: job.id, leaseToken: randomUUID(), error: { message: "x" } }),
+      () => engine.complete(other, { id: job.id, leaseToken: randomUUID() }, null),
     ]) {
       expect((await thrown(call())).code).toBe("not_found");
     }
