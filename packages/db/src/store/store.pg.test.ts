@@ -7,6 +7,7 @@ import type { SqlJobStore } from "./index.ts";
 import { claimNextQuery, finish } from "./lease.ts";
 import { listJobsQuery, queueStatsQuery } from "./read.ts";
 import { idAt, newJob, storeContract, unique } from "./store.contract.ts";
+import { transitionsContract } from "./transitions.contract.ts";
 
 /** Every plan node that reads `table`, with the rows it produced or threw away. */
 function scansOf(plan: unknown, table: string): { type: string; rows: number }[] {
@@ -40,6 +41,10 @@ afterAll(async () => {
 });
 
 storeContract("Postgres", async () => {
+  const store = await createStore({ url: tdb.url, maxConnections: 4 });
+  return { store, cleanup: () => store.close() };
+});
+transitionsContract("Postgres", async () => {
   const store = await createStore({ url: tdb.url, maxConnections: 4 });
   return { store, cleanup: () => store.close() };
 });
