@@ -153,27 +153,6 @@ export async function setupTestApi(label: string, opts: TestApiOptions = {}): Pr
   };
 }
 
-/** Polls `fn` until it returns a value that is not undefined, or fails after `timeoutMs`. */
-export async function eventually<T>(
-  fn: () => Promise<T | undefined> | T | undefined,
-  timeoutMs = 10_000,
-  what = "condition",
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v !== undefined) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline)
-      throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ""}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
-
 /** Rows in `jobs` (all tenants). */
 export async function countJobs(store: SqlJobStore): Promise<number> {
   const [row] = await store.db.query<{ n: number }>("SELECT count(*)::int AS n FROM jobs");

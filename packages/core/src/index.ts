@@ -6,4 +6,5 @@ export * from "./ports/index.ts";
 export * from "./retry.ts";
 export * from "./schemas.ts";
 export * from "./states.ts";
+export * from "./time.ts";
 export * from "./uuidv7.ts";

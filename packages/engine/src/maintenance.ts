@@ -1,15 +1,16 @@
-import type {
-  EventSink,
-  HintQueue,
-  JobEventRecord,
-  LeaderHandle,
-  Leadership,
-  Logger,
-  Outbox,
-  QueueDepth,
-  RelayCursor,
-  SweepStore,
-  Telemetry,
+import {
+  type EventSink,
+  type HintQueue,
+  type JobEventRecord,
+  type LeaderHandle,
+  type Leadership,
+  type Logger,
+  type Outbox,
+  type QueueDepth,
+  type RelayCursor,
+  type SweepStore,
+  type Telemetry,
+  within,
 } from "@astraeus/core";
 import type { ReconcileReport } from "./types.ts";
 
@@ -22,13 +23,11 @@ const HINT_WAIT_MS = 2_000;
 
 /** `p`, or `fallback` if it fails or has not settled within HINT_WAIT_MS. */
 function hint<T>(p: Promise<T>, fallback: T): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  return Promise.race([
+  return within(
     p.catch(() => fallback),
-    new Promise<T>((resolve) => {
-      timer = setTimeout(() => resolve(fallback), HINT_WAIT_MS);
-    }),
-  ]).finally(() => clearTimeout(timer));
+    HINT_WAIT_MS,
+    () => fallback,
+  );
 }
 
 export interface MaintenanceOptions {

@@ -11,7 +11,9 @@ import {
   type Logger,
   type Outcome,
   silentLogger,
+  sleep,
   UnrecoverableError,
+  within,
 } from "@astraeus/core";
 import { Maintenance, type MaintenanceOptions } from "@astraeus/engine";
 import { BUILTIN_JOBS } from "./builtins.ts";
@@ -216,7 +218,7 @@ export class Worker implements ContextHost {
           for (const job of jobs) this.startJob(job);
         } catch (err) {
           this.log.error({ err: String(err) }, "claim from Postgres failed");
-          await this.pause(500);
+          await sleep(500);
         }
       }
     }
@@ -489,10 +491,6 @@ export class Worker implements ContextHost {
     for (const w of waiters) w();
   }
 
-  private pause(ms: number): Promise<void> {
-    return new Promise((resolve) => setTimeout(resolve, ms));
-  }
-
   /**
    * Graceful drain: stop claiming, give in-flight jobs `graceMs` to finish, then release the rest back to
    * `queued` at once (not a failed attempt) so they run elsewhere. Outcomes still unwritten when the grace
@@ -506,7 +504,7 @@ export class Worker implements ContextHost {
     await this.loop;
     const deadline = Date.now() + graceMs;
     while (this.active.size > 0 && Date.now() < deadline) {
-      await Promise.race([this.waitForSlot(), this.pause(Math.min(100, deadline - Date.now()))]);
+      await within(this.waitForSlot(), Math.min(100, deadline - Date.now()), () => undefined);
     }
     for (const a of [...this.active.values()]) this.abort(a, "released");
     await this.completions.drain(Math.max(deadline - Date.now(), FINAL_WRITE_MS));

@@ -1,3 +1,4 @@
+import { within } from "@astraeus/core";
 import { redisKeys } from "@astraeus/dispatch/keys";
 import { Redis } from "ioredis";
 import type { RateDecision, RateLimit, RateLimiter } from "./types.ts";
@@ -93,14 +94,7 @@ export class RedisRateLimiter implements RateLimiter {
   }
 
   private async waitForFirstConnection(): Promise<void> {
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([
-      this.firstReady,
-      new Promise<void>((resolve) => {
-        timer = setTimeout(resolve, this.commandTimeoutMs);
-      }),
-    ]);
-    clearTimeout(timer);
+    await within(this.firstReady, this.commandTimeoutMs, () => undefined);
   }
 
   private report(err: Error): void {

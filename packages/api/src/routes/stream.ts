@@ -1,13 +1,13 @@
 // Server-Sent Events of one job's transitions. Postgres is polled (events are the audit rows, so the
 // stream cannot miss or reorder a transition); the stream ends after a terminal state.
-import { AppError, isTerminal, type JobState } from "@astraeus/core";
+import { AppError, isTerminal, type JobState, sleep } from "@astraeus/core";
 import { createRoute, z } from "@hono/zod-openapi";
 import { streamSSE } from "hono/streaming";
 import { requireScope } from "../http/auth.ts";
 import type { ApiApp } from "../http/env.ts";
 import { EVENT_ID_MESSAGE, EventIdQuery, isEventId } from "../http/event-id.ts";
 import { JobIdParamDoc, problems, SECURITY } from "../openapi.ts";
-import { type RouteDeps, sleep } from "./deps.ts";
+import type { RouteDeps } from "./deps.ts";
 
 const StreamQuery = z.strictObject({
   lastEventId: EventIdQuery.optional().openapi({

@@ -1,7 +1,7 @@
 import type { ClaimedJob, ClaimResponse, HeartbeatResponse } from "@astraeus/contract";
-import type { Job, JobEvent } from "@astraeus/core";
+import { type Job, type JobEvent, sleep } from "@astraeus/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { eventually, setupTestApi, type TestApi } from "../test-support.ts";
+import { setupTestApi, type TestApi } from "../test-support.ts";
 
 let t: TestApi;
 beforeAll(async () => {
@@ -79,7 +79,7 @@ describe("the HTTP worker protocol", () => {
       json: { workerId: "poller", queues: ["proto-c"], waitMs: 10_000 },
     });
     // Give the claim a head start so it is waiting when the job arrives (correctness does not depend on it).
-    await new Promise((r) => setTimeout(r, 150));
+    await sleep(150);
     const job = await submit("proto-c");
     const res = await pending;
     const { jobs } = (await res.json()) as ClaimResponse;
@@ -103,11 +103,9 @@ describe("the HTTP worker protocol", () => {
     expect(first?.id).toBe(job.id);
     if (!first) return;
     // Once the lease lapses maintenance reaps it; then a second worker claims the job with a new token.
-    await eventually(
-      async () => ((await t.engine.reconcile()).reaped > 0 ? true : undefined),
-      10_000,
-      "lease reap",
-    );
+    await expect
+      .poll(async () => (await t.engine.reconcile()).reaped, { timeout: 10_000 })
+      .toBeGreaterThan(0);
     const [second] = await claim("proto-d");
     expect(second?.id).toBe(job.id);
     expect(second?.leaseToken).not.toBe(first.leaseToken);

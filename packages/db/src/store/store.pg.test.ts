@@ -1,7 +1,7 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { createStore } from "../index.ts";
 import type { SqlExecutor } from "../sql.ts";
-import { createTestDatabase, type TestDatabase, waitFor } from "../testing.ts";
+import { createTestDatabase, type TestDatabase } from "../testing.ts";
 import { retryJob } from "./admin.ts";
 import type { SqlJobStore } from "./index.ts";
 import { claimNextQuery, finish } from "./lease.ts";
@@ -107,15 +107,18 @@ describe("the Postgres job store under concurrency", () => {
         settled = true;
       },
     );
-    await waitFor(`a statement to finish or wait for backend ${pid}`, async () => {
-      if (settled) return true;
-      const [r] = await store.db.query<{ n: number }>(
-        `SELECT count(*)::int AS n FROM pg_stat_activity
-         WHERE datname = current_database() AND $1::int = ANY(pg_blocking_pids(pid))`,
-        [pid],
-      );
-      return Number(r?.n) > 0 || settled;
-    });
+    await vi.waitFor(
+      async () => {
+        if (settled) return;
+        const [r] = await store.db.query<{ n: number }>(
+          `SELECT count(*)::int AS n FROM pg_stat_activity
+           WHERE datname = current_database() AND $1::int = ANY(pg_blocking_pids(pid))`,
+          [pid],
+        );
+        expect(settled || Number(r?.n) > 0, `a statement to finish or wait for backend ${pid}`).toBe(true);
+      },
+      { timeout: 15_000, interval: 20 },
+    );
   }
 
   it("claims each job exactly once when 20 claimByIds calls race over the same 200 ids", async () => {
