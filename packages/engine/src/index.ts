@@ -2,6 +2,9 @@
 export { type Logger, silentLogger } from "@astraeus/core";
 export { createEngine, type EngineOptions, JobEngine } from "./engine.ts";
 export { GROUP_COMMIT_DEFAULTS, type GroupCommitOptions, GroupCommitter } from "./group-commit.ts";
+export { type Lead, LeaderHost, type LeaderHostOptions, type LeaderUnit } from "./leader/host.ts";
+export { EventRelay, type EventRelayOptions, type RelayStats } from "./leader/relay.ts";
+export { Sweeper, type SweeperOptions } from "./leader/sweeper.ts";
 export { Maintenance, type MaintenanceOptions, type RelayReport } from "./maintenance.ts";
 export { jobFromNew, resolveSubmission, SUBMISSION_DEFAULTS, type SubmissionDefaults } from "./submission.ts";
 export type * from "./types.ts";

@@ -1,39 +1,18 @@
-import {
-  type EventSink,
-  type HintQueue,
-  type JobEventRecord,
-  type LeaderHandle,
-  type Leadership,
-  type Logger,
-  type Outbox,
-  type QueueDepth,
-  type RelayCursor,
-  type SweepStore,
-  type Telemetry,
-  within,
-} from "@astraeus/core";
+// The work one process does for the whole system, as units on a leader host: the sweeper (promote, reap,
+// reconcile hints, prune, depths) and, with a sink, the event relay. Maintenance wires them from one set of
+// options; a new unit is one more entry in the list in its constructor (or in the `units` option).
+import type { EventSink, HintQueue, Leadership, Logger, Outbox, SweepStore, Telemetry } from "@astraeus/core";
+import { LeaderHost, type LeaderUnit } from "./leader/host.ts";
+import { EventRelay, type RelayReport, type RelayStats } from "./leader/relay.ts";
+import { Sweeper } from "./leader/sweeper.ts";
 import type { ReconcileReport } from "./types.ts";
 
-/**
- * Longest a maintenance step waits on Redis. Hints are optional and Postgres is the truth: while Redis is
- * down, ioredis holds each command through its reconnect attempts (tens of seconds), and waiting on that
- * would hold back reaping and promotion, which only need Postgres, for minutes.
- */
-const HINT_WAIT_MS = 2_000;
-
-/** `p`, or `fallback` if it fails or has not settled within HINT_WAIT_MS. */
-function hint<T>(p: Promise<T>, fallback: T): Promise<T> {
-  return within(
-    p.catch(() => fallback),
-    HINT_WAIT_MS,
-    () => fallback,
-  );
-}
+export type { RelayReport } from "./leader/relay.ts";
 
 export interface MaintenanceOptions {
   /** Sweep interval in ms (reap, reconcile, prune, depth). Default 5000. */
   intervalMs: number;
-  /** How often due delayed jobs are promoted, in ms. Default 1000. */
+  /** How often due delayed jobs are promoted (and leadership checked), in ms. Default 1000. */
   promoteIntervalMs: number;
   /** Rows handled per step and tick. Default 1000. */
   batchLimit: number;
@@ -66,19 +45,9 @@ export interface MaintenanceOptions {
   relayStart: "retained" | "now";
   /** Told after every relay tick (metrics). */
   onRelay?: (report: RelayReport) => void;
+  /** More units for the leader to run beside the sweeper and the relay. Default none. */
+  units?: LeaderUnit[];
   logger: Logger;
-}
-
-export interface RelayReport {
-  /** Events the sink accepted this tick. */
-  relayed: number;
-  /**
-   * Age in ms of the oldest event not yet published, as far as this tick knows (0 when caught up). It
-   * grows while the sink fails or while a long transaction holds events back.
-   */
-  lagMs: number;
-  /** Set when the sink or the store failed; the cursor stayed where it was. */
-  error?: unknown;
 }
 
 const DEFAULTS: Omit<MaintenanceOptions, "logger"> = {
@@ -97,259 +66,53 @@ const DEFAULTS: Omit<MaintenanceOptions, "logger"> = {
   relayStart: "retained",
 };
 
-const age = (now: number, at: string | Date | null | undefined): number =>
-  at ? Math.max(0, now - new Date(at).getTime()) : 0;
+/** What `relayStats` shows when the relay is off. */
+const NO_RELAY: Readonly<RelayStats> = Object.freeze({ relayed: 0, ticks: 0, failures: 0, lagMs: 0 });
 
-/**
- * The periodic work one process does for the whole system. Every step is a conditional, idempotent
- * statement, so a stale leader or an admin-triggered run alongside the leader cannot corrupt state.
- */
 export class Maintenance {
   readonly opts: MaintenanceOptions;
-  private leader: LeaderHandle | null = null;
-  private timer: NodeJS.Timeout | null = null;
-  private running = false;
-  private stopped = true;
-  private lastSweep = 0;
-  private current: Promise<void> = Promise.resolve();
-  private relayTimer: NodeJS.Timeout | null = null;
-  private relayCurrent: Promise<void> = Promise.resolve();
-  private relayFailures = 0;
-  private relayPrepared = false;
-  /** Totals of the event relay since start (tests, diagnostics). */
-  readonly relayStats = { relayed: 0, ticks: 0, failures: 0, lagMs: 0 };
+  /** Holds leadership and runs the units while it does. */
+  readonly host: LeaderHost;
+  private readonly sweeper: Sweeper;
+  private readonly relay: EventRelay | null;
 
   constructor(
-    private readonly store: SweepStore & Outbox & Leadership,
-    private readonly dispatcher: HintQueue & Telemetry,
+    store: SweepStore & Outbox & Leadership,
+    dispatcher: HintQueue & Telemetry,
     opts: Partial<MaintenanceOptions> & { logger: Logger },
   ) {
     this.opts = { ...DEFAULTS, ...opts };
+    const o = this.opts;
+    this.host = new LeaderHost(store, {
+      lockName: o.lockName,
+      checkIntervalMs: o.promoteIntervalMs,
+      logger: o.logger,
+    });
+    this.sweeper = new Sweeper(store, dispatcher, o);
+    this.relay = o.eventSink ? new EventRelay(store, dispatcher, o.eventSink, o) : null;
+    const units: (LeaderUnit | null)[] = [this.sweeper, this.relay, ...(o.units ?? [])];
+    for (const unit of units) if (unit) this.host.add(unit);
   }
 
   get isLeader(): boolean {
-    return this.leader !== null;
+    return this.host.isLeader;
+  }
+
+  /** Totals of the event relay since start (tests, diagnostics); zeros when the relay is off. */
+  get relayStats(): Readonly<RelayStats> {
+    return this.relay?.stats ?? NO_RELAY;
   }
 
   start(): void {
-    if (!this.stopped) return;
-    this.stopped = false;
-    this.schedule(0);
-    if (this.opts.eventSink) this.scheduleRelay(0);
-  }
-
-  private schedule(ms: number): void {
-    if (this.stopped) return;
-    this.timer = setTimeout(() => {
-      this.current = this.tick().finally(() => this.schedule(this.opts.promoteIntervalMs));
-    }, ms);
-  }
-
-  private async tick(): Promise<void> {
-    if (this.running) return;
-    this.running = true;
-    try {
-      if (this.leader && !(await this.leader.probe())) {
-        this.opts.logger.warn({}, "maintenance leadership lost");
-        this.leader = null;
-      }
-      if (!this.leader) this.leader = await this.store.tryLeadership(this.opts.lockName);
-      if (!this.leader) return;
-      await this.promote();
-      if (Date.now() - this.lastSweep >= this.opts.intervalMs) {
-        this.lastSweep = Date.now();
-        await this.sweep();
-      }
-    } catch (err) {
-      this.opts.logger.error({ err: String(err) }, "maintenance tick failed");
-    } finally {
-      this.running = false;
-    }
+    this.host.start();
   }
 
   async stop(): Promise<void> {
-    this.stopped = true;
-    if (this.timer) clearTimeout(this.timer);
-    if (this.relayTimer) clearTimeout(this.relayTimer);
-    await Promise.all([this.current.catch(() => {}), this.relayCurrent.catch(() => {})]);
-    const leader = this.leader;
-    this.leader = null;
-    await leader?.release().catch(() => {});
+    await this.host.stop();
   }
 
-  /** Every step once, now, regardless of leadership (the admin reconcile route and tests). */
-  async runOnce(): Promise<ReconcileReport> {
-    const promoted = await this.promote();
-    const report = await this.sweep();
-    return { ...report, promoted: promoted + report.promoted };
-  }
-
-  private scheduleRelay(ms: number): void {
-    if (this.stopped) return;
-    this.relayTimer = setTimeout(() => {
-      this.relayCurrent = this.relayTick()
-        .catch((err: unknown) => this.opts.logger.error({ err: String(err) }, "event relay tick failed"))
-        .finally(() => this.scheduleRelay(this.opts.relayIntervalMs));
-    }, ms);
-  }
-
-  /** The relay runs on the leader only, on its own timer so a slow sink never delays promotion or reaping. */
-  private async relayTick(): Promise<void> {
-    const sink = this.opts.eventSink;
-    if (!sink || !this.leader) return;
-    const report = await this.relayEvents(sink);
-    this.relayStats.ticks++;
-    this.relayStats.relayed += report.relayed;
-    this.relayStats.lagMs = report.lagMs;
-    const log = this.opts.logger;
-    if (report.error === undefined) {
-      if (this.relayFailures > 0) log.info({ failures: this.relayFailures }, "event relay recovered");
-      this.relayFailures = 0;
-    } else {
-      this.relayStats.failures++;
-      this.relayFailures++;
-      // Every failure is retried next tick; log the first and then one a minute's worth.
-      const every = Math.max(1, Math.round(60_000 / this.opts.relayIntervalMs));
-      if (this.relayFailures === 1 || this.relayFailures % every === 0) {
-        log.error(
-          { err: String(report.error), failures: this.relayFailures, lagMs: report.lagMs },
-          "event relay failed; the same events are sent again next tick",
-        );
-      }
-    }
-    // For the scaler's EventsRelayLagSeconds (and its alarm); losing one sample is harmless.
-    await hint(
-      this.dispatcher.publishRelayLag({ lagMs: report.lagMs, at: new Date().toISOString() }),
-      undefined,
-    );
-    try {
-      this.opts.onRelay?.(report);
-    } catch {
-      // A metrics hook must not stop the relay.
-    }
-  }
-
-  /**
-   * The transactional outbox relay: read events past the saved cursor, hand them to the sink in order and
-   * only then move the cursor. A failed send leaves the cursor, so the same events go again next tick
-   * (at least once; the FIFO queue's deduplication by event id absorbs re-sends within 5 minutes).
-   */
-  private async relayEvents(sink: EventSink): Promise<RelayReport> {
-    const { relayKey, relayBatchSize, relayMaxBatchesPerTick } = this.opts;
-    let relayed = 0;
-    let pending: JobEventRecord[] = [];
-    try {
-      if (!this.relayPrepared) {
-        await this.store.ensureOutboxIndex();
-        if (this.opts.relayStart === "now") await this.store.startRelayCursorAtNow(relayKey);
-        this.relayPrepared = true;
-      }
-      let cursor: RelayCursor = await this.store.loadRelayCursor(relayKey);
-      for (let i = 0; i < relayMaxBatchesPerTick && this.leader && !this.stopped; i++) {
-        const batch = await this.store.readEventsAfter(cursor, relayBatchSize);
-        pending = batch.events;
-        if (batch.pulledAhead > 0) {
-          this.opts.logger.warn(
-            { pulledAhead: batch.pulledAhead },
-            "event relay published events ahead of its cursor to keep a job's order; they will be sent again",
-          );
-        }
-        if (batch.events.length > 0) await sink.send(batch.events);
-        if (batch.next.txid !== cursor.txid || batch.next.id !== cursor.id) {
-          await this.store.saveRelayCursor(relayKey, batch.next);
-          cursor = batch.next;
-        }
-        relayed += batch.events.length;
-        pending = [];
-        const now = Date.now();
-        if (!batch.more) return { relayed, lagMs: age(now, batch.heldBackSince) };
-        // Bounded per tick; what is left was written about when the last event just sent was.
-        if (i === relayMaxBatchesPerTick - 1) return { relayed, lagMs: age(now, batch.events.at(-1)?.at) };
-      }
-      return { relayed, lagMs: 0 };
-    } catch (error) {
-      // The failed batch's oldest event, or (nothing read: the store failed) the lag last known.
-      const now = Date.now();
-      const oldest = pending.reduce((min, e) => Math.min(min, new Date(e.at).getTime()), now);
-      return { relayed, lagMs: pending.length > 0 ? now - oldest : this.relayStats.lagMs, error };
-    }
-  }
-
-  private async promote(): Promise<number> {
-    let total = 0;
-    for (;;) {
-      const due = await this.store.promoteDue(this.opts.batchLimit);
-      if (due.length > 0) await hint(this.dispatcher.dispatch(due), undefined);
-      total += due.length;
-      if (due.length < this.opts.batchLimit) return total;
-    }
-  }
-
-  private async sweep(): Promise<ReconcileReport> {
-    const { batchLimit: limit } = this.opts;
-    const report: ReconcileReport = { promoted: 0, reaped: 0, redispatched: 0, pendingAcked: 0, pruned: 0 };
-    const reaped = await this.store.reapExpiredLeases(limit);
-    report.reaped = reaped.requeued.length + reaped.dead + reaped.cancelled;
-    if (reaped.requeued.length > 0) await hint(this.dispatcher.dispatch(reaped.requeued), undefined);
-    if (reaped.dead > 0) await hint(this.dispatcher.countDeadJobs(reaped.dead), undefined);
-    if (report.reaped > 0)
-      this.opts.logger.info({ ...reaped, requeued: reaped.requeued.length }, "reaped leases");
-
-    // Unanswered: Redis is unreachable, and the per-queue hint repairs wait for a later sweep.
-    const known = await hint(this.dispatcher.knownQueues(), null);
-    const queues = new Set(known ?? []);
-    const depths = await this.store.queueDepths();
-    for (const d of depths) queues.add(d.queue);
-    for (const queue of known === null ? [] : queues) {
-      report.pendingAcked += await hint(this.resolvePending(queue), 0);
-      // Nothing left to deliver yet Postgres has old ready jobs: their hints were lost (e.g. Redis flushed).
-      const undelivered = await hint(this.dispatcher.undelivered(queue), -1);
-      if (undelivered === 0) {
-        const stale = await this.store.staleReady([queue], this.opts.staleReadyMs, limit);
-        if (stale.length > 0) {
-          await hint(this.dispatcher.dispatch(stale), undefined);
-          report.redispatched += stale.length;
-        }
-      }
-      await hint(this.dispatcher.trim(queue), undefined);
-    }
-    report.pruned = await this.store.pruneFinished(this.opts.retentionMs, limit);
-    if (known !== null) await this.publishDepths(queues, depths);
-    return report;
-  }
-
-  /** Entries a reader took but never acknowledged: re-dispatch the ones still ready, drop the rest. */
-  private async resolvePending(queue: string): Promise<number> {
-    const pending = await this.dispatcher
-      .stalePending(queue, this.opts.pendingIdleMs, this.opts.batchLimit)
-      .catch(() => []);
-    if (pending.length === 0) return 0;
-    const ready = await this.store.filterReady(pending.map((p) => p.delivery.jobId));
-    const again = [...ready].map((id) => ({ id, queue }));
-    // Acknowledge only once the ready ones are re-dispatched, so a failure leaves them pending for next time.
-    if (again.length > 0) await this.dispatcher.dispatch(again);
-    await this.dispatcher.ack(pending.map((p) => p.delivery));
-    return pending.length;
-  }
-
-  /** Every known queue gets a figure, zero included, so the scaler never acts on a stale depth. */
-  private async publishDepths(queues: Set<string>, depths: QueueDepth[]): Promise<void> {
-    const now = Date.now();
-    const at = new Date(now).toISOString();
-    const byQueue = new Map(depths.map((d) => [d.queue, d]));
-    await hint(
-      this.dispatcher.publishDepths(
-        [...queues].map((queue) => {
-          const d = byQueue.get(queue);
-          return {
-            queue,
-            ready: d?.ready ?? 0,
-            oldestReadyAgeMs: d?.oldestReadyAt ? Math.max(0, now - d.oldestReadyAt.getTime()) : null,
-            at,
-          };
-        }),
-      ),
-      undefined,
-    );
+  /** Every sweeper step once, now, regardless of leadership (the admin reconcile route and tests). */
+  runOnce(): Promise<ReconcileReport> {
+    return this.sweeper.runOnce();
   }
 }
