@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
-import { AppError, issuesFromZod, type Logger } from "@astraeus/core";
-import type { SqlExecutor } from "@astraeus/db";
+import { AppError, type EventCounter, issuesFromZod, type Logger } from "@astraeus/core";
+import { SqlEventCounter, type SqlExecutor } from "@astraeus/db";
 import type { Engine } from "@astraeus/engine";
 import { OpenAPIHono } from "@hono/zod-openapi";
 import type { Context } from "hono";
@@ -35,7 +35,9 @@ export interface AppDeps {
   metrics?: Metrics;
   /** Named checks for /ready. Default: Postgres (`store.ping`) and dispatch (`dispatcher.ping`). */
   readiness?: Record<string, ReadinessCheck>;
-  /** The store's SQL executor, for cluster-wide job counters in /metrics. Default: none (counters stay 0). */
+  /** Where the cluster-wide job counters in /metrics are read (db's SqlEventCounter). Default: none (they stay 0). */
+  eventCounts?: EventCounter | null;
+  /** The store's SQL executor, wrapped in a SqlEventCounter when `eventCounts` is not given. Default: none. */
   db?: SqlExecutor | null;
   /** Aborting it ends long polls and SSE streams (graceful shutdown). Default: never aborted. */
   signal?: AbortSignal;
@@ -92,7 +94,7 @@ export function createApp(deps: AppDeps): ApiApp {
   const config: AppConfig = { ...DEFAULT_APP_CONFIG, ...deps.config };
   const logger = deps.logger ?? defaultLogger();
   const metrics = deps.metrics ?? new Metrics();
-  metrics.attach(deps.engine.store, deps.db ?? null);
+  metrics.attach(deps.engine.store, deps.eventCounts ?? (deps.db ? new SqlEventCounter(deps.db) : null));
   const signal = deps.signal ?? new AbortController().signal;
   const readiness = deps.readiness ?? {
     postgres: () => deps.engine.store.ping(),

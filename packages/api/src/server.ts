@@ -2,7 +2,7 @@
 // Hono app and (embedded mode) an in-process worker. `main.ts` only adds the listening socket and signals.
 import { join } from "node:path";
 import type { Logger } from "@astraeus/core";
-import { createStore, schemaStatus } from "@astraeus/db";
+import { createStore, SqlApiKeyRepository, SqlEventCounter, schemaStatus } from "@astraeus/db";
 import { createDispatcher, redisKeys } from "@astraeus/dispatch";
 import { createEngine, type JobEngine } from "@astraeus/engine";
 import { createWorker, type Worker } from "@astraeus/worker";
@@ -97,7 +97,7 @@ export async function buildServer(env: Env, opts: BuildOptions = {}): Promise<Ap
     let bootstrap: BootstrapKey | null = null;
     if (env.ASTRAEUS_ADMIN_KEY) bootstrap = { key: env.ASTRAEUS_ADMIN_KEY, generated: false };
     else if (embedded) bootstrap = await embeddedAdminKey(env.ASTRAEUS_DATA_DIR);
-    const keys = new ApiKeyStore(store.db, {
+    const keys = new ApiKeyStore(new SqlApiKeyRepository(store.db), {
       cacheTtlMs: env.API_KEY_CACHE_TTL_MS,
       ...(bootstrap ? { bootstrap: { key: bootstrap.key, tenant: env.ASTRAEUS_ADMIN_TENANT } } : {}),
       onError: (err) => logger.warn({ err: String(err) }, "api key usage update failed"),
@@ -133,7 +133,7 @@ export async function buildServer(env: Env, opts: BuildOptions = {}): Promise<Ap
       config: appConfigFromEnv(env),
       logger,
       readiness,
-      db: store.db,
+      eventCounts: new SqlEventCounter(store.db),
       signal: shutdown.signal,
       ...(opts.metrics ? { metrics: opts.metrics } : {}),
     });

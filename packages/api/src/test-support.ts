@@ -2,7 +2,7 @@
 // per test file, a real engine on them, the app, and keys for two tenants.
 import type { Scope } from "@astraeus/contract";
 import type { Logger } from "@astraeus/core";
-import { createStore, type SqlJobStore } from "@astraeus/db";
+import { createStore, SqlApiKeyRepository, SqlEventCounter, type SqlJobStore } from "@astraeus/db";
 import { createTestDatabase, type TestDatabase } from "@astraeus/db/testing";
 import { createDispatcher } from "@astraeus/dispatch";
 import { createEngine, type EngineOptions, type JobEngine } from "@astraeus/engine";
@@ -85,7 +85,7 @@ export async function setupTestApi(label: string, opts: TestApiOptions = {}): Pr
   const store = await createStore({ url: db.url, maxConnections: 10 });
   const dispatcher = createDispatcher({ redisUrl: REDIS_URL, prefix, onError: () => {} });
   const engine = createEngine({ store, dispatcher, ...opts.engine });
-  const keys = new ApiKeyStore(store.db, {
+  const keys = new ApiKeyStore(new SqlApiKeyRepository(store.db), {
     cacheTtlMs: opts.cacheTtlMs ?? 5_000,
     bootstrap: { key: ADMIN_KEY, tenant: "ops" },
   });
@@ -101,7 +101,7 @@ export async function setupTestApi(label: string, opts: TestApiOptions = {}): Pr
     config: { rateLimitPerSec: 0, pollIntervalMs: 50, ...opts.config },
     logger: opts.logger ?? pino({ level: "silent" }),
     metrics,
-    db: store.db,
+    eventCounts: new SqlEventCounter(store.db),
     signal: shutdown.signal,
   });
   const keyWith: TestApi["keyWith"] = async (scopes, o = {}) =>

@@ -1,4 +1,4 @@
-import { createStore } from "@astraeus/db";
+import { createStore, SqlApiKeyRepository } from "@astraeus/db";
 import { RedisDispatcher } from "@astraeus/dispatch";
 import { createEngine } from "@astraeus/engine";
 import pino from "pino";
@@ -39,7 +39,7 @@ describe("GET /health and /ready", () => {
     try {
       const app = createApp({
         engine,
-        keys: new ApiKeyStore(store.db),
+        keys: new ApiKeyStore(new SqlApiKeyRepository(store.db)),
         rateLimiter: new MemoryRateLimiter(),
         logger: pino({ level: "silent" }),
       });
