@@ -3,25 +3,14 @@
 // options; a new unit is one more entry in the list in its constructor (or in the `units` option).
 import type { EventSink, HintQueue, Leadership, Logger, Outbox, SweepStore, Telemetry } from "@astraeus/core";
 import { LeaderHost, type LeaderUnit } from "./leader/host.ts";
-import { EventRelay, type RelayReport, type RelayStats } from "./leader/relay.ts";
-import { Sweeper } from "./leader/sweeper.ts";
+import { EventRelay, type EventRelayOptions, RELAY_DEFAULTS, type RelayStats } from "./leader/relay.ts";
+import { SWEEPER_DEFAULTS, Sweeper, type SweeperOptions } from "./leader/sweeper.ts";
 import type { ReconcileReport } from "./types.ts";
 
 export type { RelayReport } from "./leader/relay.ts";
 
-export interface MaintenanceOptions {
-  /** Sweep interval in ms (reap, reconcile, prune, depth). Default 5000. */
-  intervalMs: number;
-  /** How often due delayed jobs are promoted (and leadership checked), in ms. Default 1000. */
-  promoteIntervalMs: number;
-  /** Rows handled per step and tick. Default 1000. */
-  batchLimit: number;
-  /** Ready jobs unclaimed this long while their stream has nothing undelivered are re-dispatched. Default 30000. */
-  staleReadyMs: number;
-  /** Stream entries delivered but unacknowledged this long are resolved from Postgres. Default 60000. */
-  pendingIdleMs: number;
-  /** Finished jobs are deleted after this long. Default 7 days. */
-  retentionMs: number;
+/** The sweeper's and the relay's options (each with its default there), and the leader's. */
+export interface MaintenanceOptions extends SweeperOptions, EventRelayOptions {
   /** Advisory lock name: one leader at a time per database. Default "astraeus:maintenance". */
   lockName: string;
   /**
@@ -29,41 +18,15 @@ export interface MaintenanceOptions {
    * Default null.
    */
   eventSink: EventSink | null;
-  /** How often the relay reads new events, in ms. Default 1000. */
-  relayIntervalMs: number;
-  /** Events read and sent per batch. Default 500. */
-  relayBatchSize: number;
-  /** Batches per relay tick at most (it goes on while full batches come back). Default 20. */
-  relayMaxBatchesPerTick: number;
-  /** `engine_state` key of the relay's cursor. Default "events_relay". */
-  relayKey: string;
-  /**
-   * Where a relay with no saved position starts: "retained" publishes every event still in Postgres
-   * (up to JOB_RETENTION_DAYS of history), "now" only what is written from its first tick on.
-   * Default "retained".
-   */
-  relayStart: "retained" | "now";
-  /** Told after every relay tick (metrics). */
-  onRelay?: (report: RelayReport) => void;
   /** More units for the leader to run beside the sweeper and the relay. Default none. */
   units?: LeaderUnit[];
-  logger: Logger;
 }
 
 const DEFAULTS: Omit<MaintenanceOptions, "logger"> = {
-  intervalMs: 5000,
-  promoteIntervalMs: 1000,
-  batchLimit: 1000,
-  staleReadyMs: 30_000,
-  pendingIdleMs: 60_000,
-  retentionMs: 7 * 86_400_000,
+  ...SWEEPER_DEFAULTS,
+  ...RELAY_DEFAULTS,
   lockName: "astraeus:maintenance",
   eventSink: null,
-  relayIntervalMs: 1000,
-  relayBatchSize: 500,
-  relayMaxBatchesPerTick: 20,
-  relayKey: "events_relay",
-  relayStart: "retained",
 };
 
 /** What `relayStats` shows when the relay is off. */
@@ -85,6 +48,7 @@ export class Maintenance {
     const o = this.opts;
     this.host = new LeaderHost(store, {
       lockName: o.lockName,
+      // As often as the sweeper promotes: a new leader starts promoting within that long.
       checkIntervalMs: o.promoteIntervalMs,
       logger: o.logger,
     });

@@ -6,20 +6,32 @@ import { hint } from "./hint.ts";
 import type { Lead, LeaderUnit } from "./host.ts";
 
 export interface EventRelayOptions {
-  /** How often the relay reads new events, in ms. */
+  /** How often the relay reads new events, in ms. Default 1000. */
   relayIntervalMs: number;
-  /** Events read and sent per batch. */
+  /** Events read and sent per batch. Default 500. */
   relayBatchSize: number;
-  /** Batches per relay tick at most (it goes on while full batches come back). */
+  /** Batches per relay tick at most (it goes on while full batches come back). Default 20. */
   relayMaxBatchesPerTick: number;
-  /** `engine_state` key of the relay's cursor. */
+  /** `engine_state` key of the relay's cursor. Default "events_relay". */
   relayKey: string;
-  /** Where a relay with no saved position starts: every event still retained, or only new ones. */
+  /**
+   * Where a relay with no saved position starts: "retained" publishes every event still in Postgres
+   * (up to JOB_RETENTION_DAYS of history), "now" only what is written from its first tick on.
+   * Default "retained".
+   */
   relayStart: "retained" | "now";
-  /** Told after every relay tick (metrics). */
-  onRelay?: ((report: RelayReport) => void) | undefined;
+  /** Told after every relay tick (metrics). Default: nothing. */
+  onRelay?: (report: RelayReport) => void;
   logger: Logger;
 }
+
+export const RELAY_DEFAULTS: Omit<EventRelayOptions, "logger"> = {
+  relayIntervalMs: 1000,
+  relayBatchSize: 500,
+  relayMaxBatchesPerTick: 20,
+  relayKey: "events_relay",
+  relayStart: "retained",
+};
 
 export interface RelayReport {
   /** Events the sink accepted this tick. */
@@ -49,13 +61,16 @@ export class EventRelay implements LeaderUnit {
   readonly stats: RelayStats = { relayed: 0, ticks: 0, failures: 0, lagMs: 0 };
   private failures = 0;
   private prepared = false;
+  private readonly opts: EventRelayOptions;
 
   constructor(
     private readonly store: Outbox,
     private readonly telemetry: Telemetry,
     private readonly sink: EventSink,
-    private readonly opts: EventRelayOptions,
-  ) {}
+    opts: Partial<EventRelayOptions> & { logger: Logger },
+  ) {
+    this.opts = { ...RELAY_DEFAULTS, ...opts };
+  }
 
   get intervalMs(): number {
     return this.opts.relayIntervalMs;

@@ -8,30 +8,42 @@ import { hint } from "./hint.ts";
 import type { LeaderUnit } from "./host.ts";
 
 export interface SweeperOptions {
-  /** Sweep interval in ms (reap, reconcile, prune, depth). */
+  /** Sweep interval in ms (reap, reconcile, prune, depth). Default 5000. */
   intervalMs: number;
-  /** How often due delayed jobs are promoted, in ms (the unit's tick). */
+  /** How often due delayed jobs are promoted (the unit's tick), in ms. Default 1000. */
   promoteIntervalMs: number;
-  /** Rows handled per step and tick. */
+  /** Rows handled per step and tick. Default 1000. */
   batchLimit: number;
-  /** Ready jobs unclaimed this long while their stream has nothing undelivered are re-dispatched. */
+  /** Ready jobs unclaimed this long while their stream has nothing undelivered are re-dispatched. Default 30000. */
   staleReadyMs: number;
-  /** Stream entries delivered but unacknowledged this long are resolved from Postgres. */
+  /** Stream entries delivered but unacknowledged this long are resolved from Postgres. Default 60000. */
   pendingIdleMs: number;
-  /** Finished jobs are deleted after this long. */
+  /** Finished jobs are deleted after this long. Default 7 days. */
   retentionMs: number;
   logger: Logger;
 }
 
+export const SWEEPER_DEFAULTS: Omit<SweeperOptions, "logger"> = {
+  intervalMs: 5000,
+  promoteIntervalMs: 1000,
+  batchLimit: 1000,
+  staleReadyMs: 30_000,
+  pendingIdleMs: 60_000,
+  retentionMs: 7 * 86_400_000,
+};
+
 export class Sweeper implements LeaderUnit {
   readonly name = "maintenance";
   private lastSweep = 0;
+  private readonly opts: SweeperOptions;
 
   constructor(
     private readonly store: SweepStore,
     private readonly dispatcher: HintQueue & Telemetry,
-    private readonly opts: SweeperOptions,
-  ) {}
+    opts: Partial<SweeperOptions> & { logger: Logger },
+  ) {
+    this.opts = { ...SWEEPER_DEFAULTS, ...opts };
+  }
 
   get intervalMs(): number {
     return this.opts.promoteIntervalMs;
