@@ -1,6 +1,7 @@
 // The store's transitions against core's state machine (core/src/states.ts): drive every transition the
-// store performs, then check that each job_events row it wrote is one the machine allows, and that every
-// transition the machine has was performed (so the machine describes the store, no more and no less).
+// store performs, then check that each event of the jobs' trails (as listEvents reads them back, claims
+// recorded on the row included) is one the machine allows, and that every transition the machine has was
+// performed (so the machine describes the store, no more and no less).
 import {
   type ClaimedJob,
   type EventKind,
@@ -38,9 +39,12 @@ export function transitionsContract(name: string, open: () => Promise<OpenedStor
       await cleanup?.();
     });
 
+    const made: string[] = [];
+
     async function submit(over: Partial<NewJob> = {}): Promise<NewJob> {
       const job = newJob({ tenant, queue, ...over });
       expect((await store.insertJobs([job])).inserted.has(job.id)).toBe(true);
+      made.push(job.id);
       return job;
     }
 
@@ -63,7 +67,7 @@ export function transitionsContract(name: string, open: () => Promise<OpenedStor
       );
     }
 
-    it("writes only events the state machine allows, and performs every transition it has", async () => {
+    it("records only transitions the state machine allows, and performs every transition it has", async () => {
       const error = { message: "boom" };
       const soon = () => new Date(Date.now() + 60_000);
 
@@ -112,12 +116,12 @@ export function transitionsContract(name: string, open: () => Promise<OpenedStor
       expect((await store.getJob(tenant, lapsedLast.id))?.state).toBe("dead");
       expect((await store.getJob(tenant, lapsedCancelled.id))?.state).toBe("cancelled");
 
-      const rows = await store.db.query<{ kind: EventKind; from: JobState | null; to: JobState | null }>(
-        `SELECT kind, from_state::text AS "from", to_state::text AS "to" FROM job_events
-         WHERE tenant = $1 ORDER BY id`,
-        [tenant],
-      );
-      const recorded: Recorded[] = rows.map((r) => ({ kind: r.kind, from: r.from, to: r.to }));
+      const recorded: Recorded[] = [];
+      for (const id of made) {
+        for (const e of await store.listEvents(tenant, id)) {
+          recorded.push({ kind: e.kind, from: e.fromState, to: e.toState });
+        }
+      }
       const refused = recorded.filter((r) => !isAllowedEvent(r.kind, r.from, r.to)).map(key);
       expect(refused).toEqual([]);
 

@@ -116,6 +116,8 @@ export class EventRelay implements LeaderUnit {
     try {
       if (!this.prepared) {
         await this.store.ensureOutboxIndex();
+        // Every transition an event row from here on (claims are otherwise recorded on the job row only).
+        await this.store.enableOutbox();
         if (this.opts.relayStart === "now") await this.store.startRelayCursorAtNow(relayKey);
         this.prepared = true;
       }
