@@ -1,5 +1,5 @@
 // The HTTP worker protocol: claim, heartbeat, complete, fail.
-import { JobError, JobTypeSchema, LIMITS, QueueNameSchema } from "@astraeus/core";
+import { JobError, JobTypeSchema, QueueNameSchema, RetryPolicySchema } from "@astraeus/core";
 import { z } from "zod";
 import { WORKER_LIMITS } from "./common.ts";
 
@@ -67,19 +67,11 @@ export const CompleteRequest = LeaseRef.extend({
 });
 export type CompleteRequest = z.infer<typeof CompleteRequest>;
 
-const DelayMs = z.int().min(0).max(LIMITS.maxScheduleAheadMs);
-
-/** The job type's backoff between attempts, as `defineJob`'s `retry` (unset fields take the defaults). */
-export const RetryHint = z.strictObject({
-  /** First delay in ms. Default 1000. */
-  baseMs: DelayMs.optional(),
-  /** Ceiling for any delay in ms. Default 300000 (5 min). */
-  maxMs: DelayMs.optional(),
-  /** Multiplier per attempt. Default 2. */
-  factor: z.number().min(1).max(100).optional(),
-  /** Full jitter: the delay is uniform in [0, computed delay]. Default true. */
-  jitter: z.boolean().optional(),
-});
+/**
+ * The job type's backoff between attempts, as `defineJob`'s `retry`: any of `baseMs` and `maxMs` (0 to
+ * 24 h), `factor` (1–100) and `jitter`, the shape of a queue's default backoff.
+ */
+export const RetryHint = RetryPolicySchema.partial();
 export type RetryHint = z.infer<typeof RetryHint>;
 
 export const FailRequest = LeaseRef.extend({
@@ -88,7 +80,10 @@ export const FailRequest = LeaseRef.extend({
   retryable: z.boolean().optional(),
   /** The attempt ran past the job's `timeoutMs`: recorded as `timed_out` instead of `failed`. Default false. */
   timedOut: z.boolean().optional(),
-  /** The backoff before the next attempt. Default: 1 s base, ×2 per attempt, 5 min cap, full jitter. */
+  /**
+   * The backoff before the next attempt; unset fields take the queue's default backoff, else 1 s base, ×2
+   * per attempt, 5 min cap, full jitter.
+   */
   retry: RetryHint.optional(),
 });
 export type FailRequest = z.infer<typeof FailRequest>;

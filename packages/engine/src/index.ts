@@ -6,5 +6,12 @@ export { type Lead, LeaderHost, type LeaderHostOptions, type LeaderUnit } from "
 export { EventRelay, type EventRelayOptions, RELAY_DEFAULTS, type RelayStats } from "./leader/relay.ts";
 export { SWEEPER_DEFAULTS, Sweeper, type SweeperOptions } from "./leader/sweeper.ts";
 export { Maintenance, type MaintenanceOptions, type RelayReport } from "./maintenance.ts";
-export { jobFromNew, resolveSubmission, SUBMISSION_DEFAULTS, type SubmissionDefaults } from "./submission.ts";
+export { QueueSettingsCache, type QueueSettingsCacheOptions } from "./queue-settings-cache.ts";
+export {
+  jobFromNew,
+  type QueueJobDefaults,
+  resolveSubmission,
+  SUBMISSION_DEFAULTS,
+  type SubmissionDefaults,
+} from "./submission.ts";
 export type * from "./types.ts";

@@ -158,8 +158,9 @@ export function workerRoutes(app: ApiApp, deps: RouteDeps): void {
       summary: "Report a failed attempt: retried with backoff, or dead-lettered",
       description:
         "`retryable: false` (or the last attempt) dead-letters the job; otherwise it is queued again after " +
-        "the backoff `retry` describes (default: 1 s base, ×2, 5 min cap, full jitter). `timedOut: true` " +
-        "records the attempt as `timed_out`. The in-process worker decides by the same rule.",
+        "the backoff `retry` describes (over the queue's default backoff, else 1 s base, ×2, 5 min cap, full " +
+        "jitter). `timedOut: true` records the attempt as `timed_out`. The in-process worker decides by the " +
+        "same rule.",
       security: SECURITY,
       middleware: [worker, body] as const,
       request: { body: { required: true, content: { "application/json": { schema: FailRequestDoc } } } },
