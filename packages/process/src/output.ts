@@ -7,6 +7,7 @@
 // asynchronously like pino's, drops everything once stdout has failed, and is flushed only by
 // `flushOutput`, with a deadline. pino-pretty, when wanted, formats lines in this thread (no transport).
 import { writeSync } from "node:fs";
+import { within } from "@astraeus/core";
 import pino, { type Logger, type LoggerOptions } from "pino";
 // A CommonJS module whose types describe ES exports: `.SonicBoom` is the class in both readings.
 import sonicBoom from "sonic-boom";
@@ -51,19 +52,14 @@ class StdoutDestination {
   /** Resolves once what was written reached stdout, stdout failed, or `timeoutMs` passed. */
   flush(timeoutMs: number): Promise<void> {
     if (this.broken) return Promise.resolve();
-    return new Promise((resolve) => {
-      const timer = setTimeout(resolve, timeoutMs);
-      timer.unref();
+    const flushed = new Promise<void>((resolve) => {
       try {
-        this.boom.flush(() => {
-          clearTimeout(timer);
-          resolve();
-        });
+        this.boom.flush(() => resolve());
       } catch {
-        clearTimeout(timer);
         resolve();
       }
     });
+    return within(flushed, timeoutMs, () => undefined);
   }
 }
 

@@ -9,6 +9,7 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { poll, sleep } from "@astraeus/core";
 
 const ROOT = fileURLToPath(new URL("../../../..", import.meta.url));
 const requests = Number(process.argv[2] ?? 300);
@@ -57,16 +58,15 @@ async function run(label: string, dataDir: string): Promise<void> {
     process.stdout.write(`| ${label} | ${step} | ${m.rss} | ${m.peak} |\n`);
   };
   try {
-    const started = Date.now();
-    for (;;) {
-      const ok = await fetch(`${base}/ready`).then(
-        (r) => r.ok,
-        () => false,
-      );
-      if (ok) break;
-      if (Date.now() - started > 180_000) throw new Error("pnpm dev did not become ready within 180 s");
-      await new Promise((r) => setTimeout(r, 200));
-    }
+    const ready = await poll(
+      () =>
+        fetch(`${base}/ready`).then(
+          (r) => r.ok || undefined,
+          () => undefined,
+        ),
+      { intervalMs: 200, timeoutMs: 180_000 },
+    );
+    if (!ready) throw new Error("pnpm dev did not become ready within 180 s");
     report("ready");
     const key = readFileSync(join(dataDir, "admin.key"), "utf8").trim();
     const headers = { authorization: `Bearer ${key}`, "content-type": "application/json" };
@@ -82,7 +82,7 @@ async function run(label: string, dataDir: string): Promise<void> {
     for (const id of ids) await (await fetch(`${base}/v1/jobs/${id}`, { headers })).arrayBuffer();
     for (let i = 0; i < 20; i++) await (await fetch(`${base}/v1/jobs?limit=100`, { headers })).arrayBuffer();
     report(`after ${requests * 2 + 20} requests`);
-    await new Promise((r) => setTimeout(r, 5_000));
+    await sleep(5_000);
     report("5 s later");
   } finally {
     child.kill("SIGTERM");

@@ -5,6 +5,7 @@ export { type HelpRun, runHelp } from "./help.ts";
 import { type ChildProcess, spawn } from "node:child_process";
 import { createServer } from "node:net";
 import { fileURLToPath } from "node:url";
+import { within } from "@astraeus/core";
 
 /** The repository root, where `node --import tsx <entry>` is run from (as pnpm does). */
 export const ROOT = fileURLToPath(new URL("../../../..", import.meta.url));
@@ -68,22 +69,14 @@ export function killEntries(): void {
  * The child's exit status, or a failure naming what it printed if it has not exited within `ms` (it is
  * then SIGKILLed, so a hung child never outlives the test).
  */
-export async function exitWithin(
+export function exitWithin(
   child: EntryChild,
   ms: number,
 ): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => {
-      child.proc.kill("SIGKILL");
-      reject(new Error(`still running ${ms} ms after the signal; its output:\n${child.output()}`));
-    }, ms);
+  return within(child.exited, ms, () => {
+    child.proc.kill("SIGKILL");
+    throw new Error(`still running ${ms} ms after the signal; its output:\n${child.output()}`);
   });
-  try {
-    return await Promise.race([child.exited, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 /** Whether nothing listens on 127.0.0.1:`port` (this process can bind it). */
