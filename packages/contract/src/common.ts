@@ -1,6 +1,6 @@
 import { z } from "zod";
 
-export const SCOPES = ["jobs:read", "jobs:write", "worker", "admin"] as const;
+export const SCOPES = ["jobs:read", "jobs:write", "worker", "admin", "webhooks"] as const;
 export const ScopeSchema = z.enum(SCOPES);
 export type Scope = z.infer<typeof ScopeSchema>;
 

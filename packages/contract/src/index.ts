@@ -8,3 +8,4 @@ export * from "./common.ts";
 export * from "./jobs.ts";
 export * from "./queues.ts";
 export * from "./worker-protocol.ts";
+export * from "./webhooks.ts";

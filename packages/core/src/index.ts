@@ -5,3 +5,4 @@ export * from "./ports/index.ts";
 export * from "./schemas.ts";
 export * from "./states.ts";
 export * from "./uuidv7.ts";
+export * from "./webhooks.ts";
