@@ -7,5 +7,5 @@ export * from "./admin.ts";
 export * from "./common.ts";
 export * from "./jobs.ts";
 export * from "./queues.ts";
-export * from "./worker-protocol.ts";
 export * from "./webhooks.ts";
+export * from "./worker-protocol.ts";

@@ -32,7 +32,10 @@ export const WebhookUrlSchema = z
   .url({ protocol: /^https?$/, error: "must be an http(s) URL" })
   .max(WEBHOOK_LIMITS.urlMax);
 
-const Events = z.array(WebhookEventTypeSchema).min(1).max(WEBHOOK_EVENT_TYPES.length + 1);
+const Events = z
+  .array(WebhookEventTypeSchema)
+  .min(1)
+  .max(WEBHOOK_EVENT_TYPES.length + 1);
 const Queues = z.array(QueueNameSchema).min(1).max(WEBHOOK_LIMITS.filterMax);
 const Types = z.array(JobTypeSchema).min(1).max(WEBHOOK_LIMITS.filterMax);
 const Description = z.string().max(WEBHOOK_LIMITS.descriptionMax);
@@ -154,7 +157,11 @@ export const WebhookDeliveryListQuery = z.strictObject({
   limit: Limit.optional(),
   status: WebhookDeliveryStatusSchema.optional(),
 });
-export type WebhookDeliveryListQuery = { cursor?: string; limit?: number; status?: WebhookDelivery["status"] };
+export type WebhookDeliveryListQuery = {
+  cursor?: string;
+  limit?: number;
+  status?: WebhookDelivery["status"];
+};
 
 export const WebhookDeliveryPage = z.object({
   deliveries: z.array(WebhookDelivery),

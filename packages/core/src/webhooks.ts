@@ -13,7 +13,11 @@ export const WEBHOOK_ALL_EVENTS = "*";
 export const WEBHOOK_TEST_EVENT = "webhook.test";
 
 /** What an endpoint gets when it names no event types: the terminal transitions. */
-export const DEFAULT_WEBHOOK_EVENTS: readonly WebhookEventType[] = ["job.succeeded", "job.dead", "job.cancelled"];
+export const DEFAULT_WEBHOOK_EVENTS: readonly WebhookEventType[] = [
+  "job.succeeded",
+  "job.dead",
+  "job.cancelled",
+];
 
 export function webhookEventType(kind: EventKind): WebhookEventType {
   return `job.${kind}`;

@@ -1,11 +1,7 @@
 // Webhooks: endpoints a tenant registers, the delivery rows the maintenance leader fans job events out to,
 // and the transport that sends one signed request.
 import type { JsonValue } from "../json.ts";
-import type {
-  WebhookDeliveryStatus,
-  WebhookDisabledReason,
-  WebhookDisablePolicy,
-} from "../webhooks.ts";
+import type { WebhookDeliveryStatus, WebhookDisabledReason, WebhookDisablePolicy } from "../webhooks.ts";
 import type { RelayCursor } from "./outbox.ts";
 
 /** A registered endpoint as the API shows it (never its secrets). Timestamps are ISO strings. */
@@ -118,7 +114,11 @@ export interface WebhookEndpointStore {
     previousExpiresAt: Date,
   ): Promise<WebhookEndpoint | null>;
   /** Queues one delivery to the endpoint (the test event), due at once. Null if no such endpoint. */
-  enqueueDelivery(tenant: string, endpointId: string, delivery: NewWebhookDelivery): Promise<WebhookDelivery | null>;
+  enqueueDelivery(
+    tenant: string,
+    endpointId: string,
+    delivery: NewWebhookDelivery,
+  ): Promise<WebhookDelivery | null>;
   /** Newest first; null if no such endpoint. */
   listDeliveries(
     tenant: string,
@@ -127,7 +127,12 @@ export interface WebhookEndpointStore {
   ): Promise<WebhookDelivery[] | null>;
   getDelivery(tenant: string, endpointId: string, deliveryId: string): Promise<WebhookDelivery | null>;
   /** Sends a delivery again (whatever its status): pending, due at `at`. Null if there is no such delivery. */
-  redeliver(tenant: string, endpointId: string, deliveryId: string, at: Date): Promise<WebhookDelivery | null>;
+  redeliver(
+    tenant: string,
+    endpointId: string,
+    deliveryId: string,
+    at: Date,
+  ): Promise<WebhookDelivery | null>;
 }
 
 /** An enabled endpoint's filters, as the fan-out matches events against them. */

@@ -56,7 +56,10 @@ export async function subscriptions(db: SqlExecutor): Promise<WebhookSubscriptio
   }));
 }
 
-export async function jobInfo(db: SqlExecutor, jobIds: readonly string[]): Promise<Map<string, WebhookJobInfo>> {
+export async function jobInfo(
+  db: SqlExecutor,
+  jobIds: readonly string[],
+): Promise<Map<string, WebhookJobInfo>> {
   const out = new Map<string, WebhookJobInfo>();
   if (jobIds.length === 0) return out;
   const rows = await db.query(

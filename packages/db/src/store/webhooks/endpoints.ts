@@ -48,11 +48,15 @@ export async function createEndpoint(
   });
 }
 
-export async function getEndpoint(db: SqlExecutor, tenant: string, id: string): Promise<WebhookEndpoint | null> {
-  const [row] = await db.query(`SELECT ${ENDPOINT_COLUMNS} FROM webhook_endpoints WHERE tenant = $1 AND id = $2`, [
-    tenant,
-    id,
-  ]);
+export async function getEndpoint(
+  db: SqlExecutor,
+  tenant: string,
+  id: string,
+): Promise<WebhookEndpoint | null> {
+  const [row] = await db.query(
+    `SELECT ${ENDPOINT_COLUMNS} FROM webhook_endpoints WHERE tenant = $1 AND id = $2`,
+    [tenant, id],
+  );
   return row ? rowToEndpoint(row) : null;
 }
 
@@ -110,7 +114,11 @@ export async function updateEndpoint(
   return row ? rowToEndpoint(row) : null;
 }
 
-export async function deleteEndpoint(db: SqlExecutor, tenant: string, id: string): Promise<WebhookEndpoint | null> {
+export async function deleteEndpoint(
+  db: SqlExecutor,
+  tenant: string,
+  id: string,
+): Promise<WebhookEndpoint | null> {
   const [row] = await db.query(
     `DELETE FROM webhook_endpoints WHERE tenant = $1 AND id = $2 RETURNING ${ENDPOINT_COLUMNS}`,
     [tenant, id],

@@ -41,10 +41,19 @@ export class SqlWebhookStore implements WebhookEndpointStore, WebhookDeliverySto
   deleteEndpoint(tenant: string, id: string): Promise<WebhookEndpoint | null> {
     return e.deleteEndpoint(this.db, tenant, id);
   }
-  rotateSecret(tenant: string, id: string, secret: string, previousExpiresAt: Date): Promise<WebhookEndpoint | null> {
+  rotateSecret(
+    tenant: string,
+    id: string,
+    secret: string,
+    previousExpiresAt: Date,
+  ): Promise<WebhookEndpoint | null> {
     return e.rotateSecret(this.db, tenant, id, secret, previousExpiresAt);
   }
-  enqueueDelivery(tenant: string, endpointId: string, delivery: NewWebhookDelivery): Promise<WebhookDelivery | null> {
+  enqueueDelivery(
+    tenant: string,
+    endpointId: string,
+    delivery: NewWebhookDelivery,
+  ): Promise<WebhookDelivery | null> {
     return e.enqueueDelivery(this.db, tenant, endpointId, delivery);
   }
   listDeliveries(
@@ -57,7 +66,12 @@ export class SqlWebhookStore implements WebhookEndpointStore, WebhookDeliverySto
   getDelivery(tenant: string, endpointId: string, deliveryId: string): Promise<WebhookDelivery | null> {
     return e.getDelivery(this.db, tenant, endpointId, deliveryId);
   }
-  redeliver(tenant: string, endpointId: string, deliveryId: string, at: Date): Promise<WebhookDelivery | null> {
+  redeliver(
+    tenant: string,
+    endpointId: string,
+    deliveryId: string,
+    at: Date,
+  ): Promise<WebhookDelivery | null> {
     return e.redeliver(this.db, tenant, endpointId, deliveryId, at);
   }
 
@@ -76,7 +90,12 @@ export class SqlWebhookStore implements WebhookEndpointStore, WebhookDeliverySto
   dueEndpoints(now: Date, limit: number): Promise<string[]> {
     return d.dueEndpoints(this.db, now, limit);
   }
-  claimDeliveries(endpointId: string, now: Date, leaseUntil: Date, limit: number): Promise<ClaimedWebhookDelivery[]> {
+  claimDeliveries(
+    endpointId: string,
+    now: Date,
+    leaseUntil: Date,
+    limit: number,
+  ): Promise<ClaimedWebhookDelivery[]> {
     return d.claimDeliveries(this.db, endpointId, now, leaseUntil, limit);
   }
   recordAttempt(attempt: WebhookAttemptRecord): Promise<{ recorded: boolean; disabled: boolean }> {

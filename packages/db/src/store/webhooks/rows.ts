@@ -24,7 +24,8 @@ export const D_DELIVERY_COLUMNS = DELIVERY_COLUMNS.replace(/(^|,\s*)(\w+)/g, "$1
 /** Most attempts shown with a delivery. */
 export const RECENT_ATTEMPTS = 5;
 
-const strings = (v: unknown): string[] | null => (v === null || v === undefined ? null : (v as string[]).map(String));
+const strings = (v: unknown): string[] | null =>
+  v === null || v === undefined ? null : (v as string[]).map(String);
 const intOrNull = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
 
 export function rowToEndpoint(r: Row): WebhookEndpoint {

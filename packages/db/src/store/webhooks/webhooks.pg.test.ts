@@ -4,8 +4,8 @@ import { randomUUID } from "node:crypto";
 import { isAppError, type NewWebhookDelivery, type NewWebhookEndpoint, uuidv7 } from "@astraeus/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createStore } from "../../index.ts";
-import type { SqlJobStore } from "../index.ts";
 import { createTestDatabase, type TestDatabase, unique, waitFor } from "../../testing.ts";
+import type { SqlJobStore } from "../index.ts";
 import { recordAttempt } from "./deliveries.ts";
 import { SqlWebhookStore } from "./index.ts";
 
@@ -105,9 +105,10 @@ describe("webhook endpoints", () => {
 
     expect((await store.deleteEndpoint(tenant, a.id))?.id).toBe(a.id);
     expect(await store.getEndpoint(tenant, a.id)).toBeNull();
-    const [{ n }] = (await jobs.db.query("SELECT count(*)::int AS n FROM webhook_deliveries WHERE endpoint_id = $1", [
-      a.id,
-    ])) as [{ n: number }];
+    const [{ n }] = (await jobs.db.query(
+      "SELECT count(*)::int AS n FROM webhook_deliveries WHERE endpoint_id = $1",
+      [a.id],
+    )) as [{ n: number }];
     expect(n).toBe(0);
   });
 
@@ -257,7 +258,11 @@ describe("webhook deliveries", () => {
       [orphan.id, ep.id, orphan.eventId, job],
     );
     const now = new Date(Date.now() + 1000);
-    const r = await store.housekeep(now, { finishedBefore: now, abandonCreatedBefore: new Date(0), limit: 1000 });
+    const r = await store.housekeep(now, {
+      finishedBefore: now,
+      abandonCreatedBefore: new Date(0),
+      limit: 1000,
+    });
     expect(r.pruned).toBeGreaterThanOrEqual(1);
     expect(r.released).toBeGreaterThanOrEqual(1);
     expect(await store.getDelivery(tenant, ep.id, done.id)).toBeNull();
