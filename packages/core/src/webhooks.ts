@@ -81,3 +81,12 @@ export type WebhookDeliveryStatus = (typeof WEBHOOK_DELIVERY_STATUSES)[number];
 
 /** The message `Maintenance`'s webhook unit logs when it disables an endpoint (a CloudWatch metric filter counts it). */
 export const WEBHOOK_DISABLED_LOG = "webhook endpoint disabled after repeated failures";
+
+/** `engine_state` key of the webhook fan-out's position in the job-events outbox. */
+export const WEBHOOK_FANOUT_CURSOR = "webhooks_fanout";
+
+/** A new signing secret: `whsec_` and 32 random bytes in base64, as Standard Webhooks libraries expect. */
+export function generateWebhookSecret(): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(32));
+  return `whsec_${btoa(String.fromCharCode(...bytes))}`;
+}

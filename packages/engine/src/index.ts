@@ -1,5 +1,7 @@
 export { createEngine, type EngineOptions, JobEngine, type Logger, silentLogger } from "./engine.ts";
 export { GROUP_COMMIT_DEFAULTS, type GroupCommitOptions, GroupCommitter } from "./group-commit.ts";
+export type { LeaderContext, LeaderUnit } from "./leader-unit.ts";
 export { Maintenance, type MaintenanceOptions, type RelayReport } from "./maintenance.ts";
 export { jobFromNew, resolveSubmission, SUBMISSION_DEFAULTS, type SubmissionDefaults } from "./submission.ts";
 export type * from "./types.ts";
+export * from "./webhooks/index.ts";

@@ -11,6 +11,7 @@ import type {
   Telemetry,
 } from "@astraeus/core";
 import type { Logger } from "./engine.ts";
+import type { LeaderUnit } from "./leader-unit.ts";
 import type { ReconcileReport } from "./types.ts";
 
 /**
@@ -67,6 +68,8 @@ export interface MaintenanceOptions {
   relayStart: "retained" | "now";
   /** Told after every relay tick (metrics). */
   onRelay?: (report: RelayReport) => void;
+  /** Further work only the leader does, each on its own timers (e.g. webhook delivery). Default none. */
+  units: readonly LeaderUnit[];
   logger: Logger;
 }
 
@@ -96,6 +99,7 @@ const DEFAULTS: Omit<MaintenanceOptions, "logger"> = {
   relayMaxBatchesPerTick: 20,
   relayKey: "events_relay",
   relayStart: "retained",
+  units: [],
 };
 
 const age = (now: number, at: string | Date | null | undefined): number =>
@@ -137,6 +141,7 @@ export class Maintenance {
     this.stopped = false;
     this.schedule(0);
     if (this.opts.eventSink) this.scheduleRelay(0);
+    for (const unit of this.opts.units) unit.start(this);
   }
 
   private schedule(ms: number): void {
@@ -172,7 +177,17 @@ export class Maintenance {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
     if (this.relayTimer) clearTimeout(this.relayTimer);
-    await Promise.all([this.current.catch(() => {}), this.relayCurrent.catch(() => {})]);
+    await Promise.all([
+      this.current.catch(() => {}),
+      this.relayCurrent.catch(() => {}),
+      ...this.opts.units.map((u) =>
+        u
+          .stop()
+          .catch((err: unknown) =>
+            this.opts.logger.error({ err: String(err), unit: u.name }, "unit stop failed"),
+          ),
+      ),
+    ]);
     const leader = this.leader;
     this.leader = null;
     await leader?.release().catch(() => {});

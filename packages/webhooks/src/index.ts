@@ -10,7 +10,6 @@ export {
   TargetRefused,
 } from "./target.ts";
 export {
-  generateWebhookSecret,
   HttpWebhookTransport,
   type HttpWebhookTransportOptions,
   signatureHeader,

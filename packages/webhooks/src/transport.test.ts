@@ -2,11 +2,12 @@
 import { once } from "node:events";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
+import { generateWebhookSecret } from "@astraeus/core";
 import { Webhook } from "standardwebhooks";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { parseCidrs } from "./address.ts";
 import type { LookupAll, TargetPolicy } from "./target.ts";
-import { generateWebhookSecret, HttpWebhookTransport } from "./transport.ts";
+import { HttpWebhookTransport } from "./transport.ts";
 
 interface Received {
   headers: http.IncomingHttpHeaders;

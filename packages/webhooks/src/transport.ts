@@ -4,7 +4,6 @@
 // checked address through a custom `lookup`, so a DNS answer that changes in between (rebinding) cannot
 // redirect it; redirects are not followed; at most `maxResponseBytes` of the answer are read; a plain timer
 // bounds the whole request.
-import { randomBytes } from "node:crypto";
 import http from "node:http";
 import https from "node:https";
 import type { LookupFunction } from "node:net";
@@ -22,11 +21,6 @@ export interface HttpWebhookTransportOptions {
   userAgent?: string;
   /** Resolves host names (tests). Default: the system resolver. */
   lookup?: LookupAll;
-}
-
-/** A new signing secret: `whsec_` and 32 random bytes in base64, as Standard Webhooks libraries expect. */
-export function generateWebhookSecret(): string {
-  return `whsec_${randomBytes(32).toString("base64")}`;
 }
 
 /** The `webhook-signature` value: every secret's signature, space-separated. */

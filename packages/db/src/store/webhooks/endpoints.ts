@@ -3,6 +3,7 @@ import {
   AppError,
   type NewWebhookDelivery,
   type NewWebhookEndpoint,
+  WEBHOOK_FANOUT_CURSOR,
   type WebhookDelivery,
   type WebhookDeliveryStatus,
   type WebhookEndpoint,
@@ -10,6 +11,7 @@ import {
   type WebhookListOptions,
 } from "@astraeus/core";
 import type { SqlExecutor } from "../../sql.ts";
+import { startRelayCursorAtNow } from "../outbox.ts";
 import {
   D_DELIVERY_COLUMNS,
   DELIVERY_COLUMNS,
@@ -36,6 +38,9 @@ export async function createEndpoint(
         limit: maxPerTenant,
       });
     }
+    // The fan-out's first position: past every event committed before this endpoint (a fan-out that has
+    // one keeps it). Events of transactions still open are after it, so none is skipped.
+    await startRelayCursorAtNow(tx, WEBHOOK_FANOUT_CURSOR);
     const [row] = await tx.query(
       `INSERT INTO webhook_endpoints (id, tenant, url, description, events, queues, types, enabled,
          disabled_reason, disabled_at, secret)
