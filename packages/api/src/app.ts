@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { AppError, issuesFromZod } from "@astraeus/core";
 import type { SqlExecutor } from "@astraeus/db";
-import type { Engine } from "@astraeus/engine";
+import type { Engine, WebhookService } from "@astraeus/engine";
 import { OpenAPIHono } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { routePath } from "hono/route";
@@ -11,7 +11,7 @@ import { type AppConfig, DEFAULT_APP_CONFIG } from "./config.ts";
 import { authenticate, rateLimit } from "./http/auth.ts";
 import type { ApiApp, ApiEnv } from "./http/env.ts";
 import { header } from "./http/headers.ts";
-import { Metrics } from "./metrics.ts";
+import { Metrics, type WebhookHealth } from "./metrics.ts";
 import { DOCUMENT_INFO } from "./openapi.ts";
 import { toProblem } from "./problem.ts";
 import type { RateLimiter } from "./ratelimit/types.ts";
@@ -21,6 +21,7 @@ import { jobRoutes } from "./routes/jobs.ts";
 import { queueRoutes } from "./routes/queues.ts";
 import { streamRoutes } from "./routes/stream.ts";
 import { type ReadinessCheck, systemRoutes } from "./routes/system.ts";
+import { webhookRoutes } from "./routes/webhooks.ts";
 import { workerRoutes } from "./routes/worker.ts";
 
 export interface AppDeps {
@@ -39,6 +40,10 @@ export interface AppDeps {
   db?: SqlExecutor | null;
   /** Aborting it ends long polls and SSE streams (graceful shutdown). Default: never aborted. */
   signal?: AbortSignal;
+  /** Webhook endpoints and deliveries. Default: none (the webhook routes answer 503). */
+  webhooks?: WebhookService | null;
+  /** Cluster-wide webhook figures for /metrics. Default: none (not exported). */
+  webhookHealth?: (() => Promise<WebhookHealth>) | null;
 }
 
 const TARGETS: Record<string, string> = {
@@ -93,6 +98,7 @@ export function createApp(deps: AppDeps): ApiApp {
   const logger = deps.logger ?? defaultLogger();
   const metrics = deps.metrics ?? new Metrics();
   metrics.attach(deps.engine.store, deps.db ?? null);
+  if (deps.webhookHealth) metrics.attachWebhooks(deps.webhookHealth);
   const signal = deps.signal ?? new AbortController().signal;
   const readiness = deps.readiness ?? {
     postgres: () => deps.engine.store.ping(),
@@ -168,11 +174,20 @@ export function createApp(deps: AppDeps): ApiApp {
       burstSeconds: config.rateLimitBurstSeconds,
     }),
   );
-  const routeDeps: RouteDeps = { engine: deps.engine, keys: deps.keys, config, metrics, logger, signal };
+  const routeDeps: RouteDeps = {
+    engine: deps.engine,
+    keys: deps.keys,
+    config,
+    metrics,
+    logger,
+    signal,
+    webhooks: deps.webhooks ?? null,
+  };
   jobRoutes(app, routeDeps);
   streamRoutes(app, routeDeps);
   queueRoutes(app, routeDeps);
   workerRoutes(app, routeDeps);
+  webhookRoutes(app, routeDeps);
   adminRoutes(app, routeDeps);
   app.openAPIRegistry.registerComponent("securitySchemes", "bearer", {
     type: "http",

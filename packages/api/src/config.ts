@@ -4,6 +4,7 @@ import { TenantSchema } from "@astraeus/contract";
 import { DEFAULTS, JobTypeSchema, LIMITS, QueueNameSchema } from "@astraeus/core";
 import { databaseUrlFromEnv } from "@astraeus/db";
 import { redisUrlFromEnv } from "@astraeus/dispatch";
+import { parseCidrs } from "@astraeus/webhooks";
 import { z } from "zod";
 import { API_KEY_RE } from "./auth/keys.ts";
 
@@ -62,6 +63,25 @@ export const EnvSchema = z.object({
   /** In embedded mode, run a worker with the built-in job types in this process. */
   EMBEDDED_WORKER: z.preprocess(blankToUndefined, bool.optional()).default(true),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+  /** Accept http:// webhook URLs (local development only). Default false: https only. */
+  WEBHOOK_ALLOW_HTTP: z.preprocess(blankToUndefined, bool.optional()).default(false),
+  /**
+   * Comma-separated IP ranges a webhook URL may resolve to although not public (loopback, private,
+   * link-local, ...), e.g. "127.0.0.1/32". Default none. Set the same on the workers.
+   */
+  WEBHOOK_ALLOWED_CIDRS: z
+    .string()
+    .default("")
+    .transform((s, ctx) => {
+      try {
+        return parseCidrs(s);
+      } catch (err) {
+        ctx.addIssue({ code: "custom", message: (err as Error).message });
+        return z.NEVER;
+      }
+    }),
+  /** Webhook endpoints one tenant may register. Default 25. */
+  WEBHOOKS_MAX_PER_TENANT: int(1, 10_000).default(25),
   /** Longest a graceful shutdown waits for in-flight requests. */
   SHUTDOWN_GRACE_MS: int(0, 120_000).default(10_000),
 });

@@ -1,10 +1,11 @@
 // Assembles a running API from its configuration: store, dispatcher, engine, keys, rate limiter, the
 // Hono app and (embedded mode) an in-process worker. `main.ts` only adds the listening socket and signals.
 import { join } from "node:path";
-import { createStore, schemaStatus } from "@astraeus/db";
+import { createStore, SqlWebhookStore, schemaStatus } from "@astraeus/db";
 import { createDispatcher } from "@astraeus/dispatch";
-import { createEngine, type JobEngine } from "@astraeus/engine";
-import { createWorker, type Worker } from "@astraeus/worker";
+import { createEngine, type JobEngine, WebhookService } from "@astraeus/engine";
+import { type Cidr, createTargetGuard } from "@astraeus/webhooks";
+import { createWebhookDelivery, createWorker, type Worker } from "@astraeus/worker";
 import type { Logger } from "pino";
 import { createApp, defaultLogger } from "./app.ts";
 import { ApiKeyStore } from "./auth/keys.ts";
@@ -41,6 +42,10 @@ export interface BuildOptions {
   logger?: Logger;
   /** Metrics registry. Default: a new one. */
   metrics?: Metrics;
+}
+
+function toDeliverySettings(t: { allowHttp: boolean; allow: readonly Cidr[] }) {
+  return { allowHttp: t.allowHttp, allowedCidrs: t.allow };
 }
 
 /** Strips credentials from a URL for logging. */
@@ -125,6 +130,14 @@ export async function buildServer(env: Env, opts: BuildOptions = {}): Promise<Ap
       if (rateLimiter instanceof RedisRateLimiter) readiness.ratelimit = () => rateLimiter.ping();
     }
 
+    const webhookStore = new SqlWebhookStore(store.db);
+    const targets = { allowHttp: env.WEBHOOK_ALLOW_HTTP, allow: env.WEBHOOK_ALLOWED_CIDRS };
+    const webhooks = new WebhookService({
+      store: webhookStore,
+      guard: createTargetGuard(targets),
+      maxPerTenant: env.WEBHOOKS_MAX_PER_TENANT,
+    });
+
     const shutdown = new AbortController();
     const app = createApp({
       engine,
@@ -135,16 +148,26 @@ export async function buildServer(env: Env, opts: BuildOptions = {}): Promise<Ap
       readiness,
       db: store.db,
       signal: shutdown.signal,
+      webhooks,
+      webhookHealth: () => webhookStore.health(),
       ...(opts.metrics ? { metrics: opts.metrics } : {}),
     });
 
     let worker: Worker | null = null;
     if (opts.withWorker ?? (embedded && env.EMBEDDED_WORKER)) {
+      // Its maintenance delivers webhooks too, to the targets this API accepts.
+      const delivery = createWebhookDelivery(
+        store,
+        { ...toDeliverySettings(targets), timeoutMs: 10_000 },
+        logger,
+      );
+      closers.push(async () => delivery.close());
       worker = createWorker({
         store,
         dispatcher,
         queues: [env.DEFAULT_QUEUE],
         leaseMs: env.WORKER_LEASE_TTL_SECONDS * 1000,
+        maintenance: { units: [delivery.unit] },
         logger,
       });
       await worker.start();

@@ -1,10 +1,11 @@
 // Shared setup for this package's tests (not a test file itself): a fresh database and Redis key prefix
 // per test file, a real engine on them, the app, and keys for two tenants.
 import type { Scope } from "@astraeus/contract";
-import { createStore, type SqlJobStore } from "@astraeus/db";
+import { createStore, type SqlJobStore, SqlWebhookStore } from "@astraeus/db";
 import { createTestDatabase, type TestDatabase } from "@astraeus/db/testing";
 import { createDispatcher } from "@astraeus/dispatch";
-import { createEngine, type EngineOptions, type JobEngine } from "@astraeus/engine";
+import { createEngine, type EngineOptions, type JobEngine, WebhookService } from "@astraeus/engine";
+import { createTargetGuard, DEFAULT_TARGET_POLICY, type TargetPolicy } from "@astraeus/webhooks";
 import { Redis } from "ioredis";
 import pino, { type Logger } from "pino";
 import { createApp } from "./app.ts";
@@ -23,6 +24,7 @@ export interface TestApi {
   app: ApiApp;
   engine: JobEngine;
   store: SqlJobStore;
+  webhookStore: SqlWebhookStore;
   keys: ApiKeyStore;
   limiter: RateLimiter;
   db: TestDatabase;
@@ -46,6 +48,8 @@ export interface TestApiOptions {
   cacheTtlMs?: number;
   /** Default: silent. */
   logger?: Logger;
+  /** Where webhook URLs may point. Default: https and public addresses only. */
+  webhookTargets?: TargetPolicy;
 }
 
 export async function deleteRedisPrefix(prefix: string): Promise<void> {
@@ -93,6 +97,7 @@ export async function setupTestApi(label: string, opts: TestApiOptions = {}): Pr
     : new MemoryRateLimiter();
   const metrics = new Metrics({ processMetrics: false });
   const shutdown = new AbortController();
+  const webhookStore = new SqlWebhookStore(store.db);
   const app = createApp({
     engine,
     keys,
@@ -102,6 +107,12 @@ export async function setupTestApi(label: string, opts: TestApiOptions = {}): Pr
     metrics,
     db: store.db,
     signal: shutdown.signal,
+    webhooks: new WebhookService({
+      store: webhookStore,
+      guard: createTargetGuard(opts.webhookTargets ?? DEFAULT_TARGET_POLICY),
+      maxPerTenant: 5,
+    }),
+    webhookHealth: () => webhookStore.health(),
   });
   const keyWith: TestApi["keyWith"] = async (scopes, o = {}) =>
     (
@@ -112,7 +123,7 @@ export async function setupTestApi(label: string, opts: TestApiOptions = {}): Pr
         rateLimitPerSec: o.rateLimitPerSec ?? null,
       })
     ).key;
-  const all: Scope[] = ["jobs:read", "jobs:write", "worker"];
+  const all: Scope[] = ["jobs:read", "jobs:write", "worker", "webhooks"];
   const acme = await keyWith(all);
   const globex = await keyWith(all, { tenant: "globex" });
   const request: TestApi["request"] = (path, init = {}) => {
@@ -132,6 +143,7 @@ export async function setupTestApi(label: string, opts: TestApiOptions = {}): Pr
     app,
     engine,
     store,
+    webhookStore,
     keys,
     limiter,
     db,

@@ -78,7 +78,8 @@ export const Webhook = z.object({
   tenant: z.string(),
   url: z.string(),
   description: z.string().nullable(),
-  events: z.array(WebhookEventTypeSchema),
+  /** Event types delivered (`job.<kind>`), or `["*"]` for all. */
+  events: z.array(z.string()),
   queues: z.array(z.string()).nullable(),
   types: z.array(z.string()).nullable(),
   enabled: z.boolean(),

@@ -5,8 +5,9 @@ import pino from "pino";
 import { BUILTIN_JOBS } from "./builtins.ts";
 import { parseWorkerEnv, type WorkerEnv } from "./config.ts";
 import type { ResolvedDefinition } from "./define.ts";
-import { relayMetrics, serveWorkerMetrics, workerMetrics } from "./metrics.ts";
+import { relayMetrics, serveWorkerMetrics, webhookMetrics, workerMetrics } from "./metrics.ts";
 import { createWorker, type Worker } from "./runtime.ts";
+import { createWebhookDelivery, webhookSettingsFromEnv } from "./webhooks.ts";
 
 export interface RunningWorker {
   worker: Worker;
@@ -57,6 +58,10 @@ export async function startWorkerProcess(
   });
   const metrics = workerMetrics(env.MAX_CONCURRENT_JOBS);
   const onRelay = eventSink ? relayMetrics(metrics.registry) : undefined;
+  const webhooks =
+    env.MAINTENANCE_ENABLED && env.WEBHOOKS_ENABLED
+      ? createWebhookDelivery(store, webhookSettingsFromEnv(env), log, webhookMetrics(metrics.registry))
+      : null;
   const leaseMs = Math.round(env.WORKER_LEASE_TTL_SECONDS * 1000);
   const worker = createWorker({
     store,
@@ -80,6 +85,7 @@ export async function startWorkerProcess(
       relayIntervalMs: env.EVENTS_RELAY_INTERVAL_MS,
       relayStart: env.EVENTS_RELAY_START,
       ...(onRelay ? { onRelay } : {}),
+      units: webhooks ? [webhooks.unit] : [],
     },
     logger: log,
     observer: metrics.observer,
@@ -95,6 +101,7 @@ export async function startWorkerProcess(
       store: store.kind,
       dispatch: dispatcher.kind,
       eventRelay: eventSink !== null && env.MAINTENANCE_ENABLED,
+      webhooks: webhooks !== null,
     },
     "worker started",
   );
@@ -102,6 +109,7 @@ export async function startWorkerProcess(
     worker,
     shutdown: async () => {
       await worker.stop();
+      webhooks?.close();
       http?.close();
       ownSink?.close();
       await Promise.allSettled([dispatcher.close(), store.close()]);

@@ -1,4 +1,4 @@
-import type { Engine } from "@astraeus/engine";
+import type { Engine, WebhookService } from "@astraeus/engine";
 import type { Logger } from "pino";
 import type { ApiKeyStore } from "../auth/keys.ts";
 import type { AppConfig } from "../config.ts";
@@ -13,6 +13,8 @@ export interface RouteDeps {
   logger: Logger;
   /** Aborted when the server shuts down: long polls and streams end early. */
   signal: AbortSignal;
+  /** Null when the server has no webhook store (the routes answer 503). */
+  webhooks: WebhookService | null;
 }
 
 /** Resolves after `ms`, or early (without error) when any of `signals` aborts. */

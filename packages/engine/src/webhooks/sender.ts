@@ -161,6 +161,11 @@ export class WebhookSender {
     }
   }
 
+  /** Resolves once every send in flight has ended and been recorded. */
+  async settled(): Promise<void> {
+    while (this.sends.size > 0) await Promise.allSettled([...this.sends]);
+  }
+
   /** Ends the sends in flight (their deliveries are sent again once their leases run out) and waits for them. */
   async stop(): Promise<void> {
     this.stopping.abort();

@@ -125,10 +125,11 @@ export class WebhookUnit implements LeaderUnit {
     await this.sender.stop();
   }
 
-  /** Runs the fan-out, a send round and housekeeping once now (tests), leader or not. */
+  /** Runs the fan-out, a send round (waiting for its sends) and housekeeping once now (tests), leader or not. */
   async runOnce(): Promise<void> {
     await this.runFanOut(true);
     await this.sender.tick();
+    await this.sender.settled();
     await this.housekeep();
   }
 
