@@ -7,6 +7,7 @@ export type {
   CompleteRequest,
   CreateApiKeyRequest,
   CreatedApiKey,
+  CreateWebhookRequest,
   FailRequest,
   HeartbeatRequest,
   HeartbeatResponse,
@@ -20,6 +21,13 @@ export type {
   Readiness,
   ReconcileReport,
   Scope,
+  UpdateWebhookRequest,
+  Webhook,
+  WebhookDelivery,
+  WebhookDeliveryPage,
+  WebhookPage,
+  WebhookPayload,
+  WebhookWithSecret,
   WorkerInfo,
 } from "@astraeus/contract";
 export { SCOPES } from "@astraeus/contract";
@@ -35,3 +43,4 @@ export {
 } from "./client.ts";
 export { ApiError, WaitTimeoutError } from "./errors.ts";
 export { parseSse, type SseMessage } from "./sse.ts";
+export { WebhooksClient } from "./webhooks.ts";
