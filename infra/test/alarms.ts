@@ -16,6 +16,7 @@ const REQUIRED: RunbookSection[] = [
   "deadJobs",
   "noWorkers",
   "scalerErrors",
+  "webhooksDisabled",
   "rdsCpu",
   "rdsStorage",
   "rdsConnections",
@@ -72,6 +73,10 @@ export function alarmsSuite(): void {
       expect(metricsOf("deadJobs")).toContain("DeadJobs");
       expect(metricsOf("noWorkers")).toMatch(/WorkerCount/);
       expect(metricsOf("noWorkers")).toMatch(/QueueDepth/);
+      expect(metricsOf("webhooksDisabled")).toContain(
+        `"MetricName":"WebhookEndpointsDisabled","Namespace":"Astraeus","Period":300,"Statistic":"Sum"`,
+      );
+      expect(metricsOf("webhooksDisabled")).toContain(`{"Name":"Stage","Value":"${stage}"}`);
       expect(metricsOf("scalerErrors")).toMatch(/"MetricName":"Errors".*"Namespace":"AWS\/Lambda"/);
       expect(metricsOf("rdsCpu")).toContain("CPUUtilization");
       expect(metricsOf("rdsStorage")).toContain("FreeStorageSpace");

@@ -117,6 +117,11 @@ export const WorkerEnv = z.object({
   WEBHOOK_DELIVERY_RETENTION_DAYS: z.coerce.number().positive().default(7),
   /** Port of the worker's /health and /metrics listener; 0 turns it off. Default 9464. */
   WORKER_METRICS_PORT: int(0, 65_535).default(9464),
+  /**
+   * The deployment stage; SST sets it in every container. Logged with every line (a CloudWatch metric filter
+   * counts disabled webhook endpoints per stage from it). Default: unset, not logged.
+   */
+  SST_STAGE: z.string().min(1).optional(),
   /** pino level. Default "info". */
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
 });

@@ -29,7 +29,10 @@ export async function startWorkerProcess(
   extraJobs: ResolvedDefinition[] = [],
   deps: WorkerProcessDeps = {},
 ): Promise<RunningWorker> {
-  const log = pino({ level: env.LOG_LEVEL, base: { svc: "worker" } });
+  const log = pino({
+    level: env.LOG_LEVEL,
+    base: { svc: "worker", ...(env.SST_STAGE ? { stage: env.SST_STAGE } : {}) },
+  });
   let ownSink: { close(): void } | null = null;
   let eventSink = deps.eventSink ?? null;
   if (!eventSink && env.EVENTS_SQS_QUEUE_URL) {
