@@ -67,19 +67,23 @@ export const EnvSchema = z.object({
   WEBHOOK_ALLOW_HTTP: z.preprocess(blankToUndefined, bool.optional()).default(false),
   /**
    * Comma-separated IP ranges a webhook URL may resolve to although not public (loopback, private,
-   * link-local, ...), e.g. "127.0.0.1/32". Default none. Set the same on the workers.
+   * link-local, ...), e.g. "127.0.0.1/32". Default: unset, public addresses only. Set the same on the workers.
    */
-  WEBHOOK_ALLOWED_CIDRS: z
-    .string()
-    .default("")
-    .transform((s, ctx) => {
-      try {
-        return parseCidrs(s);
-      } catch (err) {
-        ctx.addIssue({ code: "custom", message: (err as Error).message });
-        return z.NEVER;
-      }
-    }),
+  WEBHOOK_ALLOWED_CIDRS: z.preprocess(
+    blankToUndefined,
+    z
+      .string()
+      .optional()
+      .transform((s, ctx) => {
+        if (s === undefined) return undefined;
+        try {
+          return parseCidrs(s);
+        } catch (err) {
+          ctx.addIssue({ code: "custom", message: (err as Error).message });
+          return z.NEVER;
+        }
+      }),
+  ),
   /** Webhook endpoints one tenant may register. Default 25. */
   WEBHOOKS_MAX_PER_TENANT: int(1, 10_000).default(25),
   /** Longest a graceful shutdown waits for in-flight requests. */

@@ -131,7 +131,7 @@ export async function buildServer(env: Env, opts: BuildOptions = {}): Promise<Ap
     }
 
     const webhookStore = new SqlWebhookStore(store.db);
-    const targets = { allowHttp: env.WEBHOOK_ALLOW_HTTP, allow: env.WEBHOOK_ALLOWED_CIDRS };
+    const targets = { allowHttp: env.WEBHOOK_ALLOW_HTTP, allow: env.WEBHOOK_ALLOWED_CIDRS ?? [] };
     const webhooks = new WebhookService({
       store: webhookStore,
       guard: createTargetGuard(targets),

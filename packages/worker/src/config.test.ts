@@ -44,10 +44,10 @@ describe("worker configuration", () => {
 
   it("reads the webhook settings, with their defaults, and refuses an allow-list entry that is no range", () => {
     const d = parseWorkerEnv({});
+    expect(d.WEBHOOK_ALLOWED_CIDRS).toBeUndefined();
     expect(d).toMatchObject({
       WEBHOOKS_ENABLED: true,
       WEBHOOK_ALLOW_HTTP: false,
-      WEBHOOK_ALLOWED_CIDRS: [],
       WEBHOOK_TIMEOUT_MS: 10_000,
       WEBHOOK_RETRY_WINDOW_HOURS: 24,
       WEBHOOK_DISABLE_AFTER_FAILURES: 20,
@@ -57,7 +57,7 @@ describe("worker configuration", () => {
       WEBHOOK_ALLOWED_CIDRS: "127.0.0.1/32, 10.0.0.0/8",
     });
     expect(env.WEBHOOK_ALLOW_HTTP).toBe(true);
-    expect(env.WEBHOOK_ALLOWED_CIDRS.map((c) => c.text)).toEqual(["127.0.0.1/32", "10.0.0.0/8"]);
+    expect(env.WEBHOOK_ALLOWED_CIDRS?.map((c) => c.text)).toEqual(["127.0.0.1/32", "10.0.0.0/8"]);
     expect(() => parseWorkerEnv({ WEBHOOK_ALLOWED_CIDRS: "10.0.0.0/8, localhost" })).toThrowError(
       /WEBHOOK_ALLOWED_CIDRS: not an IP address or CIDR range: "localhost"/,
     );

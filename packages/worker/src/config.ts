@@ -6,14 +6,18 @@ import { z } from "zod";
 const bool = z.enum(["true", "false", "1", "0"]).transform((v) => v === "true" || v === "1");
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 /** A list of IP ranges, parsed (a bad entry is a configuration error naming it). */
-const cidrList = z.string().transform((s, ctx) => {
-  try {
-    return parseCidrs(s);
-  } catch (err) {
-    ctx.addIssue({ code: "custom", message: (err as Error).message });
-    return z.NEVER;
-  }
-});
+const cidrList = z
+  .string()
+  .optional()
+  .transform((s, ctx) => {
+    if (s === undefined) return undefined;
+    try {
+      return parseCidrs(s);
+    } catch (err) {
+      ctx.addIssue({ code: "custom", message: (err as Error).message });
+      return z.NEVER;
+    }
+  });
 
 /** The worker's environment. Every option has its default beside it. */
 export const WorkerEnv = z.object({
@@ -84,9 +88,9 @@ export const WorkerEnv = z.object({
   WEBHOOK_ALLOW_HTTP: bool.default(false),
   /**
    * Comma-separated IP ranges webhooks may reach although not public (loopback, private, link-local, …),
-   * e.g. "127.0.0.1/32" for a local receiver. Default none. Set the same on the API.
+   * e.g. "127.0.0.1/32" for a local receiver. Default: unset, public addresses only. Set the same on the API.
    */
-  WEBHOOK_ALLOWED_CIDRS: z.string().default("").pipe(cidrList),
+  WEBHOOK_ALLOWED_CIDRS: cidrList,
   /** Longest one webhook request may take, in ms. Default 10000. */
   WEBHOOK_TIMEOUT_MS: int(100, 120_000).default(10_000),
   /** Webhook requests in flight per endpoint at most. Default 4. */

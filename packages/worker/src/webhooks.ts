@@ -24,7 +24,7 @@ export interface WebhookDeliverySettings {
 export function webhookSettingsFromEnv(env: WorkerEnv): WebhookDeliverySettings {
   return {
     allowHttp: env.WEBHOOK_ALLOW_HTTP,
-    allowedCidrs: env.WEBHOOK_ALLOWED_CIDRS,
+    allowedCidrs: env.WEBHOOK_ALLOWED_CIDRS ?? [],
     timeoutMs: env.WEBHOOK_TIMEOUT_MS,
     concurrencyPerEndpoint: env.WEBHOOK_CONCURRENCY_PER_ENDPOINT,
     maxInFlight: env.WEBHOOK_MAX_IN_FLIGHT,
