@@ -33,6 +33,7 @@ export type {
 export { SCOPES } from "@astraeus/contract";
 export {
   AstraeusClient,
+  type BatchSubmitResult,
   type ClientOptions,
   createClient,
   type RetryOptions,

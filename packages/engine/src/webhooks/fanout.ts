@@ -73,6 +73,8 @@ export class WebhookFanOut {
       // The relay's (txid, id) index: built when the first endpoint appears, so deployments without
       // webhooks (or an SQS relay) never pay an index entry per event.
       await this.outbox.ensureOutboxIndex();
+      // Creating an endpoint turns event rows on for every transition; this covers endpoints that predate it.
+      await this.outbox.enableOutbox();
       this.prepared = true;
     }
     const subs = await this.store.subscriptions();

@@ -11,7 +11,7 @@ import {
   type WebhookListOptions,
 } from "@astraeus/core";
 import type { SqlExecutor } from "../../sql.ts";
-import { startRelayCursorAtNow } from "../outbox.ts";
+import { enableOutbox, startRelayCursorAtNow } from "../outbox.ts";
 import {
   D_DELIVERY_COLUMNS,
   DELIVERY_COLUMNS,
@@ -26,6 +26,9 @@ export async function createEndpoint(
   e: NewWebhookEndpoint,
   maxPerTenant: number,
 ): Promise<WebhookEndpoint> {
+  // Every transition an event row from now on (claims are otherwise kept on the job row only), before the
+  // fan-out's first position is taken below: a `job.claimed` subscriber misses no claim after its creation.
+  await enableOutbox(db);
   return db.transaction(async (tx) => {
     // Serialises creates per tenant so two at once cannot both pass the count.
     await tx.query("SELECT pg_advisory_xact_lock(hashtext('astraeus:webhooks:' || $1))", [e.tenant]);

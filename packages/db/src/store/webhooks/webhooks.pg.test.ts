@@ -161,6 +161,10 @@ describe("webhook deliveries", () => {
     const gate = new Promise<void>((resolve) => {
       commit = resolve;
     });
+    let written!: () => void;
+    const finishWritten = new Promise<void>((resolve) => {
+      written = resolve;
+    });
     const finishing = jobs.db.transaction(async (tx) => {
       await recordAttempt(tx, {
         deliveryId: claimed!.id,
@@ -174,8 +178,10 @@ describe("webhook deliveries", () => {
         retryAt: null,
         disable: NO_DISABLE,
       });
+      written();
       await gate;
     });
+    await finishWritten;
     const next = delivery(ep.id, job);
     const writing = store.writeDeliveries([next], key, cursor());
     await waitFor("the fan-out to wait for the finishing transaction", async () => {
