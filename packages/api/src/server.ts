@@ -98,6 +98,8 @@ export async function buildServer(env: Env, opts: BuildOptions = {}): Promise<Ap
       logger,
     });
     closers.push(() => engine.close());
+    // Per-queue defaults apply from the first submit on.
+    await engine.ready();
 
     let bootstrap: BootstrapKey | null = null;
     if (env.ASTRAEUS_ADMIN_KEY) bootstrap = { key: env.ASTRAEUS_ADMIN_KEY, generated: false };

@@ -2,6 +2,13 @@ export { createEngine, type EngineOptions, JobEngine, type Logger, silentLogger 
 export { GROUP_COMMIT_DEFAULTS, type GroupCommitOptions, GroupCommitter } from "./group-commit.ts";
 export type { LeaderContext, LeaderUnit } from "./leader-unit.ts";
 export { Maintenance, type MaintenanceOptions, type RelayReport } from "./maintenance.ts";
-export { jobFromNew, resolveSubmission, SUBMISSION_DEFAULTS, type SubmissionDefaults } from "./submission.ts";
+export { QueueSettingsCache, type QueueSettingsCacheOptions } from "./queue-settings-cache.ts";
+export {
+  jobFromNew,
+  type QueueJobDefaults,
+  resolveSubmission,
+  SUBMISSION_DEFAULTS,
+  type SubmissionDefaults,
+} from "./submission.ts";
 export type * from "./types.ts";
 export * from "./webhooks/index.ts";
