@@ -65,10 +65,13 @@ export class WebhookFanOut {
     private readonly opts: FanOutOptions,
   ) {}
 
-  /** One round: the deliveries written, or 0 (also when no endpoint is enabled: nothing is read then). */
-  async tick(keepGoing: () => boolean): Promise<number> {
+  /**
+   * One round: whether any endpoint is enabled, and the deliveries written (none is read while no endpoint
+   * is enabled).
+   */
+  async tick(keepGoing: () => boolean): Promise<{ active: boolean; written: number }> {
     const { cursorKey, batchSize, maxBatchesPerTick } = this.opts;
-    if (!(await this.store.webhooksActive(cursorKey))) return 0;
+    if (!(await this.store.webhooksActive(cursorKey))) return { active: false, written: 0 };
     if (!this.prepared) {
       // The relay's (txid, id) index: built when the first endpoint appears, so deployments without
       // webhooks (or an SQS relay) never pay an index entry per event.
@@ -89,7 +92,7 @@ export class WebhookFanOut {
       cursor = batch.next;
       if (!batch.more) break;
     }
-    return written;
+    return { active: true, written };
   }
 
   private async deliveriesFor(

@@ -73,6 +73,8 @@ export class WebhookUnit implements LeaderUnit {
   private readonly clock: () => number;
   private leader: LeaderContext | null = null;
   private stopped = true;
+  /** Whether the fan-out last saw an enabled endpoint: without one nothing can be due, so nothing is asked. */
+  private active = true;
   private readonly loops: Loop[] = [];
   private readonly errorsLogged = new Map<string, number>();
 
@@ -106,7 +108,11 @@ export class WebhookUnit implements LeaderUnit {
   }
 
   private readonly fanOutLoop = new Loop(() => this.runFanOut());
-  private readonly sendLoop = new Loop(() => this.run("send", () => this.sender.tick()));
+  private readonly sendLoop = new Loop(() =>
+    this.run("send", async () => {
+      if (this.active) await this.sender.tick();
+    }),
+  );
   private readonly housekeepLoop = new Loop(() => this.run("housekeep", () => this.housekeep()));
 
   start(leader: LeaderContext): void {
@@ -140,10 +146,12 @@ export class WebhookUnit implements LeaderUnit {
   private async runFanOut(force = false): Promise<void> {
     if (!force && !this.leading) return;
     try {
-      const written = await this.fanOut.tick(() => force || this.leading);
+      const { active, written } = await this.fanOut.tick(() => force || this.leading);
+      const woke = active && !this.active;
+      this.active = active;
       this.stats.fannedOut += written;
       this.errorsLogged.delete("fan-out");
-      if (written > 0) this.sendLoop.kick();
+      if (written > 0 || woke) this.sendLoop.kick();
     } catch (err) {
       this.failed("fan-out", err);
     }
