@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { AppError, issuesFromZod } from "@astraeus/core";
 import type { SqlExecutor } from "@astraeus/db";
-import type { Engine, WebhookService } from "@astraeus/engine";
+import type { Engine, ScheduleService, WebhookService } from "@astraeus/engine";
 import { OpenAPIHono } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { routePath } from "hono/route";
@@ -16,9 +16,12 @@ import { DOCUMENT_INFO } from "./openapi.ts";
 import { toProblem } from "./problem.ts";
 import type { RateLimiter } from "./ratelimit/types.ts";
 import { adminRoutes } from "./routes/admin.ts";
+import { type ConsoleOptions, consoleRoutes } from "./routes/console.ts";
 import type { RouteDeps } from "./routes/deps.ts";
 import { jobRoutes } from "./routes/jobs.ts";
+import { meRoutes } from "./routes/me.ts";
 import { queueRoutes } from "./routes/queues.ts";
+import { scheduleRoutes } from "./routes/schedules.ts";
 import { streamRoutes } from "./routes/stream.ts";
 import { type ReadinessCheck, systemRoutes } from "./routes/system.ts";
 import { webhookRoutes } from "./routes/webhooks.ts";
@@ -26,6 +29,8 @@ import { workerRoutes } from "./routes/worker.ts";
 
 export interface AppDeps {
   engine: Engine;
+  /** Recurring schedules (`/v1/schedules`). */
+  schedules: ScheduleService;
   keys: ApiKeyStore;
   rateLimiter: RateLimiter;
   /** HTTP settings; unset fields take DEFAULT_APP_CONFIG. */
@@ -44,6 +49,8 @@ export interface AppDeps {
   webhooks?: WebhookService | null;
   /** Cluster-wide webhook figures for /metrics. Default: none (not exported). */
   webhookHealth?: (() => Promise<WebhookHealth>) | null;
+  /** Serve the operator console (packages/console) built in this folder at /console. Default: not served. */
+  console?: ConsoleOptions | null;
 }
 
 const TARGETS: Record<string, string> = {
@@ -166,6 +173,8 @@ export function createApp(deps: AppDeps): ApiApp {
     },
   });
 
+  if (deps.console) consoleRoutes(app, deps.console);
+
   app.use("/v1/*", authenticate(deps.keys));
   app.use(
     "/v1/*",
@@ -176,6 +185,7 @@ export function createApp(deps: AppDeps): ApiApp {
   );
   const routeDeps: RouteDeps = {
     engine: deps.engine,
+    schedules: deps.schedules,
     keys: deps.keys,
     config,
     metrics,
@@ -186,9 +196,11 @@ export function createApp(deps: AppDeps): ApiApp {
   jobRoutes(app, routeDeps);
   streamRoutes(app, routeDeps);
   queueRoutes(app, routeDeps);
+  scheduleRoutes(app, routeDeps);
   workerRoutes(app, routeDeps);
   webhookRoutes(app, routeDeps);
   adminRoutes(app, routeDeps);
+  meRoutes(app);
   app.openAPIRegistry.registerComponent("securitySchemes", "bearer", {
     type: "http",
     scheme: "bearer",

@@ -81,6 +81,16 @@ describe("API bundle (dist/main.js, dist/migrate.js)", () => {
     const css = await fetch(`${base}/docs/assets/swagger-ui.css`);
     expect(css.status).toBe(200);
     expect((await css.text()).length).toBeGreaterThan(10_000);
+    // The console, built by Vite into dist/packages/console/dist, where the bundled API looks by default.
+    const page = await fetch(`${base}/console/jobs`);
+    expect(page.status).toBe(200);
+    expect(page.headers.get("content-security-policy")).toContain("script-src 'self'");
+    const script = /src="(\/console\/assets\/[^"]+\.js)"/.exec(await page.text())?.[1];
+    expect(script).toBeDefined();
+    const asset = await fetch(`${base}${script}`);
+    expect(asset.status).toBe(200);
+    expect(asset.headers.get("cache-control")).toContain("immutable");
+    expect(output).toContain(`Console  http://localhost:`);
 
     proc.kill("SIGTERM");
     expect(await exited, output).toBe(0);

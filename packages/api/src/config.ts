@@ -86,6 +86,10 @@ export const EnvSchema = z.object({
   ),
   /** Webhook endpoints one tenant may register. Default 25. */
   WEBHOOKS_MAX_PER_TENANT: int(1, 10_000).default(25),
+  /** Serve the operator console at /console. */
+  CONSOLE_ENABLED: z.preprocess(blankToUndefined, bool.optional()).default(true),
+  /** Folder of the built console. Default: the one built with the API (packages/console/dist). */
+  CONSOLE_DIR: z.preprocess(blankToUndefined, z.string().min(1).optional()),
   /** Longest a graceful shutdown waits for in-flight requests. */
   SHUTDOWN_GRACE_MS: int(0, 120_000).default(10_000),
 });

@@ -40,6 +40,13 @@ describe("the OpenAPI document", () => {
       ["get", "/v1/queues"],
       ["get", "/v1/queues/{name}"],
       ["get", "/v1/workers"],
+      ["post", "/v1/schedules"],
+      ["get", "/v1/schedules"],
+      ["get", "/v1/schedules/{id}"],
+      ["patch", "/v1/schedules/{id}"],
+      ["delete", "/v1/schedules/{id}"],
+      ["get", "/v1/throughput"],
+      ["get", "/v1/me"],
       ["post", "/v1/worker/claim"],
       ["post", "/v1/worker/heartbeat"],
       ["post", "/v1/worker/complete"],
@@ -74,6 +81,8 @@ describe("the OpenAPI document", () => {
     }
     expect(paths["/v1/jobs"]?.post?.responses).toHaveProperty("422");
     expect(paths["/v1/jobs"]?.post?.responses).toHaveProperty("415");
+    expect(paths["/v1/schedules"]?.post?.responses).toHaveProperty("422");
+    expect(paths["/v1/schedules/{id}"]?.patch?.responses).toHaveProperty("409");
   });
 
   it("describes the request every webhook receiver gets (OpenAPI 3.1 `webhooks`)", () => {
@@ -103,6 +112,10 @@ describe("the OpenAPI document", () => {
       "JsonValue",
       "Webhook",
       "WebhookDelivery",
+      "Schedule",
+      "ScheduleCreate",
+      "SchedulePatch",
+      "SchedulePage",
     ]) {
       expect(schemas, name).toHaveProperty(name);
     }

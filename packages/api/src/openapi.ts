@@ -38,6 +38,10 @@ export const JobEventDoc = wire.JobEvent.extend({ data: JsonValue.nullable() }).
 export const EventListDoc = wire.EventList.extend({ events: z.array(JobEventDoc) }).openapi("EventList");
 export const QueueStatsDoc = oa(wire.QueueStats, "QueueStats");
 export const QueueListDoc = z.object({ queues: z.array(QueueStatsDoc) }).openapi("QueueList");
+export const QueueThroughputDoc = oa(wire.QueueThroughput, "QueueThroughput");
+export const ThroughputDoc = wire.Throughput.extend({ queues: z.array(QueueThroughputDoc) }).openapi(
+  "Throughput",
+);
 export const WorkerInfoDoc = wire.WorkerInfo.extend({
   host: oa(wire.WorkerInfo.shape.host, { description: "Admin keys only: absent for any other key" }),
   pid: oa(wire.WorkerInfo.shape.pid, { description: "Admin keys only: absent for any other key" }),
@@ -56,11 +60,37 @@ export const CompleteResponseDoc = oa(wire.CompleteResponse, "CompleteResponse")
 export const FailRequestDoc = oa(wire.FailRequest, "FailRequest");
 export const FailResponseDoc = oa(wire.FailResponse, "FailResponse");
 
+const ScheduleJobDoc = wire.ScheduleJob.extend({ payload: JsonValue }).openapi("ScheduleJob");
+export const ScheduleCreateDoc = wire.ScheduleCreate.safeExtend({ job: ScheduleJobDoc }).openapi(
+  "ScheduleCreate",
+  {
+    example: {
+      name: "nightly-report",
+      cron: "0 3 * * *",
+      timezone: "Europe/Berlin",
+      job: { type: "text.analyze", queue: "reports", payload: { text: "nightly" } },
+      overlap: "skip",
+      missedRuns: "latest",
+    },
+  },
+);
+export const SchedulePatchDoc = wire.SchedulePatch.safeExtend({ job: ScheduleJobDoc.optional() }).openapi(
+  "SchedulePatch",
+  { example: { enabled: false } },
+);
+export const ScheduleDoc = wire.Schedule.extend({
+  job: wire.Schedule.shape.job.extend({ payload: JsonValue }),
+}).openapi("Schedule");
+export const SchedulePageDoc = wire.SchedulePage.extend({ schedules: z.array(ScheduleDoc) }).openapi(
+  "SchedulePage",
+);
+
 export const CreateApiKeyRequestDoc = oa(wire.CreateApiKeyRequest, "CreateApiKeyRequest");
 export const ApiKeyInfoDoc = oa(wire.ApiKeyInfo, "ApiKeyInfo");
 export const CreatedApiKeyDoc = oa(wire.CreatedApiKey, "CreatedApiKey");
 export const ApiKeyListDoc = z.object({ keys: z.array(ApiKeyInfoDoc) }).openapi("ApiKeyList");
 export const ReconcileReportDoc = oa(wire.ReconcileReport, "ReconcileReport");
+export const MeDoc = oa(wire.Me, "Me");
 
 export const CreateWebhookRequestDoc = oa(wire.CreateWebhookRequest, "CreateWebhookRequest", {
   example: { url: "https://hooks.example.com/astraeus", events: ["job.succeeded", "job.dead"] },
@@ -148,9 +178,14 @@ export const DOCUMENT_INFO = {
   tags: [
     { name: "jobs", description: "Submit, inspect, cancel and retry jobs" },
     { name: "queues", description: "Queue depth and throughput" },
+    {
+      name: "schedules",
+      description: "Recurring schedules: jobs submitted on a cron expression or an interval",
+    },
     { name: "workers", description: "Live workers and the HTTP worker protocol" },
     { name: "webhooks", description: "Signed webhooks on job events, per tenant (webhooks scope)" },
     { name: "admin", description: "API keys and maintenance (admin scope)" },
+    { name: "auth", description: "The calling API key: who it is and what it may do" },
     { name: "system", description: "Health, readiness, metrics and this document" },
   ],
 } as const;

@@ -1,9 +1,9 @@
 // Assembles a running API from its configuration: store, dispatcher, engine, keys, rate limiter, the
 // Hono app and (embedded mode) an in-process worker. `main.ts` only adds the listening socket and signals.
 import { join } from "node:path";
-import { createStore, SqlWebhookStore, schemaStatus } from "@astraeus/db";
+import { createStore, SqlScheduleStore, SqlWebhookStore, schemaStatus } from "@astraeus/db";
 import { createDispatcher } from "@astraeus/dispatch";
-import { createEngine, type JobEngine, WebhookService } from "@astraeus/engine";
+import { createEngine, type JobEngine, Scheduler, WebhookService } from "@astraeus/engine";
 import { type Cidr, createTargetGuard } from "@astraeus/webhooks";
 import { createWebhookDelivery, createWorker, type Worker } from "@astraeus/worker";
 import type { Logger } from "pino";
@@ -16,7 +16,9 @@ import type { Metrics } from "./metrics.ts";
 import { MemoryRateLimiter } from "./ratelimit/memory.ts";
 import { RedisRateLimiter } from "./ratelimit/redis.ts";
 import type { RateLimiter } from "./ratelimit/types.ts";
+import { DEFAULT_CONSOLE_DIR } from "./routes/console.ts";
 import type { ReadinessCheck } from "./routes/system.ts";
+import { createScheduleService } from "./schedules.ts";
 
 export interface ApiServer {
   app: ApiApp;
@@ -27,6 +29,8 @@ export interface ApiServer {
   worker: Worker | null;
   /** The bootstrap admin key, when one is configured or was generated. */
   bootstrap: BootstrapKey | null;
+  /** The folder the console at /console is served from; null when CONSOLE_ENABLED is off. */
+  consoleDir: string | null;
   /** Ends long polls and SSE streams; call before closing the listener. */
   beginShutdown(): void;
   /** Stops the worker and closes every connection. */
@@ -83,16 +87,17 @@ export async function buildServer(env: Env, opts: BuildOptions = {}): Promise<Ap
       group: env.JOBS_CONSUMER_GROUP,
       onError: (err) => logger.warn({ err: err.message }, "dispatch connection error"),
     });
+    const submission = {
+      queue: env.DEFAULT_QUEUE,
+      type: env.DEFAULT_JOB_TYPE,
+      maxAttempts: env.DEFAULT_MAX_ATTEMPTS,
+      timeoutMs: env.DEFAULT_TIMEOUT_MS,
+      maxPayloadBytes: env.MAX_PAYLOAD_BYTES,
+    };
     const engine = createEngine({
       store,
       dispatcher,
-      submission: {
-        queue: env.DEFAULT_QUEUE,
-        type: env.DEFAULT_JOB_TYPE,
-        maxAttempts: env.DEFAULT_MAX_ATTEMPTS,
-        timeoutMs: env.DEFAULT_TIMEOUT_MS,
-        maxPayloadBytes: env.MAX_PAYLOAD_BYTES,
-      },
+      submission,
       leaseMs: env.WORKER_LEASE_TTL_SECONDS * 1000,
       groupCommit: { maxInFlight: env.GROUP_COMMIT_MAX_IN_FLIGHT },
       logger,
@@ -141,8 +146,10 @@ export async function buildServer(env: Env, opts: BuildOptions = {}): Promise<Ap
     });
 
     const shutdown = new AbortController();
+    const consoleDir = env.CONSOLE_ENABLED ? (env.CONSOLE_DIR ?? DEFAULT_CONSOLE_DIR) : null;
     const app = createApp({
       engine,
+      schedules: createScheduleService(store.db, submission),
       keys,
       rateLimiter,
       config: appConfigFromEnv(env),
@@ -152,6 +159,7 @@ export async function buildServer(env: Env, opts: BuildOptions = {}): Promise<Ap
       signal: shutdown.signal,
       webhooks,
       webhookHealth: () => webhookStore.health(),
+      console: consoleDir === null ? null : { dir: consoleDir },
       ...(opts.metrics ? { metrics: opts.metrics } : {}),
     });
 
@@ -169,7 +177,14 @@ export async function buildServer(env: Env, opts: BuildOptions = {}): Promise<Ap
         dispatcher,
         queues: [env.DEFAULT_QUEUE],
         leaseMs: env.WORKER_LEASE_TTL_SECONDS * 1000,
-        maintenance: { units: [delivery.unit] },
+        // This process's maintenance leader also fires schedules, through this API's own submit path, and
+        // delivers webhooks.
+        maintenance: {
+          leaderTasks: [
+            new Scheduler(new SqlScheduleStore(store.db), engine, { logger }),
+            ...delivery.unit.tasks,
+          ],
+        },
         logger,
       });
       await worker.start();
@@ -192,6 +207,7 @@ export async function buildServer(env: Env, opts: BuildOptions = {}): Promise<Ap
       rateLimiter,
       worker,
       bootstrap,
+      consoleDir,
       beginShutdown: () => shutdown.abort(),
       close: async () => {
         shutdown.abort();

@@ -16,6 +16,8 @@ import { Metrics } from "./metrics.ts";
 import { MemoryRateLimiter } from "./ratelimit/memory.ts";
 import { RedisRateLimiter } from "./ratelimit/redis.ts";
 import type { RateLimiter } from "./ratelimit/types.ts";
+import type { ConsoleOptions } from "./routes/console.ts";
+import { createScheduleService } from "./schedules.ts";
 
 export const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
 export const ADMIN_KEY = "ast_test-admin-key-0123456789abcdef";
@@ -50,6 +52,8 @@ export interface TestApiOptions {
   logger?: Logger;
   /** Where webhook URLs may point. Default: https and public addresses only. */
   webhookTargets?: TargetPolicy;
+  /** Serve a built console from this folder at /console. Default: not served. */
+  console?: ConsoleOptions;
 }
 
 export async function deleteRedisPrefix(prefix: string): Promise<void> {
@@ -100,6 +104,7 @@ export async function setupTestApi(label: string, opts: TestApiOptions = {}): Pr
   const webhookStore = new SqlWebhookStore(store.db);
   const app = createApp({
     engine,
+    schedules: createScheduleService(store.db, opts.engine?.submission),
     keys,
     rateLimiter: limiter,
     config: { rateLimitPerSec: 0, pollIntervalMs: 50, ...opts.config },
@@ -113,6 +118,7 @@ export async function setupTestApi(label: string, opts: TestApiOptions = {}): Pr
       maxPerTenant: 5,
     }),
     webhookHealth: () => webhookStore.health(),
+    ...(opts.console ? { console: opts.console } : {}),
   });
   const keyWith: TestApi["keyWith"] = async (scopes, o = {}) =>
     (

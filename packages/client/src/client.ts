@@ -17,10 +17,18 @@ import type {
   JobPage,
   JobSubmission,
   ListJobsParams,
+  ListSchedulesParams,
+  Me,
   Problem,
   QueueStats,
   Readiness,
   ReconcileReport,
+  Schedule,
+  ScheduleCreate,
+  SchedulePage,
+  SchedulePatch,
+  Throughput,
+  ThroughputQuery,
   WorkerInfo,
 } from "@astraeus/contract";
 import { isTerminal } from "@astraeus/core";
@@ -85,7 +93,7 @@ interface CallOptions {
   method?: "GET" | "POST" | "PATCH" | "DELETE";
   body?: unknown;
   headers?: Record<string, string>;
-  /** Safe to send again after a 503 or a network error. Default: true for GET/DELETE. */
+  /** Safe to send again after a 503 or a network error. Default: true for GET/PATCH/DELETE. */
   idempotent?: boolean;
   signal?: AbortSignal;
   /** Override of the per-request timeout (0 = none). */
@@ -374,8 +382,68 @@ export class AstraeusClient {
     return this.call(`/v1/queues/${encodeURIComponent(name)}`);
   }
 
+  /** Finished attempts per queue and minute over the last `minutes` (default and most 60). */
+  throughput(query: ThroughputQuery = {}): Promise<Throughput> {
+    const params = new URLSearchParams();
+    if (query.minutes !== undefined) params.set("minutes", String(query.minutes));
+    if (query.queue !== undefined) params.set("queue", query.queue);
+    const qs = params.toString();
+    return this.call(`/v1/throughput${qs ? `?${qs}` : ""}`);
+  }
+
   async workers(): Promise<WorkerInfo[]> {
     return (await this.call<{ workers: WorkerInfo[] }>("/v1/workers")).workers;
+  }
+
+  // ---- schedules ----
+
+  /** Creates a schedule (a name the tenant already uses is a 409). */
+  createSchedule(schedule: ScheduleCreate): Promise<Schedule> {
+    return this.call("/v1/schedules", { method: "POST", body: schedule });
+  }
+
+  listSchedules(query: ListSchedulesParams = {}): Promise<SchedulePage> {
+    const params = new URLSearchParams();
+    for (const [k, v] of Object.entries(query)) if (v !== undefined && v !== null) params.set(k, String(v));
+    const qs = params.toString();
+    return this.call(`/v1/schedules${qs ? `?${qs}` : ""}`);
+  }
+
+  /** Every schedule, by name, page by page. */
+  async *listAllSchedules(): AsyncGenerator<Schedule> {
+    let cursor: string | null | undefined;
+    do {
+      const page = await this.listSchedules(cursor ? { cursor } : {});
+      yield* page.schedules;
+      cursor = page.nextCursor;
+    } while (cursor);
+  }
+
+  getSchedule(id: string): Promise<Schedule> {
+    return this.call(`/v1/schedules/${encodeURIComponent(id)}`);
+  }
+
+  /** The schedule of this name, or null. */
+  async findSchedule(name: string): Promise<Schedule | null> {
+    return (await this.listSchedules({ name })).schedules[0] ?? null;
+  }
+
+  /** Changes the fields given (a PATCH of absolute values, so it is retried like a read). */
+  updateSchedule(id: string, change: SchedulePatch): Promise<Schedule> {
+    return this.call(`/v1/schedules/${encodeURIComponent(id)}`, { method: "PATCH", body: change });
+  }
+
+  pauseSchedule(id: string): Promise<Schedule> {
+    return this.updateSchedule(id, { enabled: false });
+  }
+
+  /** Resumes a paused schedule: its ticks start afresh from now. */
+  resumeSchedule(id: string): Promise<Schedule> {
+    return this.updateSchedule(id, { enabled: true });
+  }
+
+  deleteSchedule(id: string): Promise<Schedule> {
+    return this.call(`/v1/schedules/${encodeURIComponent(id)}`, { method: "DELETE" });
   }
 
   // ---- worker protocol ----
@@ -401,6 +469,13 @@ export class AstraeusClient {
 
   fail(req: FailRequest): Promise<FailResponse> {
     return this.call("/v1/worker/fail", { method: "POST", body: req });
+  }
+
+  // ---- the calling key ----
+
+  /** Who the key in use is: tenant, name and scopes. */
+  me(): Promise<Me> {
+    return this.call("/v1/me");
   }
 
   // ---- admin ----

@@ -16,11 +16,20 @@ export type {
   JobPage,
   JobSubmission,
   ListJobsParams,
+  ListSchedulesParams,
+  Me,
   Problem,
   QueueStats,
+  QueueThroughput,
   Readiness,
   ReconcileReport,
+  Schedule,
+  ScheduleCreate,
+  SchedulePage,
+  SchedulePatch,
   Scope,
+  Throughput,
+  ThroughputQuery,
   UpdateWebhookRequest,
   Webhook,
   WebhookDelivery,
@@ -30,7 +39,7 @@ export type {
   WebhookWithSecret,
   WorkerInfo,
 } from "@astraeus/contract";
-export { SCOPES } from "@astraeus/contract";
+export { SCOPES, THROUGHPUT_MINUTES_MAX } from "@astraeus/contract";
 export {
   AstraeusClient,
   type BatchSubmitResult,

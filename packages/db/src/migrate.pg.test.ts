@@ -10,9 +10,8 @@ import { concurrentIndexBuilds, prebuildIndexes } from "./migrate-indexes.ts";
 import { createTestDatabase, type TestDatabase } from "./testing.ts";
 
 const MIGRATIONS_TABLE = "drizzle.__drizzle_migrations";
-/** The migrations a database on the previous release lacks (what `forgetLastMigration` undoes). */
-const PENDING = ["0004_queue_control", "0005_webhooks"];
-/** Their index builds on tables that exist before them (their new tables build their own). */
+const LAST = "0004_queue_control";
+/** The last migration's index builds on tables that exist before it (its new tables build their own). */
 const LAST_INDEXES = ["jobs_running_queue_idx"];
 
 const migration = (tag: string) => readFileSync(join(MIGRATIONS_FOLDER, `${tag}.sql`), "utf8");
@@ -34,15 +33,16 @@ async function validity(index: string): Promise<boolean | null> {
   return row?.valid ?? null;
 }
 
-/** Puts the database back one release: the last migration unrecorded and what it made undone. */
+/**
+ * Puts the database back to before LAST: it and every later migration unrecorded (drizzle applies only
+ * what is newer than the newest recorded one) and what they made undone.
+ */
 async function forgetLastMigration(): Promise<void> {
-  for (const tag of PENDING) {
-    const when = journal.entries.find((e) => e.tag === tag)?.when;
-    await sql`DELETE FROM drizzle.__drizzle_migrations WHERE created_at = ${String(when)}`;
-  }
+  const when = journal.entries.find((e) => e.tag === LAST)?.when;
+  await sql`DELETE FROM drizzle.__drizzle_migrations WHERE created_at >= ${String(when)}`;
   for (const index of LAST_INDEXES) await sql.unsafe(`DROP INDEX IF EXISTS "${index}"`);
-  await sql.unsafe(`DROP TABLE IF EXISTS webhook_attempts, webhook_deliveries, webhook_endpoints;
-    DROP TABLE IF EXISTS queue_events, queues;
+  await sql.unsafe(`DROP TABLE IF EXISTS webhook_attempts, webhook_deliveries, webhook_endpoints, schedules, queue_events,
+      queues;
     ALTER TABLE job_events DROP COLUMN IF EXISTS claimed_at, DROP COLUMN IF EXISTS claimed_by,
       DROP COLUMN IF EXISTS claim_seq;
     ALTER TABLE jobs DROP COLUMN IF EXISTS claim_seq;

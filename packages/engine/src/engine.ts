@@ -15,6 +15,9 @@ import {
   type ListJobsQuery,
   type NewJob,
   type QueueStats,
+  SCHEDULE_KEY_PREFIX,
+  THROUGHPUT_MINUTES_MAX,
+  type Throughput,
   type WorkerRecord,
 } from "@astraeus/core";
 import { GROUP_COMMIT_DEFAULTS, type GroupCommitOptions, GroupCommitter } from "./group-commit.ts";
@@ -145,6 +148,35 @@ export class JobEngine implements Engine {
     const row = resolveSubmission(tenant, submission, this.defaults, Date.now(), {
       queueDefaults: this.queueDefaults,
     });
+    if (row.idempotencyKey?.startsWith(SCHEDULE_KEY_PREFIX)) {
+      // Schedules submit under `schedule:<id>:<fire time>`; a caller's key there could take a tick's place.
+      throw new AppError("validation_failed", "the job submission is invalid", {
+        issues: [
+          {
+            path: "idempotencyKey",
+            message: `keys starting with "${SCHEDULE_KEY_PREFIX}" are reserved for schedules`,
+          },
+        ],
+      });
+    }
+    return this.submitRow(row);
+  }
+
+  /**
+   * A schedule's submit: the ordinary path (validation, defaults, group commit, stream hint) under the
+   * schedule's own key for the tick, so a fire repeated after a failover returns the job of the first.
+   */
+  submitScheduled(tenant: string, submission: unknown, key: string): Promise<SubmitResult> {
+    if (!key.startsWith(SCHEDULE_KEY_PREFIX)) throw new Error(`not a schedule key: ${key}`);
+    const job = typeof submission === "object" && submission !== null ? submission : {};
+    return this.submitRow(
+      resolveSubmission(tenant, { ...job, idempotencyKey: key }, this.defaults, Date.now(), {
+        queueDefaults: this.queueDefaults,
+      }),
+    );
+  }
+
+  private async submitRow(row: NewJob & { payload: JsonValue }): Promise<SubmitResult> {
     for (let tries = 0; tries < 3; tries++) {
       const outcome = await this.committer.add(row);
       if (outcome.inserted.has(row.id)) {
@@ -294,6 +326,10 @@ export class JobEngine implements Engine {
 
   queueStats(tenant: string, queue?: string): Promise<QueueStats[]> {
     return this.store.queueStats(tenant, queue);
+  }
+
+  queueThroughput(tenant: string, minutes: number, queue?: string): Promise<Throughput> {
+    return this.store.queueThroughput(tenant, Math.min(Math.max(1, minutes), THROUGHPUT_MINUTES_MAX), queue);
   }
 
   workers(): Promise<WorkerRecord[]> {

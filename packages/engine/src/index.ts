@@ -1,8 +1,20 @@
 export { createEngine, type EngineOptions, JobEngine, type Logger, silentLogger } from "./engine.ts";
 export { GROUP_COMMIT_DEFAULTS, type GroupCommitOptions, GroupCommitter } from "./group-commit.ts";
-export type { LeaderContext, LeaderUnit } from "./leader-unit.ts";
-export { Maintenance, type MaintenanceOptions, type RelayReport } from "./maintenance.ts";
+export { type LeaderTask, Maintenance, type MaintenanceOptions, type RelayReport } from "./maintenance.ts";
 export { QueueSettingsCache, type QueueSettingsCacheOptions } from "./queue-settings-cache.ts";
+export {
+  type Fire,
+  type ScheduledSubmitter,
+  Scheduler,
+  type SchedulerOptions,
+  type SchedulerReport,
+} from "./scheduler.ts";
+export {
+  type PayloadSchema,
+  type SchedulePage,
+  ScheduleService,
+  type ScheduleServiceOptions,
+} from "./schedules.ts";
 export {
   jobFromNew,
   type QueueJobDefaults,

@@ -11,7 +11,6 @@ import type {
   Telemetry,
 } from "@astraeus/core";
 import type { Logger } from "./engine.ts";
-import type { LeaderUnit } from "./leader-unit.ts";
 import type { ReconcileReport } from "./types.ts";
 
 /**
@@ -68,9 +67,22 @@ export interface MaintenanceOptions {
   relayStart: "retained" | "now";
   /** Told after every relay tick (metrics). */
   onRelay?: (report: RelayReport) => void;
-  /** Further work only the leader does, each on its own timers (e.g. webhook delivery). Default none. */
-  units: readonly LeaderUnit[];
+  /** Units that run on the leader only, each on its own timer (the schedule firer). Default none. */
+  leaderTasks: readonly LeaderTask[];
   logger: Logger;
+}
+
+/** Periodic work for the maintenance leader alone; it runs while this process holds leadership. */
+export interface LeaderTask {
+  readonly name: string;
+  /** Pause between the end of one run and the start of the next, in ms. */
+  readonly intervalMs: number;
+  run(): Promise<unknown>;
+  /**
+   * Ends what a run left going in the background (webhook requests in flight), when maintenance stops and
+   * before leadership is released. Optional.
+   */
+  stop?(): Promise<void>;
 }
 
 export interface RelayReport {
@@ -99,7 +111,7 @@ const DEFAULTS: Omit<MaintenanceOptions, "logger"> = {
   relayMaxBatchesPerTick: 20,
   relayKey: "events_relay",
   relayStart: "retained",
-  units: [],
+  leaderTasks: [],
 };
 
 const age = (now: number, at: string | Date | null | undefined): number =>
@@ -121,6 +133,8 @@ export class Maintenance {
   private relayCurrent: Promise<void> = Promise.resolve();
   private relayFailures = 0;
   private relayPrepared = false;
+  private readonly taskTimers = new Set<NodeJS.Timeout>();
+  private readonly taskRuns = new Set<Promise<void>>();
   /** Totals of the event relay since start (tests, diagnostics). */
   readonly relayStats = { relayed: 0, ticks: 0, failures: 0, lagMs: 0 };
 
@@ -141,7 +155,27 @@ export class Maintenance {
     this.stopped = false;
     this.schedule(0);
     if (this.opts.eventSink) this.scheduleRelay(0);
-    for (const unit of this.opts.units) unit.start(this);
+    for (const task of this.opts.leaderTasks) this.scheduleTask(task, 0);
+  }
+
+  /** Like the relay, each task has its own timer: a slow one never delays promotion or reaping. */
+  private scheduleTask(task: LeaderTask, ms: number): void {
+    if (this.stopped) return;
+    const timer = setTimeout(() => {
+      this.taskTimers.delete(timer);
+      const run: Promise<void> = (this.leader ? task.run() : Promise.resolve())
+        .then(
+          () => {},
+          (err: unknown) =>
+            this.opts.logger.error({ err: String(err), task: task.name }, "leader task failed"),
+        )
+        .finally(() => {
+          this.taskRuns.delete(run);
+          this.scheduleTask(task, task.intervalMs);
+        });
+      this.taskRuns.add(run);
+    }, ms);
+    this.taskTimers.add(timer);
   }
 
   private schedule(ms: number): void {
@@ -177,14 +211,17 @@ export class Maintenance {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
     if (this.relayTimer) clearTimeout(this.relayTimer);
+    for (const t of this.taskTimers) clearTimeout(t);
+    this.taskTimers.clear();
     await Promise.all([
       this.current.catch(() => {}),
       this.relayCurrent.catch(() => {}),
-      ...this.opts.units.map((u) =>
-        u
-          .stop()
+      ...this.taskRuns,
+      ...this.opts.leaderTasks.map((t) =>
+        t
+          .stop?.()
           .catch((err: unknown) =>
-            this.opts.logger.error({ err: String(err), unit: u.name }, "unit stop failed"),
+            this.opts.logger.error({ err: String(err), task: t.name }, "leader task stop failed"),
           ),
       ),
     ]);

@@ -10,6 +10,7 @@ import type {
   Lease,
   ListJobsQuery,
   QueueStats,
+  Throughput,
   WorkerRecord,
 } from "@astraeus/core";
 
@@ -77,6 +78,8 @@ export interface Engine {
   cancel(tenant: string, id: string): Promise<Job>;
   retry(tenant: string, id: string): Promise<Job>;
   queueStats(tenant: string, queue?: string): Promise<QueueStats[]>;
+  /** Finished attempts per queue and minute over the last `minutes` (at most THROUGHPUT_MINUTES_MAX). */
+  queueThroughput(tenant: string, minutes: number, queue?: string): Promise<Throughput>;
   workers(): Promise<WorkerRecord[]>;
   /** HTTP worker protocol: claim ready jobs of this tenant directly (no stream). */
   claim(tenant: string, req: ClaimRequest): Promise<ClaimedJob[]>;

@@ -82,6 +82,13 @@ export const WorkerEnv = z.object({
    * every event still in Postgres first, `now` only events written from then on. Default "retained".
    */
   EVENTS_RELAY_START: z.enum(["retained", "now"]).default("retained"),
+  /** How often the maintenance leader looks for due schedule ticks, in ms. Default 1000. */
+  SCHEDULER_INTERVAL_MS: int(50, 60_000).default(1000),
+  /**
+   * A schedule tick the leader reaches later than this after its time counts as missed (the schedule's
+   * missed-runs policy decides what happens); sooner, it is fired late. In ms. Default 60000.
+   */
+  SCHEDULE_MISSED_AFTER_MS: int(1000, 86_400_000).default(60_000),
   /** The maintenance leader delivers webhooks (nothing is read while no endpoint is enabled). Default true. */
   WEBHOOKS_ENABLED: bool.default(true),
   /** Accept http:// webhook URLs (local development only). Default false. */

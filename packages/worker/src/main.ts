@@ -1,11 +1,18 @@
 import type { EventSink } from "@astraeus/core";
-import { createStore, schemaStatus } from "@astraeus/db";
+import { createStore, SqlScheduleStore, schemaStatus } from "@astraeus/db";
 import { createDispatcher } from "@astraeus/dispatch";
+import { createEngine, Scheduler } from "@astraeus/engine";
 import pino from "pino";
 import { BUILTIN_JOBS } from "./builtins.ts";
 import { parseWorkerEnv, type WorkerEnv } from "./config.ts";
 import type { ResolvedDefinition } from "./define.ts";
-import { relayMetrics, serveWorkerMetrics, webhookMetrics, workerMetrics } from "./metrics.ts";
+import {
+  relayMetrics,
+  scheduleMetrics,
+  serveWorkerMetrics,
+  webhookMetrics,
+  workerMetrics,
+} from "./metrics.ts";
 import { createWorker, type Worker } from "./runtime.ts";
 import { createWebhookDelivery, webhookSettingsFromEnv } from "./webhooks.ts";
 
@@ -66,6 +73,23 @@ export async function startWorkerProcess(
       ? createWebhookDelivery(store, webhookSettingsFromEnv(env), log, webhookMetrics(metrics.registry))
       : null;
   const leaseMs = Math.round(env.WORKER_LEASE_TTL_SECONDS * 1000);
+  // The maintenance leader fires schedules through the ordinary submit path. A schedule's job was checked
+  // against the API's limits when it was written, so this process sets no payload ceiling of its own.
+  const scheduler = new Scheduler(
+    new SqlScheduleStore(store.db),
+    createEngine({
+      store,
+      dispatcher,
+      submission: { maxPayloadBytes: Number.MAX_SAFE_INTEGER },
+      logger: log,
+    }),
+    {
+      intervalMs: env.SCHEDULER_INTERVAL_MS,
+      missedAfterMs: env.SCHEDULE_MISSED_AFTER_MS,
+      onPass: scheduleMetrics(metrics.registry),
+      logger: log,
+    },
+  );
   const worker = createWorker({
     store,
     dispatcher,
@@ -88,7 +112,7 @@ export async function startWorkerProcess(
       relayIntervalMs: env.EVENTS_RELAY_INTERVAL_MS,
       relayStart: env.EVENTS_RELAY_START,
       ...(onRelay ? { onRelay } : {}),
-      units: webhooks ? [webhooks.unit] : [],
+      leaderTasks: [scheduler, ...(webhooks ? webhooks.unit.tasks : [])],
     },
     logger: log,
     observer: metrics.observer,

@@ -173,3 +173,48 @@ describe("global limits", () => {
     await rescuer.exited;
   });
 });
+
+describe("per-queue defaults", () => {
+  it("give a job type without its own retry policy the queue's backoff, and the type's own policy wins", async () => {
+    const queue = "qc-backoff";
+    await h.store.updateQueueSettings(
+      queue,
+      {
+        defaults: {
+          maxAttempts: 4,
+          backoff: { baseMs: 3_600_000, maxMs: 3_600_000, factor: 1, jitter: false },
+        },
+      },
+      null,
+    );
+    await h.engine.queueSettings.refresh();
+    const plain = defineJob({
+      type: "t.fails",
+      handler: () => {
+        throw new Error("no");
+      },
+    });
+    const own = defineJob({
+      type: "t.fails-own",
+      retry: { baseMs: 1, maxMs: 1, factor: 1, jitter: false },
+      handler: () => {
+        throw new Error("no");
+      },
+    });
+    // maxAttempts comes from the queue's default when the submission names none.
+    const { job: a } = await h.engine.submit(T, { type: "t.fails", queue, payload: {} });
+    const { job: b } = await h.engine.submit(T, { type: "t.fails-own", queue, payload: {}, maxAttempts: 2 });
+    expect(a.maxAttempts).toBe(4);
+    expect(b.maxAttempts).toBe(2);
+    await h.worker({ queues: [queue], jobs: [plain, own] });
+    const retried = await waitFor("the first failure", async () => {
+      const j = await h.engine.get(T, a.id);
+      return j.attempt === 1 && j.state === "queued" ? j : undefined;
+    });
+    // An hour's backoff from the queue, not the default's second or so.
+    expect(Date.parse(retried?.runAt ?? "") - Date.now()).toBeGreaterThan(3_500_000);
+    // Its own 1 ms backoff: the second attempt runs at once and the job dies.
+    await waitFor("the own-policy job dead", async () => (await h.engine.get(T, b.id)).state === "dead");
+    expect((await h.engine.get(T, b.id)).attempt).toBe(2);
+  });
+});

@@ -487,7 +487,10 @@ export class Worker implements ContextHost {
     if (err instanceof UnrecoverableError || job.attempt >= job.maxAttempts) {
       return { ...lease, to: "dead", kind: kind === "timed_out" ? "timed_out" : "dead", error };
     }
-    const delay = backoffDelay(job.attempt, a.def?.retry);
+    const delay = backoffDelay(
+      job.attempt,
+      a.def?.retry ?? this.settings.get(job.queue).defaults.backoff ?? undefined,
+    );
     return { ...lease, to: "queued", kind, error, runAt: new Date(Date.now() + delay) };
   }
 

@@ -30,7 +30,6 @@ beforeAll(async () => {
   });
 });
 afterAll(async () => {
-  await unit?.stop();
   transport?.close();
   await receiver?.close();
   await t?.close();

@@ -6,7 +6,9 @@ import { jobCommands } from "./jobs.ts";
 import { keyCommands } from "./keys.ts";
 import { listCommands } from "./list.ts";
 import { queueCommands } from "./queues.ts";
+import { scheduleCommands } from "./schedules.ts";
 import { webhookCommands } from "./webhooks.ts";
+import { whoamiCommands } from "./whoami.ts";
 import { workerCommands } from "./workers.ts";
 
 export const COMMAND_MODULES: readonly CommandModule[] = [
@@ -16,5 +18,7 @@ export const COMMAND_MODULES: readonly CommandModule[] = [
   queueCommands,
   workerCommands,
   keyCommands,
+  scheduleCommands,
+  whoamiCommands,
   webhookCommands,
 ];

@@ -69,7 +69,7 @@ export class WebhookFanOut {
    * One round: whether any endpoint is enabled, and the deliveries written (none is read while no endpoint
    * is enabled).
    */
-  async tick(keepGoing: () => boolean): Promise<{ active: boolean; written: number }> {
+  async tick(): Promise<{ active: boolean; written: number }> {
     const { cursorKey, batchSize, maxBatchesPerTick } = this.opts;
     if (!(await this.store.webhooksActive(cursorKey))) return { active: false, written: 0 };
     if (!this.prepared) {
@@ -83,7 +83,7 @@ export class WebhookFanOut {
     const subs = await this.store.subscriptions();
     let cursor = await this.outbox.loadRelayCursor(cursorKey);
     let written = 0;
-    for (let i = 0; i < maxBatchesPerTick && keepGoing(); i++) {
+    for (let i = 0; i < maxBatchesPerTick; i++) {
       const batch = await this.outbox.readEventsAfter(cursor, batchSize);
       const rows = await this.deliveriesFor(batch.events, subs);
       const moved = batch.next.txid !== cursor.txid || batch.next.id !== cursor.id;

@@ -1,7 +1,9 @@
 // The webhook sender: takes due deliveries endpoint by endpoint and sends them, at most
-// `concurrencyPerEndpoint` at once per endpoint and `maxInFlight` in all. Sends run beside the ticks, never
-// inside them, so a slow receiver holds only its own slots (each bounded by the transport's timeout);
-// other endpoints, and job processing (which shares nothing with this), go on.
+// `concurrencyPerEndpoint` at once per endpoint and `maxInFlight` in all. Sends run beside the leader's
+// rounds, never inside them, so a slow receiver holds only its own slots (each bounded by the transport's
+// timeout); other endpoints, and job processing (which shares nothing with this), go on. A finished send
+// takes its endpoint's next due delivery at once (the job's next event, released by this one's finish), so
+// a busy endpoint is not held to one batch per round.
 import {
   type ClaimedWebhookDelivery,
   nextWebhookAttemptAt,
@@ -23,6 +25,11 @@ export interface SenderOptions {
    * another attempt may take it. Must exceed the transport's timeout. Default 60000.
    */
   attemptLeaseMs: number;
+  /**
+   * A finished send takes its endpoint's next due delivery only if a round (`tick`) ran this recently, in ms
+   * of real time: a process that stopped leading stops pulling work within this.
+   */
+  refillWithinMs: number;
   retry: WebhookRetryPolicy;
   disable: WebhookDisablePolicy;
   clock: () => number;
@@ -43,74 +50,75 @@ export interface AttemptReport {
 }
 
 export class WebhookSender {
-  private readonly inFlight = new Map<string, number>();
+  /** Slots taken per endpoint: sends in flight and claims under way. */
+  private readonly taken = new Map<string, number>();
   private total = 0;
-  private readonly sends = new Set<Promise<void>>();
+  /** Sends and claims under way (settled() waits for them). */
+  private readonly work = new Set<Promise<void>>();
   private readonly stopping = new AbortController();
   private rotation = 0;
+  private lastTickAt = Number.NEGATIVE_INFINITY;
 
   constructor(
     private readonly store: WebhookDeliveryStore,
     private readonly transport: WebhookTransport,
     private readonly opts: SenderOptions,
-    /** Called when a send ends (a slot is free, and the job's next delivery may be due). */
-    private readonly onSlotFree: () => void = () => {},
   ) {}
-
-  /** Sends in flight. */
-  get active(): number {
-    return this.total;
-  }
 
   /** Takes what is due into the free slots; returns how many sends it started. */
   async tick(): Promise<number> {
-    const { concurrencyPerEndpoint, maxInFlight, attemptLeaseMs } = this.opts;
-    if (this.total >= maxInFlight || this.stopping.signal.aborted) return 0;
-    const now = this.opts.clock();
-    const due = await this.store.dueEndpoints(new Date(now), 10_000);
+    this.lastTickAt = Date.now();
+    if (this.total >= this.opts.maxInFlight || this.stopping.signal.aborted) return 0;
+    const due = await this.store.dueEndpoints(new Date(this.opts.clock()), 10_000);
     if (due.length === 0) return 0;
-    // Start at a different endpoint each tick, so when the global limit binds every endpoint gets its turn.
+    // Start at a different endpoint each round, so when the global limit binds every endpoint gets its turn.
     const first = this.rotation++ % due.length;
     let started = 0;
-    for (let k = 0; k < due.length && this.total < maxInFlight; k++) {
-      const endpoint = due[(first + k) % due.length] as string;
-      const free = Math.min(
-        concurrencyPerEndpoint - (this.inFlight.get(endpoint) ?? 0),
-        maxInFlight - this.total,
-      );
-      if (free <= 0) continue;
-      const claimed = await this.store.claimDeliveries(
-        endpoint,
-        new Date(now),
-        new Date(now + attemptLeaseMs),
-        free,
-      );
-      for (const d of claimed) this.launch(d);
-      started += claimed.length;
+    for (let k = 0; k < due.length && this.total < this.opts.maxInFlight; k++) {
+      started += await this.fill(due[(first + k) % due.length] as string);
     }
     return started;
   }
 
-  private launch(d: ClaimedWebhookDelivery): void {
-    this.inFlight.set(d.endpointId, (this.inFlight.get(d.endpointId) ?? 0) + 1);
-    this.total++;
-    const p: Promise<void> = this.deliver(d)
-      .catch((err: unknown) => {
-        // The attempt's record failed (Postgres away): the lease runs out and it is tried again.
-        this.opts.logger.error(
-          { err: String(err), deliveryId: d.id },
-          "webhook attempt could not be recorded",
-        );
-      })
-      .finally(() => {
-        const left = (this.inFlight.get(d.endpointId) ?? 1) - 1;
-        if (left > 0) this.inFlight.set(d.endpointId, left);
-        else this.inFlight.delete(d.endpointId);
-        this.total--;
-        this.sends.delete(p);
-        this.onSlotFree();
-      });
-    this.sends.add(p);
+  /** Claims due deliveries of one endpoint into its free slots and starts sending them. */
+  private async fill(endpoint: string): Promise<number> {
+    const free = Math.min(
+      this.opts.concurrencyPerEndpoint - (this.taken.get(endpoint) ?? 0),
+      this.opts.maxInFlight - this.total,
+    );
+    if (free <= 0 || this.stopping.signal.aborted) return 0;
+    // Slots are reserved while the claim runs, so two fills of one endpoint never overshoot its limit.
+    this.take(endpoint, free);
+    let claimed: ClaimedWebhookDelivery[] = [];
+    try {
+      const now = this.opts.clock();
+      claimed = await this.store.claimDeliveries(
+        endpoint,
+        new Date(now),
+        new Date(now + this.opts.attemptLeaseMs),
+        free,
+      );
+    } finally {
+      this.give(endpoint, free - claimed.length);
+    }
+    for (const d of claimed) this.track(this.send(d));
+    return claimed.length;
+  }
+
+  private async send(d: ClaimedWebhookDelivery): Promise<void> {
+    try {
+      await this.deliver(d);
+    } catch (err) {
+      // The attempt's record failed (Postgres away): the lease runs out and it is tried again.
+      this.opts.logger.error({ err: String(err), deliveryId: d.id }, "webhook attempt could not be recorded");
+    } finally {
+      this.give(d.endpointId, 1);
+    }
+    if (!this.stopping.signal.aborted && Date.now() - this.lastTickAt <= this.opts.refillWithinMs) {
+      await this.fill(d.endpointId).catch((err: unknown) =>
+        this.opts.logger.error({ err: String(err), endpointId: d.endpointId }, "webhook claim failed"),
+      );
+    }
   }
 
   private async deliver(d: ClaimedWebhookDelivery): Promise<void> {
@@ -161,14 +169,32 @@ export class WebhookSender {
     }
   }
 
-  /** Resolves once every send in flight has ended and been recorded. */
+  private take(endpoint: string, n: number): void {
+    this.taken.set(endpoint, (this.taken.get(endpoint) ?? 0) + n);
+    this.total += n;
+  }
+
+  private give(endpoint: string, n: number): void {
+    if (n <= 0) return;
+    const left = (this.taken.get(endpoint) ?? n) - n;
+    if (left > 0) this.taken.set(endpoint, left);
+    else this.taken.delete(endpoint);
+    this.total -= n;
+  }
+
+  private track(p: Promise<void>): void {
+    this.work.add(p);
+    void p.finally(() => this.work.delete(p));
+  }
+
+  /** Resolves once every send (and what it went on to send) has ended and been recorded. */
   async settled(): Promise<void> {
-    while (this.sends.size > 0) await Promise.allSettled([...this.sends]);
+    while (this.work.size > 0) await Promise.allSettled([...this.work]);
   }
 
   /** Ends the sends in flight (their deliveries are sent again once their leases run out) and waits for them. */
   async stop(): Promise<void> {
     this.stopping.abort();
-    await Promise.allSettled([...this.sends]);
+    await this.settled();
   }
 }

@@ -44,7 +44,7 @@ describe("webhooks on the embedded database", () => {
       logger: silentLogger,
     });
     maintenance = new Maintenance(store, engine.dispatcher, {
-      units: [unit],
+      leaderTasks: unit.tasks,
       promoteIntervalMs: 20,
       intervalMs: 60_000,
       logger: silentLogger,

@@ -82,7 +82,7 @@ function unit(over: Partial<WebhookUnitOptions> = {}): WebhookUnit {
 /** The unit running as a unit of a real maintenance leader. */
 function leader(u: WebhookUnit): Maintenance {
   const m = new Maintenance(store, engine.dispatcher, {
-    units: [u],
+    leaderTasks: u.tasks,
     lockName: unique("lock"),
     promoteIntervalMs: 20,
     intervalMs: 60_000,
