@@ -129,7 +129,7 @@ export async function setupTestApi(label: string, opts: TestApiOptions = {}): Pr
         rateLimitPerSec: o.rateLimitPerSec ?? null,
       })
     ).key;
-  const all: Scope[] = ["jobs:read", "jobs:write", "worker", "webhooks"];
+  const all: Scope[] = ["jobs:read", "jobs:write", "worker"];
   const acme = await keyWith(all);
   const globex = await keyWith(all, { tenant: "globex" });
   const request: TestApi["request"] = (path, init = {}) => {

@@ -43,7 +43,7 @@ export function webhookSettingsFromEnv(env: WorkerEnv): WebhookDeliverySettings 
 }
 
 export interface WebhookDelivery {
-  /** For MaintenanceOptions.units. */
+  /** Its `tasks` go in MaintenanceOptions.leaderTasks. */
   unit: WebhookUnit;
   /** Closes pooled connections; after the worker (and so the unit) stopped. */
   close(): void;

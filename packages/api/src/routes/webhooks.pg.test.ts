@@ -14,12 +14,17 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { setupTestApi, type TestApi } from "../test-support.ts";
 
 let t: TestApi;
+/** Keys with the webhooks scope, of tenant acme and of tenant globex. */
+let acme: string;
+let globex: string;
 let receiver: Receiver;
 let transport: HttpWebhookTransport;
 let unit: WebhookUnit;
 
 beforeAll(async () => {
   t = await setupTestApi("webhooks", { webhookTargets: LOCAL_TARGETS });
+  acme = await t.keyWith(["webhooks"]);
+  globex = await t.keyWith(["webhooks"], { tenant: "globex" });
   receiver = await startReceiver();
   transport = new HttpWebhookTransport({ policy: LOCAL_TARGETS, timeoutMs: 5_000 });
   unit = new WebhookUnit({
@@ -35,7 +40,12 @@ afterAll(async () => {
   await t?.close();
 });
 
-async function create(body: unknown, key = t.acme): Promise<Response> {
+/** A request with acme's webhooks key unless another is given. */
+function req(path: string, init: Parameters<TestApi["request"]>[1] = {}): Promise<Response> {
+  return t.request(path, { key: acme, ...init });
+}
+
+async function create(body: unknown, key = acme): Promise<Response> {
   return t.request("/v1/webhooks", { method: "POST", json: body, key });
 }
 
@@ -64,7 +74,7 @@ describe("the webhook routes", () => {
     });
     expect(created.secret).toMatch(/^whsec_[A-Za-z0-9+/]{43}=$/);
 
-    const got = await t.request(`/v1/webhooks/${created.id}`);
+    const got = await req(`/v1/webhooks/${created.id}`);
     expect(got.status).toBe(200);
     const text = await got.text();
     expect(text).not.toContain(created.secret);
@@ -76,19 +86,19 @@ describe("the webhook routes", () => {
     const ids: string[] = [];
     for (let i = 0; i < 3; i++)
       ids.push(((await (await create({ url: receiver.url }, key)).json()) as WebhookInfo).id);
-    const first = (await (await t.request("/v1/webhooks?limit=2", { key })).json()) as WebhookPage;
+    const first = (await (await req("/v1/webhooks?limit=2", { key })).json()) as WebhookPage;
     expect(first.webhooks.map((w) => w.id)).toEqual([ids[2], ids[1]]);
     expect(first.next).toBe(`/v1/webhooks?limit=2&cursor=${first.nextCursor}`);
-    const second = (await (await t.request(first.next as string, { key })).json()) as WebhookPage;
+    const second = (await (await req(first.next as string, { key })).json()) as WebhookPage;
     expect(second.webhooks.map((w) => w.id)).toEqual([ids[0]]);
     expect(second.next).toBeNull();
-    const bad = await t.request("/v1/webhooks?cursor=nope", { key });
+    const bad = await req("/v1/webhooks?cursor=nope", { key });
     expect(bad.status).toBe(422);
   });
 
   it("change, disable, re-enable and delete an endpoint", async () => {
     const { id } = (await (await create({ url: receiver.url })).json()) as WebhookInfo;
-    const patched = await t.request(`/v1/webhooks/${id}`, {
+    const patched = await req(`/v1/webhooks/${id}`, {
       method: "PATCH",
       json: { events: ["*"], queues: ["emails", "emails"], types: ["mail.send"], enabled: false },
     });
@@ -100,17 +110,17 @@ describe("the webhook routes", () => {
       enabled: false,
       disabledReason: "manual",
     });
-    const test = await t.request(`/v1/webhooks/${id}/test`, { method: "POST" });
+    const test = await req(`/v1/webhooks/${id}/test`, { method: "POST" });
     expect(test.status).toBe(409);
     expect(await test.json()).toMatchObject({ code: "invalid_state" });
-    const on = await t.request(`/v1/webhooks/${id}`, {
+    const on = await req(`/v1/webhooks/${id}`, {
       method: "PATCH",
       json: { enabled: true, queues: null },
     });
     expect(await on.json()).toMatchObject({ enabled: true, disabledReason: null, queues: null });
-    const gone = await t.request(`/v1/webhooks/${id}`, { method: "DELETE" });
+    const gone = await req(`/v1/webhooks/${id}`, { method: "DELETE" });
     expect(gone.status).toBe(200);
-    expect((await t.request(`/v1/webhooks/${id}`)).status).toBe(404);
+    expect((await req(`/v1/webhooks/${id}`)).status).toBe(404);
   });
 
   it.each([
@@ -145,13 +155,13 @@ describe("the webhook routes", () => {
 
   it("refuse an empty change and a URL change to a refused target, changing nothing", async () => {
     const { id, url } = (await (await create({ url: receiver.url })).json()) as WebhookInfo;
-    expect((await t.request(`/v1/webhooks/${id}`, { method: "PATCH", json: {} })).status).toBe(422);
-    const res = await t.request(`/v1/webhooks/${id}`, {
+    expect((await req(`/v1/webhooks/${id}`, { method: "PATCH", json: {} })).status).toBe(422);
+    const res = await req(`/v1/webhooks/${id}`, {
       method: "PATCH",
       json: { url: "https://10.1.2.3/h" },
     });
     expect(res.status).toBe(422);
-    expect(((await (await t.request(`/v1/webhooks/${id}`)).json()) as WebhookInfo).url).toBe(url);
+    expect(((await (await req(`/v1/webhooks/${id}`)).json()) as WebhookInfo).url).toBe(url);
   });
 
   it("keep every endpoint to its tenant and every route to keys with the webhooks scope", async () => {
@@ -168,16 +178,16 @@ describe("the webhook routes", () => {
       ["POST", `/v1/webhooks/${id}/deliveries/${d}/redeliver`],
     ] as const) {
       const json = method === "PATCH" ? { enabled: false } : method === "POST" ? {} : undefined;
-      const other = await t.request(path, { method, key: t.globex, ...(json ? { json } : {}) });
+      const other = await req(path, { method, key: globex, ...(json ? { json } : {}) });
       expect(other.status, `${method} ${path}`).toBe(404);
     }
     expect(
-      ((await (await t.request("/v1/webhooks", { key: t.globex })).json()) as WebhookPage).webhooks,
+      ((await (await req("/v1/webhooks", { key: globex })).json()) as WebhookPage).webhooks,
     ).toEqual([]);
     const jobsOnly = await t.keyWith(["jobs:read", "jobs:write"]);
-    expect((await t.request("/v1/webhooks", { key: jobsOnly })).status).toBe(403);
+    expect((await req("/v1/webhooks", { key: jobsOnly })).status).toBe(403);
     expect((await create({ url: receiver.url }, jobsOnly)).status).toBe(403);
-    expect(((await (await t.request(`/v1/webhooks/${id}`)).json()) as WebhookInfo).enabled).toBe(true);
+    expect(((await (await req(`/v1/webhooks/${id}`)).json()) as WebhookInfo).enabled).toBe(true);
   });
 
   it("refuse a tenant's endpoint beyond its limit with 409", async () => {
@@ -190,7 +200,7 @@ describe("the webhook routes", () => {
 
   it("send a signed test event, log the attempt, redeliver it and rotate the secret", async () => {
     const created = (await (await create({ url: receiver.url })).json()) as WebhookWithSecret;
-    const sent = await t.request(`/v1/webhooks/${created.id}/test`, { method: "POST" });
+    const sent = await req(`/v1/webhooks/${created.id}/test`, { method: "POST" });
     expect(sent.status).toBe(202);
     const delivery = (await sent.json()) as WebhookDelivery;
     expect(delivery).toMatchObject({
@@ -207,7 +217,7 @@ describe("the webhook routes", () => {
     const payload = new Webhook(created.secret).verify(mine()[0]?.body ?? "", mine()[0]?.headers ?? {});
     expect(payload).toMatchObject({ type: "webhook.test", data: { jobId: null, event: null } });
 
-    const page = await (await t.request(`/v1/webhooks/${created.id}/deliveries`)).json();
+    const page = await (await req(`/v1/webhooks/${created.id}/deliveries`)).json();
     expect(page).toMatchObject({ next: null, nextCursor: null });
     const [logged] = (page as { deliveries: WebhookDelivery[] }).deliveries;
     expect(logged).toMatchObject({ id: delivery.id, status: "succeeded", attempts: 1, lastStatusCode: 204 });
@@ -222,20 +232,20 @@ describe("the webhook routes", () => {
         error: null,
       },
     ]);
-    const succeeded = await t.request(`/v1/webhooks/${created.id}/deliveries?status=succeeded&limit=1`);
+    const succeeded = await req(`/v1/webhooks/${created.id}/deliveries?status=succeeded&limit=1`);
     expect(((await succeeded.json()) as { deliveries: WebhookDelivery[] }).deliveries).toHaveLength(1);
 
-    const again = await t.request(`/v1/webhooks/${created.id}/deliveries/${delivery.id}/redeliver`, {
+    const again = await req(`/v1/webhooks/${created.id}/deliveries/${delivery.id}/redeliver`, {
       method: "POST",
     });
     expect(again.status).toBe(202);
     expect(await again.json()).toMatchObject({ status: "pending", attempts: 1 });
     await unit.runOnce();
     expect(mine()).toHaveLength(2);
-    const one = await (await t.request(`/v1/webhooks/${created.id}/deliveries/${delivery.id}`)).json();
+    const one = await (await req(`/v1/webhooks/${created.id}/deliveries/${delivery.id}`)).json();
     expect(one).toMatchObject({ status: "succeeded", attempts: 2 });
 
-    const rotated = await t.request(`/v1/webhooks/${created.id}/rotate-secret`, {
+    const rotated = await req(`/v1/webhooks/${created.id}/rotate-secret`, {
       method: "POST",
       json: { overlapSeconds: 60 },
     });
@@ -243,12 +253,12 @@ describe("the webhook routes", () => {
     const next = (await rotated.json()) as WebhookWithSecret;
     expect(next.secret).not.toBe(created.secret);
     expect(Date.parse(next.previousSecretExpiresAt ?? "")).toBeGreaterThan(Date.now());
-    const bad = await t.request(`/v1/webhooks/${created.id}/rotate-secret`, {
+    const bad = await req(`/v1/webhooks/${created.id}/rotate-secret`, {
       method: "POST",
       json: { overlapSeconds: 8 * 86_400 },
     });
     expect(bad.status).toBe(422);
-    expect((await t.request(`/v1/webhooks/${created.id}/deliveries/${crypto.randomUUID()}`)).status).toBe(
+    expect((await req(`/v1/webhooks/${created.id}/deliveries/${crypto.randomUUID()}`)).status).toBe(
       404,
     );
   });
@@ -259,10 +269,10 @@ describe("the webhook routes", () => {
       "UPDATE webhook_endpoints SET enabled = false, disabled_reason = 'failures', disabled_at = now() WHERE id = $1",
       [id],
     );
-    const text = await (await t.request("/metrics", { key: null })).text();
+    const text = await (await req("/metrics", { key: null })).text();
     expect(text).toMatch(/^astraeus_webhook_endpoints_disabled 1$/m);
     expect(text).toMatch(/^astraeus_webhook_deliveries_pending \d+$/m);
-    const got = (await (await t.request(`/v1/webhooks/${id}`)).json()) as WebhookInfo;
+    const got = (await (await req(`/v1/webhooks/${id}`)).json()) as WebhookInfo;
     expect(got).toMatchObject({ enabled: false, disabledReason: "failures" });
   });
 });
