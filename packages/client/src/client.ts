@@ -31,7 +31,7 @@ import type {
   ThroughputQuery,
   WorkerInfo,
 } from "@astraeus/contract";
-import { isTerminal } from "@astraeus/core";
+import { isTerminal, sleep } from "@astraeus/core";
 import { ApiError, WaitTimeoutError } from "./errors.ts";
 import { parseSse } from "./sse.ts";
 import { WebhooksClient } from "./webhooks.ts";
@@ -102,19 +102,11 @@ interface CallOptions {
 
 const RETRY_AFTER_CAP_MS = 60_000;
 
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(signal.reason);
-    const timer = setTimeout(() => {
-      signal?.removeEventListener("abort", onAbort);
-      resolve();
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal?.reason);
-    };
-    signal?.addEventListener("abort", onAbort, { once: true });
-  });
+/** Waits `ms` before trying again; rejects with the signal's reason once the caller has given up. */
+async function pause(ms: number, signal?: AbortSignal): Promise<void> {
+  signal?.throwIfAborted();
+  await (signal ? sleep(ms, signal) : sleep(ms));
+  signal?.throwIfAborted();
 }
 
 function retryAfterMs(res: Response): number | null {
@@ -192,7 +184,7 @@ export class AstraeusClient {
         });
       } catch (err) {
         if (opts.signal?.aborted || !idempotent || attempt >= this.retries) throw err;
-        await sleep(this.backoff(attempt, null), opts.signal);
+        await pause(this.backoff(attempt, null), opts.signal);
         continue;
       } finally {
         if (timer) clearTimeout(timer);
@@ -202,7 +194,7 @@ export class AstraeusClient {
       const retryable = res.status === 429 || (res.status === 503 && idempotent);
       if (!retryable || attempt >= this.retries) throw await errorFrom(res);
       await res.body?.cancel().catch(() => {});
-      await sleep(this.backoff(attempt, retryAfterMs(res)), opts.signal);
+      await pause(this.backoff(attempt, retryAfterMs(res)), opts.signal);
     }
   }
 
@@ -338,7 +330,7 @@ export class AstraeusClient {
       }
       if (opts.signal?.aborted) return;
       // The server ended the stream without a terminal state (restart, max duration): resume.
-      await sleep(this.backoff(drops, null), opts.signal);
+      await pause(this.backoff(drops, null), opts.signal);
     }
   }
 

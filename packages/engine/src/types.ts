@@ -10,6 +10,7 @@ import type {
   Lease,
   ListJobsQuery,
   QueueStats,
+  RetryPolicy,
   Throughput,
   WorkerRecord,
 } from "@astraeus/core";
@@ -46,6 +47,10 @@ export interface FailRequest extends Lease {
   error: JobError;
   /** False dead-letters at once (like throwing `UnrecoverableError`). Default true. */
   retryable?: boolean;
+  /** The attempt ran past its timeout: recorded as `timed_out`, as the in-process worker records it. Default false. */
+  timedOut?: boolean;
+  /** The job type's backoff, as `defineJob`'s `retry`; unset fields take DEFAULT_RETRY's. Default DEFAULT_RETRY. */
+  retry?: Partial<RetryPolicy>;
 }
 
 export interface ReconcileReport {
@@ -89,9 +94,12 @@ export interface Engine {
     leases: readonly Lease[],
     leaseMs?: number,
   ): Promise<{ alive: string[]; cancelRequested: string[] }>;
-  /** False when the lease is no longer held (fenced): nothing was written. */
+  /** False when the lease is no longer held (fenced): nothing was written. not_found for another tenant's job. */
   complete(tenant: string, lease: Lease, result: JsonValue): Promise<boolean>;
-  /** Retries with backoff or dead-letters; false when the lease is no longer held. */
+  /**
+   * Retries with backoff or dead-letters, by core's `decideRetry` (as the in-process worker does); false
+   * when the lease is no longer held. not_found for another tenant's job.
+   */
   fail(
     tenant: string,
     req: FailRequest,

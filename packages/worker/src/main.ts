@@ -112,7 +112,7 @@ export async function startWorkerProcess(
       relayIntervalMs: env.EVENTS_RELAY_INTERVAL_MS,
       relayStart: env.EVENTS_RELAY_START,
       ...(onRelay ? { onRelay } : {}),
-      leaderTasks: [scheduler, ...(webhooks ? webhooks.unit.tasks : [])],
+      units: [scheduler, ...(webhooks ? webhooks.unit.units : [])],
     },
     logger: log,
     observer: metrics.observer,

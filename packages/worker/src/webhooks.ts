@@ -43,7 +43,7 @@ export function webhookSettingsFromEnv(env: WorkerEnv): WebhookDeliverySettings 
 }
 
 export interface WebhookDelivery {
-  /** Its `tasks` go in MaintenanceOptions.leaderTasks. */
+  /** Its `units` go in MaintenanceOptions.units. */
   unit: WebhookUnit;
   /** Closes pooled connections; after the worker (and so the unit) stopped. */
   close(): void;

@@ -181,9 +181,7 @@ describe("the webhook routes", () => {
       const other = await req(path, { method, key: globex, ...(json ? { json } : {}) });
       expect(other.status, `${method} ${path}`).toBe(404);
     }
-    expect(
-      ((await (await req("/v1/webhooks", { key: globex })).json()) as WebhookPage).webhooks,
-    ).toEqual([]);
+    expect(((await (await req("/v1/webhooks", { key: globex })).json()) as WebhookPage).webhooks).toEqual([]);
     const jobsOnly = await t.keyWith(["jobs:read", "jobs:write"]);
     expect((await req("/v1/webhooks", { key: jobsOnly })).status).toBe(403);
     expect((await create({ url: receiver.url }, jobsOnly)).status).toBe(403);
@@ -258,9 +256,7 @@ describe("the webhook routes", () => {
       json: { overlapSeconds: 8 * 86_400 },
     });
     expect(bad.status).toBe(422);
-    expect((await req(`/v1/webhooks/${created.id}/deliveries/${crypto.randomUUID()}`)).status).toBe(
-      404,
-    );
+    expect((await req(`/v1/webhooks/${created.id}/deliveries/${crypto.randomUUID()}`)).status).toBe(404);
   });
 
   it("report endpoints disabled after failures and pending deliveries in /metrics", async () => {

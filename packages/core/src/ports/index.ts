@@ -1,5 +1,7 @@
 export * from "./dispatch.ts";
+export * from "./event-counts.ts";
 export * from "./jobs.ts";
+export * from "./keys.ts";
 export * from "./leadership.ts";
 export * from "./leases.ts";
 export * from "./outbox.ts";

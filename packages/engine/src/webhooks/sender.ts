@@ -6,6 +6,7 @@
 // a busy endpoint is not held to one batch per round.
 import {
   type ClaimedWebhookDelivery,
+  type Logger,
   nextWebhookAttemptAt,
   WEBHOOK_DISABLED_LOG,
   type WebhookDeliveryStore,
@@ -13,7 +14,7 @@ import {
   type WebhookRetryPolicy,
   type WebhookTransport,
 } from "@astraeus/core";
-import type { Logger } from "../engine.ts";
+import type { Lead } from "../leader/host.ts";
 
 export interface SenderOptions {
   /** Requests in flight per endpoint at most. Default 4. */
@@ -25,11 +26,6 @@ export interface SenderOptions {
    * another attempt may take it. Must exceed the transport's timeout. Default 60000.
    */
   attemptLeaseMs: number;
-  /**
-   * A finished send takes its endpoint's next due delivery only if a round (`tick`) ran this recently, in ms
-   * of real time: a process that stopped leading stops pulling work within this.
-   */
-  refillWithinMs: number;
   retry: WebhookRetryPolicy;
   disable: WebhookDisablePolicy;
   clock: () => number;
@@ -57,7 +53,8 @@ export class WebhookSender {
   private readonly work = new Set<Promise<void>>();
   private readonly stopping = new AbortController();
   private rotation = 0;
-  private lastTickAt = Number.NEGATIVE_INFINITY;
+  /** The leadership of the last round: a finished send takes more work only while it is still held. */
+  private lead: Lead = { held: false };
 
   constructor(
     private readonly store: WebhookDeliveryStore,
@@ -66,8 +63,8 @@ export class WebhookSender {
   ) {}
 
   /** Takes what is due into the free slots; returns how many sends it started. */
-  async tick(): Promise<number> {
-    this.lastTickAt = Date.now();
+  async tick(lead: Lead): Promise<number> {
+    this.lead = lead;
     if (this.total >= this.opts.maxInFlight || this.stopping.signal.aborted) return 0;
     const due = await this.store.dueEndpoints(new Date(this.opts.clock()), 10_000);
     if (due.length === 0) return 0;
@@ -114,7 +111,7 @@ export class WebhookSender {
     } finally {
       this.give(d.endpointId, 1);
     }
-    if (!this.stopping.signal.aborted && Date.now() - this.lastTickAt <= this.opts.refillWithinMs) {
+    if (!this.stopping.signal.aborted && this.lead.held) {
       await this.fill(d.endpointId).catch((err: unknown) =>
         this.opts.logger.error({ err: String(err), endpointId: d.endpointId }, "webhook claim failed"),
       );

@@ -1,17 +1,17 @@
-// Webhook delivery as work of the maintenance leader: two leader tasks, each on its own timer so neither
-// (nor a slow receiver) delays promotion, reaping, schedules or the other. `delivery` fans new events out
-// and starts the sends that are due; the sends run beside it (see sender.ts). `housekeeping` prunes.
+// Webhook delivery as work of the maintenance leader: two leader units, each on its own timer so neither
+// (nor a slow receiver) delays the sweeper, the relay, schedules or the other. `delivery` fans new events
+// out and starts the sends that are due; the sends run beside it (see sender.ts). `housekeeping` prunes.
 import {
   DEFAULT_WEBHOOK_DISABLE,
   DEFAULT_WEBHOOK_RETRY,
+  type Logger,
   type Outbox,
   type WebhookDeliveryStore,
   type WebhookDisablePolicy,
   type WebhookRetryPolicy,
   type WebhookTransport,
 } from "@astraeus/core";
-import type { Logger } from "../engine.ts";
-import type { LeaderTask } from "../maintenance.ts";
+import type { Lead, LeaderUnit } from "../leader/host.ts";
 import { FANOUT_DEFAULTS, type FanOutOptions, WebhookFanOut } from "./fanout.ts";
 import { type AttemptReport, WebhookSender } from "./sender.ts";
 
@@ -64,8 +64,8 @@ export class WebhookUnit {
     disabled: 0,
     errors: 0,
   };
-  /** For MaintenanceOptions.leaderTasks. */
-  readonly tasks: readonly LeaderTask[];
+  /** For MaintenanceOptions.units. */
+  readonly units: LeaderUnit[];
   private readonly fanOut: WebhookFanOut;
   private readonly sender: WebhookSender;
   private readonly intervalMs: number;
@@ -90,8 +90,6 @@ export class WebhookUnit {
       concurrencyPerEndpoint: opts.concurrencyPerEndpoint ?? 4,
       maxInFlight: opts.maxInFlight ?? 64,
       attemptLeaseMs: opts.attemptLeaseMs ?? 60_000,
-      // Sends go on pulling their endpoint's due deliveries only while the leader keeps running this task.
-      refillWithinMs: 3 * this.intervalMs,
       retry: this.retry,
       disable: { ...DEFAULT_WEBHOOK_DISABLE, ...opts.disable },
       clock: this.clock,
@@ -99,36 +97,36 @@ export class WebhookUnit {
       onAttempt: (a) => this.counted(a),
       logger: opts.logger,
     });
-    this.tasks = [
+    this.units = [
       {
         name: "webhook delivery",
         intervalMs: this.intervalMs,
-        run: () => this.deliver(),
+        tick: (lead) => this.deliver(lead),
         stop: () => this.sender.stop(),
       },
       {
         name: "webhook housekeeping",
         intervalMs: opts.housekeepIntervalMs ?? 60_000,
-        run: () => this.guarded("housekeep", () => this.housekeep()),
+        tick: () => this.guarded("housekeep", () => this.housekeep()),
       },
     ];
   }
 
   /** Runs a delivery round (waiting for the sends it started, and theirs) and housekeeping once (tests). */
   async runOnce(): Promise<void> {
-    await this.deliver();
+    await this.deliver({ held: true });
     await this.sender.settled();
     await this.guarded("housekeep", () => this.housekeep());
   }
 
   /** Fan-out, then the sends that are due (new deliveries go out in the same round). */
-  private async deliver(): Promise<void> {
+  private async deliver(lead: Lead): Promise<void> {
     await this.guarded("fan-out", async () => {
       const { active, written } = await this.fanOut.tick();
       this.active = active;
       this.stats.fannedOut += written;
     });
-    if (this.active) await this.guarded("send", () => this.sender.tick());
+    if (this.active) await this.guarded("send", () => this.sender.tick(lead));
   }
 
   private async housekeep(): Promise<void> {

@@ -1,5 +1,7 @@
 // Webhook delivery in the embedded mode (PGlite, in-process dispatch): the same SQL and the same unit as
 // on Postgres, run by the maintenance leader, to a real receiver on 127.0.0.1.
+
+import { silentLogger } from "@astraeus/core";
 import { createStore, type SqlJobStore, SqlWebhookStore } from "@astraeus/db";
 import { waitFor } from "@astraeus/db/testing";
 import { createDispatcher } from "@astraeus/dispatch";
@@ -7,7 +9,7 @@ import { createTargetGuard, HttpWebhookTransport } from "@astraeus/webhooks";
 import { LOCAL_TARGETS, type Receiver, startReceiver } from "@astraeus/webhooks/testing";
 import { Webhook } from "standardwebhooks";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createEngine, type JobEngine, silentLogger } from "../engine.ts";
+import { createEngine, type JobEngine } from "../engine.ts";
 import { Maintenance } from "../maintenance.ts";
 import { WebhookService } from "./service.ts";
 import { WebhookUnit } from "./unit.ts";
@@ -44,7 +46,7 @@ describe("webhooks on the embedded database", () => {
       logger: silentLogger,
     });
     maintenance = new Maintenance(store, engine.dispatcher, {
-      leaderTasks: unit.tasks,
+      units: unit.units,
       promoteIntervalMs: 20,
       intervalMs: 60_000,
       logger: silentLogger,

@@ -5,6 +5,7 @@ import {
   type ClaimedJob,
   generateWebhookSecret,
   type JobEvent,
+  type Logger,
   WEBHOOK_DISABLED_LOG,
   type WebhookDelivery,
 } from "@astraeus/core";
@@ -15,7 +16,7 @@ import { createTargetGuard, HttpWebhookTransport, type TargetPolicy } from "@ast
 import { LOCAL_TARGETS, type Receiver, startReceiver } from "@astraeus/webhooks/testing";
 import { Webhook } from "standardwebhooks";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import type { Logger } from "../engine.ts";
+
 import { createEngine, type JobEngine } from "../engine.ts";
 import { Maintenance } from "../maintenance.ts";
 import { WebhookService } from "./service.ts";
@@ -82,7 +83,7 @@ function unit(over: Partial<WebhookUnitOptions> = {}): WebhookUnit {
 /** The unit running as a unit of a real maintenance leader. */
 function leader(u: WebhookUnit): Maintenance {
   const m = new Maintenance(store, engine.dispatcher, {
-    leaderTasks: u.tasks,
+    units: u.units,
     lockName: unique("lock"),
     promoteIntervalMs: 20,
     intervalMs: 60_000,
