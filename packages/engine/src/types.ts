@@ -14,6 +14,7 @@ import type {
   Throughput,
   WorkerRecord,
 } from "@astraeus/core";
+import type { QueueControl } from "./queue-control.ts";
 
 export interface SubmitResult {
   job: Job;
@@ -65,6 +66,8 @@ export interface ReconcileReport {
 export interface Engine {
   readonly store: JobStore;
   readonly dispatcher: Dispatcher;
+  /** Queue statistics with settings, settings changes and bulk operations (queue-control.ts). */
+  readonly queueControl: QueueControl;
   submit(tenant: string, submission: JobSubmission): Promise<SubmitResult>;
   /** All or nothing, one transaction, results in input order. */
   submitBatch(tenant: string, submissions: readonly JobSubmission[]): Promise<Job[]>;
