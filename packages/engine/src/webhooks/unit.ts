@@ -112,9 +112,14 @@ export class WebhookUnit {
     ];
   }
 
-  /** Runs a delivery round (waiting for the sends it started, and theirs) and housekeeping once (tests). */
+  /**
+   * Runs one delivery round and waits for the sends it started, then housekeeping (tests). The round's
+   * leadership ends with it, so its sends take no further work.
+   */
   async runOnce(): Promise<void> {
-    await this.deliver({ held: true });
+    const lead = { held: true };
+    await this.deliver(lead);
+    lead.held = false;
     await this.sender.settled();
     await this.guarded("housekeep", () => this.housekeep());
   }

@@ -38,6 +38,8 @@ beforeAll(async () => {
 });
 afterEach(async () => {
   await Promise.all(leaders.splice(0).map((m) => m.stop()));
+  // Each test's endpoints are its own: no later test's unit sends to them.
+  await store.db.query("DELETE FROM webhook_endpoints");
 });
 afterAll(async () => {
   for (const c of cleanups.reverse()) await Promise.resolve(c()).catch(() => {});
