@@ -125,6 +125,11 @@ function Settings({ q }: { q: QueueDetail }) {
   );
 }
 
+/** A key id short enough for a table cell: a UUID's first 8 characters; a short id as it is. */
+function shortId(id: string): string {
+  return id.length > 12 ? `${id.slice(0, 8)}…` : id;
+}
+
 function Changes({ events, admin }: { events: QueueChange[]; admin: boolean }) {
   return (
     <section aria-labelledby="changes-heading">
@@ -152,7 +157,7 @@ function Changes({ events, admin }: { events: QueueChange[]; admin: boolean }) {
                   <td>
                     {e.actor ? (
                       <>
-                        key <code>{e.actor.keyId.slice(0, 8)}</code>
+                        key <code title={e.actor.keyId}>{shortId(e.actor.keyId)}</code>
                         {e.actor.tenant && <> of {e.actor.tenant}</>}
                       </>
                     ) : (

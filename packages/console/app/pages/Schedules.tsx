@@ -176,7 +176,7 @@ function ScheduleRow({ s, write, onChanged }: { s: Schedule; write: boolean; onC
                 <time dateTime={t} title={when(t)}>
                   {when(t)}
                 </time>{" "}
-                <span class="muted">({ago(t)})</span>
+                <span class="muted">({Date.parse(t) <= Date.now() ? "due now" : ago(t)})</span>
               </li>
             ))}
           </ol>
