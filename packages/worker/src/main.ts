@@ -6,8 +6,15 @@ import { createProcessLogger, handleShutdownSignals, readEntryArgs, type Usage }
 import { BUILTIN_JOBS } from "./builtins.ts";
 import { parseWorkerEnv, WorkerEnv } from "./config.ts";
 import type { ResolvedDefinition } from "./define.ts";
-import { relayMetrics, scheduleMetrics, serveWorkerMetrics, workerMetrics } from "./metrics.ts";
+import {
+  relayMetrics,
+  scheduleMetrics,
+  serveWorkerMetrics,
+  webhookMetrics,
+  workerMetrics,
+} from "./metrics.ts";
 import { createWorker, type Worker } from "./runtime.ts";
+import { createWebhookDelivery, webhookSettingsFromEnv } from "./webhooks.ts";
 
 export interface RunningWorker {
   worker: Worker;
@@ -29,7 +36,10 @@ export async function startWorkerProcess(
   extraJobs: ResolvedDefinition[] = [],
   deps: WorkerProcessDeps = {},
 ): Promise<RunningWorker> {
-  const log = createProcessLogger({ level: env.LOG_LEVEL, base: { svc: "worker" } });
+  const log = createProcessLogger({
+    level: env.LOG_LEVEL,
+    base: { svc: "worker", ...(env.SST_STAGE ? { stage: env.SST_STAGE } : {}) },
+  });
   let ownSink: { close(): void } | null = null;
   let eventSink = deps.eventSink ?? null;
   if (!eventSink && env.EVENTS_SQS_QUEUE_URL) {
@@ -58,6 +68,10 @@ export async function startWorkerProcess(
   });
   const metrics = workerMetrics(env.MAX_CONCURRENT_JOBS);
   const onRelay = eventSink ? relayMetrics(metrics.registry) : undefined;
+  const webhooks =
+    env.MAINTENANCE_ENABLED && env.WEBHOOKS_ENABLED
+      ? createWebhookDelivery(store, webhookSettingsFromEnv(env), log, webhookMetrics(metrics.registry))
+      : null;
   const leaseMs = Math.round(env.WORKER_LEASE_TTL_SECONDS * 1000);
   // The maintenance leader fires schedules through the ordinary submit path. A schedule's job was checked
   // against the API's limits when it was written, so this process sets no payload ceiling of its own.
@@ -98,7 +112,7 @@ export async function startWorkerProcess(
       relayIntervalMs: env.EVENTS_RELAY_INTERVAL_MS,
       relayStart: env.EVENTS_RELAY_START,
       ...(onRelay ? { onRelay } : {}),
-      units: [scheduler],
+      units: [scheduler, ...(webhooks ? webhooks.unit.units : [])],
     },
     logger: log,
     observer: metrics.observer,
@@ -117,6 +131,7 @@ export async function startWorkerProcess(
       store: store.kind,
       dispatch: dispatcher.kind,
       eventRelay: eventSink !== null && env.MAINTENANCE_ENABLED,
+      webhooks: webhooks !== null,
     },
     "worker started",
   );
@@ -124,6 +139,7 @@ export async function startWorkerProcess(
     worker,
     shutdown: async () => {
       await worker.stop();
+      webhooks?.close();
       http?.close();
       ownSink?.close();
       await Promise.allSettled([dispatcher.close(), store.close()]);
