@@ -55,12 +55,15 @@ function unstorablePayloadPath(payload: unknown): string | null {
  * Validates a submission and resolves it to the row to insert: defaults, id, schedule, size limit and the
  * idempotency hash. Throws `AppError` (validation_failed / payload_too_large) before anything is written.
  */
+/** A resolved submission: the row to insert, its parsed payload and the files it references (if any). */
+export type ResolvedSubmission = NewJob & { payload: JsonValue; files: readonly string[] | undefined };
+
 export function resolveSubmission(
   tenant: string,
   input: unknown,
   defaults: SubmissionDefaults,
   now: number,
-): NewJob & { payload: JsonValue } {
+): ResolvedSubmission {
   const parsed = JobSubmission.safeParse(input);
   if (!parsed.success) {
     throw new AppError("validation_failed", "the job submission is invalid", {
@@ -115,6 +118,8 @@ export function resolveSubmission(
               timeoutMs,
               runAt: s.runAt ?? null,
               delayMs: s.delayMs ?? null,
+              // Only when given, so the hash of a submit without files is what it always was.
+              ...(s.files !== undefined ? { files: s.files } : {}),
             }),
           )
           .digest("base64url");
@@ -133,6 +138,7 @@ export function resolveSubmission(
     idempotencyKey,
     payloadHash,
     createdAt: new Date(now),
+    files: s.files,
   };
 }
 

@@ -5,3 +5,4 @@ export * from "./leases.ts";
 export * from "./outbox.ts";
 export * from "./store.ts";
 export * from "./sweeps.ts";
+export * from "./files.ts";
