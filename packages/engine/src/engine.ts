@@ -17,9 +17,17 @@ import {
   type QueueStats,
   type WorkerRecord,
 } from "@astraeus/core";
+import { insertReferencingFiles } from "./file-submit.ts";
+import type { FileService } from "./files.ts";
 import { GROUP_COMMIT_DEFAULTS, type GroupCommitOptions, GroupCommitter } from "./group-commit.ts";
 import { Maintenance, type MaintenanceOptions } from "./maintenance.ts";
-import { jobFromNew, resolveSubmission, SUBMISSION_DEFAULTS, type SubmissionDefaults } from "./submission.ts";
+import {
+  jobFromNew,
+  type ResolvedSubmission,
+  resolveSubmission,
+  SUBMISSION_DEFAULTS,
+  type SubmissionDefaults,
+} from "./submission.ts";
 import type { ClaimRequest, Engine, FailRequest, JobPage, ReconcileReport, SubmitResult } from "./types.ts";
 
 export interface Logger {
@@ -41,6 +49,8 @@ export interface EngineOptions {
   groupCommit?: Partial<GroupCommitOptions>;
   /** Options for the maintenance steps that `reconcile()` runs. */
   maintenance?: Partial<MaintenanceOptions>;
+  /** Files (uploads, job inputs and outputs). Default null: a submit naming `files` is a 422. */
+  files?: FileService | null;
   logger?: Logger;
 }
 
@@ -53,6 +63,7 @@ export class JobEngine implements Engine {
   readonly dispatcher: Dispatcher;
   readonly committer: GroupCommitter;
   readonly maintenance: Maintenance;
+  readonly files: FileService | null;
   private readonly defaults: SubmissionDefaults;
   private readonly leaseMs: number;
   private readonly log: Logger;
@@ -67,6 +78,7 @@ export class JobEngine implements Engine {
     this.defaults = { ...SUBMISSION_DEFAULTS, ...opts.submission };
     this.leaseMs = opts.leaseMs ?? 30_000;
     this.log = opts.logger ?? silentLogger;
+    this.files = opts.files ?? null;
     this.committer = new GroupCommitter((jobs) => this.insertAndDispatch(jobs), {
       ...GROUP_COMMIT_DEFAULTS,
       ...opts.groupCommit,
@@ -102,8 +114,28 @@ export class JobEngine implements Engine {
     return outcome;
   }
 
+  /** Jobs that reference files: inserted with their file links in one transaction (see file-submit.ts). */
+  private async insertReferencingAndDispatch(
+    rows: readonly ResolvedSubmission[],
+    prefix: (i: number) => string,
+  ): Promise<InsertOutcome> {
+    const outcome = await insertReferencingFiles(this.files, rows, prefix);
+    const refs: DispatchRef[] = [];
+    for (const j of rows)
+      if (!j.delayed && outcome.inserted.has(j.id)) refs.push({ id: j.id, queue: j.queue });
+    this.dispatchLater(refs);
+    return outcome;
+  }
+
   async submit(tenant: string, submission: unknown): Promise<SubmitResult> {
     const row = resolveSubmission(tenant, submission, this.defaults, Date.now());
+    if (row.files !== undefined) {
+      const outcome = await this.insertReferencingAndDispatch([row], () => "");
+      if (outcome.inserted.has(row.id)) return { job: jobFromNew(row, row.payload), replayed: false };
+      const replay = this.replayOf(row, outcome);
+      if (replay) return replay;
+      throw new AppError("internal", "could not resolve an idempotency conflict");
+    }
     for (let tries = 0; tries < 3; tries++) {
       const outcome = await this.committer.add(row);
       if (outcome.inserted.has(row.id)) {
@@ -138,11 +170,13 @@ export class JobEngine implements Engine {
       });
     }
     const now = Date.now();
-    const rows: (NewJob & { payload: JsonValue })[] = [];
+    const rows: ResolvedSubmission[] = [];
     const issues: { path: string; message: string }[] = [];
+    let withFiles = false;
     submissions.forEach((s, i) => {
       try {
         const row = resolveSubmission(tenant, s, this.defaults, now);
+        if (row.files !== undefined) withFiles = true;
         if (row.idempotencyKey !== null) {
           issues.push({ path: `jobs.${i}.idempotencyKey`, message: "not allowed in a batch item" });
         }
@@ -155,7 +189,9 @@ export class JobEngine implements Engine {
       }
     });
     if (issues.length > 0) throw new AppError("validation_failed", "the batch is invalid", { issues });
-    const inserting = this.insertAndDispatch(rows);
+    const inserting = withFiles
+      ? this.insertReferencingAndDispatch(rows, (i) => `jobs.${i}.`)
+      : this.insertAndDispatch(rows);
     this.pendingBatches.add(inserting);
     try {
       await inserting;

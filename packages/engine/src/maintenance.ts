@@ -67,7 +67,15 @@ export interface MaintenanceOptions {
   relayStart: "retained" | "now";
   /** Told after every relay tick (metrics). */
   onRelay?: (report: RelayReport) => void;
+  /** More periodic work the leader does after each sweep (e.g. the file sweep). Default none. */
+  units: MaintenanceUnit[];
   logger: Logger;
+}
+
+/** A piece of leader-only periodic work; its own `run` decides how often it really acts. */
+export interface MaintenanceUnit {
+  readonly name: string;
+  run(): Promise<void>;
 }
 
 export interface RelayReport {
@@ -96,6 +104,7 @@ const DEFAULTS: Omit<MaintenanceOptions, "logger"> = {
   relayMaxBatchesPerTick: 20,
   relayKey: "events_relay",
   relayStart: "retained",
+  units: [],
 };
 
 const age = (now: number, at: string | Date | null | undefined): number =>
@@ -315,6 +324,11 @@ export class Maintenance {
       await hint(this.dispatcher.trim(queue), undefined);
     }
     report.pruned = await this.store.pruneFinished(this.opts.retentionMs, limit);
+    for (const unit of this.opts.units) {
+      await unit.run().catch((err: unknown) => {
+        this.opts.logger.error({ err: String(err), unit: unit.name }, "maintenance unit failed");
+      });
+    }
     if (known !== null) await this.publishDepths(queues, depths);
     return report;
   }

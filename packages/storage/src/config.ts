@@ -50,7 +50,10 @@ export const FilesEnvShape = {
    * Days a file is kept after its upload (or its last attachment to a job) once no job still retained
    * references it. Default 7.
    */
-  FILES_RETENTION_DAYS: z.preprocess(blank, z.coerce.number().positive().default(FILES_DEFAULTS.retentionDays)),
+  FILES_RETENTION_DAYS: z.preprocess(
+    blank,
+    z.coerce.number().positive().default(FILES_DEFAULTS.retentionDays),
+  ),
   /** An upload still pending this long is abandoned and swept, in seconds. Default 86400. */
   FILES_PENDING_TTL_SECONDS: z.preprocess(blank, int(60, 604_800).default(FILES_DEFAULTS.pendingTtlSeconds)),
   /** A job result larger than this many bytes of JSON is stored as a file (0: never). Default 262144. */

@@ -22,7 +22,8 @@ export type OwnedObjectStore = ObjectStore & { close?(): void };
  */
 export async function objectStoreFromEnv(env: FilesEnv, dataDir: string): Promise<OwnedObjectStore> {
   if (env.FILES_STORE === "local") return new LocalObjectStore(filesDir(env, dataDir));
-  if (!env.FILES_S3_BUCKET) throw new Error("invalid configuration:\n  FILES_S3_BUCKET: required with FILES_STORE=s3");
+  if (!env.FILES_S3_BUCKET)
+    throw new Error("invalid configuration:\n  FILES_S3_BUCKET: required with FILES_STORE=s3");
   const { S3ObjectStore } = await import("./s3.ts");
   return new S3ObjectStore({
     bucket: env.FILES_S3_BUCKET,

@@ -1,19 +1,21 @@
 // Objects in an S3 bucket (AWS, or an S3-compatible store such as MinIO through `endpoint` + path style).
 // Writes go through lib-storage's Upload: one PUT for small bodies, a multipart upload for large or
 // unknown-length ones, with memory bounded by partSize × (queueSize + 1) whatever the object's size.
+
+import { Readable } from "node:stream";
+import { type ByteRange, isObjectKey, type ObjectInfo, type ObjectStore } from "@astraeus/core";
 import {
   AbortMultipartUploadCommand,
   DeleteObjectCommand,
   GetObjectCommand,
   HeadObjectCommand,
   ListMultipartUploadsCommand,
+  type ListMultipartUploadsCommandOutput,
   PutObjectCommand,
   S3Client,
 } from "@aws-sdk/client-s3";
 import { Upload } from "@aws-sdk/lib-storage";
 import { getSignedUrl } from "@aws-sdk/s3-request-presigner";
-import { Readable } from "node:stream";
-import { type ByteRange, isObjectKey, type ObjectInfo, type ObjectStore } from "@astraeus/core";
 
 export interface S3StoreOptions {
   bucket: string;
@@ -92,6 +94,7 @@ export class S3ObjectStore implements ObjectStore {
   }
 
   async put(key: string, body: Readable, opts: { contentType: string }): Promise<void> {
+    if (body.errored) throw body.errored;
     const upload = new Upload({
       client: this.client,
       params: { Bucket: this.bucket, Key: this.key(key), Body: body, ContentType: opts.contentType },
@@ -176,11 +179,11 @@ export class S3ObjectStore implements ObjectStore {
    */
   async cleanup(olderThanMs: number): Promise<number> {
     const before = Date.now() - olderThanMs;
-    let res: Awaited<ReturnType<S3Client["send"]>> & {
-      Uploads?: { Key?: string; UploadId?: string; Initiated?: Date }[];
-    };
+    let res: ListMultipartUploadsCommandOutput;
     try {
-      res = await this.client.send(new ListMultipartUploadsCommand({ Bucket: this.bucket, Prefix: "files/" }));
+      res = await this.client.send(
+        new ListMultipartUploadsCommand({ Bucket: this.bucket, Prefix: "files/" }),
+      );
     } catch (err) {
       const code = status(err);
       if (code === 501 || code === 405 || code === 400) return 0;

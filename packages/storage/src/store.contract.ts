@@ -3,7 +3,7 @@
 import { createHash, randomBytes, randomUUID } from "node:crypto";
 import { Readable } from "node:stream";
 import { buffer } from "node:stream/consumers";
-import { objectKey, type ObjectStore } from "@astraeus/core";
+import { type ObjectStore, objectKey } from "@astraeus/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 export interface ContractSubject {
@@ -150,7 +150,11 @@ export function objectStoreContract(name: string, open: () => Promise<ContractSu
         ).toBeNull();
         return;
       }
-      const put = await fetch(putUrl, { method: "PUT", body: bytes, headers: { "content-type": "text/plain" } });
+      const put = await fetch(putUrl, {
+        method: "PUT",
+        body: bytes,
+        headers: { "content-type": "text/plain" },
+      });
       expect(put.status).toBe(200);
       expect(await store.head(k)).toEqual({ size: bytes.length });
       const getUrl = await store.presignGet(k, {

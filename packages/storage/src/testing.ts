@@ -1,9 +1,9 @@
 // Test support: a real S3-compatible server (s3rver) on 127.0.0.1 with a bucket of the test's own.
 import { mkdtemp, rm } from "node:fs/promises";
+import { createRequire } from "node:module";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createRequire } from "node:module";
 import type { S3StoreOptions } from "./s3.ts";
 
 interface S3rverInstance {

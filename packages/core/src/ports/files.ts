@@ -76,7 +76,10 @@ export interface FileRepository {
   /** Inserts a pending row (and, for an output, its link to the job). */
   createFile(file: NewFile): Promise<void>;
   /** pending → ready with the measured size and hash; null when the row is no longer pending. */
-  markFileReady(id: string, done: { size: number; sha256: string; expiresAt: Date }): Promise<FileRecord | null>;
+  markFileReady(
+    id: string,
+    done: { size: number; sha256: string; expiresAt: Date },
+  ): Promise<FileRecord | null>;
   /** Pending or ready files of the tenant (never `deleting` ones). */
   getFile(tenant: string, id: string): Promise<FileRecord | null>;
   /** The upload's declared size and hash (pending rows), for the completion check. */

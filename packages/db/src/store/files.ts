@@ -192,7 +192,7 @@ export class SqlFileStore implements FileRepository, FileSweepStore {
       // while this transaction waited for the row.
       const users = await tx.query<{ job_id: string }>(
         `SELECT jf.job_id FROM job_files jf JOIN jobs j ON j.id = jf.job_id
-         WHERE jf.file_id = $1 AND j.state IN ('queued', 'running')
+         WHERE jf.file_id = $1 AND jf.role = 'input' AND j.state IN ('queued', 'running')
          ORDER BY jf.job_id LIMIT 10`,
         [id],
       );
