@@ -17,6 +17,7 @@ import { toProblem } from "./problem.ts";
 import type { RateLimiter } from "./ratelimit/types.ts";
 import { adminRoutes } from "./routes/admin.ts";
 import type { RouteDeps } from "./routes/deps.ts";
+import { fileRoutes } from "./routes/files.ts";
 import { jobRoutes } from "./routes/jobs.ts";
 import { queueRoutes } from "./routes/queues.ts";
 import { streamRoutes } from "./routes/stream.ts";
@@ -174,6 +175,7 @@ export function createApp(deps: AppDeps): ApiApp {
   queueRoutes(app, routeDeps);
   workerRoutes(app, routeDeps);
   adminRoutes(app, routeDeps);
+  fileRoutes(app, routeDeps);
   app.openAPIRegistry.registerComponent("securitySchemes", "bearer", {
     type: "http",
     scheme: "bearer",

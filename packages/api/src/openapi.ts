@@ -59,6 +59,23 @@ export const CreatedApiKeyDoc = oa(wire.CreatedApiKey, "CreatedApiKey");
 export const ApiKeyListDoc = z.object({ keys: z.array(ApiKeyInfoDoc) }).openapi("ApiKeyList");
 export const ReconcileReportDoc = oa(wire.ReconcileReport, "ReconcileReport");
 
+export const FileDoc = oa(wire.FileInfo, "File");
+export const FilePageDoc = wire.FilePage.extend({ files: z.array(FileDoc) }).openapi("FilePage");
+export const CreateUploadRequestDoc = oa(wire.CreateUploadRequest, "CreateUploadRequest", {
+  example: { name: "video.mp4", contentType: "video/mp4", size: 52428800 },
+});
+export const UploadInstructionsDoc = oa(wire.UploadInstructions, "UploadInstructions");
+export const CreatedUploadDoc = wire.CreatedUpload.extend({
+  file: FileDoc,
+  upload: UploadInstructionsDoc,
+}).openapi("CreatedUpload");
+export const FileRefDoc = oa(wire.FileRef, "FileRef");
+export const FileIdParamDoc = z.object({
+  id: z
+    .uuid()
+    .openapi({ param: { name: "id", in: "path" }, example: "0196a1f2-7c3e-7a10-8000-4f0c2b6f1a2e" }),
+});
+
 export const HealthDoc = oa(wire.Health, "Health");
 export const ReadinessDoc = oa(wire.Readiness, "Readiness");
 export const ProblemDoc = oa(wire.Problem, "Problem");
@@ -77,6 +94,7 @@ const PROBLEM_DESCRIPTIONS: Record<number, string> = {
   409: "Conflict (idempotency key reuse, invalid state, lost lease)",
   413: "Body or payload too large",
   415: "Body is not application/json",
+  416: "The range lies outside the file",
   422: "Schema violation; `issues` lists each field's path",
   429: "Rate limited; see Retry-After and RateLimit-* headers",
   503: "A dependency is unavailable",
@@ -113,6 +131,7 @@ export const DOCUMENT_INFO = {
     { name: "jobs", description: "Submit, inspect, cancel and retry jobs" },
     { name: "queues", description: "Queue depth and throughput" },
     { name: "workers", description: "Live workers and the HTTP worker protocol" },
+    { name: "files", description: "Job inputs and outputs: upload, download, list, delete" },
     { name: "admin", description: "API keys and maintenance (admin scope)" },
     { name: "system", description: "Health, readiness, metrics and this document" },
   ],

@@ -1,9 +1,10 @@
 // Assembles a running API from its configuration: store, dispatcher, engine, keys, rate limiter, the
 // Hono app and (embedded mode) an in-process worker. `main.ts` only adds the listening socket and signals.
 import { join } from "node:path";
-import { createStore, schemaStatus } from "@astraeus/db";
+import { createStore, SqlFileStore, schemaStatus } from "@astraeus/db";
 import { createDispatcher } from "@astraeus/dispatch";
-import { createEngine, type JobEngine } from "@astraeus/engine";
+import { createEngine, FileService, FileSweep, type JobEngine } from "@astraeus/engine";
+import { filesSettings, objectStoreFromEnv } from "@astraeus/storage";
 import { createWorker, type Worker } from "@astraeus/worker";
 import type { Logger } from "pino";
 import { createApp, defaultLogger } from "./app.ts";
@@ -78,9 +79,14 @@ export async function buildServer(env: Env, opts: BuildOptions = {}): Promise<Ap
       group: env.JOBS_CONSUMER_GROUP,
       onError: (err) => logger.warn({ err: err.message }, "dispatch connection error"),
     });
+    const objects = await objectStoreFromEnv(env, env.ASTRAEUS_DATA_DIR);
+    closers.push(async () => objects.close?.());
+    const fileRepo = new SqlFileStore(store.db);
+    const files = new FileService(fileRepo, objects, filesSettings(env), logger);
     const engine = createEngine({
       store,
       dispatcher,
+      files,
       submission: {
         queue: env.DEFAULT_QUEUE,
         type: env.DEFAULT_JOB_TYPE,
@@ -145,6 +151,17 @@ export async function buildServer(env: Env, opts: BuildOptions = {}): Promise<Ap
         dispatcher,
         queues: [env.DEFAULT_QUEUE],
         leaseMs: env.WORKER_LEASE_TTL_SECONDS * 1000,
+        files,
+        // The worker's maintenance leader also sweeps files (expired, abandoned, interrupted deletions).
+        maintenance: {
+          units: [
+            new FileSweep(fileRepo, objects, {
+              intervalMs: env.FILES_SWEEP_INTERVAL_MS,
+              leftoverMs: env.FILES_PENDING_TTL_SECONDS * 1000,
+              logger,
+            }),
+          ],
+        },
         logger,
       });
       await worker.start();
@@ -156,6 +173,7 @@ export async function buildServer(env: Env, opts: BuildOptions = {}): Promise<Ap
       {
         database: embedded ? `pglite:${join(env.ASTRAEUS_DATA_DIR, "pgdata")}` : redactUrl(env.DATABASE_URL),
         dispatch: env.REDIS_URL ? redactUrl(env.REDIS_URL) : "in-process",
+        files: objects.kind,
         embeddedWorker: worker !== null,
       },
       "api assembled",

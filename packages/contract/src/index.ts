@@ -5,6 +5,7 @@
 export { Job, JobError, JobEvent, JobStateSchema, JobSubmission, QueueStats } from "@astraeus/core";
 export * from "./admin.ts";
 export * from "./common.ts";
+export * from "./files.ts";
 export * from "./jobs.ts";
 export * from "./queues.ts";
 export * from "./worker-protocol.ts";

@@ -12,6 +12,7 @@ import type {
   QueueStats,
   WorkerRecord,
 } from "@astraeus/core";
+import type { FileService } from "./files.ts";
 
 export interface SubmitResult {
   job: Job;
@@ -52,6 +53,8 @@ export interface ReconcileReport {
 export interface Engine {
   readonly store: JobStore;
   readonly dispatcher: Dispatcher;
+  /** Files (uploads, job inputs and outputs); null when the server stores none. */
+  readonly files: FileService | null;
   submit(tenant: string, submission: JobSubmission): Promise<SubmitResult>;
   /** All or nothing, one transaction, results in input order. */
   submitBatch(tenant: string, submissions: readonly JobSubmission[]): Promise<Job[]>;

@@ -10,6 +10,7 @@ export {
   filesDir,
   filesSettings,
 } from "./config.ts";
+export { contentDisposition } from "./disposition.ts";
 export { LocalObjectStore } from "./local.ts";
 export type { S3StoreOptions } from "./s3.ts";
 

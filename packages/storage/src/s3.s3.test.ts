@@ -1,6 +1,7 @@
 import { ListObjectsV2Command } from "@aws-sdk/client-s3";
 import { describe, expect, it } from "vitest";
-import { contentDisposition, S3ObjectStore } from "./s3.ts";
+import { contentDisposition } from "./disposition.ts";
+import { S3ObjectStore } from "./s3.ts";
 import { objectStoreContract } from "./store.contract.ts";
 import { startTestS3 } from "./testing.ts";
 

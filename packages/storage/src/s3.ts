@@ -16,6 +16,7 @@ import {
 } from "@aws-sdk/client-s3";
 import { Upload } from "@aws-sdk/lib-storage";
 import { getSignedUrl } from "@aws-sdk/s3-request-presigner";
+import { contentDisposition } from "./disposition.ts";
 
 export interface S3StoreOptions {
   bucket: string;
@@ -61,12 +62,6 @@ function client(opts: S3StoreOptions, endpoint: string | undefined): S3Client {
     requestChecksumCalculation: "WHEN_REQUIRED",
     responseChecksumValidation: "WHEN_REQUIRED",
   });
-}
-
-/** `attachment; filename=…` with the name reduced to safe ASCII and the full name in RFC 5987 form. */
-export function contentDisposition(filename: string): string {
-  const ascii = filename.replace(/[^\x20-\x7e]|["\\]/g, "_");
-  return `attachment; filename="${ascii}"; filename*=UTF-8''${encodeURIComponent(filename)}`;
 }
 
 export class S3ObjectStore implements ObjectStore {

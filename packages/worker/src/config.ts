@@ -1,5 +1,6 @@
 import { databaseUrlFromEnv } from "@astraeus/db";
 import { redisUrlFromEnv } from "@astraeus/dispatch";
+import { FilesEnvShape } from "@astraeus/storage";
 import { z } from "zod";
 
 const bool = z.enum(["true", "false", "1", "0"]).transform((v) => v === "true" || v === "1");
@@ -72,6 +73,8 @@ export const WorkerEnv = z.object({
   WORKER_METRICS_PORT: int(0, 65_535).default(9464),
   /** pino level. Default "info". */
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+  // Files (FILES_STORE, FILES_S3_*, limits and retention): the same settings as the API's (docs/files.md).
+  ...FilesEnvShape,
 });
 export type WorkerEnv = z.infer<typeof WorkerEnv>;
 

@@ -1,6 +1,9 @@
+import { dirname } from "node:path";
 import type { EventSink } from "@astraeus/core";
-import { createStore, schemaStatus } from "@astraeus/db";
+import { createStore, SqlFileStore, schemaStatus } from "@astraeus/db";
 import { createDispatcher } from "@astraeus/dispatch";
+import { FileService, FileSweep } from "@astraeus/engine";
+import { filesSettings, objectStoreFromEnv } from "@astraeus/storage";
 import pino from "pino";
 import { BUILTIN_JOBS } from "./builtins.ts";
 import { parseWorkerEnv, type WorkerEnv } from "./config.ts";
@@ -55,6 +58,16 @@ export async function startWorkerProcess(
     prefix: env.REDIS_PREFIX,
     group: env.JOBS_CONSUMER_GROUP,
   });
+  // The local store's default folder is `files` beside the PGlite folder: .astraeus/files, as the API's.
+  const objects = await objectStoreFromEnv(env, dirname(env.ASTRAEUS_DATA_DIR));
+  const fileRepo = new SqlFileStore(store.db);
+  const settings = filesSettings(env);
+  const files = new FileService(fileRepo, objects, settings, log);
+  const fileSweep = new FileSweep(fileRepo, objects, {
+    intervalMs: env.FILES_SWEEP_INTERVAL_MS,
+    leftoverMs: settings.pendingTtlMs,
+    logger: log,
+  });
   const metrics = workerMetrics(env.MAX_CONCURRENT_JOBS);
   const onRelay = eventSink ? relayMetrics(metrics.registry) : undefined;
   const leaseMs = Math.round(env.WORKER_LEASE_TTL_SECONDS * 1000);
@@ -80,7 +93,9 @@ export async function startWorkerProcess(
       relayIntervalMs: env.EVENTS_RELAY_INTERVAL_MS,
       relayStart: env.EVENTS_RELAY_START,
       ...(onRelay ? { onRelay } : {}),
+      units: [fileSweep],
     },
+    files,
     logger: log,
     observer: metrics.observer,
   });
@@ -95,6 +110,7 @@ export async function startWorkerProcess(
       store: store.kind,
       dispatch: dispatcher.kind,
       eventRelay: eventSink !== null && env.MAINTENANCE_ENABLED,
+      files: objects.kind,
     },
     "worker started",
   );
@@ -104,6 +120,7 @@ export async function startWorkerProcess(
       await worker.stop();
       http?.close();
       ownSink?.close();
+      objects.close?.();
       await Promise.allSettled([dispatcher.close(), store.close()]);
       log.info({ id: worker.id, stats: worker.stats }, "worker stopped");
     },

@@ -139,11 +139,22 @@ export function workerRoutes(app: ApiApp, deps: RouteDeps): void {
       // The engine fences by lease token alone; checking the owner first keeps another tenant's key from
       // finishing a job even with a leaked token (404, as for every other id-bearing route).
       await engine.get(tenant, req.id);
-      const ok = await engine.complete(
-        tenant,
-        { id: req.id, leaseToken: req.leaseToken },
-        req.result ?? null,
-      );
+      let result = req.result ?? null;
+      if (engine.files) {
+        // As for in-process handlers: the files the job wrote are listed in its result, and an oversized
+        // result is stored as a file it points to.
+        const outputs = await engine.files.repo.listFiles(tenant, {
+          jobId: req.id,
+          role: "output",
+          limit: 1000,
+        });
+        result = await engine.files.finalizeResult(
+          { id: req.id, tenant },
+          result,
+          outputs.filter((f) => f.state === "ready"),
+        );
+      }
+      const ok = await engine.complete(tenant, { id: req.id, leaseToken: req.leaseToken }, result);
       if (!ok) throw leaseLost([req.id]);
       return c.json({ id: req.id, state: "succeeded" as const }, 200);
     },

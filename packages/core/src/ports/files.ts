@@ -92,6 +92,8 @@ export interface FileRepository {
    * submit attaching the file either committed before (in_use) or finds it gone (its 422).
    */
   beginDelete(tenant: string, id: string): Promise<BeginDelete>;
+  /** Whether the tenant's job is running under this lease (HTTP workers storing outputs). */
+  jobLeaseHeld(tenant: string, jobId: string, leaseToken: string): Promise<boolean>;
   /** Drops rows that are `deleting` (their objects are already gone). */
   deleteFileRows(ids: readonly string[]): Promise<void>;
   /**

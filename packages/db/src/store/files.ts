@@ -205,6 +205,14 @@ export class SqlFileStore implements FileRepository, FileSweepStore {
     });
   }
 
+  async jobLeaseHeld(tenant: string, jobId: string, leaseToken: string): Promise<boolean> {
+    const rows = await this.db.query(
+      `SELECT 1 FROM jobs WHERE id = $1 AND tenant = $2 AND lease_token = $3 AND state = 'running'`,
+      [jobId, tenant, leaseToken],
+    );
+    return rows.length === 1;
+  }
+
   async deleteFileRows(ids: readonly string[]): Promise<void> {
     if (ids.length === 0) return;
     // Links go with their file: a link only ever matters while its file exists.
