@@ -169,7 +169,7 @@ describe("a worker without a file store", () => {
         const j = await e.get(T, job.id);
         return j.state === "dead" ? j : undefined;
       });
-      expect(done.lastError?.message).toMatch(/files are not configured/);
+      expect(done?.lastError?.message).toMatch(/files are not configured/);
     } finally {
       await w.stop(0);
       await e.close();
