@@ -1,5 +1,6 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
 import { loadStageConfig, type ServiceSizing, type StageConfig } from "../stacks/config.ts";
 
 /**
@@ -161,9 +162,32 @@ export function embeddedTable(doc: string): string | undefined {
   return start < 0 || end < start ? undefined : doc.slice(start + BEGIN.length, end).trim();
 }
 
+const HELP = `usage: pnpm cost [--write]
+
+Prints the monthly cost estimate per component for the dev and prod stages, from the sizes in
+stacks/config.ts and the list prices in infra/cost.ts.
+
+options:
+  --write      also replace the table in docs/deployment.md (a test keeps the two equal)
+  -h, --help   print this help`;
+
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  let write: boolean | undefined;
+  try {
+    const { values } = parseArgs({
+      options: { write: { type: "boolean" }, help: { type: "boolean", short: "h" } },
+    });
+    if (values.help) {
+      console.log(HELP);
+      process.exit(0);
+    }
+    write = values.write;
+  } catch (err) {
+    console.error(`cost: ${err instanceof Error ? err.message : String(err)}\n\n${HELP}`);
+    process.exit(2);
+  }
   const table = costTable();
-  if (process.argv.includes("--write")) {
+  if (write) {
     const doc = readFileSync(DEPLOYMENT_DOC, "utf8");
     const start = doc.indexOf(BEGIN);
     const end = doc.indexOf(END);

@@ -1,4 +1,5 @@
 import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
 
 /** The seed example every deployed stage must run end to end. */
 export const SEED_JOB = { payload: { text: "asynchronous cloud workload" } } as const;
@@ -73,12 +74,33 @@ export async function smoke(opts: SmokeOptions): Promise<{ jobId: string; ms: nu
   }
 }
 
-// CLI for the deploy workflow: tsx infra/smoke.ts <api url>  (key in ASTRAEUS_ADMIN_KEY)
+const HELP = `usage: ASTRAEUS_ADMIN_KEY=... pnpm smoke <api url>
+
+The post-deploy check: waits for GET /health, submits the seed job
+${JSON.stringify(SEED_JOB)} and waits until it succeeded (5 minutes at most).
+Exits 0 when it did, 1 when it failed or timed out, 2 for a bad command line or no ASTRAEUS_ADMIN_KEY.
+
+options:
+  -h, --help   print this help`;
+
+// CLI for the deploy workflow: pnpm smoke <api url>  (key in ASTRAEUS_ADMIN_KEY)
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
-  const baseUrl = process.argv[2];
+  let baseUrl: string | undefined;
+  try {
+    const args = parseArgs({ options: { help: { type: "boolean", short: "h" } }, allowPositionals: true });
+    if (args.values.help) {
+      console.log(HELP);
+      process.exit(0);
+    }
+    if (args.positionals.length > 1) throw new Error(`unexpected argument ${args.positionals[1]}`);
+    baseUrl = args.positionals[0];
+  } catch (err) {
+    console.error(`smoke: ${err instanceof Error ? err.message : String(err)}\n\n${HELP}`);
+    process.exit(2);
+  }
   const apiKey = process.env.ASTRAEUS_ADMIN_KEY;
   if (!baseUrl || !apiKey) {
-    console.error("usage: ASTRAEUS_ADMIN_KEY=... tsx infra/smoke.ts <api url>");
+    console.error(HELP);
     process.exit(2);
   }
   smoke({ baseUrl, apiKey }).then(

@@ -1,6 +1,7 @@
 import { spawn } from "node:child_process";
 import { rmSync } from "node:fs";
 import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
 import { startStsStub } from "./sts-stub.ts";
 
 export const ROOT = fileURLToPath(new URL("..", import.meta.url));
@@ -80,8 +81,28 @@ export async function synth(stages: string[] = ["dev", "prod"], timeoutMs = 120_
   }
 }
 
+const HELP = `usage: pnpm synth [stage ...]
+
+Builds the SST app offline (no AWS account: a local STS stub and pinned availability zones) for each
+stage, dev and prod by default, into ${SYNTH_DIR}/<stage>, where the CloudFormation templates can be
+inspected; the infra tests assert on them.
+
+options:
+  -h, --help   print this help`;
+
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
-  const stages = process.argv.slice(2);
+  let stages: string[] = [];
+  try {
+    const args = parseArgs({ options: { help: { type: "boolean", short: "h" } }, allowPositionals: true });
+    if (args.values.help) {
+      console.log(HELP);
+      process.exit(0);
+    }
+    stages = args.positionals;
+  } catch (err) {
+    console.error(`synth: ${err instanceof Error ? err.message : String(err)}\n\n${HELP}`);
+    process.exit(2);
+  }
   synth(stages.length > 0 ? stages : undefined).then(
     (results) => {
       for (const r of results) console.log(`synth ${r.stage}: ${r.ms} ms -> ${SYNTH_DIR}/${r.stage}`);

@@ -38,7 +38,10 @@ export const JobEventDoc = wire.JobEvent.extend({ data: JsonValue.nullable() }).
 export const EventListDoc = wire.EventList.extend({ events: z.array(JobEventDoc) }).openapi("EventList");
 export const QueueStatsDoc = oa(wire.QueueStats, "QueueStats");
 export const QueueListDoc = z.object({ queues: z.array(QueueStatsDoc) }).openapi("QueueList");
-export const WorkerInfoDoc = oa(wire.WorkerInfo, "WorkerInfo");
+export const WorkerInfoDoc = wire.WorkerInfo.extend({
+  host: oa(wire.WorkerInfo.shape.host, { description: "Admin keys only: absent for any other key" }),
+  pid: oa(wire.WorkerInfo.shape.pid, { description: "Admin keys only: absent for any other key" }),
+}).openapi("WorkerInfo");
 export const WorkerListDoc = z.object({ workers: z.array(WorkerInfoDoc) }).openapi("WorkerList");
 
 export const ClaimRequestDoc = oa(wire.ClaimRequest, "ClaimRequest");

@@ -101,7 +101,7 @@ describe("the API over a real socket", () => {
   });
 
   it("runs a batch of 200 jobs to success", async () => {
-    const jobs = await client.submitBatch(
+    const { jobs } = await client.submitBatch(
       Array.from({ length: 200 }, (_, i) => ({ type: "echo", queue: "e2e", payload: { i } })),
     );
     expect(jobs).toHaveLength(200);

@@ -198,7 +198,11 @@ export class WorkerProcess {
     const child = fork(entry, [], {
       // Plain node, not the harness's own flags (it runs under tsx); Astraeus's worker processes get the
       // flags its worker image starts Node with (a product setting, not a benchmark tweak).
-      execArgv: settings.contender === "astraeus" ? imageNodeFlags("worker") : [],
+      // BENCH_WORKER_NODE_FLAGS adds flags for a profiling run (e.g. `--cpu-prof --cpu-prof-dir=/tmp/p`).
+      execArgv: [
+        ...(settings.contender === "astraeus" ? imageNodeFlags("worker") : []),
+        ...(process.env["BENCH_WORKER_NODE_FLAGS"]?.split(" ").filter(Boolean) ?? []),
+      ],
       // Own process group: the whole group can be killed at once.
       detached: true,
       stdio: ["ignore", "inherit", "inherit", "ipc"],

@@ -81,12 +81,31 @@ export interface Options {
 export type QueueWorkload = "enqueue" | "e2e";
 const WORKLOADS = ["enqueue", "e2e", "http"] as const;
 
-const HELP = `usage: pnpm bench [--quick] [--out docs/benchmarks.md] [--only bullmq,graphile-worker] [--no-http]
-                  [--workloads enqueue,e2e,http] [--reps N]
-  --only        contender ids to run (astraeus, bullmq, graphile-worker, pg-boss); the HTTP workload's
-                Astraeus API target runs only when astraeus is among them
-  --workloads   which workloads to run (default all three); --no-http is --workloads enqueue,e2e
-  --reps        reps per measurement (default 1 with --quick, 3 otherwise)`;
+export const HELP = `usage: pnpm bench [options]
+
+Runs Astraeus, BullMQ, graphile-worker and pg-boss through the same workloads on the local Postgres
+(DATABASE_URL, default postgres://postgres@127.0.0.1:5432/postgres) and Redis (REDIS_URL, default
+redis://127.0.0.1:6379/0) and prints one table per workload.
+
+options:
+  --quick          small sizes and 1 rep (about 2 minutes) instead of the full run (about 15)
+  --out FILE       also write the markdown report (and its chart) to FILE, e.g. docs/benchmarks.md
+  --only IDS       contender ids to run (astraeus, bullmq, graphile-worker, pg-boss); the HTTP
+                   workload's Astraeus API target runs only when astraeus is among them
+  --workloads W    which workloads to run (enqueue, e2e, http; default all three)
+  --no-http        the same as --workloads enqueue,e2e
+  --reps N         reps per measurement (default 1 with --quick, 3 otherwise)
+  -h, --help       print this help`;
+
+/** A bad command line: main prints it with the usage and exits 2, without a stack trace. */
+export class UsageError extends Error {
+  override readonly name = "UsageError";
+}
+
+/** Whether the command line asks for the help text (answered before anything runs). */
+export function wantsHelp(argv: readonly string[]): boolean {
+  return argv.includes("--help") || argv.includes("-h");
+}
 
 /** `baseDir` is where the user ran pnpm (INIT_CWD), so `--out` means what it says from the repo root. */
 export function parseArgs(argv: readonly string[], baseDir: string): Options {
@@ -103,23 +122,21 @@ export function parseArgs(argv: readonly string[], baseDir: string): Options {
     else if (arg === "--no-http") skipHttp = true;
     else if (arg === "--out" || arg === "--only" || arg === "--workloads" || arg === "--reps") {
       const value = argv[++i];
-      if (value === undefined || value.startsWith("--")) throw new Error(`${arg} needs a value\n${HELP}`);
+      if (value === undefined || value.startsWith("--")) throw new UsageError(`${arg} needs a value`);
       const list = value.split(",").filter((s) => s.length > 0);
       if (arg === "--out") out = isAbsolute(value) ? value : resolve(baseDir, value);
       else if (arg === "--only") only = list;
       else if (arg === "--workloads") {
         const unknown = list.filter((w) => !(WORKLOADS as readonly string[]).includes(w));
         if (unknown.length > 0 || list.length === 0)
-          throw new Error(`unknown workload ${unknown.join(",") || "(none)"}\n${HELP}`);
+          throw new UsageError(`unknown workload ${unknown.join(",") || "(none)"}`);
         workloads = new Set(list);
       } else {
         reps = Number(value);
-        if (!Number.isInteger(reps) || reps < 1) throw new Error(`--reps needs a positive integer\n${HELP}`);
+        if (!Number.isInteger(reps) || reps < 1) throw new UsageError("--reps needs a positive integer");
       }
-    } else if (arg === "--help" || arg === "-h") {
-      throw new Error(HELP);
     } else {
-      throw new Error(`unknown argument ${arg}\n${HELP}`);
+      throw new UsageError(`unknown argument ${arg}`);
     }
   }
   const shown = argv.filter((a) => a !== "--");

@@ -5,7 +5,7 @@ import { basename, dirname, join } from "node:path";
 import { baselineRssMb } from "./baseline.ts";
 import { imageNodeFlags, prepareChildBundles } from "./children.ts";
 import { cleanupAll, installGuards, onCleanup, say } from "./cleanup.ts";
-import { newRunId, parseArgs, serverUrls } from "./config.ts";
+import { HELP, newRunId, type Options, parseArgs, serverUrls, UsageError, wantsHelp } from "./config.ts";
 import type { BenchEnv, Contender } from "./contender.ts";
 import { loadContenders } from "./contenders/index.ts";
 import { runHttpWorkload } from "./http-run.ts";
@@ -20,10 +20,9 @@ import { BATCH_JOBS } from "./workloads/http.ts";
 
 const log = say;
 
-async function main(): Promise<number> {
+async function main(opts: Options): Promise<number> {
   const startedAt = new Date();
   const t0 = now();
-  const opts = parseArgs(process.argv.slice(2), process.env["INIT_CWD"] ?? process.cwd());
   const { adminDatabaseUrl, redisUrl } = serverUrls(process.env);
   const releaseGuards = installGuards(opts.sizes.runCapMs);
   try {
@@ -74,7 +73,9 @@ async function main(): Promise<number> {
         teardowns.push(onCleanup(`teardown ${c.id}`, () => c.teardown()));
         try {
           await c.setup(env);
-          runs.push(new ContenderRun(c, opts.sizes, results, log, opts.workloads));
+          runs.push(
+            new ContenderRun(c, opts.sizes, results, log, opts.workloads, { adminDatabaseUrl, redisUrl }),
+          );
         } catch (err) {
           const why = err instanceof Error ? err.message : String(err);
           log(`[${c.id}] FAILED: ${why}`);
@@ -134,11 +135,29 @@ async function main(): Promise<number> {
   }
 }
 
-main().then(
-  (code) => process.exit(code),
-  async (err: unknown) => {
-    say(`bench: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
-    await cleanupAll();
-    process.exit(1);
-  },
-);
+/** The command line, or the exit code when it was --help (0) or bad (2): answered before anything runs. */
+function commandLine(argv: readonly string[]): Options | number {
+  if (wantsHelp(argv)) {
+    process.stdout.write(`${HELP}\n`);
+    return 0;
+  }
+  try {
+    return parseArgs(argv, process.env["INIT_CWD"] ?? process.cwd());
+  } catch (err) {
+    if (!(err instanceof UsageError)) throw err;
+    process.stderr.write(`bench: ${err.message}\n\n${HELP}\n`);
+    return 2;
+  }
+}
+
+const parsed = commandLine(process.argv.slice(2));
+if (typeof parsed === "number") process.exitCode = parsed;
+else
+  main(parsed).then(
+    (code) => process.exit(code),
+    async (err: unknown) => {
+      say(`bench: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+      await cleanupAll();
+      process.exit(1);
+    },
+  );

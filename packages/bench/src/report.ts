@@ -40,7 +40,7 @@ function method(): string[] {
       flags("worker") +
       "), the others with none. A process loads its library and connects, then reports ready; the clock starts when all are told to go and stops when the store reports nothing outstanding, so the library's own start-up after `go` and its first fetch are included. Handler invocations are counted in every process: more invocations than jobs, or any job not completed, fails the figure.",
     "Idle latency: right after the backlog drained, the same single worker stays up and idle and one job at a time is submitted, with a 1–3 ms jittered pause between jobs. The handler start is timestamped in the worker (`performance.timeOrigin + performance.now()`, comparable across processes); completion is observed by polling the store back to back once the handler has started. Percentiles are over the jobs of all reps pooled. Pollers without a wake-up signal (pg-boss 10 polls every 0.5 s at the least) show their poll interval here.",
-    "Worker RSS is the peak resident set (getrusage maxrss) of a worker process, start-up included; CPU is the user+system time of the worker process(es) from `go` to the end of the drain, divided by jobs completed.",
+    "Worker RSS is the peak resident set (getrusage maxrss) of a worker process, start-up included; CPU is the user+system time of the worker process(es) from `go` to the end of the drain, divided by jobs completed. Server CPU is read the same way from the servers: for Postgres, `/proc/<pid>/stat` of every backend connected to the contender's database (sampled every 100 ms, so connections opened during the drain count) plus the cluster's WAL writer, checkpointer, background writer and autovacuum; for Redis, `INFO cpu` (`used_cpu_sys + used_cpu_user`) of the whole server. Both servers are shared by nothing else during a run, so the cluster-wide parts belong to the contender being measured.",
     "HTTP: the server runs in its own process (plain `node` on a bundle; the Astraeus API with its image's Node flags, " +
       flags("api") +
       ") and autocannon (64 connections, no pipelining) in the harness process, after an untimed warm-up. Bare Hono parses the JSON body and answers 201 with a job-shaped document (no validation, no storage): the ceiling of the framework on this machine. For the Astraeus API every acknowledged job must be a row with its `submitted` event afterwards.",
@@ -96,7 +96,7 @@ function sections(input: ReportInput): string[] {
   out.push("## Results", "");
   for (const spec of input.specs) out.push(renderTable(spec, input.results, COLUMN_LABELS), "");
   const goals = goalLines(input.specs, input.results);
-  out.push("## Goals (issue #5)", "", ...goals.map((l) => `- ${l}`), "");
+  out.push("## Goals (issues #5 and #20)", "", ...goals.map((l) => `- ${l}`), "");
   if (goals.some((l) => l.includes("MISSED"))) {
     out.push(
       "Where a goal is missed, [benchmarks-analysis.md](benchmarks-analysis.md) has the profiles of where the time goes and what would close each gap.",

@@ -7,7 +7,7 @@ import { now } from "./protocol.ts";
 import type { Results } from "./results.ts";
 import { percentile, rate } from "./stats.ts";
 import { T } from "./tables.ts";
-import { type E2EOutcome, runE2E } from "./workloads/e2e.ts";
+import { type E2EOutcome, runE2E, type ServerUrls } from "./workloads/e2e.ts";
 import { type EnqueueOutcome, enqueueBulk, enqueueInFlight, enqueueSequential } from "./workloads/enqueue.ts";
 
 export type Log = (line: string) => void;
@@ -80,10 +80,18 @@ function recordE2E(
   if (row.startsWith("best")) {
     results.add(T.resources, `rss-${procs}`, c.id, rssMb);
     results.add(T.resources, `cpu-${procs}`, c.id, perK);
+    const { postgresMs, redisMs } = o.serverCpu;
+    if (postgresMs !== null && o.completed > 0) {
+      results.add(T.resources, `pg-cpu-${procs}`, c.id, (postgresMs / o.completed) * 1000);
+    }
+    if (redisMs !== null && o.completed > 0) {
+      results.add(T.resources, `redis-cpu-${procs}`, c.id, (redisMs / o.completed) * 1000);
+    }
   }
   log(
     `  e2e ${row}: ${Math.round(o.rate).toLocaleString("en-US")} jobs/s (${o.completed}/${o.jobs} in ${Math.round(o.ms)} ms, first job after ${Math.round(o.firstJobMs)} ms` +
-      `${o.capped ? ", capped" : ""}), peak RSS ${rssMb.toFixed(0)} MB, CPU ${perK.toFixed(1)} ms/1k jobs`,
+      `${o.capped ? ", capped" : ""}), peak RSS ${rssMb.toFixed(0)} MB, CPU ${perK.toFixed(1)} ms/1k jobs` +
+      serverCpuNote(o),
   );
   if (o.latency !== null) {
     const l = o.latency;
@@ -105,6 +113,14 @@ function recordE2E(
         `${percentile(l.doneMs, 50).toFixed(2)} / p99 ${percentile(l.doneMs, 99).toFixed(2)} ms over ${l.doneMs.length} jobs`,
     );
   }
+}
+
+function serverCpuNote(o: E2EOutcome): string {
+  const per = (ms: number | null) =>
+    ms === null || o.completed === 0 ? null : ((ms / o.completed) * 1000).toFixed(1);
+  const pg = per(o.serverCpu.postgresMs);
+  const redis = per(o.serverCpu.redisMs);
+  return `${pg === null ? "" : `, Postgres ${pg} ms/1k`}${redis === null ? "" : `, Redis ${redis} ms/1k`}`;
 }
 
 /** Tail percentiles need many samples: the reps' samples are pooled, not their percentiles averaged. */
@@ -166,6 +182,7 @@ export class ContenderRun {
     private readonly results: Results,
     private readonly log: Log,
     private readonly workloads: ReadonlySet<QueueWorkload> = new Set(["enqueue", "e2e"]),
+    private readonly servers: ServerUrls | null = null,
   ) {
     this.best = profile(contender, "best");
     this.defaults = profile(contender, "defaults");
@@ -188,10 +205,10 @@ export class ContenderRun {
       if (this.workloads.has("e2e")) {
         const latency = { jobs: sizes.latencyJobs, capMs: sizes.latencyCapMs };
         await e2eStep(c, results, pool, "best-1", log, () =>
-          runE2E(c, this.best, 1, sizes.e2eJobs, sizes.e2eCapMs, latency),
+          runE2E(c, this.best, 1, sizes.e2eJobs, sizes.e2eCapMs, latency, this.servers),
         );
         await e2eStep(c, results, pool, "best-2", log, () =>
-          runE2E(c, this.best, 2, sizes.e2eJobs, sizes.e2eCapMs, null),
+          runE2E(c, this.best, 2, sizes.e2eJobs, sizes.e2eCapMs, null, this.servers),
         );
         await e2eStep(c, results, pool, "defaults-1", log, () =>
           runE2E(c, this.defaults, 1, sizes.e2eDefaultsJobs, sizes.e2eDefaultsCapMs, {

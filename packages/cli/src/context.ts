@@ -1,6 +1,5 @@
-import { type ParseArgsConfig, parseArgs } from "node:util";
 import type { AstraeusClient } from "@astraeus/client";
-import { type Io, UsageError } from "./io.ts";
+import type { Io } from "./io.ts";
 
 export interface Ctx {
   client: AstraeusClient;
@@ -14,25 +13,7 @@ export function emit(ctx: Ctx, human: string, value: unknown): void {
   ctx.io.stdout.write(ctx.json ? `${JSON.stringify(value, null, 2)}\n` : human);
 }
 
-type Options = NonNullable<ParseArgsConfig["options"]>;
-
-/** node:util parseArgs in strict mode, with errors turned into usage errors. */
-export function parse<O extends Options>(args: string[], options: O) {
-  try {
-    return parseArgs({ args, options, allowPositionals: true, strict: true });
-  } catch (err) {
-    throw new UsageError(err instanceof Error ? err.message : String(err));
-  }
-}
-
-export function intOption(value: string | undefined, name: string): number | undefined {
-  if (value === undefined) return undefined;
-  const n = Number(value);
-  if (!Number.isSafeInteger(n)) throw new UsageError(`--${name} must be an integer, got "${value}"`);
-  return n;
-}
-
-export function onePositional(positionals: string[], what: string): string {
-  if (positionals.length !== 1 || !positionals[0]) throw new UsageError(`expected exactly one ${what}`);
-  return positionals[0];
+/** One JSON value per line (NDJSON): what streaming commands print with --json, as results arrive. */
+export function emitLine(ctx: Ctx, value: unknown): void {
+  ctx.io.stdout.write(`${JSON.stringify(value)}\n`);
 }

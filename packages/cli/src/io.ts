@@ -5,22 +5,33 @@ export interface Io {
   stderr: { write(s: string): unknown };
   /** Whether stderr is a terminal (progress bars redraw in place only then). */
   interactive: boolean;
+  /** Width help text wraps at. Default: the terminal's, else 80. */
+  columns?: number;
   /** Default: the global fetch. */
   fetch?: typeof fetch;
 }
 
-export const EXIT = {
-  ok: 0,
-  /** The API answered an error, or the network failed. */
-  failed: 1,
-  /** Bad command line. */
-  usage: 2,
-  /** `wait`: the job finished but did not succeed (dead or cancelled). */
-  jobFailed: 3,
-  /** `wait`: gave up before the job finished. */
-  timeout: 4,
-} as const;
+/**
+ * Every exit code, with what it means: the one table `astraeus --help`, the docs and scripts go by.
+ * Codes are never reused for another meaning.
+ */
+export const EXIT_CODES = [
+  { name: "ok", code: 0, meaning: "success" },
+  { name: "failed", code: 1, meaning: "a request failed: the API answered an error, or the network failed" },
+  { name: "usage", code: 2, meaning: "bad command line: unknown command or option, missing or bad value" },
+  { name: "jobFailed", code: 3, meaning: "wait, submit --wait: the job ended dead or cancelled" },
+  { name: "timeout", code: 4, meaning: "wait: --timeout passed before the job finished" },
+  { name: "partial", code: 5, meaning: "submit --file: some lines were not submitted (see the summary)" },
+] as const;
 
+type ExitName = (typeof EXIT_CODES)[number]["name"];
+type ExitCodeOf<N extends ExitName> = Extract<(typeof EXIT_CODES)[number], { name: N }>["code"];
+
+export const EXIT = Object.fromEntries(EXIT_CODES.map((e) => [e.name, e.code])) as {
+  readonly [N in ExitName]: ExitCodeOf<N>;
+};
+
+/** A bad command line found after parsing (a missing combination of options, an unreadable file). */
 export class UsageError extends Error {
   override readonly name = "UsageError";
 }
@@ -31,5 +42,6 @@ export function defaultIo(): Io {
     stdout: process.stdout,
     stderr: process.stderr,
     interactive: Boolean(process.stderr.isTTY),
+    ...(process.stdout.columns ? { columns: process.stdout.columns } : {}),
   };
 }

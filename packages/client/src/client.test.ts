@@ -184,6 +184,69 @@ describe("retries", () => {
   });
 });
 
+describe("events", () => {
+  const event = (id: string) => ({
+    id,
+    jobId: JOB.id,
+    kind: "progress",
+    fromState: null,
+    toState: null,
+    attempt: 1,
+    data: null,
+    at: "t",
+  });
+
+  it("allEvents follows the pages, yielding each page before asking for the next", async () => {
+    handlers.push(
+      json(200, { events: [event("1"), event("2")], next: `/v1/jobs/${JOB.id}/events?after=2` }),
+      json(200, { events: [event("3")], next: null }),
+    );
+    const it = createClient({ url }).allEvents(JOB.id, "0");
+    expect((await it.next()).value).toMatchObject({ id: "1" });
+    expect(seen.map((s) => s.url)).toEqual([`/v1/jobs/${JOB.id}/events?after=0`]);
+    const rest: string[] = [];
+    for await (const e of it) rest.push(e.id);
+    expect(rest).toEqual(["2", "3"]);
+    expect(seen.map((s) => s.url)).toEqual([
+      `/v1/jobs/${JOB.id}/events?after=0`,
+      `/v1/jobs/${JOB.id}/events?after=2`,
+    ]);
+  });
+});
+
+describe("batch submit", () => {
+  it("sends the caller's Idempotency-Key and reports a replay", async () => {
+    handlers.push(json(200, { jobs: [JOB] }, { "idempotent-replayed": "true" }));
+    const r = await createClient({ url }).submitBatch([{ payload: 1 }], { idempotencyKey: "b-1" });
+    expect(r).toEqual({ jobs: [JOB], replayed: true });
+    expect(seen[0]).toMatchObject({
+      method: "POST",
+      url: "/v1/jobs/batch",
+      body: '{"jobs":[{"payload":1}]}',
+    });
+    expect(seen[0]?.headers["idempotency-key"]).toBe("b-1");
+  });
+
+  it("makes up one key per batch and sends it again on every retry of that batch", async () => {
+    handlers.push(
+      (req) => req.socket.destroy(),
+      problem(503, "unavailable"),
+      json(201, { jobs: [JOB] }),
+      json(201, { jobs: [JOB] }),
+    );
+    const c = createClient({ url, retry: fast });
+    expect(await c.submitBatch([{ payload: 1 }])).toEqual({ jobs: [JOB], replayed: false });
+    await c.submitBatch([{ payload: 1 }]);
+    const keys = seen.map((s) => s.headers["idempotency-key"]);
+    expect(keys).toHaveLength(4);
+    expect(keys[0]).toMatch(/^[\x21-\x7e]{1,255}$/);
+    expect(keys[1]).toBe(keys[0]);
+    expect(keys[2]).toBe(keys[0]);
+    // The next logical batch gets a key of its own.
+    expect(keys[3]).not.toBe(keys[0]);
+  });
+});
+
 function sse(chunks: string[], delayMs = 0): Handler {
   return (_req, res) => {
     res.writeHead(200, { "content-type": "text/event-stream" });

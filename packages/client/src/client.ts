@@ -57,6 +57,13 @@ export interface SubmitResult {
   replayed: boolean;
 }
 
+export interface BatchSubmitResult {
+  /** The batch's jobs in input order. */
+  jobs: Job[];
+  /** True when the Idempotency-Key matched an earlier batch: `jobs` are that batch's jobs. */
+  replayed: boolean;
+}
+
 export type StreamMessage = { type: "event"; event: JobEvent } | { type: "end"; job: Job };
 
 export interface StreamOptions {
@@ -214,10 +221,25 @@ export class AstraeusClient {
     return { job: (await res.json()) as Job, replayed: res.headers.get("idempotent-replayed") === "true" };
   }
 
-  /** Submits up to 1,000 jobs in one transaction: all are stored or none. */
-  async submitBatch(jobs: JobSubmission[], opts: { signal?: AbortSignal } = {}): Promise<Job[]> {
-    const r = await this.call<{ jobs: Job[] }>("/v1/jobs/batch", { method: "POST", body: { jobs }, ...opts });
-    return r.jobs;
+  /**
+   * Submits up to 1,000 jobs in one transaction: all are stored or none. The batch always carries an
+   * Idempotency-Key (`idempotencyKey`, or one made up for this call), so a retry after a timeout or a 503
+   * returns the jobs of the first attempt instead of storing them twice. Pass your own key to make the
+   * batch safe to send again across calls or processes.
+   */
+  async submitBatch(
+    jobs: JobSubmission[],
+    opts: { idempotencyKey?: string; signal?: AbortSignal } = {},
+  ): Promise<BatchSubmitResult> {
+    const res = await this.raw("/v1/jobs/batch", {
+      method: "POST",
+      body: { jobs },
+      idempotent: true,
+      headers: { "idempotency-key": opts.idempotencyKey ?? crypto.randomUUID() },
+      ...(opts.signal ? { signal: opts.signal } : {}),
+    });
+    const { jobs: stored } = (await res.json()) as { jobs: Job[] };
+    return { jobs: stored, replayed: res.headers.get("idempotent-replayed") === "true" };
   }
 
   get(id: string): Promise<Job> {
@@ -244,15 +266,21 @@ export class AstraeusClient {
   /** The job's events after `after` (default: all), oldest first; the server's pages are followed. */
   async events(id: string, after?: string): Promise<JobEvent[]> {
     const out: JobEvent[] = [];
+    for await (const e of this.allEvents(id, after)) out.push(e);
+    return out;
+  }
+
+  /** Like `events`, yielding each page's events as the page arrives. */
+  async *allEvents(id: string, after?: string): AsyncGenerator<JobEvent> {
     let from = after;
     for (;;) {
       const qs = from ? `?after=${encodeURIComponent(from)}` : "";
       const page = await this.call<{ events: JobEvent[]; next?: string | null }>(
         `/v1/jobs/${encodeURIComponent(id)}/events${qs}`,
       );
-      out.push(...page.events);
+      yield* page.events;
       const last = page.events[page.events.length - 1];
-      if (!page.next || last === undefined) return out;
+      if (!page.next || last === undefined) return;
       from = last.id;
     }
   }

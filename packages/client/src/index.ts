@@ -25,6 +25,7 @@ export type {
 export { SCOPES } from "@astraeus/contract";
 export {
   AstraeusClient,
+  type BatchSubmitResult,
   type ClientOptions,
   createClient,
   type RetryOptions,

@@ -11,8 +11,10 @@ export const QueueNameParam = z.object({ name: QueueNameSchema });
 
 export const WorkerInfo = z.object({
   id: z.string(),
-  host: z.string(),
-  pid: z.int(),
+  /** The worker's host name: shown to admin keys only (it maps the deployment), absent otherwise. */
+  host: z.string().optional(),
+  /** The worker's process id: shown to admin keys only, absent otherwise. */
+  pid: z.int().optional(),
   queues: z.array(z.string()),
   concurrency: z.int(),
   running: z.int(),

@@ -10,8 +10,9 @@ import { concurrentIndexBuilds, prebuildIndexes } from "./migrate-indexes.ts";
 import { createTestDatabase, type TestDatabase } from "./testing.ts";
 
 const MIGRATIONS_TABLE = "drizzle.__drizzle_migrations";
-const LAST = "0003_live_queue_stats";
-const LAST_INDEXES = ["job_events_id_brin", "job_events_at_brin", "jobs_dead_idx"];
+const LAST = "0004_queue_control";
+/** The last migration's index builds on tables that exist before it (its new tables build their own). */
+const LAST_INDEXES = ["jobs_running_queue_idx"];
 
 const migration = (tag: string) => readFileSync(join(MIGRATIONS_FOLDER, `${tag}.sql`), "utf8");
 const journal = JSON.parse(readFileSync(join(MIGRATIONS_FOLDER, "meta/_journal.json"), "utf8")) as {
@@ -32,11 +33,17 @@ async function validity(index: string): Promise<boolean | null> {
   return row?.valid ?? null;
 }
 
-/** Puts the database back one release: the last migration unrecorded and its indexes gone. */
+/** Puts the database back one release: the last migration unrecorded and what it made undone. */
 async function forgetLastMigration(): Promise<void> {
   const when = journal.entries.find((e) => e.tag === LAST)?.when;
   await sql`DELETE FROM drizzle.__drizzle_migrations WHERE created_at = ${String(when)}`;
   for (const index of LAST_INDEXES) await sql.unsafe(`DROP INDEX IF EXISTS "${index}"`);
+  await sql.unsafe(`DROP TABLE IF EXISTS queue_events, queues;
+    ALTER TABLE job_events DROP COLUMN IF EXISTS claimed_at, DROP COLUMN IF EXISTS claimed_by,
+      DROP COLUMN IF EXISTS claim_seq;
+    ALTER TABLE jobs DROP COLUMN IF EXISTS claim_seq;
+    CREATE INDEX IF NOT EXISTS jobs_running_idx ON jobs (id) WHERE state = 'running';
+    DELETE FROM engine_state WHERE key = 'outbox';`);
 }
 
 beforeAll(async () => {
@@ -55,7 +62,7 @@ afterAll(async () => {
 
 describe("concurrentIndexBuilds", () => {
   it("rewrites a migration's CREATE INDEX IF NOT EXISTS statements to build CONCURRENTLY", () => {
-    const builds = concurrentIndexBuilds(migration(LAST));
+    const builds = concurrentIndexBuilds(migration("0003_live_queue_stats"));
     expect(builds.map((b) => [b.index, b.table])).toEqual([
       ["job_events_id_brin", "job_events"],
       ["job_events_at_brin", "job_events"],
@@ -91,11 +98,13 @@ describe("migrating a database that is behind", () => {
   });
 
   it("drops a leftover invalid index (an interrupted concurrent build) and builds it again", async () => {
-    await sql`CREATE INDEX "jobs_dead_idx" ON jobs (queue) WHERE state = 'dead'`;
-    await sql`UPDATE pg_index SET indisvalid = false WHERE indexrelid = to_regclass('jobs_dead_idx')`;
-    expect(await validity("jobs_dead_idx")).toBe(false);
-    expect(await prebuildIndexes(sql, MIGRATIONS_FOLDER, MIGRATIONS_TABLE)).toContain("jobs_dead_idx");
-    expect(await validity("jobs_dead_idx")).toBe(true);
+    await sql`CREATE INDEX "jobs_running_queue_idx" ON jobs (queue, id) WHERE state = 'running'`;
+    await sql`UPDATE pg_index SET indisvalid = false WHERE indexrelid = to_regclass('jobs_running_queue_idx')`;
+    expect(await validity("jobs_running_queue_idx")).toBe(false);
+    expect(await prebuildIndexes(sql, MIGRATIONS_FOLDER, MIGRATIONS_TABLE)).toContain(
+      "jobs_running_queue_idx",
+    );
+    expect(await validity("jobs_running_queue_idx")).toBe(true);
     await runMigrations({ url: tdb.url });
   });
 

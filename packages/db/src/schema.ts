@@ -45,6 +45,9 @@ export const jobs = pgTable(
     leaseToken: uuid("lease_token"),
     leaseExpiresAt: ts("lease_expires_at"),
     workerId: text("worker_id"),
+    // The claim's position in the event sequence (the sequence's last value when it was claimed): the id of
+    // the `claimed` event read back from this row while no event row records it (store/events.ts).
+    claimSeq: bigint("claim_seq", { mode: "bigint" }),
     cancelRequested: boolean("cancel_requested").notNull().default(false),
     result: jsonb("result"),
     lastError: jsonb("last_error"),
@@ -59,9 +62,10 @@ export const jobs = pgTable(
     // The claim path: ready rows per queue in priority then due order. Only queued rows are in it.
     index("jobs_ready_idx").on(t.queue, t.priority.desc(), t.runAt, t.id).where(sql`state = 'queued'`),
     index("jobs_delayed_idx").on(t.runAt).where(sql`state = 'queued' AND delayed`),
-    // Running rows by id, not by lease expiry: heartbeats then change no indexed column and stay HOT
-    // updates; the reaper filters the (few) running rows on lease_expires_at.
-    index("jobs_running_idx").on(t.id).where(sql`state = 'running'`),
+    // Running rows by queue and id, not by lease expiry: heartbeats then change no indexed column and stay
+    // HOT updates; the reaper filters the (few) running rows on lease_expires_at, and a queue's running
+    // count (its concurrency limit, its statistics) reads only its own entries.
+    index("jobs_running_queue_idx").on(t.queue, t.id).where(sql`state = 'running'`),
     // Dead jobs per queue for queue statistics; only a job that dies ever gets an entry.
     index("jobs_dead_idx").on(t.queue).where(sql`state = 'dead'`),
     // No (tenant, id) index here: every claim and completion is a non-HOT update that would add an entry
@@ -89,6 +93,13 @@ export const jobEvents = pgTable(
     // it is never skipped (see store/outbox.ts). A stable default: adding the column to a filled table
     // rewrites nothing, and every statement that inserts events gets it without naming it.
     txid: xid8("txid").notNull().default(sql`pg_current_xact_id()`),
+    // On the event that ends an attempt: when and by whom that attempt was claimed, and the claim's
+    // position in the event sequence. The `claimed` transition itself is an event row only while an
+    // outbox consumer needs one (see docs/adr/0007); otherwise it is read back from these (or from the
+    // job row while the attempt runs).
+    claimedAt: ts("claimed_at"),
+    claimedBy: text("claimed_by"),
+    claimSeq: bigint("claim_seq", { mode: "bigint" }),
   },
   (t) => [
     primaryKey({ columns: [t.jobId, t.id] }),
@@ -132,6 +143,47 @@ export const engineState = pgTable("engine_state", {
   value: jsonb("value").notNull(),
   updatedAt: ts("updated_at").notNull().default(sql`now()`),
 });
+
+// ---- queue control -----------------------------------------------------------------------------------
+
+/**
+ * Per-queue settings (a queue with no row has none: not paused, unlimited, the global defaults). Queues are
+ * shared by every tenant, like the workers that serve them; changing a row is an admin action.
+ */
+export const queues = pgTable("queues", {
+  name: text("name").primaryKey(),
+  paused: boolean("paused").notNull().default(false),
+  pausedAt: ts("paused_at"),
+  /** Most jobs of this queue running at once across all workers; null means no limit. */
+  concurrency: integer("concurrency"),
+  /** At most `rate_jobs` starts in any window of `rate_period_ms`; both null means no limit. */
+  rateJobs: integer("rate_jobs"),
+  ratePeriodMs: integer("rate_period_ms"),
+  /** The most recent starts (at most `rate_jobs`), for the sliding window; written under the row lock. */
+  rateStarts: timestamp("rate_starts", { withTimezone: true, mode: "date" })
+    .array()
+    .notNull()
+    .default(sql`'{}'`),
+  defaultMaxAttempts: integer("default_max_attempts"),
+  defaultTimeoutMs: integer("default_timeout_ms"),
+  defaultBackoff: jsonb("default_backoff"),
+  updatedAt: ts("updated_at").notNull().default(sql`now()`),
+});
+
+/** Changes of a queue's settings (paused, resumed, updated), shown with the queue. */
+export const queueEvents = pgTable(
+  "queue_events",
+  {
+    id: bigint("id", { mode: "bigint" }).generatedAlwaysAsIdentity().primaryKey(),
+    queue: text("queue").notNull(),
+    kind: text("kind").notNull(),
+    /** The API key (its id and tenant) that made the change. */
+    actor: text("actor"),
+    data: jsonb("data"),
+    at: ts("at").notNull().default(sql`now()`),
+  },
+  (t) => [index("queue_events_queue_idx").on(t.queue, t.id.desc())],
+);
 
 // ---- files (issue 16): job inputs and outputs; the row is the truth, the object (disk or S3) follows ----
 

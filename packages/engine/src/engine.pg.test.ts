@@ -346,6 +346,87 @@ describe("batch submit", () => {
   });
 });
 
+describe("batch submit under an idempotency key", () => {
+  const batch = (queue: string, n = 3) => Array.from({ length: n }, (_, i) => ({ queue, payload: { i } }));
+
+  it("stores the batch once and replays it with the same ids, whatever the key order of its items", async () => {
+    const tenant = unique("t");
+    const queue = unique("q");
+    const first = await engine.submitIdempotentBatch(tenant, "nightly-1", batch(queue));
+    expect(first.replayed).toBe(false);
+    expect(first.jobs.map((j) => j.idempotencyKey)).toEqual([
+      "astraeus:batch:nightly-1:0",
+      "astraeus:batch:nightly-1:1",
+      "astraeus:batch:nightly-1:2",
+    ]);
+    const again = await engine.submitIdempotentBatch(
+      tenant,
+      "nightly-1",
+      batch(queue).map(({ queue: q, payload }) => ({ payload, queue: q })),
+    );
+    expect(again.replayed).toBe(true);
+    expect(again.jobs.map((j) => j.id)).toEqual(first.jobs.map((j) => j.id));
+    expect(await countRows("jobs", tenant)).toBe(3);
+    expect((await drain(queue)).sort()).toEqual(first.jobs.map((j) => j.id).sort());
+  });
+
+  it("refuses another batch under the same key as idempotency_conflict and writes nothing", async () => {
+    const tenant = unique("t");
+    const queue = unique("q");
+    await engine.submitIdempotentBatch(tenant, "k", batch(queue));
+    for (const other of [
+      batch(queue, 2), // fewer items
+      batch(queue, 5), // more items: the first three keys exist, the last two must not be inserted
+      [...batch(queue, 2), { queue, payload: { i: 99 } }], // one item differs
+      [...batch(queue)].reverse(), // same items, another order
+    ]) {
+      const err = await thrown(engine.submitIdempotentBatch(tenant, "k", other));
+      expect(err.code).toBe("idempotency_conflict");
+      expect(err.status).toBe(409);
+    }
+    expect(await countRows("jobs", tenant)).toBe(3);
+    expect(await countRows("job_events", tenant)).toBe(3);
+  });
+
+  it("creates one set of jobs for 20 concurrent identical batches and gives every caller its ids", async () => {
+    const tenant = unique("t");
+    const queue = unique("q");
+    const results = await Promise.all(
+      Array.from({ length: 20 }, () => engine.submitIdempotentBatch(tenant, "race", batch(queue, 50))),
+    );
+    expect(results.filter((r) => !r.replayed)).toHaveLength(1);
+    const ids = results[0]!.jobs.map((j) => j.id);
+    for (const r of results) expect(r.jobs.map((j) => j.id)).toEqual(ids);
+    expect(await countRows("jobs", tenant)).toBe(50);
+    expect(await countRows("job_events", tenant)).toBe(50);
+  });
+
+  it("keeps batch keys apart from job keys, per tenant, and refuses job keys in the reserved namespace", async () => {
+    const tenant = unique("t");
+    const queue = unique("q");
+    const single = await engine.submit(tenant, { queue, payload: { i: 0 }, idempotencyKey: "k" });
+    const { jobs } = await engine.submitIdempotentBatch(tenant, "k", batch(queue, 1));
+    expect(jobs[0]!.id).not.toBe(single.job.id);
+    const elsewhere = await engine.submitIdempotentBatch(unique("t"), "k", batch(queue, 1));
+    expect(elsewhere.replayed).toBe(false);
+    const reserved = await thrown(
+      engine.submit(tenant, { queue, payload: { i: 0 }, idempotencyKey: "astraeus:batch:k:0" }),
+    );
+    expect(reserved.code).toBe("validation_failed");
+    expect(reserved.details.issues?.map((i) => i.path)).toEqual(["idempotencyKey"]);
+    expect(await countRows("jobs", tenant)).toBe(2);
+  });
+
+  it("validates every item as an unkeyed batch does", async () => {
+    const tenant = unique("t");
+    const err = await thrown(
+      engine.submitIdempotentBatch(tenant, "v", [{ payload: 1 }, { payload: 2, idempotencyKey: "x" }]),
+    );
+    expect(err.details.issues?.map((i) => i.path)).toEqual(["jobs.1.idempotencyKey"]);
+    expect(await countRows("jobs", tenant)).toBe(0);
+  });
+});
+
 describe("listing jobs", () => {
   it("visits every job exactly once when following nextCursor", async () => {
     const tenant = unique("t");

@@ -22,13 +22,23 @@ import type { FileService } from "./files.ts";
 import { GROUP_COMMIT_DEFAULTS, type GroupCommitOptions, GroupCommitter } from "./group-commit.ts";
 import { Maintenance, type MaintenanceOptions } from "./maintenance.ts";
 import {
+  batchHash,
+  batchItemKey,
   jobFromNew,
   type ResolvedSubmission,
   resolveSubmission,
   SUBMISSION_DEFAULTS,
   type SubmissionDefaults,
 } from "./submission.ts";
-import type { ClaimRequest, Engine, FailRequest, JobPage, ReconcileReport, SubmitResult } from "./types.ts";
+import type {
+  BatchSubmitResult,
+  ClaimRequest,
+  Engine,
+  FailRequest,
+  JobPage,
+  ReconcileReport,
+  SubmitResult,
+} from "./types.ts";
 
 export interface Logger {
   info(obj: object, msg?: string): void;
@@ -105,8 +115,8 @@ export class JobEngine implements Engine {
   }
 
   /** One INSERT for the batch, then one dispatch for every row it inserted that is due now. */
-  private async insertAndDispatch(jobs: NewJob[]): Promise<InsertOutcome> {
-    const outcome = await this.store.insertJobs(jobs);
+  private async insertAndDispatch(jobs: NewJob[], allOrNothing = false): Promise<InsertOutcome> {
+    const outcome = await this.store.insertJobs(jobs, allOrNothing ? { allOrNothing } : undefined);
     const refs: DispatchRef[] = [];
     for (const j of jobs)
       if (!j.delayed && outcome.inserted.has(j.id)) refs.push({ id: j.id, queue: j.queue });
@@ -118,8 +128,9 @@ export class JobEngine implements Engine {
   private async insertReferencingAndDispatch(
     rows: readonly ResolvedSubmission[],
     prefix: (i: number) => string,
+    allOrNothing = false,
   ): Promise<InsertOutcome> {
-    const outcome = await insertReferencingFiles(this.files, rows, prefix);
+    const outcome = await insertReferencingFiles(this.files, rows, prefix, allOrNothing);
     const refs: DispatchRef[] = [];
     for (const j of rows)
       if (!j.delayed && outcome.inserted.has(j.id)) refs.push({ id: j.id, queue: j.queue });
@@ -164,6 +175,45 @@ export class JobEngine implements Engine {
   }
 
   async submitBatch(tenant: string, submissions: readonly unknown[]): Promise<Job[]> {
+    const rows = this.resolveBatch(tenant, submissions, false);
+    await this.insertBatch(rows);
+    return rows.map((r) => jobFromNew(r, r.payload));
+  }
+
+  async submitIdempotentBatch(
+    tenant: string,
+    idempotencyKey: string,
+    submissions: readonly unknown[],
+  ): Promise<BatchSubmitResult> {
+    // Each item is stored under a key derived from the batch key and its index, with one hash of the
+    // whole batch: the jobs' unique index then makes the batch idempotent as a unit (ADR 0007).
+    const rows = this.resolveBatch(tenant, submissions, true);
+    const hash = batchHash(rows.map((r) => r.payloadHash ?? ""));
+    rows.forEach((r, i) => {
+      r.idempotencyKey = batchItemKey(idempotencyKey, i);
+      r.payloadHash = hash;
+    });
+    for (let tries = 0; tries < 3; tries++) {
+      const outcome = await this.insertBatch(rows, true);
+      if (outcome.inserted.size === rows.length) {
+        return { jobs: rows.map((r) => jobFromNew(r, r.payload)), replayed: false };
+      }
+      const found = rows.map((r) => outcome.existing.get(`${tenant}\u0000${r.idempotencyKey}`));
+      if (found.some((f) => f !== undefined && f.payloadHash !== hash)) {
+        throw new AppError("idempotency_conflict", "this Idempotency-Key was used with a different batch");
+      }
+      const jobs = found.flatMap((f) => (f ? [f.job] : []));
+      if (jobs.length === rows.length) return { jobs, replayed: true };
+      // Some items were neither inserted nor found: pruned between the insert and the lookup, or long ago.
+    }
+    throw new AppError(
+      "idempotency_conflict",
+      "the batch submitted earlier under this Idempotency-Key is only partly retained (its other jobs were pruned)",
+    );
+  }
+
+  /** Validates every item (issues name `jobs.<index>`) and resolves the rows; nothing is written. */
+  private resolveBatch(tenant: string, submissions: readonly unknown[], hash: boolean): ResolvedSubmission[] {
     if (submissions.length === 0 || submissions.length > LIMITS.batchMax) {
       throw new AppError("validation_failed", `a batch holds 1 to ${LIMITS.batchMax} jobs`, {
         issues: [{ path: "jobs", message: `must hold 1 to ${LIMITS.batchMax} jobs` }],
@@ -172,11 +222,9 @@ export class JobEngine implements Engine {
     const now = Date.now();
     const rows: ResolvedSubmission[] = [];
     const issues: { path: string; message: string }[] = [];
-    let withFiles = false;
     submissions.forEach((s, i) => {
       try {
-        const row = resolveSubmission(tenant, s, this.defaults, now);
-        if (row.files !== undefined) withFiles = true;
+        const row = resolveSubmission(tenant, s, this.defaults, now, { hash });
         if (row.idempotencyKey !== null) {
           issues.push({ path: `jobs.${i}.idempotencyKey`, message: "not allowed in a batch item" });
         }
@@ -189,16 +237,20 @@ export class JobEngine implements Engine {
       }
     });
     if (issues.length > 0) throw new AppError("validation_failed", "the batch is invalid", { issues });
-    const inserting = withFiles
-      ? this.insertReferencingAndDispatch(rows, (i) => `jobs.${i}.`)
-      : this.insertAndDispatch(rows);
+    return rows;
+  }
+
+  /** Batches bypass the group commit: one statement of their own, which close() waits for. */
+  private async insertBatch(rows: ResolvedSubmission[], allOrNothing = false): Promise<InsertOutcome> {
+    const inserting = rows.some((r) => r.files !== undefined)
+      ? this.insertReferencingAndDispatch(rows, (i) => `jobs.${i}.`, allOrNothing)
+      : this.insertAndDispatch(rows, allOrNothing);
     this.pendingBatches.add(inserting);
     try {
-      await inserting;
+      return await inserting;
     } finally {
       this.pendingBatches.delete(inserting);
     }
-    return rows.map((r) => jobFromNew(r, r.payload));
   }
 
   async get(tenant: string, id: string): Promise<Job> {

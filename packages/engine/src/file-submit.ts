@@ -11,6 +11,7 @@ export async function insertReferencingFiles(
   rows: readonly ResolvedSubmission[],
   /** Issue path prefix of row `i` ("" for a single submit, "jobs.3." in a batch). */
   prefix: (i: number) => string,
+  allOrNothing = false,
 ): Promise<InsertOutcome> {
   if (!files) {
     throw new AppError("validation_failed", "this server does not store files", {
@@ -31,6 +32,7 @@ export async function insertReferencingFiles(
     rows,
     refs,
     new Date(Date.now() + files.settings.retentionMs),
+    allOrNothing ? { allOrNothing } : undefined,
   );
   if ("outcome" in res) return res.outcome;
   const issues: Issue[] = res.unusable.map((u) => ({

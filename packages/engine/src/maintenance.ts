@@ -251,6 +251,8 @@ export class Maintenance {
     try {
       if (!this.relayPrepared) {
         await this.store.ensureOutboxIndex();
+        // Every transition an event row from here on (claims are otherwise recorded on the job row only).
+        await this.store.enableOutbox();
         if (this.opts.relayStart === "now") await this.store.startRelayCursorAtNow(relayKey);
         this.relayPrepared = true;
       }

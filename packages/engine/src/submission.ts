@@ -46,23 +46,43 @@ function canonical(v: unknown): string {
   return JSON.stringify(v) ?? "null";
 }
 
+/**
+ * Idempotency keys starting with this are the server's own: a keyed batch stores its items under
+ * `astraeus:batch:<batch key>:<index>`, and submissions may not use the prefix, so no key a client sends
+ * can ever match an item of a batch.
+ */
+export const RESERVED_KEY_PREFIX = "astraeus:";
+
+/** The idempotency key a keyed batch stores its item at `index` under. */
+export function batchItemKey(batchKey: string, index: number): string {
+  return `${RESERVED_KEY_PREFIX}batch:${batchKey}:${index}`;
+}
+
+/** One hash over every item's hash, in order: a replay must repeat the whole batch, not only one item. */
+export function batchHash(itemHashes: readonly string[]): string {
+  return createHash("sha256").update(itemHashes.join("\n")).digest("base64url");
+}
+
 function unstorablePayloadPath(payload: unknown): string | null {
   const path = findUnstorableText(payload);
   return path === null ? null : path ? `payload.${path}` : "payload";
 }
 
+/** A resolved submission: the row to insert, its parsed payload and the files it references (if any). */
+export type ResolvedSubmission = NewJob & { payload: JsonValue; files: readonly string[] | undefined };
+
 /**
  * Validates a submission and resolves it to the row to insert: defaults, id, schedule, size limit and the
  * idempotency hash. Throws `AppError` (validation_failed / payload_too_large) before anything is written.
+ * `opts.hash` computes the payload hash even without a key (batch items, whose keys the engine derives).
  */
-/** A resolved submission: the row to insert, its parsed payload and the files it references (if any). */
-export type ResolvedSubmission = NewJob & { payload: JsonValue; files: readonly string[] | undefined };
 
 export function resolveSubmission(
   tenant: string,
   input: unknown,
   defaults: SubmissionDefaults,
   now: number,
+  opts: { hash?: boolean } = {},
 ): ResolvedSubmission {
   const parsed = JobSubmission.safeParse(input);
   if (!parsed.success) {
@@ -85,6 +105,13 @@ export function resolveSubmission(
       issues: [{ path: bad, message: "must not contain NUL (U+0000) or an unpaired UTF-16 surrogate" }],
     });
   }
+  if (s.idempotencyKey?.startsWith(RESERVED_KEY_PREFIX)) {
+    throw new AppError("validation_failed", "the job submission is invalid", {
+      issues: [
+        { path: "idempotencyKey", message: `keys starting with "${RESERVED_KEY_PREFIX}" are reserved` },
+      ],
+    });
+  }
   if (Buffer.byteLength(payloadJson) > defaults.maxPayloadBytes) {
     throw new AppError("payload_too_large", `payload exceeds ${defaults.maxPayloadBytes} bytes of JSON`, {
       limit: defaults.maxPayloadBytes,
@@ -105,7 +132,7 @@ export function resolveSubmission(
   const timeoutMs = s.timeoutMs ?? defaults.timeoutMs;
   const idempotencyKey = s.idempotencyKey ?? null;
   const payloadHash =
-    idempotencyKey === null
+    idempotencyKey === null && !opts.hash
       ? null
       : createHash("sha256")
           .update(

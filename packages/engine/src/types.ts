@@ -20,6 +20,13 @@ export interface SubmitResult {
   replayed: boolean;
 }
 
+export interface BatchSubmitResult {
+  /** The batch's jobs in input order. */
+  jobs: Job[];
+  /** True when the batch's idempotency key matched an earlier batch with the same body: these are its jobs. */
+  replayed: boolean;
+}
+
 export interface JobPage {
   jobs: Job[];
   /** Pass as `cursor` for the next page; null on the last page. */
@@ -58,6 +65,15 @@ export interface Engine {
   submit(tenant: string, submission: JobSubmission): Promise<SubmitResult>;
   /** All or nothing, one transaction, results in input order. */
   submitBatch(tenant: string, submissions: readonly JobSubmission[]): Promise<Job[]>;
+  /**
+   * A batch made idempotent as a whole by `idempotencyKey`: the same key and body again returns the same
+   * jobs (`replayed`), the key with any other batch is `idempotency_conflict`, never a second set of jobs.
+   */
+  submitIdempotentBatch(
+    tenant: string,
+    idempotencyKey: string,
+    submissions: readonly JobSubmission[],
+  ): Promise<BatchSubmitResult>;
   get(tenant: string, id: string): Promise<Job>;
   list(tenant: string, query: ListJobsQuery): Promise<JobPage>;
   events(tenant: string, id: string, afterId?: string): Promise<JobEvent[]>;

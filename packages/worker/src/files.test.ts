@@ -7,6 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { buffer } from "node:stream/consumers";
 import { gunzipSync } from "node:zlib";
+import type { Job } from "@astraeus/core";
 import { createStore, SqlFileStore, type SqlJobStore } from "@astraeus/db";
 import { createDispatcher } from "@astraeus/dispatch";
 import { createEngine, FileService, type JobEngine } from "@astraeus/engine";
@@ -62,11 +63,11 @@ afterAll(async () => {
   await rm(root, { recursive: true, force: true });
 });
 
-async function finished(id: string) {
-  return waitFor("the job to finish", async () => {
+async function finished(id: string): Promise<Job> {
+  return (await waitFor("the job to finish", async () => {
     const j = await engine.get(T, id);
     return ["succeeded", "dead"].includes(j.state) ? j : undefined;
-  });
+  })) as Job;
 }
 
 describe("ctx.files", () => {

@@ -99,6 +99,9 @@ export async function startWorkerProcess(
     logger: log,
     observer: metrics.observer,
   });
+  // A relaying deployment records every transition as an event row before this worker claims anything
+  // (otherwise claims before the leader's first relay tick would be recorded on their job rows only).
+  if (eventSink) await store.enableOutbox();
   await worker.start();
   const http =
     env.WORKER_METRICS_PORT > 0 ? await serveWorkerMetrics(metrics.registry, env.WORKER_METRICS_PORT) : null;

@@ -24,6 +24,7 @@ import { type ContextHost, JobContext } from "./context.ts";
 import { type AbortReason, JobAbort, type ResolvedDefinition } from "./define.ts";
 import { JobFileAccess, needsFinalize } from "./files.ts";
 import { toJobError } from "./job-error.ts";
+import { defaultWorkerId } from "./worker-id.ts";
 
 /**
  * The least time stop() leaves for writing outcomes (the releases among them) once the grace is spent:
@@ -57,7 +58,7 @@ export interface WorkerOptions {
    * after this. Default: the lease length.
    */
   timeoutGraceMs?: number;
-  /** Worker id shown in leases and `GET /v1/workers`. Default host-pid-random. */
+  /** Worker id shown in leases and `GET /v1/workers`. Default `worker-<random>` (see defaultWorkerId). */
   id?: string;
   /** Run the maintenance loop (only the elected leader acts). Default true. */
   maintenance?: boolean | Partial<MaintenanceOptions>;
@@ -157,7 +158,7 @@ export class Worker implements ContextHost {
     this.blockMs = opts.blockMs ?? 1000;
     this.timeoutGraceMs = opts.timeoutGraceMs ?? this.leaseMs;
     this.drainGraceMs = opts.drainGraceMs ?? 25_000;
-    this.id = opts.id ?? `${hostname()}-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
+    this.id = opts.id ?? defaultWorkerId();
     this.log = opts.logger ?? silentLogger;
     this.observer = opts.observer ?? {};
     this.completions = new CompletionBuffer(

@@ -140,16 +140,69 @@ describe("POST /v1/jobs/batch", () => {
     for (const j of body.jobs) expect((await t.store.getJob("acme", j.id))?.state).toBe("queued");
   });
 
-  it("refuses an Idempotency-Key header with 422 and writes nothing, since batches are not idempotent", async () => {
-    const rows = await countJobs(t.store);
-    const res = await t.request("/v1/jobs/batch", {
-      method: "POST",
-      json: { jobs: [{ payload: 1 }, { payload: 2 }] },
-      headers: { "idempotency-key": "whole-batch" },
+  describe("with an Idempotency-Key", () => {
+    const post = (jobs: unknown[], key: string, apiKey = t.acme) =>
+      t.request("/v1/jobs/batch", {
+        method: "POST",
+        json: { jobs },
+        headers: { "idempotency-key": key },
+        key: apiKey,
+      });
+    const idsOf = async (res: Response) => ((await res.json()) as { jobs: Job[] }).jobs.map((j) => j.id);
+    const items = (queue: string, n: number) =>
+      Array.from({ length: n }, (_, i) => ({ queue, payload: { i } }));
+
+    it("replays the same batch with 200, Idempotent-Replayed and the same ids in input order", async () => {
+      const first = await post(items("idem-a", 4), "batch-a");
+      expect(first.status).toBe(201);
+      expect(first.headers.get("idempotent-replayed")).toBeNull();
+      const ids = await idsOf(first);
+      const rows = await countJobs(t.store);
+      const entries = await countStreamEntries(t.prefix);
+      const again = await post(items("idem-a", 4), "batch-a");
+      expect(again.status).toBe(200);
+      expect(again.headers.get("idempotent-replayed")).toBe("true");
+      expect(await idsOf(again)).toEqual(ids);
+      expect(await countJobs(t.store)).toBe(rows);
+      expect(await countStreamEntries(t.prefix)).toBe(entries);
     });
-    expect(res.status).toBe(422);
-    expect(((await res.json()) as { issues: { path: string }[] }).issues[0]?.path).toBe("idempotency-key");
-    expect(await countJobs(t.store)).toBe(rows);
+
+    it("answers 409 idempotency_conflict for another body under the same key and writes nothing", async () => {
+      await post(items("idem-b", 3), "batch-b");
+      const rows = await countJobs(t.store);
+      for (const other of [items("idem-b", 4), items("idem-b", 2), items("idem-c", 3)]) {
+        const res = await post(other, "batch-b");
+        expect(res.status).toBe(409);
+        expect(await res.json()).toMatchObject({ code: "idempotency_conflict" });
+      }
+      expect(await countJobs(t.store)).toBe(rows);
+    });
+
+    it("creates one set of jobs for 10 concurrent identical requests", async () => {
+      const rows = await countJobs(t.store);
+      const results = await Promise.all(
+        Array.from({ length: 10 }, () => post(items("idem-race", 100), "race")),
+      );
+      expect(results.map((r) => r.status).sort()).toEqual([200, 200, 200, 200, 200, 200, 200, 200, 200, 201]);
+      const sets = await Promise.all(results.map(idsOf));
+      for (const ids of sets) expect(ids).toEqual(sets[0]);
+      expect(await countJobs(t.store)).toBe(rows + 100);
+    });
+
+    it("keeps batch keys per tenant", async () => {
+      const a = await idsOf(await post(items("idem-t", 1), "tenant-key"));
+      const res = await post(items("idem-t", 1), "tenant-key", t.globex);
+      expect(res.status).toBe(201);
+      expect(await idsOf(res)).not.toEqual(a);
+    });
+
+    it("rejects a malformed key with 422 and writes nothing", async () => {
+      const rows = await countJobs(t.store);
+      const res = await post(items("idem-bad", 1), "has space");
+      expect(res.status).toBe(422);
+      expect(((await res.json()) as { issues: { path: string }[] }).issues[0]?.path).toBe("idempotency-key");
+      expect(await countJobs(t.store)).toBe(rows);
+    });
   });
 
   it("writes nothing when one item is invalid and names that item's field", async () => {

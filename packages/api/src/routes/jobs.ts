@@ -41,13 +41,42 @@ export function decodeCursor(cursor: string): string {
 
 const IDEMPOTENCY_KEY_RE = /^[\x21-\x7e]{1,255}$/;
 
+const IdempotencyKeyHeader = z
+  .string()
+  .regex(IDEMPOTENCY_KEY_RE, "1 to 255 printable ASCII characters without spaces")
+  .optional();
+
 const IdempotencyHeaders = z.object({
-  "idempotency-key": z
-    .string()
-    .regex(IDEMPOTENCY_KEY_RE, "1 to 255 printable ASCII characters without spaces")
-    .optional()
-    .openapi({ description: "Makes the submit safe to repeat: a replay returns the original job with 200" }),
+  "idempotency-key": IdempotencyKeyHeader.openapi({
+    description: "Makes the submit safe to repeat: a replay returns the original job with 200",
+  }),
 });
+
+const BatchIdempotencyHeaders = z.object({
+  "idempotency-key": IdempotencyKeyHeader.openapi({
+    description:
+      "Makes the whole batch safe to repeat: a replay with the same body returns the same jobs with 200; " +
+      "another body under the key is 409",
+  }),
+});
+
+const replayedHeader = {
+  "Idempotent-Replayed": {
+    schema: { type: "string" as const, enum: ["true"] },
+    description: "Present on a replay: the body is the original answer's resource",
+  },
+};
+
+/** The Idempotency-Key header, checked; undefined when absent. */
+function idempotencyKey(c: Parameters<typeof header>[0]): string | undefined {
+  const key = header(c, "idempotency-key");
+  if (key !== undefined && !IDEMPOTENCY_KEY_RE.test(key)) {
+    throw new AppError("validation_failed", "the request headers are invalid", {
+      issues: [{ path: "idempotency-key", message: "1 to 255 printable ASCII characters without spaces" }],
+    });
+  }
+  return key;
+}
 
 const ListQueryDoc = ListJobsParams.extend({
   cursor: oa(ListJobsParams.shape.cursor, { description: "Opaque; `nextCursor` of the previous page" }),
@@ -112,23 +141,16 @@ export function jobRoutes(app: ApiApp, deps: RouteDeps): void {
       },
       responses: {
         201: { ...json(JobDoc, "Accepted: the job is stored durably"), headers: locationHeader },
-        200: json(JobDoc, "Idempotent replay: the original job"),
+        200: { ...json(JobDoc, "Idempotent replay: the original job"), headers: replayedHeader },
         ...problems(400, 401, 403, 409, 413, 415, 422, 429, 503),
       },
     }),
   );
   app.post("/v1/jobs", requireScope("jobs:write"), jsonBody(config.bodyLimitBytes), async (c) => {
     const body = c.get("body");
-    const key = header(c, "idempotency-key");
+    const key = idempotencyKey(c);
     let submission = body as JobSubmission;
     if (key !== undefined) {
-      if (!IDEMPOTENCY_KEY_RE.test(key)) {
-        throw new AppError("validation_failed", "the request headers are invalid", {
-          issues: [
-            { path: "idempotency-key", message: "1 to 255 printable ASCII characters without spaces" },
-          ],
-        });
-      }
       const own = isObject(body) ? body.idempotencyKey : undefined;
       if (own !== undefined && own !== key) {
         throw new AppError("validation_failed", "Idempotency-Key header and body idempotencyKey differ", {
@@ -155,25 +177,29 @@ export function jobRoutes(app: ApiApp, deps: RouteDeps): void {
       path: "/v1/jobs/batch",
       tags: ["jobs"],
       summary: "Submit up to 1,000 jobs at once, all or nothing",
-      description: "One transaction: either every job is stored (201, in input order) or none is (4xx).",
+      description:
+        "One transaction: either every job is stored (201, in input order) or none is (4xx). " +
+        "With an `Idempotency-Key` the batch as a whole is idempotent: repeating the request with the same " +
+        "body returns the same jobs (200, `Idempotent-Replayed: true`), also when the repeats arrive at " +
+        "once; the key with any other body is 409 and stores nothing. Items may not carry their own " +
+        "`idempotencyKey`: each is stored under `astraeus:batch:<key>:<index>`.",
       security: SECURITY,
-      request: { body: { required: true, content: { "application/json": { schema: BatchSubmissionDoc } } } },
+      request: {
+        headers: BatchIdempotencyHeaders,
+        body: { required: true, content: { "application/json": { schema: BatchSubmissionDoc } } },
+      },
       responses: {
         201: json(BatchResultDoc, "Every job stored"),
-        ...problems(400, 401, 403, 413, 415, 422, 429, 503),
+        200: {
+          ...json(BatchResultDoc, "Idempotent replay: the batch's original jobs"),
+          headers: replayedHeader,
+        },
+        ...problems(400, 401, 403, 409, 413, 415, 422, 429, 503),
       },
     }),
   );
   app.post("/v1/jobs/batch", requireScope("jobs:write"), jsonBody(config.batchBodyLimitBytes), async (c) => {
-    // Batches are not idempotent (items may not carry keys either). Accepted and ignored, the header would
-    // let a client believe its retried batch is safe when it creates every job again.
-    if (header(c, "idempotency-key") !== undefined) {
-      throw new AppError("validation_failed", "Idempotency-Key is not supported on a batch", {
-        issues: [
-          { path: "idempotency-key", message: "batches are not idempotent: submit keyed jobs one at a time" },
-        ],
-      });
-    }
+    const key = idempotencyKey(c);
     const body = c.get("body");
     // The envelope is checked here; the engine validates every item (paths come back as jobs.<i>.<field>).
     const envelope = BatchEnvelope.safeParse(body);
@@ -182,16 +208,20 @@ export function jobRoutes(app: ApiApp, deps: RouteDeps): void {
         issues: issuesFromZod(envelope.error.issues),
       });
     }
-    const created = await engine.submitBatch(
-      c.get("principal").tenant,
-      envelope.data.jobs as JobSubmission[],
-    );
-    countSubmitted(metrics, created);
-    return plainResponse(JSON.stringify({ jobs: created }), 201, {
+    const tenant = c.get("principal").tenant;
+    const items = envelope.data.jobs as JobSubmission[];
+    const { jobs, replayed } =
+      key === undefined
+        ? { jobs: await engine.submitBatch(tenant, items), replayed: false }
+        : await engine.submitIdempotentBatch(tenant, key, items);
+    const headers: Record<string, string> = {
       ...c.get("rateLimitHeaders"),
       "Content-Type": "application/json",
       "X-Request-Id": c.get("requestId"),
-    });
+    };
+    if (replayed) headers["Idempotent-Replayed"] = "true";
+    else countSubmitted(metrics, jobs);
+    return plainResponse(JSON.stringify({ jobs }), replayed ? 200 : 201, headers);
   });
 
   app.openapi(

@@ -62,6 +62,9 @@ export function queueRoutes(app: ApiApp, deps: RouteDeps): void {
       path: "/v1/workers",
       tags: ["workers"],
       summary: "Live workers, from their heartbeat records",
+      description:
+        "`host` and `pid` map the deployment, so they are shown to keys with the `admin` scope only and " +
+        "left out for every other key.",
       security: SECURITY,
       middleware: [requireScope("jobs:read")] as const,
       responses: {
@@ -69,6 +72,10 @@ export function queueRoutes(app: ApiApp, deps: RouteDeps): void {
         ...problems(401, 403, 429),
       },
     }),
-    async (c) => c.json({ workers: await engine.workers() }, 200),
+    async (c) => {
+      const workers = await engine.workers();
+      if (c.get("principal").scopes.has("admin")) return c.json({ workers }, 200);
+      return c.json({ workers: workers.map(({ host: _host, pid: _pid, ...rest }) => rest) }, 200);
+    },
   );
 }

@@ -61,8 +61,14 @@ describe("GET /v1/jobs/{id}/stream", () => {
     const events = messages.filter((m) => m.event === "message").map((m) => JSON.parse(m.data) as JobEvent);
     expect(events.map((e) => e.kind)).toEqual(["submitted", "claimed", "failed", "claimed", "succeeded"]);
     expect(messages.filter((m) => m.event === "message").map((m) => m.id)).toEqual(events.map((e) => e.id));
-    const ids = events.map((e) => BigInt(e.id));
+    // Ids sort as (number, then `.1` for a claim read back from its record): the stream's order.
+    const position = (id: string) => {
+      const [n, sub = "0"] = id.split(".");
+      return BigInt(n ?? "0") * 2n + BigInt(sub);
+    };
+    const ids = events.map((e) => position(e.id));
     expect([...ids].sort((a, b) => (a < b ? -1 : 1))).toEqual(ids);
+    expect(events.filter((e) => e.kind === "claimed").every((e) => /^\d+\.1$/.test(e.id))).toBe(true);
     const stored = (await (await t.request(`/v1/jobs/${job.id}/events`)).json()) as { events: JobEvent[] };
     expect(events).toEqual(stored.events);
     const end = messages.at(-1);

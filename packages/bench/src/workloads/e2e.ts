@@ -5,6 +5,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { spawnWorkers, stopWorkers, type WorkerProcess } from "../children.ts";
 import type { Contender, Profile } from "../contender.ts";
 import { type ChildStats, now } from "../protocol.ts";
+import { meterServerCpu, type ServerCpuReading } from "../server-cpu.ts";
 import { rate } from "../stats.ts";
 import { preload } from "./enqueue.ts";
 
@@ -35,6 +36,14 @@ export interface E2EOutcome {
   stats: ChildStats[];
   problems: string[];
   latency: LatencyOutcome | null;
+  /** Server CPU from `go` to the end of the drain (null parts: not measured or not measurable here). */
+  serverCpu: ServerCpuReading;
+}
+
+/** Where the contender's servers are, so their CPU during the drain can be read. */
+export interface ServerUrls {
+  adminDatabaseUrl: string;
+  redisUrl: string;
 }
 
 export async function runE2E(
@@ -44,6 +53,7 @@ export async function runE2E(
   jobs: number,
   capMs: number,
   latency: LatencyPlan | null,
+  servers: ServerUrls | null = null,
 ): Promise<E2EOutcome> {
   await c.reset();
   const settings = c.workerSettings(profile);
@@ -56,6 +66,17 @@ export async function runE2E(
   try {
     if (loadResult.status === "rejected") throw loadResult.reason;
     await c.settle?.();
+    const meter =
+      servers === null
+        ? null
+        : await meterServerCpu({
+            adminDatabaseUrl: servers.adminDatabaseUrl,
+            database:
+              c.backend !== "redis" && settings.databaseUrl !== null
+                ? decodeURIComponent(new URL(settings.databaseUrl).pathname.slice(1))
+                : null,
+            redisUrl: c.backend !== "postgres" ? servers.redisUrl : null,
+          });
     const goAt = now();
     for (const w of workers) w.send({ type: "go" });
     const deadline = goAt + capMs;
@@ -71,6 +92,7 @@ export async function runE2E(
       outstanding = await c.outstanding();
     }
     const tEnd = now();
+    const serverCpu = (await meter?.stop()) ?? { postgresMs: null, redisMs: null };
     const stats = await Promise.all(workers.map((w) => w.stats()));
     const firsts = stats.map((s) => s.firstAt).filter((t): t is number => t !== null);
     const firstJobMs = firsts.length > 0 ? Math.min(...firsts) - goAt : Number.NaN;
@@ -108,6 +130,7 @@ export async function runE2E(
       stats,
       problems,
       latency: lat,
+      serverCpu,
     };
   } finally {
     await stopWorkers(workers);

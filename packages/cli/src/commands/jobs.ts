@@ -1,41 +1,44 @@
+// submit, get, cancel, retry, wait: one job at a time (submit --file hands over to batch.ts).
 import { type Job, type JobSubmission, WaitTimeoutError } from "@astraeus/client";
-import { type Ctx, emit, intOption, onePositional, parse } from "../context.ts";
-import { ago, fields, table } from "../format.ts";
+import { Option } from "commander";
+import { type CommandModule, durationMs, integer, positiveDurationMs } from "../command.ts";
+import { type Ctx, emit } from "../context.ts";
+import { ago, eventLine, fields } from "../format.ts";
 import { EXIT, UsageError } from "../io.ts";
 import { submitFile } from "./batch.ts";
 
-export const SUBMIT_OPTIONS = {
-  type: { type: "string" },
-  queue: { type: "string" },
-  payload: { type: "string" },
-  text: { type: "string" },
-  priority: { type: "string" },
-  "delay-ms": { type: "string" },
-  "run-at": { type: "string" },
-  "max-attempts": { type: "string" },
-  "timeout-ms": { type: "string" },
-  "idempotency-key": { type: "string" },
-  file: { type: "string", short: "f" },
-  "batch-size": { type: "string" },
-  concurrency: { type: "string" },
-  wait: { type: "boolean" },
-} as const;
+interface SubmitOptions {
+  payload?: string;
+  text?: string;
+  file?: string;
+  type?: string;
+  queue?: string;
+  priority?: number;
+  delay?: number;
+  delayMs?: number;
+  runAt?: string;
+  maxAttempts?: number;
+  timeout?: number;
+  timeoutMs?: number;
+  idempotencyKey?: string;
+  batchSize: number;
+  concurrency: number;
+  wait?: boolean;
+}
 
-/** The submission fields given as flags (they also default every line of --file). */
-export function submissionFlags(v: Record<string, string | boolean | undefined>): Partial<JobSubmission> {
-  const out: Partial<JobSubmission> = {};
-  if (typeof v.type === "string") out.type = v.type;
-  if (typeof v.queue === "string") out.queue = v.queue;
-  const priority = intOption(v.priority as string | undefined, "priority");
-  if (priority !== undefined) out.priority = priority;
-  const delay = intOption(v["delay-ms"] as string | undefined, "delay-ms");
-  if (delay !== undefined) out.delayMs = delay;
-  if (typeof v["run-at"] === "string") out.runAt = v["run-at"];
-  const attempts = intOption(v["max-attempts"] as string | undefined, "max-attempts");
-  if (attempts !== undefined) out.maxAttempts = attempts;
-  const timeout = intOption(v["timeout-ms"] as string | undefined, "timeout-ms");
-  if (timeout !== undefined) out.timeoutMs = timeout;
-  return out;
+/** The submission fields given as options (they also fill in what each line of --file leaves out). */
+function submissionFields(o: SubmitOptions): Partial<JobSubmission> {
+  const delay = o.delay ?? o.delayMs;
+  const timeout = o.timeout ?? o.timeoutMs;
+  return {
+    ...(o.type !== undefined ? { type: o.type } : {}),
+    ...(o.queue !== undefined ? { queue: o.queue } : {}),
+    ...(o.priority !== undefined ? { priority: o.priority } : {}),
+    ...(delay !== undefined ? { delayMs: delay } : {}),
+    ...(o.runAt !== undefined ? { runAt: o.runAt } : {}),
+    ...(o.maxAttempts !== undefined ? { maxAttempts: o.maxAttempts } : {}),
+    ...(timeout !== undefined ? { timeoutMs: timeout } : {}),
+  };
 }
 
 function jobFields(job: Job): string {
@@ -57,122 +60,35 @@ function jobFields(job: Job): string {
   ]);
 }
 
-export async function submitCommand(ctx: Ctx, args: string[]): Promise<number> {
-  const { values, positionals } = parse(args, SUBMIT_OPTIONS);
-  if (positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0]}"`);
-  const flags = submissionFlags(values);
-  if (values.file !== undefined) {
-    if (values.payload !== undefined || values.text !== undefined || values.wait) {
-      throw new UsageError("--file cannot be combined with --payload, --text or --wait");
-    }
-    return submitFile(ctx, values.file, flags, {
-      batchSize: intOption(values["batch-size"], "batch-size") ?? 500,
-      concurrency: intOption(values.concurrency, "concurrency") ?? 2,
+async function submit(ctx: Ctx, o: SubmitOptions): Promise<number> {
+  const defaults = submissionFields(o);
+  if (o.file !== undefined) {
+    return submitFile(ctx, o.file, defaults, {
+      batchSize: o.batchSize,
+      concurrency: o.concurrency,
+      ...(o.idempotencyKey !== undefined ? { idempotencyKey: o.idempotencyKey } : {}),
     });
   }
   let payload: unknown;
-  if (values.payload !== undefined && values.text !== undefined)
-    throw new UsageError("give --payload or --text");
-  if (values.text !== undefined) payload = { text: values.text };
-  else if (values.payload !== undefined) {
+  if (o.text !== undefined) payload = { text: o.text };
+  else if (o.payload !== undefined) {
     try {
-      payload = JSON.parse(values.payload);
+      payload = JSON.parse(o.payload);
     } catch {
       throw new UsageError("--payload must be JSON");
     }
   } else throw new UsageError("give --payload JSON, --text STRING or --file jobs.ndjson");
-  const key = values["idempotency-key"];
   const { job, replayed } = await ctx.client.submit(
-    { ...flags, payload } as JobSubmission,
-    key !== undefined ? { idempotencyKey: key } : {},
+    { ...defaults, payload } as JobSubmission,
+    o.idempotencyKey !== undefined ? { idempotencyKey: o.idempotencyKey } : {},
   );
-  if (!values.wait) {
-    emit(
-      ctx,
-      `${replayed ? "already submitted" : "submitted"} ${job.id} (${job.type} on ${job.queue})\n`,
-      job,
-    );
+  if (!o.wait) {
+    const what = replayed ? "already submitted" : "submitted";
+    emit(ctx, `${what} ${job.id} (${job.type} on ${job.queue})\n`, job);
     return EXIT.ok;
   }
   if (!ctx.json) ctx.io.stderr.write(`submitted ${job.id}\n`);
   return waitFor(ctx, job.id, undefined);
-}
-
-export async function getCommand(ctx: Ctx, args: string[]): Promise<number> {
-  const { positionals } = parse(args, {});
-  const job = await ctx.client.get(onePositional(positionals, "job id"));
-  emit(ctx, jobFields(job), job);
-  return EXIT.ok;
-}
-
-export async function listCommand(ctx: Ctx, args: string[]): Promise<number> {
-  const { values, positionals } = parse(args, {
-    state: { type: "string" },
-    queue: { type: "string" },
-    type: { type: "string" },
-    limit: { type: "string" },
-    cursor: { type: "string" },
-    "created-after": { type: "string" },
-    "created-before": { type: "string" },
-    all: { type: "boolean" },
-  });
-  if (positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0]}"`);
-  const query = {
-    ...(values.state ? { state: values.state as Job["state"] } : {}),
-    ...(values.queue ? { queue: values.queue } : {}),
-    ...(values.type ? { type: values.type } : {}),
-    ...(values["created-after"] ? { createdAfter: values["created-after"] } : {}),
-    ...(values["created-before"] ? { createdBefore: values["created-before"] } : {}),
-  };
-  const limit = intOption(values.limit, "limit");
-  let jobs: Job[];
-  let nextCursor: string | null = null;
-  if (values.all) {
-    jobs = [];
-    for await (const j of ctx.client.listAll({ ...query, limit: limit ?? 500 })) jobs.push(j);
-  } else {
-    const page = await ctx.client.list({
-      ...query,
-      ...(limit !== undefined ? { limit } : {}),
-      ...(values.cursor ? { cursor: values.cursor } : {}),
-    });
-    jobs = page.jobs;
-    nextCursor = page.nextCursor;
-  }
-  const rows = jobs.map((j) => [
-    j.id,
-    j.state,
-    j.queue,
-    j.type,
-    `${j.attempt}/${j.maxAttempts}`,
-    ago(j.createdAt),
-  ]);
-  const more = nextCursor ? `more: astraeus list --cursor ${nextCursor}\n` : "";
-  emit(ctx, table(["ID", "STATE", "QUEUE", "TYPE", "ATTEMPT", "CREATED"], rows) + more, { jobs, nextCursor });
-  return EXIT.ok;
-}
-
-export async function cancelCommand(ctx: Ctx, args: string[]): Promise<number> {
-  const { positionals } = parse(args, {});
-  const job = await ctx.client.cancel(onePositional(positionals, "job id"));
-  const what = job.state === "running" ? "cancellation requested" : job.state;
-  emit(ctx, `${job.id}: ${what}\n`, job);
-  return EXIT.ok;
-}
-
-export async function retryCommand(ctx: Ctx, args: string[]): Promise<number> {
-  const { positionals } = parse(args, {});
-  const job = await ctx.client.retry(onePositional(positionals, "job id"));
-  emit(ctx, `${job.id}: ${job.state}\n`, job);
-  return EXIT.ok;
-}
-
-export async function waitCommand(ctx: Ctx, args: string[]): Promise<number> {
-  const { values, positionals } = parse(args, { timeout: { type: "string" } });
-  const secs = values.timeout === undefined ? undefined : Number(values.timeout);
-  if (secs !== undefined && !(secs > 0))
-    throw new UsageError("--timeout must be a positive number of seconds");
-  return waitFor(ctx, onePositional(positionals, "job id"), secs === undefined ? undefined : secs * 1000);
 }
 
 /** Follows the job live until it is terminal: exit 0 if it succeeded, 3 if not, 4 on timeout. */
@@ -181,16 +97,12 @@ async function waitFor(ctx: Ctx, id: string, timeoutMs: number | undefined): Pro
     const job = await ctx.client.waitFor(id, {
       ...(timeoutMs !== undefined ? { timeoutMs } : {}),
       onEvent: (e) => {
-        if (ctx.json) return;
-        const arrow = e.toState ? `${e.fromState ?? "-"} → ${e.toState}` : "";
-        ctx.io.stderr.write(`${e.at}  ${e.kind.padEnd(16)} ${arrow.padEnd(22)} attempt ${e.attempt}\n`);
+        if (!ctx.json) ctx.io.stderr.write(eventLine(e));
       },
     });
-    emit(
-      ctx,
-      `${job.id}: ${job.state}${job.result !== null ? `\nresult: ${JSON.stringify(job.result)}` : ""}${job.lastError ? `\nerror: ${job.lastError.message}` : ""}\n`,
-      job,
-    );
+    const result = job.result !== null ? `\nresult: ${JSON.stringify(job.result)}` : "";
+    const error = job.lastError ? `\nerror: ${job.lastError.message}` : "";
+    emit(ctx, `${job.id}: ${job.state}${result}${error}\n`, job);
     return job.state === "succeeded" ? EXIT.ok : EXIT.jobFailed;
   } catch (err) {
     if (err instanceof WaitTimeoutError) {
@@ -200,3 +112,110 @@ async function waitFor(ctx: Ctx, id: string, timeoutMs: number | undefined): Pro
     throw err;
   }
 }
+
+export const jobCommands: CommandModule = (program, cli) => {
+  program
+    .command("submit")
+    .summary("submit a job, or every line of an NDJSON file")
+    .description(
+      "Submit one job (--payload or --text) or every line of an NDJSON file (--file), one job submission " +
+        "per line, in all-or-nothing batches. The options below fill in what the job or a line leaves out.",
+    )
+    .addOption(new Option("--payload <json>", "the job's payload, as JSON").conflicts(["text", "file"]))
+    .addOption(new Option("--text <text>", "shorthand for --payload '{\"text\": TEXT}'").conflicts("file"))
+    .option("-f, --file <path>", "submit every line of this NDJSON file")
+    .option("--type <type>", "job type (server default text.analyze)")
+    .option("--queue <queue>", "queue (server default default)")
+    .option("--priority <n>", "-1000..1000, higher first (default 0)", integer(-1000, 1000))
+    .addOption(
+      new Option("--delay <duration>", "run no earlier than this long from now")
+        .argParser(durationMs)
+        .conflicts("runAt"),
+    )
+    .addOption(new Option("--delay-ms <duration>").argParser(durationMs).hideHelp().conflicts("delay"))
+    .option("--run-at <iso>", "run no earlier than this time (ISO 8601)")
+    .option("--max-attempts <n>", "attempts before the job is dead (server default 3)", integer(1, 100))
+    .addOption(
+      new Option(
+        "--timeout <duration>",
+        "the handler's time limit per attempt (server default 5m)",
+      ).argParser(positiveDurationMs),
+    )
+    .addOption(
+      new Option("--timeout-ms <duration>").argParser(positiveDurationMs).hideHelp().conflicts("timeout"),
+    )
+    .option(
+      "--idempotency-key <key>",
+      "submit at most once under this key; with --file, the base of each batch's key (default: derived from the file's path)",
+    )
+    .option("--batch-size <n>", "--file: jobs per request, 1..1000", integer(1, 1000), 500)
+    .option("--concurrency <n>", "--file: requests in flight, 1..16", integer(1, 16), 2)
+    .addOption(
+      new Option("--wait", "follow the job until it finishes (exit 3 unless it succeeds)").conflicts("file"),
+    )
+    .addHelpText(
+      "after",
+      `
+With --file, lines are sent in batches cut by line number, each with an
+Idempotency-Key made of a base (--idempotency-key, or derived from the file's
+path) and the batch's number. Running the same command again (after a timeout,
+say) returns the jobs stored the first time instead of storing them twice. To
+submit the same file again on purpose, give a new --idempotency-key.
+Exit code 5: some lines were not submitted (the summary names them).`,
+    )
+    .action(cli.action<SubmitOptions>((ctx, { opts }) => submit(ctx, opts)));
+
+  program
+    .command("get")
+    .description("show a job")
+    .argument("<id>", "job id")
+    .action(
+      cli.action(async (ctx, { args: [id] }) => {
+        const job = await ctx.client.get(id ?? "");
+        emit(ctx, jobFields(job), job);
+        return EXIT.ok;
+      }),
+    );
+
+  program
+    .command("cancel")
+    .description("cancel a queued job, or ask a running one to stop")
+    .argument("<id>", "job id")
+    .action(
+      cli.action(async (ctx, { args: [id] }) => {
+        const job = await ctx.client.cancel(id ?? "");
+        emit(ctx, `${job.id}: ${job.state === "running" ? "cancellation requested" : job.state}\n`, job);
+        return EXIT.ok;
+      }),
+    );
+
+  program
+    .command("retry")
+    .description("queue a dead or cancelled job again")
+    .argument("<id>", "job id")
+    .action(
+      cli.action(async (ctx, { args: [id] }) => {
+        const job = await ctx.client.retry(id ?? "");
+        emit(ctx, `${job.id}: ${job.state}\n`, job);
+        return EXIT.ok;
+      }),
+    );
+
+  program
+    .command("wait")
+    .summary("follow a job live until it finishes")
+    .description("follow a job live until it finishes; its events go to stderr, the job to stdout")
+    .argument("<id>", "job id")
+    .option(
+      "--timeout <duration>",
+      "give up after this long (exit 4); default: wait indefinitely",
+      positiveDurationMs,
+    )
+    .addHelpText(
+      "after",
+      "\nExit codes: 0 the job succeeded, 3 it ended dead or cancelled, 4 --timeout passed first.",
+    )
+    .action(
+      cli.action<{ timeout?: number }>((ctx, { args: [id], opts }) => waitFor(ctx, id ?? "", opts.timeout)),
+    );
+};

@@ -3,7 +3,7 @@
 // `ready` with its size and sha256; a deletion marks the row `deleting`, deletes the object, then the row.
 // Whatever a crash interrupts, the file sweep finishes (see engine/src/file-sweep.ts).
 import type { Readable } from "node:stream";
-import type { InsertOutcome, NewJob } from "./jobs.ts";
+import type { InsertOptions, InsertOutcome, NewJob } from "./jobs.ts";
 
 export const FILE_STATES = ["pending", "ready", "deleting"] as const;
 export type FileState = (typeof FILE_STATES)[number];
@@ -100,12 +100,13 @@ export interface FileRepository {
    * Inserts jobs that reference files, in one transaction: every referenced file must be the job's
    * tenant's and ready (its expiry is pushed out to `expiresAt` at the latest, which also keeps a sweep
    * running at the same moment off it). Returns the references that were not usable (nothing is written
-   * then) or the insert's outcome.
+   * then) or the insert's outcome; with `allOrNothing`, a set of keyed jobs lands whole or not at all.
    */
   insertJobsWithFiles(
     jobs: readonly NewJob[],
     refs: readonly FileReference[],
     expiresAt: Date,
+    opts?: InsertOptions,
   ): Promise<{ unusable: FileReference[] } | { outcome: InsertOutcome }>;
 }
 

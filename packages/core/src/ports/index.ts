@@ -4,5 +4,6 @@ export * from "./jobs.ts";
 export * from "./leadership.ts";
 export * from "./leases.ts";
 export * from "./outbox.ts";
+export * from "./queues.ts";
 export * from "./store.ts";
 export * from "./sweeps.ts";

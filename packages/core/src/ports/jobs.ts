@@ -27,6 +27,15 @@ export interface InsertOutcome {
   existing: Map<string, { job: Job; payloadHash: string | null }>;
 }
 
+export interface InsertOptions {
+  /**
+   * Insert every row or none. When some rows' idempotency keys already exist, the call inserts nothing:
+   * `inserted` is empty and `existing` holds the rows found under those keys. Default false: each keyed row
+   * is skipped on its own and the others are inserted (the group commit of single submits).
+   */
+  allOrNothing?: boolean;
+}
+
 export interface CancelResult {
   job: Job;
   /** `cancelled` when it was queued; `cancel_requested` when it is running and its worker must stop it. */
@@ -35,7 +44,7 @@ export interface CancelResult {
 
 /** Jobs as the API and its engine see them. */
 export interface JobRepository {
-  insertJobs(jobs: readonly NewJob[]): Promise<InsertOutcome>;
+  insertJobs(jobs: readonly NewJob[], opts?: InsertOptions): Promise<InsertOutcome>;
   getJob(tenant: string, id: string): Promise<Job | null>;
   listJobs(tenant: string, query: ListJobsQuery): Promise<Job[]>;
   listEvents(tenant: string, jobId: string, afterId?: string): Promise<JobEvent[]>;

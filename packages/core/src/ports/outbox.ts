@@ -41,6 +41,12 @@ export interface EventSink {
 }
 
 export interface Outbox {
+  /**
+   * Makes every transition an event row from now on (the `claimed` one is otherwise recorded on the job
+   * row only): an outbox consumer (the event relay, webhooks) calls it before it takes its first position.
+   * Idempotent; waits for transitions already being written to commit.
+   */
+  enableOutbox(): Promise<void>;
   /** Creates the index the outbox relay reads by, if missing (the relay calls it when it starts). */
   ensureOutboxIndex(): Promise<void>;
   /** The outbox relay's saved position (`key` names the relay), or the start of the outbox. */

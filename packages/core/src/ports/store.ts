@@ -3,8 +3,17 @@ import type { JobRepository } from "./jobs.ts";
 import type { Leadership, Lifecycle } from "./leadership.ts";
 import type { LeaseStore } from "./leases.ts";
 import type { Outbox } from "./outbox.ts";
+import type { LimitedClaims, QueueSettingsStore } from "./queues.ts";
 import type { SweepStore } from "./sweeps.ts";
 
-export interface JobStore extends JobRepository, LeaseStore, SweepStore, Outbox, Leadership, Lifecycle {
+export interface JobStore
+  extends JobRepository,
+    LeaseStore,
+    LimitedClaims,
+    QueueSettingsStore,
+    SweepStore,
+    Outbox,
+    Leadership,
+    Lifecycle {
   readonly kind: "postgres" | "pglite";
 }

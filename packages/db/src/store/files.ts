@@ -6,6 +6,7 @@ import type {
   FileReference,
   FileRepository,
   FileSweepStore,
+  InsertOptions,
   InsertOutcome,
   ListFilesQuery,
   NewFile,
@@ -40,6 +41,13 @@ function rowToFile(r: Row): FileRecord {
 class Unusable extends Error {
   constructor(readonly refs: FileReference[]) {
     super("unusable file references");
+  }
+}
+
+/** Rolls back an all-or-nothing set that was only partly inserted. */
+class Partial extends Error {
+  constructor(readonly existing: InsertOutcome["existing"]) {
+    super("partly inserted");
   }
 }
 
@@ -227,6 +235,7 @@ export class SqlFileStore implements FileRepository, FileSweepStore {
     jobs: readonly NewJob[],
     refs: readonly FileReference[],
     expiresAt: Date,
+    opts: InsertOptions = {},
   ): Promise<{ unusable: FileReference[] } | { outcome: InsertOutcome }> {
     const tenantOf = new Map(jobs.map((j) => [j.id, j.tenant]));
     const pairs = new Map<string, string>();
@@ -245,6 +254,10 @@ export class SqlFileStore implements FileRepository, FileSweepStore {
         const unusable = refs.filter((r) => !ok.has(r.fileId));
         if (unusable.length > 0) throw new Unusable(unusable);
         const outcome = await insertJobs(tx, jobs);
+        // All or nothing (an idempotent batch): some keys taken means none of this set is written.
+        if (opts.allOrNothing && outcome.inserted.size > 0 && outcome.inserted.size < jobs.length) {
+          throw new Partial(outcome.existing);
+        }
         const linked = refs.filter((r) => outcome.inserted.has(r.jobId));
         if (linked.length > 0) {
           await tx.query(LINK_SQL, [
@@ -258,6 +271,7 @@ export class SqlFileStore implements FileRepository, FileSweepStore {
       });
     } catch (err) {
       if (err instanceof Unusable) return { unusable: err.refs };
+      if (err instanceof Partial) return { outcome: { inserted: new Set(), existing: err.existing } };
       throw err;
     }
   }

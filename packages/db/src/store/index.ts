@@ -4,6 +4,7 @@ import type {
   ClaimOptions,
   FinishedJob,
   HeartbeatResult,
+  InsertOptions,
   InsertOutcome,
   Job,
   JobEvent,
@@ -11,26 +12,33 @@ import type {
   JsonValue,
   LeaderHandle,
   Lease,
+  LimitedClaim,
   ListJobsQuery,
   NewJob,
   OutboxBatch,
   Outcome,
   QueueDepth,
+  QueueEvent,
+  QueueSettings,
+  QueueSettingsPatch,
   QueueStats,
   ReapResult,
   RelayCursor,
 } from "@astraeus/core";
 import type { Database } from "../sql.ts";
 import { cancelJob, retryJob } from "./admin.ts";
+import { listEvents } from "./events.ts";
 import { claimByIds, claimNext, finish, heartbeat, recordProgress } from "./lease.ts";
 import {
+  enableOutbox,
   ensureOutboxIndex,
   loadRelayCursor,
   readEventsAfter,
   saveRelayCursor,
   startRelayCursorAtNow,
 } from "./outbox.ts";
-import { getJob, listEvents, listJobs, queueStats } from "./read.ts";
+import { claimLimited, queueEvents, queueSettings, updateQueueSettings } from "./queues.ts";
+import { getJob, listJobs, queueStats } from "./read.ts";
 import { insertJobs } from "./submit.ts";
 import {
   filterReady,
@@ -49,8 +57,8 @@ export class SqlJobStore implements JobStore {
     return this.db.kind;
   }
 
-  insertJobs(jobs: readonly NewJob[]): Promise<InsertOutcome> {
-    return insertJobs(this.db, jobs);
+  insertJobs(jobs: readonly NewJob[], opts?: InsertOptions): Promise<InsertOutcome> {
+    return insertJobs(this.db, jobs, opts);
   }
   getJob(tenant: string, id: string): Promise<Job | null> {
     return getJob(this.db, tenant, id);
@@ -72,6 +80,20 @@ export class SqlJobStore implements JobStore {
   }
   claimNext(queues: readonly string[], limit: number, opts: ClaimOptions): Promise<ClaimedJob[]> {
     return claimNext(this.db.relaxed, queues, limit, opts);
+  }
+  claimLimited(queue: string, limit: number, opts: ClaimOptions): Promise<LimitedClaim> {
+    // On the durable pool, unlike the other claims: the starts a rate window records must survive a crash
+    // as the claims they count do.
+    return claimLimited(this.db, queue, limit, opts);
+  }
+  queueSettings(names?: readonly string[]): Promise<QueueSettings[]> {
+    return queueSettings(this.db, names);
+  }
+  updateQueueSettings(name: string, patch: QueueSettingsPatch, actor: string | null): Promise<QueueSettings> {
+    return updateQueueSettings(this.db, name, patch, actor);
+  }
+  queueEvents(name: string, limit: number): Promise<QueueEvent[]> {
+    return queueEvents(this.db, name, limit);
   }
   heartbeat(leases: readonly Lease[], leaseMs: number, tenant?: string): Promise<HeartbeatResult> {
     return heartbeat(this.db.relaxed, leases, leaseMs, tenant);
@@ -102,6 +124,9 @@ export class SqlJobStore implements JobStore {
   }
   queueStats(tenant: string | null, queue?: string): Promise<QueueStats[]> {
     return queueStats(this.db, tenant, queue);
+  }
+  enableOutbox(): Promise<void> {
+    return enableOutbox(this.db);
   }
   ensureOutboxIndex(): Promise<void> {
     return ensureOutboxIndex(this.db, this.db.kind === "postgres");

@@ -251,3 +251,24 @@ function compareIds(a: string, b: string): number {
 function toRecord(r: Row): JobEventRecord {
   return { ...rowToEvent(r), tenant: String(r.tenant) };
 }
+
+/** `engine_state` key whose presence makes every transition an event row (see lease.ts). */
+export const OUTBOX_FLAG = "outbox";
+
+/**
+ * Turns on event rows for every transition. The SHARE lock waits for every transaction writing to `jobs`
+ * (claims, completions) and holds new ones until the flag commits: a claim either committed before it (its
+ * transition is read back from the row, and it precedes any consumer's first position) or runs after it and
+ * writes its event row. So a consumer that starts reading after this returns misses no transition.
+ */
+export async function enableOutbox(db: SqlExecutor): Promise<void> {
+  const [on] = await db.query("SELECT 1 AS on FROM engine_state WHERE key = $1", [OUTBOX_FLAG]);
+  if (on) return;
+  await db.transaction(async (tx) => {
+    await tx.query("LOCK TABLE jobs IN SHARE MODE");
+    await tx.query(
+      `INSERT INTO engine_state (key, value) VALUES ($1, '{"on": true}'::jsonb) ON CONFLICT (key) DO NOTHING`,
+      [OUTBOX_FLAG],
+    );
+  });
+}

@@ -1,13 +1,6 @@
-import {
-  type Job,
-  type JobEvent,
-  LIMITS,
-  type ListJobsQuery,
-  type QueueStats,
-  uuidv7Floor,
-} from "@astraeus/core";
+import { type Job, LIMITS, type ListJobsQuery, type QueueStats, uuidv7Floor } from "@astraeus/core";
 import type { SqlExecutor } from "../sql.ts";
-import { JOB_COLUMNS, qualified, rowToEvent, rowToJob } from "./rows.ts";
+import { JOB_COLUMNS, qualified, rowToJob } from "./rows.ts";
 
 export async function getJob(db: SqlExecutor, tenant: string, id: string): Promise<Job | null> {
   const [row] = await db.query(`SELECT ${JOB_COLUMNS} FROM jobs WHERE id = $1 AND tenant = $2`, [id, tenant]);
@@ -54,20 +47,6 @@ export function listJobsQuery(tenant: string, q: ListJobsQuery): { sql: string; 
   const sql = `SELECT ${qualified(JOB_COLUMNS, "j")} FROM job_events e JOIN jobs j ON j.id = e.job_id
     WHERE ${where.join(" AND ")} ORDER BY e.job_id DESC NULLS LAST LIMIT $${params.length}`;
   return { sql, params };
-}
-
-export async function listEvents(
-  db: SqlExecutor,
-  tenant: string,
-  jobId: string,
-  afterId?: string,
-): Promise<JobEvent[]> {
-  const rows = await db.query(
-    `SELECT id::text AS id, job_id, kind, from_state, to_state, attempt, data, at FROM job_events
-     WHERE job_id = $1 AND tenant = $2 AND job_events.id > $3::bigint ORDER BY job_events.id LIMIT $4`,
-    [jobId, tenant, afterId ?? "0", LIMITS.eventsPage],
-  );
-  return rows.map(rowToEvent);
 }
 
 /**

@@ -143,6 +143,27 @@ export function storeContract(name: string, open: () => Promise<OpenedStore>): v
       expect(ev?.x).toBe(row?.x);
     }
 
+    /**
+     * The claim is recorded on the job row itself (worker, start, its place among the events) and no
+     * `claimed` event row is written while no outbox consumer needs one: the record is the transition.
+     */
+    async function expectClaimOnRow(id: string): Promise<void> {
+      const [row] = await store.db.query<{ seq: string | null }>(
+        "SELECT claim_seq::text AS seq FROM jobs WHERE id = $1 AND state = 'running'",
+        [id],
+      );
+      expect(row?.seq).toMatch(/^\d+$/);
+      expect(await countRows("job_events WHERE job_id = $1 AND kind = 'claimed'", [id])).toBe(0);
+    }
+
+    /** Event ids in the order the API documents: (number, then a `.1` claim read back from its record). */
+    function eventOrder(a: string, b: string): number {
+      const [an, as = "0"] = a.split(".");
+      const [bn, bs = "0"] = b.split(".");
+      const d = BigInt(an!) - BigInt(bn!);
+      return d < 0n ? -1 : d > 0n ? 1 : Number(as) - Number(bs);
+    }
+
     async function countRows(sql: string, params: unknown[]): Promise<number> {
       const [r] = await store.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${sql}`, params);
       return Number(r?.n);
@@ -355,6 +376,51 @@ export function storeContract(name: string, open: () => Promise<OpenedStore>): v
         expect(await countRows("jobs WHERE tenant = $1", [tenant])).toBe(1);
         expect(await countRows("job_events WHERE tenant = $1", [tenant])).toBe(1);
       });
+
+      it("inserts every row of an all-or-nothing set when none of its keys exists", async () => {
+        const tenant = unique("t");
+        const queue = unique("q");
+        const rows = ["a:0", "a:1", "a:2"].map((k) =>
+          newJob({ tenant, queue, idempotencyKey: k, payloadHash: "h" }),
+        );
+        const out = await store.insertJobs(rows, { allOrNothing: true });
+        expect(out.inserted).toEqual(new Set(rows.map((r) => r.id)));
+        expect(out.existing.size).toBe(0);
+        expect(await countRows("job_events WHERE tenant = $1", [tenant])).toBe(3);
+      });
+
+      it("inserts none of an all-or-nothing set when one of its keys exists, and returns that row", async () => {
+        const tenant = unique("t");
+        const queue = unique("q");
+        const [earlier] = await insert(newJob({ tenant, queue, idempotencyKey: "b:1", payloadHash: "old" }));
+        const rows = ["b:0", "b:1", "b:2"].map((k) =>
+          newJob({ tenant, queue, idempotencyKey: k, payloadHash: "new" }),
+        );
+        const out = await store.insertJobs(rows, { allOrNothing: true });
+        expect(out.inserted.size).toBe(0);
+        expect([...out.existing.keys()]).toEqual([`${tenant}\u0000b:1`]);
+        expect(out.existing.get(`${tenant}\u0000b:1`)).toMatchObject({
+          job: { id: earlier!.id },
+          payloadHash: "old",
+        });
+        expect(await countRows("jobs WHERE tenant = $1", [tenant])).toBe(1);
+        expect(await countRows("job_events WHERE tenant = $1", [tenant])).toBe(1);
+      });
+
+      it("inserts an all-or-nothing set once when it is sent several times at once", async () => {
+        const tenant = unique("t");
+        const queue = unique("q");
+        const attempt = () =>
+          ["c:0", "c:1", "c:2", "c:3"].map((k) =>
+            newJob({ tenant, queue, idempotencyKey: k, payloadHash: "h" }),
+          );
+        const outs = await Promise.all(
+          Array.from({ length: 6 }, () => store.insertJobs(attempt(), { allOrNothing: true })),
+        );
+        expect(outs.map((o) => o.inserted.size).sort()).toEqual([0, 0, 0, 0, 0, 4]);
+        for (const o of outs) if (o.inserted.size === 0) expect(o.existing.size).toBe(4);
+        expect(await countRows("jobs WHERE tenant = $1", [tenant])).toBe(4);
+      });
     });
 
     describe("claimByIds", () => {
@@ -405,7 +471,9 @@ export function storeContract(name: string, open: () => Promise<OpenedStore>): v
           attempt: 1,
           data: { worker: "worker-a" },
         });
-        await expectAtomicWithLastEvent(r1!.id);
+        expect(events.at(-1)!.id).toMatch(/^\d+\.1$/);
+        expect(Date.parse(events.at(-1)!.at)).toBe(Date.parse(row.startedAt!));
+        await expectClaimOnRow(r1!.id);
 
         expect((await get(tenant, delayed!.id)).state).toBe("queued");
         expect(await kinds(tenant, delayed!.id)).toEqual(["submitted"]);
@@ -1242,8 +1310,9 @@ export function storeContract(name: string, open: () => Promise<OpenedStore>): v
           ["progress", { pct: 90 }],
           ["succeeded", null],
         ]);
-        const numeric = all.map((e) => BigInt(e.id));
-        expect(numeric).toEqual([...numeric].sort((x, y) => (x < y ? -1 : x > y ? 1 : 0)));
+        const ids = all.map((e) => e.id);
+        expect(ids).toEqual([...ids].sort(eventOrder));
+        expect(ids[1]).toMatch(/^\d+\.1$/);
         expect(all.every((e, i) => i === 0 || Date.parse(e.at) >= Date.parse(all[i - 1]!.at))).toBe(true);
 
         expect((await store.listEvents(tenant, a!.id, all[1]!.id)).map((e) => e.id)).toEqual(
@@ -1367,19 +1436,19 @@ export function storeContract(name: string, open: () => Promise<OpenedStore>): v
         const queue = unique("q");
         const [a] = await insert(newJob({ tenant, queue, maxAttempts: 2 }));
         const id = a!.id;
-        const step = async (expectState: JobState) => {
+        const step = async (expectState: JobState, record: "event" | "row" = "event") => {
           expect((await get(tenant, id)).state).toBe(expectState);
-          await expectAtomicWithLastEvent(id);
+          await (record === "row" ? expectClaimOnRow(id) : expectAtomicWithLastEvent(id));
         };
         await step("queued");
         const c1 = await claimOne(a!);
-        await step("running");
+        await step("running", "row");
         await store.finish([
           { id, leaseToken: c1.leaseToken, to: "queued", kind: "failed", error: { message: "1" } },
         ]);
         await step("queued");
         const c2 = await claimOne(a!);
-        await step("running");
+        await step("running", "row");
         await store.heartbeat([{ id, leaseToken: c2.leaseToken }], 30_000);
         await store.recordProgress({ id, leaseToken: c2.leaseToken }, { pct: 50 });
         await store.cancelJob(tenant, id);
@@ -1389,7 +1458,7 @@ export function storeContract(name: string, open: () => Promise<OpenedStore>): v
         await store.retryJob(tenant, id);
         await step("queued");
         const c3 = await claimOne(a!);
-        await step("running");
+        await step("running", "row");
         await store.finish([
           { id, leaseToken: c3.leaseToken, to: "succeeded", kind: "succeeded", result: "done" },
         ]);
@@ -1416,6 +1485,39 @@ export function storeContract(name: string, open: () => Promise<OpenedStore>): v
     });
 
     describe("event outbox", () => {
+      // A relay (or webhooks) turns on event rows for every transition before it reads; the claimed
+      // transition is otherwise recorded on the job row only (the tests above).
+      beforeAll(async () => {
+        await store.enableOutbox();
+      });
+      afterAll(async () => {
+        await store.db.query("DELETE FROM engine_state WHERE key = 'outbox'");
+      });
+
+      it("writes a claimed event row for every claim once enabled, and the trail shows each claim once", async () => {
+        const tenant = unique("t");
+        const queue = unique("q");
+        const [a] = await insert(newJob({ tenant, queue, maxAttempts: 2 }));
+        const c1 = await claimOne(a!);
+        await expectAtomicWithLastEvent(a!.id);
+        await store.finish([
+          { id: a!.id, leaseToken: c1.leaseToken, to: "queued", kind: "failed", error: { message: "1" } },
+        ]);
+        const c2 = await claimOne(a!);
+        await store.finish([{ id: a!.id, leaseToken: c2.leaseToken, to: "succeeded", kind: "succeeded" }]);
+        const events = await store.listEvents(tenant, a!.id);
+        expect(events.map((e) => [e.kind, e.attempt])).toEqual([
+          ["submitted", 0],
+          ["claimed", 1],
+          ["failed", 1],
+          ["claimed", 2],
+          ["succeeded", 2],
+        ]);
+        expect(events.every((e) => /^\d+$/.test(e.id))).toBe(true);
+        expect(await countRows("job_events WHERE job_id = $1 AND kind = 'claimed'", [a!.id])).toBe(2);
+        await store.enableOutbox(); // idempotent
+      });
+
       it("creates the relay's index on demand, and builds it again when a build was left invalid", async () => {
         const valid = async () =>
           (

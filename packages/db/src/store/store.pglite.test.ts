@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { EMBEDDED_SHARED_BUFFERS } from "../connect.ts";
 import { createStore } from "../index.ts";
+import { queueControlContract } from "./queues.contract.ts";
 import { storeContract } from "./store.contract.ts";
 
 // Embedded mode: in-memory PGlite, migrated on open, the same SQL as real Postgres.
@@ -19,4 +20,9 @@ describe("the embedded database", () => {
       await store.close();
     }
   });
+});
+
+queueControlContract("PGlite", async () => {
+  const store = await createStore();
+  return { store, cleanup: () => store.close() };
 });

@@ -1,4 +1,4 @@
-import type { InsertOutcome, NewJob } from "@astraeus/core";
+import type { InsertOptions, InsertOutcome, NewJob } from "@astraeus/core";
 import type { SqlExecutor } from "../sql.ts";
 import { nullableColumn, uniformColumn } from "./columns.ts";
 import { JOB_COLUMNS, rowToJob } from "./rows.ts";
@@ -57,7 +57,35 @@ function inLockOrder(jobs: readonly NewJob[]): readonly NewJob[] {
   });
 }
 
-export async function insertJobs(db: SqlExecutor, given: readonly NewJob[]): Promise<InsertOutcome> {
+/** Carries what an all-or-nothing insert found out of the transaction it rolls back. */
+class PartialInsert extends Error {
+  constructor(readonly existing: InsertOutcome["existing"]) {
+    super("some keys of an all-or-nothing insert already exist");
+  }
+}
+
+export async function insertJobs(
+  db: SqlExecutor,
+  given: readonly NewJob[],
+  opts: InsertOptions = {},
+): Promise<InsertOutcome> {
+  if (!opts.allOrNothing || !given.some((j) => j.idempotencyKey !== null)) return insertSome(db, given);
+  // ON CONFLICT DO NOTHING skips rows one by one; a set that must land whole is inserted in a transaction
+  // that is rolled back when any of its keys was taken. Concurrent identical sets queue on the unique index
+  // entries of the first, so exactly one of them inserts and the others find every row.
+  try {
+    return await db.transaction(async (tx) => {
+      const out = await insertSome(tx, given);
+      if (out.inserted.size > 0 && out.inserted.size < given.length) throw new PartialInsert(out.existing);
+      return out;
+    });
+  } catch (err) {
+    if (err instanceof PartialInsert) return { inserted: new Set(), existing: err.existing };
+    throw err;
+  }
+}
+
+async function insertSome(db: SqlExecutor, given: readonly NewJob[]): Promise<InsertOutcome> {
   if (given.length === 0) return { inserted: new Set(), existing: new Map() };
   const jobs = inLockOrder(given);
   // Booleans stay out of the array parameters (postgres.js types a boolean array as a scalar); `delayed` is

@@ -32,11 +32,11 @@ export async function reapExpiredLeases(db: SqlExecutor, limit: number): Promise
          finished_at = CASE WHEN j.cancel_requested OR j.attempt >= j.max_attempts THEN now() END,
          updated_at = now()
        FROM s WHERE j.id = s.id
-       RETURNING j.id, j.tenant, j.queue, j.state, j.attempt, j.worker_id
+       RETURNING j.id, j.tenant, j.queue, j.state, j.attempt, j.worker_id, j.started_at, j.claim_seq
      ), ev AS (
-       INSERT INTO job_events (job_id, tenant, kind, from_state, to_state, attempt, data)
+       INSERT INTO job_events (job_id, tenant, kind, from_state, to_state, attempt, data, claimed_at, claimed_by, claim_seq)
        SELECT id, tenant, CASE WHEN state = 'cancelled' THEN 'cancelled' ELSE 'lease_expired' END, 'running', state,
-              attempt, jsonb_build_object('worker', worker_id)
+              attempt, jsonb_build_object('worker', worker_id), started_at, worker_id, claim_seq
        FROM u
      )
      SELECT id, queue, state::text AS state FROM u`,

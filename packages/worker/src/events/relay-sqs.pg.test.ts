@@ -30,6 +30,8 @@ let failingCalls = new Set<number>();
 beforeAll(async () => {
   tdb = await createTestDatabase("relay_sqs");
   store = await createStore({ url: tdb.url, maxConnections: 6 });
+  // As the worker process does when it relays: every transition an event row before anything is claimed.
+  await store.enableOutbox();
   engine = createEngine({
     store,
     dispatcher: createDispatcher({ prefix: `astraeus-test:${randomUUID()}:` }),
