@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { AppError, issuesFromZod } from "@astraeus/core";
 import type { SqlExecutor } from "@astraeus/db";
-import type { Engine } from "@astraeus/engine";
+import type { Engine, ScheduleService } from "@astraeus/engine";
 import { OpenAPIHono } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { routePath } from "hono/route";
@@ -20,12 +20,15 @@ import type { RouteDeps } from "./routes/deps.ts";
 import { fileRoutes } from "./routes/files.ts";
 import { jobRoutes } from "./routes/jobs.ts";
 import { queueRoutes } from "./routes/queues.ts";
+import { scheduleRoutes } from "./routes/schedules.ts";
 import { streamRoutes } from "./routes/stream.ts";
 import { type ReadinessCheck, systemRoutes } from "./routes/system.ts";
 import { workerRoutes } from "./routes/worker.ts";
 
 export interface AppDeps {
   engine: Engine;
+  /** Recurring schedules (`/v1/schedules`). */
+  schedules: ScheduleService;
   keys: ApiKeyStore;
   rateLimiter: RateLimiter;
   /** HTTP settings; unset fields take DEFAULT_APP_CONFIG. */
@@ -169,10 +172,19 @@ export function createApp(deps: AppDeps): ApiApp {
       burstSeconds: config.rateLimitBurstSeconds,
     }),
   );
-  const routeDeps: RouteDeps = { engine: deps.engine, keys: deps.keys, config, metrics, logger, signal };
+  const routeDeps: RouteDeps = {
+    engine: deps.engine,
+    schedules: deps.schedules,
+    keys: deps.keys,
+    config,
+    metrics,
+    logger,
+    signal,
+  };
   jobRoutes(app, routeDeps);
   streamRoutes(app, routeDeps);
   queueRoutes(app, routeDeps);
+  scheduleRoutes(app, routeDeps);
   workerRoutes(app, routeDeps);
   adminRoutes(app, routeDeps);
   fileRoutes(app, routeDeps);

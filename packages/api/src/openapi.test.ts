@@ -40,6 +40,11 @@ describe("the OpenAPI document", () => {
       ["get", "/v1/queues"],
       ["get", "/v1/queues/{name}"],
       ["get", "/v1/workers"],
+      ["post", "/v1/schedules"],
+      ["get", "/v1/schedules"],
+      ["get", "/v1/schedules/{id}"],
+      ["patch", "/v1/schedules/{id}"],
+      ["delete", "/v1/schedules/{id}"],
       ["post", "/v1/worker/claim"],
       ["post", "/v1/worker/heartbeat"],
       ["post", "/v1/worker/complete"],
@@ -64,6 +69,8 @@ describe("the OpenAPI document", () => {
     }
     expect(paths["/v1/jobs"]?.post?.responses).toHaveProperty("422");
     expect(paths["/v1/jobs"]?.post?.responses).toHaveProperty("415");
+    expect(paths["/v1/schedules"]?.post?.responses).toHaveProperty("422");
+    expect(paths["/v1/schedules/{id}"]?.patch?.responses).toHaveProperty("409");
   });
 
   it("names the shared shapes as components", () => {
@@ -76,6 +83,10 @@ describe("the OpenAPI document", () => {
       "QueueStats",
       "ClaimedJob",
       "JsonValue",
+      "Schedule",
+      "ScheduleCreate",
+      "SchedulePatch",
+      "SchedulePage",
     ]) {
       expect(schemas, name).toHaveProperty(name);
     }

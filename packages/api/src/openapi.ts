@@ -56,6 +56,31 @@ export const CompleteResponseDoc = oa(wire.CompleteResponse, "CompleteResponse")
 export const FailRequestDoc = oa(wire.FailRequest, "FailRequest");
 export const FailResponseDoc = oa(wire.FailResponse, "FailResponse");
 
+const ScheduleJobDoc = wire.ScheduleJob.extend({ payload: JsonValue }).openapi("ScheduleJob");
+export const ScheduleCreateDoc = wire.ScheduleCreate.safeExtend({ job: ScheduleJobDoc }).openapi(
+  "ScheduleCreate",
+  {
+    example: {
+      name: "nightly-report",
+      cron: "0 3 * * *",
+      timezone: "Europe/Berlin",
+      job: { type: "text.analyze", queue: "reports", payload: { text: "nightly" } },
+      overlap: "skip",
+      missedRuns: "latest",
+    },
+  },
+);
+export const SchedulePatchDoc = wire.SchedulePatch.safeExtend({ job: ScheduleJobDoc.optional() }).openapi(
+  "SchedulePatch",
+  { example: { enabled: false } },
+);
+export const ScheduleDoc = wire.Schedule.extend({
+  job: wire.Schedule.shape.job.extend({ payload: JsonValue }),
+}).openapi("Schedule");
+export const SchedulePageDoc = wire.SchedulePage.extend({ schedules: z.array(ScheduleDoc) }).openapi(
+  "SchedulePage",
+);
+
 export const CreateApiKeyRequestDoc = oa(wire.CreateApiKeyRequest, "CreateApiKeyRequest");
 export const ApiKeyInfoDoc = oa(wire.ApiKeyInfo, "ApiKeyInfo");
 export const CreatedApiKeyDoc = oa(wire.CreatedApiKey, "CreatedApiKey");
@@ -133,6 +158,10 @@ export const DOCUMENT_INFO = {
   tags: [
     { name: "jobs", description: "Submit, inspect, cancel and retry jobs" },
     { name: "queues", description: "Queue depth and throughput" },
+    {
+      name: "schedules",
+      description: "Recurring schedules: jobs submitted on a cron expression or an interval",
+    },
     { name: "workers", description: "Live workers and the HTTP worker protocol" },
     { name: "files", description: "Job inputs and outputs: upload, download, list, delete" },
     { name: "admin", description: "API keys and maintenance (admin scope)" },

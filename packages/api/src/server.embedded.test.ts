@@ -3,7 +3,7 @@
 import { mkdtemp, readFile, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { Job } from "@astraeus/core";
+import type { Job, Schedule } from "@astraeus/core";
 import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ADMIN_KEY_FILE } from "./bootstrap.ts";
@@ -64,6 +64,34 @@ describe("embedded mode", () => {
         headers: { authorization: `Bearer ${key}` },
       });
       expect(((await res.json()) as { jobs: Job[] }).jobs).toHaveLength(1);
+
+      // The in-process maintenance leader fires schedules, and the in-process worker runs their jobs.
+      const created = await second.app.request("/v1/schedules", {
+        method: "POST",
+        headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
+        body: JSON.stringify({
+          name: "every-second",
+          intervalMs: 1000,
+          job: { type: "echo", payload: { tick: true } },
+        }),
+      });
+      expect(created.status).toBe(201);
+      const { id } = (await created.json()) as Schedule;
+      const ran = await eventually(
+        async () => {
+          const r = await second.app.request(`/v1/schedules/${id}`, {
+            headers: { authorization: `Bearer ${key}` },
+          });
+          const s = (await r.json()) as Schedule;
+          return s.lastRun?.state === "succeeded" ? s.lastRun : undefined;
+        },
+        20_000,
+        "a scheduled job to run",
+      );
+      const job = await second.app.request(`/v1/jobs/${ran.jobId}`, {
+        headers: { authorization: `Bearer ${key}` },
+      });
+      expect(await job.json()).toMatchObject({ type: "echo", result: { tick: true } });
     } finally {
       await second.close();
     }

@@ -1,9 +1,9 @@
 // Assembles a running API from its configuration: store, dispatcher, engine, keys, rate limiter, the
 // Hono app and (embedded mode) an in-process worker. `main.ts` only adds the listening socket and signals.
 import { join } from "node:path";
-import { createStore, SqlFileStore, schemaStatus } from "@astraeus/db";
+import { createStore, SqlFileStore, SqlScheduleStore, schemaStatus } from "@astraeus/db";
 import { createDispatcher } from "@astraeus/dispatch";
-import { createEngine, FileService, FileSweep, type JobEngine } from "@astraeus/engine";
+import { createEngine, FileService, FileSweep, type JobEngine, Scheduler } from "@astraeus/engine";
 import { filesSettings, objectStoreFromEnv } from "@astraeus/storage";
 import { createWorker, type Worker } from "@astraeus/worker";
 import type { Logger } from "pino";
@@ -17,6 +17,7 @@ import { MemoryRateLimiter } from "./ratelimit/memory.ts";
 import { RedisRateLimiter } from "./ratelimit/redis.ts";
 import type { RateLimiter } from "./ratelimit/types.ts";
 import type { ReadinessCheck } from "./routes/system.ts";
+import { createScheduleService } from "./schedules.ts";
 
 export interface ApiServer {
   app: ApiApp;
@@ -83,22 +84,25 @@ export async function buildServer(env: Env, opts: BuildOptions = {}): Promise<Ap
     closers.push(async () => objects.close?.());
     const fileRepo = new SqlFileStore(store.db);
     const files = new FileService(fileRepo, objects, filesSettings(env), logger);
+    const submission = {
+      queue: env.DEFAULT_QUEUE,
+      type: env.DEFAULT_JOB_TYPE,
+      maxAttempts: env.DEFAULT_MAX_ATTEMPTS,
+      timeoutMs: env.DEFAULT_TIMEOUT_MS,
+      maxPayloadBytes: env.MAX_PAYLOAD_BYTES,
+    };
     const engine = createEngine({
       store,
       dispatcher,
       files,
-      submission: {
-        queue: env.DEFAULT_QUEUE,
-        type: env.DEFAULT_JOB_TYPE,
-        maxAttempts: env.DEFAULT_MAX_ATTEMPTS,
-        timeoutMs: env.DEFAULT_TIMEOUT_MS,
-        maxPayloadBytes: env.MAX_PAYLOAD_BYTES,
-      },
+      submission,
       leaseMs: env.WORKER_LEASE_TTL_SECONDS * 1000,
       groupCommit: { maxInFlight: env.GROUP_COMMIT_MAX_IN_FLIGHT },
       logger,
     });
     closers.push(() => engine.close());
+    // Per-queue defaults apply from the first submit on.
+    await engine.ready();
 
     let bootstrap: BootstrapKey | null = null;
     if (env.ASTRAEUS_ADMIN_KEY) bootstrap = { key: env.ASTRAEUS_ADMIN_KEY, generated: false };
@@ -134,6 +138,7 @@ export async function buildServer(env: Env, opts: BuildOptions = {}): Promise<Ap
     const shutdown = new AbortController();
     const app = createApp({
       engine,
+      schedules: createScheduleService(store.db, submission),
       keys,
       rateLimiter,
       config: appConfigFromEnv(env),
@@ -152,9 +157,11 @@ export async function buildServer(env: Env, opts: BuildOptions = {}): Promise<Ap
         queues: [env.DEFAULT_QUEUE],
         leaseMs: env.WORKER_LEASE_TTL_SECONDS * 1000,
         files,
-        // The worker's maintenance leader also sweeps files (expired, abandoned, interrupted deletions).
+        // This process's maintenance leader also fires schedules, through this API's own submit path, and
+        // sweeps files (expired, abandoned, deletions a crash interrupted).
         maintenance: {
-          units: [
+          leaderTasks: [
+            new Scheduler(new SqlScheduleStore(store.db), engine, { logger }),
             new FileSweep(fileRepo, objects, {
               intervalMs: env.FILES_SWEEP_INTERVAL_MS,
               leftoverMs: env.FILES_PENDING_TTL_SECONDS * 1000,

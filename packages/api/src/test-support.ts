@@ -26,6 +26,7 @@ import { Metrics } from "./metrics.ts";
 import { MemoryRateLimiter } from "./ratelimit/memory.ts";
 import { RedisRateLimiter } from "./ratelimit/redis.ts";
 import type { RateLimiter } from "./ratelimit/types.ts";
+import { createScheduleService } from "./schedules.ts";
 
 export const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
 export const ADMIN_KEY = "ast_test-admin-key-0123456789abcdef";
@@ -121,6 +122,7 @@ export async function setupTestApi(label: string, opts: TestApiOptions = {}): Pr
   const shutdown = new AbortController();
   const app = createApp({
     engine,
+    schedules: createScheduleService(store.db, opts.engine?.submission),
     keys,
     rateLimiter: limiter,
     config: { rateLimitPerSec: 0, pollIntervalMs: 50, ...opts.config },

@@ -136,6 +136,80 @@ describe("requests", () => {
   });
 });
 
+const SCHEDULE = {
+  id: "01900000-0000-7000-8000-0000000000aa",
+  tenant: "t",
+  name: "nightly",
+  cron: "0 3 * * *",
+  timezone: "UTC",
+  intervalMs: null,
+  job: { type: "echo", queue: "default", payload: 1, priority: 0, maxAttempts: 3, timeoutMs: 1000 },
+  enabled: true,
+  overlap: "allow",
+  missedRuns: "none",
+  nextFireTimes: ["2026-01-02T03:00:00.000Z"],
+  lastRun: null,
+  createdAt: "2026-01-01T00:00:00.000Z",
+  updatedAt: "2026-01-01T00:00:00.000Z",
+};
+
+describe("schedules", () => {
+  it("creates, reads, changes, pauses, resumes and deletes with the right methods and bodies", async () => {
+    const c = createClient({ url });
+    handlers.push(json(201, SCHEDULE), json(200, SCHEDULE), json(200, SCHEDULE), json(200, SCHEDULE));
+    handlers.push(json(200, SCHEDULE), json(200, SCHEDULE));
+    await c.createSchedule({ name: "nightly", cron: "0 3 * * *", job: { payload: 1 } });
+    await c.getSchedule(SCHEDULE.id);
+    await c.updateSchedule(SCHEDULE.id, { overlap: "skip" });
+    await c.pauseSchedule(SCHEDULE.id);
+    await c.resumeSchedule(SCHEDULE.id);
+    expect(await c.deleteSchedule(SCHEDULE.id)).toEqual(SCHEDULE);
+    const path = `/v1/schedules/${SCHEDULE.id}`;
+    expect(seen.map((r) => [r.method, r.url, r.body])).toEqual([
+      ["POST", "/v1/schedules", '{"name":"nightly","cron":"0 3 * * *","job":{"payload":1}}'],
+      ["GET", path, ""],
+      ["PATCH", path, '{"overlap":"skip"}'],
+      ["PATCH", path, '{"enabled":false}'],
+      ["PATCH", path, '{"enabled":true}'],
+      ["DELETE", path, ""],
+    ]);
+  });
+
+  it("retries a change on 503 (it sets absolute values), but not a create", async () => {
+    handlers.push(problem(503, "unavailable"), json(200, SCHEDULE));
+    await createClient({ url, retry: fast }).pauseSchedule(SCHEDULE.id);
+    expect(seen).toHaveLength(2);
+    handlers = [problem(503, "unavailable"), json(201, SCHEDULE)];
+    seen = [];
+    const err = await createClient({ url, retry: fast })
+      .createSchedule({ name: "n", intervalMs: 1000, job: { payload: 1 } })
+      .catch((e: unknown) => e);
+    expect((err as ApiError).status).toBe(503);
+    expect(seen).toHaveLength(1);
+  });
+
+  it("finds a schedule by name and lists every page", async () => {
+    const c = createClient({ url });
+    handlers.push(json(200, { schedules: [SCHEDULE], nextCursor: null, next: null }));
+    expect(await c.findSchedule("nightly")).toEqual(SCHEDULE);
+    handlers.push(json(200, { schedules: [], nextCursor: null, next: null }));
+    expect(await c.findSchedule("nothing")).toBeNull();
+    handlers.push(
+      json(200, { schedules: [SCHEDULE], nextCursor: "bmlnaHRseQ", next: "/v1/schedules?cursor=bmlnaHRseQ" }),
+      json(200, { schedules: [{ ...SCHEDULE, name: "other" }], nextCursor: null, next: null }),
+    );
+    const names: string[] = [];
+    for await (const s of c.listAllSchedules()) names.push(s.name);
+    expect(names).toEqual(["nightly", "other"]);
+    expect(seen.map((r) => r.url)).toEqual([
+      "/v1/schedules?name=nightly",
+      "/v1/schedules?name=nothing",
+      "/v1/schedules",
+      "/v1/schedules?cursor=bmlnaHRseQ",
+    ]);
+  });
+});
+
 describe("retries", () => {
   it("retries 429 after Retry-After, even for a plain submit", async () => {
     handlers.push(problem(429, "rate_limited", { "retry-after": "1" }), json(201, JOB));

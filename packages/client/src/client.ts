@@ -17,10 +17,15 @@ import type {
   JobPage,
   JobSubmission,
   ListJobsParams,
+  ListSchedulesParams,
   Problem,
   QueueStats,
   Readiness,
   ReconcileReport,
+  Schedule,
+  ScheduleCreate,
+  SchedulePage,
+  SchedulePatch,
   WorkerInfo,
 } from "@astraeus/contract";
 import { isTerminal } from "@astraeus/core";
@@ -81,10 +86,10 @@ export interface WaitOptions {
 }
 
 interface CallOptions {
-  method?: "GET" | "POST" | "DELETE";
+  method?: "GET" | "POST" | "PATCH" | "DELETE";
   body?: unknown;
   headers?: Record<string, string>;
-  /** Safe to send again after a 503 or a network error. Default: true for GET/DELETE. */
+  /** Safe to send again after a 503 or a network error. Default: true for GET/PATCH/DELETE. */
   idempotent?: boolean;
   signal?: AbortSignal;
   /** Override of the per-request timeout (0 = none). */
@@ -372,6 +377,57 @@ export class AstraeusClient {
 
   async workers(): Promise<WorkerInfo[]> {
     return (await this.call<{ workers: WorkerInfo[] }>("/v1/workers")).workers;
+  }
+
+  // ---- schedules ----
+
+  /** Creates a schedule (a name the tenant already uses is a 409). */
+  createSchedule(schedule: ScheduleCreate): Promise<Schedule> {
+    return this.call("/v1/schedules", { method: "POST", body: schedule });
+  }
+
+  listSchedules(query: ListSchedulesParams = {}): Promise<SchedulePage> {
+    const params = new URLSearchParams();
+    for (const [k, v] of Object.entries(query)) if (v !== undefined && v !== null) params.set(k, String(v));
+    const qs = params.toString();
+    return this.call(`/v1/schedules${qs ? `?${qs}` : ""}`);
+  }
+
+  /** Every schedule, by name, page by page. */
+  async *listAllSchedules(): AsyncGenerator<Schedule> {
+    let cursor: string | null | undefined;
+    do {
+      const page = await this.listSchedules(cursor ? { cursor } : {});
+      yield* page.schedules;
+      cursor = page.nextCursor;
+    } while (cursor);
+  }
+
+  getSchedule(id: string): Promise<Schedule> {
+    return this.call(`/v1/schedules/${encodeURIComponent(id)}`);
+  }
+
+  /** The schedule of this name, or null. */
+  async findSchedule(name: string): Promise<Schedule | null> {
+    return (await this.listSchedules({ name })).schedules[0] ?? null;
+  }
+
+  /** Changes the fields given (a PATCH of absolute values, so it is retried like a read). */
+  updateSchedule(id: string, change: SchedulePatch): Promise<Schedule> {
+    return this.call(`/v1/schedules/${encodeURIComponent(id)}`, { method: "PATCH", body: change });
+  }
+
+  pauseSchedule(id: string): Promise<Schedule> {
+    return this.updateSchedule(id, { enabled: false });
+  }
+
+  /** Resumes a paused schedule: its ticks start afresh from now. */
+  resumeSchedule(id: string): Promise<Schedule> {
+    return this.updateSchedule(id, { enabled: true });
+  }
+
+  deleteSchedule(id: string): Promise<Schedule> {
+    return this.call(`/v1/schedules/${encodeURIComponent(id)}`, { method: "DELETE" });
   }
 
   // ---- worker protocol ----

@@ -2,10 +2,22 @@
 // resource. The server validates with these (and derives its OpenAPI document from them); the client and
 // the console take their types from them. Job shapes come straight from @astraeus/core so there is one
 // definition per shape.
-export { Job, JobError, JobEvent, JobStateSchema, JobSubmission, QueueStats } from "@astraeus/core";
+export {
+  Job,
+  JobError,
+  JobEvent,
+  JobStateSchema,
+  JobSubmission,
+  QueueStats,
+  Schedule,
+  ScheduleCreate,
+  ScheduleJob,
+  SchedulePatch,
+} from "@astraeus/core";
 export * from "./admin.ts";
 export * from "./common.ts";
 export * from "./files.ts";
 export * from "./jobs.ts";
 export * from "./queues.ts";
+export * from "./schedules.ts";
 export * from "./worker-protocol.ts";

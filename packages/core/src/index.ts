@@ -3,6 +3,8 @@ export * from "./errors.ts";
 export * from "./json.ts";
 export * from "./ports/index.ts";
 export * from "./queue-settings.ts";
+export * from "./schedule-timing.ts";
+export * from "./schedules.ts";
 export * from "./schemas.ts";
 export * from "./states.ts";
 export * from "./uuidv7.ts";

@@ -17,6 +17,7 @@ export {
   type SqlExecutor,
 } from "./sql.ts";
 export { SqlJobStore } from "./store/index.ts";
+export { SqlScheduleStore } from "./store/schedules.ts";
 export { databaseUrlFromEnv } from "./url.ts";
 
 import { type ConnectOptions, connectDatabase } from "./connect.ts";

@@ -33,12 +33,16 @@ async function validity(index: string): Promise<boolean | null> {
   return row?.valid ?? null;
 }
 
-/** Puts the database back one release: the last migration unrecorded and what it made undone. */
+/**
+ * Puts the database back to before LAST: it and every later migration unrecorded (drizzle applies only
+ * what is newer than the newest recorded one) and what they made undone.
+ */
 async function forgetLastMigration(): Promise<void> {
   const when = journal.entries.find((e) => e.tag === LAST)?.when;
-  await sql`DELETE FROM drizzle.__drizzle_migrations WHERE created_at = ${String(when)}`;
+  await sql`DELETE FROM drizzle.__drizzle_migrations WHERE created_at >= ${String(when)}`;
   for (const index of LAST_INDEXES) await sql.unsafe(`DROP INDEX IF EXISTS "${index}"`);
-  await sql.unsafe(`DROP TABLE IF EXISTS queue_events, queues;
+  await sql.unsafe(`DROP TABLE IF EXISTS job_files, files, schedules, queue_events, queues;
+    DROP TYPE IF EXISTS file_state;
     ALTER TABLE job_events DROP COLUMN IF EXISTS claimed_at, DROP COLUMN IF EXISTS claimed_by,
       DROP COLUMN IF EXISTS claim_seq;
     ALTER TABLE jobs DROP COLUMN IF EXISTS claim_seq;

@@ -4,6 +4,7 @@ import { sql } from "drizzle-orm";
 import {
   bigint,
   boolean,
+  check,
   customType,
   index,
   integer,
@@ -183,6 +184,51 @@ export const queueEvents = pgTable(
     at: ts("at").notNull().default(sql`now()`),
   },
   (t) => [index("queue_events_queue_idx").on(t.queue, t.id.desc())],
+);
+
+// ---- Recurring schedules (issue 15) ----------------------------------------------------------------
+
+/**
+ * One row per schedule. The maintenance leader claims due rows (FOR UPDATE SKIP LOCKED), stores the next
+ * tick and the tick it is firing (`pending_fire_at`) in one transaction, submits the job under the key
+ * `schedule:<id>:<fire time>`, then records it: a leader that dies in between leaves the pending tick for
+ * the next one, whose submit finds the same job by its key.
+ */
+export const schedules = pgTable(
+  "schedules",
+  {
+    id: uuid("id").primaryKey(),
+    tenant: text("tenant").notNull(),
+    name: text("name").notNull(),
+    cron: text("cron"),
+    timezone: text("timezone"),
+    intervalMs: bigint("interval_ms", { mode: "number" }),
+    // The job to submit, every default resolved when the schedule was written.
+    jobType: text("job_type").notNull(),
+    queue: text("queue").notNull(),
+    payload: jsonb("payload").notNull(),
+    priority: smallint("priority").notNull(),
+    maxAttempts: integer("max_attempts").notNull(),
+    timeoutMs: integer("timeout_ms").notNull(),
+    enabled: boolean("enabled").notNull().default(true),
+    overlap: text("overlap").notNull().default("allow"),
+    missedRuns: text("missed_runs").notNull().default("none"),
+    nextFireAt: ts("next_fire_at"),
+    pendingFireAt: ts("pending_fire_at"),
+    lastFireAt: ts("last_fire_at"),
+    lastJobId: uuid("last_job_id"),
+    createdAt: ts("created_at").notNull(),
+    updatedAt: ts("updated_at").notNull(),
+  },
+  (t) => [
+    uniqueIndex("schedules_tenant_name_idx").on(t.tenant, t.name),
+    // What the scheduler looks for every second: enabled rows by next tick, and the rare pending fires.
+    index("schedules_due_idx").on(t.nextFireAt).where(sql`enabled`),
+    index("schedules_pending_idx").on(t.pendingFireAt).where(sql`pending_fire_at IS NOT NULL`),
+    check("schedules_timing_check", sql`(cron IS NULL) <> (interval_ms IS NULL)`),
+    check("schedules_overlap_check", sql`overlap IN ('allow', 'skip')`),
+    check("schedules_missed_runs_check", sql`missed_runs IN ('none', 'latest')`),
+  ],
 );
 
 // ---- files (issue 16): job inputs and outputs; the row is the truth, the object (disk or S3) follows ----

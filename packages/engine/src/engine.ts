@@ -15,16 +15,19 @@ import {
   type ListJobsQuery,
   type NewJob,
   type QueueStats,
+  SCHEDULE_KEY_PREFIX,
   type WorkerRecord,
 } from "@astraeus/core";
 import { insertReferencingFiles } from "./file-submit.ts";
 import type { FileService } from "./files.ts";
 import { GROUP_COMMIT_DEFAULTS, type GroupCommitOptions, GroupCommitter } from "./group-commit.ts";
 import { Maintenance, type MaintenanceOptions } from "./maintenance.ts";
+import { QueueSettingsCache } from "./queue-settings-cache.ts";
 import {
   batchHash,
   batchItemKey,
   jobFromNew,
+  type QueueJobDefaults,
   type ResolvedSubmission,
   resolveSubmission,
   SUBMISSION_DEFAULTS,
@@ -61,6 +64,8 @@ export interface EngineOptions {
   maintenance?: Partial<MaintenanceOptions>;
   /** Files (uploads, job inputs and outputs). Default null: a submit naming `files` is a 422. */
   files?: FileService | null;
+  /** How often queue settings (pause, limits, per-queue defaults) are read again, in ms. Default 1000. */
+  queueSettingsRefreshMs?: number;
   logger?: Logger;
 }
 
@@ -74,6 +79,12 @@ export class JobEngine implements Engine {
   readonly committer: GroupCommitter;
   readonly maintenance: Maintenance;
   readonly files: FileService | null;
+  /** Queue settings as this process last read them (per-queue defaults, which queues claim limited). */
+  readonly queueSettings: QueueSettingsCache;
+  /** The first read of the queue settings (see ready()). */
+  private readonly settingsRead: Promise<void>;
+  private readonly queueDefaults = (queue: string): QueueJobDefaults | undefined =>
+    this.queueSettings.get(queue).defaults;
   private readonly defaults: SubmissionDefaults;
   private readonly leaseMs: number;
   private readonly log: Logger;
@@ -97,6 +108,20 @@ export class JobEngine implements Engine {
       ...opts.maintenance,
       logger: this.log,
     });
+    this.queueSettings = new QueueSettingsCache(this.store, {
+      refreshMs: opts.queueSettingsRefreshMs ?? 1000,
+      logger: this.log,
+    });
+    this.settingsRead = this.queueSettings.start();
+  }
+
+  /**
+   * Resolves once the queue settings were read the first time: a server waits for it before it listens,
+   * so its first submits take their queues' defaults. (A submit never waits for it: it is accepted into
+   * the group commit at once, which close() relies on.)
+   */
+  ready(): Promise<void> {
+    return this.settingsRead;
   }
 
   /** Hints go to Redis after the commit; losing them is allowed (maintenance and idle polling recover). */
@@ -139,7 +164,38 @@ export class JobEngine implements Engine {
   }
 
   async submit(tenant: string, submission: unknown): Promise<SubmitResult> {
-    const row = resolveSubmission(tenant, submission, this.defaults, Date.now());
+    const row = resolveSubmission(tenant, submission, this.defaults, Date.now(), {
+      queueDefaults: this.queueDefaults,
+    });
+    if (row.idempotencyKey?.startsWith(SCHEDULE_KEY_PREFIX)) {
+      // Schedules submit under `schedule:<id>:<fire time>`; a caller's key there could take a tick's place.
+      throw new AppError("validation_failed", "the job submission is invalid", {
+        issues: [
+          {
+            path: "idempotencyKey",
+            message: `keys starting with "${SCHEDULE_KEY_PREFIX}" are reserved for schedules`,
+          },
+        ],
+      });
+    }
+    return this.submitRow(row);
+  }
+
+  /**
+   * A schedule's submit: the ordinary path (validation, defaults, group commit, stream hint) under the
+   * schedule's own key for the tick, so a fire repeated after a failover returns the job of the first.
+   */
+  submitScheduled(tenant: string, submission: unknown, key: string): Promise<SubmitResult> {
+    if (!key.startsWith(SCHEDULE_KEY_PREFIX)) throw new Error(`not a schedule key: ${key}`);
+    const job = typeof submission === "object" && submission !== null ? submission : {};
+    return this.submitRow(
+      resolveSubmission(tenant, { ...job, idempotencyKey: key }, this.defaults, Date.now(), {
+        queueDefaults: this.queueDefaults,
+      }),
+    );
+  }
+
+  private async submitRow(row: ResolvedSubmission): Promise<SubmitResult> {
     if (row.files !== undefined) {
       const outcome = await this.insertReferencingAndDispatch([row], () => "");
       if (outcome.inserted.has(row.id)) return { job: jobFromNew(row, row.payload), replayed: false };
@@ -224,7 +280,10 @@ export class JobEngine implements Engine {
     const issues: { path: string; message: string }[] = [];
     submissions.forEach((s, i) => {
       try {
-        const row = resolveSubmission(tenant, s, this.defaults, now, { hash });
+        const row = resolveSubmission(tenant, s, this.defaults, now, {
+          hash,
+          queueDefaults: this.queueDefaults,
+        });
         if (row.idempotencyKey !== null) {
           issues.push({ path: `jobs.${i}.idempotencyKey`, message: "not allowed in a batch item" });
         }
@@ -297,13 +356,29 @@ export class JobEngine implements Engine {
     return this.dispatcher.listWorkers();
   }
 
-  claim(tenant: string, req: ClaimRequest): Promise<ClaimedJob[]> {
-    return this.store.claimNext(req.queues, Math.max(1, Math.min(req.limit, LIMITS.batchMax)), {
+  async claim(tenant: string, req: ClaimRequest): Promise<ClaimedJob[]> {
+    const limit = Math.max(1, Math.min(req.limit, LIMITS.batchMax));
+    const opts = {
       workerId: req.workerId,
       leaseMs: req.leaseMs ?? this.leaseMs,
       tenant,
       ...(req.types ? { types: req.types } : {}),
-    });
+    };
+    const { restricted } = this.queueSettings;
+    if (restricted.size === 0 || !req.queues.some((q) => restricted.has(q))) {
+      return this.store.claimNext(req.queues, limit, opts);
+    }
+    // Paused and limited queues are claimed under their row lock (the statement above skips them).
+    const jobs = await this.store.claimNext(
+      req.queues.filter((q) => !restricted.has(q)),
+      limit,
+      opts,
+    );
+    for (const q of req.queues) {
+      if (jobs.length >= limit) break;
+      if (restricted.has(q)) jobs.push(...(await this.store.claimLimited(q, limit - jobs.length, opts)).jobs);
+    }
+    return jobs;
   }
 
   async heartbeat(tenant: string, leases: readonly Lease[], leaseMs?: number) {
@@ -324,7 +399,8 @@ export class JobEngine implements Engine {
     const job = await this.store.getJob(tenant, req.id);
     if (!job) throw notFound(req.id);
     const last = job.attempt >= job.maxAttempts || req.retryable === false;
-    const runAt = new Date(Date.now() + backoffDelay(Math.max(1, job.attempt), DEFAULT_RETRY));
+    const backoff = this.queueSettings.get(job.queue).defaults.backoff ?? DEFAULT_RETRY;
+    const runAt = new Date(Date.now() + backoffDelay(Math.max(1, job.attempt), backoff));
     const done = await this.store.finish([
       last
         ? { id: req.id, leaseToken: req.leaseToken, to: "dead", kind: "dead", error: req.error }
@@ -347,6 +423,7 @@ export class JobEngine implements Engine {
    * dispatcher (the engine owns what it was given).
    */
   async close(): Promise<void> {
+    this.queueSettings.stop();
     await this.maintenance.stop();
     await Promise.all([this.committer.drain(), Promise.allSettled([...this.pendingBatches])]);
     await Promise.allSettled([...this.pendingDispatches]);

@@ -5,10 +5,10 @@
 // leaves only `deleting` rows, which the next sweep completes.
 import { type FileRepository, type FileSweepStore, type ObjectStore, objectKey } from "@astraeus/core";
 import { type Logger, silentLogger } from "./engine.ts";
-import type { MaintenanceUnit } from "./maintenance.ts";
+import type { LeaderTask } from "./maintenance.ts";
 
 export interface FileSweepOptions {
-  /** How often the sweep runs, in ms (the maintenance tick calls it more often). Default 60000. */
+  /** Pause between sweeps, in ms. Default 60000. */
   intervalMs: number;
   /** Files handled per step and run. Default 500. */
   batchLimit: number;
@@ -38,10 +38,10 @@ const DEFAULTS: Omit<FileSweepOptions, "logger"> = {
   leftoverMs: 86_400_000,
 };
 
-export class FileSweep implements MaintenanceUnit {
+/** A leader task (Maintenance's `leaderTasks`): only the maintenance leader sweeps, on its own timer. */
+export class FileSweep implements LeaderTask {
   readonly name = "files";
   readonly opts: FileSweepOptions;
-  private last = 0;
 
   constructor(
     private readonly repo: FileSweepStore & Pick<FileRepository, "deleteFileRows">,
@@ -51,12 +51,14 @@ export class FileSweep implements MaintenanceUnit {
     this.opts = { ...DEFAULTS, logger: silentLogger, ...opts };
   }
 
-  /** Called on every maintenance sweep; runs at most once per `intervalMs`. */
-  async run(): Promise<void> {
-    if (Date.now() - this.last < this.opts.intervalMs) return;
-    this.last = Date.now();
+  get intervalMs(): number {
+    return this.opts.intervalMs;
+  }
+
+  async run(): Promise<FileSweepReport> {
     const r = await this.sweep();
     if (r.deleted + r.failed + r.leftovers > 0) this.opts.logger.info({ ...r }, "file sweep");
+    return r;
   }
 
   /** One full sweep now. */

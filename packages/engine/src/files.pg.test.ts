@@ -12,8 +12,8 @@ import { createStore, SqlFileStore, type SqlJobStore } from "@astraeus/db";
 import { createTestDatabase, type TestDatabase, unique } from "@astraeus/db/testing";
 import { createDispatcher } from "@astraeus/dispatch";
 import { LocalObjectStore } from "@astraeus/storage";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createEngine, FileService, FileSweep, type JobEngine } from "./index.ts";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { createEngine, FileService, FileSweep, type JobEngine, Maintenance, silentLogger } from "./index.ts";
 
 async function thrown(p: Promise<unknown>): Promise<AppError> {
   try {
@@ -526,24 +526,24 @@ describe.each(["postgres", "pglite"] as const)("files on %s", (kind) => {
       expect(await objectsOf(tenant)).toEqual([]);
     });
 
-    it("runs as a maintenance unit on the leader's sweep, at most once per interval", async () => {
+    it("runs as a leader task of maintenance, on its own interval", async () => {
       const tenant = unique("unit");
       const f = await files.upload(tenant, source(Buffer.from("u")), { name: "u", contentType: "t/p" });
       await expire(f.id);
-      const unit = new FileSweep(repo, objects, { intervalMs: 3_600_000 });
-      const m = createEngine({
-        store,
-        dispatcher: createDispatcher({ prefix: `astraeus-test:${randomUUID()}:` }),
-        maintenance: { units: [unit] },
+      const m = new Maintenance(store, createDispatcher({ prefix: `astraeus-test:${randomUUID()}:` }), {
+        leaderTasks: [new FileSweep(repo, objects, { intervalMs: 50 })],
+        logger: silentLogger,
       });
-      await m.reconcile();
-      expect(await rows(tenant)).toEqual([]);
-      const g = await files.upload(tenant, source(Buffer.from("g")), { name: "g", contentType: "t/p" });
-      await expire(g.id);
-      await m.reconcile();
-      // Within its interval the unit does nothing.
-      expect((await rows(tenant)).map((r) => r.id)).toEqual([g.id]);
-      await m.committer.drain();
+      m.start();
+      try {
+        await vi.waitFor(async () => expect(await rows(tenant)).toEqual([]), { timeout: 10_000 });
+        // And again on its next run.
+        const g = await files.upload(tenant, source(Buffer.from("g")), { name: "g", contentType: "t/p" });
+        await expire(g.id);
+        await vi.waitFor(async () => expect(await rows(tenant)).toEqual([]), { timeout: 10_000 });
+      } finally {
+        await m.stop();
+      }
     });
   });
 });

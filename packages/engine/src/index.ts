@@ -13,14 +13,24 @@ export {
   type UploadMeta,
 } from "./files.ts";
 export { GROUP_COMMIT_DEFAULTS, type GroupCommitOptions, GroupCommitter } from "./group-commit.ts";
+export { type LeaderTask, Maintenance, type MaintenanceOptions, type RelayReport } from "./maintenance.ts";
+export { QueueSettingsCache, type QueueSettingsCacheOptions } from "./queue-settings-cache.ts";
 export {
-  Maintenance,
-  type MaintenanceOptions,
-  type MaintenanceUnit,
-  type RelayReport,
-} from "./maintenance.ts";
+  type Fire,
+  type ScheduledSubmitter,
+  Scheduler,
+  type SchedulerOptions,
+  type SchedulerReport,
+} from "./scheduler.ts";
+export {
+  type PayloadSchema,
+  type SchedulePage,
+  ScheduleService,
+  type ScheduleServiceOptions,
+} from "./schedules.ts";
 export {
   jobFromNew,
+  type QueueJobDefaults,
   type ResolvedSubmission,
   resolveSubmission,
   SUBMISSION_DEFAULTS,

@@ -67,15 +67,17 @@ export interface MaintenanceOptions {
   relayStart: "retained" | "now";
   /** Told after every relay tick (metrics). */
   onRelay?: (report: RelayReport) => void;
-  /** More periodic work the leader does after each sweep (e.g. the file sweep). Default none. */
-  units: MaintenanceUnit[];
+  /** Units that run on the leader only, each on its own timer (the schedule firer). Default none. */
+  leaderTasks: readonly LeaderTask[];
   logger: Logger;
 }
 
-/** A piece of leader-only periodic work; its own `run` decides how often it really acts. */
-export interface MaintenanceUnit {
+/** Periodic work for the maintenance leader alone; it runs while this process holds leadership. */
+export interface LeaderTask {
   readonly name: string;
-  run(): Promise<void>;
+  /** Pause between the end of one run and the start of the next, in ms. */
+  readonly intervalMs: number;
+  run(): Promise<unknown>;
 }
 
 export interface RelayReport {
@@ -104,7 +106,7 @@ const DEFAULTS: Omit<MaintenanceOptions, "logger"> = {
   relayMaxBatchesPerTick: 20,
   relayKey: "events_relay",
   relayStart: "retained",
-  units: [],
+  leaderTasks: [],
 };
 
 const age = (now: number, at: string | Date | null | undefined): number =>
@@ -126,6 +128,8 @@ export class Maintenance {
   private relayCurrent: Promise<void> = Promise.resolve();
   private relayFailures = 0;
   private relayPrepared = false;
+  private readonly taskTimers = new Set<NodeJS.Timeout>();
+  private readonly taskRuns = new Set<Promise<void>>();
   /** Totals of the event relay since start (tests, diagnostics). */
   readonly relayStats = { relayed: 0, ticks: 0, failures: 0, lagMs: 0 };
 
@@ -146,6 +150,27 @@ export class Maintenance {
     this.stopped = false;
     this.schedule(0);
     if (this.opts.eventSink) this.scheduleRelay(0);
+    for (const task of this.opts.leaderTasks) this.scheduleTask(task, 0);
+  }
+
+  /** Like the relay, each task has its own timer: a slow one never delays promotion or reaping. */
+  private scheduleTask(task: LeaderTask, ms: number): void {
+    if (this.stopped) return;
+    const timer = setTimeout(() => {
+      this.taskTimers.delete(timer);
+      const run: Promise<void> = (this.leader ? task.run() : Promise.resolve())
+        .then(
+          () => {},
+          (err: unknown) =>
+            this.opts.logger.error({ err: String(err), task: task.name }, "leader task failed"),
+        )
+        .finally(() => {
+          this.taskRuns.delete(run);
+          this.scheduleTask(task, task.intervalMs);
+        });
+      this.taskRuns.add(run);
+    }, ms);
+    this.taskTimers.add(timer);
   }
 
   private schedule(ms: number): void {
@@ -181,7 +206,9 @@ export class Maintenance {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
     if (this.relayTimer) clearTimeout(this.relayTimer);
-    await Promise.all([this.current.catch(() => {}), this.relayCurrent.catch(() => {})]);
+    for (const t of this.taskTimers) clearTimeout(t);
+    this.taskTimers.clear();
+    await Promise.all([this.current.catch(() => {}), this.relayCurrent.catch(() => {}), ...this.taskRuns]);
     const leader = this.leader;
     this.leader = null;
     await leader?.release().catch(() => {});
@@ -326,11 +353,6 @@ export class Maintenance {
       await hint(this.dispatcher.trim(queue), undefined);
     }
     report.pruned = await this.store.pruneFinished(this.opts.retentionMs, limit);
-    for (const unit of this.opts.units) {
-      await unit.run().catch((err: unknown) => {
-        this.opts.logger.error({ err: String(err), unit: unit.name }, "maintenance unit failed");
-      });
-    }
     if (known !== null) await this.publishDepths(queues, depths);
     return report;
   }

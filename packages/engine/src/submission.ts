@@ -26,6 +26,12 @@ export interface SubmissionDefaults {
   maxPayloadBytes: number;
 }
 
+/** A queue's own defaults for its jobs; null where it has none. */
+export interface QueueJobDefaults {
+  maxAttempts: number | null;
+  timeoutMs: number | null;
+}
+
 export const SUBMISSION_DEFAULTS: SubmissionDefaults = {
   queue: DEFAULTS.queue,
   type: DEFAULTS.type,
@@ -82,7 +88,11 @@ export function resolveSubmission(
   input: unknown,
   defaults: SubmissionDefaults,
   now: number,
-  opts: { hash?: boolean } = {},
+  opts: {
+    hash?: boolean;
+    /** Per-queue defaults (queue control), taken before the global ones when the submission names none. */
+    queueDefaults?: (queue: string) => QueueJobDefaults | undefined;
+  } = {},
 ): ResolvedSubmission {
   const parsed = JobSubmission.safeParse(input);
   if (!parsed.success) {
@@ -128,8 +138,9 @@ export function resolveSubmission(
   const queue = s.queue ?? defaults.queue;
   const type = s.type ?? defaults.type;
   const priority = s.priority ?? DEFAULTS.priority;
-  const maxAttempts = s.maxAttempts ?? defaults.maxAttempts;
-  const timeoutMs = s.timeoutMs ?? defaults.timeoutMs;
+  const queued = opts.queueDefaults?.(queue);
+  const maxAttempts = s.maxAttempts ?? queued?.maxAttempts ?? defaults.maxAttempts;
+  const timeoutMs = s.timeoutMs ?? queued?.timeoutMs ?? defaults.timeoutMs;
   const idempotencyKey = s.idempotencyKey ?? null;
   const payloadHash =
     idempotencyKey === null && !opts.hash

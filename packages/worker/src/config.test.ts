@@ -16,6 +16,14 @@ describe("worker configuration", () => {
     // Unset: the worker waits one lease length for a timed-out handler that ignores its signal.
     expect(env.WORKER_TIMEOUT_GRACE_MS).toBeUndefined();
     expect(parseWorkerEnv({ WORKER_TIMEOUT_GRACE_MS: "5000" }).WORKER_TIMEOUT_GRACE_MS).toBe(5000);
+    expect(env.SCHEDULER_INTERVAL_MS).toBe(1000);
+    expect(env.SCHEDULE_MISSED_AFTER_MS).toBe(60_000);
+  });
+
+  it("bounds the schedule settings", () => {
+    expect(parseWorkerEnv({ SCHEDULER_INTERVAL_MS: "250" }).SCHEDULER_INTERVAL_MS).toBe(250);
+    expect(() => parseWorkerEnv({ SCHEDULER_INTERVAL_MS: "0" })).toThrowError(/SCHEDULER_INTERVAL_MS/);
+    expect(() => parseWorkerEnv({ SCHEDULE_MISSED_AFTER_MS: "10" })).toThrowError(/SCHEDULE_MISSED_AFTER_MS/);
   });
 
   it("parses lists, numbers and booleans from strings", () => {

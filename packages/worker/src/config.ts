@@ -69,6 +69,13 @@ export const WorkerEnv = z.object({
    * every event still in Postgres first, `now` only events written from then on. Default "retained".
    */
   EVENTS_RELAY_START: z.enum(["retained", "now"]).default("retained"),
+  /** How often the maintenance leader looks for due schedule ticks, in ms. Default 1000. */
+  SCHEDULER_INTERVAL_MS: int(50, 60_000).default(1000),
+  /**
+   * A schedule tick the leader reaches later than this after its time counts as missed (the schedule's
+   * missed-runs policy decides what happens); sooner, it is fired late. In ms. Default 60000.
+   */
+  SCHEDULE_MISSED_AFTER_MS: int(1000, 86_400_000).default(60_000),
   /** Port of the worker's /health and /metrics listener; 0 turns it off. Default 9464. */
   WORKER_METRICS_PORT: int(0, 65_535).default(9464),
   /** pino level. Default "info". */

@@ -1,14 +1,14 @@
 import { dirname } from "node:path";
 import type { EventSink } from "@astraeus/core";
-import { createStore, SqlFileStore, schemaStatus } from "@astraeus/db";
+import { createStore, SqlFileStore, SqlScheduleStore, schemaStatus } from "@astraeus/db";
 import { createDispatcher } from "@astraeus/dispatch";
-import { FileService, FileSweep } from "@astraeus/engine";
+import { createEngine, FileService, FileSweep, Scheduler } from "@astraeus/engine";
 import { filesSettings, objectStoreFromEnv } from "@astraeus/storage";
 import pino from "pino";
 import { BUILTIN_JOBS } from "./builtins.ts";
 import { parseWorkerEnv, type WorkerEnv } from "./config.ts";
 import type { ResolvedDefinition } from "./define.ts";
-import { relayMetrics, serveWorkerMetrics, workerMetrics } from "./metrics.ts";
+import { relayMetrics, scheduleMetrics, serveWorkerMetrics, workerMetrics } from "./metrics.ts";
 import { createWorker, type Worker } from "./runtime.ts";
 
 export interface RunningWorker {
@@ -71,6 +71,23 @@ export async function startWorkerProcess(
   const metrics = workerMetrics(env.MAX_CONCURRENT_JOBS);
   const onRelay = eventSink ? relayMetrics(metrics.registry) : undefined;
   const leaseMs = Math.round(env.WORKER_LEASE_TTL_SECONDS * 1000);
+  // The maintenance leader fires schedules through the ordinary submit path. A schedule's job was checked
+  // against the API's limits when it was written, so this process sets no payload ceiling of its own.
+  const scheduler = new Scheduler(
+    new SqlScheduleStore(store.db),
+    createEngine({
+      store,
+      dispatcher,
+      submission: { maxPayloadBytes: Number.MAX_SAFE_INTEGER },
+      logger: log,
+    }),
+    {
+      intervalMs: env.SCHEDULER_INTERVAL_MS,
+      missedAfterMs: env.SCHEDULE_MISSED_AFTER_MS,
+      onPass: scheduleMetrics(metrics.registry),
+      logger: log,
+    },
+  );
   const worker = createWorker({
     store,
     dispatcher,
@@ -93,7 +110,7 @@ export async function startWorkerProcess(
       relayIntervalMs: env.EVENTS_RELAY_INTERVAL_MS,
       relayStart: env.EVENTS_RELAY_START,
       ...(onRelay ? { onRelay } : {}),
-      units: [fileSweep],
+      leaderTasks: [scheduler, fileSweep],
     },
     files,
     logger: log,

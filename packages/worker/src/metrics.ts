@@ -1,5 +1,5 @@
 import { createServer, type Server } from "node:http";
-import type { RelayReport } from "@astraeus/engine";
+import type { RelayReport, SchedulerReport } from "@astraeus/engine";
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 import type { WorkerObserver } from "./runtime.ts";
 
@@ -24,6 +24,38 @@ export function relayMetrics(registry: Registry): (r: RelayReport) => void {
     relayed.inc(r.relayed);
     if (r.error !== undefined) failures.inc();
     lag.set(r.lagMs / 1000);
+  };
+}
+
+/** Counters of the schedule firer, on the worker's registry (only the maintenance leader moves them). */
+export function scheduleMetrics(registry: Registry): (r: SchedulerReport) => void {
+  const fires = new Counter({
+    name: "astraeus_schedule_fires_total",
+    help: "Schedule ticks fired: submitted (a new job) or refired (a repeated fire that found the tick's job)",
+    labelNames: ["result"],
+    registers: [registry],
+  });
+  const misses = new Counter({
+    name: "astraeus_schedule_misses_total",
+    help: "Schedule ticks without a job of their own: missed (no leader in time), overlap (previous run unfinished), refused (job no longer valid)",
+    labelNames: ["reason"],
+    registers: [registry],
+  });
+  const errors = new Counter({
+    name: "astraeus_schedule_fire_errors_total",
+    help: "Schedule submits that failed and stay pending for the next pass",
+    registers: [registry],
+  });
+  // Every series exists from the start, so rates and alerts see 0 rather than nothing.
+  for (const result of ["submitted", "refired"]) fires.inc({ result }, 0);
+  for (const reason of ["missed", "overlap", "refused"]) misses.inc({ reason }, 0);
+  return (r) => {
+    fires.inc({ result: "submitted" }, r.fired);
+    fires.inc({ result: "refired" }, r.refired);
+    misses.inc({ reason: "missed" }, r.missed);
+    misses.inc({ reason: "overlap" }, r.overlapSkipped);
+    misses.inc({ reason: "refused" }, r.refused);
+    errors.inc(r.errors);
   };
 }
 

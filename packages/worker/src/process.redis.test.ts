@@ -1,68 +1,21 @@
-import { type ChildProcess, spawn } from "node:child_process";
-import { fileURLToPath } from "node:url";
 import { freePort } from "@astraeus/db/testing";
 import { FakeAws, type SqsBatchEntry, sqsAccepted } from "@astraeus/functions/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
 import { defineJob } from "./define.ts";
-import { createHarness, type Harness, REDIS_URL, waitFor } from "./testing/harness.ts";
+import { createHarness, type Harness, waitFor } from "./testing/harness.ts";
+import { killChildren, spawnWorker as spawnOn } from "./testing/processes.ts";
 
-const FIXTURE = fileURLToPath(new URL("./testing/fixture-worker.ts", import.meta.url));
-const ROOT = fileURLToPath(new URL("../../..", import.meta.url));
+const spawnWorker = (queue: string, env: Record<string, string>, on: Harness = h) => spawnOn(on, queue, env);
 
 let h: Harness;
-const children: ChildProcess[] = [];
 beforeAll(async () => {
   h = await createHarness("process");
 });
 afterAll(async () => {
-  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill("SIGKILL");
+  killChildren();
   await h?.close();
 });
-
-interface Child {
-  proc: ChildProcess;
-  started: Set<string>;
-  exited: Promise<number | null>;
-}
-
-function spawnWorker(queue: string, env: Record<string, string>, on: Harness = h): Child {
-  // `node --import tsx` runs the worker in this very process (the tsx CLI would fork a child that a
-  // SIGKILL of the parent leaves running).
-  const proc = spawn(process.execPath, ["--import", "tsx", FIXTURE], {
-    cwd: ROOT,
-    env: {
-      ...process.env,
-      DATABASE_URL: on.db.url,
-      REDIS_URL,
-      REDIS_PREFIX: on.prefix,
-      WORKER_QUEUES: queue,
-      MAINTENANCE_ENABLED: "false",
-      WORKER_METRICS_PORT: "0",
-      LOG_LEVEL: process.env.DEBUG_CHILD ? "info" : "warn",
-      ...env,
-    },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  children.push(proc);
-  const started = new Set<string>();
-  let buf = "";
-  proc.stdout?.on("data", (d: Buffer) => {
-    if (process.env.DEBUG_CHILD) process.stderr.write(d);
-    buf += d.toString();
-    for (let i = buf.indexOf("\n"); i >= 0; i = buf.indexOf("\n")) {
-      const line = buf.slice(0, i);
-      buf = buf.slice(i + 1);
-      const m = /^STARTED (\S+) (\d+)$/.exec(line);
-      if (m?.[1]) started.add(m[1]);
-    }
-  });
-  proc.stderr?.on("data", (d: Buffer) => {
-    if (process.env.DEBUG_CHILD) process.stderr.write(d);
-  });
-  const exited = new Promise<number | null>((resolve) => proc.on("exit", (code) => resolve(code)));
-  return { proc, started, exited };
-}
 
 /** The in-test worker's version of `test.hold`: finishes at once, so it shows where a job ran. */
 const quickHold = defineJob({

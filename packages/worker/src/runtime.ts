@@ -16,6 +16,7 @@ import {
   type Logger,
   Maintenance,
   type MaintenanceOptions,
+  QueueSettingsCache,
   silentLogger,
 } from "@astraeus/engine";
 import { BUILTIN_JOBS } from "./builtins.ts";
@@ -60,6 +61,13 @@ export interface WorkerOptions {
   timeoutGraceMs?: number;
   /** Worker id shown in leases and `GET /v1/workers`. Default `worker-<random>` (see defaultWorkerId). */
   id?: string;
+  /**
+   * How often a limited queue (global concurrency or rate limit) is asked for work when nothing else says
+   * it has room, in ms; a job of it finishing here asks at once. Default 250.
+   */
+  limitedPollMs?: number;
+  /** How often queue settings (pause, limits, defaults) are read again, in ms. Default 1000. */
+  queueSettingsRefreshMs?: number;
   /** Run the maintenance loop (only the elected leader acts). Default true. */
   maintenance?: boolean | Partial<MaintenanceOptions>;
   completion?: Partial<CompletionOptions>;
@@ -139,6 +147,13 @@ export class Worker implements ContextHost {
   private unsubscribeCancel: (() => void) | null = null;
   private readonly startedAt = new Date().toISOString();
   private lastPoll = 0;
+  private readonly limitedPollMs: number;
+  private readonly settings: QueueSettingsCache;
+  private unsubscribeSettings: (() => void) | null = null;
+  /** This worker's queues not paused: the streams it reads (all of them while no queue is restricted). */
+  private readable: string[];
+  /** This worker's limited queues, each with when it may next be asked for work (ms since the epoch). */
+  private readonly limitedDue = new Map<string, number>();
   private lastHeartbeat = Date.now();
   private readonly observer: WorkerObserver;
   private readonly files: FileService | null;
@@ -155,12 +170,18 @@ export class Worker implements ContextHost {
     this.leaseMs = opts.leaseMs ?? 30_000;
     this.heartbeatMs = opts.heartbeatMs ?? Math.floor(this.leaseMs / 3);
     this.batchSize = opts.batchSize ?? 200;
+    this.limitedPollMs = opts.limitedPollMs ?? 250;
+    this.readable = this.queues;
     this.blockMs = opts.blockMs ?? 1000;
     this.timeoutGraceMs = opts.timeoutGraceMs ?? this.leaseMs;
     this.drainGraceMs = opts.drainGraceMs ?? 25_000;
     this.id = opts.id ?? defaultWorkerId();
     this.log = opts.logger ?? silentLogger;
     this.observer = opts.observer ?? {};
+    this.settings = new QueueSettingsCache(this.store, {
+      refreshMs: opts.queueSettingsRefreshMs ?? 1000,
+      logger: this.log,
+    });
     this.completions = new CompletionBuffer(
       this.store,
       (f) => this.afterFlush(f),
@@ -182,6 +203,8 @@ export class Worker implements ContextHost {
       const a = this.active.get(id);
       if (a) this.abort(a, "cancelled");
     });
+    this.unsubscribeSettings = this.settings.onChange(() => this.applySettings());
+    await this.settings.start();
     await this.recordSelf();
     this.heartbeatTimer = setInterval(() => void this.heartbeat(), this.heartbeatMs);
     this.maintenance?.start();
@@ -197,9 +220,32 @@ export class Worker implements ContextHost {
         continue;
       }
       const want = Math.min(free, this.batchSize);
+      let blockMs = this.blockMs;
+      if (this.limitedDue.size > 0) {
+        const due = this.dueLimitedQueue();
+        if (typeof due === "string") {
+          this.reserved += want;
+          const p: Promise<void> = this.claimLimited(due, want).finally(() => {
+            this.reserved -= want;
+            claims.delete(p);
+            this.wakeSlot();
+          });
+          claims.add(p);
+          continue;
+        }
+        blockMs = Math.max(1, Math.min(blockMs, due - Date.now()));
+        if (this.readable.length === 0) {
+          await Promise.race([this.pause(blockMs), this.waitForSlot()]);
+          continue;
+        }
+      } else if (this.readable.length === 0) {
+        // Every queue of this worker is paused: wait for a resume (the settings are read again meanwhile).
+        await Promise.race([this.pause(this.blockMs), this.waitForSlot()]);
+        continue;
+      }
       let deliveries: Delivery[] = [];
       try {
-        deliveries = await this.dispatcher.read(this.id, this.queues, want, this.blockMs);
+        deliveries = await this.dispatcher.read(this.id, this.readable, want, blockMs);
       } catch (err) {
         this.log.warn({ err: String(err) }, "stream read failed; polling Postgres");
       }
@@ -222,7 +268,7 @@ export class Worker implements ContextHost {
       if (Date.now() - this.lastPoll >= this.blockMs) {
         this.lastPoll = Date.now();
         try {
-          const jobs = await this.store.claimNext(this.queues, want, this.claimOpts());
+          const jobs = await this.store.claimNext(this.readable, want, this.claimOpts());
           for (const job of jobs) this.startJob(job);
         } catch (err) {
           this.log.error({ err: String(err) }, "claim from Postgres failed");
@@ -237,7 +283,9 @@ export class Worker implements ContextHost {
     return { workerId: this.id, leaseMs: this.leaseMs, types: this.types };
   }
 
-  private async claimDelivered(deliveries: Delivery[]): Promise<void> {
+  private async claimDelivered(given: Delivery[]): Promise<void> {
+    const deliveries = this.settings.restricted.size > 0 ? await this.sortRestricted(given) : given;
+    if (deliveries.length === 0) return;
     let jobs: ClaimedJob[];
     try {
       jobs = await this.store.claimByIds(
@@ -254,6 +302,67 @@ export class Worker implements ContextHost {
     this.dispatcher
       .ack(deliveries)
       .catch((err: unknown) => this.log.warn({ err: String(err) }, "ack failed"));
+  }
+
+  /**
+   * Hints of a paused queue go back to its stream for when it is resumed (this worker stops reading it);
+   * hints of a limited queue only say it has work, which its limited claim takes. The rest are claimed.
+   */
+  private async sortRestricted(deliveries: Delivery[]): Promise<Delivery[]> {
+    const plain: Delivery[] = [];
+    const paused: Delivery[] = [];
+    const limited: Delivery[] = [];
+    for (const d of deliveries) {
+      if (!this.settings.restricted.has(d.queue)) plain.push(d);
+      else if (this.settings.get(d.queue).paused) paused.push(d);
+      else {
+        limited.push(d);
+        if (this.limitedDue.has(d.queue)) this.limitedDue.set(d.queue, 0);
+      }
+    }
+    if (paused.length > 0) await this.handBack(paused);
+    if (limited.length > 0) this.dispatcher.ack(limited).catch(() => {});
+    return plain;
+  }
+
+  /** A limited queue that may be asked now, else when the next one may (ms since the epoch). */
+  private dueLimitedQueue(): string | number {
+    const now = Date.now();
+    let next = Number.POSITIVE_INFINITY;
+    for (const [queue, at] of this.limitedDue) {
+      if (at <= now) return queue;
+      if (at < next) next = at;
+    }
+    return next;
+  }
+
+  private async claimLimited(queue: string, want: number): Promise<void> {
+    // Until the answer, nobody asks this queue again.
+    this.limitedDue.set(queue, Number.POSITIVE_INFINITY);
+    let next = Date.now() + this.limitedPollMs;
+    try {
+      const r = await this.store.claimLimited(queue, want, this.claimOpts());
+      for (const job of r.jobs) this.startJob(job);
+      // A full answer may mean more is ready at once; a rate limit says when the next start may come.
+      if (r.jobs.length >= want) next = Date.now();
+      else if (r.retryAt) next = r.retryAt.getTime();
+    } catch (err) {
+      this.log.error({ err: String(err), queue }, "claim of a limited queue failed");
+    }
+    if (this.limitedDue.has(queue)) this.limitedDue.set(queue, next);
+  }
+
+  /** After the settings changed: which streams to read, which queues to claim limited. */
+  private applySettings(): void {
+    const restricted = this.settings.restricted;
+    this.readable =
+      restricted.size === 0 ? this.queues : this.queues.filter((q) => !this.settings.get(q).paused);
+    for (const q of this.queues) {
+      const limited = restricted.has(q) && !this.settings.get(q).paused;
+      if (limited && !this.limitedDue.has(q)) this.limitedDue.set(q, 0);
+      if (!limited) this.limitedDue.delete(q);
+    }
+    this.wakeSlot();
   }
 
   private async handBack(deliveries: Delivery[]): Promise<void> {
@@ -452,6 +561,11 @@ export class Worker implements ContextHost {
   }
 
   private afterFlush(finished: FinishedJob[]): void {
+    if (this.limitedDue.size > 0) {
+      // A limited queue's slot came free: ask it again now.
+      for (const f of finished)
+        if (this.limitedDue.get(f.queue) !== undefined) this.limitedDue.set(f.queue, 0);
+    }
     const again = finished.filter((f) => f.dispatchNow).map((f) => ({ id: f.id, queue: f.queue }));
     if (again.length > 0) this.dispatcher.dispatch(again).catch(() => {});
     const dead = finished.filter((f) => f.to === "dead").length;
@@ -529,6 +643,8 @@ export class Worker implements ContextHost {
     for (const a of [...this.active.values()]) this.abort(a, "released");
     await this.completions.drain(Math.max(deadline - Date.now(), FINAL_WRITE_MS));
     if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
+    this.settings.stop();
+    this.unsubscribeSettings?.();
     this.unsubscribeCancel?.();
     await this.maintenance?.stop();
     await this.dispatcher.removeWorker(this.id).catch(() => {});

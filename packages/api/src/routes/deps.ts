@@ -1,4 +1,4 @@
-import type { Engine } from "@astraeus/engine";
+import type { Engine, ScheduleService } from "@astraeus/engine";
 import type { Logger } from "pino";
 import type { ApiKeyStore } from "../auth/keys.ts";
 import type { AppConfig } from "../config.ts";
@@ -7,6 +7,7 @@ import type { Metrics } from "../metrics.ts";
 /** What route modules use; assembled once by createApp. */
 export interface RouteDeps {
   engine: Engine;
+  schedules: ScheduleService;
   keys: ApiKeyStore;
   config: AppConfig;
   metrics: Metrics;

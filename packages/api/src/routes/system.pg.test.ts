@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createApp } from "../app.ts";
 import { ApiKeyStore } from "../auth/keys.ts";
 import { MemoryRateLimiter } from "../ratelimit/memory.ts";
+import { createScheduleService } from "../schedules.ts";
 import { eventually, setupTestApi, type TestApi } from "../test-support.ts";
 
 let t: TestApi;
@@ -39,6 +40,7 @@ describe("GET /health and /ready", () => {
     try {
       const app = createApp({
         engine,
+        schedules: createScheduleService(store.db),
         keys: new ApiKeyStore(store.db),
         rateLimiter: new MemoryRateLimiter(),
         logger: pino({ level: "silent" }),

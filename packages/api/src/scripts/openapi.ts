@@ -9,6 +9,7 @@ import pino from "pino";
 import { createApp, openApiDocument } from "../app.ts";
 import { ApiKeyStore } from "../auth/keys.ts";
 import { MemoryRateLimiter } from "../ratelimit/memory.ts";
+import { createScheduleService } from "../schedules.ts";
 
 export const OPENAPI_PATH = fileURLToPath(new URL("../../../../docs/openapi.json", import.meta.url));
 
@@ -19,6 +20,7 @@ export async function buildOpenApiDocument(): Promise<Record<string, unknown>> {
   try {
     const app = createApp({
       engine,
+      schedules: createScheduleService(store.db),
       keys: new ApiKeyStore(store.db),
       rateLimiter: new MemoryRateLimiter(),
       logger: pino({ level: "silent" }),

@@ -6,6 +6,7 @@ import { jobCommands } from "./jobs.ts";
 import { keyCommands } from "./keys.ts";
 import { listCommands } from "./list.ts";
 import { queueCommands } from "./queues.ts";
+import { scheduleCommands } from "./schedules.ts";
 import { workerCommands } from "./workers.ts";
 
 export const COMMAND_MODULES: readonly CommandModule[] = [
@@ -15,4 +16,5 @@ export const COMMAND_MODULES: readonly CommandModule[] = [
   queueCommands,
   workerCommands,
   keyCommands,
+  scheduleCommands,
 ];

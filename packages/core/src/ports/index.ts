@@ -5,5 +5,6 @@ export * from "./leadership.ts";
 export * from "./leases.ts";
 export * from "./outbox.ts";
 export * from "./queues.ts";
+export * from "./schedules.ts";
 export * from "./store.ts";
 export * from "./sweeps.ts";
