@@ -28,16 +28,11 @@ export async function insertReferencingFiles(
       refs.push({ jobId: r.id, fileId, position });
     });
   });
-  const res = await files.repo.insertJobsWithFiles(
-    rows,
-    refs,
-    new Date(Date.now() + files.settings.retentionMs),
-    allOrNothing ? { allOrNothing } : undefined,
-  );
+  const res = await files.repo.insertJobsWithFiles(rows, refs, allOrNothing ? { allOrNothing } : undefined);
   if ("outcome" in res) return res.outcome;
   const issues: Issue[] = res.unusable.map((u) => ({
     path: `${prefix(index.get(u.jobId) ?? 0)}files.${u.position}`,
-    message: `file ${u.fileId} does not exist for this tenant or is not ready (upload not completed)`,
+    message: `file ${u.fileId} does not exist for this tenant, is not ready (upload not completed) or has expired`,
   }));
   throw new AppError("validation_failed", "the job references files it cannot use", { issues });
 }

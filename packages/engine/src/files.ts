@@ -24,7 +24,7 @@ export interface FileSettings {
   maxPresignedUploadBytes: number;
   /** Lifetime of presigned URLs, in seconds. Default 900. */
   presignTtlSeconds: number;
-  /** A ready file no retained job references is deleted this long after its upload or last use. Default 7 days. */
+  /** A ready file is deleted this long after its upload, once no retained job references it. Default 7 days. */
   retentionMs: number;
   /** A pending upload older than this is abandoned (swept). Default 24 h. */
   pendingTtlMs: number;

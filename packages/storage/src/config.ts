@@ -47,8 +47,8 @@ export const FilesEnvShape = {
   /** Lifetime of presigned upload and download URLs, in seconds. Default 900. */
   FILES_PRESIGN_TTL_SECONDS: z.preprocess(blank, int(1, 604_800).default(FILES_DEFAULTS.presignTtlSeconds)),
   /**
-   * Days a file is kept after its upload (or its last attachment to a job) once no job still retained
-   * references it. Default 7.
+   * Days a file is kept after its upload; past that it is deleted once no job still retained references
+   * it (and can no longer be attached to new jobs). Default 7.
    */
   FILES_RETENTION_DAYS: z.preprocess(
     blank,

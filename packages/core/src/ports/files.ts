@@ -98,14 +98,13 @@ export interface FileRepository {
   deleteFileRows(ids: readonly string[]): Promise<void>;
   /**
    * Inserts jobs that reference files, in one transaction: every referenced file must be the job's
-   * tenant's and ready (its expiry is pushed out to `expiresAt` at the latest, which also keeps a sweep
-   * running at the same moment off it). Returns the references that were not usable (nothing is written
-   * then) or the insert's outcome; with `allOrNothing`, a set of keyed jobs lands whole or not at all.
+   * tenant's, ready, and more than a minute from its expiry (so the sweep can never take a file as it is
+   * attached). Returns the references that were not usable (nothing is written then) or the insert's
+   * outcome; with `allOrNothing`, a set of keyed jobs lands whole or not at all.
    */
   insertJobsWithFiles(
     jobs: readonly NewJob[],
     refs: readonly FileReference[],
-    expiresAt: Date,
     opts?: InsertOptions,
   ): Promise<{ unusable: FileReference[] } | { outcome: InsertOutcome }>;
 }

@@ -51,19 +51,16 @@ class Partial extends Error {
   }
 }
 
-// Locks the referenced rows in id order (two submits sharing files cannot deadlock) and pushes their
-// expiry out: a new row version, so a sweep that read the row before this commits rechecks it and skips it.
+// Locks the referenced rows (FOR SHARE, in id order: two submits sharing files cannot deadlock). A file
+// within a minute of its expiry is not attachable: the sweep only takes rows already expired and skips
+// locked ones, so a file it could take is never one a submit has just attached (the submit either holds
+// the row lock, or committed its link over a minute before the sweep's statement began).
 const ATTACH_SQL = `
-WITH wanted AS (
-  SELECT f.id FROM files f
-  JOIN unnest($1::uuid[], $2::text[]) AS u(id, tenant) ON f.id = u.id AND f.tenant = u.tenant
-  WHERE f.state = 'ready'
-  ORDER BY f.id
-  FOR UPDATE OF f
-)
-UPDATE files SET expires_at = GREATEST(files.expires_at, $3::timestamptz), updated_at = now()
-FROM wanted WHERE files.id = wanted.id
-RETURNING files.id`;
+SELECT f.id FROM files f
+JOIN unnest($1::uuid[], $2::text[]) AS u(id, tenant) ON f.id = u.id AND f.tenant = u.tenant
+WHERE f.state = 'ready' AND f.expires_at > now() + interval '1 minute'
+ORDER BY f.id
+FOR SHARE OF f`;
 
 const LINK_SQL = `
 INSERT INTO job_files (job_id, file_id, tenant, role, position)
@@ -74,7 +71,7 @@ ON CONFLICT DO NOTHING`;
 // A file goes when it has expired and no job still in Postgres references it (jobs are pruned after their
 // retention, so "referenced by a retained job" is exactly "has a link whose job row exists"). Pending rows
 // past their expiry are abandoned uploads. SKIP LOCKED: a row a submit is attaching right now is left for
-// the next sweep (the submit pushes its expiry out anyway).
+// the next sweep (which then sees the submit's link).
 const EXPIRE_SQL = `
 WITH doomed AS (
   SELECT f.id FROM files f
@@ -234,7 +231,6 @@ export class SqlFileStore implements FileRepository, FileSweepStore {
   async insertJobsWithFiles(
     jobs: readonly NewJob[],
     refs: readonly FileReference[],
-    expiresAt: Date,
     opts: InsertOptions = {},
   ): Promise<{ unusable: FileReference[] } | { outcome: InsertOutcome }> {
     const tenantOf = new Map(jobs.map((j) => [j.id, j.tenant]));
@@ -248,7 +244,7 @@ export class SqlFileStore implements FileRepository, FileSweepStore {
     }
     try {
       return await this.db.transaction(async (tx: SqlExecutor) => {
-        const attached = await tx.query<{ id: string }>(ATTACH_SQL, [ids, tenants, expiresAt.toISOString()]);
+        const attached = await tx.query<{ id: string }>(ATTACH_SQL, [ids, tenants]);
         const ok = new Set(attached.map((r) => String(r.id)));
         // One tenant per call in practice (a submit is one tenant's), so the id alone identifies the row.
         const unusable = refs.filter((r) => !ok.has(r.fileId));
