@@ -455,10 +455,14 @@ describe.each(["postgres", "pglite"] as const)("files on %s", (kind) => {
     it("a file expired or within a minute of its expiry cannot be attached (the sweep may take it)", async () => {
       const tenant = unique("soon");
       const f = await files.upload(tenant, source(Buffer.from("soon")), { name: "s", contentType: "t/p" });
-      await store.db.query("UPDATE files SET expires_at = now() + interval '30 seconds' WHERE id = $1", [f.id]);
+      await store.db.query("UPDATE files SET expires_at = now() + interval '30 seconds' WHERE id = $1", [
+        f.id,
+      ]);
       const err = await thrown(engine.submit(tenant, { type: "echo", payload: {}, files: [f.id] }));
       expect(err.details.issues).toEqual([{ path: "files.0", message: expect.stringContaining("expired") }]);
-      await store.db.query("UPDATE files SET expires_at = now() + interval '2 minutes' WHERE id = $1", [f.id]);
+      await store.db.query("UPDATE files SET expires_at = now() + interval '2 minutes' WHERE id = $1", [
+        f.id,
+      ]);
       await engine.submit(tenant, { type: "echo", payload: {}, files: [f.id] });
     });
 
