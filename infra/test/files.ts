@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { DEFAULT_RETRY, LIMITS } from "../../packages/core/src/index.ts";
 import { FILE_LIFETIME_LIMITS, maxFileLifetimeDays, PRESETS } from "../../stacks/config.ts";
 import { container, roleStatements } from "./services.ts";
-import { only, resources, type Stage, template, text } from "./templates.ts";
+import { only, props, resources, type Stage, template, text } from "./templates.ts";
 
 const actions = (s: { Action: string | string[] }) =>
   (Array.isArray(s.Action) ? s.Action : [s.Action]).sort();
@@ -70,8 +70,7 @@ export function filesSuite(): void {
 
     it("refuses every request without TLS, and TLS below 1.2", () => {
       const [, policy] = only(resources(stage, "Files", "AWS::S3::BucketPolicy"), "bucket policy");
-      const statements = (policy.Properties?.PolicyDocument as { Statement: Record<string, unknown>[] })
-        .Statement;
+      const statements = (props(policy).PolicyDocument as { Statement: Record<string, unknown>[] }).Statement;
       expect(statements).toEqual(
         expect.arrayContaining([
           expect.objectContaining({
