@@ -35,6 +35,12 @@ export const FilesEnvShape = {
   FILES_S3_ENDPOINT: z.preprocess(blank, z.url().optional()),
   /** Path-style bucket URLs (MinIO and most S3-compatible stores need it). Default false. */
   FILES_S3_FORCE_PATH_STYLE: z.preprocess(blank, bool.default(false)),
+  /**
+   * Static credentials for an S3-compatible store (MinIO). Unset: the AWS SDK's own chain (the task role in
+   * AWS, AWS_* variables or a profile elsewhere).
+   */
+  FILES_S3_ACCESS_KEY_ID: z.preprocess(blank, z.string().min(1).optional()),
+  FILES_S3_SECRET_ACCESS_KEY: z.preprocess(blank, z.string().min(1).optional()),
   /** Endpoint written into presigned URLs, when clients reach the store elsewhere. Default FILES_S3_ENDPOINT. */
   FILES_S3_PRESIGN_ENDPOINT: z.preprocess(blank, z.url().optional()),
   /** Largest file accepted through the API (streamed), in bytes. Default 1073741824 (1 GiB). */

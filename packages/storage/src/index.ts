@@ -23,8 +23,14 @@ export type OwnedObjectStore = ObjectStore & { close?(): void };
  */
 export async function objectStoreFromEnv(env: FilesEnv, dataDir: string): Promise<OwnedObjectStore> {
   if (env.FILES_STORE === "local") return new LocalObjectStore(filesDir(env, dataDir));
-  if (!env.FILES_S3_BUCKET)
+  if (!env.FILES_S3_BUCKET) {
     throw new Error("invalid configuration:\n  FILES_S3_BUCKET: required with FILES_STORE=s3");
+  }
+  if (Boolean(env.FILES_S3_ACCESS_KEY_ID) !== Boolean(env.FILES_S3_SECRET_ACCESS_KEY)) {
+    throw new Error(
+      "invalid configuration:\n  FILES_S3_ACCESS_KEY_ID, FILES_S3_SECRET_ACCESS_KEY: give both or neither",
+    );
+  }
   const { S3ObjectStore } = await import("./s3.ts");
   return new S3ObjectStore({
     bucket: env.FILES_S3_BUCKET,
@@ -32,5 +38,13 @@ export async function objectStoreFromEnv(env: FilesEnv, dataDir: string): Promis
     ...(env.FILES_S3_ENDPOINT ? { endpoint: env.FILES_S3_ENDPOINT } : {}),
     forcePathStyle: env.FILES_S3_FORCE_PATH_STYLE,
     ...(env.FILES_S3_PRESIGN_ENDPOINT ? { presignEndpoint: env.FILES_S3_PRESIGN_ENDPOINT } : {}),
+    ...(env.FILES_S3_ACCESS_KEY_ID && env.FILES_S3_SECRET_ACCESS_KEY
+      ? {
+          credentials: {
+            accessKeyId: env.FILES_S3_ACCESS_KEY_ID,
+            secretAccessKey: env.FILES_S3_SECRET_ACCESS_KEY,
+          },
+        }
+      : {}),
   });
 }
