@@ -316,7 +316,9 @@ describe("docker-compose.yml", () => {
     expect(strings(minio.volumes, "minio.volumes")).toEqual(["minio-data:/data"]);
     expect(Object.keys(obj(compose.volumes, "volumes"))).toContain("minio-data");
     expect(healthcheck("minio").test).toMatch(/mc ready local/);
-    expect(strings(minio.ports, "minio.ports")).toEqual(["127.0.0.1:${MINIO_PORT:-9000}:9000"]);
+    const ports = strings(minio.ports, "minio.ports");
+    expect(ports).toHaveLength(1);
+    expect(ports[0]).toMatch(/^127\.0\.0\.1:\$\{MINIO_PORT:-9000\}:9000$/);
     const bucket = service("minio-bucket");
     expect(String(bucket.image)).toMatch(/^minio\/mc:RELEASE\./);
     expect(strings(bucket.command, "minio-bucket.command").join(" ")).toMatch(
@@ -337,7 +339,7 @@ describe("docker-compose.yml", () => {
         FILES_STORE: "s3",
         FILES_S3_BUCKET: "astraeus-files",
         FILES_S3_ENDPOINT: "http://minio:9000",
-        FILES_S3_PRESIGN_ENDPOINT: "http://localhost:${MINIO_PORT:-9000}",
+        FILES_S3_PRESIGN_ENDPOINT: expect.stringMatching(/^http:\/\/localhost:\$\{MINIO_PORT:-9000\}$/),
         FILES_S3_FORCE_PATH_STYLE: "true",
         FILES_S3_ACCESS_KEY_ID: environment("minio").MINIO_ROOT_USER,
         FILES_S3_SECRET_ACCESS_KEY: environment("minio").MINIO_ROOT_PASSWORD,
