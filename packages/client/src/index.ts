@@ -7,13 +7,19 @@ export type {
   CompleteRequest,
   CreateApiKeyRequest,
   CreatedApiKey,
+  CreatedUpload,
+  CreateUploadRequest,
   FailRequest,
+  FileInfo,
+  FilePage,
+  FileRef,
   HeartbeatRequest,
   HeartbeatResponse,
   Job,
   JobEvent,
   JobPage,
   JobSubmission,
+  ListFilesParams,
   ListJobsParams,
   ListSchedulesParams,
   Problem,
@@ -40,4 +46,5 @@ export {
   type WaitOptions,
 } from "./client.ts";
 export { ApiError, WaitTimeoutError } from "./errors.ts";
+export { type DownloadOptions, FilesApi, type UploadOptions, type UploadSource } from "./files.ts";
 export { parseSse, type SseMessage } from "./sse.ts";
