@@ -13,6 +13,8 @@ export interface BuildTargetSpec {
   entries: Record<string, BuildEntry>;
   /** Packages read from disk at run time, copied to dist/node_modules although nothing imports them. */
   assets?: string[];
+  /** A Vite app package (its build.mjs) built into dist/<this path>/dist. */
+  console?: string;
 }
 
 export declare const TARGETS: { worker: BuildTargetSpec; api: BuildTargetSpec };

@@ -14,6 +14,7 @@
 //                                 imported lazily: only embedded mode loads it) and, for the API,
 //                                 swagger-ui-dist (static files /docs serves)
 //   packages/db/migrations        the SQL migrations, where db/src/migrate.ts looks for them (below)
+//   packages/console/dist         (API) the operator console, built by Vite, served at /console
 //
 // Workspace modules that use `import.meta.url` to find files next to their source see the URL they would
 // have at `dist/<their path in the repository>`; the files they read are copied there. This also keeps
@@ -31,7 +32,7 @@ import {
 } from "node:fs";
 import { createRequire, isBuiltin } from "node:module";
 import { dirname, join, relative, resolve, sep } from "node:path";
-import { fileURLToPath } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 
@@ -51,6 +52,8 @@ export const TARGETS = {
     },
     /** Not imported but read from disk at run time (createRequire(...).resolve in routes/system.ts). */
     assets: ["swagger-ui-dist"],
+    /** The console (packages/console) built into dist/<this>/dist, where routes/console.ts looks for it. */
+    console: "packages/console",
   },
 };
 
@@ -253,6 +256,11 @@ export async function buildTarget(name, outdirArg) {
   if (stray.length > 0) throw new Error(`${name}: unexpected external imports: ${stray.join(", ")}`);
   const packages = copyPackages(needed, outdir);
   for (const dir of COPY) cpSync(join(ROOT, dir), join(outdir, dir), { recursive: true });
+  if (target.console) {
+    // Vite runs from the console package (its devDependency), built straight into the API's dist.
+    const { buildConsole } = await import(pathToFileURL(join(ROOT, target.console, "build.mjs")).href);
+    await buildConsole({ outDir: join(outdir, target.console, "dist") });
+  }
   writeFileSync(
     join(outdir, "package.json"),
     `${JSON.stringify({ type: "module", private: true }, null, 2)}\n`,

@@ -1,11 +1,11 @@
 import { randomUUID } from "node:crypto";
-import { AppError, issuesFromZod } from "@astraeus/core";
-import type { SqlExecutor } from "@astraeus/db";
+import { AppError, type EventCounter, issuesFromZod, type Logger } from "@astraeus/core";
+import { SqlEventCounter, type SqlExecutor } from "@astraeus/db";
 import type { Engine, ScheduleService } from "@astraeus/engine";
 import { OpenAPIHono } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { routePath } from "hono/route";
-import pino, { type Logger } from "pino";
+import pino from "pino";
 import type { ApiKeyStore } from "./auth/keys.ts";
 import { type AppConfig, DEFAULT_APP_CONFIG } from "./config.ts";
 import { authenticate, rateLimit } from "./http/auth.ts";
@@ -16,9 +16,11 @@ import { DOCUMENT_INFO } from "./openapi.ts";
 import { toProblem } from "./problem.ts";
 import type { RateLimiter } from "./ratelimit/types.ts";
 import { adminRoutes } from "./routes/admin.ts";
+import { type ConsoleOptions, consoleRoutes } from "./routes/console.ts";
 import type { RouteDeps } from "./routes/deps.ts";
 import { fileRoutes } from "./routes/files.ts";
 import { jobRoutes } from "./routes/jobs.ts";
+import { meRoutes } from "./routes/me.ts";
 import { queueRoutes } from "./routes/queues.ts";
 import { scheduleRoutes } from "./routes/schedules.ts";
 import { streamRoutes } from "./routes/stream.ts";
@@ -39,10 +41,14 @@ export interface AppDeps {
   metrics?: Metrics;
   /** Named checks for /ready. Default: Postgres (`store.ping`) and dispatch (`dispatcher.ping`). */
   readiness?: Record<string, ReadinessCheck>;
-  /** The store's SQL executor, for cluster-wide job counters in /metrics. Default: none (counters stay 0). */
+  /** Where the cluster-wide job counters in /metrics are read (db's SqlEventCounter). Default: none (they stay 0). */
+  eventCounts?: EventCounter | null;
+  /** The store's SQL executor, wrapped in a SqlEventCounter when `eventCounts` is not given. Default: none. */
   db?: SqlExecutor | null;
   /** Aborting it ends long polls and SSE streams (graceful shutdown). Default: never aborted. */
   signal?: AbortSignal;
+  /** Serve the operator console (packages/console) built in this folder at /console. Default: not served. */
+  console?: ConsoleOptions | null;
 }
 
 const TARGETS: Record<string, string> = {
@@ -78,7 +84,7 @@ function asAvailability(err: unknown): unknown {
 }
 
 /** JSON lines for machines; `pretty` (the dev command on a terminal) renders them readable via pino-pretty. */
-export function defaultLogger(level = "info", pretty = false): Logger {
+export function defaultLogger(level = "info", pretty = false): pino.Logger {
   return pino({
     level,
     ...(pretty
@@ -96,7 +102,7 @@ export function createApp(deps: AppDeps): ApiApp {
   const config: AppConfig = { ...DEFAULT_APP_CONFIG, ...deps.config };
   const logger = deps.logger ?? defaultLogger();
   const metrics = deps.metrics ?? new Metrics();
-  metrics.attach(deps.engine.store, deps.db ?? null);
+  metrics.attach(deps.engine.store, deps.eventCounts ?? (deps.db ? new SqlEventCounter(deps.db) : null));
   const signal = deps.signal ?? new AbortController().signal;
   const readiness = deps.readiness ?? {
     postgres: () => deps.engine.store.ping(),
@@ -130,7 +136,7 @@ export function createApp(deps: AppDeps): ApiApp {
     const seconds = (performance.now() - started) / 1000;
     const route = routeLabel(c);
     metrics.httpDuration.observe(c.req.method, route, c.res.status, seconds);
-    if (logger.isLevelEnabled("debug")) {
+    if (logger.debug && logger.isLevelEnabled?.("debug") !== false) {
       logger.debug(
         { requestId, method: c.req.method, route, status: c.res.status, ms: Math.round(seconds * 1000) },
         "request",
@@ -164,6 +170,8 @@ export function createApp(deps: AppDeps): ApiApp {
     },
   });
 
+  if (deps.console) consoleRoutes(app, deps.console);
+
   app.use("/v1/*", authenticate(deps.keys));
   app.use(
     "/v1/*",
@@ -187,6 +195,7 @@ export function createApp(deps: AppDeps): ApiApp {
   scheduleRoutes(app, routeDeps);
   workerRoutes(app, routeDeps);
   adminRoutes(app, routeDeps);
+  meRoutes(app);
   fileRoutes(app, routeDeps);
   app.openAPIRegistry.registerComponent("securitySchemes", "bearer", {
     type: "http",

@@ -3,7 +3,7 @@
 import { TenantSchema } from "@astraeus/contract";
 import { DEFAULTS, JobTypeSchema, LIMITS, QueueNameSchema } from "@astraeus/core";
 import { databaseUrlFromEnv } from "@astraeus/db";
-import { redisUrlFromEnv } from "@astraeus/dispatch";
+import { DEFAULT_CONSUMER_GROUP, DEFAULT_REDIS_PREFIX, redisUrlFromEnv } from "@astraeus/dispatch";
 import { FilesEnvShape } from "@astraeus/storage";
 import { z } from "zod";
 import { API_KEY_RE } from "./auth/keys.ts";
@@ -25,9 +25,9 @@ export const EnvSchema = z.object({
   ASTRAEUS_DATA_DIR: z.string().min(1).default(".astraeus"),
   /** Redis URL; absent means in-process dispatch and in-memory rate limits. */
   REDIS_URL: z.preprocess(blankToUndefined, z.url().optional()),
-  REDIS_PREFIX: z.string().min(1).default("astraeus:"),
+  REDIS_PREFIX: z.string().min(1).default(DEFAULT_REDIS_PREFIX),
   /** The workers' consumer group (theirs is JOBS_CONSUMER_GROUP too): reconcile inspects its pending hints. */
-  JOBS_CONSUMER_GROUP: z.string().min(1).default("workers"),
+  JOBS_CONSUMER_GROUP: z.string().min(1).default(DEFAULT_CONSUMER_GROUP),
   /** Bootstrap admin key (Secrets Manager in AWS). At least 24 characters. */
   ASTRAEUS_ADMIN_KEY: z.preprocess(
     blankToUndefined,
@@ -63,6 +63,10 @@ export const EnvSchema = z.object({
   /** In embedded mode, run a worker with the built-in job types in this process. */
   EMBEDDED_WORKER: z.preprocess(blankToUndefined, bool.optional()).default(true),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+  /** Serve the operator console at /console. */
+  CONSOLE_ENABLED: z.preprocess(blankToUndefined, bool.optional()).default(true),
+  /** Folder of the built console. Default: the one built with the API (packages/console/dist). */
+  CONSOLE_DIR: z.preprocess(blankToUndefined, z.string().min(1).optional()),
   /** Longest a graceful shutdown waits for in-flight requests. */
   SHUTDOWN_GRACE_MS: int(0, 120_000).default(10_000),
   // Files (FILES_STORE, FILES_S3_*, limits and retention): shared with the worker (docs/files.md).

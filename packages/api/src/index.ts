@@ -14,5 +14,7 @@ export { Metrics, type MetricsOptions } from "./metrics.ts";
 export { MemoryRateLimiter, type MemoryRateLimiterOptions } from "./ratelimit/memory.ts";
 export { RedisRateLimiter, type RedisRateLimiterOptions } from "./ratelimit/redis.ts";
 export type { RateDecision, RateLimit, RateLimiter } from "./ratelimit/types.ts";
+export { CONSOLE_CSP, type ConsoleOptions, consoleBuilt, DEFAULT_CONSOLE_DIR } from "./routes/console.ts";
 export type { ReadinessCheck } from "./routes/system.ts";
+export { createScheduleService } from "./schedules.ts";
 export { type ApiServer, type BuildOptions, buildServer } from "./server.ts";

@@ -3,6 +3,7 @@ import type { AddressInfo } from "node:net";
 import { serve } from "@hono/node-server";
 import { defaultLogger } from "./app.ts";
 import { parseEnv } from "./config.ts";
+import { consoleBuilt } from "./routes/console.ts";
 import { buildServer } from "./server.ts";
 
 export async function main(opts: { dev?: boolean } = {}): Promise<void> {
@@ -24,9 +25,15 @@ export async function main(opts: { dev?: boolean } = {}): Promise<void> {
     const keyLine = api.bootstrap?.file
       ? `  Key      export ASTRAEUS_API_KEY=$(cat ${api.bootstrap.file})\n`
       : "";
+    const consoleLine =
+      api.consoleDir === null
+        ? ""
+        : consoleBuilt(api.consoleDir)
+          ? `  Console  ${base}/console/\n`
+          : "  Console  not built: pnpm --filter @astraeus/console build\n";
     process.stderr.write(
       `\nAstraeus is running (${mode}, ${env.REDIS_URL ? "Redis" : "in-process"} dispatch${api.worker ? ", worker in this process" : ""})\n` +
-        `  API      ${base}\n  Docs     ${base}/docs\n${keyLine}` +
+        `  API      ${base}\n${consoleLine}  Docs     ${base}/docs\n${keyLine}` +
         `  Try      curl -X POST ${base}/v1/jobs -H "Authorization: Bearer $ASTRAEUS_API_KEY" \\\n` +
         `             -H 'content-type: application/json' -d '{"payload":{"text":"asynchronous cloud workload"}}'\n\n`,
     );

@@ -1,8 +1,7 @@
 // Prometheus metrics. Request metrics are this process's own; job and queue metrics are read from
 // Postgres at scrape time (the workers that finish jobs are other processes), so they describe the whole
 // system: aggregate them across API instances with max(), not sum().
-import type { JobRepository } from "@astraeus/core";
-import type { SqlExecutor } from "@astraeus/db";
+import type { EventCounter, JobRepository } from "@astraeus/core";
 import { Counter, collectDefaultMetrics, Gauge, Registry } from "prom-client";
 import { RequestHistogram } from "./request-histogram.ts";
 
@@ -41,7 +40,7 @@ export class Metrics {
   private readonly oldestAge: Gauge<"queue">;
   private eventCursor: string | null = null;
   private eventHorizon: string | null = null;
-  private sources: { store: JobRepository; db: SqlExecutor | null } | null = null;
+  private sources: { store: JobRepository; events: EventCounter | null } | null = null;
   private readonly eventsPerScrape: number;
 
   constructor(opts: MetricsOptions = {}) {
@@ -90,9 +89,12 @@ export class Metrics {
     });
   }
 
-  /** Where job and queue metrics come from. Without it only request and submit metrics are exported. */
-  attach(store: JobRepository, db: SqlExecutor | null): void {
-    this.sources = { store, db };
+  /**
+   * Where queue metrics (`store`) and the job counters (`events`; null leaves them at 0) come from. Without
+   * it only request and submit metrics are exported.
+   */
+  attach(store: JobRepository, events: EventCounter | null): void {
+    this.sources = { store, events };
   }
 
   /** Renders the exposition text, refreshing the Postgres-derived metrics first. */
@@ -117,48 +119,32 @@ export class Metrics {
   // Counts job_events since the previous scrape. Events count only once the scrape after the one that
   // saw their id allocated comes round, so transactions still open at a scrape are not skipped.
   private async refreshEvents(): Promise<void> {
-    const db = this.sources?.db;
-    if (!db) return;
-    const [seq] = await db.query<{ last: string | null }>(
-      "SELECT coalesce(pg_sequence_last_value(pg_get_serial_sequence('job_events', 'id')), 0)::text AS last",
-    );
-    const current = seq?.last ?? "0";
+    const events = this.sources?.events;
+    if (!events) return;
+    const current = await events.lastEventId();
     if (this.eventCursor === null || this.eventHorizon === null) {
       this.eventCursor = current;
       this.eventHorizon = current;
       return;
     }
     if (BigInt(this.eventHorizon) > BigInt(this.eventCursor)) {
-      const rows = await db.query<{
-        queue: string | null;
-        type: string | null;
-        kind: string;
-        to_state: string | null;
-        n: number;
-        last: string;
-      }>(
-        `WITH ev AS (
-           SELECT id, job_id, kind, to_state FROM job_events
-           WHERE id > $1::bigint AND id <= $2::bigint ORDER BY id LIMIT $3
-         )
-         SELECT j.queue, j.type, ev.kind, ev.to_state::text AS to_state, count(*)::int AS n,
-                (SELECT max(id) FROM ev)::text AS last
-         FROM ev LEFT JOIN jobs j ON j.id = ev.job_id
-         GROUP BY j.queue, j.type, ev.kind, ev.to_state`,
-        [this.eventCursor, this.eventHorizon, this.eventsPerScrape],
+      const batch = await events.countEventsBetween(
+        this.eventCursor,
+        this.eventHorizon,
+        this.eventsPerScrape,
       );
-      let last = this.eventHorizon;
-      for (const r of rows) {
-        last = r.last;
-        for (const name of countersOf(r.kind, r.to_state)) {
+      let counted = 0;
+      for (const t of batch.tallies) {
+        counted += t.count;
+        for (const name of countersOf(t.kind, t.toState)) {
           this.eventCounters
             .get(name)
-            ?.inc({ queue: r.queue ?? "unknown", type: r.type ?? "unknown" }, Number(r.n));
+            ?.inc({ queue: t.queue ?? "unknown", type: t.type ?? "unknown" }, t.count);
         }
       }
       // A capped read resumes where it stopped; otherwise everything up to the horizon is counted.
-      const counted = rows.reduce((sum, r) => sum + Number(r.n), 0);
-      this.eventCursor = counted >= this.eventsPerScrape ? last : this.eventHorizon;
+      this.eventCursor =
+        counted >= this.eventsPerScrape ? (batch.last ?? this.eventHorizon) : this.eventHorizon;
     }
     this.eventHorizon = current;
   }

@@ -45,6 +45,8 @@ describe("the OpenAPI document", () => {
       ["get", "/v1/schedules/{id}"],
       ["patch", "/v1/schedules/{id}"],
       ["delete", "/v1/schedules/{id}"],
+      ["get", "/v1/throughput"],
+      ["get", "/v1/me"],
       ["post", "/v1/worker/claim"],
       ["post", "/v1/worker/heartbeat"],
       ["post", "/v1/worker/complete"],

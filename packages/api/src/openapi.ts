@@ -38,6 +38,10 @@ export const JobEventDoc = wire.JobEvent.extend({ data: JsonValue.nullable() }).
 export const EventListDoc = wire.EventList.extend({ events: z.array(JobEventDoc) }).openapi("EventList");
 export const QueueStatsDoc = oa(wire.QueueStats, "QueueStats");
 export const QueueListDoc = z.object({ queues: z.array(QueueStatsDoc) }).openapi("QueueList");
+export const QueueThroughputDoc = oa(wire.QueueThroughput, "QueueThroughput");
+export const ThroughputDoc = wire.Throughput.extend({ queues: z.array(QueueThroughputDoc) }).openapi(
+  "Throughput",
+);
 export const WorkerInfoDoc = wire.WorkerInfo.extend({
   host: oa(wire.WorkerInfo.shape.host, { description: "Admin keys only: absent for any other key" }),
   pid: oa(wire.WorkerInfo.shape.pid, { description: "Admin keys only: absent for any other key" }),
@@ -86,6 +90,7 @@ export const ApiKeyInfoDoc = oa(wire.ApiKeyInfo, "ApiKeyInfo");
 export const CreatedApiKeyDoc = oa(wire.CreatedApiKey, "CreatedApiKey");
 export const ApiKeyListDoc = z.object({ keys: z.array(ApiKeyInfoDoc) }).openapi("ApiKeyList");
 export const ReconcileReportDoc = oa(wire.ReconcileReport, "ReconcileReport");
+export const MeDoc = oa(wire.Me, "Me");
 
 export const FileDoc = oa(wire.FileInfo, "File");
 export const FilePageDoc = wire.FilePage.extend({ files: z.array(FileDoc) }).openapi("FilePage");
@@ -165,6 +170,7 @@ export const DOCUMENT_INFO = {
     { name: "workers", description: "Live workers and the HTTP worker protocol" },
     { name: "files", description: "Job inputs and outputs: upload, download, list, delete" },
     { name: "admin", description: "API keys and maintenance (admin scope)" },
+    { name: "auth", description: "The calling API key: who it is and what it may do" },
     { name: "system", description: "Health, readiness, metrics and this document" },
   ],
 } as const;

@@ -1,12 +1,19 @@
 // Assembles a running API from its configuration: store, dispatcher, engine, keys, rate limiter, the
 // Hono app and (embedded mode) an in-process worker. `main.ts` only adds the listening socket and signals.
 import { join } from "node:path";
-import { createStore, SqlFileStore, SqlScheduleStore, schemaStatus } from "@astraeus/db";
-import { createDispatcher } from "@astraeus/dispatch";
+import type { Logger } from "@astraeus/core";
+import {
+  createStore,
+  SqlApiKeyRepository,
+  SqlEventCounter,
+  SqlFileStore,
+  SqlScheduleStore,
+  schemaStatus,
+} from "@astraeus/db";
+import { createDispatcher, redisKeys } from "@astraeus/dispatch";
 import { createEngine, FileService, FileSweep, type JobEngine, Scheduler } from "@astraeus/engine";
 import { filesSettings, objectStoreFromEnv } from "@astraeus/storage";
 import { createWorker, type Worker } from "@astraeus/worker";
-import type { Logger } from "pino";
 import { createApp, defaultLogger } from "./app.ts";
 import { ApiKeyStore } from "./auth/keys.ts";
 import { type BootstrapKey, embeddedAdminKey } from "./bootstrap.ts";
@@ -16,6 +23,7 @@ import type { Metrics } from "./metrics.ts";
 import { MemoryRateLimiter } from "./ratelimit/memory.ts";
 import { RedisRateLimiter } from "./ratelimit/redis.ts";
 import type { RateLimiter } from "./ratelimit/types.ts";
+import { DEFAULT_CONSOLE_DIR } from "./routes/console.ts";
 import type { ReadinessCheck } from "./routes/system.ts";
 import { createScheduleService } from "./schedules.ts";
 
@@ -28,6 +36,8 @@ export interface ApiServer {
   worker: Worker | null;
   /** The bootstrap admin key, when one is configured or was generated. */
   bootstrap: BootstrapKey | null;
+  /** The folder the console at /console is served from; null when CONSOLE_ENABLED is off. */
+  consoleDir: string | null;
   /** Ends long polls and SSE streams; call before closing the listener. */
   beginShutdown(): void;
   /** Stops the worker and closes every connection. */
@@ -107,7 +117,7 @@ export async function buildServer(env: Env, opts: BuildOptions = {}): Promise<Ap
     let bootstrap: BootstrapKey | null = null;
     if (env.ASTRAEUS_ADMIN_KEY) bootstrap = { key: env.ASTRAEUS_ADMIN_KEY, generated: false };
     else if (embedded) bootstrap = await embeddedAdminKey(env.ASTRAEUS_DATA_DIR);
-    const keys = new ApiKeyStore(store.db, {
+    const keys = new ApiKeyStore(new SqlApiKeyRepository(store.db), {
       cacheTtlMs: env.API_KEY_CACHE_TTL_MS,
       ...(bootstrap ? { bootstrap: { key: bootstrap.key, tenant: env.ASTRAEUS_ADMIN_TENANT } } : {}),
       onError: (err) => logger.warn({ err: String(err) }, "api key usage update failed"),
@@ -116,7 +126,7 @@ export async function buildServer(env: Env, opts: BuildOptions = {}): Promise<Ap
     const rateLimiter: RateLimiter = env.REDIS_URL
       ? new RedisRateLimiter({
           url: env.REDIS_URL,
-          prefix: `${env.REDIS_PREFIX}rl:`,
+          prefix: redisKeys(env.REDIS_PREFIX).rateLimit,
           onError: (err) =>
             logger.warn({ err: err.message }, "rate limiter unavailable; requests pass unlimited"),
         })
@@ -136,6 +146,7 @@ export async function buildServer(env: Env, opts: BuildOptions = {}): Promise<Ap
     }
 
     const shutdown = new AbortController();
+    const consoleDir = env.CONSOLE_ENABLED ? (env.CONSOLE_DIR ?? DEFAULT_CONSOLE_DIR) : null;
     const app = createApp({
       engine,
       schedules: createScheduleService(store.db, submission),
@@ -144,8 +155,9 @@ export async function buildServer(env: Env, opts: BuildOptions = {}): Promise<Ap
       config: appConfigFromEnv(env),
       logger,
       readiness,
-      db: store.db,
+      eventCounts: new SqlEventCounter(store.db),
       signal: shutdown.signal,
+      console: consoleDir === null ? null : { dir: consoleDir },
       ...(opts.metrics ? { metrics: opts.metrics } : {}),
     });
 
@@ -160,7 +172,7 @@ export async function buildServer(env: Env, opts: BuildOptions = {}): Promise<Ap
         // This process's maintenance leader also fires schedules, through this API's own submit path, and
         // sweeps files (expired, abandoned, deletions a crash interrupted).
         maintenance: {
-          leaderTasks: [
+          units: [
             new Scheduler(new SqlScheduleStore(store.db), engine, { logger }),
             new FileSweep(fileRepo, objects, {
               intervalMs: env.FILES_SWEEP_INTERVAL_MS,
@@ -192,6 +204,7 @@ export async function buildServer(env: Env, opts: BuildOptions = {}): Promise<Ap
       rateLimiter,
       worker,
       bootstrap,
+      consoleDir,
       beginShutdown: () => shutdown.abort(),
       close: async () => {
         shutdown.abort();

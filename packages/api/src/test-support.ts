@@ -4,8 +4,14 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Scope } from "@astraeus/contract";
-import type { ObjectStore } from "@astraeus/core";
-import { createStore, SqlFileStore, type SqlJobStore } from "@astraeus/db";
+import type { Logger, ObjectStore } from "@astraeus/core";
+import {
+  createStore,
+  SqlApiKeyRepository,
+  SqlEventCounter,
+  SqlFileStore,
+  type SqlJobStore,
+} from "@astraeus/db";
 import { createTestDatabase, type TestDatabase } from "@astraeus/db/testing";
 import { createDispatcher } from "@astraeus/dispatch";
 import {
@@ -17,7 +23,7 @@ import {
 } from "@astraeus/engine";
 import { LocalObjectStore } from "@astraeus/storage";
 import { Redis } from "ioredis";
-import pino, { type Logger } from "pino";
+import pino from "pino";
 import { createApp } from "./app.ts";
 import { ApiKeyStore } from "./auth/keys.ts";
 import type { AppConfig } from "./config.ts";
@@ -26,6 +32,7 @@ import { Metrics } from "./metrics.ts";
 import { MemoryRateLimiter } from "./ratelimit/memory.ts";
 import { RedisRateLimiter } from "./ratelimit/redis.ts";
 import type { RateLimiter } from "./ratelimit/types.ts";
+import type { ConsoleOptions } from "./routes/console.ts";
 import { createScheduleService } from "./schedules.ts";
 
 export const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
@@ -61,6 +68,8 @@ export interface TestApiOptions {
   cacheTtlMs?: number;
   /** Default: silent. */
   logger?: Logger;
+  /** Serve a built console from this folder at /console. Default: not served. */
+  console?: ConsoleOptions;
   /** Files on: a local store in a temporary folder unless `objects` is given. Default off. */
   files?: { objects?: ObjectStore; settings?: Partial<FileSettings> };
 }
@@ -111,7 +120,7 @@ export async function setupTestApi(label: string, opts: TestApiOptions = {}): Pr
     files = new FileService(new SqlFileStore(store.db), objects, opts.files.settings ?? {});
   }
   const engine = createEngine({ store, dispatcher, files, ...opts.engine });
-  const keys = new ApiKeyStore(store.db, {
+  const keys = new ApiKeyStore(new SqlApiKeyRepository(store.db), {
     cacheTtlMs: opts.cacheTtlMs ?? 5_000,
     bootstrap: { key: ADMIN_KEY, tenant: "ops" },
   });
@@ -128,8 +137,9 @@ export async function setupTestApi(label: string, opts: TestApiOptions = {}): Pr
     config: { rateLimitPerSec: 0, pollIntervalMs: 50, ...opts.config },
     logger: opts.logger ?? pino({ level: "silent" }),
     metrics,
-    db: store.db,
+    eventCounts: new SqlEventCounter(store.db),
     signal: shutdown.signal,
+    ...(opts.console ? { console: opts.console } : {}),
   });
   const keyWith: TestApi["keyWith"] = async (scopes, o = {}) =>
     (
@@ -181,27 +191,6 @@ export async function setupTestApi(label: string, opts: TestApiOptions = {}): Pr
       await db.drop();
     },
   };
-}
-
-/** Polls `fn` until it returns a value that is not undefined, or fails after `timeoutMs`. */
-export async function eventually<T>(
-  fn: () => Promise<T | undefined> | T | undefined,
-  timeoutMs = 10_000,
-  what = "condition",
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v !== undefined) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline)
-      throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ""}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
 }
 
 /** Rows in `jobs` (all tenants). */

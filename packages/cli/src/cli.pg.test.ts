@@ -570,3 +570,35 @@ describe("the astraeus bin", () => {
     expect((await exec(["--version"])).stdout).toMatch(/^\d+\.\d+\.\d+\n$/);
   });
 });
+
+describe("astraeus whoami and throughput", () => {
+  it("whoami prints the key's tenant and scopes, or the Me document with --json", async () => {
+    const r = await cli(["whoami"]);
+    expect(r.code, r.stderr).toBe(EXIT.ok);
+    expect(r.stdout).toMatch(/^tenant:\s+cli$/m);
+    expect(r.stdout).toMatch(/^scopes:\s+jobs:read,jobs:write,worker$/m);
+    const json = await cli(["whoami", "--json"]);
+    expect(JSON.parse(json.stdout)).toMatchObject({ tenant: "cli", name: "cli", rateLimitPerSec: null });
+    expect((await cli(["whoami"], "ast_unknown-key-000000000000000000")).code).toBe(EXIT.failed);
+  });
+
+  it("throughput prints each queue's finished attempts over the window", async () => {
+    const client = createClient({ url, apiKey: key });
+    await client.submit({ type: "echo", queue: "tp", payload: {} });
+    const { jobs } = await client.claim({ workerId: "cli-test", queues: ["tp"], waitMs: 0 });
+    expect(jobs).toHaveLength(1);
+    await client.complete({ id: jobs[0]!.id, leaseToken: jobs[0]!.leaseToken, result: null });
+
+    const r = await cli(["throughput", "--queue", "tp"]);
+    expect(r.code, r.stderr).toBe(EXIT.ok);
+    expect(r.stdout).toMatch(/^60 minutes from \d{4}-/);
+    expect(r.stdout).toMatch(/^tp\s+1\s+0\s+0\.0%\s+\S/m);
+    const json = JSON.parse((await cli(["throughput", "--json", "--minutes", "5", "--queue", "tp"])).stdout);
+    expect(json).toMatchObject({ minutes: 5, queues: [{ queue: "tp" }] });
+    expect(json.queues[0].completed).toHaveLength(5);
+
+    const bad = await cli(["throughput", "--minutes", "61"]);
+    expect(bad.code).toBe(EXIT.usage);
+    expect(bad.stderr).toContain("--minutes");
+  });
+});

@@ -18,7 +18,7 @@ import type {
   JobSubmission,
   ListJobsParams,
   ListSchedulesParams,
-  Problem,
+  Me,
   QueueStats,
   Readiness,
   ReconcileReport,
@@ -26,9 +26,11 @@ import type {
   ScheduleCreate,
   SchedulePage,
   SchedulePatch,
+  Throughput,
+  ThroughputQuery,
   WorkerInfo,
 } from "@astraeus/contract";
-import { isTerminal } from "@astraeus/core";
+import { isTerminal, sleep } from "@astraeus/core";
 import { errorFrom, WaitTimeoutError } from "./errors.ts";
 import { FilesApi } from "./files.ts";
 import { parseSse } from "./sse.ts";
@@ -104,19 +106,11 @@ export interface CallOptions {
 
 const RETRY_AFTER_CAP_MS = 60_000;
 
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(signal.reason);
-    const timer = setTimeout(() => {
-      signal?.removeEventListener("abort", onAbort);
-      resolve();
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal?.reason);
-    };
-    signal?.addEventListener("abort", onAbort, { once: true });
-  });
+/** Waits `ms` before trying again; rejects with the signal's reason once the caller has given up. */
+async function pause(ms: number, signal?: AbortSignal): Promise<void> {
+  signal?.throwIfAborted();
+  await (signal ? sleep(ms, signal) : sleep(ms));
+  signal?.throwIfAborted();
 }
 
 function retryAfterMs(res: Response): number | null {
@@ -183,7 +177,7 @@ export class AstraeusClient {
         } as RequestInit);
       } catch (err) {
         if (opts.signal?.aborted || !idempotent || attempt >= retries) throw err;
-        await sleep(this.backoff(attempt, null), opts.signal);
+        await pause(this.backoff(attempt, null), opts.signal);
         continue;
       } finally {
         if (timer) clearTimeout(timer);
@@ -193,7 +187,7 @@ export class AstraeusClient {
       const retryable = res.status === 429 || (res.status === 503 && idempotent);
       if (!retryable || attempt >= retries) throw await errorFrom(res);
       await res.body?.cancel().catch(() => {});
-      await sleep(this.backoff(attempt, retryAfterMs(res)), opts.signal);
+      await pause(this.backoff(attempt, retryAfterMs(res)), opts.signal);
     }
   }
 
@@ -329,7 +323,7 @@ export class AstraeusClient {
       }
       if (opts.signal?.aborted) return;
       // The server ended the stream without a terminal state (restart, max duration): resume.
-      await sleep(this.backoff(drops, null), opts.signal);
+      await pause(this.backoff(drops, null), opts.signal);
     }
   }
 
@@ -371,6 +365,15 @@ export class AstraeusClient {
 
   queue(name: string): Promise<QueueStats> {
     return this.call(`/v1/queues/${encodeURIComponent(name)}`);
+  }
+
+  /** Finished attempts per queue and minute over the last `minutes` (default and most 60). */
+  throughput(query: ThroughputQuery = {}): Promise<Throughput> {
+    const params = new URLSearchParams();
+    if (query.minutes !== undefined) params.set("minutes", String(query.minutes));
+    if (query.queue !== undefined) params.set("queue", query.queue);
+    const qs = params.toString();
+    return this.call(`/v1/throughput${qs ? `?${qs}` : ""}`);
   }
 
   async workers(): Promise<WorkerInfo[]> {
@@ -451,6 +454,13 @@ export class AstraeusClient {
 
   fail(req: FailRequest): Promise<FailResponse> {
     return this.call("/v1/worker/fail", { method: "POST", body: req });
+  }
+
+  // ---- the calling key ----
+
+  /** Who the key in use is: tenant, name and scopes. */
+  me(): Promise<Me> {
+    return this.call("/v1/me");
   }
 
   // ---- admin ----

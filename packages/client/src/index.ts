@@ -22,8 +22,10 @@ export type {
   ListFilesParams,
   ListJobsParams,
   ListSchedulesParams,
+  Me,
   Problem,
   QueueStats,
+  QueueThroughput,
   Readiness,
   ReconcileReport,
   Schedule,
@@ -31,9 +33,11 @@ export type {
   SchedulePage,
   SchedulePatch,
   Scope,
+  Throughput,
+  ThroughputQuery,
   WorkerInfo,
 } from "@astraeus/contract";
-export { SCOPES } from "@astraeus/contract";
+export { SCOPES, THROUGHPUT_MINUTES_MAX } from "@astraeus/contract";
 export {
   AstraeusClient,
   type BatchSubmitResult,

@@ -51,3 +51,17 @@ export const ReconcileReport = z.object({
   pruned: z.int(),
 });
 export type ReconcileReport = z.infer<typeof ReconcileReport>;
+
+// ---- the calling key ----------------------------------------------------------------------------
+
+/** `GET /v1/me`: who the presented key is and what it may do (a console offers only what it allows). */
+export const Me = z.object({
+  /** The key's id; "bootstrap" for the ASTRAEUS_ADMIN_KEY, which has no row. */
+  keyId: z.string(),
+  tenant: z.string(),
+  name: z.string(),
+  scopes: z.array(ScopeSchema),
+  /** Requests per second for this key; null means the server default. */
+  rateLimitPerSec: z.int().nullable(),
+});
+export type Me = z.infer<typeof Me>;

@@ -1,6 +1,8 @@
 import { z } from "zod";
 
-export const SCOPES = ["jobs:read", "jobs:write", "worker", "admin"] as const;
+import { SCOPES } from "./scopes.ts";
+
+export { SCOPES };
 export const ScopeSchema = z.enum(SCOPES);
 export type Scope = z.infer<typeof ScopeSchema>;
 

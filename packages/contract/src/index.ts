@@ -9,10 +9,13 @@ export {
   JobStateSchema,
   JobSubmission,
   QueueStats,
+  QueueThroughput,
   Schedule,
   ScheduleCreate,
   ScheduleJob,
   SchedulePatch,
+  THROUGHPUT_MINUTES_MAX,
+  Throughput,
 } from "@astraeus/core";
 export * from "./admin.ts";
 export * from "./common.ts";

@@ -1,5 +1,5 @@
 // Queues and workers (read side).
-import { QueueNameSchema, QueueStats } from "@astraeus/core";
+import { QueueNameSchema, QueueStats, THROUGHPUT_MINUTES_MAX } from "@astraeus/core";
 import { z } from "zod";
 
 // ---- queues and workers --------------------------------------------------------------------------
@@ -8,6 +8,15 @@ export const QueueList = z.object({ queues: z.array(QueueStats) });
 export type QueueList = z.infer<typeof QueueList>;
 
 export const QueueNameParam = z.object({ name: QueueNameSchema });
+
+/** `GET /v1/throughput` query. */
+export const ThroughputQuery = z.strictObject({
+  /** Minutes back from now, the current minute included. Default (and most) 60. */
+  minutes: z.coerce.number().int().min(1).max(THROUGHPUT_MINUTES_MAX).optional(),
+  /** Only this queue. Default: every queue. */
+  queue: QueueNameSchema.optional(),
+});
+export type ThroughputQuery = Omit<z.input<typeof ThroughputQuery>, "minutes"> & { minutes?: number };
 
 export const WorkerInfo = z.object({
   id: z.string(),

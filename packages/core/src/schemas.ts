@@ -150,3 +150,27 @@ export const QueueStats = z.object({
   failedLastMinute: z.int(),
 });
 export type QueueStats = z.infer<typeof QueueStats>;
+
+/** Longest window `GET /v1/throughput` reports, in minutes. */
+export const THROUGHPUT_MINUTES_MAX = 60;
+
+/** One queue's finished attempts per minute; index i is minute `from + i` of the window. */
+export const QueueThroughput = z.object({
+  queue: z.string(),
+  /** Jobs that succeeded in each minute. */
+  completed: z.array(z.int()),
+  /** Attempts that failed in each minute: failed (to retry), timed out, dead-lettered, lease expired. */
+  failed: z.array(z.int()),
+});
+export type QueueThroughput = z.infer<typeof QueueThroughput>;
+
+/** Per-minute throughput of every queue over the last `minutes` whole minutes (the last one still running). */
+export const Throughput = z.object({
+  /** Start of the window's first minute (ISO 8601, UTC, whole minute). */
+  from: z.string(),
+  /** Minutes in the window: every queue's arrays have this many entries, oldest first. */
+  minutes: z.int(),
+  /** Queues with at least one finished attempt in the window, by name. */
+  queues: z.array(QueueThroughput),
+});
+export type Throughput = z.infer<typeof Throughput>;

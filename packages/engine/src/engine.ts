@@ -1,10 +1,10 @@
 import {
   AppError,
-  backoffDelay,
   type ClaimedJob,
   DEFAULT_RETRY,
   type Dispatcher,
   type DispatchRef,
+  decideRetry,
   type InsertOutcome,
   type Job,
   type JobEvent,
@@ -13,9 +13,13 @@ import {
   type Lease,
   LIMITS,
   type ListJobsQuery,
+  type Logger,
   type NewJob,
   type QueueStats,
   SCHEDULE_KEY_PREFIX,
+  silentLogger,
+  THROUGHPUT_MINUTES_MAX,
+  type Throughput,
   type WorkerRecord,
 } from "@astraeus/core";
 import { insertReferencingFiles } from "./file-submit.ts";
@@ -42,14 +46,6 @@ import type {
   ReconcileReport,
   SubmitResult,
 } from "./types.ts";
-
-export interface Logger {
-  info(obj: object, msg?: string): void;
-  warn(obj: object, msg?: string): void;
-  error(obj: object, msg?: string): void;
-}
-
-export const silentLogger: Logger = { info() {}, warn() {}, error() {} };
 
 export interface EngineOptions {
   store: JobStore;
@@ -352,6 +348,10 @@ export class JobEngine implements Engine {
     return this.store.queueStats(tenant, queue);
   }
 
+  queueThroughput(tenant: string, minutes: number, queue?: string): Promise<Throughput> {
+    return this.store.queueThroughput(tenant, Math.min(Math.max(1, minutes), THROUGHPUT_MINUTES_MAX), queue);
+  }
+
   workers(): Promise<WorkerRecord[]> {
     return this.dispatcher.listWorkers();
   }
@@ -381,13 +381,17 @@ export class JobEngine implements Engine {
     return jobs;
   }
 
+  // The worker protocol's tenant checks live here, not in the routes. The store fences by lease token
+  // alone, so another tenant's job must be refused before any write, even with a leaked token.
+
   async heartbeat(tenant: string, leases: readonly Lease[], leaseMs?: number) {
-    // Another tenant's job counts as a lost lease even with its token (tenant isolation).
+    // Another tenant's job counts as a lost lease even with its token (the store filters by tenant).
     const r = await this.store.heartbeat(leases, leaseMs ?? this.leaseMs, tenant);
     return { alive: [...r.alive], cancelRequested: [...r.cancelRequested] };
   }
 
-  async complete(_tenant: string, lease: Lease, result: JsonValue): Promise<boolean> {
+  async complete(tenant: string, lease: Lease, result: JsonValue): Promise<boolean> {
+    await this.get(tenant, lease.id);
     const done = await this.store.finish([{ ...lease, to: "succeeded", kind: "succeeded", result }]);
     return done.length === 1;
   }
@@ -396,15 +400,25 @@ export class JobEngine implements Engine {
     tenant: string,
     req: FailRequest,
   ): Promise<{ accepted: boolean; state: "queued" | "dead" | "cancelled" | null }> {
-    const job = await this.store.getJob(tenant, req.id);
-    if (!job) throw notFound(req.id);
-    const last = job.attempt >= job.maxAttempts || req.retryable === false;
-    const backoff = this.queueSettings.get(job.queue).defaults.backoff ?? DEFAULT_RETRY;
-    const runAt = new Date(Date.now() + backoffDelay(Math.max(1, job.attempt), backoff));
+    const job = await this.get(tenant, req.id);
+    // The same decision as the in-process worker's, from what the request says of the attempt. The backoff
+    // is the job type's when the request brings it (the server does not know HTTP workers' types), over
+    // the queue's default backoff, else the global default.
+    const base = this.queueSettings.get(job.queue).defaults.backoff ?? DEFAULT_RETRY;
+    const d = decideRetry(
+      {
+        attempt: job.attempt,
+        maxAttempts: job.maxAttempts,
+        timedOut: req.timedOut === true,
+        retryable: req.retryable !== false,
+      },
+      req.retry ? { ...base, ...req.retry } : base,
+    );
+    const lease = { id: req.id, leaseToken: req.leaseToken };
     const done = await this.store.finish([
-      last
-        ? { id: req.id, leaseToken: req.leaseToken, to: "dead", kind: "dead", error: req.error }
-        : { id: req.id, leaseToken: req.leaseToken, to: "queued", kind: "failed", error: req.error, runAt },
+      d.to === "dead"
+        ? { ...lease, to: "dead", kind: d.kind, error: req.error }
+        : { ...lease, to: "queued", kind: d.kind, error: req.error, runAt: new Date(Date.now() + d.delayMs) },
     ]);
     const first = done[0];
     if (!first) return { accepted: false, state: null };

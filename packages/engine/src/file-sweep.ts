@@ -3,9 +3,15 @@
 // steps, and leftovers of interrupted writes in the object store. Each file goes the same way as a delete
 // by request (row marked `deleting`, object deleted, row deleted), so a sweep interrupted at any point
 // leaves only `deleting` rows, which the next sweep completes.
-import { type FileRepository, type FileSweepStore, type ObjectStore, objectKey } from "@astraeus/core";
-import { type Logger, silentLogger } from "./engine.ts";
-import type { LeaderTask } from "./maintenance.ts";
+import {
+  type FileRepository,
+  type FileSweepStore,
+  type Logger,
+  type ObjectStore,
+  objectKey,
+  silentLogger,
+} from "@astraeus/core";
+import type { LeaderUnit } from "./leader/host.ts";
 
 export interface FileSweepOptions {
   /** Pause between sweeps, in ms. Default 60000. */
@@ -38,8 +44,8 @@ const DEFAULTS: Omit<FileSweepOptions, "logger"> = {
   leftoverMs: 86_400_000,
 };
 
-/** A leader task (Maintenance's `leaderTasks`): only the maintenance leader sweeps, on its own timer. */
-export class FileSweep implements LeaderTask {
+/** A leader unit (Maintenance's `units`): only the maintenance leader sweeps, on its own timer. */
+export class FileSweep implements LeaderUnit {
   readonly name = "files";
   readonly opts: FileSweepOptions;
 
@@ -53,6 +59,10 @@ export class FileSweep implements LeaderTask {
 
   get intervalMs(): number {
     return this.opts.intervalMs;
+  }
+
+  async tick(): Promise<void> {
+    await this.run();
   }
 
   async run(): Promise<FileSweepReport> {

@@ -530,12 +530,12 @@ describe.each(["postgres", "pglite"] as const)("files on %s", (kind) => {
       expect(await objectsOf(tenant)).toEqual([]);
     });
 
-    it("runs as a leader task of maintenance, on its own interval", async () => {
+    it("runs as a leader unit of maintenance, on its own interval", async () => {
       const tenant = unique("unit");
       const f = await files.upload(tenant, source(Buffer.from("u")), { name: "u", contentType: "t/p" });
       await expire(f.id);
       const m = new Maintenance(store, createDispatcher({ prefix: `astraeus-test:${randomUUID()}:` }), {
-        leaderTasks: [new FileSweep(repo, objects, { intervalMs: 50 })],
+        units: [new FileSweep(repo, objects, { intervalMs: 50 })],
         logger: silentLogger,
       });
       m.start();

@@ -11,11 +11,12 @@ import {
   type FileRecord,
   type FileRepository,
   type JsonValue,
+  type Logger,
   type ObjectStore,
   objectKey,
+  silentLogger,
   uuidv7,
 } from "@astraeus/core";
-import { type Logger, silentLogger } from "./engine.ts";
 
 export interface FileSettings {
   /** Largest file streamed through this process, in bytes. Default 1 GiB. */
@@ -320,7 +321,8 @@ export class FileService {
   /** A ready file's bytes (or a range of them: the caller has checked it against the size). */
   async open(tenant: string, id: string, range?: ByteRange): Promise<{ file: FileRecord; body: Readable }> {
     const file = await this.readyFile(tenant, id);
-    const body = await this.objects.get(objectKey(tenant, id), range);
+    const bytes = await this.objects.get(objectKey(tenant, id), range);
+    const body = bytes === null ? null : bytes instanceof Readable ? bytes : Readable.from(bytes);
     if (!body) {
       // A ready row always has its object (it is marked ready only after the write); if not, say so.
       this.log.error({ fileId: id, tenant }, "ready file has no object");

@@ -10,6 +10,8 @@ import type {
   Lease,
   ListJobsQuery,
   QueueStats,
+  RetryPolicy,
+  Throughput,
   WorkerRecord,
 } from "@astraeus/core";
 import type { FileService } from "./files.ts";
@@ -46,6 +48,10 @@ export interface FailRequest extends Lease {
   error: JobError;
   /** False dead-letters at once (like throwing `UnrecoverableError`). Default true. */
   retryable?: boolean;
+  /** The attempt ran past its timeout: recorded as `timed_out`, as the in-process worker records it. Default false. */
+  timedOut?: boolean;
+  /** The job type's backoff, as `defineJob`'s `retry`; unset fields take DEFAULT_RETRY's. Default DEFAULT_RETRY. */
+  retry?: Partial<RetryPolicy>;
 }
 
 export interface ReconcileReport {
@@ -80,6 +86,8 @@ export interface Engine {
   cancel(tenant: string, id: string): Promise<Job>;
   retry(tenant: string, id: string): Promise<Job>;
   queueStats(tenant: string, queue?: string): Promise<QueueStats[]>;
+  /** Finished attempts per queue and minute over the last `minutes` (at most THROUGHPUT_MINUTES_MAX). */
+  queueThroughput(tenant: string, minutes: number, queue?: string): Promise<Throughput>;
   workers(): Promise<WorkerRecord[]>;
   /** HTTP worker protocol: claim ready jobs of this tenant directly (no stream). */
   claim(tenant: string, req: ClaimRequest): Promise<ClaimedJob[]>;
@@ -89,9 +97,12 @@ export interface Engine {
     leases: readonly Lease[],
     leaseMs?: number,
   ): Promise<{ alive: string[]; cancelRequested: string[] }>;
-  /** False when the lease is no longer held (fenced): nothing was written. */
+  /** False when the lease is no longer held (fenced): nothing was written. not_found for another tenant's job. */
   complete(tenant: string, lease: Lease, result: JsonValue): Promise<boolean>;
-  /** Retries with backoff or dead-letters; false when the lease is no longer held. */
+  /**
+   * Retries with backoff or dead-letters, by core's `decideRetry` (as the in-process worker does); false
+   * when the lease is no longer held. not_found for another tenant's job.
+   */
   fail(
     tenant: string,
     req: FailRequest,

@@ -5,9 +5,15 @@ import { randomBytes } from "node:crypto";
 import { createWriteStream } from "node:fs";
 import { mkdir, open, readdir, rename, rm, stat, unlink } from "node:fs/promises";
 import { join } from "node:path";
-import type { Readable } from "node:stream";
+import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { type ByteRange, isObjectKey, type ObjectInfo, type ObjectStore } from "@astraeus/core";
+import {
+  type ByteRange,
+  type ByteStream,
+  isObjectKey,
+  type ObjectInfo,
+  type ObjectStore,
+} from "@astraeus/core";
 
 /** Folder (under the root) for writes in progress; a crash leaves them here, and cleanup() removes them. */
 const TMP = ".tmp";
@@ -30,13 +36,16 @@ export class LocalObjectStore implements ObjectStore {
    * Written to a temporary file, flushed to disk, then renamed into place: readers see the whole object
    * or none, and a failed or truncated body leaves nothing under the key.
    */
-  async put(key: string, body: Readable, _opts: { contentType: string }): Promise<void> {
+  async put(key: string, body: ByteStream, _opts: { contentType: string }): Promise<void> {
     const dest = this.path(key);
     const tmpDir = join(this.root, TMP);
     await mkdir(tmpDir, { recursive: true });
     const tmp = join(tmpDir, `${key.split("/").at(-1)}.${randomBytes(6).toString("hex")}.part`);
     try {
-      await pipeline(body, createWriteStream(tmp, { flags: "wx" }));
+      await pipeline(
+        body instanceof Readable ? body : Readable.from(body),
+        createWriteStream(tmp, { flags: "wx" }),
+      );
       // Durable before it becomes visible: the row is marked ready once this returns.
       const fh = await open(tmp, "r+");
       try {

@@ -3,7 +3,13 @@
 // unknown-length ones, with memory bounded by partSize × (queueSize + 1) whatever the object's size.
 
 import { Readable } from "node:stream";
-import { type ByteRange, isObjectKey, type ObjectInfo, type ObjectStore } from "@astraeus/core";
+import {
+  type ByteRange,
+  type ByteStream,
+  isObjectKey,
+  type ObjectInfo,
+  type ObjectStore,
+} from "@astraeus/core";
 import {
   AbortMultipartUploadCommand,
   DeleteObjectCommand,
@@ -88,7 +94,8 @@ export class S3ObjectStore implements ObjectStore {
     return key;
   }
 
-  async put(key: string, body: Readable, opts: { contentType: string }): Promise<void> {
+  async put(key: string, bytes: ByteStream, opts: { contentType: string }): Promise<void> {
+    const body = bytes instanceof Readable ? bytes : Readable.from(bytes);
     if (body.errored) throw body.errored;
     const upload = new Upload({
       client: this.client,

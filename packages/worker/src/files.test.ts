@@ -9,6 +9,7 @@ import { buffer } from "node:stream/consumers";
 import { gunzipSync } from "node:zlib";
 import type { Job } from "@astraeus/core";
 import { createStore, SqlFileStore, type SqlJobStore } from "@astraeus/db";
+import { waitFor } from "@astraeus/db/testing";
 import { createDispatcher } from "@astraeus/dispatch";
 import { createEngine, FileService, type JobEngine } from "@astraeus/engine";
 import { LocalObjectStore } from "@astraeus/storage";
@@ -16,7 +17,6 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BUILTIN_JOBS } from "./builtins.ts";
 import { defineJob } from "./define.ts";
 import { createWorker, type Worker } from "./runtime.ts";
-import { waitFor } from "./testing/harness.ts";
 
 let store: SqlJobStore;
 let engine: JobEngine;

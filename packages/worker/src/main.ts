@@ -110,7 +110,7 @@ export async function startWorkerProcess(
       relayIntervalMs: env.EVENTS_RELAY_INTERVAL_MS,
       relayStart: env.EVENTS_RELAY_START,
       ...(onRelay ? { onRelay } : {}),
-      leaderTasks: [scheduler, fileSweep],
+      units: [scheduler, fileSweep],
     },
     files,
     logger: log,

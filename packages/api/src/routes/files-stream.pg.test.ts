@@ -7,9 +7,10 @@ import type { AddressInfo } from "node:net";
 import { connect } from "node:net";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { waitFor } from "@astraeus/db/testing";
 import { type ServerType, serve } from "@hono/node-server";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { eventually, setupTestApi, type TestApi } from "../test-support.ts";
+import { setupTestApi, type TestApi } from "../test-support.ts";
 
 const MB = 1024 * 1024;
 let t: TestApi;
@@ -47,9 +48,9 @@ describe("over a real socket", () => {
     );
     socket.write(Buffer.alloc(1_000_000, 7));
     // The upload is under way (its pending row exists) when the client goes.
-    await eventually(async () => ((await rows()).some((r) => r.state === "pending") ? true : undefined));
+    await waitFor("the pending row", async () => (await rows()).some((r) => r.state === "pending"));
     socket.destroy();
-    await eventually(async () => ((await rows()).length === 0 ? true : undefined), 10_000, "the row to go");
+    await waitFor("the row to go", async () => (await rows()).length === 0, 10_000);
     const root = t.filesRoot as string;
     expect(await entries(join(root, "files", "acme"))).toEqual([]);
     expect(await entries(join(root, ".tmp"))).toEqual([]);
@@ -65,14 +66,14 @@ describe("over a real socket", () => {
     child.on("message", (m) => replies.push(m as Record<string, number>));
     const next = async () => {
       const n = replies.length;
-      await eventually(() => (replies.length > n ? true : undefined), 60_000, "the API child");
+      await waitFor("the API child", () => replies.length > n, 60_000);
       return replies[n] as Record<string, number>;
     };
     try {
-      const { port: childPort, key } = (await eventually(
+      const { port: childPort, key } = (await waitFor(
+        "the API child",
         () => replies[0],
         60_000,
-        "the API child",
       )) as unknown as {
         port: number;
         key: string;

@@ -1,8 +1,18 @@
-import { QueueNameParam } from "@astraeus/contract";
+import { QueueNameParam, ThroughputQuery } from "@astraeus/contract";
+import { THROUGHPUT_MINUTES_MAX } from "@astraeus/core";
 import { createRoute } from "@hono/zod-openapi";
 import { requireScope } from "../http/auth.ts";
 import type { ApiApp } from "../http/env.ts";
-import { json, oa, problems, QueueListDoc, QueueStatsDoc, SECURITY, WorkerListDoc } from "../openapi.ts";
+import {
+  json,
+  oa,
+  problems,
+  QueueListDoc,
+  QueueStatsDoc,
+  SECURITY,
+  ThroughputDoc,
+  WorkerListDoc,
+} from "../openapi.ts";
 import type { RouteDeps } from "./deps.ts";
 
 const QueueParamDoc = QueueNameParam.extend({
@@ -53,6 +63,36 @@ export function queueRoutes(app: ApiApp, deps: RouteDeps): void {
         },
         200,
       );
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "get",
+      path: "/v1/throughput",
+      tags: ["queues"],
+      summary: "Finished attempts per queue and minute over the last hour",
+      description:
+        "For each queue of this tenant with activity in the window: jobs that succeeded and attempts that " +
+        "failed (to be retried, timed out, dead-lettered, lease expired) in each whole minute, oldest first, " +
+        "the current minute last. Read from the window's events only; a client refreshing a chart can ask " +
+        "for the last 2 minutes and keep the older ones it has.",
+      security: SECURITY,
+      middleware: [requireScope("jobs:read")] as const,
+      request: {
+        query: ThroughputQuery.extend({
+          minutes: oa(ThroughputQuery.shape.minutes, {
+            description: `Minutes back from now, the current one included (1-${THROUGHPUT_MINUTES_MAX}). Default ${THROUGHPUT_MINUTES_MAX}`,
+            example: THROUGHPUT_MINUTES_MAX,
+          }),
+        }),
+      },
+      responses: { 200: json(ThroughputDoc, "Per-minute counts"), ...problems(401, 403, 422, 429) },
+    }),
+    async (c) => {
+      const q = c.req.valid("query");
+      const tenant = c.get("principal").tenant;
+      return c.json(await engine.queueThroughput(tenant, q.minutes ?? THROUGHPUT_MINUTES_MAX, q.queue), 200);
     },
   );
 

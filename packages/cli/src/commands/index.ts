@@ -7,6 +7,7 @@ import { keyCommands } from "./keys.ts";
 import { listCommands } from "./list.ts";
 import { queueCommands } from "./queues.ts";
 import { scheduleCommands } from "./schedules.ts";
+import { whoamiCommands } from "./whoami.ts";
 import { workerCommands } from "./workers.ts";
 
 export const COMMAND_MODULES: readonly CommandModule[] = [
@@ -17,4 +18,5 @@ export const COMMAND_MODULES: readonly CommandModule[] = [
   workerCommands,
   keyCommands,
   scheduleCommands,
+  whoamiCommands,
 ];

@@ -1,4 +1,5 @@
-import type { CommandModule } from "../command.ts";
+import { THROUGHPUT_MINUTES_MAX } from "@astraeus/client";
+import { type CommandModule, integer } from "../command.ts";
 import { emit } from "../context.ts";
 import { duration } from "../duration.ts";
 import { table } from "../format.ts";
@@ -28,4 +29,49 @@ export const queueCommands: CommandModule = (program, cli) => {
         return EXIT.ok;
       }),
     );
+
+  program
+    .command("throughput")
+    .summary("finished attempts per minute, last hour")
+    .description(
+      "jobs completed and attempts failed per minute and queue over the last hour (or --minutes), with a " +
+        "one-character-per-minute chart of completions",
+    )
+    .option(
+      "--minutes <n>",
+      `minutes back from now, 1-${THROUGHPUT_MINUTES_MAX}`,
+      integer(1, THROUGHPUT_MINUTES_MAX),
+    )
+    .option("--queue <name>", "only this queue")
+    .action(
+      cli.action<{ minutes?: number; queue?: string }>(async (ctx, { opts }) => {
+        const t = await ctx.client.throughput({
+          ...(opts.minutes !== undefined ? { minutes: opts.minutes } : {}),
+          ...(opts.queue !== undefined ? { queue: opts.queue } : {}),
+        });
+        const rows = t.queues.map((q) => {
+          const done = sum(q.completed);
+          const failed = sum(q.failed);
+          const rate = done + failed === 0 ? "-" : `${((100 * failed) / (done + failed)).toFixed(1)}%`;
+          return [q.queue, done, failed, rate, sparkline(q.completed)];
+        });
+        const headers = ["QUEUE", "DONE", "FAILED", "FAIL%", "DONE PER MINUTE"];
+        emit(ctx, `${t.minutes} minutes from ${t.from}\n${table(headers, rows)}`, t);
+        return EXIT.ok;
+      }),
+    );
 };
+
+const BARS = "▁▂▃▄▅▆▇█";
+
+/** One character per minute, scaled to the largest count (blank for none). */
+function sparkline(counts: number[]): string {
+  const max = Math.max(0, ...counts);
+  return counts
+    .map((n) => (n === 0 ? " " : BARS[Math.min(BARS.length - 1, Math.floor((n / max) * BARS.length))]))
+    .join("");
+}
+
+function sum(values: number[]): number {
+  return values.reduce((a, b) => a + b, 0);
+}

@@ -2,7 +2,6 @@
 // the local disk or S3) follow it. A row is created `pending`, the object written, then the row marked
 // `ready` with its size and sha256; a deletion marks the row `deleting`, deletes the object, then the row.
 // Whatever a crash interrupts, the file sweep finishes (see engine/src/file-sweep.ts).
-import type { Readable } from "node:stream";
 import type { InsertOptions, InsertOutcome, NewJob } from "./jobs.ts";
 
 export const FILE_STATES = ["pending", "ready", "deleting"] as const;
@@ -127,6 +126,14 @@ export interface ByteRange {
   end: number;
 }
 
+/**
+ * Bytes as a stream: a Node.js Readable wherever the stores run (described structurally so that core, which
+ * the browser console also compiles, needs no Node types).
+ */
+export interface ByteStream extends AsyncIterable<Uint8Array> {
+  destroy(error?: Error): unknown;
+}
+
 export interface ObjectInfo {
   size: number;
 }
@@ -138,9 +145,9 @@ export interface ObjectStore {
    * Writes `body` under `key`, replacing any object there. Resolves once it is stored; if `body` fails
    * or ends early the write is abandoned and no object is left under `key` (nor a partial one).
    */
-  put(key: string, body: Readable, opts: { contentType: string }): Promise<void>;
+  put(key: string, body: ByteStream, opts: { contentType: string }): Promise<void>;
   /** The object's bytes (or the range of them); null when there is no such object. */
-  get(key: string, range?: ByteRange): Promise<Readable | null>;
+  get(key: string, range?: ByteRange): Promise<ByteStream | null>;
   head(key: string): Promise<ObjectInfo | null>;
   /** Deletes the object; no object is not an error. */
   delete(key: string): Promise<void>;

@@ -1,5 +1,5 @@
 // Writing, reading and changing jobs on request (submit, list, cancel, retry): the API's side of the store.
-import type { Job, JobEvent, ListJobsQuery, QueueStats } from "../schemas.ts";
+import type { Job, JobEvent, ListJobsQuery, QueueStats, Throughput } from "../schemas.ts";
 
 /** A fully resolved row for insertion (ids, defaults and timestamps already decided by the engine). */
 export interface NewJob {
@@ -51,4 +51,6 @@ export interface JobRepository {
   cancelJob(tenant: string, id: string): Promise<CancelResult>;
   retryJob(tenant: string, id: string): Promise<Job>;
   queueStats(tenant: string | null, queue?: string): Promise<QueueStats[]>;
+  /** Finished attempts per queue and minute over the last `minutes` minutes (console charts). */
+  queueThroughput(tenant: string | null, minutes: number, queue?: string): Promise<Throughput>;
 }

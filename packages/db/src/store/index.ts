@@ -24,6 +24,7 @@ import type {
   QueueStats,
   ReapResult,
   RelayCursor,
+  Throughput,
 } from "@astraeus/core";
 import type { Database } from "../sql.ts";
 import { cancelJob, retryJob } from "./admin.ts";
@@ -48,6 +49,7 @@ import {
   reapExpiredLeases,
   staleReady,
 } from "./sweeps.ts";
+import { queueThroughput } from "./throughput.ts";
 
 /** The job store on one `Database` (real Postgres or PGlite): the same SQL on both. */
 export class SqlJobStore implements JobStore {
@@ -124,6 +126,9 @@ export class SqlJobStore implements JobStore {
   }
   queueStats(tenant: string | null, queue?: string): Promise<QueueStats[]> {
     return queueStats(this.db, tenant, queue);
+  }
+  queueThroughput(tenant: string | null, minutes: number, queue?: string): Promise<Throughput> {
+    return queueThroughput(this.db, tenant, minutes, queue);
   }
   enableOutbox(): Promise<void> {
     return enableOutbox(this.db);
