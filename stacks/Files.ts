@@ -11,7 +11,7 @@ const PREFIX = "files/";
 
 /**
  * Job inputs and outputs: one bucket per stage, encrypted with a key of its own. The file rows in Postgres
- * are the truth and the sweep deletes objects with their rows (docs/adr/0009-files-row-truth-object-follows.md); the lifecycle rules
+ * are the truth and the sweep deletes objects with their rows (docs/adr/0012-files-row-truth-object-follows.md); the lifecycle rules
  * only abort abandoned multipart uploads and, as a backstop, expire objects older than any file can live.
  * Versioning stays off: a delete must remove the bytes (retention, privacy), and Postgres, not the bucket,
  * is what a restore starts from.
