@@ -21,6 +21,7 @@ import type { RouteDeps } from "./routes/deps.ts";
 import { fileRoutes } from "./routes/files.ts";
 import { jobRoutes } from "./routes/jobs.ts";
 import { meRoutes } from "./routes/me.ts";
+import { queueControlRoutes } from "./routes/queue-control.ts";
 import { queueRoutes } from "./routes/queues.ts";
 import { scheduleRoutes } from "./routes/schedules.ts";
 import { streamRoutes } from "./routes/stream.ts";
@@ -192,6 +193,7 @@ export function createApp(deps: AppDeps): ApiApp {
   jobRoutes(app, routeDeps);
   streamRoutes(app, routeDeps);
   queueRoutes(app, routeDeps);
+  queueControlRoutes(app, routeDeps);
   scheduleRoutes(app, routeDeps);
   workerRoutes(app, routeDeps);
   adminRoutes(app, routeDeps);

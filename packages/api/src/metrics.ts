@@ -1,7 +1,7 @@
 // Prometheus metrics. Request metrics are this process's own; job and queue metrics are read from
 // Postgres at scrape time (the workers that finish jobs are other processes), so they describe the whole
 // system: aggregate them across API instances with max(), not sum().
-import type { EventCounter, JobRepository } from "@astraeus/core";
+import type { EventCounter, JobRepository, QueueControlMetrics, QueueSettingsStore } from "@astraeus/core";
 import { Counter, collectDefaultMetrics, Gauge, Registry } from "prom-client";
 import { RequestHistogram } from "./request-histogram.ts";
 
@@ -31,6 +31,9 @@ function countersOf(kind: string, toState: string | null): string[] {
   return out;
 }
 
+/** What the queue metrics read at scrape time. */
+export type MetricsStore = JobRepository & Pick<QueueSettingsStore, "queueSettings"> & QueueControlMetrics;
+
 export class Metrics {
   readonly registry = new Registry();
   readonly httpDuration: RequestHistogram;
@@ -38,9 +41,13 @@ export class Metrics {
   private readonly eventCounters = new Map<string, Counter<"queue" | "type">>();
   private readonly depth: Gauge<"queue" | "state">;
   private readonly oldestAge: Gauge<"queue">;
+  private readonly paused: Gauge<"queue">;
+  private readonly concurrencyLimit: Gauge<"queue">;
+  private readonly rateLimit: Gauge<"queue">;
+  private readonly pauseEvents: Counter<"queue" | "event">;
   private eventCursor: string | null = null;
   private eventHorizon: string | null = null;
-  private sources: { store: JobRepository; events: EventCounter | null } | null = null;
+  private sources: { store: MetricsStore; events: EventCounter | null } | null = null;
   private readonly eventsPerScrape: number;
 
   constructor(opts: MetricsOptions = {}) {
@@ -87,20 +94,71 @@ export class Metrics {
       labelNames: ["queue"],
       registers: [this.registry],
     });
+    this.paused = new Gauge({
+      name: "astraeus_queue_paused",
+      help: "1 while the queue is paused, 0 otherwise (queues with settings of their own)",
+      labelNames: ["queue"],
+      registers: [this.registry],
+    });
+    this.concurrencyLimit = new Gauge({
+      name: "astraeus_queue_concurrency_limit",
+      help: "Most jobs of the queue running at once across all workers (limited queues only)",
+      labelNames: ["queue"],
+      registers: [this.registry],
+    });
+    this.rateLimit = new Gauge({
+      name: "astraeus_queue_rate_limit_per_second",
+      help: "Starts per second the queue's rate limit allows on average: jobs / perSeconds (limited queues only)",
+      labelNames: ["queue"],
+      registers: [this.registry],
+    });
+    this.pauseEvents = new Counter({
+      name: "astraeus_queue_pause_events_total",
+      help: "Times each queue was paused or resumed (cluster-wide, from the queue's change log)",
+      labelNames: ["queue", "event"],
+      registers: [this.registry],
+    });
   }
 
   /**
    * Where queue metrics (`store`) and the job counters (`events`; null leaves them at 0) come from. Without
    * it only request and submit metrics are exported.
    */
-  attach(store: JobRepository, events: EventCounter | null): void {
+  attach(store: MetricsStore, events: EventCounter | null): void {
     this.sources = { store, events };
   }
 
   /** Renders the exposition text, refreshing the Postgres-derived metrics first. */
   async render(): Promise<string> {
-    if (this.sources) await Promise.all([this.refreshQueues(this.sources.store), this.refreshEvents()]);
+    if (this.sources) {
+      await Promise.all([
+        this.refreshQueues(this.sources.store),
+        this.refreshQueueControl(this.sources.store),
+        this.refreshEvents(),
+      ]);
+    }
     return this.registry.metrics();
+  }
+
+  // Queue settings change rarely and by hand, so every scrape reads them whole: the settings of each
+  // configured queue, and its whole change log counted (which only grows, so the counts are counters).
+  private async refreshQueueControl(store: MetricsStore): Promise<void> {
+    const [settings, counts] = await Promise.all([store.queueSettings(), store.queueEventCounts()]);
+    this.paused.reset();
+    this.concurrencyLimit.reset();
+    this.rateLimit.reset();
+    for (const s of settings) {
+      this.paused.set({ queue: s.name }, s.paused ? 1 : 0);
+      if (s.concurrency !== null) this.concurrencyLimit.set({ queue: s.name }, s.concurrency);
+      if (s.rateLimit !== null)
+        this.rateLimit.set({ queue: s.name }, s.rateLimit.jobs / s.rateLimit.perSeconds);
+    }
+    this.pauseEvents.reset();
+    for (const c of counts) {
+      if (c.kind === "paused" || c.kind === "resumed") {
+        this.pauseEvents.inc({ queue: c.queue, event: c.kind }, c.count);
+      }
+    }
   }
 
   private async refreshQueues(store: JobRepository): Promise<void> {

@@ -21,6 +21,7 @@ export * from "./admin.ts";
 export * from "./common.ts";
 export * from "./files.ts";
 export * from "./jobs.ts";
+export * from "./queue-control.ts";
 export * from "./queues.ts";
 export * from "./schedules.ts";
 export * from "./worker-protocol.ts";

@@ -3,6 +3,7 @@ export * from "./errors.ts";
 export * from "./json.ts";
 export * from "./logger.ts";
 export * from "./ports/index.ts";
+export * from "./queue-ops.ts";
 export * from "./queue-settings.ts";
 export * from "./retry.ts";
 export * from "./schedule-timing.ts";

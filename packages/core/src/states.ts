@@ -26,6 +26,9 @@ export const EVENT_KINDS = [
   "lease_expired",
   "retried",
   "progress",
+  // A delayed job made due now on request (bulk promote); it stays queued. The maintenance promoter, which
+  // only carries out the run time the job was submitted with, records nothing.
+  "promoted",
 ] as const;
 export type EventKind = (typeof EVENT_KINDS)[number];
 
@@ -73,6 +76,8 @@ export const STATELESS_EVENTS: readonly StatelessEvent[] = [
   { from: "running", kind: "cancel_requested" },
   // A handler's progress report (no state recorded: it is written beside the running job).
   { from: null, kind: "progress" },
+  // A queued job not due yet made due now on request (bulk promote); the maintenance promoter records nothing.
+  { from: "queued", kind: "promoted" },
 ];
 
 export function canTransition(from: JobState, to: JobState): boolean {

@@ -26,6 +26,7 @@ import { insertReferencingFiles } from "./file-submit.ts";
 import type { FileService } from "./files.ts";
 import { GROUP_COMMIT_DEFAULTS, type GroupCommitOptions, GroupCommitter } from "./group-commit.ts";
 import { Maintenance, type MaintenanceOptions } from "./maintenance.ts";
+import { QueueControl } from "./queue-control.ts";
 import { QueueSettingsCache } from "./queue-settings-cache.ts";
 import {
   batchHash,
@@ -75,6 +76,7 @@ export class JobEngine implements Engine {
   readonly committer: GroupCommitter;
   readonly maintenance: Maintenance;
   readonly files: FileService | null;
+  readonly queueControl: QueueControl;
   /** Queue settings as this process last read them (per-queue defaults, which queues claim limited). */
   readonly queueSettings: QueueSettingsCache;
   /** The first read of the queue settings (see ready()). */
@@ -109,6 +111,12 @@ export class JobEngine implements Engine {
       logger: this.log,
     });
     this.settingsRead = this.queueSettings.start();
+    this.queueControl = new QueueControl({
+      store: this.store,
+      dispatch: (refs) => this.dispatchLater(refs),
+      // This process's own changes take effect here at once (others read them within their refresh).
+      onSettingsChanged: (s) => this.queueSettings.set(s),
+    });
   }
 
   /**

@@ -19,6 +19,14 @@ export { type Lead, LeaderHost, type LeaderHostOptions, type LeaderUnit } from "
 export { EventRelay, type EventRelayOptions, RELAY_DEFAULTS, type RelayStats } from "./leader/relay.ts";
 export { SWEEPER_DEFAULTS, Sweeper, type SweeperOptions } from "./leader/sweeper.ts";
 export { Maintenance, type MaintenanceOptions, type RelayReport } from "./maintenance.ts";
+export {
+  type Actor,
+  QUEUE_EVENTS_SHOWN,
+  QueueControl,
+  type QueueControlDeps,
+  type QueueDetail,
+  type QueueOverview,
+} from "./queue-control.ts";
 export { QueueSettingsCache, type QueueSettingsCacheOptions } from "./queue-settings-cache.ts";
 export {
   type Fire,

@@ -15,6 +15,7 @@ import type {
   WorkerRecord,
 } from "@astraeus/core";
 import type { FileService } from "./files.ts";
+import type { QueueControl } from "./queue-control.ts";
 
 export interface SubmitResult {
   job: Job;
@@ -68,6 +69,8 @@ export interface Engine {
   readonly dispatcher: Dispatcher;
   /** Files (uploads, job inputs and outputs); null when the server stores none. */
   readonly files: FileService | null;
+  /** Queue statistics with settings, settings changes and bulk operations (queue-control.ts). */
+  readonly queueControl: QueueControl;
   submit(tenant: string, submission: JobSubmission): Promise<SubmitResult>;
   /** All or nothing, one transaction, results in input order. */
   submitBatch(tenant: string, submissions: readonly JobSubmission[]): Promise<Job[]>;

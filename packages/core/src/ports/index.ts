@@ -1,3 +1,4 @@
+export * from "./bulk.ts";
 export * from "./dispatch.ts";
 export * from "./event-counts.ts";
 export * from "./files.ts";

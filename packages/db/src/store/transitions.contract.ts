@@ -116,6 +116,21 @@ export function transitionsContract(name: string, open: () => Promise<OpenedStor
       expect((await store.getJob(tenant, lapsedLast.id))?.state).toBe("dead");
       expect((await store.getJob(tenant, lapsedCancelled.id))?.state).toBe("cancelled");
 
+      // The same transitions in bulk (bulk.ts), and jobs not due yet promoted on request: a dead job and a
+      // delayed one of their own, then every job of the queue each bulk operation acts on.
+      const bulkDead = await claim(await submit({ maxAttempts: 1 }));
+      await end(bulkDead, { to: "dead", kind: "dead", error });
+      await submit({ runAt: soon() });
+      const all = { queue, tenant };
+      const bulk = { limit: 1_000 };
+      expect(
+        (await store.bulkChange("promote", { ...all, states: ["queued"] }, bulk)).changed,
+      ).toBeGreaterThan(0);
+      await store.bulkChange("retry", { ...all, states: ["dead", "cancelled"] }, bulk);
+      expect((await store.getJob(tenant, bulkDead.id))?.state).toBe("queued");
+      await store.bulkChange("cancel", { ...all, states: ["queued"] }, bulk);
+      expect((await store.getJob(tenant, bulkDead.id))?.state).toBe("cancelled");
+
       const recorded: Recorded[] = [];
       for (const id of made) {
         for (const e of await store.listEvents(tenant, id)) {
