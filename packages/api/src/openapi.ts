@@ -124,6 +124,39 @@ export const FileIdParamDoc = z.object({
     .openapi({ param: { name: "id", in: "path" }, example: "0196a1f2-7c3e-7a10-8000-4f0c2b6f1a2e" }),
 });
 
+export const CreateWebhookRequestDoc = oa(wire.CreateWebhookRequest, "CreateWebhookRequest", {
+  example: { url: "https://hooks.example.com/astraeus", events: ["job.succeeded", "job.dead"] },
+});
+export const UpdateWebhookRequestDoc = oa(wire.UpdateWebhookRequest, "UpdateWebhookRequest", {
+  example: { enabled: true },
+});
+export const RotateWebhookSecretRequestDoc = oa(
+  wire.RotateWebhookSecretRequest,
+  "RotateWebhookSecretRequest",
+);
+export const WebhookDoc = oa(wire.Webhook, "Webhook");
+export const WebhookWithSecretDoc = oa(wire.WebhookWithSecret, "WebhookWithSecret");
+export const WebhookPageDoc = wire.WebhookPage.extend({ webhooks: z.array(WebhookDoc) }).openapi(
+  "WebhookPage",
+);
+export const WebhookAttemptDoc = oa(wire.WebhookAttempt, "WebhookAttempt");
+export const WebhookDeliveryDoc = wire.WebhookDelivery.extend({
+  recentAttempts: z.array(WebhookAttemptDoc),
+}).openapi("WebhookDelivery");
+export const WebhookDeliveryPageDoc = wire.WebhookDeliveryPage.extend({
+  deliveries: z.array(WebhookDeliveryDoc),
+}).openapi("WebhookDeliveryPage");
+export const WebhookPayloadDoc = wire.WebhookPayload.extend({
+  data: wire.WebhookPayload.shape.data.extend({
+    // A union, not .nullable(): that would mark the shared JobEvent component itself nullable.
+    event: z.union([JobEventDoc, z.null()]),
+    result: JsonValue.optional(),
+  }),
+}).openapi("WebhookPayload", {
+  description:
+    "The body of every webhook request (headers `webhook-id`, `webhook-timestamp`, `webhook-signature` per Standard Webhooks).",
+});
+
 export const HealthDoc = oa(wire.Health, "Health");
 export const ReadinessDoc = oa(wire.Readiness, "Readiness");
 export const ProblemDoc = oa(wire.Problem, "Problem");
@@ -187,6 +220,7 @@ export const DOCUMENT_INFO = {
     },
     { name: "workers", description: "Live workers and the HTTP worker protocol" },
     { name: "files", description: "Job inputs and outputs: upload, download, list, delete" },
+    { name: "webhooks", description: "Signed webhooks on job events, per tenant (webhooks scope)" },
     { name: "admin", description: "API keys and maintenance (admin scope)" },
     { name: "auth", description: "The calling API key: who it is and what it may do" },
     { name: "system", description: "Health, readiness, metrics and this document" },

@@ -8,12 +8,21 @@ import {
   SqlEventCounter,
   SqlFileStore,
   SqlScheduleStore,
+  SqlWebhookStore,
   schemaStatus,
 } from "@astraeus/db";
 import { createDispatcher, redisKeys } from "@astraeus/dispatch";
-import { createEngine, FileService, FileSweep, type JobEngine, Scheduler } from "@astraeus/engine";
+import {
+  createEngine,
+  FileService,
+  FileSweep,
+  type JobEngine,
+  Scheduler,
+  WebhookService,
+} from "@astraeus/engine";
 import { filesSettings, objectStoreFromEnv } from "@astraeus/storage";
-import { createWorker, type Worker } from "@astraeus/worker";
+import { type Cidr, createTargetGuard } from "@astraeus/webhooks";
+import { createWebhookDelivery, createWorker, type Worker } from "@astraeus/worker";
 import { createApp, defaultLogger } from "./app.ts";
 import { ApiKeyStore } from "./auth/keys.ts";
 import { type BootstrapKey, embeddedAdminKey } from "./bootstrap.ts";
@@ -53,6 +62,10 @@ export interface BuildOptions {
   logger?: Logger;
   /** Metrics registry. Default: a new one. */
   metrics?: Metrics;
+}
+
+function toDeliverySettings(t: { allowHttp: boolean; allow: readonly Cidr[] }) {
+  return { allowHttp: t.allowHttp, allowedCidrs: t.allow };
 }
 
 /** Strips credentials from a URL for logging. */
@@ -145,6 +158,14 @@ export async function buildServer(env: Env, opts: BuildOptions = {}): Promise<Ap
       if (rateLimiter instanceof RedisRateLimiter) readiness.ratelimit = () => rateLimiter.ping();
     }
 
+    const webhookStore = new SqlWebhookStore(store.db);
+    const targets = { allowHttp: env.WEBHOOK_ALLOW_HTTP, allow: env.WEBHOOK_ALLOWED_CIDRS ?? [] };
+    const webhooks = new WebhookService({
+      store: webhookStore,
+      guard: createTargetGuard(targets),
+      maxPerTenant: env.WEBHOOKS_MAX_PER_TENANT,
+    });
+
     const shutdown = new AbortController();
     const consoleDir = env.CONSOLE_ENABLED ? (env.CONSOLE_DIR ?? DEFAULT_CONSOLE_DIR) : null;
     const app = createApp({
@@ -157,23 +178,33 @@ export async function buildServer(env: Env, opts: BuildOptions = {}): Promise<Ap
       readiness,
       eventCounts: new SqlEventCounter(store.db),
       signal: shutdown.signal,
+      webhooks,
+      webhookHealth: () => webhookStore.health(),
       console: consoleDir === null ? null : { dir: consoleDir },
       ...(opts.metrics ? { metrics: opts.metrics } : {}),
     });
 
     let worker: Worker | null = null;
     if (opts.withWorker ?? (embedded && env.EMBEDDED_WORKER)) {
+      // Its maintenance delivers webhooks too, to the targets this API accepts.
+      const delivery = createWebhookDelivery(
+        store,
+        { ...toDeliverySettings(targets), timeoutMs: 10_000 },
+        logger,
+      );
+      closers.push(async () => delivery.close());
       worker = createWorker({
         store,
         dispatcher,
         queues: [env.DEFAULT_QUEUE],
         leaseMs: env.WORKER_LEASE_TTL_SECONDS * 1000,
         files,
-        // This process's maintenance leader also fires schedules, through this API's own submit path, and
-        // sweeps files (expired, abandoned, deletions a crash interrupted).
+        // This process's maintenance leader also fires schedules, through this API's own submit path,
+        // delivers webhooks, and sweeps files (expired, abandoned, deletions a crash interrupted).
         maintenance: {
           units: [
             new Scheduler(new SqlScheduleStore(store.db), engine, { logger }),
+            ...delivery.unit.units,
             new FileSweep(fileRepo, objects, {
               intervalMs: env.FILES_SWEEP_INTERVAL_MS,
               leftoverMs: env.FILES_PENDING_TTL_SECONDS * 1000,

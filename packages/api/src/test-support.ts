@@ -11,6 +11,7 @@ import {
   SqlEventCounter,
   SqlFileStore,
   type SqlJobStore,
+  SqlWebhookStore,
 } from "@astraeus/db";
 import { createTestDatabase, type TestDatabase } from "@astraeus/db/testing";
 import { createDispatcher } from "@astraeus/dispatch";
@@ -20,8 +21,10 @@ import {
   FileService,
   type FileSettings,
   type JobEngine,
+  WebhookService,
 } from "@astraeus/engine";
 import { LocalObjectStore } from "@astraeus/storage";
+import { createTargetGuard, DEFAULT_TARGET_POLICY, type TargetPolicy } from "@astraeus/webhooks";
 import { Redis } from "ioredis";
 import pino from "pino";
 import { createApp } from "./app.ts";
@@ -42,6 +45,7 @@ export interface TestApi {
   app: ApiApp;
   engine: JobEngine;
   store: SqlJobStore;
+  webhookStore: SqlWebhookStore;
   keys: ApiKeyStore;
   limiter: RateLimiter;
   db: TestDatabase;
@@ -68,6 +72,8 @@ export interface TestApiOptions {
   cacheTtlMs?: number;
   /** Default: silent. */
   logger?: Logger;
+  /** Where webhook URLs may point. Default: https and public addresses only. */
+  webhookTargets?: TargetPolicy;
   /** Serve a built console from this folder at /console. Default: not served. */
   console?: ConsoleOptions;
   /** Files on: a local store in a temporary folder unless `objects` is given. Default off. */
@@ -129,6 +135,7 @@ export async function setupTestApi(label: string, opts: TestApiOptions = {}): Pr
     : new MemoryRateLimiter();
   const metrics = new Metrics({ processMetrics: false });
   const shutdown = new AbortController();
+  const webhookStore = new SqlWebhookStore(store.db);
   const app = createApp({
     engine,
     schedules: createScheduleService(store.db, opts.engine?.submission),
@@ -139,6 +146,12 @@ export async function setupTestApi(label: string, opts: TestApiOptions = {}): Pr
     metrics,
     eventCounts: new SqlEventCounter(store.db),
     signal: shutdown.signal,
+    webhooks: new WebhookService({
+      store: webhookStore,
+      guard: createTargetGuard(opts.webhookTargets ?? DEFAULT_TARGET_POLICY),
+      maxPerTenant: 5,
+    }),
+    webhookHealth: () => webhookStore.health(),
     ...(opts.console ? { console: opts.console } : {}),
   });
   const keyWith: TestApi["keyWith"] = async (scopes, o = {}) =>
@@ -170,6 +183,7 @@ export async function setupTestApi(label: string, opts: TestApiOptions = {}): Pr
     app,
     engine,
     store,
+    webhookStore,
     keys,
     limiter,
     db,

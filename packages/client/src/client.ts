@@ -41,6 +41,7 @@ import { isTerminal, sleep } from "@astraeus/core";
 import { errorFrom, WaitTimeoutError } from "./errors.ts";
 import { FilesApi } from "./files.ts";
 import { parseSse } from "./sse.ts";
+import { WebhooksClient } from "./webhooks.ts";
 
 export interface RetryOptions {
   /** Retries after the first attempt. Default 4. */
@@ -137,6 +138,8 @@ export class AstraeusClient {
   private readonly maxMs: number;
   private readonly timeoutMs: number;
   private readonly headers: Record<string, string>;
+  /** Webhook endpoints and their deliveries (`webhooks` scope). */
+  readonly webhooks: WebhooksClient;
 
   /** Files: uploads (streamed or presigned), downloads, listing, delete (see files.ts). */
   readonly files: FilesApi;
@@ -151,6 +154,7 @@ export class AstraeusClient {
     this.timeoutMs = opts.timeoutMs ?? 30_000;
     this.headers = { ...opts.headers };
     if (opts.apiKey) this.headers.authorization = `Bearer ${opts.apiKey}`;
+    this.webhooks = new WebhooksClient((path, o) => this.call(path, o));
   }
 
   /** Sends one request with retries; resolves with the successful response (body unread). */

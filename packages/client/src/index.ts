@@ -14,6 +14,7 @@ export type {
   CreatedApiKey,
   CreatedUpload,
   CreateUploadRequest,
+  CreateWebhookRequest,
   FailRequest,
   FileInfo,
   FilePage,
@@ -45,6 +46,13 @@ export type {
   Scope,
   Throughput,
   ThroughputQuery,
+  UpdateWebhookRequest,
+  Webhook,
+  WebhookDelivery,
+  WebhookDeliveryPage,
+  WebhookPage,
+  WebhookPayload,
+  WebhookWithSecret,
   WorkerInfo,
 } from "@astraeus/contract";
 export { SCOPES, THROUGHPUT_MINUTES_MAX } from "@astraeus/contract";
@@ -62,3 +70,4 @@ export {
 export { ApiError, WaitTimeoutError } from "./errors.ts";
 export { type DownloadOptions, FilesApi, type UploadOptions, type UploadSource } from "./files.ts";
 export { parseSse, type SseMessage } from "./sse.ts";
+export { WebhooksClient } from "./webhooks.ts";

@@ -50,3 +50,4 @@ export {
   type SubmissionDefaults,
 } from "./submission.ts";
 export type * from "./types.ts";
+export * from "./webhooks/index.ts";

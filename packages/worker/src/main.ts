@@ -8,8 +8,15 @@ import pino from "pino";
 import { BUILTIN_JOBS } from "./builtins.ts";
 import { parseWorkerEnv, type WorkerEnv } from "./config.ts";
 import type { ResolvedDefinition } from "./define.ts";
-import { relayMetrics, scheduleMetrics, serveWorkerMetrics, workerMetrics } from "./metrics.ts";
+import {
+  relayMetrics,
+  scheduleMetrics,
+  serveWorkerMetrics,
+  webhookMetrics,
+  workerMetrics,
+} from "./metrics.ts";
 import { createWorker, type Worker } from "./runtime.ts";
+import { createWebhookDelivery, webhookSettingsFromEnv } from "./webhooks.ts";
 
 export interface RunningWorker {
   worker: Worker;
@@ -31,7 +38,10 @@ export async function startWorkerProcess(
   extraJobs: ResolvedDefinition[] = [],
   deps: WorkerProcessDeps = {},
 ): Promise<RunningWorker> {
-  const log = pino({ level: env.LOG_LEVEL, base: { svc: "worker" } });
+  const log = pino({
+    level: env.LOG_LEVEL,
+    base: { svc: "worker", ...(env.SST_STAGE ? { stage: env.SST_STAGE } : {}) },
+  });
   let ownSink: { close(): void } | null = null;
   let eventSink = deps.eventSink ?? null;
   if (!eventSink && env.EVENTS_SQS_QUEUE_URL) {
@@ -70,6 +80,10 @@ export async function startWorkerProcess(
   });
   const metrics = workerMetrics(env.MAX_CONCURRENT_JOBS);
   const onRelay = eventSink ? relayMetrics(metrics.registry) : undefined;
+  const webhooks =
+    env.MAINTENANCE_ENABLED && env.WEBHOOKS_ENABLED
+      ? createWebhookDelivery(store, webhookSettingsFromEnv(env), log, webhookMetrics(metrics.registry))
+      : null;
   const leaseMs = Math.round(env.WORKER_LEASE_TTL_SECONDS * 1000);
   // The maintenance leader fires schedules through the ordinary submit path. A schedule's job was checked
   // against the API's limits when it was written, so this process sets no payload ceiling of its own.
@@ -110,7 +124,7 @@ export async function startWorkerProcess(
       relayIntervalMs: env.EVENTS_RELAY_INTERVAL_MS,
       relayStart: env.EVENTS_RELAY_START,
       ...(onRelay ? { onRelay } : {}),
-      units: [scheduler, fileSweep],
+      units: [scheduler, ...(webhooks ? webhooks.unit.units : []), fileSweep],
     },
     files,
     logger: log,
@@ -131,6 +145,7 @@ export async function startWorkerProcess(
       dispatch: dispatcher.kind,
       eventRelay: eventSink !== null && env.MAINTENANCE_ENABLED,
       files: objects.kind,
+      webhooks: webhooks !== null,
     },
     "worker started",
   );
@@ -138,6 +153,7 @@ export async function startWorkerProcess(
     worker,
     shutdown: async () => {
       await worker.stop();
+      webhooks?.close();
       http?.close();
       ownSink?.close();
       objects.close?.();

@@ -8,6 +8,7 @@ import { keyCommands } from "./keys.ts";
 import { listCommands } from "./list.ts";
 import { queueCommands } from "./queues.ts";
 import { scheduleCommands } from "./schedules.ts";
+import { webhookCommands } from "./webhooks.ts";
 import { whoamiCommands } from "./whoami.ts";
 import { workerCommands } from "./workers.ts";
 
@@ -21,4 +22,5 @@ export const COMMAND_MODULES: readonly CommandModule[] = [
   scheduleCommands,
   fileCommands,
   whoamiCommands,
+  webhookCommands,
 ];
