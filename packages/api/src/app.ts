@@ -19,6 +19,7 @@ import type { RateLimiter } from "./ratelimit/types.ts";
 import { adminRoutes } from "./routes/admin.ts";
 import { type ConsoleOptions, consoleRoutes } from "./routes/console.ts";
 import type { RouteDeps } from "./routes/deps.ts";
+import { fileRoutes } from "./routes/files.ts";
 import { jobRoutes } from "./routes/jobs.ts";
 import { meRoutes } from "./routes/me.ts";
 import { queueControlRoutes } from "./routes/queue-control.ts";
@@ -207,6 +208,7 @@ export function createApp(deps: AppDeps): ApiApp {
   webhookRoutes(app, routeDeps);
   adminRoutes(app, routeDeps);
   meRoutes(app);
+  fileRoutes(app, routeDeps);
   app.openAPIRegistry.registerComponent("securitySchemes", "bearer", {
     type: "http",
     scheme: "bearer",

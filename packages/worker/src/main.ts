@@ -1,8 +1,10 @@
+import { dirname } from "node:path";
 import type { EventSink } from "@astraeus/core";
-import { createStore, SqlScheduleStore, schemaStatus } from "@astraeus/db";
+import { createStore, SqlFileStore, SqlScheduleStore, schemaStatus } from "@astraeus/db";
 import { createDispatcher } from "@astraeus/dispatch";
-import { createEngine, Scheduler } from "@astraeus/engine";
+import { createEngine, FileService, FileSweep, Scheduler } from "@astraeus/engine";
 import { createProcessLogger, handleShutdownSignals, readEntryArgs, type Usage } from "@astraeus/process";
+import { filesSettings, objectStoreFromEnv } from "@astraeus/storage";
 import { BUILTIN_JOBS } from "./builtins.ts";
 import { parseWorkerEnv, WorkerEnv } from "./config.ts";
 import type { ResolvedDefinition } from "./define.ts";
@@ -66,6 +68,16 @@ export async function startWorkerProcess(
     prefix: env.REDIS_PREFIX,
     group: env.JOBS_CONSUMER_GROUP,
   });
+  // The local store's default folder is `files` beside the PGlite folder: .astraeus/files, as the API's.
+  const objects = await objectStoreFromEnv(env, dirname(env.ASTRAEUS_DATA_DIR));
+  const fileRepo = new SqlFileStore(store.db);
+  const settings = filesSettings(env);
+  const files = new FileService(fileRepo, objects, settings, log);
+  const fileSweep = new FileSweep(fileRepo, objects, {
+    intervalMs: env.FILES_SWEEP_INTERVAL_MS,
+    leftoverMs: settings.pendingTtlMs,
+    logger: log,
+  });
   const metrics = workerMetrics(env.MAX_CONCURRENT_JOBS);
   const onRelay = eventSink ? relayMetrics(metrics.registry) : undefined;
   const webhooks =
@@ -112,8 +124,9 @@ export async function startWorkerProcess(
       relayIntervalMs: env.EVENTS_RELAY_INTERVAL_MS,
       relayStart: env.EVENTS_RELAY_START,
       ...(onRelay ? { onRelay } : {}),
-      units: [scheduler, ...(webhooks ? webhooks.unit.units : [])],
+      units: [scheduler, ...(webhooks ? webhooks.unit.units : []), fileSweep],
     },
+    files,
     logger: log,
     observer: metrics.observer,
   });
@@ -131,6 +144,7 @@ export async function startWorkerProcess(
       store: store.kind,
       dispatch: dispatcher.kind,
       eventRelay: eventSink !== null && env.MAINTENANCE_ENABLED,
+      files: objects.kind,
       webhooks: webhooks !== null,
     },
     "worker started",
@@ -142,6 +156,7 @@ export async function startWorkerProcess(
       webhooks?.close();
       http?.close();
       ownSink?.close();
+      objects.close?.();
       await Promise.allSettled([dispatcher.close(), store.close()]);
       log.info({ id: worker.id, stats: worker.stats }, "worker stopped");
     },
