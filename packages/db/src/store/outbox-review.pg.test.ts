@@ -59,10 +59,9 @@ describe("enableOutbox beside a long transaction on jobs", () => {
     const long = await openTransaction((tx) =>
       tx.query("UPDATE jobs SET priority = priority WHERE id = $1", [old.id]),
     );
-    let enabled: Promise<unknown> | null = null;
+    // The first relay or webhook endpoint of this database turns the outbox on.
+    const enabled = store.enableOutbox().catch((err: unknown) => err);
     try {
-      // The first relay or webhook endpoint of this database turns the outbox on.
-      enabled = store.enableOutbox().catch((err: unknown) => err);
       await expect.poll(lockWaiters, POLL).toBe(1);
       // Production goes on: a submit must commit while the long transaction is still open.
       let submitted = false;
@@ -73,7 +72,10 @@ describe("enableOutbox beside a long transaction on jobs", () => {
       await submit;
     } finally {
       await long.commit();
-      await enabled;
     }
+    // Once the long transaction is over, the outbox is turned on.
+    expect(await enabled).toBeUndefined();
+    const [flag] = await store.db.query("SELECT 1 AS on FROM engine_state WHERE key = 'outbox'");
+    expect(flag).toBeDefined();
   });
 });
