@@ -100,3 +100,33 @@ describe("claim_seq of a claim that waited for a row lock", () => {
     expect(resumed.map((e) => e.kind)).toEqual(["claimed"]);
   });
 });
+
+describe("claimLimited's clock", () => {
+  it("stamps starts with the clock read once the queue's row lock is held, not before waiting for it", async () => {
+    const tenant = unique("t");
+    const queue = unique("q");
+    await store.insertJobs([newJob({ tenant, queue })]);
+    await store.updateQueueSettings(queue, { rateLimit: { jobs: 1, perSeconds: 1 } }, null);
+    // Another worker's limited claim of the queue holds its row (here: one that found nothing to claim,
+    // so it does not rewrite the row) for as long as its process takes between statements.
+    let releasedAt = 0;
+    const holder = await openTransaction((tx) =>
+      tx.query("SELECT name FROM queues WHERE name = $1 FOR UPDATE", [queue]),
+    );
+    const claim = store.claimLimited(queue, 1, { workerId: "w", leaseMs: 30_000 });
+    await expect.poll(lockWaiters, POLL).toBe(1);
+    const [at] = await store.db.query<{ ms: number }>(
+      "SELECT (extract(epoch FROM clock_timestamp()) * 1000)::float8 AS ms",
+    );
+    releasedAt = Number(at?.ms);
+    await holder.commit();
+    const got = await claim;
+    expect(got.jobs).toHaveLength(1);
+    const [row] = await store.db.query<{ ms: number }>(
+      "SELECT (extract(epoch FROM started_at) * 1000)::float8 AS ms FROM jobs WHERE id = $1",
+      [got.jobs[0]?.id],
+    );
+    // The start the rate window records is when the claim could be made, after the lock came free.
+    expect(Number(row?.ms)).toBeGreaterThanOrEqual(Math.floor(releasedAt));
+  });
+});
