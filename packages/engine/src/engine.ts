@@ -22,6 +22,8 @@ import {
   type Throughput,
   type WorkerRecord,
 } from "@astraeus/core";
+import { insertReferencingFiles } from "./file-submit.ts";
+import type { FileService } from "./files.ts";
 import { GROUP_COMMIT_DEFAULTS, type GroupCommitOptions, GroupCommitter } from "./group-commit.ts";
 import { Maintenance, type MaintenanceOptions } from "./maintenance.ts";
 import { QueueControl } from "./queue-control.ts";
@@ -31,6 +33,7 @@ import {
   batchItemKey,
   jobFromNew,
   type QueueJobDefaults,
+  type ResolvedSubmission,
   resolveSubmission,
   SUBMISSION_DEFAULTS,
   type SubmissionDefaults,
@@ -56,6 +59,8 @@ export interface EngineOptions {
   groupCommit?: Partial<GroupCommitOptions>;
   /** Options for the maintenance steps that `reconcile()` runs. */
   maintenance?: Partial<MaintenanceOptions>;
+  /** Files (uploads, job inputs and outputs). Default null: a submit naming `files` is a 422. */
+  files?: FileService | null;
   /** How often queue settings (pause, limits, per-queue defaults) are read again, in ms. Default 1000. */
   queueSettingsRefreshMs?: number;
   logger?: Logger;
@@ -70,6 +75,7 @@ export class JobEngine implements Engine {
   readonly dispatcher: Dispatcher;
   readonly committer: GroupCommitter;
   readonly maintenance: Maintenance;
+  readonly files: FileService | null;
   readonly queueControl: QueueControl;
   /** Queue settings as this process last read them (per-queue defaults, which queues claim limited). */
   readonly queueSettings: QueueSettingsCache;
@@ -91,6 +97,7 @@ export class JobEngine implements Engine {
     this.defaults = { ...SUBMISSION_DEFAULTS, ...opts.submission };
     this.leaseMs = opts.leaseMs ?? 30_000;
     this.log = opts.logger ?? silentLogger;
+    this.files = opts.files ?? null;
     this.committer = new GroupCommitter((jobs) => this.insertAndDispatch(jobs), {
       ...GROUP_COMMIT_DEFAULTS,
       ...opts.groupCommit,
@@ -146,6 +153,20 @@ export class JobEngine implements Engine {
     return outcome;
   }
 
+  /** Jobs that reference files: inserted with their file links in one transaction (see file-submit.ts). */
+  private async insertReferencingAndDispatch(
+    rows: readonly ResolvedSubmission[],
+    prefix: (i: number) => string,
+    allOrNothing = false,
+  ): Promise<InsertOutcome> {
+    const outcome = await insertReferencingFiles(this.files, rows, prefix, allOrNothing);
+    const refs: DispatchRef[] = [];
+    for (const j of rows)
+      if (!j.delayed && outcome.inserted.has(j.id)) refs.push({ id: j.id, queue: j.queue });
+    this.dispatchLater(refs);
+    return outcome;
+  }
+
   async submit(tenant: string, submission: unknown): Promise<SubmitResult> {
     const row = resolveSubmission(tenant, submission, this.defaults, Date.now(), {
       queueDefaults: this.queueDefaults,
@@ -178,7 +199,14 @@ export class JobEngine implements Engine {
     );
   }
 
-  private async submitRow(row: NewJob & { payload: JsonValue }): Promise<SubmitResult> {
+  private async submitRow(row: ResolvedSubmission): Promise<SubmitResult> {
+    if (row.files !== undefined) {
+      const outcome = await this.insertReferencingAndDispatch([row], () => "");
+      if (outcome.inserted.has(row.id)) return { job: jobFromNew(row, row.payload), replayed: false };
+      const replay = this.replayOf(row, outcome);
+      if (replay) return replay;
+      throw new AppError("internal", "could not resolve an idempotency conflict");
+    }
     for (let tries = 0; tries < 3; tries++) {
       const outcome = await this.committer.add(row);
       if (outcome.inserted.has(row.id)) {
@@ -245,18 +273,14 @@ export class JobEngine implements Engine {
   }
 
   /** Validates every item (issues name `jobs.<index>`) and resolves the rows; nothing is written. */
-  private resolveBatch(
-    tenant: string,
-    submissions: readonly unknown[],
-    hash: boolean,
-  ): (NewJob & { payload: JsonValue })[] {
+  private resolveBatch(tenant: string, submissions: readonly unknown[], hash: boolean): ResolvedSubmission[] {
     if (submissions.length === 0 || submissions.length > LIMITS.batchMax) {
       throw new AppError("validation_failed", `a batch holds 1 to ${LIMITS.batchMax} jobs`, {
         issues: [{ path: "jobs", message: `must hold 1 to ${LIMITS.batchMax} jobs` }],
       });
     }
     const now = Date.now();
-    const rows: (NewJob & { payload: JsonValue })[] = [];
+    const rows: ResolvedSubmission[] = [];
     const issues: { path: string; message: string }[] = [];
     submissions.forEach((s, i) => {
       try {
@@ -280,8 +304,10 @@ export class JobEngine implements Engine {
   }
 
   /** Batches bypass the group commit: one statement of their own, which close() waits for. */
-  private async insertBatch(rows: NewJob[], allOrNothing = false): Promise<InsertOutcome> {
-    const inserting = this.insertAndDispatch(rows, allOrNothing);
+  private async insertBatch(rows: ResolvedSubmission[], allOrNothing = false): Promise<InsertOutcome> {
+    const inserting = rows.some((r) => r.files !== undefined)
+      ? this.insertReferencingAndDispatch(rows, (i) => `jobs.${i}.`, allOrNothing)
+      : this.insertAndDispatch(rows, allOrNothing);
     this.pendingBatches.add(inserting);
     try {
       return await inserting;
