@@ -142,9 +142,12 @@ export function claimLimited(
   opts: ClaimOptions,
 ): Promise<LimitedClaim> {
   return db.transaction(async (tx) => {
+    // The clock is read above the locked subquery, so after the lock is held: read beside the row lock, it
+    // would be the time before waiting for it whenever the previous holder left the row unchanged.
     const [q] = await tx.query(
-      `SELECT paused, concurrency, rate_jobs, rate_period_ms, rate_starts, clock_timestamp() AS now
-       FROM queues WHERE name = $1 FOR UPDATE`,
+      `SELECT l.*, clock_timestamp() AS now FROM (
+         SELECT paused, concurrency, rate_jobs, rate_period_ms, rate_starts FROM queues WHERE name = $1 FOR UPDATE
+       ) l`,
       [queue],
     );
     const now = q ? new Date(q.now as Date | string) : new Date();
