@@ -169,7 +169,9 @@ export function claimLimited(
       starts = ((q?.rate_starts as (Date | string)[] | null) ?? []).map((t) => new Date(t).getTime());
       const w = rateWindow(starts, now.getTime(), rateJobs, periodMs);
       allowed = Math.min(allowed, w.allowed);
-      if (w.nextAt !== null) retryAt = new Date(w.nextAt);
+      // In this process's clock: the window was read in the database's, and a caller whose clock runs
+      // ahead would otherwise ask again and again until its clock passed the database's answer.
+      if (w.nextAt !== null) retryAt = new Date(Date.now() + (w.nextAt - now.getTime()));
     }
     if (allowed <= 0) return { jobs: [], paused: false, retryAt };
     const { sql, params } = claimNextQuery(queue, allowed, opts, q ? { startedAt: now } : undefined);
