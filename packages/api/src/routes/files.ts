@@ -321,6 +321,12 @@ export function fileRoutes(app: ApiApp, deps: RouteDeps): void {
     } else {
       headers["Content-Length"] = String(size);
     }
+    if (c.req.method === "HEAD") {
+      // Hono answers HEAD with this handler and drops the body unread: the object's descriptor (or the
+      // store's pooled connection, on S3) would stay held, so it is released here.
+      stream.destroy();
+      return new Response(null, { status, headers });
+    }
     return new Response(Readable.toWeb(stream) as ReadableStream, { status, headers });
   });
 
