@@ -213,8 +213,12 @@ export class FileService {
     tenant: string,
     req: { name: string; contentType: string; size: number; sha256?: string | undefined },
   ): Promise<PresignedUpload> {
-    if (req.size > this.settings.maxPresignedUploadBytes)
-      throw tooLarge(this.settings.maxPresignedUploadBytes);
+    // A store that cannot presign takes the bytes through this API (writeUpload), within its upload limit.
+    const max =
+      this.objects.kind === "local"
+        ? Math.min(this.settings.maxPresignedUploadBytes, this.settings.maxUploadBytes)
+        : this.settings.maxPresignedUploadBytes;
+    if (req.size > max) throw tooLarge(max);
     const id = uuidv7();
     const now = Date.now();
     await this.repo.createFile({
@@ -247,6 +251,8 @@ export class FileService {
   /** The bytes of an upload started with createUpload, streamed through this process. */
   async writeUpload(tenant: string, id: string, body: UploadBody): Promise<void> {
     const expected = await this.uploadSession(tenant, id);
+    // Bytes through this process are bounded as POST /v1/files bounds them, whatever a presigned PUT may take.
+    if (expected.size > this.settings.maxUploadBytes) throw tooLarge(this.settings.maxUploadBytes);
     const source = toReadable(body);
     const meter = new Meter(expected.size);
     source.once("error", (err) => meter.destroy(err));

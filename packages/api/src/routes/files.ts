@@ -185,7 +185,9 @@ export function fileRoutes(app: ApiApp, deps: RouteDeps): void {
       path: "/v1/files/{id}/content",
       tags: ["files"],
       summary: "Send the bytes of a started upload through the API",
-      description: "For uploads started with POST /v1/files/uploads; more bytes than declared is 422.",
+      description:
+        "For uploads started with POST /v1/files/uploads; more bytes than declared is 422, a declared size " +
+        "over FILES_MAX_UPLOAD_BYTES 413 (bytes through the API are bounded as POST /v1/files bounds them).",
       security: SECURITY,
       request: {
         params: FileIdParamDoc,
@@ -193,7 +195,7 @@ export function fileRoutes(app: ApiApp, deps: RouteDeps): void {
       },
       responses: {
         204: { description: "Stored; POST complete next" },
-        ...problems(401, 403, 404, 409, 422, 429, 503),
+        ...problems(401, 403, 404, 409, 413, 422, 429, 503),
       },
     }),
   );
