@@ -170,10 +170,12 @@ const FILE_ID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12
 
 /** The object key of a file: derived from its tenant and id only, never from anything a user named. */
 export function objectKey(tenant: string, fileId: string): string {
-  if (!TENANT_KEY_RE.test(tenant) || tenant.includes("..") || !FILE_ID_RE.test(fileId)) {
+  // A UUID is the same in either case (Postgres finds the row either way); its key is the canonical one.
+  const id = fileId.toLowerCase();
+  if (!TENANT_KEY_RE.test(tenant) || tenant.includes("..") || !FILE_ID_RE.test(id)) {
     throw new Error("objectKey: tenant or file id is not a valid key part");
   }
-  return `files/${tenant}/${fileId}`;
+  return `files/${tenant}/${id}`;
 }
 
 /** Whether `key` is one `objectKey` can produce (stores refuse any other). */
