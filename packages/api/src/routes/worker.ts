@@ -146,6 +146,10 @@ export function workerRoutes(app: ApiApp, deps: RouteDeps): void {
         // As for in-process handlers: the files the job wrote are listed in its result, and an oversized
         // result is stored as a file it points to. The owner is checked first (404 for another tenant's job).
         await engine.get(tenant, req.id);
+        // Only the lease holder's completion may store an oversized result as a file of the job (a stale
+        // or forged one would leave it linked to the job, listed among the outputs of the real completion).
+        if (!(await engine.files.repo.jobLeaseHeld(tenant, req.id, req.leaseToken)))
+          throw leaseLost([req.id]);
         const outputs = await engine.files.repo.listFiles(tenant, {
           jobId: req.id,
           role: "output",
