@@ -126,6 +126,36 @@ describe("files review", () => {
     expect(result).toEqual({ ok: true });
   });
 
+  it("a two-step upload's PUT that ends after the file was deleted leaves no object behind", async () => {
+    const size = 64 * 1024;
+    const res = await t.request("/v1/files/uploads", { method: "POST", json: { name: "slow.bin", size } });
+    expect(res.status).toBe(201);
+    const id = ((await res.json()) as { file: { id: string } }).file.id;
+    let feed!: ReadableStreamDefaultController<Uint8Array>;
+    const body = new ReadableStream<Uint8Array>({
+      start: (c) => {
+        feed = c;
+      },
+    });
+    feed.enqueue(new Uint8Array(size / 2));
+    const put = t.request(`/v1/files/${id}/content`, { method: "PUT", body, duplex: "half" } as RequestInit);
+    // The first half is being written when the file is deleted (a pending file may be: nothing uses it).
+    await waitFor(
+      "the write to start",
+      async () => (await readdir(join(t.filesRoot as string, ".tmp")).catch(() => [])).length > 0,
+      5_000,
+    );
+    expect((await t.request(`/v1/files/${id}`, { method: "DELETE" })).status).toBe(204);
+    feed.enqueue(new Uint8Array(size / 2));
+    feed.close();
+    const done = await put;
+    expect(done.status).toBeGreaterThanOrEqual(400);
+    expect(await t.store.db.query("SELECT 1 FROM files WHERE id = $1", [id])).toEqual([]);
+    // No row owns it and no sweep looks for it: an object left here would stay for good.
+    const left = await readdir(join(t.filesRoot as string, "files", "acme")).catch(() => [] as string[]);
+    expect(left).not.toContain(id);
+  });
+
   // Known, not fixed here: deleting a file removes its job links (deleteFileRows), and a dead or cancelled
   // job's input may be deleted (ADR 0013). Retried afterwards (one by one, or by a queue's bulk retry),
   // the job lists only the inputs that remain, so a handler such as file.compress succeeds on part of its
