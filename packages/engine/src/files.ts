@@ -274,7 +274,7 @@ export class FileService {
     }
     // Deleted or swept while the bytes came? A deletion marks the row before it deletes the object: marked
     // after this check, its own delete removes these bytes; marked before, this check sees it and does.
-    if (!(await this.repo.expectedOf(tenant, id))) {
+    if (!(await this.repo.getFile(tenant, id))) {
       await this.objects.delete(key).catch(() => {});
       throw new AppError("conflict", `file ${id} was deleted or abandoned while it was being uploaded`, {
         fileId: id,
