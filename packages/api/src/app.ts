@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import { AppError, issuesFromZod } from "@astraeus/core";
 import type { SqlExecutor } from "@astraeus/db";
 import type { Engine, ScheduleService } from "@astraeus/engine";
+import type { Tracing } from "@astraeus/tracing";
 import { OpenAPIHono } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { routePath } from "hono/route";
@@ -46,6 +47,8 @@ export interface AppDeps {
   signal?: AbortSignal;
   /** Serve the operator console (packages/console) built in this folder at /console. Default: not served. */
   console?: ConsoleOptions | null;
+  /** Request spans (packages/tracing). Default null: tracing off, no middleware at all. */
+  tracing?: Tracing | null;
 }
 
 const TARGETS: Record<string, string> = {
@@ -80,10 +83,18 @@ function asAvailability(err: unknown): unknown {
   return err;
 }
 
-/** JSON lines for machines; `pretty` (the dev command on a terminal) renders them readable via pino-pretty. */
-export function defaultLogger(level = "info", pretty = false): Logger {
+/**
+ * JSON lines for machines; `pretty` (the dev command on a terminal) renders them readable via pino-pretty.
+ * With tracing on, `traceFields` (Tracing.logFields) adds the active span's trace_id and span_id to each line.
+ */
+export function defaultLogger(
+  level = "info",
+  pretty = false,
+  traceFields?: () => Record<string, string>,
+): Logger {
   return pino({
     level,
+    ...(traceFields ? { mixin: traceFields } : {}),
     ...(pretty
       ? { transport: { target: "pino-pretty", options: { colorize: true, ignore: "pid,hostname" } } }
       : {}),
@@ -119,6 +130,28 @@ export function createApp(deps: AppDeps): ApiApp {
       }
     },
   });
+
+  if (deps.tracing) {
+    // First, so everything after it (the request log line, the submit's span) runs inside the request span.
+    const tracing = deps.tracing;
+    app.use("*", (c, next) =>
+      tracing.request(
+        {
+          method: c.req.method,
+          path: c.req.path,
+          traceparent: header(c, "traceparent"),
+          tracestate: header(c, "tracestate"),
+        },
+        async (span) => {
+          try {
+            await next();
+          } finally {
+            span.finish(routeLabel(c), c.res.status, c.res.status >= 500 ? c.error : undefined);
+          }
+        },
+      ),
+    );
+  }
 
   app.use("*", async (c, next) => {
     const started = performance.now();

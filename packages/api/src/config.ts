@@ -4,6 +4,7 @@ import { TenantSchema } from "@astraeus/contract";
 import { DEFAULTS, JobTypeSchema, LIMITS, QueueNameSchema } from "@astraeus/core";
 import { databaseUrlFromEnv } from "@astraeus/db";
 import { redisUrlFromEnv } from "@astraeus/dispatch";
+import { TRACING_ENV } from "@astraeus/tracing";
 import { z } from "zod";
 import { API_KEY_RE } from "./auth/keys.ts";
 
@@ -68,6 +69,8 @@ export const EnvSchema = z.object({
   CONSOLE_DIR: z.preprocess(blankToUndefined, z.string().min(1).optional()),
   /** Longest a graceful shutdown waits for in-flight requests. */
   SHUTDOWN_GRACE_MS: int(0, 120_000).default(10_000),
+  /** OpenTelemetry tracing: off unless an OTLP endpoint or OTEL_TRACES_EXPORTER is set (docs/observability.md). */
+  ...TRACING_ENV,
 });
 export type Env = z.infer<typeof EnvSchema>;
 

@@ -1,5 +1,6 @@
 // The API process: `tsx packages/api/src/main.ts`. Configuration is the environment (see config.ts).
 import type { AddressInfo } from "node:net";
+import { startTracing, tracingSettings } from "@astraeus/tracing";
 import { serve } from "@hono/node-server";
 import { defaultLogger } from "./app.ts";
 import { parseEnv } from "./config.ts";
@@ -8,9 +9,21 @@ import { buildServer } from "./server.ts";
 
 export async function main(opts: { dev?: boolean } = {}): Promise<void> {
   const env = parseEnv();
-  const logger = defaultLogger(env.LOG_LEVEL, opts.dev === true && process.stdout.isTTY === true);
+  // Tracing first (its SDK is imported only when OTEL_* turn it on), so every log line can carry its ids.
+  const tracingOn = tracingSettings(env, opts.dev ? "astraeus" : "astraeus-api");
+  const tracing = tracingOn ? await startTracing(tracingOn) : null;
+  const logger = defaultLogger(
+    env.LOG_LEVEL,
+    opts.dev === true && process.stdout.isTTY === true,
+    tracing?.logFields,
+  );
+  tracing?.reportTo(logger);
   // The dev command is the whole product in one process, on real servers as well as embedded.
-  const api = await buildServer(env, { logger, ...(opts.dev ? { withWorker: env.EMBEDDED_WORKER } : {}) });
+  const api = await buildServer(env, {
+    logger,
+    tracing,
+    ...(opts.dev ? { withWorker: env.EMBEDDED_WORKER } : {}),
+  });
   if (api.bootstrap?.generated) {
     // Printed once, to the terminal only (not through the logger, whose output may be shipped elsewhere).
     process.stderr.write(
@@ -56,6 +69,8 @@ export async function main(opts: { dev?: boolean } = {}): Promise<void> {
     await closed;
     clearTimeout(timer);
     await api.close();
+    // Spans still buffered are exported before the process ends.
+    await tracing?.shutdown();
     logger.info({}, "stopped");
     logger.flush();
     process.exit(0);

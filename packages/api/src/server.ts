@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { createStore, SqlScheduleStore, schemaStatus } from "@astraeus/db";
 import { createDispatcher } from "@astraeus/dispatch";
 import { createEngine, type JobEngine, Scheduler } from "@astraeus/engine";
+import type { Tracing } from "@astraeus/tracing";
 import { createWorker, type Worker } from "@astraeus/worker";
 import type { Logger } from "pino";
 import { createApp, defaultLogger } from "./app.ts";
@@ -45,6 +46,8 @@ export interface BuildOptions {
   logger?: Logger;
   /** Metrics registry. Default: a new one. */
   metrics?: Metrics;
+  /** The process's tracer (main.ts starts it when OTEL_* say so). Default null: tracing off. */
+  tracing?: Tracing | null;
 }
 
 /** Strips credentials from a URL for logging. */
@@ -96,6 +99,7 @@ export async function buildServer(env: Env, opts: BuildOptions = {}): Promise<Ap
       leaseMs: env.WORKER_LEASE_TTL_SECONDS * 1000,
       groupCommit: { maxInFlight: env.GROUP_COMMIT_MAX_IN_FLIGHT },
       logger,
+      tracing: opts.tracing?.submit ?? null,
     });
     closers.push(() => engine.close());
     // Per-queue defaults apply from the first submit on.
@@ -145,6 +149,7 @@ export async function buildServer(env: Env, opts: BuildOptions = {}): Promise<Ap
       db: store.db,
       signal: shutdown.signal,
       console: consoleDir === null ? null : { dir: consoleDir },
+      tracing: opts.tracing ?? null,
       ...(opts.metrics ? { metrics: opts.metrics } : {}),
     });
 
@@ -158,6 +163,7 @@ export async function buildServer(env: Env, opts: BuildOptions = {}): Promise<Ap
         // This process's maintenance leader also fires schedules, through this API's own submit path.
         maintenance: { leaderTasks: [new Scheduler(new SqlScheduleStore(store.db), engine, { logger })] },
         logger,
+        tracing: opts.tracing?.worker ?? null,
       });
       await worker.start();
       const w = worker;

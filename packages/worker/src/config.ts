@@ -1,5 +1,6 @@
 import { databaseUrlFromEnv } from "@astraeus/db";
 import { redisUrlFromEnv } from "@astraeus/dispatch";
+import { TRACING_ENV } from "@astraeus/tracing";
 import { z } from "zod";
 
 const bool = z.enum(["true", "false", "1", "0"]).transform((v) => v === "true" || v === "1");
@@ -79,6 +80,8 @@ export const WorkerEnv = z.object({
   WORKER_METRICS_PORT: int(0, 65_535).default(9464),
   /** pino level. Default "info". */
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+  /** OpenTelemetry tracing: off unless an OTLP endpoint or OTEL_TRACES_EXPORTER is set (docs/observability.md). */
+  ...TRACING_ENV,
 });
 export type WorkerEnv = z.infer<typeof WorkerEnv>;
 

@@ -2,6 +2,7 @@ import type { EventSink } from "@astraeus/core";
 import { createStore, SqlScheduleStore, schemaStatus } from "@astraeus/db";
 import { createDispatcher } from "@astraeus/dispatch";
 import { createEngine, Scheduler } from "@astraeus/engine";
+import { startTracing, tracingSettings } from "@astraeus/tracing";
 import pino from "pino";
 import { BUILTIN_JOBS } from "./builtins.ts";
 import { parseWorkerEnv, type WorkerEnv } from "./config.ts";
@@ -29,7 +30,15 @@ export async function startWorkerProcess(
   extraJobs: ResolvedDefinition[] = [],
   deps: WorkerProcessDeps = {},
 ): Promise<RunningWorker> {
-  const log = pino({ level: env.LOG_LEVEL, base: { svc: "worker" } });
+  // Tracing first (its SDK is imported only when OTEL_* turn it on), so every log line can carry its ids.
+  const tracingOn = tracingSettings(env, "astraeus-worker");
+  const tracing = tracingOn ? await startTracing(tracingOn) : null;
+  const log = pino({
+    level: env.LOG_LEVEL,
+    base: { svc: "worker" },
+    ...(tracing ? { mixin: tracing.logFields } : {}),
+  });
+  tracing?.reportTo(log);
   let ownSink: { close(): void } | null = null;
   let eventSink = deps.eventSink ?? null;
   if (!eventSink && env.EVENTS_SQS_QUEUE_URL) {
@@ -68,6 +77,7 @@ export async function startWorkerProcess(
       dispatcher,
       submission: { maxPayloadBytes: Number.MAX_SAFE_INTEGER },
       logger: log,
+      tracing: tracing?.submit ?? null,
     }),
     {
       intervalMs: env.SCHEDULER_INTERVAL_MS,
@@ -102,6 +112,7 @@ export async function startWorkerProcess(
     },
     logger: log,
     observer: metrics.observer,
+    tracing: tracing?.worker ?? null,
   });
   // A relaying deployment records every transition as an event row before this worker claims anything
   // (otherwise claims before the leader's first relay tick would be recorded on their job rows only).
@@ -127,6 +138,8 @@ export async function startWorkerProcess(
       http?.close();
       ownSink?.close();
       await Promise.allSettled([dispatcher.close(), store.close()]);
+      // Spans still buffered are exported before the process ends.
+      await tracing?.shutdown();
       log.info({ id: worker.id, stats: worker.stats }, "worker stopped");
     },
   };

@@ -1,5 +1,6 @@
 import { hostname } from "node:os";
 import {
+  type AttemptTrace,
   backoffDelay,
   type ClaimedJob,
   type Delivery,
@@ -10,6 +11,7 @@ import {
   type Lease,
   type Outcome,
   UnrecoverableError,
+  type WorkerTracing,
 } from "@astraeus/core";
 import {
   type Logger,
@@ -71,6 +73,8 @@ export interface WorkerOptions {
   completion?: Partial<CompletionOptions>;
   logger?: Logger;
   observer?: WorkerObserver;
+  /** Spans for claims, attempts and completions (packages/tracing). Default null: tracing off. */
+  tracing?: WorkerTracing | null;
 }
 
 /** Hooks for metrics; each is optional and must not throw. */
@@ -92,6 +96,8 @@ interface Active {
   startedAt: number;
   /** Set when the attempt timed out while its handler still runs (see abort). */
   timedOut?: JobAbort;
+  /** The attempt's span while tracing is on, else null. */
+  trace: AttemptTrace | null;
 }
 
 export interface WorkerStats {
@@ -152,6 +158,7 @@ export class Worker implements ContextHost {
   private readonly limitedDue = new Map<string, number>();
   private lastHeartbeat = Date.now();
   private readonly observer: WorkerObserver;
+  private readonly tracing: WorkerTracing | null;
 
   constructor(opts: WorkerOptions) {
     this.store = opts.store;
@@ -172,6 +179,7 @@ export class Worker implements ContextHost {
     this.id = opts.id ?? defaultWorkerId();
     this.log = opts.logger ?? silentLogger;
     this.observer = opts.observer ?? {};
+    this.tracing = opts.tracing ?? null;
     this.settings = new QueueSettingsCache(this.store, {
       refreshMs: opts.queueSettingsRefreshMs ?? 1000,
       logger: this.log,
@@ -263,7 +271,7 @@ export class Worker implements ContextHost {
         this.lastPoll = Date.now();
         try {
           const jobs = await this.store.claimNext(this.readable, want, this.claimOpts());
-          for (const job of jobs) this.startJob(job);
+          this.startJobs(jobs, this.lastPoll);
         } catch (err) {
           this.log.error({ err: String(err) }, "claim from Postgres failed");
           await this.pause(500);
@@ -274,13 +282,19 @@ export class Worker implements ContextHost {
   }
 
   private claimOpts() {
-    return { workerId: this.id, leaseMs: this.leaseMs, types: this.types };
+    return {
+      workerId: this.id,
+      leaseMs: this.leaseMs,
+      types: this.types,
+      traceContext: this.tracing !== null,
+    };
   }
 
   private async claimDelivered(given: Delivery[]): Promise<void> {
     const deliveries = this.settings.restricted.size > 0 ? await this.sortRestricted(given) : given;
     if (deliveries.length === 0) return;
     let jobs: ClaimedJob[];
+    const claimedFrom = Date.now();
     try {
       jobs = await this.store.claimByIds(
         deliveries.map((d) => d.jobId),
@@ -291,7 +305,7 @@ export class Worker implements ContextHost {
       this.log.error({ err: String(err) }, "claim failed");
       return;
     }
-    for (const job of jobs) this.startJob(job);
+    this.startJobs(jobs, claimedFrom);
     // Claimed or not (duplicate, stale, cancelled), every entry is done with.
     this.dispatcher
       .ack(deliveries)
@@ -333,10 +347,11 @@ export class Worker implements ContextHost {
   private async claimLimited(queue: string, want: number): Promise<void> {
     // Until the answer, nobody asks this queue again.
     this.limitedDue.set(queue, Number.POSITIVE_INFINITY);
-    let next = Date.now() + this.limitedPollMs;
+    const claimedFrom = Date.now();
+    let next = claimedFrom + this.limitedPollMs;
     try {
       const r = await this.store.claimLimited(queue, want, this.claimOpts());
-      for (const job of r.jobs) this.startJob(job);
+      this.startJobs(r.jobs, claimedFrom);
       // A full answer may mean more is ready at once; a rate limit says when the next start may come.
       if (r.jobs.length >= want) next = Date.now();
       else if (r.retryAt) next = r.retryAt.getTime();
@@ -366,6 +381,12 @@ export class Worker implements ContextHost {
       .catch(() => {});
   }
 
+  /** Starts the jobs one claim statement (begun at `claimedFrom`, ms since the epoch) returned. */
+  private startJobs(jobs: ClaimedJob[], claimedFrom: number): void {
+    if (this.tracing !== null && jobs.length > 0) this.tracing.claimed(jobs, claimedFrom, this.id);
+    for (const job of jobs) this.startJob(job);
+  }
+
   private startJob(job: ClaimedJob): void {
     const def = this.registry.get(job.type);
     this.stats.claimed++;
@@ -378,10 +399,20 @@ export class Worker implements ContextHost {
       timer: setTimeout(() => this.abort(a, "timeout"), timeoutMs),
       done: false,
       startedAt: Date.now(),
+      trace: null,
     };
+    if (this.tracing !== null) this.traceAttempt(a, this.tracing);
     this.observer.jobStarted?.(job.type);
     this.active.set(job.id, a);
     void this.run(a);
+  }
+
+  /** The attempt's span; its handler runs inside it, so the handler's own spans nest under it. */
+  private traceAttempt(a: Active, tracing: WorkerTracing): void {
+    const trace = tracing.attempt(a.job, this.id);
+    a.trace = trace;
+    const def = a.def;
+    if (def) a.def = { ...def, handler: (ctx) => trace.run(() => def.handler(ctx)) };
   }
 
   /** Never rejects: it runs as `void this.run(a)`, where a rejection would crash the process. */
@@ -498,8 +529,13 @@ export class Worker implements ContextHost {
     clearTimeout(a.timer);
     this.active.delete(a.job.id);
     this.wakeSlot();
-    if (!outcome) return;
-    void this.completions.add(outcome).then((finished) => {
+    if (!outcome) {
+      a.trace?.end("lease_lost", null);
+      return;
+    }
+    const written = this.completions.add(outcome);
+    if (a.trace !== null) a.trace.end(outcome.kind, written);
+    void written.then((finished) => {
       if (!finished) {
         this.stats.rejectedWrites++;
         this.log.warn(

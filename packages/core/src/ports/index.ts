@@ -7,3 +7,4 @@ export * from "./queues.ts";
 export * from "./schedules.ts";
 export * from "./store.ts";
 export * from "./sweeps.ts";
+export * from "./tracing.ts";
