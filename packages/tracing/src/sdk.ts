@@ -1,5 +1,9 @@
 // The OpenTelemetry SDK, set up for one process. Only index.ts's startTracing imports this module.
 import { context, DiagLogLevel, diag, trace } from "@opentelemetry/api";
+// Static imports (this module is itself imported only when tracing is on): a dynamic import of these
+// CommonJS packages would hand back only a default export inside the esbuild bundle.
+import { OTLPTraceExporter as OtlpJsonExporter } from "@opentelemetry/exporter-trace-otlp-http";
+import { OTLPTraceExporter as OtlpProtobufExporter } from "@opentelemetry/exporter-trace-otlp-proto";
 import { UndiciInstrumentation } from "@opentelemetry/instrumentation-undici";
 import {
   detectResources,
@@ -20,15 +24,14 @@ import { requestSpan, submitTracing, workerTracing } from "./spans.ts";
 import type { Tracing, TracingLog } from "./types.ts";
 
 const TRACER = "astraeus";
-const NO_FIELDS: Record<string, string> = {};
+
+const failed = (what: string) => (err: unknown) => {
+  diag.error(`${what} failed`, err);
+};
 
 /** The OTLP/HTTP exporter for the protocol; it reads endpoint, headers, timeout and compression itself. */
-async function otlpExporter(protocol: TracingSettings["protocol"]): Promise<SpanExporter> {
-  const { OTLPTraceExporter } =
-    protocol === "http/json"
-      ? await import("@opentelemetry/exporter-trace-otlp-http")
-      : await import("@opentelemetry/exporter-trace-otlp-proto");
-  return new OTLPTraceExporter();
+function otlpExporter(protocol: TracingSettings["protocol"]): SpanExporter {
+  return protocol === "http/json" ? new OtlpJsonExporter() : new OtlpProtobufExporter();
 }
 
 export async function startSdk(settings: TracingSettings): Promise<Tracing> {
@@ -58,9 +61,10 @@ export async function startSdk(settings: TracingSettings): Promise<Tracing> {
     submit: submitTracing(tracer),
     worker: workerTracing(tracer),
     request: (req, handle) => requestSpan(tracer, req, handle),
-    logFields() {
+    logFields(): Record<string, string> {
+      // A new object every time: pino merges each line's own fields into what the mixin returns.
       const span = trace.getSpan(context.active());
-      if (span === undefined) return NO_FIELDS;
+      if (span === undefined) return {};
       const sc = span.spanContext();
       return {
         trace_id: sc.traceId,
@@ -76,11 +80,12 @@ export async function startSdk(settings: TracingSettings): Promise<Tracing> {
         { logLevel: DiagLogLevel.WARN, suppressOverrideMessage: true },
       );
     },
-    flush: () => provider.forceFlush(),
+    // A receiver that is down must not fail a flush or a shutdown: the spans are lost, the SDK says so.
+    flush: () => provider.forceFlush().catch(failed("export")),
     shutdown() {
       stopped ??= (async () => {
         undici.disable();
-        await provider.shutdown();
+        await provider.shutdown().catch(failed("final export"));
       })();
       return stopped;
     },

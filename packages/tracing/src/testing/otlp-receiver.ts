@@ -105,15 +105,26 @@ export interface OtlpReceiver {
   requests: number;
   /** Requests that were not OTLP/JSON trace exports (a wrong path or content type). */
   rejected: string[];
+  /** While set, every export is answered with this status and dropped. */
+  refuseWith: number | null;
   close(): Promise<void>;
 }
 
 export async function startOtlpReceiver(): Promise<OtlpReceiver> {
-  const receiver: Omit<OtlpReceiver, "url" | "close"> = { spans: [], requests: 0, rejected: [] };
+  const receiver: Omit<OtlpReceiver, "url" | "close"> = {
+    spans: [],
+    requests: 0,
+    rejected: [],
+    refuseWith: null,
+  };
   const server = createServer((req, res) => {
     receiver.requests++;
     readBody(req).then(
       (text) => {
+        if (receiver.refuseWith !== null) {
+          res.writeHead(receiver.refuseWith).end();
+          return;
+        }
         if (req.url !== "/v1/traces" || !req.headers["content-type"]?.startsWith("application/json")) {
           receiver.rejected.push(`${req.method} ${req.url} ${req.headers["content-type"]}`);
           res.writeHead(415).end();
