@@ -1,5 +1,6 @@
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
+import { poll } from "../packages/core/src/time.ts";
 
 /** The seed example every deployed stage must run end to end. */
 export const SEED_JOB = { payload: { text: "asynchronous cloud workload" } } as const;
@@ -14,7 +15,6 @@ export interface SmokeOptions {
 }
 
 const TERMINAL_FAILURES = new Set(["dead", "failed", "cancelled"]);
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 async function json(res: Response): Promise<Record<string, unknown>> {
   const body = await res.text();
@@ -29,19 +29,23 @@ async function json(res: Response): Promise<Record<string, unknown>> {
 export async function smoke(opts: SmokeOptions): Promise<{ jobId: string; ms: number }> {
   const started = Date.now();
   const deadline = started + (opts.timeoutMs ?? 300_000);
-  const poll = opts.pollMs ?? 3_000;
+  const intervalMs = opts.pollMs ?? 3_000;
   const log = opts.log ?? ((line: string) => console.log(line));
   const base = opts.baseUrl.replace(/\/+$/, "");
   const auth = { authorization: `Bearer ${opts.apiKey}` };
 
-  for (;;) {
-    const res = await fetch(`${base}/health`).catch((err: unknown) => err as Error);
-    if (res instanceof Response && res.ok) break;
-    if (Date.now() > deadline)
-      throw new Error(
-        `GET /health never succeeded (last: ${res instanceof Response ? res.status : res.message})`,
-      );
-    await sleep(poll);
+  let health: Response | Error | undefined;
+  const healthy = await poll(
+    async () => {
+      health = await fetch(`${base}/health`).catch((err: unknown) => err as Error);
+      return health instanceof Response && health.ok ? true : undefined;
+    },
+    { intervalMs, timeoutMs: deadline - Date.now() },
+  );
+  if (!healthy) {
+    throw new Error(
+      `GET /health never succeeded (last: ${health instanceof Response ? health.status : health?.message})`,
+    );
   }
   log("health: ok");
 
@@ -59,19 +63,22 @@ export async function smoke(opts: SmokeOptions): Promise<{ jobId: string; ms: nu
   log(`submitted: ${jobId}`);
 
   let last = "";
-  for (;;) {
-    const res = await fetch(`${base}/v1/jobs/${encodeURIComponent(jobId)}`, { headers: auth });
-    if (!res.ok) throw new Error(`GET /v1/jobs/${jobId}: ${res.status}`);
-    const job = await json(res);
-    const state = String(job.state ?? job.status ?? "");
-    if (state !== last) log(`state: ${state}`);
-    last = state;
-    if (state === "succeeded") return { jobId, ms: Date.now() - started };
-    if (TERMINAL_FAILURES.has(state))
-      throw new Error(`job ${jobId} ended ${state}: ${JSON.stringify(job.error ?? null)}`);
-    if (Date.now() > deadline) throw new Error(`job ${jobId} still ${state} at the deadline`);
-    await sleep(poll);
-  }
+  const done = await poll(
+    async () => {
+      const res = await fetch(`${base}/v1/jobs/${encodeURIComponent(jobId)}`, { headers: auth });
+      if (!res.ok) throw new Error(`GET /v1/jobs/${jobId}: ${res.status}`);
+      const job = await json(res);
+      const state = String(job.state ?? job.status ?? "");
+      if (state !== last) log(`state: ${state}`);
+      last = state;
+      if (TERMINAL_FAILURES.has(state))
+        throw new Error(`job ${jobId} ended ${state}: ${JSON.stringify(job.error ?? null)}`);
+      return state === "succeeded" ? true : undefined;
+    },
+    { intervalMs, timeoutMs: deadline - Date.now() },
+  );
+  if (!done) throw new Error(`job ${jobId} still ${last} at the deadline`);
+  return { jobId, ms: Date.now() - started };
 }
 
 const HELP = `usage: ASTRAEUS_ADMIN_KEY=... pnpm smoke <api url>

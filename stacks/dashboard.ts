@@ -37,6 +37,10 @@ export const GRAFANA_ONLY_PANELS = [
   "Worker failures by outcome",
   "Heartbeat lag",
   "Event loop lag",
+  // Queue settings are read from Postgres at scrape time by the API; the scaler does not publish them.
+  "Paused queues",
+  "Concurrency limits",
+  "Rate limits",
 ] as const;
 
 /** AWS-side panels Grafana has no data source for. */

@@ -1,12 +1,12 @@
 import { randomUUID } from "node:crypto";
-import { AppError, issuesFromZod } from "@astraeus/core";
-import type { SqlExecutor } from "@astraeus/db";
+import { AppError, type EventCounter, issuesFromZod, type Logger } from "@astraeus/core";
+import { SqlEventCounter, type SqlExecutor } from "@astraeus/db";
 import type { Engine, ScheduleService } from "@astraeus/engine";
 import type { Tracing } from "@astraeus/tracing";
 import { OpenAPIHono } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { routePath } from "hono/route";
-import pino, { type Logger } from "pino";
+import pino from "pino";
 import type { ApiKeyStore } from "./auth/keys.ts";
 import { type AppConfig, DEFAULT_APP_CONFIG } from "./config.ts";
 import { authenticate, rateLimit } from "./http/auth.ts";
@@ -21,6 +21,7 @@ import { type ConsoleOptions, consoleRoutes } from "./routes/console.ts";
 import type { RouteDeps } from "./routes/deps.ts";
 import { jobRoutes } from "./routes/jobs.ts";
 import { meRoutes } from "./routes/me.ts";
+import { queueControlRoutes } from "./routes/queue-control.ts";
 import { queueRoutes } from "./routes/queues.ts";
 import { scheduleRoutes } from "./routes/schedules.ts";
 import { streamRoutes } from "./routes/stream.ts";
@@ -41,7 +42,9 @@ export interface AppDeps {
   metrics?: Metrics;
   /** Named checks for /ready. Default: Postgres (`store.ping`) and dispatch (`dispatcher.ping`). */
   readiness?: Record<string, ReadinessCheck>;
-  /** The store's SQL executor, for cluster-wide job counters in /metrics. Default: none (counters stay 0). */
+  /** Where the cluster-wide job counters in /metrics are read (db's SqlEventCounter). Default: none (they stay 0). */
+  eventCounts?: EventCounter | null;
+  /** The store's SQL executor, wrapped in a SqlEventCounter when `eventCounts` is not given. Default: none. */
   db?: SqlExecutor | null;
   /** Aborting it ends long polls and SSE streams (graceful shutdown). Default: never aborted. */
   signal?: AbortSignal;
@@ -91,7 +94,7 @@ export function defaultLogger(
   level = "info",
   pretty = false,
   traceFields?: () => Record<string, string>,
-): Logger {
+): pino.Logger {
   return pino({
     level,
     ...(traceFields ? { mixin: traceFields } : {}),
@@ -110,7 +113,7 @@ export function createApp(deps: AppDeps): ApiApp {
   const config: AppConfig = { ...DEFAULT_APP_CONFIG, ...deps.config };
   const logger = deps.logger ?? defaultLogger();
   const metrics = deps.metrics ?? new Metrics();
-  metrics.attach(deps.engine.store, deps.db ?? null);
+  metrics.attach(deps.engine.store, deps.eventCounts ?? (deps.db ? new SqlEventCounter(deps.db) : null));
   const signal = deps.signal ?? new AbortController().signal;
   const readiness = deps.readiness ?? {
     postgres: () => deps.engine.store.ping(),
@@ -166,7 +169,7 @@ export function createApp(deps: AppDeps): ApiApp {
     const seconds = (performance.now() - started) / 1000;
     const route = routeLabel(c);
     metrics.httpDuration.observe(c.req.method, route, c.res.status, seconds);
-    if (logger.isLevelEnabled("debug")) {
+    if (logger.debug && logger.isLevelEnabled?.("debug") !== false) {
       logger.debug(
         { requestId, method: c.req.method, route, status: c.res.status, ms: Math.round(seconds * 1000) },
         "request",
@@ -222,6 +225,7 @@ export function createApp(deps: AppDeps): ApiApp {
   jobRoutes(app, routeDeps);
   streamRoutes(app, routeDeps);
   queueRoutes(app, routeDeps);
+  queueControlRoutes(app, routeDeps);
   scheduleRoutes(app, routeDeps);
   workerRoutes(app, routeDeps);
   adminRoutes(app, routeDeps);

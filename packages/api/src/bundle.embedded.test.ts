@@ -7,8 +7,8 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Job } from "@astraeus/core";
-import { createTestDatabase, freePort, type TestDatabase, waitFor } from "@astraeus/db/testing";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createTestDatabase, freePort, type TestDatabase } from "@astraeus/db/testing";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { buildTarget, imageCommand } from "../../../scripts/build.mjs";
 import { ADMIN_KEY_FILE } from "./bootstrap.ts";
 
@@ -54,13 +54,13 @@ describe("API bundle (dist/main.js, dist/migrate.js)", () => {
       }),
     );
     const base = `http://127.0.0.1:${port}`;
-    await waitFor(
-      `GET /health on ${port}`,
+    await vi.waitFor(
       async () => {
         if (exitCode !== undefined) throw new Error(`api exited (${exitCode}): ${output}`);
-        return (await fetch(`${base}/health`).catch(() => null))?.ok === true;
+        const health = await fetch(`${base}/health`).catch(() => null);
+        expect(health?.ok, `GET /health on ${port}`).toBe(true);
       },
-      20_000,
+      { timeout: 20_000, interval: 25 },
     );
     // The data folder is relative to the working directory, as /app/.astraeus is in the image.
     const key = readFileSync(join(dir, ".astraeus", ADMIN_KEY_FILE), "utf8").trim();
@@ -72,10 +72,14 @@ describe("API bundle (dist/main.js, dist/migrate.js)", () => {
     });
     expect(res.status).toBe(201);
     const job = (await res.json()) as Job;
-    const done = await waitFor("the embedded job to succeed", async () => {
-      const j = (await (await fetch(`${base}/v1/jobs/${job.id}`, { headers: auth })).json()) as Job;
-      return j.state === "succeeded" ? j : undefined;
-    });
+    const done = await vi.waitFor(
+      async () => {
+        const j = (await (await fetch(`${base}/v1/jobs/${job.id}`, { headers: auth })).json()) as Job;
+        expect(j.state, "the embedded job succeeded").toBe("succeeded");
+        return j;
+      },
+      { timeout: 15_000, interval: 25 },
+    );
     expect(done?.result).toMatchObject({ words: 3 });
     // The API reference's static files come from dist/node_modules/swagger-ui-dist.
     const css = await fetch(`${base}/docs/assets/swagger-ui.css`);

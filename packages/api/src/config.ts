@@ -3,7 +3,7 @@
 import { TenantSchema } from "@astraeus/contract";
 import { DEFAULTS, JobTypeSchema, LIMITS, QueueNameSchema } from "@astraeus/core";
 import { databaseUrlFromEnv } from "@astraeus/db";
-import { redisUrlFromEnv } from "@astraeus/dispatch";
+import { DEFAULT_CONSUMER_GROUP, DEFAULT_REDIS_PREFIX, redisUrlFromEnv } from "@astraeus/dispatch";
 import { TRACING_ENV } from "@astraeus/tracing";
 import { z } from "zod";
 import { API_KEY_RE } from "./auth/keys.ts";
@@ -25,9 +25,9 @@ export const EnvSchema = z.object({
   ASTRAEUS_DATA_DIR: z.string().min(1).default(".astraeus"),
   /** Redis URL; absent means in-process dispatch and in-memory rate limits. */
   REDIS_URL: z.preprocess(blankToUndefined, z.url().optional()),
-  REDIS_PREFIX: z.string().min(1).default("astraeus:"),
+  REDIS_PREFIX: z.string().min(1).default(DEFAULT_REDIS_PREFIX),
   /** The workers' consumer group (theirs is JOBS_CONSUMER_GROUP too): reconcile inspects its pending hints. */
-  JOBS_CONSUMER_GROUP: z.string().min(1).default("workers"),
+  JOBS_CONSUMER_GROUP: z.string().min(1).default(DEFAULT_CONSUMER_GROUP),
   /** Bootstrap admin key (Secrets Manager in AWS). At least 24 characters. */
   ASTRAEUS_ADMIN_KEY: z.preprocess(
     blankToUndefined,

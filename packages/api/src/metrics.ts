@@ -1,8 +1,7 @@
 // Prometheus metrics. Request metrics are this process's own; job and queue metrics are read from
 // Postgres at scrape time (the workers that finish jobs are other processes), so they describe the whole
 // system: aggregate them across API instances with max(), not sum().
-import type { JobRepository } from "@astraeus/core";
-import type { SqlExecutor } from "@astraeus/db";
+import type { EventCounter, JobRepository, QueueControlMetrics, QueueSettingsStore } from "@astraeus/core";
 import { Counter, collectDefaultMetrics, Gauge, Registry } from "prom-client";
 import { RequestHistogram } from "./request-histogram.ts";
 
@@ -32,6 +31,9 @@ function countersOf(kind: string, toState: string | null): string[] {
   return out;
 }
 
+/** What the queue metrics read at scrape time. */
+export type MetricsStore = JobRepository & Pick<QueueSettingsStore, "queueSettings"> & QueueControlMetrics;
+
 export class Metrics {
   readonly registry = new Registry();
   readonly httpDuration: RequestHistogram;
@@ -39,9 +41,13 @@ export class Metrics {
   private readonly eventCounters = new Map<string, Counter<"queue" | "type">>();
   private readonly depth: Gauge<"queue" | "state">;
   private readonly oldestAge: Gauge<"queue">;
+  private readonly paused: Gauge<"queue">;
+  private readonly concurrencyLimit: Gauge<"queue">;
+  private readonly rateLimit: Gauge<"queue">;
+  private readonly pauseEvents: Counter<"queue" | "event">;
   private eventCursor: string | null = null;
   private eventHorizon: string | null = null;
-  private sources: { store: JobRepository; db: SqlExecutor | null } | null = null;
+  private sources: { store: MetricsStore; events: EventCounter | null } | null = null;
   private readonly eventsPerScrape: number;
 
   constructor(opts: MetricsOptions = {}) {
@@ -88,17 +94,71 @@ export class Metrics {
       labelNames: ["queue"],
       registers: [this.registry],
     });
+    this.paused = new Gauge({
+      name: "astraeus_queue_paused",
+      help: "1 while the queue is paused, 0 otherwise (queues with settings of their own)",
+      labelNames: ["queue"],
+      registers: [this.registry],
+    });
+    this.concurrencyLimit = new Gauge({
+      name: "astraeus_queue_concurrency_limit",
+      help: "Most jobs of the queue running at once across all workers (limited queues only)",
+      labelNames: ["queue"],
+      registers: [this.registry],
+    });
+    this.rateLimit = new Gauge({
+      name: "astraeus_queue_rate_limit_per_second",
+      help: "Starts per second the queue's rate limit allows on average: jobs / perSeconds (limited queues only)",
+      labelNames: ["queue"],
+      registers: [this.registry],
+    });
+    this.pauseEvents = new Counter({
+      name: "astraeus_queue_pause_events_total",
+      help: "Times each queue was paused or resumed (cluster-wide, from the queue's change log)",
+      labelNames: ["queue", "event"],
+      registers: [this.registry],
+    });
   }
 
-  /** Where job and queue metrics come from. Without it only request and submit metrics are exported. */
-  attach(store: JobRepository, db: SqlExecutor | null): void {
-    this.sources = { store, db };
+  /**
+   * Where queue metrics (`store`) and the job counters (`events`; null leaves them at 0) come from. Without
+   * it only request and submit metrics are exported.
+   */
+  attach(store: MetricsStore, events: EventCounter | null): void {
+    this.sources = { store, events };
   }
 
   /** Renders the exposition text, refreshing the Postgres-derived metrics first. */
   async render(): Promise<string> {
-    if (this.sources) await Promise.all([this.refreshQueues(this.sources.store), this.refreshEvents()]);
+    if (this.sources) {
+      await Promise.all([
+        this.refreshQueues(this.sources.store),
+        this.refreshQueueControl(this.sources.store),
+        this.refreshEvents(),
+      ]);
+    }
     return this.registry.metrics();
+  }
+
+  // Queue settings change rarely and by hand, so every scrape reads them whole: the settings of each
+  // configured queue, and its whole change log counted (which only grows, so the counts are counters).
+  private async refreshQueueControl(store: MetricsStore): Promise<void> {
+    const [settings, counts] = await Promise.all([store.queueSettings(), store.queueEventCounts()]);
+    this.paused.reset();
+    this.concurrencyLimit.reset();
+    this.rateLimit.reset();
+    for (const s of settings) {
+      this.paused.set({ queue: s.name }, s.paused ? 1 : 0);
+      if (s.concurrency !== null) this.concurrencyLimit.set({ queue: s.name }, s.concurrency);
+      if (s.rateLimit !== null)
+        this.rateLimit.set({ queue: s.name }, s.rateLimit.jobs / s.rateLimit.perSeconds);
+    }
+    this.pauseEvents.reset();
+    for (const c of counts) {
+      if (c.kind === "paused" || c.kind === "resumed") {
+        this.pauseEvents.inc({ queue: c.queue, event: c.kind }, c.count);
+      }
+    }
   }
 
   private async refreshQueues(store: JobRepository): Promise<void> {
@@ -117,48 +177,32 @@ export class Metrics {
   // Counts job_events since the previous scrape. Events count only once the scrape after the one that
   // saw their id allocated comes round, so transactions still open at a scrape are not skipped.
   private async refreshEvents(): Promise<void> {
-    const db = this.sources?.db;
-    if (!db) return;
-    const [seq] = await db.query<{ last: string | null }>(
-      "SELECT coalesce(pg_sequence_last_value(pg_get_serial_sequence('job_events', 'id')), 0)::text AS last",
-    );
-    const current = seq?.last ?? "0";
+    const events = this.sources?.events;
+    if (!events) return;
+    const current = await events.lastEventId();
     if (this.eventCursor === null || this.eventHorizon === null) {
       this.eventCursor = current;
       this.eventHorizon = current;
       return;
     }
     if (BigInt(this.eventHorizon) > BigInt(this.eventCursor)) {
-      const rows = await db.query<{
-        queue: string | null;
-        type: string | null;
-        kind: string;
-        to_state: string | null;
-        n: number;
-        last: string;
-      }>(
-        `WITH ev AS (
-           SELECT id, job_id, kind, to_state FROM job_events
-           WHERE id > $1::bigint AND id <= $2::bigint ORDER BY id LIMIT $3
-         )
-         SELECT j.queue, j.type, ev.kind, ev.to_state::text AS to_state, count(*)::int AS n,
-                (SELECT max(id) FROM ev)::text AS last
-         FROM ev LEFT JOIN jobs j ON j.id = ev.job_id
-         GROUP BY j.queue, j.type, ev.kind, ev.to_state`,
-        [this.eventCursor, this.eventHorizon, this.eventsPerScrape],
+      const batch = await events.countEventsBetween(
+        this.eventCursor,
+        this.eventHorizon,
+        this.eventsPerScrape,
       );
-      let last = this.eventHorizon;
-      for (const r of rows) {
-        last = r.last;
-        for (const name of countersOf(r.kind, r.to_state)) {
+      let counted = 0;
+      for (const t of batch.tallies) {
+        counted += t.count;
+        for (const name of countersOf(t.kind, t.toState)) {
           this.eventCounters
             .get(name)
-            ?.inc({ queue: r.queue ?? "unknown", type: r.type ?? "unknown" }, Number(r.n));
+            ?.inc({ queue: t.queue ?? "unknown", type: t.type ?? "unknown" }, t.count);
         }
       }
       // A capped read resumes where it stopped; otherwise everything up to the horizon is counted.
-      const counted = rows.reduce((sum, r) => sum + Number(r.n), 0);
-      this.eventCursor = counted >= this.eventsPerScrape ? last : this.eventHorizon;
+      this.eventCursor =
+        counted >= this.eventsPerScrape ? (batch.last ?? this.eventHorizon) : this.eventHorizon;
     }
     this.eventHorizon = current;
   }

@@ -37,7 +37,22 @@ export const JobPageDoc = wire.JobPage.extend({ jobs: z.array(JobDoc) }).openapi
 export const JobEventDoc = wire.JobEvent.extend({ data: JsonValue.nullable() }).openapi("JobEvent");
 export const EventListDoc = wire.EventList.extend({ events: z.array(JobEventDoc) }).openapi("EventList");
 export const QueueStatsDoc = oa(wire.QueueStats, "QueueStats");
-export const QueueListDoc = z.object({ queues: z.array(QueueStatsDoc) }).openapi("QueueList");
+export const QueueSettingsDoc = oa(wire.QueueSettings, "QueueSettings");
+// Built on the QueueStats component (the same shape as wire.QueueInfo), so the document shows what was added.
+export const QueueInfoDoc = QueueStatsDoc.extend({ settings: QueueSettingsDoc }).openapi("QueueInfo");
+export const QueueChangeDoc = wire.QueueChange.extend({ data: JsonValue.nullable() }).openapi("QueueChange");
+export const QueueDetailDoc = QueueInfoDoc.extend({ events: z.array(QueueChangeDoc) }).openapi("QueueDetail");
+export const QueueListDoc = z.object({ queues: z.array(QueueInfoDoc) }).openapi("QueueList");
+export const QueueSettingsPatchDoc = oa(wire.QueueSettingsPatch, "QueueSettingsPatch", {
+  example: { paused: true },
+});
+export const BulkRetryRequestDoc = oa(wire.BulkRetryRequest, "BulkRetryRequest", {
+  example: { state: ["dead"], type: "email.send", limit: 1000 },
+});
+export const BulkCancelRequestDoc = oa(wire.BulkCancelRequest, "BulkCancelRequest");
+export const BulkPromoteRequestDoc = oa(wire.BulkPromoteRequest, "BulkPromoteRequest");
+export const BulkPurgeRequestDoc = oa(wire.BulkPurgeRequest, "BulkPurgeRequest");
+export const BulkResultDoc = oa(wire.BulkResult, "BulkResult");
 export const QueueThroughputDoc = oa(wire.QueueThroughput, "QueueThroughput");
 export const ThroughputDoc = wire.Throughput.extend({ queues: z.array(QueueThroughputDoc) }).openapi(
   "Throughput",
@@ -144,7 +159,10 @@ export const DOCUMENT_INFO = {
   },
   tags: [
     { name: "jobs", description: "Submit, inspect, cancel and retry jobs" },
-    { name: "queues", description: "Queue depth and throughput" },
+    {
+      name: "queues",
+      description: "Queue depth and throughput, settings (pause, limits) and bulk operations",
+    },
     {
       name: "schedules",
       description: "Recurring schedules: jobs submitted on a cron expression or an interval",

@@ -5,11 +5,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Job, Schedule } from "@astraeus/core";
 import pino from "pino";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { ADMIN_KEY_FILE } from "./bootstrap.ts";
 import { parseEnv } from "./config.ts";
 import { buildServer } from "./server.ts";
-import { eventually } from "./test-support.ts";
 
 let dir: string;
 beforeAll(async () => {
@@ -40,16 +39,16 @@ describe("embedded mode", () => {
       });
       expect(res.status).toBe(201);
       const job = (await res.json()) as Job;
-      const done = await eventually(
+      const done = await vi.waitFor(
         async () => {
           const r = await first.app.request(`/v1/jobs/${job.id}`, {
             headers: { authorization: `Bearer ${key}` },
           });
           const j = (await r.json()) as Job;
-          return j.state === "succeeded" ? j : undefined;
+          expect(j.state, "the embedded job succeeded").toBe("succeeded");
+          return j;
         },
-        20_000,
-        "embedded job to succeed",
+        { timeout: 20_000, interval: 25 },
       );
       expect(done.result).toMatchObject({ words: 3 });
       expect((await first.app.request("/ready")).status).toBe(200);
@@ -77,16 +76,17 @@ describe("embedded mode", () => {
       });
       expect(created.status).toBe(201);
       const { id } = (await created.json()) as Schedule;
-      const ran = await eventually(
+      // A scheduled job runs.
+      const ran = await vi.waitFor(
         async () => {
           const r = await second.app.request(`/v1/schedules/${id}`, {
             headers: { authorization: `Bearer ${key}` },
           });
           const s = (await r.json()) as Schedule;
-          return s.lastRun?.state === "succeeded" ? s.lastRun : undefined;
+          expect(s.lastRun?.state).toBe("succeeded");
+          return s.lastRun as NonNullable<Schedule["lastRun"]>;
         },
-        20_000,
-        "a scheduled job to run",
+        { timeout: 20_000, interval: 50 },
       );
       const job = await second.app.request(`/v1/jobs/${ran.jobId}`, {
         headers: { authorization: `Bearer ${key}` },

@@ -108,17 +108,18 @@ describe("the API over a real socket", () => {
     const last = jobs.at(-1);
     if (!last) throw new Error("no jobs");
     expect((await client.waitFor(last.id, { timeoutMs: 20_000 })).state).toBe("succeeded");
-    const deadline = Date.now() + 20_000;
-    let succeeded = 0;
-    while (Date.now() < deadline) {
-      succeeded = 0;
-      for await (const j of client.listAll({ queue: "e2e", state: "succeeded", limit: 500 })) {
-        if (typeof j.payload === "object" && j.payload !== null && "i" in j.payload) succeeded++;
-      }
-      if (succeeded === 200) break;
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    expect(succeeded).toBe(200);
+    await expect
+      .poll(
+        async () => {
+          let succeeded = 0;
+          for await (const j of client.listAll({ queue: "e2e", state: "succeeded", limit: 500 })) {
+            if (typeof j.payload === "object" && j.payload !== null && "i" in j.payload) succeeded++;
+          }
+          return succeeded;
+        },
+        { timeout: 20_000, interval: 100 },
+      )
+      .toBe(200);
   });
 
   it("shows the worker in GET /v1/workers and the queues' counters", async () => {

@@ -1,12 +1,18 @@
 // Assembles a running API from its configuration: store, dispatcher, engine, keys, rate limiter, the
 // Hono app and (embedded mode) an in-process worker. `main.ts` only adds the listening socket and signals.
 import { join } from "node:path";
-import { createStore, SqlScheduleStore, schemaStatus } from "@astraeus/db";
-import { createDispatcher } from "@astraeus/dispatch";
+import type { Logger } from "@astraeus/core";
+import {
+  createStore,
+  SqlApiKeyRepository,
+  SqlEventCounter,
+  SqlScheduleStore,
+  schemaStatus,
+} from "@astraeus/db";
+import { createDispatcher, redisKeys } from "@astraeus/dispatch";
 import { createEngine, type JobEngine, Scheduler } from "@astraeus/engine";
 import type { Tracing } from "@astraeus/tracing";
 import { createWorker, type Worker } from "@astraeus/worker";
-import type { Logger } from "pino";
 import { createApp, defaultLogger } from "./app.ts";
 import { ApiKeyStore } from "./auth/keys.ts";
 import { type BootstrapKey, embeddedAdminKey } from "./bootstrap.ts";
@@ -108,7 +114,7 @@ export async function buildServer(env: Env, opts: BuildOptions = {}): Promise<Ap
     let bootstrap: BootstrapKey | null = null;
     if (env.ASTRAEUS_ADMIN_KEY) bootstrap = { key: env.ASTRAEUS_ADMIN_KEY, generated: false };
     else if (embedded) bootstrap = await embeddedAdminKey(env.ASTRAEUS_DATA_DIR);
-    const keys = new ApiKeyStore(store.db, {
+    const keys = new ApiKeyStore(new SqlApiKeyRepository(store.db), {
       cacheTtlMs: env.API_KEY_CACHE_TTL_MS,
       ...(bootstrap ? { bootstrap: { key: bootstrap.key, tenant: env.ASTRAEUS_ADMIN_TENANT } } : {}),
       onError: (err) => logger.warn({ err: String(err) }, "api key usage update failed"),
@@ -117,7 +123,7 @@ export async function buildServer(env: Env, opts: BuildOptions = {}): Promise<Ap
     const rateLimiter: RateLimiter = env.REDIS_URL
       ? new RedisRateLimiter({
           url: env.REDIS_URL,
-          prefix: `${env.REDIS_PREFIX}rl:`,
+          prefix: redisKeys(env.REDIS_PREFIX).rateLimit,
           onError: (err) =>
             logger.warn({ err: err.message }, "rate limiter unavailable; requests pass unlimited"),
         })
@@ -146,7 +152,7 @@ export async function buildServer(env: Env, opts: BuildOptions = {}): Promise<Ap
       config: appConfigFromEnv(env),
       logger,
       readiness,
-      db: store.db,
+      eventCounts: new SqlEventCounter(store.db),
       signal: shutdown.signal,
       console: consoleDir === null ? null : { dir: consoleDir },
       tracing: opts.tracing ?? null,
@@ -161,7 +167,7 @@ export async function buildServer(env: Env, opts: BuildOptions = {}): Promise<Ap
         queues: [env.DEFAULT_QUEUE],
         leaseMs: env.WORKER_LEASE_TTL_SECONDS * 1000,
         // This process's maintenance leader also fires schedules, through this API's own submit path.
-        maintenance: { leaderTasks: [new Scheduler(new SqlScheduleStore(store.db), engine, { logger })] },
+        maintenance: { units: [new Scheduler(new SqlScheduleStore(store.db), engine, { logger })] },
         logger,
         tracing: opts.tracing?.worker ?? null,
       });

@@ -1,12 +1,13 @@
 // Shared setup for this package's tests (not a test file itself): a fresh database and Redis key prefix
 // per test file, a real engine on them, the app, and keys for two tenants.
 import type { Scope } from "@astraeus/contract";
-import { createStore, type SqlJobStore } from "@astraeus/db";
+import type { Logger } from "@astraeus/core";
+import { createStore, SqlApiKeyRepository, SqlEventCounter, type SqlJobStore } from "@astraeus/db";
 import { createTestDatabase, type TestDatabase } from "@astraeus/db/testing";
 import { createDispatcher } from "@astraeus/dispatch";
 import { createEngine, type EngineOptions, type JobEngine } from "@astraeus/engine";
 import { Redis } from "ioredis";
-import pino, { type Logger } from "pino";
+import pino from "pino";
 import { createApp } from "./app.ts";
 import { ApiKeyStore } from "./auth/keys.ts";
 import type { AppConfig } from "./config.ts";
@@ -88,7 +89,7 @@ export async function setupTestApi(label: string, opts: TestApiOptions = {}): Pr
   const store = await createStore({ url: db.url, maxConnections: 10 });
   const dispatcher = createDispatcher({ redisUrl: REDIS_URL, prefix, onError: () => {} });
   const engine = createEngine({ store, dispatcher, ...opts.engine });
-  const keys = new ApiKeyStore(store.db, {
+  const keys = new ApiKeyStore(new SqlApiKeyRepository(store.db), {
     cacheTtlMs: opts.cacheTtlMs ?? 5_000,
     bootstrap: { key: ADMIN_KEY, tenant: "ops" },
   });
@@ -105,7 +106,7 @@ export async function setupTestApi(label: string, opts: TestApiOptions = {}): Pr
     config: { rateLimitPerSec: 0, pollIntervalMs: 50, ...opts.config },
     logger: opts.logger ?? pino({ level: "silent" }),
     metrics,
-    db: store.db,
+    eventCounts: new SqlEventCounter(store.db),
     signal: shutdown.signal,
     ...(opts.console ? { console: opts.console } : {}),
   });
@@ -156,27 +157,6 @@ export async function setupTestApi(label: string, opts: TestApiOptions = {}): Pr
       await db.drop();
     },
   };
-}
-
-/** Polls `fn` until it returns a value that is not undefined, or fails after `timeoutMs`. */
-export async function eventually<T>(
-  fn: () => Promise<T | undefined> | T | undefined,
-  timeoutMs = 10_000,
-  what = "condition",
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v !== undefined) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline)
-      throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ""}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
 }
 
 /** Rows in `jobs` (all tenants). */

@@ -9,6 +9,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
+import { within } from "@astraeus/core";
 import { build, type Plugin } from "esbuild";
 import { CJS_SHIMS, imageCommand, moduleUrlPlugin } from "../../../scripts/build.mjs";
 import { onCleanup } from "./cleanup.ts";
@@ -137,13 +138,9 @@ export async function childBundle(module: string): Promise<string> {
 }
 
 function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  return Promise.race([
-    promise,
-    new Promise<T>((_, fail) => {
-      timer = setTimeout(() => fail(new Error(`${what} timed out after ${ms} ms`)), ms);
-    }),
-  ]).finally(() => clearTimeout(timer));
+  return within(promise, ms, () => {
+    throw new Error(`${what} timed out after ${ms} ms`);
+  });
 }
 
 export class WorkerProcess {

@@ -1,5 +1,6 @@
 // One place that knows everything the run created (child processes, databases, key prefixes), so a
 // failure, Ctrl-C or the watchdog still leaves the shared servers as they were found.
+import { within } from "@astraeus/core";
 
 type Task = { name: string; run: () => Promise<void> | void };
 
@@ -26,18 +27,12 @@ export function cleanupAll(perTaskMs = 15_000): Promise<void> {
     const pending = [...tasks.entries()].reverse();
     tasks.clear();
     for (const [, task] of pending) {
-      let timer: NodeJS.Timeout | undefined;
       try {
-        await Promise.race([
-          Promise.resolve().then(task.run),
-          new Promise((_, fail) => {
-            timer = setTimeout(() => fail(new Error("timed out")), perTaskMs);
-          }),
-        ]);
+        await within(Promise.resolve().then(task.run), perTaskMs, () => {
+          throw new Error("timed out");
+        });
       } catch (err) {
         say(`cleanup: ${task.name} failed: ${(err as Error).message}`);
-      } finally {
-        clearTimeout(timer);
       }
     }
     running = null;

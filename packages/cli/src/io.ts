@@ -1,3 +1,5 @@
+import { createInterface } from "node:readline/promises";
+
 /** Where the CLI reads its settings and writes its output; injectable so tests run it in process. */
 export interface Io {
   env: Record<string, string | undefined>;
@@ -9,6 +11,10 @@ export interface Io {
   columns?: number;
   /** Default: the global fetch. */
   fetch?: typeof fetch;
+  /** Whether stdin is a terminal: only then do commands that change many jobs ask before they do. */
+  stdinIsTTY?: boolean;
+  /** Asks `question` on the terminal and resolves with the line answered. */
+  prompt?: (question: string) => Promise<string>;
 }
 
 /**
@@ -22,6 +28,7 @@ export const EXIT_CODES = [
   { name: "jobFailed", code: 3, meaning: "wait, submit --wait: the job ended dead or cancelled" },
   { name: "timeout", code: 4, meaning: "wait: --timeout passed before the job finished" },
   { name: "partial", code: 5, meaning: "submit --file: some lines were not submitted (see the summary)" },
+  { name: "declined", code: 6, meaning: "queues cancel/purge/retry-dead: not confirmed; nothing changed" },
 ] as const;
 
 type ExitName = (typeof EXIT_CODES)[number]["name"];
@@ -36,12 +43,24 @@ export class UsageError extends Error {
   override readonly name = "UsageError";
 }
 
+/** A question on stderr (stdout stays the command's output), the answer read from stdin. */
+async function askOnTerminal(question: string): Promise<string> {
+  const rl = createInterface({ input: process.stdin, output: process.stderr });
+  try {
+    return await rl.question(question);
+  } finally {
+    rl.close();
+  }
+}
+
 export function defaultIo(): Io {
   return {
     env: process.env,
     stdout: process.stdout,
     stderr: process.stderr,
     interactive: Boolean(process.stderr.isTTY),
+    stdinIsTTY: Boolean(process.stdin.isTTY),
+    prompt: askOnTerminal,
     ...(process.stdout.columns ? { columns: process.stdout.columns } : {}),
   };
 }

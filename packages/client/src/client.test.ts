@@ -436,3 +436,49 @@ describe("parseSse", () => {
     expect(out).toEqual(["🚀"]);
   });
 });
+
+describe("queue control", () => {
+  const RESULT = {
+    operation: "retry",
+    queue: "emails",
+    tenant: "t",
+    dryRun: false,
+    changed: 3,
+    limit: 1000,
+    limitReached: false,
+  };
+
+  it("changes settings with PATCH, retried after a 503 like a read", async () => {
+    handlers.push(problem(503, "unavailable"), json(200, { queue: "emails" }));
+    await createClient({ url, retry: fast }).pauseQueue("emails");
+    expect(seen.map((s) => [s.method, s.url, s.body])).toEqual([
+      ["PATCH", "/v1/queues/emails", '{"paused":true}'],
+      ["PATCH", "/v1/queues/emails", '{"paused":true}'],
+    ]);
+  });
+
+  it("sends each bulk operation to its route with its filter, and does not repeat one after a 503", async () => {
+    const c = createClient({ url, retry: fast });
+    handlers.push(json(200, RESULT));
+    expect(await c.retryQueueJobs("emails", { state: ["dead", "cancelled"], limit: 10 })).toEqual(RESULT);
+    handlers.push(json(200, RESULT), json(200, RESULT), json(200, RESULT));
+    await c.cancelQueueJobs("emails", { type: "mail.send" });
+    await c.promoteQueueJobs("emails");
+    await c.purgeQueueJobs("emails", { tenant: "*" });
+    expect(seen.map((s) => [s.method, s.url, s.body])).toEqual([
+      ["POST", "/v1/queues/emails/retry", '{"state":["dead","cancelled"],"limit":10}'],
+      ["POST", "/v1/queues/emails/cancel", '{"type":"mail.send"}'],
+      ["POST", "/v1/queues/emails/promote", "{}"],
+      ["POST", "/v1/queues/emails/purge", '{"tenant":"*"}'],
+    ]);
+
+    seen = [];
+    handlers = [problem(503, "unavailable"), json(200, RESULT)];
+    const err = await c.cancelQueueJobs("emails").catch((e: unknown) => e);
+    expect((err as ApiError).status).toBe(503);
+    expect(seen).toHaveLength(1);
+    // A dry run changes nothing, so it is repeated.
+    handlers = [problem(503, "unavailable"), json(200, { ...RESULT, dryRun: true })];
+    expect((await c.cancelQueueJobs("emails", { dryRun: true })).dryRun).toBe(true);
+  });
+});

@@ -2,6 +2,11 @@
 
 import type {
   ApiKeyInfo,
+  BulkCancelRequest,
+  BulkPromoteRequest,
+  BulkPurgeRequest,
+  BulkResult,
+  BulkRetryRequest,
   ClaimRequest,
   ClaimResponse,
   CompleteRequest,
@@ -20,7 +25,9 @@ import type {
   ListSchedulesParams,
   Me,
   Problem,
-  QueueStats,
+  QueueDetail,
+  QueueInfo,
+  QueueSettingsPatch,
   Readiness,
   ReconcileReport,
   Schedule,
@@ -31,7 +38,7 @@ import type {
   ThroughputQuery,
   WorkerInfo,
 } from "@astraeus/contract";
-import { isTerminal } from "@astraeus/core";
+import { isTerminal, sleep } from "@astraeus/core";
 import { ApiError, WaitTimeoutError } from "./errors.ts";
 import { parseSse } from "./sse.ts";
 
@@ -101,19 +108,11 @@ interface CallOptions {
 
 const RETRY_AFTER_CAP_MS = 60_000;
 
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(signal.reason);
-    const timer = setTimeout(() => {
-      signal?.removeEventListener("abort", onAbort);
-      resolve();
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal?.reason);
-    };
-    signal?.addEventListener("abort", onAbort, { once: true });
-  });
+/** Waits `ms` before trying again; rejects with the signal's reason once the caller has given up. */
+async function pause(ms: number, signal?: AbortSignal): Promise<void> {
+  signal?.throwIfAborted();
+  await (signal ? sleep(ms, signal) : sleep(ms));
+  signal?.throwIfAborted();
 }
 
 function retryAfterMs(res: Response): number | null {
@@ -188,7 +187,7 @@ export class AstraeusClient {
         });
       } catch (err) {
         if (opts.signal?.aborted || !idempotent || attempt >= this.retries) throw err;
-        await sleep(this.backoff(attempt, null), opts.signal);
+        await pause(this.backoff(attempt, null), opts.signal);
         continue;
       } finally {
         if (timer) clearTimeout(timer);
@@ -198,7 +197,7 @@ export class AstraeusClient {
       const retryable = res.status === 429 || (res.status === 503 && idempotent);
       if (!retryable || attempt >= this.retries) throw await errorFrom(res);
       await res.body?.cancel().catch(() => {});
-      await sleep(this.backoff(attempt, retryAfterMs(res)), opts.signal);
+      await pause(this.backoff(attempt, retryAfterMs(res)), opts.signal);
     }
   }
 
@@ -343,7 +342,7 @@ export class AstraeusClient {
       }
       if (opts.signal?.aborted) return;
       // The server ended the stream without a terminal state (restart, max duration): resume.
-      await sleep(this.backoff(drops, null), opts.signal);
+      await pause(this.backoff(drops, null), opts.signal);
     }
   }
 
@@ -379,12 +378,61 @@ export class AstraeusClient {
 
   // ---- queues and workers ----
 
-  async queues(): Promise<QueueStats[]> {
-    return (await this.call<{ queues: QueueStats[] }>("/v1/queues")).queues;
+  /** Statistics (this tenant's jobs) and settings of every queue with its jobs or with settings of its own. */
+  async queues(): Promise<QueueInfo[]> {
+    return (await this.call<{ queues: QueueInfo[] }>("/v1/queues")).queues;
   }
 
-  queue(name: string): Promise<QueueStats> {
-    return this.call(`/v1/queues/${encodeURIComponent(name)}`);
+  /** One queue: statistics, settings and its most recent setting changes. */
+  queue(name: string): Promise<QueueDetail> {
+    return this.call(queuePath(name));
+  }
+
+  /**
+   * Changes a queue's settings (admin scope): absent fields stay, `null` clears a limit or default.
+   * Safe to repeat, so it is retried like a read.
+   */
+  updateQueue(name: string, patch: QueueSettingsPatch): Promise<QueueDetail> {
+    return this.call(queuePath(name), { method: "PATCH", body: patch, idempotent: true });
+  }
+
+  /** No worker claims from the queue until it is resumed; submits are still accepted (admin scope). */
+  pauseQueue(name: string): Promise<QueueDetail> {
+    return this.updateQueue(name, { paused: true });
+  }
+
+  resumeQueue(name: string): Promise<QueueDetail> {
+    return this.updateQueue(name, { paused: false });
+  }
+
+  /** Retries the queue's dead jobs (or cancelled ones, with `state`), up to `limit` (default 1,000). */
+  retryQueueJobs(name: string, req: BulkRetryRequest = {}): Promise<BulkResult> {
+    return this.bulk(name, "retry", req);
+  }
+
+  /** Cancels the queue's queued jobs, ready and delayed, up to `limit` (default 1,000). */
+  cancelQueueJobs(name: string, req: BulkCancelRequest = {}): Promise<BulkResult> {
+    return this.bulk(name, "cancel", req);
+  }
+
+  /** Makes the queue's delayed jobs due now, up to `limit` (default 1,000). */
+  promoteQueueJobs(name: string, req: BulkPromoteRequest = {}): Promise<BulkResult> {
+    return this.bulk(name, "promote", req);
+  }
+
+  /** Deletes the queue's finished jobs and their events, up to `limit` (default 1,000; admin scope). */
+  purgeQueueJobs(name: string, req: BulkPurgeRequest = {}): Promise<BulkResult> {
+    return this.bulk(name, "purge", req);
+  }
+
+  // A bulk operation is not repeated after a 503 or a network error (the first may have changed jobs and
+  // a repeat would take up to `limit` more); a dry run changes nothing and is.
+  private bulk(name: string, op: string, req: { dryRun?: boolean | undefined }): Promise<BulkResult> {
+    return this.call(`${queuePath(name)}/${op}`, {
+      method: "POST",
+      body: req,
+      idempotent: req.dryRun === true,
+    });
   }
 
   /** Finished attempts per queue and minute over the last `minutes` (default and most 60). */
@@ -516,6 +564,10 @@ export class AstraeusClient {
     const res = await this.fetchFn(`${this.base}/ready`, { headers: { accept: "application/json" } });
     return (await res.json()) as Readiness;
   }
+}
+
+function queuePath(name: string): string {
+  return `/v1/queues/${encodeURIComponent(name)}`;
 }
 
 export function createClient(opts: ClientOptions): AstraeusClient {

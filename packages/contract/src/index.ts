@@ -20,6 +20,7 @@ export {
 export * from "./admin.ts";
 export * from "./common.ts";
 export * from "./jobs.ts";
+export * from "./queue-control.ts";
 export * from "./queues.ts";
 export * from "./schedules.ts";
 export * from "./worker-protocol.ts";

@@ -1,10 +1,11 @@
 // Queues and workers (read side).
-import { QueueNameSchema, QueueStats, THROUGHPUT_MINUTES_MAX } from "@astraeus/core";
+import { QueueNameSchema, THROUGHPUT_MINUTES_MAX } from "@astraeus/core";
 import { z } from "zod";
+import { QueueInfo } from "./queue-control.ts";
 
 // ---- queues and workers --------------------------------------------------------------------------
 
-export const QueueList = z.object({ queues: z.array(QueueStats) });
+export const QueueList = z.object({ queues: z.array(QueueInfo) });
 export type QueueList = z.infer<typeof QueueList>;
 
 export const QueueNameParam = z.object({ name: QueueNameSchema });

@@ -1,5 +1,5 @@
 // The HTTP worker protocol: claim, heartbeat, complete, fail.
-import { JobError, JobTypeSchema, QueueNameSchema } from "@astraeus/core";
+import { JobError, JobTypeSchema, QueueNameSchema, RetryPolicySchema } from "@astraeus/core";
 import { z } from "zod";
 import { WORKER_LIMITS } from "./common.ts";
 
@@ -72,10 +72,24 @@ export const CompleteRequest = LeaseRef.extend({
 });
 export type CompleteRequest = z.infer<typeof CompleteRequest>;
 
+/**
+ * The job type's backoff between attempts, as `defineJob`'s `retry`: any of `baseMs` and `maxMs` (0 to
+ * 24 h), `factor` (1–100) and `jitter`, the shape of a queue's default backoff.
+ */
+export const RetryHint = RetryPolicySchema.partial();
+export type RetryHint = z.infer<typeof RetryHint>;
+
 export const FailRequest = LeaseRef.extend({
   error: JobError.extend({ message: z.string().min(1).max(10_000) }),
   /** False dead-letters the job at once instead of retrying it. Default true. */
   retryable: z.boolean().optional(),
+  /** The attempt ran past the job's `timeoutMs`: recorded as `timed_out` instead of `failed`. Default false. */
+  timedOut: z.boolean().optional(),
+  /**
+   * The backoff before the next attempt; unset fields take the queue's default backoff, else 1 s base, ×2
+   * per attempt, 5 min cap, full jitter.
+   */
+  retry: RetryHint.optional(),
 });
 export type FailRequest = z.infer<typeof FailRequest>;
 

@@ -110,7 +110,7 @@ const MIN_TIMESTAMP_MS = Date.parse("0001-01-01T00:00:00Z");
 const MAX_TIMESTAMP_MS = Date.parse("9999-12-31T23:59:59.999Z");
 
 /** ISO 8601 with an offset, between years 1 and 9999 once the offset applies (what Postgres and JS share). */
-const TimestampFilter = z.iso.datetime({ offset: true }).refine((v) => {
+export const TimestampFilter = z.iso.datetime({ offset: true }).refine((v) => {
   const t = Date.parse(v);
   return t >= MIN_TIMESTAMP_MS && t <= MAX_TIMESTAMP_MS;
 }, "must fall between the years 1 and 9999");

@@ -16,7 +16,9 @@ export {
   type Row,
   type SqlExecutor,
 } from "./sql.ts";
+export { SqlEventCounter } from "./store/event-counts.ts";
 export { SqlJobStore } from "./store/index.ts";
+export { SqlApiKeyRepository } from "./store/keys.ts";
 export { SqlScheduleStore } from "./store/schedules.ts";
 export { databaseUrlFromEnv } from "./url.ts";
 

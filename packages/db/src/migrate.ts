@@ -1,5 +1,6 @@
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
+import { poll } from "@astraeus/core";
 import type { PGlite } from "@electric-sql/pglite";
 import { drizzle as drizzlePg } from "drizzle-orm/postgres-js";
 import { migrate as migratePg } from "drizzle-orm/postgres-js/migrator";
@@ -32,13 +33,15 @@ export async function runMigrations(opts: { url: string }): Promise<void> {
   try {
     // Polled, not pg_advisory_lock: a session blocked inside that statement holds a snapshot, and a
     // concurrent index build waits for every older snapshot, so the waiter and the builder would deadlock.
-    for (;;) {
-      const [row] = await sql<
-        { ok: boolean }[]
-      >`SELECT pg_try_advisory_lock(hashtext('astraeus:migrate')) AS ok`;
-      if (row?.ok) break;
-      await new Promise((resolve) => setTimeout(resolve, LOCK_POLL_MS));
-    }
+    await poll(
+      async () => {
+        const [row] = await sql<
+          { ok: boolean }[]
+        >`SELECT pg_try_advisory_lock(hashtext('astraeus:migrate')) AS ok`;
+        return row?.ok ? true : undefined;
+      },
+      { intervalMs: LOCK_POLL_MS },
+    );
     await prebuildIndexes(sql, MIGRATIONS_FOLDER, `${MIGRATIONS_SCHEMA}.${MIGRATIONS_TABLE}`);
     await migratePg(drizzlePg(sql), {
       migrationsFolder: MIGRATIONS_FOLDER,

@@ -1,10 +1,10 @@
 // Advisory locks (the maintenance leader's) on real Postgres: they must end with their session, whatever
 // kills it, without taking the process down and without two holders at once.
 import postgres from "postgres";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { createStore } from "./index.ts";
 import type { SqlJobStore } from "./store/index.ts";
-import { createTestDatabase, silentableProxy, type TestDatabase, unique, waitFor } from "./testing.ts";
+import { createTestDatabase, silentableProxy, type TestDatabase, unique } from "./testing.ts";
 
 let tdb: TestDatabase;
 let admin: postgres.Sql;
@@ -56,16 +56,25 @@ describe("advisory locks on Postgres", () => {
     const [pid] = await lockHolders();
     expect(pid).toBeDefined();
     await admin`SELECT pg_terminate_backend(${pid ?? 0})`;
-    await waitFor("the backend to exit", async () => {
-      const [row] = await admin<
-        { n: number }[]
-      >`SELECT count(*)::int AS n FROM pg_stat_activity WHERE pid = ${pid ?? 0}`;
-      return row?.n === 0;
-    });
+    // The backend exits.
+    await expect
+      .poll(async () => {
+        const [row] = await admin<
+          { n: number }[]
+        >`SELECT count(*)::int AS n FROM pg_stat_activity WHERE pid = ${pid ?? 0}`;
+        return row?.n;
+      })
+      .toBe(0);
     // A reserved pool connection made postgres.js throw an uncaught TypeError here, ending the process.
-    await waitFor("the lock to count as lost", async () => (await held?.probe()) === false);
-    const next = await waitFor("another process to take the lock", () => other.tryLeadership(name));
-    if (next === null) throw new Error("unreachable: waitFor returns a truthy value");
+    await expect.poll(() => held?.probe(), { message: "the lock counts as lost" }).toBe(false);
+    const next = await vi.waitFor(
+      async () => {
+        const lock = await other.tryLeadership(name);
+        expect(lock, "another process takes the lock").not.toBeNull();
+        return lock as NonNullable<typeof lock>;
+      },
+      { timeout: 15_000, interval: 20 },
+    );
     expect(await next.probe()).toBe(true);
     // The first process can ask again (on a new session) and is refused while the other holds it.
     expect(await store.tryLeadership(name)).toBeNull();

@@ -1,5 +1,6 @@
 // A thin SQL executor over the two drivers the store runs on. The store's queries are plain SQL text with
 // $n parameters, so one implementation of every query serves both real Postgres and PGlite.
+import { rejectOnTimeout, within } from "@astraeus/core";
 import type { PGlite } from "@electric-sql/pglite";
 import type { Sql as PostgresJs, TransactionSql } from "postgres";
 
@@ -34,13 +35,7 @@ export interface Database extends SqlExecutor {
 const LOCK_STATEMENT_TIMEOUT_MS = 5_000;
 
 function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  return Promise.race([
-    p,
-    new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
-    }),
-  ]).finally(() => clearTimeout(timer));
+  return within(p, ms, rejectOnTimeout(ms));
 }
 
 export class PostgresDatabase implements Database {

@@ -1,5 +1,6 @@
 // Test support: every test file gets its own freshly migrated database on the shared server.
 import { type AddressInfo, connect as connectTcp, createServer, type Socket } from "node:net";
+import { poll } from "@astraeus/core";
 import postgres from "postgres";
 import { runMigrations } from "./migrate.ts";
 
@@ -43,15 +44,15 @@ export function unique(prefix: string): string {
   return `${prefix}-${process.pid}-${seq}-${Math.random().toString(36).slice(2, 6)}`;
 }
 
-/** Polls `check` until it returns a truthy value (returned) or `timeoutMs` passes (throws naming `what`). */
+/**
+ * Polls `check` until it returns a truthy value (returned) or `timeoutMs` passes (throws naming `what`).
+ * @deprecated Use `vi.waitFor` or `expect.poll` in tests. Kept only so branches written against it keep
+ * compiling until they merge (and for api/src/quickstart.test.ts, which another branch is moving).
+ */
 export async function waitFor<T>(what: string, check: () => Promise<T> | T, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await check();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
+  const v = await poll(async () => (await check()) || undefined, { intervalMs: 20, timeoutMs });
+  if (v === undefined) throw new Error(`timed out waiting for ${what}`);
+  return v;
 }
 
 /** A TCP port that was free on 127.0.0.1 a moment ago, for servers a test starts. */

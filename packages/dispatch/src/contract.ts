@@ -1,7 +1,7 @@
 // The behaviour every Dispatcher must show, registered once per implementation by its test file.
 import { randomUUID } from "node:crypto";
 import type { Delivery, Dispatcher, PendingHint, WorkerRecord } from "@astraeus/core";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 
 export interface ContractTarget {
   dispatcher: Dispatcher;
@@ -9,16 +9,8 @@ export interface ContractTarget {
   untilBlocked(): Promise<void>;
 }
 
-/** Polls `probe` until it returns something truthy; fails after `timeoutMs` instead of hanging. */
-export async function eventually<T>(probe: () => T | Promise<T>, timeoutMs = 10_000, what = "condition") {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
+/** vi.waitFor's options in the dispatcher suites. */
+export const POLL = { timeout: 10_000, interval: 10 };
 
 const jobIds = (items: readonly Delivery[]) => items.map((d) => d.jobId);
 const hintIds = (items: readonly PendingHint[]) => items.map((h) => h.delivery.jobId);
@@ -172,10 +164,11 @@ export function dispatcherContract(label: string, open: () => Promise<ContractTa
       const [old] = await d.read("reader-that-dies", [q], 1, 0);
       expect(old?.jobId).toBe("old");
       expect(await d.stalePending(q, never, 10)).toEqual([]);
-      const staleOld = await eventually(async () => {
+      const staleOld = await vi.waitFor(async () => {
         const hints = await d.stalePending(q, idleMs, 10);
-        return hints.length > 0 ? hints : null;
-      });
+        expect(hints).not.toEqual([]);
+        return hints;
+      }, POLL);
       expect(hintIds(staleOld)).toEqual(["old"]);
       expect(staleOld[0]?.idleMs).toBeGreaterThanOrEqual(idleMs);
       expect(staleOld[0]?.delivery.entryId).toBe(old?.entryId);
@@ -186,10 +179,10 @@ export function dispatcherContract(label: string, open: () => Promise<ContractTa
       expect(await d.stalePending(q, never, 10)).toEqual([]);
       // Each sweep restarts the idle clock of what it returns, so collect across sweeps.
       const swept = new Map<string, PendingHint>();
-      await eventually(async () => {
+      await vi.waitFor(async () => {
         for (const h of await d.stalePending(q, idleMs, 10)) swept.set(h.delivery.jobId, h);
-        return swept.has("fresh");
-      });
+        expect(swept.has("fresh")).toBe(true);
+      }, POLL);
       expect([...swept.keys()].sort()).toEqual(["fresh", "old"]);
       expect(swept.get("fresh")?.idleMs).toBeGreaterThanOrEqual(idleMs);
       await d.ack([...swept.values()].map((h) => h.delivery));
@@ -242,10 +235,14 @@ export function dispatcherContract(label: string, open: () => Promise<ContractTa
       const offA = await d.onCancel((id) => a.push(id));
       const offB = await d.onCancel((id) => b.push(id));
       await d.publishCancel("job-1");
-      await eventually(() => a.includes("job-1") && b.includes("job-1"), 10_000, "both listeners");
+      // Both listeners heard it.
+      await vi.waitFor(() => {
+        expect(a).toContain("job-1");
+        expect(b).toContain("job-1");
+      }, POLL);
       offA();
       await d.publishCancel("job-2");
-      await eventually(() => b.includes("job-2"), 10_000, "the remaining listener");
+      await expect.poll(() => b, POLL).toContain("job-2");
       // Listeners hear messages in publish order, so "job-2" reaching b means a would have had it too.
       expect(a).toEqual(["job-1"]);
       expect(b).toEqual(["job-1", "job-2"]);
@@ -257,7 +254,8 @@ export function dispatcherContract(label: string, open: () => Promise<ContractTa
       await d.recordWorker(worker("long"), 60_000);
       await d.recordWorker(worker("short"), 2_000);
       expect(await ids()).toEqual(["long", "short"]);
-      await eventually(async () => !(await ids()).includes("short"), 10_000, "the short record to expire");
+      // The short record expires.
+      await expect.poll(ids, POLL).not.toContain("short");
       expect(await ids()).toEqual(["long"]);
       await d.recordWorker(worker("long", 3), 60_000);
       expect(await d.listWorkers()).toEqual([worker("long", 3)]);

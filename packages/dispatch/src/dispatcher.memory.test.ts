@@ -1,5 +1,5 @@
-import { describe, expect, it } from "vitest";
-import { dispatcherContract, eventually } from "./contract.ts";
+import { describe, expect, it, vi } from "vitest";
+import { dispatcherContract, POLL } from "./contract.ts";
 import { createDispatcher } from "./index.ts";
 import { MemoryDispatcher } from "./memory.ts";
 
@@ -8,7 +8,8 @@ dispatcherContract("memory", async () => {
   return {
     dispatcher,
     untilBlocked: async () => {
-      await eventually(() => dispatcher.waitingReads > 0, 10_000, "a blocked read");
+      // A read is blocked.
+      await expect.poll(() => dispatcher.waitingReads, POLL).toBeGreaterThan(0);
     },
   };
 });
@@ -33,7 +34,7 @@ describe("MemoryDispatcher", () => {
     const d = new MemoryDispatcher();
     const first = d.read("c1", ["q"], 10, 30_000);
     const second = d.read("c2", ["q"], 10, 30_000);
-    await eventually(() => d.waitingReads === 2);
+    await expect.poll(() => d.waitingReads, POLL).toBe(2);
     await d.dispatch([{ id: "only", queue: "q" }]);
     const winner = await Promise.race([first, second]);
     expect(winner.map((x) => x.jobId)).toEqual(["only"]);
@@ -52,7 +53,10 @@ describe("MemoryDispatcher", () => {
     });
     await d.onCancel((id) => heard.push(id));
     await d.publishCancel("j");
-    await eventually(() => heard.length === 1 && errors.length === 1);
+    await vi.waitFor(() => {
+      expect(heard).toHaveLength(1);
+      expect(errors).toHaveLength(1);
+    }, POLL);
     expect(errors[0]?.message).toBe("listener bug");
     await d.close();
   });

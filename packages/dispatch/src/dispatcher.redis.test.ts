@@ -5,8 +5,8 @@
 import { randomUUID } from "node:crypto";
 import { freePort, silentableProxy } from "@astraeus/db/testing";
 import { Redis } from "ioredis";
-import { afterAll, describe, expect, it } from "vitest";
-import { background, dispatcherContract, eventually } from "./contract.ts";
+import { afterAll, describe, expect, it, vi } from "vitest";
+import { background, dispatcherContract, POLL } from "./contract.ts";
 import { createDispatcher } from "./index.ts";
 import { RedisDispatcher, type RedisDispatcherOptions } from "./redis.ts";
 
@@ -56,7 +56,8 @@ function open(extra: Partial<RedisDispatcherOptions> = {}) {
     });
   };
   const untilBlocked = async () => {
-    await eventually(isBlocked, 10_000, "a blocked XREADGROUP");
+    // An XREADGROUP is blocked.
+    await expect.poll(isBlocked, POLL).toBe(true);
   };
   return { dispatcher, untilBlocked, isBlocked };
 }
@@ -118,7 +119,8 @@ describe("RedisDispatcher", () => {
     await untilBlocked();
     d.interrupt();
     expect(await pending).toEqual([]);
-    await eventually(async () => !(await isBlocked()), 5_000, "the server to unblock the read");
+    // The server unblocked the read.
+    await expect.poll(isBlocked, { ...POLL, timeout: 5_000 }).toBe(false);
   });
 
   it("waits out the block before reporting a read Redis refuses at once", async () => {
@@ -154,11 +156,10 @@ describe("RedisDispatcher", () => {
       proxy.restore();
       // Written straight to Redis: what is under test is reading over the replaced connection.
       await raw.xadd(`${prefix}q:silent`, "*", "j", "00000000-0000-7000-8000-000000000001");
-      await eventually(
-        async () => (await dispatcher.read("c1", ["silent"], 10, 50).catch(() => [])).length === 1,
-        10_000,
-        "a delivery over the new connection",
-      );
+      // A delivery over the new connection.
+      await expect
+        .poll(async () => (await dispatcher.read("c1", ["silent"], 10, 50).catch(() => [])).length, POLL)
+        .toBe(1);
     } finally {
       await dispatcher.close();
       proxy.close();
@@ -177,7 +178,8 @@ describe("RedisDispatcher", () => {
       // Heartbeats carry cancellation too: a worker must start without the fast path rather than crash-loop.
       const unsubscribe = await dispatcher.onCancel(() => {});
       expect(typeof unsubscribe).toBe("function");
-      await eventually(() => errors.length > 0, 10_000, "the failed subscription to be reported");
+      // The failed subscription is reported.
+      await expect.poll(() => errors.length, POLL).toBeGreaterThan(0);
       unsubscribe();
     } finally {
       await dispatcher.close();
@@ -243,7 +245,7 @@ describe("RedisDispatcher", () => {
     const heard: string[] = [];
     const off = await listener.onCancel((id) => heard.push(id));
     await publisher.publishCancel("remote-1");
-    await eventually(() => heard.includes("remote-1"), 10_000, "the remote cancel");
+    await expect.poll(() => heard, POLL).toContain("remote-1");
     off();
   });
 
@@ -263,11 +265,8 @@ describe("RedisDispatcher", () => {
     };
     await d.recordWorker(rec, 50);
     expect(await raw.zcard(`${own}workers`)).toBe(1);
-    await eventually(
-      async () => (await raw.exists(`${own}worker:gone`)) === 0,
-      10_000,
-      "the record to expire",
-    );
+    // The record expires.
+    await expect.poll(() => raw.exists(`${own}worker:gone`), POLL).toBe(0);
     expect(await raw.zcard(`${own}workers`)).toBe(1);
     expect(await d.listWorkers()).toEqual([]);
     expect(await raw.zcard(`${own}workers`)).toBe(0);
@@ -289,10 +288,11 @@ describe("RedisDispatcher", () => {
       await loseEverything();
       expect(await d.read("c", [q], 10, 0)).toEqual([]);
       await d.dispatch([{ id: "after-idle", queue: q }]);
-      const afterIdle = await eventually(async () => {
+      const afterIdle = await vi.waitFor(async () => {
         const got = await d.read("c", [q], 10, 1_000);
-        return got.length > 0 ? got : null;
-      });
+        expect(got).not.toEqual([]);
+        return got;
+      }, POLL);
       expect(afterIdle.map((x) => x.jobId)).toEqual(["after-idle"]);
       await d.ack(afterIdle);
 
@@ -302,12 +302,11 @@ describe("RedisDispatcher", () => {
       await loseEverything();
       await d.dispatch([{ id: "after-blocked", queue: q }]);
       const seen = (await blocked).map((x) => x.jobId);
-      const later = await eventually(async () => {
-        if (seen.includes("after-blocked")) return true;
-        seen.push(...(await d.read("c", [q], 10, 1_000)).map((x) => x.jobId));
-        return seen.includes("after-blocked");
-      });
-      expect(later).toBe(true);
+      await vi.waitFor(async () => {
+        if (!seen.includes("after-blocked"))
+          seen.push(...(await d.read("c", [q], 10, 1_000)).map((x) => x.jobId));
+        expect(seen).toContain("after-blocked");
+      }, POLL);
       expect(await d.knownQueues()).toContain(q);
     });
   });

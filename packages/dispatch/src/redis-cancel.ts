@@ -1,5 +1,6 @@
 // Cancel requests over pub/sub: a fast nudge to the worker running the job. Heartbeats report
 // cancellation too, so a message lost while the subscriber reconnects only costs latency.
+import { within } from "@astraeus/core";
 import type { Redis } from "ioredis";
 import { quitWithin, toError } from "./redis-connection.ts";
 
@@ -38,14 +39,7 @@ export class CancelChannel {
     // A wrapper per registration: the same function registered twice is unsubscribed one at a time.
     const entry: ListenerEntry = { fn: listener };
     this.listeners.add(entry);
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([
-      this.ensureSubscribed(),
-      new Promise<void>((resolve) => {
-        timer = setTimeout(resolve, LISTEN_WAIT_MS);
-      }),
-    ]);
-    clearTimeout(timer);
+    await within(this.ensureSubscribed(), LISTEN_WAIT_MS, () => undefined);
     return () => {
       this.listeners.delete(entry);
     };

@@ -1,3 +1,4 @@
+import { within } from "@astraeus/core";
 import { Redis, type RedisOptions } from "ioredis";
 
 export interface ConnectOptions {
@@ -37,17 +38,14 @@ function withoutDbPath(url: string): string {
 }
 
 export async function quitWithin(conn: Redis, ms: number): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
   try {
     // QUIT waits for replies still owed; an unreachable server must not hold close() hostage.
-    await Promise.race([
+    await within(
       conn.quit().catch(() => undefined),
-      new Promise<void>((resolve) => {
-        timer = setTimeout(resolve, ms);
-      }),
-    ]);
+      ms,
+      () => undefined,
+    );
   } finally {
-    clearTimeout(timer);
     conn.disconnect();
   }
 }

@@ -2,6 +2,7 @@
 // interruption promise); CLIENT UNBLOCK then frees the blocking connection for the next read. UNBLOCK is
 // retried because the command may not have reached the server yet when the interrupt comes.
 import { setTimeout as sleep } from "node:timers/promises";
+import { within } from "@astraeus/core";
 import type { Redis } from "ioredis";
 
 export interface ReadTicket {
@@ -30,14 +31,7 @@ class Ticket implements ReadTicket {
 
   async sleep(ms: number): Promise<void> {
     if (this.interrupted || ms <= 0) return;
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([
-      this.interruption,
-      new Promise<void>((resolve) => {
-        timer = setTimeout(resolve, ms);
-      }),
-    ]);
-    clearTimeout(timer);
+    await within(this.interruption, ms, () => undefined);
   }
 }
 

@@ -2,26 +2,30 @@
 // (`workers()`), the scaler and the alarms.
 import type { PublishedDepth, PublishedRelayLag, WorkerRecord } from "@astraeus/core";
 import type { Redis } from "ioredis";
+import type { RedisKeys } from "./keys.ts";
 import { parseJson } from "./redis-connection.ts";
 import { execOrThrow } from "./redis-replies.ts";
 
 export class RedisRegistry {
   private readonly cmd: Redis;
-  private readonly prefix: string;
+  private readonly keys: RedisKeys;
   private readonly workersKey: string;
   private readonly depthKey: string;
   private readonly relayKey: string;
+  /** The scaler reads this key, publishes `DeadJobs` and subtracts what it published. */
+  private readonly deadKey: string;
 
-  constructor(cmd: Redis, prefix: string) {
+  constructor(cmd: Redis, keys: RedisKeys) {
     this.cmd = cmd;
-    this.prefix = prefix;
-    this.workersKey = `${prefix}workers`;
-    this.depthKey = `${prefix}depth`;
-    this.relayKey = `${prefix}events-relay`;
+    this.keys = keys;
+    this.workersKey = keys.workers;
+    this.depthKey = keys.depth;
+    this.relayKey = keys.relayLag;
+    this.deadKey = keys.deadJobs;
   }
 
   private workerKey(id: string): string {
-    return `${this.prefix}worker:${id}`;
+    return this.keys.worker(id);
   }
 
   async recordWorker(rec: WorkerRecord, ttlMs: number): Promise<void> {
@@ -53,11 +57,6 @@ export class RedisRegistry {
     // by its next heartbeat.
     if (gone.length > 0) await this.cmd.zrem(this.workersKey, ...gone);
     return live;
-  }
-
-  /** The scaler reads this key, publishes `DeadJobs` and subtracts what it published. */
-  private get deadKey(): string {
-    return `${this.prefix}stats:dead_jobs`;
   }
 
   async countDeadJobs(n: number): Promise<void> {

@@ -1,6 +1,7 @@
 // The write side of the streams: appending hints (the submit hot path) and acknowledging them.
 import type { Delivery, DispatchRef } from "@astraeus/core";
 import type { ChainableCommander, Redis } from "ioredis";
+import type { RedisKeys } from "./keys.ts";
 import { toError } from "./redis-connection.ts";
 import { execOrThrow } from "./redis-replies.ts";
 
@@ -19,7 +20,7 @@ const XADD_CHUNK = 1_000;
 
 export interface StreamWriterOptions {
   cmd: Redis;
-  prefix: string;
+  keys: RedisKeys;
   group: string;
   cap: number;
   reportError: (err: Error) => void;
@@ -42,11 +43,11 @@ export class StreamWriter {
 
   constructor(opts: StreamWriterOptions) {
     this.opts = opts;
-    this.queuesKey = `${opts.prefix}queues`;
+    this.queuesKey = opts.keys.queues;
   }
 
   streamKey(queue: string): string {
-    return `${this.opts.prefix}q:${queue}`;
+    return this.opts.keys.stream(queue);
   }
 
   /** One pipeline for the whole batch, one script call per stream (and per chunk of ids). */

@@ -10,6 +10,7 @@ import type {
   WorkerRecord,
 } from "@astraeus/core";
 import type { Redis, RedisOptions } from "ioredis";
+import { DEFAULT_CONSUMER_GROUP, DEFAULT_REDIS_PREFIX, type RedisKeys, redisKeys } from "./keys.ts";
 import { CancelChannel } from "./redis-cancel.ts";
 import { connect, quitWithin, toError } from "./redis-connection.ts";
 import { claimIdle, countUndelivered, trimStream } from "./redis-maintenance.ts";
@@ -48,7 +49,7 @@ export class RedisDispatcher implements Dispatcher {
   readonly kind = "redis" as const;
   private readonly url: string;
   private readonly db: number | undefined;
-  private readonly prefix: string;
+  private readonly keys: RedisKeys;
   private readonly group: string;
   private readonly clientName: string;
   private readonly reportError: (err: Error) => void;
@@ -70,22 +71,22 @@ export class RedisDispatcher implements Dispatcher {
   constructor(opts: RedisDispatcherOptions) {
     this.db = opts.db;
     this.url = opts.url;
-    this.prefix = opts.prefix ?? "astraeus:";
-    this.group = opts.group ?? "workers";
+    this.keys = redisKeys(opts.prefix ?? DEFAULT_REDIS_PREFIX);
+    this.group = opts.group ?? DEFAULT_CONSUMER_GROUP;
     this.clientName = opts.clientName ?? "astraeus-dispatch";
     this.connection = opts.connection;
     this.reportError = opts.onError ?? ((err) => console.error("[astraeus/dispatch]", err));
     this.cmd = this.connect("cmd");
     this.gate = new ReadGate(this.cmd);
-    this.registry = new RedisRegistry(this.cmd, this.prefix);
+    this.registry = new RedisRegistry(this.cmd, this.keys);
     this.writer = new StreamWriter({
       cmd: this.cmd,
-      prefix: this.prefix,
+      keys: this.keys,
       group: this.group,
       cap: opts.maxStreamLength ?? 1_000_000,
       reportError: this.reportError,
     });
-    this.cancels = new CancelChannel(`${this.prefix}cancel`, () => this.connect("sub"), this.reportError);
+    this.cancels = new CancelChannel(this.keys.cancel, () => this.connect("sub"), this.reportError);
   }
 
   private streamKey(queue: string): string {
@@ -334,7 +335,7 @@ export class RedisDispatcher implements Dispatcher {
   }
 
   async publishCancel(jobId: string): Promise<void> {
-    await this.cmd.publish(`${this.prefix}cancel`, jobId);
+    await this.cmd.publish(this.keys.cancel, jobId);
   }
 
   async onCancel(listener: (jobId: string) => void): Promise<() => void> {

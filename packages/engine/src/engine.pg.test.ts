@@ -1,11 +1,11 @@
 // The engine on real Postgres with the in-process dispatcher: submit validation and defaults, idempotency,
 // group commit, batches, listing, cancel/retry, the HTTP worker protocol and reconcile.
 import { randomUUID } from "node:crypto";
-import { AppError, type Delivery, type Dispatcher, LIMITS } from "@astraeus/core";
+import { AppError, type Delivery, type Dispatcher, LIMITS, sleep } from "@astraeus/core";
 import { createStore, type SqlJobStore } from "@astraeus/db";
 import { createTestDatabase, freePort, type TestDatabase, unique } from "@astraeus/db/testing";
 import { createDispatcher } from "@astraeus/dispatch";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { createEngine, type JobEngine, resolveSubmission, SUBMISSION_DEFAULTS } from "./index.ts";
 
 let tdb: TestDatabase;
@@ -50,15 +50,8 @@ async function drain(queue: string): Promise<string[]> {
   return got.map((d) => d.jobId);
 }
 
-async function waitFor<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 5000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await check();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
+/** vi.waitFor's options here: rounds of maintenance are quick, so poll often. */
+const POLL = { timeout: 5000, interval: 10 };
 
 describe("submitting a job", () => {
   it.each([
@@ -169,16 +162,16 @@ describe("submitting a job", () => {
     // Submit dispatched nothing: the row waits in Postgres for the promoter.
     expect(await drain(queue)).toEqual([]);
 
-    const delivered = await waitFor("the delayed job to be promoted", async () => {
+    const round = await vi.waitFor(async () => {
       const report = await engine.reconcile();
       const ids = await drain(queue);
-      if (ids.length === 0) return undefined;
-      // Delivered only by a round that ran once the job was due.
-      expect(Date.now()).toBeGreaterThanOrEqual(runAt);
-      expect(report.promoted).toBeGreaterThanOrEqual(1);
-      return ids;
-    });
-    expect(delivered).toEqual([job.id]);
+      expect(ids, "the delayed job promoted").not.toEqual([]);
+      return { ids, report, at: Date.now() };
+    }, POLL);
+    // Delivered only by a round that ran once the job was due.
+    expect(round.at).toBeGreaterThanOrEqual(runAt);
+    expect(round.report.promoted).toBeGreaterThanOrEqual(1);
+    expect(round.ids).toEqual([job.id]);
     expect((await engine.get(tenant, job.id)).state).toBe("queued");
   });
 
@@ -261,7 +254,7 @@ describe("group commit", () => {
     const landed: string[] = [];
     const slow: Dispatcher = Object.assign(Object.create(inner) as Dispatcher, {
       dispatch: async (refs: { id: string }[]) => {
-        await new Promise((r) => setTimeout(r, 30));
+        await sleep(30);
         if (closed) throw new Error("dispatcher closed");
         for (const r of refs) landed.push(r.id);
       },
@@ -477,6 +470,7 @@ describe("reading, cancelling and retrying through the engine", () => {
       () => engine.cancel(other, job.id),
       () => engine.retry(other, job.id),
       () => engine.fail(other, { id: job.id, leaseToken: randomUUID(), error: { message: "x" } }),
+      () => engine.complete(other, { id: job.id, leaseToken: randomUUID() }, null),
     ]) {
       expect((await thrown(call())).code).toBe("not_found");
     }
@@ -530,7 +524,7 @@ describe("reading, cancelling and retrying through the engine", () => {
       const [claimed] = await engine.claim(tenant, { queues: [queue], limit: 1, workerId: "http-1" });
       const after = await engine.cancel(tenant, job.id);
       expect(after).toMatchObject({ state: "running", cancelRequested: true });
-      await waitFor("the cancel to be published", async () => (heard.includes(job.id) ? true : undefined));
+      await expect.poll(() => heard, POLL).toContain(job.id);
       const hb = await engine.heartbeat(tenant, [{ id: job.id, leaseToken: claimed!.leaseToken }]);
       expect(hb).toEqual({ alive: [job.id], cancelRequested: [job.id] });
     } finally {
@@ -680,11 +674,12 @@ describe("reconcile", () => {
     await drain(queue);
     const [c] = await engine.claim(tenant, { queues: [queue], limit: 1, workerId: "dies", leaseMs: 30 });
     expect(c?.id).toBe(job.id);
-    const delivered = await waitFor("the lease to be reaped", async () => {
+    const delivered = await vi.waitFor(async () => {
       await engine.reconcile();
       const ids = await drain(queue);
-      return ids.length > 0 ? ids : undefined;
-    });
+      expect(ids, "the lease reaped and the job re-dispatched").not.toEqual([]);
+      return ids;
+    }, POLL);
     expect(delivered).toEqual([job.id]);
     expect(await engine.get(tenant, job.id)).toMatchObject({ state: "queued", attempt: 1 });
     expect(await engine.complete(tenant, { id: job.id, leaseToken: c!.leaseToken }, "late")).toBe(false);
@@ -700,12 +695,15 @@ describe("reconcile", () => {
       const { job } = await engine.submit(tenant, { queue, payload: 1 });
       const [c] = await engine.claim(tenant, { queues: [queue], limit: 1, workerId: "dies", leaseMs: 30 });
       expect(c?.id).toBe(job.id);
-      await waitFor("the lease to expire", async () =>
-        (await store.db.query("SELECT 1 FROM jobs WHERE id = $1 AND lease_expires_at < now()", [job.id]))
-          .length > 0
-          ? true
-          : undefined,
-      );
+      // The lease has expired.
+      await expect
+        .poll(async () => {
+          const rows = await store.db.query("SELECT 1 FROM jobs WHERE id = $1 AND lease_expires_at < now()", [
+            job.id,
+          ]);
+          return rows.length;
+        }, POLL)
+        .toBe(1);
       const reconciler = createEngine({ store, dispatcher: down });
       const report = await reconciler.reconcile();
       expect(report.reaped).toBeGreaterThanOrEqual(1);

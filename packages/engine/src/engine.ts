@@ -1,11 +1,11 @@
 import {
   AppError,
-  backoffDelay,
   type ClaimedJob,
   type CommitSpan,
   DEFAULT_RETRY,
   type Dispatcher,
   type DispatchRef,
+  decideRetry,
   type InsertOutcome,
   type Job,
   type JobEvent,
@@ -14,16 +14,19 @@ import {
   type Lease,
   LIMITS,
   type ListJobsQuery,
+  type Logger,
   type NewJob,
   type QueueStats,
   SCHEDULE_KEY_PREFIX,
   type SubmitTracing,
+  silentLogger,
   THROUGHPUT_MINUTES_MAX,
   type Throughput,
   type WorkerRecord,
 } from "@astraeus/core";
 import { GROUP_COMMIT_DEFAULTS, type GroupCommitOptions, GroupCommitter } from "./group-commit.ts";
 import { Maintenance, type MaintenanceOptions } from "./maintenance.ts";
+import { QueueControl } from "./queue-control.ts";
 import { QueueSettingsCache } from "./queue-settings-cache.ts";
 import {
   batchHash,
@@ -44,14 +47,6 @@ import type {
   SubmitOptions,
   SubmitResult,
 } from "./types.ts";
-
-export interface Logger {
-  info(obj: object, msg?: string): void;
-  warn(obj: object, msg?: string): void;
-  error(obj: object, msg?: string): void;
-}
-
-export const silentLogger: Logger = { info() {}, warn() {}, error() {} };
 
 export interface EngineOptions {
   store: JobStore;
@@ -80,6 +75,7 @@ export class JobEngine implements Engine {
   readonly dispatcher: Dispatcher;
   readonly committer: GroupCommitter;
   readonly maintenance: Maintenance;
+  readonly queueControl: QueueControl;
   /** Queue settings as this process last read them (per-queue defaults, which queues claim limited). */
   readonly queueSettings: QueueSettingsCache;
   /** The first read of the queue settings (see ready()). */
@@ -115,6 +111,12 @@ export class JobEngine implements Engine {
       logger: this.log,
     });
     this.settingsRead = this.queueSettings.start();
+    this.queueControl = new QueueControl({
+      store: this.store,
+      dispatch: (refs) => this.dispatchLater(refs),
+      // This process's own changes take effect here at once (others read them within their refresh).
+      onSettingsChanged: (s) => this.queueSettings.set(s),
+    });
   }
 
   /**
@@ -418,13 +420,17 @@ export class JobEngine implements Engine {
     return jobs;
   }
 
+  // The worker protocol's tenant checks live here, not in the routes. The store fences by lease token
+  // alone, so another tenant's job must be refused before any write, even with a leaked token.
+
   async heartbeat(tenant: string, leases: readonly Lease[], leaseMs?: number) {
-    // Another tenant's job counts as a lost lease even with its token (tenant isolation).
+    // Another tenant's job counts as a lost lease even with its token (the store filters by tenant).
     const r = await this.store.heartbeat(leases, leaseMs ?? this.leaseMs, tenant);
     return { alive: [...r.alive], cancelRequested: [...r.cancelRequested] };
   }
 
-  async complete(_tenant: string, lease: Lease, result: JsonValue): Promise<boolean> {
+  async complete(tenant: string, lease: Lease, result: JsonValue): Promise<boolean> {
+    await this.get(tenant, lease.id);
     const done = await this.store.finish([{ ...lease, to: "succeeded", kind: "succeeded", result }]);
     return done.length === 1;
   }
@@ -433,15 +439,25 @@ export class JobEngine implements Engine {
     tenant: string,
     req: FailRequest,
   ): Promise<{ accepted: boolean; state: "queued" | "dead" | "cancelled" | null }> {
-    const job = await this.store.getJob(tenant, req.id);
-    if (!job) throw notFound(req.id);
-    const last = job.attempt >= job.maxAttempts || req.retryable === false;
-    const backoff = this.queueSettings.get(job.queue).defaults.backoff ?? DEFAULT_RETRY;
-    const runAt = new Date(Date.now() + backoffDelay(Math.max(1, job.attempt), backoff));
+    const job = await this.get(tenant, req.id);
+    // The same decision as the in-process worker's, from what the request says of the attempt. The backoff
+    // is the job type's when the request brings it (the server does not know HTTP workers' types), over
+    // the queue's default backoff, else the global default.
+    const base = this.queueSettings.get(job.queue).defaults.backoff ?? DEFAULT_RETRY;
+    const d = decideRetry(
+      {
+        attempt: job.attempt,
+        maxAttempts: job.maxAttempts,
+        timedOut: req.timedOut === true,
+        retryable: req.retryable !== false,
+      },
+      req.retry ? { ...base, ...req.retry } : base,
+    );
+    const lease = { id: req.id, leaseToken: req.leaseToken };
     const done = await this.store.finish([
-      last
-        ? { id: req.id, leaseToken: req.leaseToken, to: "dead", kind: "dead", error: req.error }
-        : { id: req.id, leaseToken: req.leaseToken, to: "queued", kind: "failed", error: req.error, runAt },
+      d.to === "dead"
+        ? { ...lease, to: "dead", kind: d.kind, error: req.error }
+        : { ...lease, to: "queued", kind: d.kind, error: req.error, runAt: new Date(Date.now() + d.delayMs) },
     ]);
     const first = done[0];
     if (!first) return { accepted: false, state: null };

@@ -1,8 +1,8 @@
+import { silentLogger } from "@astraeus/core";
 import { createStore, type SqlJobStore } from "@astraeus/db";
-import { createTestDatabase, type TestDatabase, waitFor } from "@astraeus/db/testing";
+import { createTestDatabase, type TestDatabase } from "@astraeus/db/testing";
 import { createDispatcher } from "@astraeus/dispatch";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { silentLogger } from "./engine.ts";
 import { Maintenance } from "./maintenance.ts";
 
 let db: TestDatabase;
@@ -15,8 +15,6 @@ afterAll(async () => {
   for (const s of stores) await s.close().catch(() => {});
   await db?.drop();
 });
-
-const until = (what: string, check: () => boolean) => waitFor(what, check, 10_000);
 
 describe("maintenance leadership", () => {
   it("elects exactly one leader among processes sharing a database, and hands over when it stops", async () => {
@@ -35,16 +33,20 @@ describe("maintenance leadership", () => {
       );
     }
     for (const m of members) m.start();
-    await until("a leader", () => members.some((m) => m.isLeader));
-    // Give the others several ticks to (wrongly) take the lock too.
-    const ticksLater = Date.now() + 300;
-    await until("several ticks", () => Date.now() > ticksLater);
+    await expect.poll(() => members.some((m) => m.isLeader), { timeout: 10_000 }).toBe(true);
+    // Give the others several tries to (wrongly) take the lock too.
+    const tries = members.map((m) => m.host.stats.checks);
+    await expect
+      .poll(() => Math.min(...members.map((m, i) => m.host.stats.checks - (tries[i] ?? 0))), {
+        timeout: 10_000,
+      })
+      .toBeGreaterThanOrEqual(5);
     expect(members.filter((m) => m.isLeader)).toHaveLength(1);
 
     const leader = members.find((m) => m.isLeader) as Maintenance;
     await leader.stop();
     const rest = members.filter((m) => m !== leader);
-    await until("a new leader", () => rest.some((m) => m.isLeader));
+    await expect.poll(() => rest.some((m) => m.isLeader), { timeout: 10_000 }).toBe(true);
     expect(rest.filter((m) => m.isLeader)).toHaveLength(1);
     for (const m of rest) await m.stop();
   });

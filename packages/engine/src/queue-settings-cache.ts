@@ -5,10 +5,10 @@
 import {
   defaultQueueSettings,
   isRestricted,
+  type Logger,
   type QueueSettings,
   type QueueSettingsStore,
 } from "@astraeus/core";
-import type { Logger } from "./engine.ts";
 
 export interface QueueSettingsCacheOptions {
   /** How often the settings are read again, in ms. Default 1000. */

@@ -1,12 +1,12 @@
 // The transactional outbox relay on real Postgres: the maintenance leader reads job_events past its cursor,
 // hands them to a sink and only then moves the cursor. Jobs are submitted, claimed and finished while it runs.
 import { randomUUID } from "node:crypto";
-import type { EventSink, JobEventRecord, RelayCursor } from "@astraeus/core";
+import { type EventSink, type JobEventRecord, type RelayCursor, silentLogger, sleep } from "@astraeus/core";
 import { createStore, type SqlJobStore } from "@astraeus/db";
-import { createTestDatabase, type TestDatabase, unique, waitFor } from "@astraeus/db/testing";
+import { createTestDatabase, type TestDatabase, unique } from "@astraeus/db/testing";
 import { createDispatcher } from "@astraeus/dispatch";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createEngine, type JobEngine, type MaintenanceOptions, silentLogger } from "./index.ts";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { createEngine, type JobEngine, type MaintenanceOptions } from "./index.ts";
 import { Maintenance } from "./maintenance.ts";
 
 let tdb: TestDatabase;
@@ -75,14 +75,18 @@ function relay(over: Partial<MaintenanceOptions> & { eventSink: EventSink }, on:
  */
 async function outboxEnd(): Promise<RelayCursor> {
   let cursor: RelayCursor = { txid: "0", id: "0" };
-  const end = await waitFor("the outbox to be readable to its end", async () => {
-    for (;;) {
-      const b = await store.readEventsAfter(cursor, 1000);
-      cursor = b.next;
-      if (!b.more) return b.heldBackSince === null ? cursor : undefined;
-    }
-  });
-  return end as RelayCursor;
+  return vi.waitFor(
+    async () => {
+      for (;;) {
+        const b = await store.readEventsAfter(cursor, 1000);
+        cursor = b.next;
+        if (b.more) continue;
+        expect(b.heldBackSince, "an event still held back by an open transaction").toBeNull();
+        return cursor;
+      }
+    },
+    { timeout: 15_000, interval: 20 },
+  );
 }
 
 async function eventIds(tenant: string): Promise<string[]> {
@@ -129,7 +133,7 @@ describe("the event relay", () => {
         const claimed = await engine.claim(tenant, { queues: [queue], limit: 20, workerId: `w${w}` });
         if (claimed.length === 0) {
           if (!submitting) return;
-          await new Promise((r) => setTimeout(r, 5));
+          await sleep(5);
           continue;
         }
         await store.finish(
@@ -152,14 +156,14 @@ describe("the event relay", () => {
       while (submitting) {
         const id = submitted[Math.floor(Math.random() * submitted.length)];
         if (id) await engine.cancel(tenant, id).catch(() => {});
-        await new Promise((r) => setTimeout(r, 3));
+        await sleep(3);
       }
     };
     await Promise.all([submitting$, worker(0), worker(1), worker(2), worker(3), canceller()]);
 
     const inDb = await eventIds(tenant);
     expect(inDb.length).toBeGreaterThanOrEqual(submitted.length * 2);
-    await waitFor("every event relayed", () => sink.of(tenant).length >= inDb.length, 30_000);
+    await expect.poll(() => sink.of(tenant).length, { timeout: 30_000 }).toBeGreaterThanOrEqual(inDb.length);
     const got = sink.of(tenant);
     // Exactly once: nothing missing, nothing twice.
     expect(got.map((e) => e.id).sort()).toEqual([...inDb].sort());
@@ -186,12 +190,10 @@ describe("the event relay", () => {
     const relayKey = unique("relay");
     const m = relay({ eventSink: sink, relayKey, relayStart: "now" });
     m.start();
-    await waitFor("the relay's first position", async () => {
-      const c = await store.loadRelayCursor(relayKey);
-      return c.txid !== "0" ? c : undefined;
-    });
+    // The relay has its first position.
+    await expect.poll(async () => (await store.loadRelayCursor(relayKey)).txid).not.toBe("0");
     const fresh = await submit(tenant, queue, 5);
-    await waitFor("the new jobs' events", () => sink.of(tenant).length >= fresh.length);
+    await expect.poll(() => sink.of(tenant).length).toBeGreaterThanOrEqual(fresh.length);
     expect(new Set(sink.of(tenant).map((e) => e.jobId))).toEqual(new Set(fresh));
     expect(sink.of(tenant).some((e) => history.includes(e.jobId))).toBe(false);
     await m.stop();
@@ -210,7 +212,7 @@ describe("the event relay", () => {
     m.start();
 
     const failedAttempts = () => sink.attempts.filter((a) => a.some((e) => e.tenant === tenant));
-    await waitFor("three failed sends", () => failedAttempts().length >= 3);
+    await expect.poll(() => failedAttempts().length).toBeGreaterThanOrEqual(3);
     expect(await store.loadRelayCursor(relayKey)).toEqual(start);
     const [first, second] = failedAttempts().map((a) => a.map((e) => e.id));
     expect(second).toEqual(first);
@@ -218,24 +220,36 @@ describe("the event relay", () => {
     expect(reports.some((r) => r.error instanceof Error && r.lagMs >= 0)).toBe(true);
     expect(sink.accepted).toEqual([]);
     // The lag is published for the scaler (EventsRelayLagSeconds) and grows while the sink fails.
-    const published = await waitFor("a published lag", async () => {
-      const lag = await engine.dispatcher.readRelayLag();
-      return lag !== null && lag.lagMs > 0 ? lag : undefined;
-    });
+    const published = await vi.waitFor(
+      async () => {
+        const lag = await engine.dispatcher.readRelayLag();
+        expect(lag?.lagMs).toBeGreaterThan(0);
+        return lag;
+      },
+      { timeout: 15_000, interval: 20 },
+    );
     expect(Date.now() - Date.parse(published?.at ?? "")).toBeLessThan(60_000);
 
     sink.failing = false;
-    await waitFor("the events relayed once the sink is back", () => sink.of(tenant).length >= ids.length);
+    // The events are relayed once the sink is back.
+    await expect.poll(() => sink.of(tenant).length).toBeGreaterThanOrEqual(ids.length);
     expect(sink.jobIdsOf(tenant)).toEqual([...ids].sort());
     expect(new Set(sink.accepted.map((e) => e.id)).size).toBe(sink.accepted.length);
     // The sink accepts before the relay saves its cursor: the save follows the acceptance.
-    await waitFor("the cursor saved past the start", async () => {
-      const saved = await store.loadRelayCursor(relayKey);
-      return BigInt(saved.txid) > BigInt(start.txid) || BigInt(saved.id) > BigInt(start.id);
-    });
-    await waitFor(
-      "a caught-up tick",
-      () => reports.at(-1)?.error === undefined && reports.at(-1)?.lagMs === 0,
+    await expect
+      .poll(async () => {
+        const saved = await store.loadRelayCursor(relayKey);
+        return BigInt(saved.txid) > BigInt(start.txid) || BigInt(saved.id) > BigInt(start.id);
+      })
+      .toBe(true);
+    // A caught-up tick.
+    await vi.waitFor(
+      () => {
+        const last = reports.at(-1);
+        expect(last?.error).toBeUndefined();
+        expect(last?.lagMs).toBe(0);
+      },
+      { timeout: 15_000, interval: 20 },
     );
     await m.stop();
     expect((await engine.dispatcher.readRelayLag())?.lagMs).toBe(0);
@@ -251,24 +265,24 @@ describe("the event relay", () => {
     const a = relay({ eventSink: sinkA, lockName, relayKey });
     const b = relay({ eventSink: sinkB, lockName, relayKey }, other);
     a.start();
-    await waitFor("a leader", () => a.isLeader);
+    await expect.poll(() => a.isLeader).toBe(true);
     b.start();
 
     const tenant = unique("t");
     const queue = unique("q");
     const firstIds = await submit(tenant, queue, 20);
-    await waitFor("the leader to relay", () => sinkA.of(tenant).length >= firstIds.length);
-    // Give b many of its (10 ms) ticks while a leads.
-    const later = Date.now() + 300;
-    await waitFor("b's ticks to pass", () => Date.now() > later);
+    await expect.poll(() => sinkA.of(tenant).length).toBeGreaterThanOrEqual(firstIds.length);
+    // Give b many of its (10 ms) ticks while a leads: as many as a makes on the same interval.
+    const ticks = a.relayStats.ticks;
+    await expect.poll(() => a.relayStats.ticks).toBeGreaterThanOrEqual(ticks + 30);
     expect(b.isLeader).toBe(false);
     expect(sinkB.attempts).toEqual([]);
     expect(b.relayStats.ticks).toBe(0);
 
     await a.stop();
-    await waitFor("b to lead", () => b.isLeader);
+    await expect.poll(() => b.isLeader).toBe(true);
     const secondIds = await submit(tenant, queue, 10);
-    await waitFor("b to relay", () => sinkB.of(tenant).length >= secondIds.length);
+    await expect.poll(() => sinkB.of(tenant).length).toBeGreaterThanOrEqual(secondIds.length);
     // b starts where a stopped: nothing a relayed is sent again.
     expect(sinkB.jobIdsOf(tenant)).toEqual([...secondIds].sort());
     expect(sinkA.jobIdsOf(tenant)).toEqual([...firstIds].sort());

@@ -3,12 +3,12 @@
 // or (killed before the submit) makes the job the first never made. Either way, one job for that tick.
 import { type ChildProcess, spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
-import { SCHEDULE_KEY_PREFIX, type Schedule } from "@astraeus/core";
+import { SCHEDULE_KEY_PREFIX, type Schedule, silentLogger } from "@astraeus/core";
 import { createStore, type SqlJobStore, SqlScheduleStore } from "@astraeus/db";
 import { createTestDatabase, type TestDatabase, unique } from "@astraeus/db/testing";
 import { createDispatcher } from "@astraeus/dispatch";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createEngine, silentLogger } from "./engine.ts";
+import { createEngine } from "./engine.ts";
 import { Maintenance } from "./maintenance.ts";
 import { Scheduler } from "./scheduler.ts";
 import { ScheduleService } from "./schedules.ts";
@@ -74,7 +74,7 @@ function inProcessMember(lockName: string) {
       lockName,
       promoteIntervalMs: 50,
       intervalMs: 60_000,
-      leaderTasks: [scheduler],
+      units: [scheduler],
       logger: silentLogger,
     });
     closers.push(async () => {

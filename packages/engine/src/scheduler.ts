@@ -12,13 +12,14 @@
 import {
   type ClaimedSchedule,
   isAppError,
+  type Logger,
   planFire,
   type ScheduleFiring,
   type ScheduleRecord,
   scheduleKey,
+  silentLogger,
 } from "@astraeus/core";
-import { type Logger, silentLogger } from "./engine.ts";
-import type { LeaderTask } from "./maintenance.ts";
+import type { LeaderUnit } from "./leader/host.ts";
 import type { SubmitResult } from "./types.ts";
 
 /** The submit path the scheduler uses (JobEngine's). */
@@ -93,7 +94,7 @@ const empty = (): SchedulerReport => ({
   errors: 0,
 });
 
-export class Scheduler implements LeaderTask {
+export class Scheduler implements LeaderUnit {
   readonly name = "schedules";
   readonly opts: SchedulerOptions;
   /** Totals since start (tests, diagnostics). */
@@ -109,6 +110,11 @@ export class Scheduler implements LeaderTask {
 
   get intervalMs(): number {
     return this.opts.intervalMs;
+  }
+
+  /** The leader host's tick: one pass. */
+  async tick(): Promise<void> {
+    await this.run();
   }
 
   /** One pass: claim and fire until nothing is due (or the pass's bound is reached). */

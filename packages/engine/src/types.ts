@@ -10,9 +10,11 @@ import type {
   Lease,
   ListJobsQuery,
   QueueStats,
+  RetryPolicy,
   Throughput,
   WorkerRecord,
 } from "@astraeus/core";
+import type { QueueControl } from "./queue-control.ts";
 
 export interface SubmitResult {
   job: Job;
@@ -54,6 +56,10 @@ export interface FailRequest extends Lease {
   error: JobError;
   /** False dead-letters at once (like throwing `UnrecoverableError`). Default true. */
   retryable?: boolean;
+  /** The attempt ran past its timeout: recorded as `timed_out`, as the in-process worker records it. Default false. */
+  timedOut?: boolean;
+  /** The job type's backoff, as `defineJob`'s `retry`; unset fields take DEFAULT_RETRY's. Default DEFAULT_RETRY. */
+  retry?: Partial<RetryPolicy>;
 }
 
 export interface ReconcileReport {
@@ -68,6 +74,8 @@ export interface ReconcileReport {
 export interface Engine {
   readonly store: JobStore;
   readonly dispatcher: Dispatcher;
+  /** Queue statistics with settings, settings changes and bulk operations (queue-control.ts). */
+  readonly queueControl: QueueControl;
   submit(tenant: string, submission: JobSubmission, opts?: SubmitOptions): Promise<SubmitResult>;
   /** All or nothing, one transaction, results in input order. */
   submitBatch(tenant: string, submissions: readonly JobSubmission[], opts?: SubmitOptions): Promise<Job[]>;
@@ -98,9 +106,12 @@ export interface Engine {
     leases: readonly Lease[],
     leaseMs?: number,
   ): Promise<{ alive: string[]; cancelRequested: string[] }>;
-  /** False when the lease is no longer held (fenced): nothing was written. */
+  /** False when the lease is no longer held (fenced): nothing was written. not_found for another tenant's job. */
   complete(tenant: string, lease: Lease, result: JsonValue): Promise<boolean>;
-  /** Retries with backoff or dead-letters; false when the lease is no longer held. */
+  /**
+   * Retries with backoff or dead-letters, by core's `decideRetry` (as the in-process worker does); false
+   * when the lease is no longer held. not_found for another tenant's job.
+   */
   fail(
     tenant: string,
     req: FailRequest,

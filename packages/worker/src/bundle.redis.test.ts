@@ -6,9 +6,9 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { freePort } from "@astraeus/db/testing";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { buildTarget, imageCommand } from "../../../scripts/build.mjs";
-import { createHarness, type Harness, REDIS_URL, waitFor } from "./testing/harness.ts";
+import { createHarness, type Harness, REDIS_URL } from "./testing/harness.ts";
 
 let h: Harness;
 let dir: string;
@@ -63,18 +63,17 @@ describe("worker bundle (dist/main.js)", () => {
       }),
     );
 
-    await waitFor(
-      `GET /health on ${port}`,
+    await vi.waitFor(
       async () => {
         if (exitCode !== undefined) throw new Error(`worker exited (${exitCode}): ${stderr}`);
-        return (await fetch(`http://127.0.0.1:${port}/health`).catch(() => null))?.ok === true;
+        const health = await fetch(`http://127.0.0.1:${port}/health`).catch(() => null);
+        expect(health?.ok, `GET /health on ${port}`).toBe(true);
       },
-      15_000,
+      { timeout: 15_000, interval: 20 },
     );
     const { job } = await h.engine.submit("t", { type: "echo", queue: "q-bundle", payload: { hello: 1 } });
-    await waitFor("the bundled worker ran the job", async () => {
-      return (await h.engine.get("t", job.id)).state === "succeeded";
-    });
+    // The bundled worker ran the job.
+    await expect.poll(async () => (await h.engine.get("t", job.id)).state).toBe("succeeded");
     expect((await h.engine.get("t", job.id)).result).toEqual({ hello: 1 });
     const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
     expect(metrics).toContain('astraeus_worker_jobs_completed_total{type="echo",outcome="succeeded"} 1');

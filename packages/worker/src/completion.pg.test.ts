@@ -1,8 +1,16 @@
-import type { ClaimedJob, FinishedJob, JobStore, Lease, Outcome } from "@astraeus/core";
-import type { Logger } from "@astraeus/engine";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  type ClaimedJob,
+  type FinishedJob,
+  type JobStore,
+  type Lease,
+  type Logger,
+  type Outcome,
+  rejectOnTimeout,
+  within,
+} from "@astraeus/core";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { CompletionBuffer, type CompletionHooks } from "./completion.ts";
-import { createHarness, type Harness, waitFor } from "./testing/harness.ts";
+import { createHarness, type Harness } from "./testing/harness.ts";
 
 let h: Harness;
 beforeAll(async () => {
@@ -65,15 +73,6 @@ function flakyStore(): { store: JobStore; calls: number[]; setDown(down: boolean
   return { store, calls, setDown: (d) => (down = d) };
 }
 
-/** Fails the test instead of hanging it when `p` does not settle in time. */
-function within<T>(ms: number, what: string, p: Promise<T>): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} did not settle within ${ms} ms`)), ms);
-  });
-  return Promise.race([p, late]).finally(() => clearTimeout(timer));
-}
-
 function buffer(store: JobStore, hooks: CompletionHooks = {}): CompletionBuffer {
   return new CompletionBuffer(store, () => {}, OPTS, hooks);
 }
@@ -87,7 +86,7 @@ describe("the completion buffer", () => {
     cyclic.self = cyclic;
     // Added in one turn, so all twelve ride in one batch.
     const results = jobs.map((j, i) => b.add(succeeded(j, i === 3 ? { n: 1n } : i === 8 ? cyclic : { i })));
-    const finished = await within(10_000, "every add", Promise.all(results));
+    const finished = await within(Promise.all(results), 10_000, rejectOnTimeout(10_000, "every add"));
     expect(finished.map((f) => f?.to ?? null)).toEqual(
       jobs.map((_, i) => (i === 3 || i === 8 ? null : "succeeded")),
     );
@@ -100,7 +99,7 @@ describe("the completion buffer", () => {
     const b = buffer(h.store);
     const bad: Outcome = { ...succeeded(jobs[0] as ClaimedJob, null), leaseToken: "not-a-uuid" };
     const results = [b.add(bad), ...jobs.slice(1).map((j) => b.add(succeeded(j, { ok: true })))];
-    const finished = await within(10_000, "every add", Promise.all(results));
+    const finished = await within(Promise.all(results), 10_000, rejectOnTimeout(10_000, "every add"));
     expect(finished.map((f) => f?.to ?? null)).toEqual([
       null,
       "succeeded",
@@ -127,7 +126,7 @@ describe("the completion buffer", () => {
       },
     });
     const results = jobs.map((j, i) => b.add(succeeded(j, i === 1 ? { n: 1n } : null)));
-    const finished = await within(10_000, "every add", Promise.all(results));
+    const finished = await within(Promise.all(results), 10_000, rejectOnTimeout(10_000, "every add"));
     expect(finished.map((f) => f?.to ?? null)).toEqual(["succeeded", "dead", "succeeded"]);
     expect(offered).toEqual([jobs[1]?.id]);
     const dead = await h.engine.get("t", jobs[1]?.id ?? "");
@@ -140,9 +139,9 @@ describe("the completion buffer", () => {
     const flaky = flakyStore();
     const b = buffer(flaky.store);
     const results = jobs.map((j) => b.add(succeeded(j, null)));
-    await waitFor("two failed attempts", () => flaky.calls.length >= 2);
+    await expect.poll(() => flaky.calls.length).toBeGreaterThanOrEqual(2);
     flaky.setDown(false);
-    const finished = await within(10_000, "every add", Promise.all(results));
+    const finished = await within(Promise.all(results), 10_000, rejectOnTimeout(10_000, "every add"));
     expect(finished.every((f: FinishedJob | null) => f?.to === "succeeded")).toBe(true);
     // A connection failure says nothing about the outcomes: never split, never dropped.
     expect(flaky.calls.every((n) => n === 4)).toBe(true);
@@ -154,12 +153,23 @@ describe("the completion buffer", () => {
     const log = capturingLogger();
     const b = buffer(flaky.store, { logger: log });
     const results = jobs.map((j) => b.add(succeeded(j, null)));
-    await waitFor("a failed attempt", () => flaky.calls.length >= 1 && b.size === 3);
+    // A write was tried and failed, and all three wait.
+    await vi.waitFor(
+      () => {
+        expect(flaky.calls.length).toBeGreaterThanOrEqual(1);
+        expect(b.size).toBe(3);
+      },
+      { timeout: 15_000, interval: 20 },
+    );
     const leases: Lease[] = [];
     b.collectLeases(leases);
     expect(leases.map((l) => l.id).sort()).toEqual(jobs.map((j) => j.id).sort());
-    expect(await within(5_000, "drain", b.drain(100))).toBe(3);
-    expect(await within(1_000, "every add", Promise.all(results))).toEqual([null, null, null]);
+    expect(await within(b.drain(100), 5_000, rejectOnTimeout(5_000, "drain"))).toBe(3);
+    expect(await within(Promise.all(results), 1_000, rejectOnTimeout(1_000, "every add"))).toEqual([
+      null,
+      null,
+      null,
+    ]);
     expect(log.lines.some((l) => l.includes("gave up on outcomes"))).toBe(true);
     expect(b.size).toBe(0);
     expect(await states(jobs)).toEqual(["running", "running", "running"]);

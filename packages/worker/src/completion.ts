@@ -1,5 +1,11 @@
-import type { FinishedJob, Lease, LeaseStore, Outcome } from "@astraeus/core";
-import { type Logger, silentLogger } from "@astraeus/engine";
+import {
+  type FinishedJob,
+  type Lease,
+  type LeaseStore,
+  type Logger,
+  type Outcome,
+  silentLogger,
+} from "@astraeus/core";
 import { toJobError } from "./job-error.ts";
 
 export interface CompletionOptions {

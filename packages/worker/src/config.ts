@@ -1,5 +1,5 @@
 import { databaseUrlFromEnv } from "@astraeus/db";
-import { redisUrlFromEnv } from "@astraeus/dispatch";
+import { DEFAULT_CONSUMER_GROUP, DEFAULT_REDIS_PREFIX, redisUrlFromEnv } from "@astraeus/dispatch";
 import { TRACING_ENV } from "@astraeus/tracing";
 import { z } from "zod";
 
@@ -18,9 +18,9 @@ export const WorkerEnv = z.object({
   /** Redis URL (or REDIS_HOST/PORT/TLS/AUTH_TOKEN parts). Unset: in-process dispatch (single-process dev mode). */
   REDIS_URL: z.url().optional(),
   /** Prefix of every Redis key. Default "astraeus:". */
-  REDIS_PREFIX: z.string().min(1).default("astraeus:"),
+  REDIS_PREFIX: z.string().min(1).default(DEFAULT_REDIS_PREFIX),
   /** Redis Streams consumer group. Default "workers". */
-  JOBS_CONSUMER_GROUP: z.string().min(1).default("workers"),
+  JOBS_CONSUMER_GROUP: z.string().min(1).default(DEFAULT_CONSUMER_GROUP),
   /** Comma-separated queues to consume. Default "default". */
   WORKER_QUEUES: z
     .string()

@@ -25,7 +25,7 @@ export interface JobDefinition<S extends z.ZodType = z.ZodType> {
   /** Parses the payload; a payload it rejects dead-letters at once with the validation error. */
   schema?: S;
   handler: (ctx: HandlerContext<z.output<S>>) => Promise<JsonValue | undefined> | JsonValue | undefined;
-  /** Backoff between attempts. Default: 1 s base, ×2, 5 min cap, full jitter. */
+  /** Backoff between attempts. Default: the queue's default backoff, else 1 s base, ×2, 5 min cap, full jitter. */
   retry?: Partial<RetryPolicy>;
   /** Handler timeout in ms; overrides the job row's `timeoutMs` when set. */
   timeoutMs?: number;
@@ -35,7 +35,8 @@ export interface ResolvedDefinition {
   type: string;
   schema: z.ZodType | undefined;
   handler: (ctx: HandlerContext<unknown>) => Promise<JsonValue | undefined> | JsonValue | undefined;
-  retry: RetryPolicy;
+  /** The type's own backoff; undefined means the queue's default backoff, else DEFAULT_RETRY. */
+  retry: RetryPolicy | undefined;
   timeoutMs: number | undefined;
 }
 
@@ -44,7 +45,7 @@ export function defineJob<S extends z.ZodType>(def: JobDefinition<S>): ResolvedD
     type: def.type,
     schema: def.schema,
     handler: def.handler as ResolvedDefinition["handler"],
-    retry: { ...DEFAULT_RETRY, ...def.retry },
+    retry: def.retry ? { ...DEFAULT_RETRY, ...def.retry } : undefined,
     timeoutMs: def.timeoutMs,
   };
 }

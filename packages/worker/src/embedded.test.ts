@@ -5,7 +5,6 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BUILTIN_JOBS } from "./builtins.ts";
 import { defineJob } from "./define.ts";
 import { createWorker, type Worker } from "./runtime.ts";
-import { waitFor } from "./testing/harness.ts";
 
 // The embedded default: PGlite (real Postgres in WASM, in memory here) and the in-process dispatcher.
 let store: SqlJobStore;
@@ -47,27 +46,28 @@ describe("embedded mode (PGlite + in-process dispatch)", () => {
       Array.from({ length: 200 }, (_, i) => ({ type: "echo", payload: { i } })),
     );
     const { job: seed } = await engine.submit("local", { payload: { text: "asynchronous cloud workload" } });
-    await waitFor("seed succeeded", async () => (await engine.get("local", seed.id)).state === "succeeded");
-    await waitFor(
-      "echo jobs succeeded",
-      async () => (await engine.list("local", { state: "succeeded", limit: 500 })).jobs.length === 201,
-    );
+    await expect.poll(async () => (await engine.get("local", seed.id)).state).toBe("succeeded");
+    await expect
+      .poll(async () => (await engine.list("local", { state: "succeeded", limit: 500 })).jobs.length)
+      .toBe(201);
     expect((await engine.get("local", jobs[7]?.id ?? "")).result).toEqual({ i: 7 });
     expect((await engine.get("local", seed.id)).result).toMatchObject({ words: 3 });
   });
 
   it("runs a delayed job after its delay", async () => {
     const { job } = await engine.submit("local", { type: "echo", payload: 1, delayMs: 200 });
-    await waitFor("delayed ran", async () => (await engine.get("local", job.id)).state === "succeeded");
+    await expect.poll(async () => (await engine.get("local", job.id)).state).toBe("succeeded");
     const done = await engine.get("local", job.id);
     expect(Date.parse(done.startedAt ?? "")).toBeGreaterThanOrEqual(Date.parse(job.runAt));
   });
 
   it("delivers a cancel to a running handler in-process", async () => {
     const { job } = await engine.submit("local", { type: "t.wait", payload: {} });
-    await waitFor("started", () => started.has(job.id));
+    await expect.poll(() => started.has(job.id)).toBe(true);
     await engine.cancel("local", job.id);
-    await waitFor("cancelled", async () => (await engine.get("local", job.id)).state === "cancelled", 5000);
+    await expect
+      .poll(async () => (await engine.get("local", job.id)).state, { timeout: 5000 })
+      .toBe("cancelled");
     expect((await engine.events("local", job.id)).map((e) => e.kind)).toEqual([
       "submitted",
       "claimed",

@@ -108,7 +108,7 @@ export async function startWorkerProcess(
       relayIntervalMs: env.EVENTS_RELAY_INTERVAL_MS,
       relayStart: env.EVENTS_RELAY_START,
       ...(onRelay ? { onRelay } : {}),
-      leaderTasks: [scheduler],
+      units: [scheduler],
     },
     logger: log,
     observer: metrics.observer,

@@ -1,9 +1,8 @@
-import type { JobStore } from "@astraeus/core";
+import { type JobStore, type Logger, rejectOnTimeout, within } from "@astraeus/core";
 import { createStore, type SqlJobStore } from "@astraeus/db";
-import type { Logger } from "@astraeus/engine";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { defineJob } from "./define.ts";
-import { createHarness, type Harness, waitFor } from "./testing/harness.ts";
+import { createHarness, type Harness } from "./testing/harness.ts";
 
 let h: Harness;
 const ownStores: SqlJobStore[] = [];
@@ -40,15 +39,6 @@ async function storeWithFailingFinish(): Promise<{ store: JobStore; setDown(down
   return { store, setDown: (d) => (down = d) };
 }
 
-/** Fails the test instead of hanging it when `p` does not settle in time. */
-function within<T>(ms: number, what: string, p: Promise<T>): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} did not settle within ${ms} ms`)), ms);
-  });
-  return Promise.race([p, late]).finally(() => clearTimeout(timer));
-}
-
 describe("attempt outcomes the worker cannot store as they are", () => {
   it("dead-letters a job whose result is not JSON and completes every other job of its batch", async () => {
     const cyclic: Record<string, unknown> = {};
@@ -69,14 +59,13 @@ describe("attempt outcomes the worker cannot store as they are", () => {
       kinds.map((kind) => ({ type: "t.shaped", queue: "q-shaped", payload: { kind }, maxAttempts: 5 })),
     );
     const w = await h.worker({ queues: ["q-shaped"], jobs: [shaped] });
-    await waitFor(
-      "every job finished",
-      async () =>
-        (await h.count(
-          "SELECT count(*)::int AS n FROM jobs WHERE queue = 'q-shaped' AND finished_at IS NOT NULL",
-        )) === kinds.length,
-      10_000,
-    );
+    await expect
+      .poll(
+        () =>
+          h.count("SELECT count(*)::int AS n FROM jobs WHERE queue = 'q-shaped' AND finished_at IS NOT NULL"),
+        { timeout: 10_000 },
+      )
+      .toBe(kinds.length);
     for (const [i, kind] of kinds.entries()) {
       const job = await h.engine.get(T, jobs[i]?.id ?? "");
       if (kind === "ok") {
@@ -114,7 +103,7 @@ describe("attempt outcomes the worker cannot store as they are", () => {
         maxAttempts: 1,
       });
       await h.worker({ queues: ["q-weird"], jobs: [weird] });
-      await waitFor("dead", async () => (await h.engine.get(T, job.id)).state === "dead", 10_000);
+      await expect.poll(async () => (await h.engine.get(T, job.id)).state, { timeout: 10_000 }).toBe("dead");
       expect((await h.engine.get(T, job.id)).lastError).toEqual({
         message: "[object Object]",
         code: "E_WEIRD",
@@ -142,7 +131,7 @@ describe("attempt outcomes the worker cannot store as they are", () => {
       maxAttempts: 1,
     });
     await h.worker({ queues: ["q-deep"], jobs: [deep] });
-    await waitFor("dead", async () => (await h.engine.get(T, job.id)).state === "dead", 10_000);
+    await expect.poll(async () => (await h.engine.get(T, job.id)).state, { timeout: 10_000 }).toBe("dead");
     const { lastError } = await h.engine.get(T, job.id);
     expect(lastError?.message).toBe("half an emoji: \ufffd");
     expect(lastError?.stack).toBe("x".repeat(3999));
@@ -162,27 +151,31 @@ describe("outcomes waiting for an unreachable database", () => {
     const { store, setDown } = await storeWithFailingFinish();
     const { job } = await h.engine.submit(T, { type: "t.quick", queue: "q-waiting", payload: {} });
     const w = await h.worker({ store, queues: ["q-waiting"], jobs: [quick], leaseMs: 600, heartbeatMs: 100 });
-    await waitFor("handler ran", () => runs === 1);
+    await expect.poll(() => runs).toBe(1);
     const [first] = await h.store.db.query<{ expires: Date }>(
       "SELECT lease_expires_at AS expires FROM jobs WHERE id = $1",
       [job.id],
     );
     // Well past the lease the claim granted, the lease must still be live: heartbeats extended it.
-    await waitFor(
-      "the first lease expiry long past",
+    // Every look must find it live: a lapse ends the wait at once and fails below.
+    const seen = await vi.waitFor(
       async () => {
         const [row] = await h.store.db.query<{ live: boolean; past: boolean }>(
           `SELECT lease_expires_at > now() AS live, now() > $2::timestamptz + interval '900 ms' AS past
            FROM jobs WHERE id = $1`,
           [job.id, first?.expires],
         );
-        expect(row?.live).toBe(true);
-        return row?.past;
+        if (row?.live !== true) return row;
+        expect(row.past, "the first lease expiry long past").toBe(true);
+        return row;
       },
-      10_000,
+      { timeout: 10_000, interval: 20 },
     );
+    expect(seen?.live).toBe(true);
     setDown(false);
-    await waitFor("succeeded", async () => (await h.engine.get(T, job.id)).state === "succeeded", 10_000);
+    await expect
+      .poll(async () => (await h.engine.get(T, job.id)).state, { timeout: 10_000 })
+      .toBe("succeeded");
     expect(runs).toBe(1);
     expect(w.stats.succeeded).toBe(1);
   });
@@ -200,9 +193,9 @@ describe("outcomes waiting for an unreachable database", () => {
     const log = capturingLogger();
     const { job } = await h.engine.submit(T, { type: "t.stuck-write", queue: "q-stuck-write", payload: {} });
     const w = await h.worker({ store, logger: log, queues: ["q-stuck-write"], jobs: [quick] });
-    await waitFor("handler ran", () => ran);
+    await expect.poll(() => ran).toBe(true);
     const started = Date.now();
-    await within(10_000, "stop(100)", w.stop(100));
+    await within(w.stop(100), 10_000, rejectOnTimeout(10_000, "stop(100)"));
     expect(Date.now() - started).toBeLessThan(5_000);
     expect(log.lines.some((l) => l.includes("gave up on outcomes") && l.includes(job.id))).toBe(true);
     expect((await h.engine.get(T, job.id)).state).toBe("running");

@@ -3,7 +3,7 @@ import { FakeAws, type SqsBatchEntry, sqsAccepted } from "@astraeus/functions/te
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
 import { defineJob } from "./define.ts";
-import { createHarness, type Harness, waitFor } from "./testing/harness.ts";
+import { createHarness, type Harness } from "./testing/harness.ts";
 import { killChildren, spawnWorker as spawnOn } from "./testing/processes.ts";
 
 const spawnWorker = (queue: string, env: Record<string, string>, on: Harness = h) => spawnOn(on, queue, env);
@@ -32,7 +32,7 @@ describe("worker processes", () => {
       payload: { ms: 120_000 },
     });
     const child = spawnWorker("q-kill", { WORKER_LEASE_TTL_SECONDS: "1" });
-    await waitFor("the child started the job", () => child.started.has(job.id), 30_000);
+    await expect.poll(() => child.started.has(job.id), { timeout: 30_000 }).toBe(true);
     const [row] = await h.store.db.query<{ lease_token: string }>(
       "SELECT lease_token FROM jobs WHERE id = $1",
       [job.id],
@@ -47,7 +47,7 @@ describe("worker processes", () => {
       blockMs: 100,
       maintenance: { intervalMs: 100, promoteIntervalMs: 100 },
     });
-    await waitFor("rerun elsewhere", async () => (await h.engine.get("t", job.id)).state === "succeeded");
+    await expect.poll(async () => (await h.engine.get("t", job.id)).state).toBe("succeeded");
     const done = await h.engine.get("t", job.id);
     expect(done.attempt).toBe(2);
     expect(done.result).toEqual({ ranBy: "rescuer" });
@@ -76,7 +76,7 @@ describe("worker processes", () => {
       MAX_CONCURRENT_JOBS: "4",
       WORKER_METRICS_PORT: String(port),
     });
-    await waitFor("all four started", () => child.started.size === 4, 30_000);
+    await expect.poll(() => child.started.size, { timeout: 30_000 }).toBe(4);
     const health = await fetch(`http://127.0.0.1:${port}/health`);
     expect(health.status).toBe(200);
     const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
@@ -102,10 +102,7 @@ describe("worker processes", () => {
     // Released jobs were re-dispatched at once: a fresh worker picks them up from the stream.
     await h.worker({ queues: ["q-drain"], jobs: [quickHold] });
     for (const j of long) {
-      await waitFor(
-        "released job ran elsewhere",
-        async () => (await h.engine.get("t", j.id)).state === "succeeded",
-      );
+      await expect.poll(async () => (await h.engine.get("t", j.id)).state).toBe("succeeded");
       const after = await h.engine.get("t", j.id);
       expect(after.attempt).toBe(1);
       expect(after.result).toEqual({ ranBy: "rescuer" });
@@ -141,7 +138,8 @@ describe("worker processes", () => {
         own,
       );
       const kinds = () => got.filter((e) => e.jobId === job.id).map((e) => e.kind);
-      await waitFor("the job's events reached the queue", () => kinds().includes("succeeded"), 30_000);
+      // The job's events reached the queue.
+      await expect.poll(kinds, { timeout: 30_000 }).toContain("succeeded");
       expect(kinds()).toEqual(["submitted", "claimed", "succeeded"]);
       child.proc.kill("SIGTERM");
       expect(await child.exited).toBe(0);

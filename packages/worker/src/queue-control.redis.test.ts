@@ -1,9 +1,9 @@
 // Queue control end to end on real Postgres and Redis: a paused queue is claimed by no kind of worker
 // (in-process dispatch, Redis Streams, the HTTP protocol's claim) until it is resumed; concurrency and rate
 // limits hold across worker processes, also after one of them is SIGKILLed holding slots.
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { defineJob } from "./define.ts";
-import { createHarness, type Harness, waitFor } from "./testing/harness.ts";
+import { createHarness, type Harness } from "./testing/harness.ts";
 import { killChildren, maxOverlap, spawnWorker } from "./testing/processes.ts";
 
 let h: Harness;
@@ -43,20 +43,17 @@ describe("a paused queue", () => {
     await on.worker({ queues: [queue, other], jobs: [note], queueSettingsRefreshMs: 50 });
     // A job of another queue of the same worker runs: the worker is claiming, just not the paused queue.
     const { job: sentinel } = await on.engine.submit(T, { type: "t.note", queue: other, payload: {} });
-    await waitFor(
-      "the other queue's job",
-      async () => (await on.engine.get(T, sentinel.id)).state === "succeeded",
-    );
+    // The other queue's job ran.
+    await expect.poll(async () => (await on.engine.get(T, sentinel.id)).state).toBe("succeeded");
     expect(await states(held.map((j) => j.id))).toEqual(held.map(() => "queued"));
     // HTTP-protocol workers claim through the engine: nothing from the paused queue either.
     expect(await on.engine.claim(T, { queues: [queue], limit: 10, workerId: "http-w" })).toEqual([]);
 
     await on.store.updateQueueSettings(queue, { paused: false }, null);
-    await waitFor(
-      "the resumed queue to drain",
-      async () => (await states(held.map((j) => j.id))).every((s) => s === "succeeded"),
-      20_000,
-    );
+    // The resumed queue drains.
+    await expect
+      .poll(() => states(held.map((j) => j.id)), { timeout: 20_000 })
+      .toEqual(held.map(() => "succeeded"));
   }
 
   it("is claimed by no Redis Streams worker until it is resumed", async () => {
@@ -96,11 +93,10 @@ describe("global limits", () => {
     const workers = [1, 2, 3].map(() =>
       spawnWorker(h, queue, { MAX_CONCURRENT_JOBS: "100", WORKER_BATCH_SIZE: "100" }),
     );
-    await waitFor(
-      "every job done",
-      async () => (await states(jobs.map((j) => j.id))).every((s) => s === "succeeded"),
-      60_000,
-    );
+    // Every job done.
+    await expect
+      .poll(() => states(jobs.map((j) => j.id)), { timeout: 60_000 })
+      .toEqual(jobs.map(() => "succeeded"));
     const spans = workers.flatMap((w) => [...w.spans.values()]);
     expect(spans).toHaveLength(60);
     // Observed from inside the handlers, on the machine's one clock.
@@ -120,11 +116,10 @@ describe("global limits", () => {
       Array.from({ length: 20 }, () => ({ type: "test.span", queue, payload: { ms: 0 } })),
     );
     const workers = [1, 2, 3].map(() => spawnWorker(h, queue, { MAX_CONCURRENT_JOBS: "100" }));
-    await waitFor(
-      "every job done",
-      async () => (await states(jobs.map((j) => j.id))).every((s) => s === "succeeded"),
-      60_000,
-    );
+    // Every job done.
+    await expect
+      .poll(() => states(jobs.map((j) => j.id)), { timeout: 60_000 })
+      .toEqual(jobs.map(() => "succeeded"));
     // A start is the claim: the time the job's attempt started, stamped under the queue's lock.
     const rows = await h.store.db.query<{ ms: number }>(
       "SELECT (extract(epoch FROM started_at) * 1000)::float8 AS ms FROM jobs WHERE id = ANY($1::uuid[]) ORDER BY 1",
@@ -149,7 +144,8 @@ describe("global limits", () => {
       Array.from({ length: 2 }, () => ({ type: "test.hold", queue, payload: { ms: 120_000 } })),
     );
     const victim = spawnWorker(h, queue, { WORKER_LEASE_TTL_SECONDS: "2" });
-    await waitFor("both slots taken", () => victim.started.size === 2, 30_000);
+    // Both slots are taken.
+    await expect.poll(() => victim.started.size, { timeout: 30_000 }).toBe(2);
     const { job: next } = await h.engine.submit(T, { type: "test.span", queue, payload: { ms: 0 } });
     victim.proc.kill("SIGKILL");
     await victim.exited;
@@ -160,16 +156,61 @@ describe("global limits", () => {
       WORKER_LEASE_TTL_SECONDS: "2",
     });
     // The held jobs are reaped (their leases expire) and the limit lets the rescuer run work again.
-    await waitFor(
-      "the slot to come back",
-      () => rescuer.spans.has(next.id) || rescuer.started.size > 0,
-      30_000,
-    );
+    // The slot comes back.
+    await expect
+      .poll(() => rescuer.spans.has(next.id) || rescuer.started.size > 0, { timeout: 30_000 })
+      .toBe(true);
     const waited = Date.now() - killedAt;
     // Lease TTL (2 s) + a sweep (0.5 s) + the rescuer's start-up; a slot held for ever would never come back.
     expect(waited).toBeLessThan(20_000);
     expect((await h.engine.get(T, held[0]!.id)).attempt).toBeGreaterThanOrEqual(1);
     rescuer.proc.kill("SIGTERM");
     await rescuer.exited;
+  });
+});
+
+describe("per-queue defaults", () => {
+  it("give a job type without its own retry policy the queue's backoff, and the type's own policy wins", async () => {
+    const queue = "qc-backoff";
+    await h.store.updateQueueSettings(
+      queue,
+      {
+        defaults: {
+          maxAttempts: 4,
+          backoff: { baseMs: 3_600_000, maxMs: 3_600_000, factor: 1, jitter: false },
+        },
+      },
+      null,
+    );
+    await h.engine.queueSettings.refresh();
+    const plain = defineJob({
+      type: "t.fails",
+      handler: () => {
+        throw new Error("no");
+      },
+    });
+    const own = defineJob({
+      type: "t.fails-own",
+      retry: { baseMs: 1, maxMs: 1, factor: 1, jitter: false },
+      handler: () => {
+        throw new Error("no");
+      },
+    });
+    // maxAttempts comes from the queue's default when the submission names none.
+    const { job: a } = await h.engine.submit(T, { type: "t.fails", queue, payload: {} });
+    const { job: b } = await h.engine.submit(T, { type: "t.fails-own", queue, payload: {}, maxAttempts: 2 });
+    expect(a.maxAttempts).toBe(4);
+    expect(b.maxAttempts).toBe(2);
+    await h.worker({ queues: [queue], jobs: [plain, own] });
+    // The first failure is written with an hour's backoff from the queue, not the default's second or so.
+    const retried = await vi.waitFor(async () => {
+      const j = await h.engine.get(T, a.id);
+      expect([j.attempt, j.state]).toEqual([1, "queued"]);
+      return j;
+    });
+    expect(Date.parse(retried.runAt) - Date.now()).toBeGreaterThan(3_500_000);
+    // Its own 1 ms backoff: the second attempt runs at once and the job dies.
+    await expect.poll(async () => (await h.engine.get(T, b.id)).state).toBe("dead");
+    expect((await h.engine.get(T, b.id)).attempt).toBe(2);
   });
 });

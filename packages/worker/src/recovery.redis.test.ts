@@ -1,7 +1,8 @@
+import { sleep } from "@astraeus/core";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { defineJob } from "./define.ts";
-import { createHarness, type Harness, REDIS_URL, waitFor } from "./testing/harness.ts";
+import { createHarness, type Harness, REDIS_URL } from "./testing/harness.ts";
 
 // This suite wipes its Redis database mid-run, so it uses a logical database of its own (never db 0,
 // which other suites share).
@@ -29,7 +30,7 @@ describe("recovery when Redis loses everything", () => {
         running.set(job.id, now);
         maxConcurrent = Math.max(maxConcurrent, now);
         runs.set(job.id, (runs.get(job.id) ?? 0) + 1);
-        await new Promise((r) => setTimeout(r, 1));
+        await sleep(1);
         running.set(job.id, (running.get(job.id) ?? 1) - 1);
         return null;
       },
@@ -58,21 +59,19 @@ describe("recovery when Redis loses everything", () => {
         );
         submitted.push(...jobs.map((j) => j.id));
         if (i === 1000) {
-          await waitFor("part of the run done", () => runs.size >= 300);
+          await expect.poll(() => runs.size).toBeGreaterThanOrEqual(300);
           await redis.flushdb();
         }
       }
     } finally {
       await redis.quit();
     }
-    await waitFor(
-      "every job succeeded",
-      async () =>
-        (await h.count(
-          "SELECT count(*)::int AS n FROM jobs WHERE queue = 'q-flush' AND state = 'succeeded'",
-        )) === 2000,
-      60_000,
-    );
+    await expect
+      .poll(
+        () => h.count("SELECT count(*)::int AS n FROM jobs WHERE queue = 'q-flush' AND state = 'succeeded'"),
+        { timeout: 60_000 },
+      )
+      .toBe(2000);
     expect(submitted).toHaveLength(2000);
     expect(maxConcurrent).toBe(1);
     expect(runs.size).toBe(2000);

@@ -1,25 +1,23 @@
 import { hostname } from "node:os";
 import {
   type AttemptTrace,
-  backoffDelay,
   type ClaimedJob,
   type Delivery,
   type Dispatcher,
+  decideRetry,
   type FinishedJob,
   type JobStore,
   type JsonValue,
   type Lease,
+  type Logger,
   type Outcome,
+  silentLogger,
+  sleep,
   UnrecoverableError,
   type WorkerTracing,
+  within,
 } from "@astraeus/core";
-import {
-  type Logger,
-  Maintenance,
-  type MaintenanceOptions,
-  QueueSettingsCache,
-  silentLogger,
-} from "@astraeus/engine";
+import { Maintenance, type MaintenanceOptions, QueueSettingsCache } from "@astraeus/engine";
 import { BUILTIN_JOBS } from "./builtins.ts";
 import { CompletionBuffer, type CompletionOptions } from "./completion.ts";
 import { type ContextHost, JobContext } from "./context.ts";
@@ -237,12 +235,12 @@ export class Worker implements ContextHost {
         }
         blockMs = Math.max(1, Math.min(blockMs, due - Date.now()));
         if (this.readable.length === 0) {
-          await Promise.race([this.pause(blockMs), this.waitForSlot()]);
+          await within(this.waitForSlot(), blockMs, () => undefined);
           continue;
         }
       } else if (this.readable.length === 0) {
         // Every queue of this worker is paused: wait for a resume (the settings are read again meanwhile).
-        await Promise.race([this.pause(this.blockMs), this.waitForSlot()]);
+        await within(this.waitForSlot(), this.blockMs, () => undefined);
         continue;
       }
       let deliveries: Delivery[] = [];
@@ -274,7 +272,7 @@ export class Worker implements ContextHost {
           this.startJobs(jobs, this.lastPoll);
         } catch (err) {
           this.log.error({ err: String(err) }, "claim from Postgres failed");
-          await this.pause(500);
+          await sleep(500);
         }
       }
     }
@@ -510,16 +508,19 @@ export class Worker implements ContextHost {
     const lease = { id: job.id, leaseToken: job.leaseToken };
     const reason = err instanceof JobAbort ? err.reason : null;
     if (reason === "cancelled") return { ...lease, to: "cancelled", kind: "cancelled" };
-    const error =
-      reason === "timeout"
-        ? { message: `timed out after ${job.timeoutMs} ms`, code: "timeout" }
-        : toJobError(err);
-    const kind = reason === "timeout" ? "timed_out" : "failed";
-    if (err instanceof UnrecoverableError || job.attempt >= job.maxAttempts) {
-      return { ...lease, to: "dead", kind: kind === "timed_out" ? "timed_out" : "dead", error };
-    }
-    const delay = backoffDelay(job.attempt, a.def?.retry);
-    return { ...lease, to: "queued", kind, error, runAt: new Date(Date.now() + delay) };
+    const timedOut = reason === "timeout";
+    const error = timedOut
+      ? { message: `timed out after ${job.timeoutMs} ms`, code: "timeout" }
+      : toJobError(err);
+    const retryable = !(err instanceof UnrecoverableError);
+    const { attempt, maxAttempts } = job;
+    const d = decideRetry(
+      { attempt, maxAttempts, timedOut, retryable },
+      a.def?.retry ?? this.settings.get(job.queue).defaults.backoff ?? undefined,
+    );
+    return d.to === "dead"
+      ? { ...lease, to: "dead", kind: d.kind, error }
+      : { ...lease, to: "queued", kind: d.kind, error, runAt: new Date(Date.now() + d.delayMs) };
   }
 
   /** First outcome wins; later ones (a handler settling after its timeout or release) are ignored. */
@@ -643,10 +644,6 @@ export class Worker implements ContextHost {
     for (const w of waiters) w();
   }
 
-  private pause(ms: number): Promise<void> {
-    return new Promise((resolve) => setTimeout(resolve, ms));
-  }
-
   /**
    * Graceful drain: stop claiming, give in-flight jobs `graceMs` to finish, then release the rest back to
    * `queued` at once (not a failed attempt) so they run elsewhere. Outcomes still unwritten when the grace
@@ -660,7 +657,7 @@ export class Worker implements ContextHost {
     await this.loop;
     const deadline = Date.now() + graceMs;
     while (this.active.size > 0 && Date.now() < deadline) {
-      await Promise.race([this.waitForSlot(), this.pause(Math.min(100, deadline - Date.now()))]);
+      await within(this.waitForSlot(), Math.min(100, deadline - Date.now()), () => undefined);
     }
     for (const a of [...this.active.values()]) this.abort(a, "released");
     await this.completions.drain(Math.max(deadline - Date.now(), FINAL_WRITE_MS));

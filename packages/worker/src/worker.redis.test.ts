@@ -1,9 +1,9 @@
-import { UnrecoverableError } from "@astraeus/core";
+import { sleep, UnrecoverableError } from "@astraeus/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
 import { BUILTIN_JOBS } from "./builtins.ts";
 import { defineJob } from "./define.ts";
-import { createHarness, type Harness, waitFor } from "./testing/harness.ts";
+import { createHarness, type Harness } from "./testing/harness.ts";
 
 let h: Harness;
 beforeAll(async () => {
@@ -39,13 +39,11 @@ describe("worker runtime on Postgres and Redis", () => {
     );
     await h.worker({ queues: ["q-basic"], jobs: [count], concurrency: 50 });
     await h.worker({ queues: ["q-basic"], jobs: [count], concurrency: 50 });
-    await waitFor(
-      "all succeeded",
-      async () =>
-        (await h.count(
-          "SELECT count(*)::int AS n FROM jobs WHERE queue = 'q-basic' AND state = 'succeeded'",
-        )) === 300,
-    );
+    await expect
+      .poll(() =>
+        h.count("SELECT count(*)::int AS n FROM jobs WHERE queue = 'q-basic' AND state = 'succeeded'"),
+      )
+      .toBe(300);
     expect(seen.size).toBe(300);
     expect([...seen.values()].every((n) => n === 1)).toBe(true);
     const trails = await Promise.all(
@@ -76,7 +74,7 @@ describe("worker runtime on Postgres and Redis", () => {
       maxAttempts: 3,
     });
     await h.worker({ queues: ["q-retry"], jobs: [flaky], blockMs: 50 });
-    await waitFor("dead", async () => (await stateOf(job.id)) === "dead");
+    await expect.poll(() => stateOf(job.id)).toBe("dead");
     const final = await h.engine.get(T, job.id);
     expect(final.attempt).toBe(3);
     expect(final.lastError?.message).toBe("boom");
@@ -90,10 +88,7 @@ describe("worker runtime on Postgres and Redis", () => {
       "dead",
     ]);
     // The scaler's DeadJobs counter saw it.
-    await waitFor(
-      "dead counter",
-      async () => (await h.engine.dispatcher.deadJobsCounter()) === deadBefore + 1,
-    );
+    await expect.poll(() => h.engine.dispatcher.deadJobsCounter()).toBe(deadBefore + 1);
     // Backoff without jitter: 40 ms then 80 ms between attempts (at least).
     expect((starts[1] ?? 0) - (starts[0] ?? 0)).toBeGreaterThanOrEqual(40);
     expect((starts[2] ?? 0) - (starts[1] ?? 0)).toBeGreaterThanOrEqual(80);
@@ -113,7 +108,7 @@ describe("worker runtime on Postgres and Redis", () => {
       maxAttempts: 5,
     });
     await h.worker({ queues: ["q-fatal"], jobs: [fatal] });
-    await waitFor("dead", async () => (await stateOf(job.id)) === "dead");
+    await expect.poll(() => stateOf(job.id)).toBe("dead");
     const final = await h.engine.get(T, job.id);
     expect(final.attempt).toBe(1);
     expect(final.lastError?.name).toBe("UnrecoverableError");
@@ -131,7 +126,7 @@ describe("worker runtime on Postgres and Redis", () => {
     });
     const { job } = await h.engine.submit(T, { type: "t.strict", queue: "q-schema", payload: { n: "x" } });
     await h.worker({ queues: ["q-schema"], jobs: [strict] });
-    await waitFor("dead", async () => (await stateOf(job.id)) === "dead");
+    await expect.poll(() => stateOf(job.id)).toBe("dead");
     expect(ran).toBe(false);
     expect((await h.engine.get(T, job.id)).lastError?.message).toMatch(/schema/);
   });
@@ -155,7 +150,7 @@ describe("worker runtime on Postgres and Redis", () => {
     });
     // A handler that never returns is written off timeoutGraceMs after its timeout.
     await h.worker({ queues: ["q-timeout"], jobs: [stuck], blockMs: 50, timeoutGraceMs: 50 });
-    await waitFor("dead", async () => (await stateOf(job.id)) === "dead");
+    await expect.poll(() => stateOf(job.id)).toBe("dead");
     expect(await eventKinds(job.id)).toEqual(["submitted", "claimed", "timed_out", "claimed", "timed_out"]);
     expect(aborted).toEqual(["job aborted: timeout", "job aborted: timeout"]);
     expect((await h.engine.get(T, job.id)).lastError?.code).toBe("timeout");
@@ -201,11 +196,12 @@ describe("worker runtime on Postgres and Redis", () => {
       maxAttempts: 2,
     });
     const w = await h.worker({ queues: ["q-slow"], jobs: [slow], blockMs: 50, concurrency: 1 });
-    await waitFor("the timeout to abort the first attempt", async () => atAbort !== null);
+    // The timeout aborts the first attempt.
+    await expect.poll(() => atAbort).not.toBeNull();
     // Timed out, but its handler still runs: the slot is taken and nothing was written for the attempt.
     expect(atAbort).toEqual({ running: 1, state: "running", attempt: 1 });
     release();
-    await waitFor("the retry to succeed", async () => (await stateOf(job.id)) === "succeeded");
+    await expect.poll(() => stateOf(job.id)).toBe("succeeded");
     expect(overlap).toBe(1);
     expect(calls).toBe(2);
     expect(await eventKinds(job.id)).toEqual(["submitted", "claimed", "timed_out", "claimed", "succeeded"]);
@@ -229,7 +225,7 @@ describe("worker runtime on Postgres and Redis", () => {
       payload: {},
     });
     await h.worker({ queues: ["q-cancel-queued"], jobs: [never] });
-    await waitFor("the later job ran", async () => (await stateOf(after.id)) === "succeeded");
+    await expect.poll(() => stateOf(after.id)).toBe("succeeded");
     expect(await stateOf(job.id)).toBe("cancelled");
     expect(await eventKinds(job.id)).toEqual(["submitted", "cancelled"]);
     expect(ran).toBe(true);
@@ -252,11 +248,11 @@ describe("worker runtime on Postgres and Redis", () => {
     const { job } = await h.engine.submit(T, { type: "t.long", queue: "q-cancel-running", payload: {} });
     // A 60 s heartbeat: only the pub/sub path can deliver the cancel within this test's deadlines.
     await h.worker({ queues: ["q-cancel-running"], jobs: [long], leaseMs: 180_000, heartbeatMs: 60_000 });
-    await waitFor("handler started", () => started.has(job.id));
+    await expect.poll(() => started.has(job.id)).toBe(true);
     const requested = await h.engine.cancel(T, job.id);
     expect(requested.state).toBe("running");
     expect(requested.cancelRequested).toBe(true);
-    await waitFor("cancelled", async () => (await stateOf(job.id)) === "cancelled", 5000);
+    await expect.poll(() => stateOf(job.id), { timeout: 5000 }).toBe("cancelled");
     expect(reason).toBe("job aborted: cancelled");
     expect(await eventKinds(job.id)).toEqual(["submitted", "claimed", "cancel_requested", "cancelled"]);
   });
@@ -283,7 +279,7 @@ describe("worker runtime on Postgres and Redis", () => {
       delayMs: 400,
     });
     expect(job.state).toBe("queued");
-    await waitFor("ran", async () => (await stateOf(job.id)) === "succeeded");
+    await expect.poll(() => stateOf(job.id)).toBe("succeeded");
     expect(ranAt.get(job.id) ?? 0).toBeGreaterThanOrEqual(Date.parse(job.runAt));
   });
 
@@ -298,7 +294,7 @@ describe("worker runtime on Postgres and Redis", () => {
         running.set(job.id, now);
         maxConcurrent = Math.max(maxConcurrent, now);
         runs.set(job.id, (runs.get(job.id) ?? 0) + 1);
-        await new Promise((r) => setTimeout(r, 10));
+        await sleep(10);
         running.set(job.id, (running.get(job.id) ?? 1) - 1);
         return null;
       },
@@ -312,13 +308,11 @@ describe("worker runtime on Postgres and Redis", () => {
     await h.engine.dispatcher.dispatch([...refs, ...refs, ...refs]);
     await h.worker({ queues: ["q-dup"], jobs: [track], concurrency: 40 });
     await h.worker({ queues: ["q-dup"], jobs: [track], concurrency: 40 });
-    await waitFor(
-      "all succeeded",
-      async () =>
-        (await h.count(
-          "SELECT count(*)::int AS n FROM jobs WHERE queue = 'q-dup' AND state = 'succeeded'",
-        )) === 100,
-    );
+    await expect
+      .poll(() =>
+        h.count("SELECT count(*)::int AS n FROM jobs WHERE queue = 'q-dup' AND state = 'succeeded'"),
+      )
+      .toBe(100);
     expect(maxConcurrent).toBe(1);
     expect([...runs.values()].every((n) => n === 1)).toBe(true);
     expect(runs.size).toBe(100);
@@ -342,10 +336,10 @@ describe("worker runtime on Postgres and Redis", () => {
     });
     const { job } = await h.engine.submit(T, { type: "t.slow", queue: "q-lease", payload: {} });
     await h.worker({ queues: ["q-lease"], jobs: [slow], leaseMs: 60_000, heartbeatMs: 100 });
-    await waitFor("running", async () => (await stateOf(job.id)) === "running");
+    await expect.poll(() => stateOf(job.id)).toBe("running");
     // Another claimant took the job over (as after a reap): the old token no longer holds the lease.
     await h.store.db.query("UPDATE jobs SET lease_token = gen_random_uuid() WHERE id = $1", [job.id]);
-    await waitFor("handler aborted", () => reason === "job aborted: lease_lost");
+    await expect.poll(() => reason).toBe("job aborted: lease_lost");
     release();
     const after = await h.engine.get(T, job.id);
     expect(after.state).toBe("running");
@@ -358,7 +352,7 @@ describe("worker runtime on Postgres and Redis", () => {
     expect(job.type).toBe("text.analyze");
     expect(job.queue).toBe("default");
     await h.worker({ jobs: BUILTIN_JOBS });
-    await waitFor("succeeded", async () => (await stateOf(job.id)) === "succeeded");
+    await expect.poll(() => stateOf(job.id)).toBe("succeeded");
     expect((await h.engine.get(T, job.id)).result).toMatchObject({ characters: 27, words: 3, sentences: 1 });
   });
 });

@@ -2,8 +2,8 @@
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 import type { ApiKeyInfo, CreateApiKeyRequest, CreatedApiKey, Scope } from "@astraeus/contract";
 import { SCOPES } from "@astraeus/contract";
-import { AppError, uuidv7 } from "@astraeus/core";
-import type { SqlExecutor } from "@astraeus/db";
+import { type ApiKeyRecord, type ApiKeyRepository, AppError, uuidv7 } from "@astraeus/core";
+import { SqlApiKeyRepository, type SqlExecutor } from "@astraeus/db";
 
 /** What a key may be made of: the characters a Bearer token carries (RFC 6750's b64token, '~' included). */
 export const API_KEY_RE = /^[A-Za-z0-9._~+/=-]{1,512}$/;
@@ -43,45 +43,32 @@ export interface ApiKeyStoreOptions {
   onError?: (err: unknown) => void;
 }
 
-type KeyRow = {
-  id: string;
-  tenant: string;
-  name: string;
-  prefix: string;
-  scopes: string[];
-  rate_limit_per_sec: number | null;
-  created_at: Date | string;
-  last_used_at: Date | string | null;
-  revoked_at: Date | string | null;
-};
-
 interface CacheEntry {
   until: number;
   value: Promise<Principal | null>;
 }
 
-const COLUMNS = "id, tenant, name, prefix, scopes, rate_limit_per_sec, created_at, last_used_at, revoked_at";
-
-function iso(v: Date | string | null): string | null {
-  if (v === null) return null;
-  return (v instanceof Date ? v : new Date(v)).toISOString();
-}
-
-function toInfo(r: KeyRow): ApiKeyInfo {
+function toInfo(r: ApiKeyRecord): ApiKeyInfo {
   return {
     id: r.id,
     tenant: r.tenant,
     name: r.name,
     prefix: r.prefix,
     scopes: r.scopes.filter((s): s is Scope => (SCOPES as readonly string[]).includes(s)),
-    rateLimitPerSec: r.rate_limit_per_sec,
-    createdAt: iso(r.created_at) ?? "",
-    lastUsedAt: iso(r.last_used_at),
-    revokedAt: iso(r.revoked_at),
+    rateLimitPerSec: r.rateLimitPerSec,
+    createdAt: r.createdAt.toISOString(),
+    lastUsedAt: r.lastUsedAt?.toISOString() ?? null,
+    revokedAt: r.revokedAt?.toISOString() ?? null,
   };
 }
 
+function isRepository(keys: ApiKeyRepository | SqlExecutor): keys is ApiKeyRepository {
+  return "findActiveKey" in keys;
+}
+
+/** Keys as the API uses them: generated and hashed here, looked up through a short cache, kept by `keys`. */
 export class ApiKeyStore {
+  private readonly keys: ApiKeyRepository;
   private readonly cache = new Map<string, CacheEntry>();
   private readonly lastTouched = new Map<string, number>();
   private readonly cacheTtlMs: number;
@@ -90,10 +77,15 @@ export class ApiKeyStore {
   private readonly bootstrapHash: Buffer | null;
   private readonly bootstrapPrincipal: Principal | null;
 
+  /**
+   * `keys`: where keys are kept (@astraeus/db's SqlApiKeyRepository). A bare SqlExecutor, what callers
+   * passed before that port existed, is wrapped in one.
+   */
   constructor(
-    private readonly db: SqlExecutor,
+    keys: ApiKeyRepository | SqlExecutor,
     private readonly opts: ApiKeyStoreOptions = {},
   ) {
+    this.keys = isRepository(keys) ? keys : new SqlApiKeyRepository(keys);
     this.cacheTtlMs = opts.cacheTtlMs ?? 5_000;
     this.cacheMax = opts.cacheMax ?? 10_000;
     this.touchIntervalMs = opts.touchIntervalMs ?? 60_000;
@@ -132,10 +124,7 @@ export class ApiKeyStore {
   }
 
   private async lookup(hash: string): Promise<Principal | null> {
-    const [row] = await this.db.query<KeyRow>(
-      `SELECT ${COLUMNS} FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL`,
-      [hash],
-    );
+    const row = await this.keys.findActiveKey(hash);
     if (!row) return null;
     this.touch(row.id);
     return {
@@ -143,7 +132,7 @@ export class ApiKeyStore {
       tenant: row.tenant,
       name: row.name,
       scopes: new Set(toInfo(row).scopes),
-      rateLimitPerSec: row.rate_limit_per_sec,
+      rateLimitPerSec: row.rateLimitPerSec,
     };
   }
 
@@ -152,51 +141,32 @@ export class ApiKeyStore {
     const now = Date.now();
     if (now - (this.lastTouched.get(id) ?? 0) < this.touchIntervalMs) return;
     this.lastTouched.set(id, now);
-    this.db.query("UPDATE api_keys SET last_used_at = now() WHERE id = $1", [id]).catch((err: unknown) => {
+    this.keys.touchKey(id).catch((err: unknown) => {
       this.opts.onError?.(err);
     });
   }
 
   async create(input: CreateApiKeyRequest): Promise<CreatedApiKey> {
     const key = generateKey();
-    const [row] = await this.db.query<KeyRow>(
-      `INSERT INTO api_keys (id, tenant, name, key_hash, prefix, scopes, rate_limit_per_sec)
-       VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING ${COLUMNS}`,
-      [
-        uuidv7(),
-        input.tenant,
-        input.name,
-        hashKey(key),
-        key.slice(0, DISPLAY_PREFIX_LENGTH),
-        [...new Set(input.scopes)],
-        input.rateLimitPerSec ?? null,
-      ],
-    );
-    if (!row) throw new AppError("internal", "key insert returned no row");
+    const row = await this.keys.insertKey({
+      id: uuidv7(),
+      tenant: input.tenant,
+      name: input.name,
+      keyHash: hashKey(key),
+      prefix: key.slice(0, DISPLAY_PREFIX_LENGTH),
+      scopes: [...new Set(input.scopes)],
+      rateLimitPerSec: input.rateLimitPerSec ?? null,
+    });
     return { ...toInfo(row), key };
   }
 
   async list(opts: { tenant?: string; includeRevoked?: boolean } = {}): Promise<ApiKeyInfo[]> {
-    const where: string[] = [];
-    const params: unknown[] = [];
-    if (opts.tenant !== undefined) {
-      params.push(opts.tenant);
-      where.push(`tenant = $${params.length}`);
-    }
-    if (!opts.includeRevoked) where.push("revoked_at IS NULL");
-    const rows = await this.db.query<KeyRow>(
-      `SELECT ${COLUMNS} FROM api_keys ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY created_at, id`,
-      params,
-    );
-    return rows.map(toInfo);
+    return (await this.keys.listKeys(opts)).map(toInfo);
   }
 
   /** Revokes a key (idempotent). Other instances stop accepting it within the cache TTL. */
   async revoke(id: string): Promise<ApiKeyInfo> {
-    const [row] = await this.db.query<KeyRow>(
-      `UPDATE api_keys SET revoked_at = coalesce(revoked_at, now()) WHERE id = $1 RETURNING ${COLUMNS}`,
-      [id],
-    );
+    const row = await this.keys.revokeKey(id);
     if (!row) throw new AppError("not_found", `api key ${id} not found`);
     this.cache.clear();
     return toInfo(row);

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { eventually, setupTestApi, type TestApi } from "../test-support.ts";
+import { setupTestApi, type TestApi } from "../test-support.ts";
 
 describe("rate limiting over HTTP", () => {
   let t: TestApi;
@@ -62,11 +62,10 @@ describe("rate limiting over HTTP", () => {
     const jobs = (await (await t.request("/v1/jobs?limit=500")).json()) as { jobs: { payload: unknown }[] };
     // Rejected requests wrote nothing.
     expect(jobs.jobs.filter((j) => typeof j.payload === "number")).toHaveLength(accepted);
-    await eventually(
-      async () => ((await t.request("/v1/queues", { key })).status === 200 ? true : undefined),
-      5_000,
-      "recovery after 429",
-    );
+    // It recovers after the 429.
+    await expect
+      .poll(async () => (await t.request("/v1/queues", { key })).status, { timeout: 5_000 })
+      .toBe(200);
   });
 
   it("limits each key separately", async () => {

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { countRedisKeys, deleteRedisPrefix, eventually, REDIS_URL } from "../test-support.ts";
+import { countRedisKeys, deleteRedisPrefix, REDIS_URL } from "../test-support.ts";
 import { MemoryRateLimiter } from "./memory.ts";
 import { RedisRateLimiter } from "./redis.ts";
 import { gcra, type RateLimiter } from "./types.ts";
@@ -67,11 +67,8 @@ describe.each<[string, () => RateLimiter]>([
     expect((await limiter.take(key, limit)).allowed).toBe(true);
     const denied = await limiter.take(key, limit);
     expect(denied.allowed).toBe(false);
-    await eventually(
-      async () => ((await limiter.take(key, limit)).allowed ? true : undefined),
-      2_000,
-      "recovery",
-    );
+    // It recovers.
+    await expect.poll(async () => (await limiter.take(key, limit)).allowed, { timeout: 2_000 }).toBe(true);
   });
 
   it("keeps keys apart", async () => {
@@ -86,11 +83,8 @@ describe("the Redis limiter", () => {
   it("lets keys expire once their allowance is full again", async () => {
     const key = `expire-${Math.random()}`;
     await redis.take(key, { ratePerSec: 100, burst: 1 });
-    await eventually(
-      async () => ((await countRedisKeys(`${prefix}${key}`)) === 0 ? true : undefined),
-      2_000,
-      "expiry",
-    );
+    // The key expires.
+    await expect.poll(() => countRedisKeys(`${prefix}${key}`), { timeout: 2_000 }).toBe(0);
   });
 
   it("fails open when Redis is unreachable", async () => {

@@ -1,3 +1,5 @@
+import { within } from "@astraeus/core";
+import { redisKeys } from "@astraeus/dispatch/keys";
 import { Redis } from "ioredis";
 import type { RateDecision, RateLimit, RateLimiter } from "./types.ts";
 
@@ -51,7 +53,7 @@ export class RedisRateLimiter implements RateLimiter {
   private readonly firstReady: Promise<void>;
 
   constructor(opts: RedisRateLimiterOptions) {
-    this.prefix = opts.prefix ?? "astraeus:rl:";
+    this.prefix = opts.prefix ?? redisKeys().rateLimit;
     this.onError = opts.onError;
     this.commandTimeoutMs = opts.commandTimeoutMs ?? 500;
     const redis = new Redis(opts.url, {
@@ -92,14 +94,7 @@ export class RedisRateLimiter implements RateLimiter {
   }
 
   private async waitForFirstConnection(): Promise<void> {
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([
-      this.firstReady,
-      new Promise<void>((resolve) => {
-        timer = setTimeout(resolve, this.commandTimeoutMs);
-      }),
-    ]);
-    clearTimeout(timer);
+    await within(this.firstReady, this.commandTimeoutMs, () => undefined);
   }
 
   private report(err: Error): void {

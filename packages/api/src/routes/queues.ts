@@ -1,5 +1,6 @@
 import { QueueNameParam, ThroughputQuery } from "@astraeus/contract";
 import { THROUGHPUT_MINUTES_MAX } from "@astraeus/core";
+import type { QueueDetail } from "@astraeus/engine";
 import { createRoute } from "@hono/zod-openapi";
 import { requireScope } from "../http/auth.ts";
 import type { ApiApp } from "../http/env.ts";
@@ -7,17 +8,25 @@ import {
   json,
   oa,
   problems,
+  QueueDetailDoc,
   QueueListDoc,
-  QueueStatsDoc,
   SECURITY,
   ThroughputDoc,
   WorkerListDoc,
 } from "../openapi.ts";
 import type { RouteDeps } from "./deps.ts";
 
-const QueueParamDoc = QueueNameParam.extend({
+export const QueueParamDoc = QueueNameParam.extend({
   name: oa(QueueNameParam.shape.name, { param: { name: "name", in: "path" }, example: "default" }),
 });
+
+/**
+ * The queue as this key may see it: who changed its settings (an API key and its tenant) is shown to admin
+ * keys only, since queues are shared by every tenant.
+ */
+export function forKey(detail: QueueDetail, admin: boolean): QueueDetail {
+  return admin ? detail : { ...detail, events: detail.events.map((e) => ({ ...e, actor: null })) };
+}
 
 export function queueRoutes(app: ApiApp, deps: RouteDeps): void {
   const { engine } = deps;
@@ -27,12 +36,16 @@ export function queueRoutes(app: ApiApp, deps: RouteDeps): void {
       method: "get",
       path: "/v1/queues",
       tags: ["queues"],
-      summary: "Depth and throughput of every queue holding this tenant's jobs",
+      summary: "Depth, throughput and settings of every queue holding this tenant's jobs",
+      description:
+        "Statistics count this tenant's jobs. `settings` (paused, concurrency and rate limits, defaults) " +
+        "belong to the queue, shared by every tenant. Queues with settings of their own are listed even " +
+        "while they hold none of this tenant's jobs.",
       security: SECURITY,
       middleware: [requireScope("jobs:read")] as const,
-      responses: { 200: json(QueueListDoc, "Per-queue statistics"), ...problems(401, 403, 429) },
+      responses: { 200: json(QueueListDoc, "Per-queue statistics and settings"), ...problems(401, 403, 429) },
     }),
-    async (c) => c.json({ queues: await engine.queueStats(c.get("principal").tenant) }, 200),
+    async (c) => c.json({ queues: await engine.queueControl.list(c.get("principal").tenant) }, 200),
   );
 
   app.openapi(
@@ -40,29 +53,24 @@ export function queueRoutes(app: ApiApp, deps: RouteDeps): void {
       method: "get",
       path: "/v1/queues/{name}",
       tags: ["queues"],
-      summary: "Depth and throughput of one queue",
-      description: "A queue with no jobs of this tenant reports zeros (queues exist by being used).",
+      summary: "Depth, throughput, settings and recent setting changes of one queue",
+      description:
+        "A queue with no jobs of this tenant reports zeros, and one nobody configured the default " +
+        "settings (queues exist by being used). `events` are its most recent setting changes " +
+        "(`paused`, `resumed`, `updated`), newest first; `actor` (the API key that made the change) is " +
+        "shown to keys with the `admin` scope only.",
       security: SECURITY,
       middleware: [requireScope("jobs:read")] as const,
       request: { params: QueueParamDoc },
-      responses: { 200: json(QueueStatsDoc, "The queue's statistics"), ...problems(401, 403, 422, 429) },
+      responses: {
+        200: json(QueueDetailDoc, "The queue's statistics and settings"),
+        ...problems(401, 403, 422, 429),
+      },
     }),
     async (c) => {
-      const { name } = c.req.valid("param");
-      const [stats] = await engine.queueStats(c.get("principal").tenant, name);
-      return c.json(
-        stats ?? {
-          queue: name,
-          ready: 0,
-          delayed: 0,
-          running: 0,
-          dead: 0,
-          oldestReadyAgeMs: null,
-          completedLastMinute: 0,
-          failedLastMinute: 0,
-        },
-        200,
-      );
+      const principal = c.get("principal");
+      const detail = await engine.queueControl.get(principal.tenant, c.req.valid("param").name);
+      return c.json(forKey(detail, principal.scopes.has("admin")), 200);
     },
   );
 

@@ -1,13 +1,13 @@
 // Server-Sent Events of one job's transitions. Postgres is polled (events are the audit rows, so the
 // stream cannot miss or reorder a transition); the stream ends after a terminal state.
-import { AppError, isTerminal, type JobState } from "@astraeus/core";
+import { AppError, isTerminal, type JobState, sleep } from "@astraeus/core";
 import { createRoute, z } from "@hono/zod-openapi";
 import { streamSSE } from "hono/streaming";
 import { requireScope } from "../http/auth.ts";
 import type { ApiApp } from "../http/env.ts";
 import { EVENT_ID_MESSAGE, EventIdQuery, isEventId } from "../http/event-id.ts";
 import { JobIdParamDoc, problems, SECURITY } from "../openapi.ts";
-import { type RouteDeps, sleep } from "./deps.ts";
+import type { RouteDeps } from "./deps.ts";
 
 const StreamQuery = z.strictObject({
   lastEventId: EventIdQuery.optional().openapi({
@@ -88,10 +88,9 @@ export function streamRoutes(app: ApiApp, deps: RouteDeps): void {
           // error, a connection address) to the client. The client gets the code and the request id.
           if (stopped()) return; // the client went away mid-write
           const appError = err instanceof AppError ? err : null;
-          deps.logger[appError ? "debug" : "error"](
-            { err: err instanceof Error ? err.message : String(err), jobId: id },
-            "job stream ended with an error",
-          );
+          const record = { err: err instanceof Error ? err.message : String(err), jobId: id };
+          if (appError) deps.logger.debug?.(record, "job stream ended with an error");
+          else deps.logger.error(record, "job stream ended with an error");
           await stream
             .writeSSE({
               event: "error",

@@ -1,13 +1,13 @@
-import { createStore } from "@astraeus/db";
+import { createStore, SqlApiKeyRepository } from "@astraeus/db";
 import { RedisDispatcher } from "@astraeus/dispatch";
 import { createEngine } from "@astraeus/engine";
 import pino from "pino";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { createApp } from "../app.ts";
 import { ApiKeyStore } from "../auth/keys.ts";
 import { MemoryRateLimiter } from "../ratelimit/memory.ts";
 import { createScheduleService } from "../schedules.ts";
-import { eventually, setupTestApi, type TestApi } from "../test-support.ts";
+import { setupTestApi, type TestApi } from "../test-support.ts";
 
 let t: TestApi;
 beforeAll(async () => {
@@ -41,7 +41,7 @@ describe("GET /health and /ready", () => {
       const app = createApp({
         engine,
         schedules: createScheduleService(store.db),
-        keys: new ApiKeyStore(store.db),
+        keys: new ApiKeyStore(new SqlApiKeyRepository(store.db)),
         rateLimiter: new MemoryRateLimiter(),
         logger: pino({ level: "silent" }),
       });
@@ -123,27 +123,23 @@ describe("GET /metrics", () => {
     await t.engine.store.finish([{ ...lease(c), to: "dead", kind: "timed_out", error: { message: "t" } }]);
     // A final attempt whose worker vanished: the lease expires and the reaper dead-letters the job.
     const [d] = await t.engine.claim("acme", { queues: ["outcomes"], limit: 1, workerId: "m", leaseMs: 1 });
-    await eventually(
-      async () => ((await t.engine.reconcile()).reaped > 0 ? true : undefined),
-      10_000,
-      "reap",
-    );
+    await expect
+      .poll(async () => (await t.engine.reconcile()).reaped, { timeout: 10_000 })
+      .toBeGreaterThan(0);
     expect((await t.engine.get("acme", d?.id ?? "")).state).toBe("dead");
     // A failed attempt that will be retried.
     const [e] = await t.engine.claim("acme", { queues: ["outcomes-retried"], limit: 1, workerId: "m" });
     await t.engine.fail("acme", { ...lease(e), error: { message: "again" } });
 
     const series = (name: string, queue: string) => `${name}{queue="${queue}",type="echo"}`;
-    const text = await eventually(
+    const text = await vi.waitFor(
       async () => {
         const body = await (await t.request("/metrics")).text();
-        return body.includes(`${series("astraeus_jobs_dead_total", "outcomes")} 3`) &&
-          body.includes(`${series("astraeus_jobs_failed_total", "outcomes-retried")} 1`)
-          ? body
-          : undefined;
+        expect(body).toContain(`${series("astraeus_jobs_dead_total", "outcomes")} 3`);
+        expect(body).toContain(`${series("astraeus_jobs_failed_total", "outcomes-retried")} 1`);
+        return body;
       },
-      10_000,
-      "job counters",
+      { timeout: 10_000, interval: 25 },
     );
     expect(text).toContain(`${series("astraeus_jobs_completed_total", "outcomes")} 1`);
     expect(text).toContain(`${series("astraeus_jobs_dead_total", "outcomes")} 3`);

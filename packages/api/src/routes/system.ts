@@ -3,6 +3,7 @@
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
+import { rejectOnTimeout, within } from "@astraeus/core";
 import { createRoute, z } from "@hono/zod-openapi";
 import type { ApiApp } from "../http/env.ts";
 import type { Metrics } from "../metrics.ts";
@@ -14,23 +15,12 @@ export type ReadinessCheck = () => Promise<void>;
 const CHECK_TIMEOUT_MS = 2_000;
 
 async function runCheck(check: ReadinessCheck): Promise<{ ok: boolean; error?: string }> {
-  let timer: NodeJS.Timeout | undefined;
   try {
-    await Promise.race([
-      check(),
-      new Promise((_, reject) => {
-        timer = setTimeout(
-          () => reject(new Error(`no answer within ${CHECK_TIMEOUT_MS} ms`)),
-          CHECK_TIMEOUT_MS,
-        );
-      }),
-    ]);
+    await within(check(), CHECK_TIMEOUT_MS, rejectOnTimeout(CHECK_TIMEOUT_MS));
     return { ok: true };
   } catch (err) {
     // Only the message: connection errors can embed URLs, but never passwords (drivers redact them).
     return { ok: false, error: err instanceof Error ? err.message.slice(0, 300) : "failed" };
-  } finally {
-    clearTimeout(timer);
   }
 }
 

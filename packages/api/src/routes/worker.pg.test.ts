@@ -1,7 +1,7 @@
 import type { ClaimedJob, ClaimResponse, HeartbeatResponse } from "@astraeus/contract";
-import type { Job, JobEvent } from "@astraeus/core";
+import { type Job, type JobEvent, sleep } from "@astraeus/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { eventually, setupTestApi, type TestApi } from "../test-support.ts";
+import { setupTestApi, type TestApi } from "../test-support.ts";
 
 let t: TestApi;
 beforeAll(async () => {
@@ -79,7 +79,7 @@ describe("the HTTP worker protocol", () => {
       json: { workerId: "poller", queues: ["proto-c"], waitMs: 10_000 },
     });
     // Give the claim a head start so it is waiting when the job arrives (correctness does not depend on it).
-    await new Promise((r) => setTimeout(r, 150));
+    await sleep(150);
     const job = await submit("proto-c");
     const res = await pending;
     const { jobs } = (await res.json()) as ClaimResponse;
@@ -103,11 +103,9 @@ describe("the HTTP worker protocol", () => {
     expect(first?.id).toBe(job.id);
     if (!first) return;
     // Once the lease lapses maintenance reaps it; then a second worker claims the job with a new token.
-    await eventually(
-      async () => ((await t.engine.reconcile()).reaped > 0 ? true : undefined),
-      10_000,
-      "lease reap",
-    );
+    await expect
+      .poll(async () => (await t.engine.reconcile()).reaped, { timeout: 10_000 })
+      .toBeGreaterThan(0);
     const [second] = await claim("proto-d");
     expect(second?.id).toBe(job.id);
     expect(second?.leaseToken).not.toBe(first.leaseToken);
@@ -206,6 +204,31 @@ describe("the HTTP worker protocol", () => {
     expect(await dead.json()).toEqual({ id: other.id, state: "dead" });
   });
 
+  it("follows the retry hints a fail request carries: the job type's backoff, and a timeout", async () => {
+    const job = await submit("proto-hint", { maxAttempts: 3 });
+    const [claimed] = await claim("proto-hint");
+    const lease = { id: job.id, leaseToken: claimed?.leaseToken };
+    const before = await t.store.getJob("acme", job.id);
+    // A hint out of range changes nothing: the lease still holds afterwards.
+    const bad = await post("/v1/worker/fail", { ...lease, error: { message: "x" }, retry: { factor: 0 } });
+    expect(bad.status).toBe(422);
+    expect(await t.store.getJob("acme", job.id)).toEqual(before);
+
+    const res = await post("/v1/worker/fail", {
+      ...lease,
+      error: { message: "slow upstream" },
+      timedOut: true,
+      retry: { baseMs: 600_000, maxMs: 3_600_000, jitter: false },
+    });
+    expect(await res.json()).toEqual({ id: job.id, state: "queued" });
+    const after = await t.store.getJob("acme", job.id);
+    const last = (await eventsOf(job.id)).at(-1);
+    expect(last?.kind).toBe("timed_out");
+    // Attempt 1 without jitter waits exactly the base delay, counted from when the failure was written.
+    const waited = Date.parse(after?.runAt ?? "") - Date.parse(last?.at ?? "");
+    expect(Math.abs(waited - 600_000)).toBeLessThan(5_000);
+  });
+
   it("validates protocol bodies with 422", async () => {
     const cases = [
       ["/v1/worker/claim", { workerId: "w", queues: [] }],
@@ -217,6 +240,18 @@ describe("the HTTP worker protocol", () => {
         "/v1/worker/fail",
         { id: "01900000-0000-7000-8000-000000000000", leaseToken: "01900000-0000-7000-8000-000000000000" },
       ],
+      ...[{ baseMs: -1 }, { factor: 0.5 }, { jitter: "no" }, { tries: 3 }].map(
+        (retry) =>
+          [
+            "/v1/worker/fail",
+            {
+              id: "01900000-0000-7000-8000-000000000000",
+              leaseToken: "01900000-0000-7000-8000-000000000000",
+              error: { message: "x" },
+              retry,
+            },
+          ] as const,
+      ),
     ] as const;
     for (const [path, json] of cases) {
       const res = await post(path, json);

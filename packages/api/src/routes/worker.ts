@@ -2,7 +2,7 @@
 // exactly like the in-process runtime. A write with a stale token is 409 `lease_lost` and changes nothing.
 
 import type { ClaimedJob as WireClaimedJob } from "@astraeus/contract";
-import { AppError, type ClaimedJob } from "@astraeus/core";
+import { AppError, type ClaimedJob, poll } from "@astraeus/core";
 import { createRoute } from "@hono/zod-openapi";
 import { requireScope } from "../http/auth.ts";
 import { jsonBody } from "../http/body.ts";
@@ -20,7 +20,7 @@ import {
   problems,
   SECURITY,
 } from "../openapi.ts";
-import { type RouteDeps, sleep } from "./deps.ts";
+import type { RouteDeps } from "./deps.ts";
 
 const DEFAULT_CLAIM_WAIT_MS = 20_000;
 
@@ -78,22 +78,27 @@ export function workerRoutes(app: ApiApp, deps: RouteDeps): void {
     async (c) => {
       const req = c.req.valid("json");
       const tenant = c.get("principal").tenant;
-      const deadline = Date.now() + (req.waitMs ?? DEFAULT_CLAIM_WAIT_MS);
-      for (;;) {
-        const jobs = await engine.claim(tenant, {
-          queues: req.queues,
-          limit: req.limit ?? 1,
-          workerId: req.workerId,
-          ...(req.leaseMs !== undefined ? { leaseMs: req.leaseMs } : {}),
-          ...(req.types !== undefined ? { types: req.types } : {}),
-        });
-        const left = deadline - Date.now();
-        // A client that hung up must not be handed jobs it will never see, so stop before claiming again.
-        if (jobs.length > 0 || left <= 0 || c.req.raw.signal.aborted || deps.signal.aborted) {
-          return c.json({ jobs: jobs.map(toWire) }, 200);
-        }
-        await sleep(Math.min(config.pollIntervalMs, left), c.req.raw.signal, deps.signal);
-      }
+      const claim = {
+        queues: req.queues,
+        limit: req.limit ?? 1,
+        workerId: req.workerId,
+        ...(req.leaseMs !== undefined ? { leaseMs: req.leaseMs } : {}),
+        ...(req.types !== undefined ? { types: req.types } : {}),
+      };
+      // A client that hung up must not be handed jobs it will never see: poll stops on its signal before
+      // claiming again.
+      const jobs = await poll(
+        async () => {
+          const got = await engine.claim(tenant, claim);
+          return got.length > 0 ? got : undefined;
+        },
+        {
+          intervalMs: config.pollIntervalMs,
+          timeoutMs: req.waitMs ?? DEFAULT_CLAIM_WAIT_MS,
+          signals: [c.req.raw.signal, deps.signal],
+        },
+      );
+      return c.json({ jobs: (jobs ?? []).map(toWire) }, 200);
     },
   );
 
@@ -133,17 +138,13 @@ export function workerRoutes(app: ApiApp, deps: RouteDeps): void {
       request: { body: { required: true, content: { "application/json": { schema: CompleteRequestDoc } } } },
       responses: {
         200: json(CompleteResponseDoc, "The job succeeded"),
-        ...problems(400, 401, 403, 409, 413, 415, 422, 429),
+        ...problems(400, 401, 403, 404, 409, 413, 415, 422, 429),
       },
     }),
     async (c) => {
       const req = c.req.valid("json");
-      const tenant = c.get("principal").tenant;
-      // The engine fences by lease token alone; checking the owner first keeps another tenant's key from
-      // finishing a job even with a leaked token (404, as for every other id-bearing route).
-      await engine.get(tenant, req.id);
       const ok = await engine.complete(
-        tenant,
+        c.get("principal").tenant,
         { id: req.id, leaseToken: req.leaseToken },
         req.result ?? null,
       );
@@ -159,7 +160,10 @@ export function workerRoutes(app: ApiApp, deps: RouteDeps): void {
       tags: ["workers"],
       summary: "Report a failed attempt: retried with backoff, or dead-lettered",
       description:
-        "`retryable: false` (or the last attempt) dead-letters the job; otherwise it is queued again.",
+        "`retryable: false` (or the last attempt) dead-letters the job; otherwise it is queued again after " +
+        "the backoff `retry` describes (over the queue's default backoff, else 1 s base, ×2, 5 min cap, full " +
+        "jitter). `timedOut: true` records the attempt as `timed_out`. The in-process worker decides by the " +
+        "same rule.",
       security: SECURITY,
       middleware: [worker, body] as const,
       request: { body: { required: true, content: { "application/json": { schema: FailRequestDoc } } } },
@@ -175,6 +179,8 @@ export function workerRoutes(app: ApiApp, deps: RouteDeps): void {
         leaseToken: req.leaseToken,
         error: req.error,
         ...(req.retryable !== undefined ? { retryable: req.retryable } : {}),
+        ...(req.timedOut !== undefined ? { timedOut: req.timedOut } : {}),
+        ...(req.retry !== undefined ? { retry: req.retry } : {}),
       });
       if (!r.accepted || r.state === null) throw leaseLost([req.id]);
       return c.json({ id: req.id, state: r.state }, 200);

@@ -2,7 +2,7 @@
 // checked-in file differs from what this produces.
 import { writeFile } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
-import { createStore } from "@astraeus/db";
+import { createStore, SqlApiKeyRepository } from "@astraeus/db";
 import { MemoryDispatcher } from "@astraeus/dispatch";
 import { createEngine } from "@astraeus/engine";
 import pino from "pino";
@@ -21,7 +21,7 @@ export async function buildOpenApiDocument(): Promise<Record<string, unknown>> {
     const app = createApp({
       engine,
       schedules: createScheduleService(store.db),
-      keys: new ApiKeyStore(store.db),
+      keys: new ApiKeyStore(new SqlApiKeyRepository(store.db)),
       rateLimiter: new MemoryRateLimiter(),
       logger: pino({ level: "silent" }),
     });

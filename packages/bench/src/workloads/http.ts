@@ -1,6 +1,7 @@
 // Workload 6: POST /v1/jobs and POST /v1/jobs/batch under autocannon (64 connections) against a
 // server in its own process. The load generator runs in the harness process.
 import { type ChildProcess, fork } from "node:child_process";
+import { within } from "@astraeus/core";
 import autocannon from "autocannon";
 import { childBundle, HTTP_CHILD, imageNodeFlags } from "../children.ts";
 import { onCleanup } from "../cleanup.ts";
@@ -52,7 +53,7 @@ async function startServer(target: HttpTarget): Promise<{ port: number; stop: ()
     } catch {
       // Already gone.
     }
-    await Promise.race([exited, new Promise((ok) => setTimeout(ok, 5_000))]);
+    await within(exited, 5_000, () => undefined);
   });
   try {
     const port = await new Promise<number>((ok, fail) => {

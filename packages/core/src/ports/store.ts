@@ -1,4 +1,5 @@
 // The Postgres store as a whole: each consumer depends on the roles it uses, the adapter implements them all.
+import type { BulkJobs, QueueControlMetrics } from "./bulk.ts";
 import type { JobRepository } from "./jobs.ts";
 import type { Leadership, Lifecycle } from "./leadership.ts";
 import type { LeaseStore } from "./leases.ts";
@@ -11,6 +12,8 @@ export interface JobStore
     LeaseStore,
     LimitedClaims,
     QueueSettingsStore,
+    BulkJobs,
+    QueueControlMetrics,
     SweepStore,
     Outbox,
     Leadership,

@@ -1,4 +1,8 @@
 import type {
+  BulkFilter,
+  BulkOperation,
+  BulkOptions,
+  BulkOutcome,
   CancelResult,
   ClaimedJob,
   ClaimOptions,
@@ -28,6 +32,7 @@ import type {
 } from "@astraeus/core";
 import type { Database } from "../sql.ts";
 import { cancelJob, retryJob } from "./admin.ts";
+import { bulkChange, bulkCount, queueEventCounts } from "./bulk.ts";
 import { listEvents } from "./events.ts";
 import { claimByIds, claimNext, finish, heartbeat, recordProgress } from "./lease.ts";
 import {
@@ -96,6 +101,15 @@ export class SqlJobStore implements JobStore {
   }
   queueEvents(name: string, limit: number): Promise<QueueEvent[]> {
     return queueEvents(this.db, name, limit);
+  }
+  bulkChange(op: BulkOperation, filter: BulkFilter, opts: BulkOptions): Promise<BulkOutcome> {
+    return bulkChange(this.db, op, filter, opts);
+  }
+  bulkCount(op: BulkOperation, filter: BulkFilter, limit: number): Promise<number> {
+    return bulkCount(this.db, op, filter, limit);
+  }
+  queueEventCounts(): Promise<{ queue: string; kind: string; count: number }[]> {
+    return queueEventCounts(this.db);
   }
   heartbeat(leases: readonly Lease[], leaseMs: number, tenant?: string): Promise<HeartbeatResult> {
     return heartbeat(this.db.relaxed, leases, leaseMs, tenant);

@@ -16,7 +16,7 @@ import { CLAIM_RETURNING, claimedRow, jsonText, qualified } from "./rows.ts";
 // value, which places the transition among the job's events when they are read back, store/events.ts),
 // and as an event row only while an outbox consumer needs one (`engine_state` key `outbox`, see
 // outbox.ts). A claimed event row cost ~4 µs of Postgres CPU per job, 15 % of a claim and completion
-// (docs/adr/0007-claimed-on-the-row.md).
+// (docs/adr/0010-claimed-on-the-row.md).
 function claimSet(startedAt: string): string {
   return `state = 'running', attempt = j.attempt + 1, lease_token = gen_random_uuid(),
     lease_expires_at = now() + $2::float8 * interval '1 millisecond', worker_id = $3, started_at = ${startedAt},

@@ -16,7 +16,7 @@ import {
   uuidv7,
   uuidv7Floor,
 } from "@astraeus/core";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import type { SqlExecutor } from "../sql.ts";
 import { unique } from "../testing.ts";
 import type { SqlJobStore } from "./index.ts";
@@ -55,20 +55,8 @@ export function newJob(overrides: Partial<NewJob> & { tenant: string; queue: str
   };
 }
 
-/** Polls `check` until it returns a value other than undefined, or fails after `timeoutMs`. */
-export async function waitFor<T>(
-  what: string,
-  check: () => Promise<T | undefined>,
-  timeoutMs = 5000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await check();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
+/** vi.waitFor's options in the store suites. */
+export const POLL = { timeout: 5000, interval: 10 };
 
 function deferred(): { promise: Promise<void>; resolve: () => void } {
   let resolve = () => {};
@@ -738,11 +726,13 @@ export function storeContract(name: string, open: () => Promise<OpenedStore>): v
         });
         await expectAtomicWithLastEvent(later!.id);
 
-        const promoted = await waitFor("the near retry to become due", async () => {
-          const refs = await store.promoteDue(1000);
-          expect(refs.map((r) => r.id)).not.toContain(later!.id);
-          return refs.some((r) => r.id === soon!.id) ? refs : undefined;
-        });
+        // Every ref handed out until the near retry became due: the far one must not be among them.
+        const promoted: { id: string; queue: string }[] = [];
+        await vi.waitFor(async () => {
+          promoted.push(...(await store.promoteDue(1000)));
+          expect(promoted.map((r) => r.id)).toContain(soon!.id);
+        }, POLL);
+        expect(promoted.map((r) => r.id)).not.toContain(later!.id);
         expect(promoted).toContainEqual({ id: soon!.id, queue });
         expect(Date.now()).toBeGreaterThanOrEqual(soonAt.getTime() - 50);
         // Promoted once: the next sweep does not hand it out again.
@@ -934,7 +924,7 @@ export function storeContract(name: string, open: () => Promise<OpenedStore>): v
         const requeued: string[] = [];
         let dead = 0;
         let cancelled = 0;
-        await waitFor("the short leases to be reaped", async () => {
+        await vi.waitFor(async () => {
           const r = await store.reapExpiredLeases(1000);
           requeued.push(...r.requeued.filter((x) => x.queue === queue).map((x) => x.id));
           dead += r.dead;
@@ -942,8 +932,8 @@ export function storeContract(name: string, open: () => Promise<OpenedStore>): v
           const states = await Promise.all(
             [retryable, spent, cancelling].map(async (j) => (await get(tenant, j!.id)).state),
           );
-          return states.includes("running") ? undefined : states;
-        });
+          expect(states, "the short leases reaped").not.toContain("running");
+        }, POLL);
 
         expect(requeued).toEqual([retryable!.id]);
         expect(dead).toBeGreaterThanOrEqual(1);
@@ -1563,24 +1553,25 @@ export function storeContract(name: string, open: () => Promise<OpenedStore>): v
         let cursor = from;
         const events: JobEventRecord[] = [];
         const batches: OutboxBatch[] = [];
-        return waitFor("the outbox to relay the expected events", async () => {
+        return vi.waitFor(async () => {
           const got = await drainOutbox(cursor, limit);
           events.push(...got.events);
           batches.push(...got.batches);
           cursor = got.cursor;
-          return done(events) ? { events, cursor, batches } : undefined;
-        });
+          expect(done(events), "the outbox relayed the expected events").toBe(true);
+          return { events, cursor, batches };
+        }, POLL);
       }
 
       /** The end of the outbox once every event committed so far is readable: later reads see only new ones. */
       async function outboxEnd(): Promise<RelayCursor> {
         let cursor = OUTBOX_START;
-        const end = await waitFor("the outbox to be readable to its end", async () => {
+        return vi.waitFor(async () => {
           const got = await drainOutbox(cursor);
           cursor = got.cursor;
-          return got.batches.at(-1)?.heldBackSince === null ? cursor : undefined;
-        });
-        return end;
+          expect(got.batches.at(-1)?.heldBackSince, "the outbox readable to its end").toBeNull();
+          return cursor;
+        }, POLL);
       }
 
       /** One event written straight to the table (the outbox does not care which statement wrote it). */

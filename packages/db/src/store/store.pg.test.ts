@@ -1,13 +1,14 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { createStore } from "../index.ts";
 import type { SqlExecutor } from "../sql.ts";
-import { createTestDatabase, type TestDatabase, waitFor } from "../testing.ts";
+import { createTestDatabase, type TestDatabase } from "../testing.ts";
 import { retryJob } from "./admin.ts";
 import type { SqlJobStore } from "./index.ts";
 import { claimNextQuery, finish } from "./lease.ts";
 import { queueControlContract } from "./queues.contract.ts";
 import { listJobsQuery, queueStatsQuery } from "./read.ts";
 import { idAt, newJob, storeContract, unique } from "./store.contract.ts";
+import { transitionsContract } from "./transitions.contract.ts";
 
 /** Every plan node that reads `table`, with the rows it produced or threw away. */
 function scansOf(plan: unknown, table: string): { type: string; rows: number }[] {
@@ -41,6 +42,10 @@ afterAll(async () => {
 });
 
 storeContract("Postgres", async () => {
+  const store = await createStore({ url: tdb.url, maxConnections: 4 });
+  return { store, cleanup: () => store.close() };
+});
+transitionsContract("Postgres", async () => {
   const store = await createStore({ url: tdb.url, maxConnections: 4 });
   return { store, cleanup: () => store.close() };
 });
@@ -108,15 +113,18 @@ describe("the Postgres job store under concurrency", () => {
         settled = true;
       },
     );
-    await waitFor(`a statement to finish or wait for backend ${pid}`, async () => {
-      if (settled) return true;
-      const [r] = await store.db.query<{ n: number }>(
-        `SELECT count(*)::int AS n FROM pg_stat_activity
-         WHERE datname = current_database() AND $1::int = ANY(pg_blocking_pids(pid))`,
-        [pid],
-      );
-      return Number(r?.n) > 0 || settled;
-    });
+    await vi.waitFor(
+      async () => {
+        if (settled) return;
+        const [r] = await store.db.query<{ n: number }>(
+          `SELECT count(*)::int AS n FROM pg_stat_activity
+           WHERE datname = current_database() AND $1::int = ANY(pg_blocking_pids(pid))`,
+          [pid],
+        );
+        expect(settled || Number(r?.n) > 0, `a statement to finish or wait for backend ${pid}`).toBe(true);
+      },
+      { timeout: 15_000, interval: 20 },
+    );
   }
 
   it("claims each job exactly once when 20 claimByIds calls race over the same 200 ids", async () => {

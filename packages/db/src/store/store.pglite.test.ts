@@ -3,9 +3,14 @@ import { EMBEDDED_SHARED_BUFFERS } from "../connect.ts";
 import { createStore } from "../index.ts";
 import { queueControlContract } from "./queues.contract.ts";
 import { storeContract } from "./store.contract.ts";
+import { transitionsContract } from "./transitions.contract.ts";
 
 // Embedded mode: in-memory PGlite, migrated on open, the same SQL as real Postgres.
 storeContract("PGlite", async () => {
+  const store = await createStore();
+  return { store, cleanup: () => store.close() };
+});
+transitionsContract("PGlite", async () => {
   const store = await createStore();
   return { store, cleanup: () => store.close() };
 });

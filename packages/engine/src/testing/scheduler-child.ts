@@ -1,9 +1,11 @@
 // A maintenance member for the schedule failover tests, run as its own process: it competes for
 // leadership and, as leader, fires schedules. With HALT_AT=afterClaim or afterSubmit it reports the first
 // tick that reaches that point on stdout and then hangs there (still holding leadership) until killed.
+
+import { silentLogger } from "@astraeus/core";
 import { createStore, SqlScheduleStore } from "@astraeus/db";
 import { createDispatcher } from "@astraeus/dispatch";
-import { createEngine, silentLogger } from "../engine.ts";
+import { createEngine } from "../engine.ts";
 import { Maintenance } from "../maintenance.ts";
 import { type Fire, Scheduler } from "../scheduler.ts";
 
@@ -39,7 +41,7 @@ const maintenance = new Maintenance(store, dispatcher, {
   lockName: process.env.LOCK_NAME ?? "astraeus:maintenance",
   promoteIntervalMs: 50,
   intervalMs: 60_000,
-  leaderTasks: [scheduler],
+  units: [scheduler],
   logger: silentLogger,
 });
 maintenance.start();

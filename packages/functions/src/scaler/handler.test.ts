@@ -1,8 +1,8 @@
+import { redisKeys } from "@astraeus/dispatch/keys";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DUMMY_CREDENTIALS, FakeAws } from "../testing/fake-aws.ts";
 import { handler, resetHandler } from "./handler.ts";
-import { redisKeys } from "./keys.ts";
 
 const PREFIX = `astraeus-test:handler:${process.pid}:${Math.random().toString(36).slice(2, 8)}:`;
 const ENV = [

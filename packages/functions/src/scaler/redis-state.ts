@@ -1,6 +1,6 @@
 import type { PublishedDepth, PublishedRelayLag } from "@astraeus/core";
+import { redisKeys } from "@astraeus/dispatch/keys";
 import type { Redis } from "ioredis";
-import { redisKeys } from "./keys.ts";
 import type { ScalerSettings } from "./settings.ts";
 
 export interface QueueReading {

@@ -1,9 +1,9 @@
+import { redisKeys } from "@astraeus/dispatch/keys";
 import { CloudWatchClient } from "@aws-sdk/client-cloudwatch";
 import { ECSClient } from "@aws-sdk/client-ecs";
 import { Redis } from "ioredis";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { clientConfig, FakeAws } from "../testing/fake-aws.ts";
-import { redisKeys } from "./keys.ts";
 import { runScaler, ScalerError } from "./scaler.ts";
 import type { ScalerSettings } from "./settings.ts";
 

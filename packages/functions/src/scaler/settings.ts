@@ -1,3 +1,5 @@
+import { DEFAULT_CONSUMER_GROUP, DEFAULT_REDIS_PREFIX } from "@astraeus/dispatch/keys";
+
 /** What one scaler run needs to know; parsed from the Lambda environment the Scaler stack sets. */
 export interface ScalerSettings {
   stage: string;
@@ -25,8 +27,8 @@ export function settingsFromEnv(env: NodeJS.ProcessEnv): ScalerSettings {
   return {
     stage,
     namespace: env.METRIC_NAMESPACE || "Astraeus",
-    prefix: env.REDIS_PREFIX || "astraeus:",
-    group: env.JOBS_CONSUMER_GROUP || "workers",
+    prefix: env.REDIS_PREFIX || DEFAULT_REDIS_PREFIX,
+    group: env.JOBS_CONSUMER_GROUP || DEFAULT_CONSUMER_GROUP,
     cluster: env.WORKER_CLUSTER || undefined,
     service: env.WORKER_SERVICE || undefined,
     workerWindowMs: positive(env.WORKER_WINDOW_MS, 60_000),

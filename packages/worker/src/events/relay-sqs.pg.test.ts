@@ -1,10 +1,11 @@
 // End to end: the maintenance leader relays job_events through the real SqsEventSink to a local endpoint
 // speaking the SQS JSON protocol, which deduplicates like a FIFO queue (by MessageDeduplicationId).
 import { randomUUID } from "node:crypto";
+import { silentLogger } from "@astraeus/core";
 import { createStore, type SqlJobStore } from "@astraeus/db";
-import { createTestDatabase, type TestDatabase, waitFor } from "@astraeus/db/testing";
+import { createTestDatabase, type TestDatabase } from "@astraeus/db/testing";
 import { createDispatcher } from "@astraeus/dispatch";
-import { createEngine, type JobEngine, Maintenance, silentLogger } from "@astraeus/engine";
+import { createEngine, type JobEngine, Maintenance } from "@astraeus/engine";
 import { clientConfig, FakeAws, type SqsBatchEntry, sqsAccepted } from "@astraeus/functions/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SqsEventSink } from "./sqs-sink.ts";
@@ -88,10 +89,9 @@ describe("the event relay to SQS", () => {
     expect(inDb).toHaveLength(40 * 3);
     // Transactions in other databases on the server can hold the read horizon back for a moment; start
     // once all of them are readable, so the relay's first tick sees every event.
-    await waitFor("every event readable", async () => {
-      const b = await store.readEventsAfter({ txid: "0", id: "0" }, 1000);
-      return b.events.length === inDb.length;
-    });
+    await expect
+      .poll(async () => (await store.readEventsAfter({ txid: "0", id: "0" }, 1000)).events.length)
+      .toBe(inDb.length);
 
     // The first batch of 10 goes through; the second fails on both its attempts, so the relay keeps its
     // cursor and the next tick sends everything again from the first event.
@@ -113,7 +113,7 @@ describe("the event relay to SQS", () => {
     });
     m.start();
     try {
-      await waitFor("every event published", () => delivered.length >= inDb.length);
+      await expect.poll(() => delivered.length).toBeGreaterThanOrEqual(inDb.length);
     } finally {
       await m.stop();
       sink.close();

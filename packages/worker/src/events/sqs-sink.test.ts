@@ -1,3 +1,4 @@
+import { sleep } from "@astraeus/core";
 import { clientConfig, FakeAws, type SqsBatchEntry, sqsAccepted } from "@astraeus/functions/testing";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { EventSinkError, type JobEventRecord, planBatches, SqsEventSink } from "./sqs-sink.ts";
@@ -40,7 +41,7 @@ describe("SqsEventSink on the SQS JSON protocol", () => {
     fake.on(TARGET, async (body) => {
       inFlight++;
       maxInFlight = Math.max(maxInFlight, inFlight);
-      if (delayMs > 0) await new Promise((r) => setTimeout(r, delayMs));
+      if (delayMs > 0) await sleep(delayMs);
       inFlight--;
       const entries = body.Entries as WireEntry[];
       const Successful: unknown[] = [];

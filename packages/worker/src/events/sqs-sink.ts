@@ -1,4 +1,4 @@
-import type { EventSink, JobEventRecord } from "@astraeus/core";
+import { type EventSink, type JobEventRecord, sleep } from "@astraeus/core";
 import {
   type BatchResultErrorEntry,
   SendMessageBatchCommand,
@@ -84,8 +84,6 @@ function entry(event: JobEventRecord, index: number): SendMessageBatchRequestEnt
     MessageAttributes: { kind: { DataType: "String", StringValue: event.kind } },
   };
 }
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
  * Publishes job transitions to the events FIFO queue: group = job id keeps each job's order, dedup id =

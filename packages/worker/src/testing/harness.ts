@@ -1,15 +1,13 @@
 // Test support for worker suites: a fresh database, a Redis prefix, and workers that are always stopped.
 import type { Dispatcher, JobStore } from "@astraeus/core";
 import { createStore, type SqlJobStore } from "@astraeus/db";
-import { createTestDatabase, type TestDatabase, waitFor } from "@astraeus/db/testing";
+import { createTestDatabase, type TestDatabase } from "@astraeus/db/testing";
 import { type CreateDispatcherOptions, createDispatcher } from "@astraeus/dispatch";
 import { createEngine, type EngineOptions, type JobEngine } from "@astraeus/engine";
 import { Redis } from "ioredis";
 import { createWorker, type Worker, type WorkerOptions } from "../runtime.ts";
 
 export const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
-
-export { waitFor };
 
 export interface Harness {
   db: TestDatabase;
