@@ -13,6 +13,7 @@ import { appSubnets, Network, PORTS } from "./Network.ts";
 import { Secrets } from "./Secrets.ts";
 import { serviceSource } from "./service-source.ts";
 import { resourceName, sstLogRetention, stageConfig } from "./stage.ts";
+import { addAdotCollector, tracingEnvironment } from "./tracing.ts";
 
 function certificate(stack: StackContext["stack"], domain: DomainConfig): elbv2.IListenerCertificate {
   if (domain.certificateArn) return elbv2.ListenerCertificate.fromArn(domain.certificateArn);
@@ -73,6 +74,7 @@ export function Api({ stack, app }: StackContext) {
         { host: data.redis.host, port: data.redis.port },
       ),
       PORT: String(PORTS.api),
+      ...tracingEnvironment(config, "astraeus-api"),
     },
     dev: { url: "http://localhost:8080" },
     cdk: {
@@ -120,6 +122,8 @@ export function Api({ stack, app }: StackContext) {
       },
     },
   });
+
+  addAdotCollector(api, config);
 
   const alb = api.cdk?.applicationLoadBalancer;
   if (alb && domain) {

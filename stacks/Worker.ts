@@ -13,6 +13,7 @@ import { appSubnets, Network, PORTS } from "./Network.ts";
 import { Secrets } from "./Secrets.ts";
 import { serviceSource } from "./service-source.ts";
 import { resourceName, sstLogRetention, stageConfig } from "./stage.ts";
+import { addAdotCollector, tracingEnvironment } from "./tracing.ts";
 
 function capacityProviders(config: StageConfig): ecs.CapacityProviderStrategy[] {
   const { onDemandBase, onDemandWeight, spotWeight } = config.worker.spot;
@@ -43,6 +44,7 @@ export function Worker({ stack, app }: StackContext) {
     WORKER_DRAIN_GRACE_MS: String(config.worker.drainGraceMs),
     MAX_CONCURRENT_JOBS: String(config.worker.maxConcurrentJobs),
     ...(events.queue ? { EVENTS_SQS_QUEUE_URL: events.queue.queueUrl } : {}),
+    ...tracingEnvironment(config, "astraeus-worker"),
   };
 
   const worker = new Service(stack, "Worker", {
@@ -97,6 +99,8 @@ export function Worker({ stack, app }: StackContext) {
       },
     },
   });
+
+  addAdotCollector(worker, config);
 
   const fargateService = worker.cdk?.fargateService;
   // The service must wait for the cluster's capacity-provider association, or creation can race it.

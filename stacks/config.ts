@@ -75,6 +75,15 @@ export interface StageConfig {
   logRetentionDays: 7 | 14 | 30 | 90;
   logLevel: "debug" | "info" | "warn";
   events: { enabled: boolean };
+  /**
+   * Traces to AWS X-Ray through an AWS Distro for OpenTelemetry collector beside each API and worker
+   * container (docs/observability.md). Off by default; ASTRAEUS_TRACING=true turns it on for a deploy.
+   */
+  tracing: {
+    adot: boolean;
+    /** Share of new traces kept (a submit with a sampled traceparent is kept regardless). */
+    sampleRatio: number;
+  };
   domain?: DomainConfig;
   alarms: {
     emails: string[];
@@ -136,6 +145,7 @@ const dev: Omit<StageConfig, "stage"> = {
   logRetentionDays: 7,
   logLevel: "debug",
   events: { enabled: false },
+  tracing: { adot: false, sampleRatio: 1 },
   alarms: {
     emails: [],
     httpsEndpoints: [],
@@ -204,6 +214,8 @@ const prod: Omit<StageConfig, "stage"> = {
   logRetentionDays: 30,
   logLevel: "info",
   events: { enabled: true },
+  // X-Ray bills per trace recorded: prod keeps one new trace in ten once tracing is turned on.
+  tracing: { adot: false, sampleRatio: 0.1 },
   alarms: {
     emails: [],
     httpsEndpoints: [],
@@ -261,6 +273,7 @@ export function loadStageConfig(stage: string, env: NodeJS.ProcessEnv = process.
     stage,
     domain,
     events: { enabled: flag(env.ASTRAEUS_EVENTS, preset.events.enabled) },
+    tracing: { ...preset.tracing, adot: flag(env.ASTRAEUS_TRACING, preset.tracing.adot) },
     alarms: {
       ...preset.alarms,
       emails: list(env.ASTRAEUS_ALERT_EMAILS),
