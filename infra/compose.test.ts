@@ -9,7 +9,7 @@ import { parse as parseYaml } from "yaml";
 import { EnvSchema } from "../packages/api/src/config.ts";
 import { Metrics } from "../packages/api/src/metrics.ts";
 import { parseWorkerEnv, WorkerEnv } from "../packages/worker/src/config.ts";
-import { workerMetrics } from "../packages/worker/src/metrics.ts";
+import { relayMetrics, webhookMetrics, workerMetrics } from "../packages/worker/src/metrics.ts";
 import { TARGETS as BUILD_TARGETS } from "../scripts/build.mjs";
 import { anchor } from "../stacks/runbook.ts";
 
@@ -107,9 +107,29 @@ const apiSeries = seriesNames((await new Metrics().registry.getMetricsAsJSON()) 
 const workerSeries = seriesNames(
   (await workerMetrics(1).registry.getMetricsAsJSON()) as unknown as MetricJson[],
 );
+/**
+ * Series a process exports only with a feature wired in (the event relay's and webhook delivery's on the
+ * worker, the webhook gauges on the API): alerts may use them; the dashboard need not show them.
+ */
+const featureSeries = await (async () => {
+  const worker = workerMetrics(1);
+  relayMetrics(worker.registry);
+  webhookMetrics(worker.registry);
+  const api = new Metrics({ processMetrics: false });
+  api.attachWebhooks(async () => ({ disabledForFailures: 0, pendingDeliveries: 0 }));
+  return new Set([
+    ...seriesNames((await worker.registry.getMetricsAsJSON()) as unknown as MetricJson[]).keys(),
+    ...seriesNames((await api.registry.getMetricsAsJSON()) as unknown as MetricJson[]).keys(),
+  ]);
+})();
 /** Series Prometheus makes itself. */
 const PROMETHEUS_SERIES = new Set(["up", "scrape_duration_seconds", "scrape_samples_scraped", "ALERTS"]);
-const knownSeries = new Set([...apiSeries.keys(), ...workerSeries.keys(), ...PROMETHEUS_SERIES]);
+const knownSeries = new Set([
+  ...apiSeries.keys(),
+  ...workerSeries.keys(),
+  ...featureSeries,
+  ...PROMETHEUS_SERIES,
+]);
 
 const PROMQL_WORDS = new Set([
   "and",
@@ -693,6 +713,8 @@ describe("alert rules", () => {
     expect_("AstraeusOldestJobAge", "astraeus_queue_oldest_ready_age_seconds");
     expect_("AstraeusJobsDeadLettered", "astraeus_jobs_dead_total");
     expect_("AstraeusNoWorkers", "up");
+    expect_("AstraeusWebhookEndpointDisabled", "astraeus_webhook_endpoints_disabled_total");
+    expect_("AstraeusWebhookEndpointDisabled", "astraeus_webhook_endpoints_disabled");
   });
 
   it("query only metrics the code defines", () => {

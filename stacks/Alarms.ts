@@ -12,7 +12,7 @@ import { postgresMaxConnections } from "./config.ts";
 import { Data } from "./Data.ts";
 import { Dashboard } from "./dashboard.ts";
 import { Events } from "./Events.ts";
-import { astraeusMetric, redisMetric } from "./metrics.ts";
+import { astraeusMetric, redisMetric, webhooksDisabledMetric } from "./metrics.ts";
 import { RUNBOOK, type RunbookSection, runbookLink } from "./runbook.ts";
 import { Scaler } from "./Scaler.ts";
 import { resourceName, stageConfig } from "./stage.ts";
@@ -140,6 +140,14 @@ export function Alarms({ stack, app }: StackContext) {
     threshold: 1,
     comparison: atLeast,
     evaluationPeriods: a.noWorkerMinutes,
+  });
+  // A tenant's receiver failed for WEBHOOK_DISABLE_AFTER_HOURS and its endpoint was switched off: its
+  // owner has to fix and re-enable it (runbook). Clears after 5 quiet minutes.
+  alarm("webhooksDisabled", "a webhook endpoint was disabled after its run of failed deliveries.", {
+    metric: webhooksDisabledMetric(app.stage),
+    threshold: 1,
+    comparison: atLeast,
+    evaluationPeriods: 1,
   });
   alarm("scalerErrors", "the scaler failed 3 times in 5 minutes; worker scaling is blind.", {
     metric: scaler.fn.metricErrors({ period: fiveMinutes, statistic: "Sum" }),

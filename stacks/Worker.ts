@@ -2,13 +2,16 @@ import { Duration } from "aws-cdk-lib";
 import * as cloudwatch from "aws-cdk-lib/aws-cloudwatch";
 import * as ecs from "aws-cdk-lib/aws-ecs";
 import * as iam from "aws-cdk-lib/aws-iam";
+import * as logs from "aws-cdk-lib/aws-logs";
 import { getStack, Service, type StackContext, use } from "sst/constructs";
+import { WEBHOOK_DISABLED_LOG } from "../packages/core/src/webhooks.ts";
 import { DIMENSION, METRIC, METRIC_NAMESPACE } from "../packages/functions/src/scaler/metric-names.ts";
 import { backlogTarget, type StageConfig, workerStopTimeoutSeconds } from "./config.ts";
 import { cluster, dataEnvironment, taskSecrets } from "./containers.ts";
 import { Data, DB_NAME } from "./Data.ts";
 import { Events } from "./Events.ts";
 import { Migrate } from "./Migrate.ts";
+import { WEBHOOKS_DISABLED_METRIC } from "./metrics.ts";
 import { appSubnets, Network, PORTS } from "./Network.ts";
 import { Secrets } from "./Secrets.ts";
 import { serviceSource } from "./service-source.ts";
@@ -119,6 +122,23 @@ export function Worker({ stack, app }: StackContext) {
     scaleInCooldown: Duration.seconds(config.worker.scaleInCooldownSeconds),
     scaleOutCooldown: Duration.seconds(config.worker.scaleOutCooldownSeconds),
   });
+
+  // Counts the maintenance leader's "endpoint disabled" log lines (JSON, with the stage SST sets as
+  // SST_STAGE): the Alarms stack alarms on it. SST's LogRetention creates the group, hence the dependency.
+  const logGroup = logs.LogGroup.fromLogGroupName(
+    stack,
+    "WorkerLogGroup",
+    `/sst/service/${workerCluster.clusterName}`,
+  );
+  const disabledFilter = new logs.MetricFilter(stack, "WebhooksDisabledFilter", {
+    logGroup,
+    filterPattern: logs.FilterPattern.stringValue("$.msg", "=", WEBHOOK_DISABLED_LOG),
+    metricNamespace: METRIC_NAMESPACE,
+    metricName: WEBHOOKS_DISABLED_METRIC,
+    metricValue: "1",
+    dimensions: { [DIMENSION.stage]: "$.stage" },
+  });
+  disabledFilter.node.addDependency(worker);
 
   return {
     worker,

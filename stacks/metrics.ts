@@ -18,6 +18,25 @@ export function astraeusMetric(
   });
 }
 
+/**
+ * Webhook endpoints disabled after their run of failures: counted from the worker's log line by a metric
+ * filter (the leader logs WEBHOOK_DISABLED_LOG with the stage SST gives every container), not by the scaler.
+ */
+export const WEBHOOKS_DISABLED_METRIC = "WebhookEndpointsDisabled";
+
+export function webhooksDisabledMetric(
+  stage: string,
+  period: Duration = Duration.minutes(5),
+): cloudwatch.Metric {
+  return new cloudwatch.Metric({
+    namespace: METRIC_NAMESPACE,
+    metricName: WEBHOOKS_DISABLED_METRIC,
+    dimensionsMap: { [DIMENSION.stage]: stage },
+    statistic: "Sum",
+    period,
+  });
+}
+
 /** ElastiCache publishes per node (CacheClusterId `<group>-001`, `-002`, ...), not per replication group. */
 export function redisMetric(
   metricName: string,

@@ -18,6 +18,7 @@ export const RUNBOOK = {
   redisEvictions: "Redis evictions",
   eventsDeadLetter: "Events dead-letter queue",
   eventsRelayLag: "Event relay lag",
+  webhooksDisabled: "Webhook endpoint disabled",
   budget: "Monthly budget",
 } as const;
 

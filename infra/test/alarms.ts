@@ -16,6 +16,7 @@ const REQUIRED: RunbookSection[] = [
   "deadJobs",
   "noWorkers",
   "scalerErrors",
+  "webhooksDisabled",
   "rdsCpu",
   "rdsStorage",
   "rdsConnections",
@@ -72,6 +73,15 @@ export function alarmsSuite(): void {
       expect(metricsOf("deadJobs")).toContain("DeadJobs");
       expect(metricsOf("noWorkers")).toMatch(/WorkerCount/);
       expect(metricsOf("noWorkers")).toMatch(/QueueDepth/);
+      // Counted from the leader's log line by the Worker stack's metric filter, per stage.
+      expect(a.get("webhooksDisabled")).toMatchObject({
+        Namespace: "Astraeus",
+        MetricName: "WebhookEndpointsDisabled",
+        Dimensions: [{ Name: "Stage", Value: stage }],
+        Statistic: "Sum",
+        Period: 300,
+        Threshold: 1,
+      });
       expect(metricsOf("scalerErrors")).toMatch(/"MetricName":"Errors".*"Namespace":"AWS\/Lambda"/);
       expect(metricsOf("rdsCpu")).toContain("CPUUtilization");
       expect(metricsOf("rdsStorage")).toContain("FreeStorageSpace");

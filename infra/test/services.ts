@@ -1,5 +1,6 @@
 import { Match } from "aws-cdk-lib/assertions";
 import { describe, expect, it } from "vitest";
+import { WEBHOOK_DISABLED_LOG } from "../../packages/core/src/webhooks.ts";
 import { backlogTarget, loadStageConfig, PRESETS } from "../../stacks/config.ts";
 import { STAGE_ENV } from "../synth.ts";
 import {
@@ -169,6 +170,28 @@ export function servicesSuite(): void {
       expect((w.StopTimeout ?? 0) * 1000).toBeGreaterThan(graceMs);
       expect(w.StopTimeout).toBeLessThanOrEqual(120);
       expect(w.PortMappings ?? []).toEqual([]);
+    });
+
+    it("counts the leader's webhook-disabled log lines, per stage, into the metric the alarm watches", () => {
+      const [id, filter] = only(resources(stage, "Worker", "AWS::Logs::MetricFilter"), "metric filter");
+      expect(filter.Properties?.FilterPattern).toBe(`{ $.msg = "${WEBHOOK_DISABLED_LOG}" }`);
+      expect(filter.Properties?.MetricTransformations).toEqual([
+        {
+          MetricNamespace: "Astraeus",
+          MetricName: "WebhookEndpointsDisabled",
+          MetricValue: "1",
+          Dimensions: [{ Key: "Stage", Value: "$.stage" }],
+        },
+      ]);
+      // The worker's own log group (SST's /sst/service/<cluster>), created before the filter.
+      expect(text(filter.Properties?.LogGroupName)).toMatch(/\/sst\/service\//);
+      const [clusterId] = only(resources(stage, "Worker", "AWS::ECS::Cluster"), "worker cluster");
+      expect(text(filter.Properties?.LogGroupName)).toContain(clusterId);
+      const retention = resources(stage, "Worker", "Custom::LogRetention").map(([rid]) => rid);
+      expect(retention.length).toBeGreaterThan(0);
+      for (const rid of retention) expect([filter.DependsOn ?? []].flat(), id).toContain(rid);
+      // The stage the filter reads is what SST sets in the container.
+      expect(env(container(stage, "Worker")).SST_STAGE).toBe(JSON.stringify(stage));
     });
 
     it("target-tracks BacklogPerTask with the stage's min/max and no other scaling policy", () => {

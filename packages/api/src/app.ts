@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { AppError, type EventCounter, issuesFromZod, type Logger } from "@astraeus/core";
 import { SqlEventCounter, type SqlExecutor } from "@astraeus/db";
-import type { Engine, ScheduleService } from "@astraeus/engine";
+import type { Engine, ScheduleService, WebhookService } from "@astraeus/engine";
 import type { Tracing } from "@astraeus/tracing";
 import { OpenAPIHono } from "@hono/zod-openapi";
 import type { Context } from "hono";
@@ -12,7 +12,7 @@ import { type AppConfig, DEFAULT_APP_CONFIG } from "./config.ts";
 import { authenticate, rateLimit } from "./http/auth.ts";
 import type { ApiApp, ApiEnv } from "./http/env.ts";
 import { header } from "./http/headers.ts";
-import { Metrics } from "./metrics.ts";
+import { Metrics, type WebhookHealth } from "./metrics.ts";
 import { DOCUMENT_INFO } from "./openapi.ts";
 import { toProblem } from "./problem.ts";
 import type { RateLimiter } from "./ratelimit/types.ts";
@@ -26,6 +26,7 @@ import { queueRoutes } from "./routes/queues.ts";
 import { scheduleRoutes } from "./routes/schedules.ts";
 import { streamRoutes } from "./routes/stream.ts";
 import { type ReadinessCheck, systemRoutes } from "./routes/system.ts";
+import { webhookRoutes } from "./routes/webhooks.ts";
 import { workerRoutes } from "./routes/worker.ts";
 
 export interface AppDeps {
@@ -48,6 +49,10 @@ export interface AppDeps {
   db?: SqlExecutor | null;
   /** Aborting it ends long polls and SSE streams (graceful shutdown). Default: never aborted. */
   signal?: AbortSignal;
+  /** Webhook endpoints and deliveries. Default: none (the webhook routes answer 503). */
+  webhooks?: WebhookService | null;
+  /** Cluster-wide webhook figures for /metrics. Default: none (not exported). */
+  webhookHealth?: (() => Promise<WebhookHealth>) | null;
   /** Serve the operator console (packages/console) built in this folder at /console. Default: not served. */
   console?: ConsoleOptions | null;
   /** Request spans (packages/tracing). Default null: tracing off, no middleware at all. */
@@ -114,6 +119,7 @@ export function createApp(deps: AppDeps): ApiApp {
   const logger = deps.logger ?? defaultLogger();
   const metrics = deps.metrics ?? new Metrics();
   metrics.attach(deps.engine.store, deps.eventCounts ?? (deps.db ? new SqlEventCounter(deps.db) : null));
+  if (deps.webhookHealth) metrics.attachWebhooks(deps.webhookHealth);
   const signal = deps.signal ?? new AbortController().signal;
   const readiness = deps.readiness ?? {
     postgres: () => deps.engine.store.ping(),
@@ -221,6 +227,7 @@ export function createApp(deps: AppDeps): ApiApp {
     metrics,
     logger,
     signal,
+    webhooks: deps.webhooks ?? null,
   };
   jobRoutes(app, routeDeps);
   streamRoutes(app, routeDeps);
@@ -228,6 +235,7 @@ export function createApp(deps: AppDeps): ApiApp {
   queueControlRoutes(app, routeDeps);
   scheduleRoutes(app, routeDeps);
   workerRoutes(app, routeDeps);
+  webhookRoutes(app, routeDeps);
   adminRoutes(app, routeDeps);
   meRoutes(app);
   app.openAPIRegistry.registerComponent("securitySchemes", "bearer", {

@@ -22,6 +22,18 @@ describe("API configuration", () => {
     expect(() => parseEnv({ ASTRAEUS_ADMIN_KEY: `${key} with spaces` })).toThrow(/ASTRAEUS_ADMIN_KEY/);
   });
 
+  it("reads where webhook URLs may point: https and public addresses unless told otherwise", () => {
+    expect(parseEnv({})).toMatchObject({
+      WEBHOOK_ALLOW_HTTP: false,
+      WEBHOOKS_MAX_PER_TENANT: 25,
+    });
+    expect(parseEnv({}).WEBHOOK_ALLOWED_CIDRS).toBeUndefined();
+    const dev = parseEnv({ WEBHOOK_ALLOW_HTTP: "true", WEBHOOK_ALLOWED_CIDRS: "127.0.0.1/32 ::1" });
+    expect(dev.WEBHOOK_ALLOW_HTTP).toBe(true);
+    expect(dev.WEBHOOK_ALLOWED_CIDRS?.map((c) => c.text)).toEqual(["127.0.0.1/32", "::1"]);
+    expect(() => parseEnv({ WEBHOOK_ALLOWED_CIDRS: "10.0.0.0/40" })).toThrow(/WEBHOOK_ALLOWED_CIDRS/);
+  });
+
   it("reads a blank GROUP_COMMIT_MAX_IN_FLIGHT as unset, as it always has", () => {
     expect(parseEnv({ GROUP_COMMIT_MAX_IN_FLIGHT: "" }).GROUP_COMMIT_MAX_IN_FLIGHT).toBe(1);
     expect(parseEnv({ GROUP_COMMIT_MAX_IN_FLIGHT: "3" }).GROUP_COMMIT_MAX_IN_FLIGHT).toBe(3);

@@ -5,6 +5,7 @@ import { DEFAULTS, JobTypeSchema, LIMITS, QueueNameSchema } from "@astraeus/core
 import { databaseUrlFromEnv } from "@astraeus/db";
 import { DEFAULT_CONSUMER_GROUP, DEFAULT_REDIS_PREFIX, redisUrlFromEnv } from "@astraeus/dispatch";
 import { TRACING_ENV } from "@astraeus/tracing";
+import { parseCidrs } from "@astraeus/webhooks";
 import { z } from "zod";
 import { API_KEY_RE } from "./auth/keys.ts";
 
@@ -63,6 +64,29 @@ export const EnvSchema = z.object({
   /** In embedded mode, run a worker with the built-in job types in this process. */
   EMBEDDED_WORKER: z.preprocess(blankToUndefined, bool.optional()).default(true),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+  /** Accept http:// webhook URLs (local development only). Default false: https only. */
+  WEBHOOK_ALLOW_HTTP: z.preprocess(blankToUndefined, bool.optional()).default(false),
+  /**
+   * Comma-separated IP ranges a webhook URL may resolve to although not public (loopback, private,
+   * link-local, ...), e.g. "127.0.0.1/32". Default: unset, public addresses only. Set the same on the workers.
+   */
+  WEBHOOK_ALLOWED_CIDRS: z.preprocess(
+    blankToUndefined,
+    z
+      .string()
+      .optional()
+      .transform((s, ctx) => {
+        if (s === undefined) return undefined;
+        try {
+          return parseCidrs(s);
+        } catch (err) {
+          ctx.addIssue({ code: "custom", message: (err as Error).message });
+          return z.NEVER;
+        }
+      }),
+  ),
+  /** Webhook endpoints one tenant may register. Default 25. */
+  WEBHOOKS_MAX_PER_TENANT: int(1, 10_000).default(25),
   /** Serve the operator console at /console. */
   CONSOLE_ENABLED: z.preprocess(blankToUndefined, bool.optional()).default(true),
   /** Folder of the built console. Default: the one built with the API (packages/console/dist). */

@@ -34,6 +34,14 @@ function countersOf(kind: string, toState: string | null): string[] {
 /** What the queue metrics read at scrape time. */
 export type MetricsStore = JobRepository & Pick<QueueSettingsStore, "queueSettings"> & QueueControlMetrics;
 
+/** Webhook figures read from Postgres at scrape time (cluster-wide). */
+export interface WebhookHealth {
+  /** Endpoints disabled after their run of failures (not re-enabled since). */
+  disabledForFailures: number;
+  /** Deliveries not yet delivered or given up. */
+  pendingDeliveries: number;
+}
+
 export class Metrics {
   readonly registry = new Registry();
   readonly httpDuration: RequestHistogram;
@@ -48,6 +56,8 @@ export class Metrics {
   private eventCursor: string | null = null;
   private eventHorizon: string | null = null;
   private sources: { store: MetricsStore; events: EventCounter | null } | null = null;
+  private webhookHealth: (() => Promise<WebhookHealth>) | null = null;
+  private webhookGauges: { disabled: Gauge; pending: Gauge } | null = null;
   private readonly eventsPerScrape: number;
 
   constructor(opts: MetricsOptions = {}) {
@@ -128,6 +138,23 @@ export class Metrics {
     this.sources = { store, events };
   }
 
+  /** Where the webhook gauges come from; without it they are not exported. */
+  attachWebhooks(health: () => Promise<WebhookHealth>): void {
+    this.webhookHealth = health;
+    this.webhookGauges ??= {
+      disabled: new Gauge({
+        name: "astraeus_webhook_endpoints_disabled",
+        help: "Webhook endpoints disabled after their run of failures and not re-enabled (cluster-wide)",
+        registers: [this.registry],
+      }),
+      pending: new Gauge({
+        name: "astraeus_webhook_deliveries_pending",
+        help: "Webhook deliveries waiting to be delivered or retried (cluster-wide)",
+        registers: [this.registry],
+      }),
+    };
+  }
+
   /** Renders the exposition text, refreshing the Postgres-derived metrics first. */
   async render(): Promise<string> {
     if (this.sources) {
@@ -136,6 +163,11 @@ export class Metrics {
         this.refreshQueueControl(this.sources.store),
         this.refreshEvents(),
       ]);
+    }
+    if (this.webhookHealth && this.webhookGauges) {
+      const h = await this.webhookHealth();
+      this.webhookGauges.disabled.set(h.disabledForFailures);
+      this.webhookGauges.pending.set(h.pendingDeliveries);
     }
     return this.registry.metrics();
   }

@@ -56,6 +56,16 @@ describe("the OpenAPI document", () => {
       ["post", "/v1/worker/heartbeat"],
       ["post", "/v1/worker/complete"],
       ["post", "/v1/worker/fail"],
+      ["post", "/v1/webhooks"],
+      ["get", "/v1/webhooks"],
+      ["get", "/v1/webhooks/{id}"],
+      ["patch", "/v1/webhooks/{id}"],
+      ["delete", "/v1/webhooks/{id}"],
+      ["post", "/v1/webhooks/{id}/rotate-secret"],
+      ["post", "/v1/webhooks/{id}/test"],
+      ["get", "/v1/webhooks/{id}/deliveries"],
+      ["get", "/v1/webhooks/{id}/deliveries/{deliveryId}"],
+      ["post", "/v1/webhooks/{id}/deliveries/{deliveryId}/redeliver"],
       ["post", "/v1/admin/reconcile"],
       ["post", "/v1/admin/api-keys"],
       ["get", "/v1/admin/api-keys"],
@@ -80,6 +90,21 @@ describe("the OpenAPI document", () => {
     expect(paths["/v1/schedules/{id}"]?.patch?.responses).toHaveProperty("409");
   });
 
+  it("describes the request every webhook receiver gets (OpenAPI 3.1 `webhooks`)", () => {
+    const doc = generated as {
+      webhooks: Record<string, { post?: { requestBody?: unknown } }>;
+      components: { schemas: Record<string, { properties?: Record<string, unknown> }> };
+    };
+    expect(JSON.stringify(doc.webhooks["job-event"]?.post?.requestBody)).toContain(
+      "#/components/schemas/WebhookPayload",
+    );
+    expect(Object.keys(doc.components.schemas.WebhookPayload?.properties ?? {})).toEqual([
+      "type",
+      "timestamp",
+      "data",
+    ]);
+  });
+
   it("names the shared shapes as components", () => {
     const schemas = (generated as { components: { schemas: Record<string, unknown> } }).components.schemas;
     for (const name of [
@@ -93,6 +118,8 @@ describe("the OpenAPI document", () => {
       "BulkResult",
       "ClaimedJob",
       "JsonValue",
+      "Webhook",
+      "WebhookDelivery",
       "Schedule",
       "ScheduleCreate",
       "SchedulePatch",

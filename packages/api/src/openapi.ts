@@ -107,6 +107,39 @@ export const ApiKeyListDoc = z.object({ keys: z.array(ApiKeyInfoDoc) }).openapi(
 export const ReconcileReportDoc = oa(wire.ReconcileReport, "ReconcileReport");
 export const MeDoc = oa(wire.Me, "Me");
 
+export const CreateWebhookRequestDoc = oa(wire.CreateWebhookRequest, "CreateWebhookRequest", {
+  example: { url: "https://hooks.example.com/astraeus", events: ["job.succeeded", "job.dead"] },
+});
+export const UpdateWebhookRequestDoc = oa(wire.UpdateWebhookRequest, "UpdateWebhookRequest", {
+  example: { enabled: true },
+});
+export const RotateWebhookSecretRequestDoc = oa(
+  wire.RotateWebhookSecretRequest,
+  "RotateWebhookSecretRequest",
+);
+export const WebhookDoc = oa(wire.Webhook, "Webhook");
+export const WebhookWithSecretDoc = oa(wire.WebhookWithSecret, "WebhookWithSecret");
+export const WebhookPageDoc = wire.WebhookPage.extend({ webhooks: z.array(WebhookDoc) }).openapi(
+  "WebhookPage",
+);
+export const WebhookAttemptDoc = oa(wire.WebhookAttempt, "WebhookAttempt");
+export const WebhookDeliveryDoc = wire.WebhookDelivery.extend({
+  recentAttempts: z.array(WebhookAttemptDoc),
+}).openapi("WebhookDelivery");
+export const WebhookDeliveryPageDoc = wire.WebhookDeliveryPage.extend({
+  deliveries: z.array(WebhookDeliveryDoc),
+}).openapi("WebhookDeliveryPage");
+export const WebhookPayloadDoc = wire.WebhookPayload.extend({
+  data: wire.WebhookPayload.shape.data.extend({
+    // A union, not .nullable(): that would mark the shared JobEvent component itself nullable.
+    event: z.union([JobEventDoc, z.null()]),
+    result: JsonValue.optional(),
+  }),
+}).openapi("WebhookPayload", {
+  description:
+    "The body of every webhook request (headers `webhook-id`, `webhook-timestamp`, `webhook-signature` per Standard Webhooks).",
+});
+
 export const HealthDoc = oa(wire.Health, "Health");
 export const ReadinessDoc = oa(wire.Readiness, "Readiness");
 export const ProblemDoc = oa(wire.Problem, "Problem");
@@ -168,6 +201,7 @@ export const DOCUMENT_INFO = {
       description: "Recurring schedules: jobs submitted on a cron expression or an interval",
     },
     { name: "workers", description: "Live workers and the HTTP worker protocol" },
+    { name: "webhooks", description: "Signed webhooks on job events, per tenant (webhooks scope)" },
     { name: "admin", description: "API keys and maintenance (admin scope)" },
     { name: "auth", description: "The calling API key: who it is and what it may do" },
     { name: "system", description: "Health, readiness, metrics and this document" },

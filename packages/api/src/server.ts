@@ -7,12 +7,14 @@ import {
   SqlApiKeyRepository,
   SqlEventCounter,
   SqlScheduleStore,
+  SqlWebhookStore,
   schemaStatus,
 } from "@astraeus/db";
 import { createDispatcher, redisKeys } from "@astraeus/dispatch";
-import { createEngine, type JobEngine, Scheduler } from "@astraeus/engine";
+import { createEngine, type JobEngine, Scheduler, WebhookService } from "@astraeus/engine";
 import type { Tracing } from "@astraeus/tracing";
-import { createWorker, type Worker } from "@astraeus/worker";
+import { type Cidr, createTargetGuard } from "@astraeus/webhooks";
+import { createWebhookDelivery, createWorker, type Worker } from "@astraeus/worker";
 import { createApp, defaultLogger } from "./app.ts";
 import { ApiKeyStore } from "./auth/keys.ts";
 import { type BootstrapKey, embeddedAdminKey } from "./bootstrap.ts";
@@ -54,6 +56,10 @@ export interface BuildOptions {
   metrics?: Metrics;
   /** The process's tracer (main.ts starts it when OTEL_* say so). Default null: tracing off. */
   tracing?: Tracing | null;
+}
+
+function toDeliverySettings(t: { allowHttp: boolean; allow: readonly Cidr[] }) {
+  return { allowHttp: t.allowHttp, allowedCidrs: t.allow };
 }
 
 /** Strips credentials from a URL for logging. */
@@ -142,6 +148,14 @@ export async function buildServer(env: Env, opts: BuildOptions = {}): Promise<Ap
       if (rateLimiter instanceof RedisRateLimiter) readiness.ratelimit = () => rateLimiter.ping();
     }
 
+    const webhookStore = new SqlWebhookStore(store.db);
+    const targets = { allowHttp: env.WEBHOOK_ALLOW_HTTP, allow: env.WEBHOOK_ALLOWED_CIDRS ?? [] };
+    const webhooks = new WebhookService({
+      store: webhookStore,
+      guard: createTargetGuard(targets),
+      maxPerTenant: env.WEBHOOKS_MAX_PER_TENANT,
+    });
+
     const shutdown = new AbortController();
     const consoleDir = env.CONSOLE_ENABLED ? (env.CONSOLE_DIR ?? DEFAULT_CONSOLE_DIR) : null;
     const app = createApp({
@@ -154,6 +168,8 @@ export async function buildServer(env: Env, opts: BuildOptions = {}): Promise<Ap
       readiness,
       eventCounts: new SqlEventCounter(store.db),
       signal: shutdown.signal,
+      webhooks,
+      webhookHealth: () => webhookStore.health(),
       console: consoleDir === null ? null : { dir: consoleDir },
       tracing: opts.tracing ?? null,
       ...(opts.metrics ? { metrics: opts.metrics } : {}),
@@ -161,13 +177,23 @@ export async function buildServer(env: Env, opts: BuildOptions = {}): Promise<Ap
 
     let worker: Worker | null = null;
     if (opts.withWorker ?? (embedded && env.EMBEDDED_WORKER)) {
+      // Its maintenance delivers webhooks too, to the targets this API accepts.
+      const delivery = createWebhookDelivery(
+        store,
+        { ...toDeliverySettings(targets), timeoutMs: 10_000 },
+        logger,
+      );
+      closers.push(async () => delivery.close());
       worker = createWorker({
         store,
         dispatcher,
         queues: [env.DEFAULT_QUEUE],
         leaseMs: env.WORKER_LEASE_TTL_SECONDS * 1000,
-        // This process's maintenance leader also fires schedules, through this API's own submit path.
-        maintenance: { units: [new Scheduler(new SqlScheduleStore(store.db), engine, { logger })] },
+        // This process's maintenance leader also fires schedules, through this API's own submit path, and
+        // delivers webhooks.
+        maintenance: {
+          units: [new Scheduler(new SqlScheduleStore(store.db), engine, { logger }), ...delivery.unit.units],
+        },
         logger,
         tracing: opts.tracing?.worker ?? null,
       });

@@ -2,10 +2,17 @@
 // per test file, a real engine on them, the app, and keys for two tenants.
 import type { Scope } from "@astraeus/contract";
 import type { Logger } from "@astraeus/core";
-import { createStore, SqlApiKeyRepository, SqlEventCounter, type SqlJobStore } from "@astraeus/db";
+import {
+  createStore,
+  SqlApiKeyRepository,
+  SqlEventCounter,
+  type SqlJobStore,
+  SqlWebhookStore,
+} from "@astraeus/db";
 import { createTestDatabase, type TestDatabase } from "@astraeus/db/testing";
 import { createDispatcher } from "@astraeus/dispatch";
-import { createEngine, type EngineOptions, type JobEngine } from "@astraeus/engine";
+import { createEngine, type EngineOptions, type JobEngine, WebhookService } from "@astraeus/engine";
+import { createTargetGuard, DEFAULT_TARGET_POLICY, type TargetPolicy } from "@astraeus/webhooks";
 import { Redis } from "ioredis";
 import pino from "pino";
 import { createApp } from "./app.ts";
@@ -26,6 +33,7 @@ export interface TestApi {
   app: ApiApp;
   engine: JobEngine;
   store: SqlJobStore;
+  webhookStore: SqlWebhookStore;
   keys: ApiKeyStore;
   limiter: RateLimiter;
   db: TestDatabase;
@@ -49,6 +57,8 @@ export interface TestApiOptions {
   cacheTtlMs?: number;
   /** Default: silent. */
   logger?: Logger;
+  /** Where webhook URLs may point. Default: https and public addresses only. */
+  webhookTargets?: TargetPolicy;
   /** Serve a built console from this folder at /console. Default: not served. */
   console?: ConsoleOptions;
 }
@@ -98,6 +108,7 @@ export async function setupTestApi(label: string, opts: TestApiOptions = {}): Pr
     : new MemoryRateLimiter();
   const metrics = new Metrics({ processMetrics: false });
   const shutdown = new AbortController();
+  const webhookStore = new SqlWebhookStore(store.db);
   const app = createApp({
     engine,
     schedules: createScheduleService(store.db, opts.engine?.submission),
@@ -108,6 +119,12 @@ export async function setupTestApi(label: string, opts: TestApiOptions = {}): Pr
     metrics,
     eventCounts: new SqlEventCounter(store.db),
     signal: shutdown.signal,
+    webhooks: new WebhookService({
+      store: webhookStore,
+      guard: createTargetGuard(opts.webhookTargets ?? DEFAULT_TARGET_POLICY),
+      maxPerTenant: 5,
+    }),
+    webhookHealth: () => webhookStore.health(),
     ...(opts.console ? { console: opts.console } : {}),
   });
   const keyWith: TestApi["keyWith"] = async (scopes, o = {}) =>
@@ -139,6 +156,7 @@ export async function setupTestApi(label: string, opts: TestApiOptions = {}): Pr
     app,
     engine,
     store,
+    webhookStore,
     keys,
     limiter,
     db,

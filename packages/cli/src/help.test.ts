@@ -45,6 +45,16 @@ describe("astraeus --help", () => {
         "keys create",
         "keys list",
         "keys revoke",
+        "webhooks create",
+        "webhooks list",
+        "webhooks get",
+        "webhooks update",
+        "webhooks delete",
+        "webhooks rotate-secret",
+        "webhooks test",
+        "webhooks deliveries",
+        "webhooks delivery",
+        "webhooks redeliver",
       ]),
     );
   });

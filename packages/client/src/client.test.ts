@@ -94,6 +94,46 @@ describe("requests", () => {
     expect(seen[0]?.headers["idempotency-key"]).toBe("k1");
   });
 
+  it("calls every webhook route with its method, path and body, and pages through endpoints", async () => {
+    const id = "01900000-0000-7000-8000-00000000000a";
+    const d = "01900000-0000-7000-8000-00000000000d";
+    const c = createClient({ url, apiKey: "ast_k", retry: fast });
+    const answer = { id };
+    handlers.push(
+      json(201, { ...answer, secret: "whsec_x" }),
+      json(200, { webhooks: [answer], nextCursor: "c1", next: "/v1/webhooks?cursor=c1" }),
+      json(200, { webhooks: [{ id: "second" }], nextCursor: null, next: null }),
+      ...Array.from({ length: 8 }, () => json(200, answer)),
+    );
+    expect(await c.webhooks.create({ url: "https://h.example/in", events: ["*"] })).toMatchObject({
+      secret: "whsec_x",
+    });
+    const all: string[] = [];
+    for await (const w of c.webhooks.listAll()) all.push(w.id);
+    expect(all).toEqual([id, "second"]);
+    await c.webhooks.get(id);
+    await c.webhooks.update(id, { enabled: true });
+    await c.webhooks.rotateSecret(id, { overlapSeconds: 60 });
+    await c.webhooks.test(id);
+    await c.webhooks.deliveries(id, { status: "failed", limit: 10 });
+    await c.webhooks.delivery(id, d);
+    await c.webhooks.redeliver(id, d);
+    await c.webhooks.delete(id);
+    expect(seen.map((r) => `${r.method} ${r.url} ${r.body}`)).toEqual([
+      'POST /v1/webhooks {"url":"https://h.example/in","events":["*"]}',
+      "GET /v1/webhooks ",
+      "GET /v1/webhooks?cursor=c1 ",
+      `GET /v1/webhooks/${id} `,
+      `PATCH /v1/webhooks/${id} {"enabled":true}`,
+      `POST /v1/webhooks/${id}/rotate-secret {"overlapSeconds":60}`,
+      `POST /v1/webhooks/${id}/test `,
+      `GET /v1/webhooks/${id}/deliveries?status=failed&limit=10 `,
+      `GET /v1/webhooks/${id}/deliveries/${d} `,
+      `POST /v1/webhooks/${id}/deliveries/${d}/redeliver `,
+      `DELETE /v1/webhooks/${id} `,
+    ]);
+  });
+
   it("reports a replay from the Idempotent-Replayed header", async () => {
     handlers.push(json(200, JOB, { "idempotent-replayed": "true" }));
     expect((await createClient({ url }).submit({ payload: 1 }, { idempotencyKey: "k" })).replayed).toBe(true);

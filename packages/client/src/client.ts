@@ -41,6 +41,7 @@ import type {
 import { isTerminal, sleep } from "@astraeus/core";
 import { ApiError, WaitTimeoutError } from "./errors.ts";
 import { parseSse } from "./sse.ts";
+import { WebhooksClient } from "./webhooks.ts";
 
 export interface RetryOptions {
   /** Retries after the first attempt. Default 4. */
@@ -150,6 +151,8 @@ export class AstraeusClient {
   private readonly maxMs: number;
   private readonly timeoutMs: number;
   private readonly headers: Record<string, string>;
+  /** Webhook endpoints and their deliveries (`webhooks` scope). */
+  readonly webhooks: WebhooksClient;
 
   constructor(opts: ClientOptions) {
     this.base = opts.url.replace(/\/+$/, "");
@@ -160,6 +163,7 @@ export class AstraeusClient {
     this.timeoutMs = opts.timeoutMs ?? 30_000;
     this.headers = { ...opts.headers };
     if (opts.apiKey) this.headers.authorization = `Bearer ${opts.apiKey}`;
+    this.webhooks = new WebhooksClient((path, o) => this.call(path, o));
   }
 
   /** Sends one request with retries; resolves with the successful response (body unread). */

@@ -12,6 +12,7 @@ export type {
   CompleteRequest,
   CreateApiKeyRequest,
   CreatedApiKey,
+  CreateWebhookRequest,
   FailRequest,
   HeartbeatRequest,
   HeartbeatResponse,
@@ -39,6 +40,13 @@ export type {
   Scope,
   Throughput,
   ThroughputQuery,
+  UpdateWebhookRequest,
+  Webhook,
+  WebhookDelivery,
+  WebhookDeliveryPage,
+  WebhookPage,
+  WebhookPayload,
+  WebhookWithSecret,
   WorkerInfo,
 } from "@astraeus/contract";
 export { SCOPES, THROUGHPUT_MINUTES_MAX } from "@astraeus/contract";
@@ -55,3 +63,4 @@ export {
 } from "./client.ts";
 export { ApiError, WaitTimeoutError } from "./errors.ts";
 export { parseSse, type SseMessage } from "./sse.ts";
+export { WebhooksClient } from "./webhooks.ts";

@@ -23,4 +23,5 @@ export * from "./jobs.ts";
 export * from "./queue-control.ts";
 export * from "./queues.ts";
 export * from "./schedules.ts";
+export * from "./webhooks.ts";
 export * from "./worker-protocol.ts";

@@ -12,3 +12,4 @@ export * from "./schemas.ts";
 export * from "./states.ts";
 export * from "./time.ts";
 export * from "./uuidv7.ts";
+export * from "./webhooks.ts";

@@ -20,6 +20,7 @@ export { SqlEventCounter } from "./store/event-counts.ts";
 export { SqlJobStore } from "./store/index.ts";
 export { SqlApiKeyRepository } from "./store/keys.ts";
 export { SqlScheduleStore } from "./store/schedules.ts";
+export { SqlWebhookStore } from "./store/webhooks/index.ts";
 export { databaseUrlFromEnv } from "./url.ts";
 
 import { type ConnectOptions, connectDatabase } from "./connect.ts";

@@ -41,7 +41,8 @@ async function forgetLastMigration(): Promise<void> {
   const when = journal.entries.find((e) => e.tag === LAST)?.when;
   await sql`DELETE FROM drizzle.__drizzle_migrations WHERE created_at >= ${String(when)}`;
   for (const index of LAST_INDEXES) await sql.unsafe(`DROP INDEX IF EXISTS "${index}"`);
-  await sql.unsafe(`DROP TABLE IF EXISTS schedules, queue_events, queues;
+  await sql.unsafe(`DROP TABLE IF EXISTS webhook_attempts, webhook_deliveries, webhook_endpoints, schedules, queue_events,
+      queues;
     ALTER TABLE job_events DROP COLUMN IF EXISTS claimed_at, DROP COLUMN IF EXISTS claimed_by,
       DROP COLUMN IF EXISTS claim_seq;
     ALTER TABLE jobs DROP COLUMN IF EXISTS claim_seq, DROP COLUMN IF EXISTS trace_context;

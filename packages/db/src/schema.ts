@@ -233,3 +233,100 @@ export const schedules = pgTable(
     check("schedules_missed_runs_check", sql`missed_runs IN ('none', 'latest')`),
   ],
 );
+
+// ---- Webhooks (issue 18) ---------------------------------------------------------------------------
+// Endpoints per tenant, one delivery row per (endpoint, job event) written by the maintenance leader's
+// fan-out together with its cursor move, and one attempt row per request sent. See engine/src/webhooks and
+// docs/webhooks.md.
+
+export const webhookEndpoints = pgTable(
+  "webhook_endpoints",
+  {
+    id: uuid("id").primaryKey(),
+    tenant: text("tenant").notNull(),
+    url: text("url").notNull(),
+    description: text("description"),
+    /** `job.<kind>` event types, or `*`. */
+    events: text("events").array().notNull(),
+    queues: text("queues").array(),
+    types: text("types").array(),
+    enabled: boolean("enabled").notNull().default(true),
+    /** `manual` or `failures`; null while enabled. */
+    disabledReason: text("disabled_reason"),
+    disabledAt: ts("disabled_at"),
+    // Signing needs the secret itself, so it cannot be stored hashed; it is never returned after creation
+    // or rotation (RDS encrypts the volume at rest).
+    secret: text("secret").notNull(),
+    previousSecret: text("previous_secret"),
+    previousSecretExpiresAt: ts("previous_secret_expires_at"),
+    consecutiveFailures: integer("consecutive_failures").notNull().default(0),
+    failingSince: ts("failing_since"),
+    lastSuccessAt: ts("last_success_at"),
+    lastFailureAt: ts("last_failure_at"),
+    createdAt: ts("created_at").notNull().default(sql`now()`),
+    updatedAt: ts("updated_at").notNull().default(sql`now()`),
+  },
+  (t) => [index("webhook_endpoints_tenant_idx").on(t.tenant, t.id)],
+);
+
+export const webhookDeliveries = pgTable(
+  "webhook_deliveries",
+  {
+    /** UUIDv7; also the `webhook-id` header, the same on every attempt. */
+    id: uuid("id").primaryKey(),
+    /** Fan-out order: within an endpoint, a job's deliveries are in its transition order. */
+    seq: bigint("seq", { mode: "bigint" }).generatedAlwaysAsIdentity(),
+    endpointId: uuid("endpoint_id")
+      .notNull()
+      .references(() => webhookEndpoints.id, { onDelete: "cascade" }),
+    /** The job_events id delivered; null for test events. */
+    eventId: bigint("event_id", { mode: "bigint" }),
+    jobId: uuid("job_id"),
+    eventType: text("event_type").notNull(),
+    /** The exact body, as text: every attempt signs the same bytes. */
+    payload: text("payload").notNull(),
+    /** `pending`, `succeeded` or `failed` (given up). */
+    status: text("status").notNull().default("pending"),
+    attempts: integer("attempts").notNull().default(0),
+    // When the next attempt may start; pushed ahead while an attempt is in flight (a lease), and null while
+    // the delivery waits behind an earlier pending delivery of the same job to the same endpoint.
+    nextAttemptAt: ts("next_attempt_at"),
+    createdAt: ts("created_at").notNull(),
+    lastAttemptAt: ts("last_attempt_at"),
+    lastStatusCode: integer("last_status_code"),
+    lastLatencyMs: integer("last_latency_ms"),
+    lastError: text("last_error"),
+    finishedAt: ts("finished_at"),
+  },
+  (t) => [
+    // An event is delivered to an endpoint once, whatever re-reads of the outbox happen.
+    uniqueIndex("webhook_deliveries_event_idx").on(t.endpointId, t.eventId),
+    // What is due per endpoint (the sender's claim).
+    index("webhook_deliveries_due_idx")
+      .on(t.endpointId, t.nextAttemptAt)
+      .where(sql`status = 'pending' AND next_attempt_at IS NOT NULL`),
+    // A job's pending deliveries per endpoint, in order (who is next once one finishes).
+    index("webhook_deliveries_job_idx").on(t.endpointId, t.jobId, t.seq).where(sql`status = 'pending'`),
+    // An endpoint's deliveries newest first (GET /v1/webhooks/{id}/deliveries).
+    index("webhook_deliveries_list_idx").on(t.endpointId, t.id.desc()),
+    // Finished deliveries by age, for pruning.
+    index("webhook_deliveries_finished_idx").on(t.finishedAt).where(sql`status <> 'pending'`),
+  ],
+);
+
+export const webhookAttempts = pgTable(
+  "webhook_attempts",
+  {
+    id: bigint("id", { mode: "bigint" }).generatedAlwaysAsIdentity(),
+    deliveryId: uuid("delivery_id")
+      .notNull()
+      .references(() => webhookDeliveries.id, { onDelete: "cascade" }),
+    attempt: integer("attempt").notNull(),
+    at: ts("at").notNull(),
+    ok: boolean("ok").notNull(),
+    statusCode: integer("status_code"),
+    latencyMs: integer("latency_ms").notNull(),
+    error: text("error"),
+  },
+  (t) => [primaryKey({ columns: [t.deliveryId, t.id] })],
+);

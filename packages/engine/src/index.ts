@@ -36,3 +36,4 @@ export {
   type SubmissionDefaults,
 } from "./submission.ts";
 export type * from "./types.ts";
+export * from "./webhooks/index.ts";

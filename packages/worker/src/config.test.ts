@@ -50,6 +50,27 @@ describe("worker configuration", () => {
     expect(() => parseWorkerEnv({ DATABASE_URL: "not a url" })).toThrowError(/DATABASE_URL/);
   });
 
+  it("reads the webhook settings, with their defaults, and refuses an allow-list entry that is no range", () => {
+    const d = parseWorkerEnv({});
+    expect(d.WEBHOOK_ALLOWED_CIDRS).toBeUndefined();
+    expect(d).toMatchObject({
+      WEBHOOKS_ENABLED: true,
+      WEBHOOK_ALLOW_HTTP: false,
+      WEBHOOK_TIMEOUT_MS: 10_000,
+      WEBHOOK_RETRY_WINDOW_HOURS: 24,
+      WEBHOOK_DISABLE_AFTER_FAILURES: 20,
+    });
+    const env = parseWorkerEnv({
+      WEBHOOK_ALLOW_HTTP: "true",
+      WEBHOOK_ALLOWED_CIDRS: "127.0.0.1/32, 10.0.0.0/8",
+    });
+    expect(env.WEBHOOK_ALLOW_HTTP).toBe(true);
+    expect(env.WEBHOOK_ALLOWED_CIDRS?.map((c) => c.text)).toEqual(["127.0.0.1/32", "10.0.0.0/8"]);
+    expect(() => parseWorkerEnv({ WEBHOOK_ALLOWED_CIDRS: "10.0.0.0/8, localhost" })).toThrowError(
+      /WEBHOOK_ALLOWED_CIDRS: not an IP address or CIDR range: "localhost"/,
+    );
+  });
+
   it("rejects an out-of-range concurrency and an invalid queue name", () => {
     expect(() => parseWorkerEnv({ MAX_CONCURRENT_JOBS: "0" })).toThrowError(/MAX_CONCURRENT_JOBS/);
     expect(() => parseWorkerEnv({ WORKER_QUEUES: "Bad Queue" })).toThrowError(/WORKER_QUEUES/);

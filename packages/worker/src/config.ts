@@ -1,10 +1,24 @@
 import { databaseUrlFromEnv } from "@astraeus/db";
 import { DEFAULT_CONSUMER_GROUP, DEFAULT_REDIS_PREFIX, redisUrlFromEnv } from "@astraeus/dispatch";
 import { TRACING_ENV } from "@astraeus/tracing";
+import { parseCidrs } from "@astraeus/webhooks";
 import { z } from "zod";
 
 const bool = z.enum(["true", "false", "1", "0"]).transform((v) => v === "true" || v === "1");
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+/** A list of IP ranges, parsed (a bad entry is a configuration error naming it). */
+const cidrList = z
+  .string()
+  .optional()
+  .transform((s, ctx) => {
+    if (s === undefined) return undefined;
+    try {
+      return parseCidrs(s);
+    } catch (err) {
+      ctx.addIssue({ code: "custom", message: (err as Error).message });
+      return z.NEVER;
+    }
+  });
 
 /** The worker's environment. Every option has its default beside it. */
 export const WorkerEnv = z.object({
@@ -76,8 +90,50 @@ export const WorkerEnv = z.object({
    * missed-runs policy decides what happens); sooner, it is fired late. In ms. Default 60000.
    */
   SCHEDULE_MISSED_AFTER_MS: int(1000, 86_400_000).default(60_000),
+  /** The maintenance leader delivers webhooks (nothing is read while no endpoint is enabled). Default true. */
+  WEBHOOKS_ENABLED: bool.default(true),
+  /** Accept http:// webhook URLs (local development only). Default false. */
+  WEBHOOK_ALLOW_HTTP: bool.default(false),
+  /**
+   * Comma-separated IP ranges webhooks may reach although not public (loopback, private, link-local, …),
+   * e.g. "127.0.0.1/32" for a local receiver. Default: unset, public addresses only. Set the same on the API.
+   */
+  WEBHOOK_ALLOWED_CIDRS: cidrList,
+  /** Longest one webhook request may take, in ms. Default 10000. */
+  WEBHOOK_TIMEOUT_MS: int(100, 120_000).default(10_000),
+  /** Webhook requests in flight per endpoint at most. Default 4. */
+  WEBHOOK_CONCURRENCY_PER_ENDPOINT: int(1, 100).default(4),
+  /** Webhook requests in flight in all (this leader) at most. Default 64. */
+  WEBHOOK_MAX_IN_FLIGHT: int(1, 10_000).default(64),
+  /** How often the leader fans new events out and looks for due deliveries, in ms. Default 1000. */
+  WEBHOOK_INTERVAL_MS: int(10, 600_000).default(1000),
+  /** First retry delay of a failed delivery, in ms (doubled per attempt, with jitter). Default 5000. */
+  WEBHOOK_RETRY_BASE_MS: int(1, 3_600_000).default(5_000),
+  /** Longest delay between two attempts, in ms. Default 3600000 (1 h). */
+  WEBHOOK_RETRY_MAX_DELAY_MS: int(1, 86_400_000).default(3_600_000),
+  /** A delivery is retried for this many hours after it was created, then given up. Default 24. */
+  WEBHOOK_RETRY_WINDOW_HOURS: z.coerce
+    .number()
+    .positive()
+    .max(24 * 30)
+    .default(24),
+  /** An endpoint is disabled after this many failed attempts in a row… Default 20. */
+  WEBHOOK_DISABLE_AFTER_FAILURES: int(1, 1_000_000).default(20),
+  /** …spanning at least this many hours without a success. Default 24. */
+  WEBHOOK_DISABLE_AFTER_HOURS: z.coerce
+    .number()
+    .nonnegative()
+    .max(24 * 365)
+    .default(24),
+  /** Finished deliveries and their attempts are kept this many days. Default 7. */
+  WEBHOOK_DELIVERY_RETENTION_DAYS: z.coerce.number().positive().default(7),
   /** Port of the worker's /health and /metrics listener; 0 turns it off. Default 9464. */
   WORKER_METRICS_PORT: int(0, 65_535).default(9464),
+  /**
+   * The deployment stage; SST sets it in every container. Logged with every line (a CloudWatch metric filter
+   * counts disabled webhook endpoints per stage from it). Default: unset, not logged.
+   */
+  SST_STAGE: z.string().min(1).optional(),
   /** pino level. Default "info". */
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   /** OpenTelemetry tracing: off unless an OTLP endpoint or OTEL_TRACES_EXPORTER is set (docs/observability.md). */

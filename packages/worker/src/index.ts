@@ -18,3 +18,9 @@ export {
   type WorkerOptions,
   type WorkerStats,
 } from "./runtime.ts";
+export {
+  createWebhookDelivery,
+  type WebhookDelivery,
+  type WebhookDeliverySettings,
+  webhookSettingsFromEnv,
+} from "./webhooks.ts";

@@ -7,8 +7,15 @@ import pino from "pino";
 import { BUILTIN_JOBS } from "./builtins.ts";
 import { parseWorkerEnv, type WorkerEnv } from "./config.ts";
 import type { ResolvedDefinition } from "./define.ts";
-import { relayMetrics, scheduleMetrics, serveWorkerMetrics, workerMetrics } from "./metrics.ts";
+import {
+  relayMetrics,
+  scheduleMetrics,
+  serveWorkerMetrics,
+  webhookMetrics,
+  workerMetrics,
+} from "./metrics.ts";
 import { createWorker, type Worker } from "./runtime.ts";
+import { createWebhookDelivery, webhookSettingsFromEnv } from "./webhooks.ts";
 
 export interface RunningWorker {
   worker: Worker;
@@ -35,7 +42,7 @@ export async function startWorkerProcess(
   const tracing = tracingOn ? await startTracing(tracingOn) : null;
   const log = pino({
     level: env.LOG_LEVEL,
-    base: { svc: "worker" },
+    base: { svc: "worker", ...(env.SST_STAGE ? { stage: env.SST_STAGE } : {}) },
     ...(tracing ? { mixin: tracing.logFields } : {}),
   });
   tracing?.reportTo(log);
@@ -67,6 +74,10 @@ export async function startWorkerProcess(
   });
   const metrics = workerMetrics(env.MAX_CONCURRENT_JOBS);
   const onRelay = eventSink ? relayMetrics(metrics.registry) : undefined;
+  const webhooks =
+    env.MAINTENANCE_ENABLED && env.WEBHOOKS_ENABLED
+      ? createWebhookDelivery(store, webhookSettingsFromEnv(env), log, webhookMetrics(metrics.registry))
+      : null;
   const leaseMs = Math.round(env.WORKER_LEASE_TTL_SECONDS * 1000);
   // The maintenance leader fires schedules through the ordinary submit path. A schedule's job was checked
   // against the API's limits when it was written, so this process sets no payload ceiling of its own.
@@ -108,7 +119,7 @@ export async function startWorkerProcess(
       relayIntervalMs: env.EVENTS_RELAY_INTERVAL_MS,
       relayStart: env.EVENTS_RELAY_START,
       ...(onRelay ? { onRelay } : {}),
-      units: [scheduler],
+      units: [scheduler, ...(webhooks ? webhooks.unit.units : [])],
     },
     logger: log,
     observer: metrics.observer,
@@ -128,6 +139,7 @@ export async function startWorkerProcess(
       store: store.kind,
       dispatch: dispatcher.kind,
       eventRelay: eventSink !== null && env.MAINTENANCE_ENABLED,
+      webhooks: webhooks !== null,
     },
     "worker started",
   );
@@ -135,6 +147,7 @@ export async function startWorkerProcess(
     worker,
     shutdown: async () => {
       await worker.stop();
+      webhooks?.close();
       http?.close();
       ownSink?.close();
       await Promise.allSettled([dispatcher.close(), store.close()]);

@@ -1,5 +1,5 @@
 import { createServer, type Server } from "node:http";
-import type { RelayReport, SchedulerReport } from "@astraeus/engine";
+import type { AttemptReport, RelayReport, SchedulerReport } from "@astraeus/engine";
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 import type { WorkerObserver } from "./runtime.ts";
 
@@ -24,6 +24,38 @@ export function relayMetrics(registry: Registry): (r: RelayReport) => void {
     relayed.inc(r.relayed);
     if (r.error !== undefined) failures.inc();
     lag.set(r.lagMs / 1000);
+  };
+}
+
+/** Webhook attempts the leader made (only the maintenance leader sends webhooks). */
+export function webhookMetrics(registry: Registry): (a: AttemptReport) => void {
+  const attempts = new Counter({
+    name: "astraeus_webhook_attempts_total",
+    help: "Webhook requests sent by this process (the maintenance leader), by outcome (success, failure)",
+    labelNames: ["outcome"],
+    registers: [registry],
+  });
+  const duration = new Histogram({
+    name: "astraeus_webhook_attempt_duration_seconds",
+    help: "Webhook request duration, connection to answer",
+    buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    registers: [registry],
+  });
+  const givenUp = new Counter({
+    name: "astraeus_webhook_deliveries_given_up_total",
+    help: "Webhook deliveries that failed for good (retry window over)",
+    registers: [registry],
+  });
+  const disabled = new Counter({
+    name: "astraeus_webhook_endpoints_disabled_total",
+    help: "Webhook endpoints this process disabled after their run of failures",
+    registers: [registry],
+  });
+  return (a) => {
+    attempts.inc({ outcome: a.ok ? "success" : "failure" });
+    duration.observe(a.latencyMs / 1000);
+    if (a.givenUp) givenUp.inc();
+    if (a.disabled) disabled.inc();
   };
 }
 

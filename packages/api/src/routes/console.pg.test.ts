@@ -145,7 +145,8 @@ describe("GET /v1/me", () => {
       keyId: "bootstrap",
       tenant: "ops",
       name: "bootstrap admin key",
-      scopes: ["jobs:read", "jobs:write", "worker", "admin"],
+      // Every scope there is, in the canonical order.
+      scopes: ["jobs:read", "jobs:write", "worker", "admin", "webhooks"],
       rateLimitPerSec: null,
     });
   });

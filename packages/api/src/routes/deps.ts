@@ -1,5 +1,5 @@
 import type { Logger } from "@astraeus/core";
-import type { Engine, ScheduleService } from "@astraeus/engine";
+import type { Engine, ScheduleService, WebhookService } from "@astraeus/engine";
 import type { ApiKeyStore } from "../auth/keys.ts";
 import type { AppConfig } from "../config.ts";
 import type { Metrics } from "../metrics.ts";
@@ -14,4 +14,6 @@ export interface RouteDeps {
   logger: Logger;
   /** Aborted when the server shuts down: long polls and streams end early. */
   signal: AbortSignal;
+  /** Null when the server has no webhook store (the routes answer 503). */
+  webhooks: WebhookService | null;
 }

@@ -7,6 +7,7 @@ import { keyCommands } from "./keys.ts";
 import { listCommands } from "./list.ts";
 import { queueCommands } from "./queues.ts";
 import { scheduleCommands } from "./schedules.ts";
+import { webhookCommands } from "./webhooks.ts";
 import { whoamiCommands } from "./whoami.ts";
 import { workerCommands } from "./workers.ts";
 
@@ -19,4 +20,5 @@ export const COMMAND_MODULES: readonly CommandModule[] = [
   keyCommands,
   scheduleCommands,
   whoamiCommands,
+  webhookCommands,
 ];

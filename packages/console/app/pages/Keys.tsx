@@ -10,6 +10,7 @@ const SCOPE_HELP: Record<Scope, string> = {
   "jobs:write": "submit, cancel and retry jobs",
   worker: "run jobs over the HTTP worker protocol",
   admin: "manage API keys and run maintenance",
+  webhooks: "register webhook endpoints and read their deliveries",
 };
 
 export function KeysPage() {

@@ -11,3 +11,4 @@ export * from "./schedules.ts";
 export * from "./store.ts";
 export * from "./sweeps.ts";
 export * from "./tracing.ts";
+export * from "./webhooks.ts";

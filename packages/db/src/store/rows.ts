@@ -18,13 +18,13 @@ export { TERMINAL_SQL };
 
 type Row = Record<string, unknown>;
 
-function iso(v: unknown): string {
+export function iso(v: unknown): string {
   return v instanceof Date ? v.toISOString() : new Date(String(v)).toISOString();
 }
-function isoOrNull(v: unknown): string | null {
+export function isoOrNull(v: unknown): string | null {
   return v === null || v === undefined ? null : iso(v);
 }
-function date(v: unknown): Date {
+export function date(v: unknown): Date {
   return v instanceof Date ? v : new Date(String(v));
 }
 

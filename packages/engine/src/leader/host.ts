@@ -16,6 +16,11 @@ export interface LeaderUnit {
   readonly intervalMs: number;
   /** One round of work; called only while this process leads, and at once when it becomes leader. */
   tick(lead: Lead): Promise<void>;
+  /**
+   * Ends work a tick left going in the background (webhook requests in flight) when the host stops, before
+   * leadership is given up. Optional.
+   */
+  stop?(): Promise<void>;
 }
 
 export interface LeaderHostOptions {
@@ -78,7 +83,11 @@ export class LeaderHost {
     this.stopped = true;
     clearTimeout(this.checkTimer);
     for (const r of this.runners) clearTimeout(r.timer);
-    await Promise.all([this.checking, ...this.runners.map((r) => r.current)].map((p) => p?.catch(() => {})));
+    await Promise.all(
+      [this.checking, ...this.runners.map((r) => r.current), ...this.runners.map((r) => r.unit.stop?.())].map(
+        (p) => p?.catch(() => {}),
+      ),
+    );
     const leader = this.leader;
     this.leader = null;
     await leader?.release().catch(() => {});
