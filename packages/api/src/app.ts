@@ -141,9 +141,10 @@ export function createApp(deps: AppDeps): ApiApp {
   });
 
   if (deps.tracing) {
-    // First, so everything after it (the request log line, the submit's span) runs inside the request span.
+    // The API's routes only: health checks, scrapes and the console's files would bury the jobs' traces.
+    // Registered first, so what follows (the request log line, the submit's span) runs inside its span.
     const tracing = deps.tracing;
-    app.use("*", (c, next) =>
+    app.use("/v1/*", (c, next) =>
       tracing.request(
         {
           method: c.req.method,

@@ -108,6 +108,8 @@ describe("tracing on (OTEL_EXPORTER_OTLP_ENDPOINT set)", () => {
         : null;
     })) as ReceivedSpan[];
     expect(receiver.rejected).toEqual([]);
+    // Only the API's routes are traced: the readiness polls that waited for the process made no spans.
+    expect(receiver.spans.filter((s) => s.attributes["url.path"] === "/ready")).toEqual([]);
 
     const request = one(spans, "request span", (s) => s.kind === KIND.server);
     expect(request).toMatchObject({
