@@ -3,6 +3,7 @@ import { Alarms } from "./stacks/Alarms.ts";
 import { Api } from "./stacks/Api.ts";
 import { Data } from "./stacks/Data.ts";
 import { Events } from "./stacks/Events.ts";
+import { Files } from "./stacks/Files.ts";
 import { Migrate } from "./stacks/Migrate.ts";
 import { Network } from "./stacks/Network.ts";
 import { Scaler } from "./stacks/Scaler.ts";
@@ -29,6 +30,7 @@ export default {
       .stack(Secrets)
       .stack(Data)
       .stack(Events)
+      .stack(Files)
       .stack(Migrate)
       .stack(Api)
       .stack(Worker)

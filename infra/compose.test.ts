@@ -2,7 +2,7 @@
 // Dockerfiles, .dockerignore, the Prometheus config and alert rules and the Grafana dashboard. Names are
 // checked against the code that defines them (the env schemas, the metric registries, the runbook).
 import { spawnSync } from "node:child_process";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { parse as parseYaml } from "yaml";
@@ -29,7 +29,8 @@ function list(v: unknown, what: string): unknown[] {
 const strings = (v: unknown, what: string) => list(v, what).map(String);
 
 const composeText = read("docker-compose.yml");
-const compose = obj(parseYaml(composeText), "docker-compose.yml");
+// Merge keys (`<<: *files-env`) as Compose applies them.
+const compose = obj(parseYaml(composeText, { merge: true }), "docker-compose.yml");
 const services = obj(compose.services, "services");
 const service = (name: string) => obj(services[name], `service ${name}`);
 const environment = (name: string) => obj(service(name).environment ?? {}, `${name}.environment`);
@@ -223,7 +224,17 @@ const promtool = spawnSync("promtool", ["--version"], { encoding: "utf8" }).stat
 describe("docker-compose.yml", () => {
   it("defines the data stores, the migration, the API, the worker and the observability pair", () => {
     expect(Object.keys(services).sort()).toEqual(
-      ["api", "grafana", "migrate", "postgres", "prometheus", "redis", "worker"].sort(),
+      [
+        "api",
+        "grafana",
+        "migrate",
+        "minio",
+        "minio-bucket",
+        "postgres",
+        "prometheus",
+        "redis",
+        "worker",
+      ].sort(),
     );
     expect(String(service("postgres").image)).toMatch(/^postgres:16(\b|[.-])/);
     expect(String(service("redis").image)).toMatch(/^redis:7(\b|[.-])/);
@@ -287,6 +298,7 @@ describe("docker-compose.yml", () => {
         migrate: { condition: "service_completed_successfully" },
         postgres: { condition: "service_healthy" },
         redis: { condition: "service_healthy" },
+        "minio-bucket": { condition: "service_completed_successfully" },
       });
     }
     // And the start order that follows has no cycle: data stores, then migrate, then the processes.
@@ -307,11 +319,56 @@ describe("docker-compose.yml", () => {
       ["migrate", "worker"],
       ["redis", "api"],
       ["redis", "worker"],
+      ["minio", "minio-bucket"],
+      ["minio-bucket", "api"],
+      ["minio-bucket", "worker"],
     ]) {
       expect(order.indexOf(before as string), `${before} before ${after}`).toBeLessThan(
         order.indexOf(after as string),
       );
     }
+  });
+
+  it("runs MinIO from its official image on a named volume, health-checked, on loopback, and makes the bucket once", () => {
+    const minio = service("minio");
+    expect(String(minio.image)).toMatch(/^minio\/minio:RELEASE\.\d{4}-\d{2}-\d{2}T/);
+    expect(strings(minio.command, "minio.command").slice(0, 2)).toEqual(["server", "/data"]);
+    expect(strings(minio.volumes, "minio.volumes")).toEqual(["minio-data:/data"]);
+    expect(Object.keys(obj(compose.volumes, "volumes"))).toContain("minio-data");
+    expect(healthcheck("minio").test).toMatch(/mc ready local/);
+    const ports = strings(minio.ports, "minio.ports");
+    expect(ports).toHaveLength(1);
+    expect(ports[0]).toMatch(/^127\.0\.0\.1:\$\{MINIO_PORT:-9000\}:9000$/);
+    const bucket = service("minio-bucket");
+    expect(String(bucket.image)).toMatch(/^minio\/mc:RELEASE\./);
+    expect(strings(bucket.command, "minio-bucket.command").join(" ")).toMatch(
+      /mc mb --ignore-existing local\/astraeus-files/,
+    );
+    expect(bucket.restart).toBe("no");
+    expect(obj(bucket.depends_on, "minio-bucket.depends_on")).toEqual({
+      minio: { condition: "service_healthy" },
+    });
+    // The same credentials on both sides.
+    expect(environment("minio-bucket")).toEqual(environment("minio"));
+  });
+
+  it("points the API and the workers at MinIO's bucket, with presigned URLs a client on this machine can reach", () => {
+    for (const name of ["api", "worker"]) {
+      const env = environment(name);
+      expect(env, name).toMatchObject({
+        FILES_STORE: "s3",
+        FILES_S3_BUCKET: "astraeus-files",
+        FILES_S3_ENDPOINT: "http://minio:9000",
+        FILES_S3_PRESIGN_ENDPOINT: expect.stringMatching(/^http:\/\/localhost:\$\{MINIO_PORT:-9000\}$/),
+        FILES_S3_FORCE_PATH_STYLE: "true",
+        FILES_S3_ACCESS_KEY_ID: environment("minio").MINIO_ROOT_USER,
+        FILES_S3_SECRET_ACCESS_KEY: environment("minio").MINIO_ROOT_PASSWORD,
+      });
+    }
+    // Both processes accept it as Compose hands it over.
+    const api = EnvSchema.parse({ ...envSet, ...resolve(environment("api")) });
+    expect(api.FILES_S3_PRESIGN_ENDPOINT).toBe(`http://localhost:${envSet.MINIO_PORT ?? "9000"}`);
+    expect(parseWorkerEnv({ ...envSet, ...resolve(environment("worker")) }).FILES_STORE).toBe("s3");
   });
 
   it("points the API at the compose Postgres and Redis, publishes 8080 on loopback and checks /health", () => {
@@ -782,6 +839,30 @@ describe("docs", () => {
       }
     });
   }
+
+  it("configuration.md names exactly the variables each Lambda function reads", () => {
+    const start = configuration.indexOf("\n## AWS Lambda functions");
+    const section = configuration.slice(start, configuration.indexOf("\n## ", start + 1));
+    const documented = new Map<string, Set<string>>();
+    for (const line of section.split("\n")) {
+      const cells = /^\| (`[^|]+) \| (\w+)\s*\|/.exec(line);
+      if (!cells?.[1] || !cells[2]) continue;
+      const names = documented.get(cells[2]) ?? new Set<string>();
+      for (const m of cells[1].matchAll(/`([A-Z][A-Z0-9_]*)`/g)) names.add(m[1] as string);
+      documented.set(cells[2], names);
+    }
+    // What the code reads: every `env.NAME` in the function's sources (tests aside).
+    for (const fn of ["scaler", "migrate"]) {
+      const dir = `${ROOT}/packages/functions/src/${fn}`;
+      const read = new Set<string>();
+      for (const file of readdirSync(dir).filter((f) => f.endsWith(".ts") && !f.endsWith(".test.ts"))) {
+        for (const m of readFileSync(`${dir}/${file}`, "utf8").matchAll(/\benv\.([A-Z][A-Z0-9_]*)/g))
+          read.add(m[1] as string);
+      }
+      expect(read.size, fn).toBeGreaterThan(0);
+      expect([...(documented.get(fn) ?? [])].sort(), fn).toEqual([...read].sort());
+    }
+  });
 
   it("configuration.md documents every connection part the URL builders read", () => {
     const rows = table(configuration, "Connection parts");

@@ -25,6 +25,7 @@ export const PRICES = {
     number
   >,
   secretMonth: 0.4,
+  kmsKeyMonth: 1,
   customMetricMonth: 0.3,
   alarmMetricMonth: 0.1,
   dashboardMonth: 3,
@@ -130,6 +131,12 @@ export function estimate(c: StageConfig): CostLine[] {
       usd: lambdaGbSeconds * PRICES.lambdaArmGbSecond + 0.0432 * PRICES.lambdaRequestMillion,
     },
     { component: "SQS events", sizing: c.events.enabled ? "FIFO + DLQ, $0.50/M messages" : "off", usd: 0 },
+    {
+      // The key is the fixed part; storage and requests grow with use ($0.023/GB-month, $0.005/1k PUT).
+      component: "S3 files + KMS key",
+      sizing: `KMS key; objects $0.023/GB-month, kept ${c.files.retentionDays} d unreferenced`,
+      usd: PRICES.kmsKeyMonth,
+    },
   ];
 }
 

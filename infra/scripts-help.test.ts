@@ -37,6 +37,8 @@ const SCRIPTS: [string, RegExp][] = [
   ["synth", /^usage: pnpm synth \[stage \.\.\.\]$/m],
   ["cost", /^usage: pnpm cost \[--write\]$/m],
   ["smoke", /^usage: ASTRAEUS_ADMIN_KEY=\.\.\. pnpm smoke <api url>$/m],
+  ["dev", /^usage: pnpm dev$/m],
+  ["worker", /^usage: pnpm worker$/m],
 ];
 
 describe("pnpm <script> --help", () => {
@@ -48,7 +50,7 @@ describe("pnpm <script> --help", () => {
   });
 
   it("answers a bad command line with the usage on stderr and exit 2, without a stack trace", async () => {
-    for (const script of ["bench", "migrate", "cost"]) {
+    for (const script of ["bench", "migrate", "cost", "dev", "worker"]) {
       const r = await pnpm([script, "--frobnicate"]);
       expect(r.code, script).toBe(2);
       expect(r.stderr, script).toMatch(new RegExp(`^${script}: .*frobnicate`, "m"));

@@ -2,6 +2,7 @@ import { beforeAll, describe } from "vitest";
 import { synth } from "./synth.ts";
 import { alarmsSuite } from "./test/alarms.ts";
 import { dataSuite } from "./test/data.ts";
+import { filesSuite } from "./test/files.ts";
 import { functionsSuite } from "./test/functions.ts";
 import { networkSuite } from "./test/network.ts";
 import { servicesSuite } from "./test/services.ts";
@@ -20,6 +21,7 @@ beforeAll(async () => {
 describe("network", networkSuite);
 describe("data, secrets and events", dataSuite);
 describe("services", servicesSuite);
+describe("files bucket", filesSuite);
 describe("scaler and migrations", functionsSuite);
 describe("alarms, budget, dashboard, outputs", alarmsSuite);
 describe("stage differences and secret hygiene", stagesSuite);

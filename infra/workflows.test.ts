@@ -7,6 +7,7 @@ type Yaml = { parse(src: string): unknown };
 type Step = { uses?: string; run?: string; with?: Record<string, unknown>; env?: Record<string, unknown> };
 type Job = {
   "runs-on"?: string;
+  strategy?: { matrix?: Record<string, unknown[]>; "fail-fast"?: boolean };
   needs?: string | string[];
   if?: string;
   services?: Record<string, { image: string }>;
@@ -48,7 +49,7 @@ describe("GitHub workflows", () => {
     }
   });
 
-  it("ci: lint, typecheck, tests against Postgres 16 and Redis 7, offline synth, docker builds", () => {
+  it("ci: lint, typecheck, tests on Node 20, 22 and 24 against Postgres 16 and Redis 7, offline synth, docker builds", () => {
     const ci = load("ci.yml");
     const test = ci.jobs.test;
     expect(test?.services?.postgres?.image).toBe("postgres:16");
@@ -63,6 +64,16 @@ describe("GitHub workflows", () => {
     ]) {
       expect(commands).toContain(cmd);
     }
+    // Every Node line package.json's engines admits, each in its own job.
+    expect(test?.strategy?.matrix?.node).toEqual([20, 22, 24]);
+    expect(test?.strategy?.["fail-fast"]).toBe(false);
+    const setup = test?.steps.find((s) => s.uses?.startsWith("actions/setup-node@"));
+    expect(setup?.with?.["node-version"]).toBe(gh("matrix.node"));
+    expect(commands).toContain(`node --version | grep -q "^v${gh("matrix.node")}\\."`);
+    const engines = (
+      JSON.parse(readFileSync(`${ROOT}/package.json`, "utf8")) as { engines: { node: string } }
+    ).engines.node;
+    expect(engines).toBe("^20.19.0 || >=22.12.0");
     expect(runs(ci.jobs.docker)).toMatch(
       /docker build .*-f "packages\/\$\{\{ matrix.service \}\}\/Dockerfile"/s,
     );

@@ -5,7 +5,7 @@ export interface BuildEntry {
   /** Repository-relative path of the module the entry point runs. */
   module: string;
   /** How the entry calls the module's `main()` (null: the module runs itself on import). */
-  call: "main" | "apiMain" | null;
+  call: "main" | null;
 }
 
 export interface BuildTargetSpec {

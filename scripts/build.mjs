@@ -47,7 +47,7 @@ export const TARGETS = {
   api: {
     dir: "packages/api",
     entries: {
-      main: { module: "packages/api/src/main.ts", call: "apiMain" },
+      main: { module: "packages/api/src/main.ts", call: "main" },
       migrate: { module: "packages/db/src/migrate-main.ts", call: null },
     },
     /** Not imported but read from disk at run time (createRequire(...).resolve in routes/system.ts). */
@@ -63,15 +63,8 @@ const EXTERNAL = ["@electric-sql/pglite"];
 const COPY = ["packages/db/migrations"];
 
 const ENTRY_CALLS = {
-  // worker/src/main.ts's main() reports start-up failures and sets the exit code itself.
+  // Each entry's main() reads --help, reports start-up failures and sets the exit status itself.
   main: (id) => `import { main } from ${id};\nvoid main();\n`,
-  // api/src/main.ts: the same as its own "run as a script" branch.
-  apiMain: (id) =>
-    `import { main } from ${id};\n` +
-    "main().catch((err) => {\n" +
-    '  process.stderr.write("astraeus api failed to start: " + (err instanceof Error ? err.message : String(err)) + "\\n");\n' +
-    "  process.exit(1);\n" +
-    "});\n",
 };
 
 // ESM output: CommonJS dependencies bundled into it (pino, ioredis, prom-client, ...) call require() for

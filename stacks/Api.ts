@@ -8,6 +8,7 @@ import { getStack, Service, type StackContext, use } from "sst/constructs";
 import type { DomainConfig } from "./config.ts";
 import { cluster, dataEnvironment, taskSecrets } from "./containers.ts";
 import { Data, DB_NAME } from "./Data.ts";
+import { Files } from "./Files.ts";
 import { Migrate } from "./Migrate.ts";
 import { appSubnets, Network, PORTS } from "./Network.ts";
 import { Secrets } from "./Secrets.ts";
@@ -35,6 +36,7 @@ export function Api({ stack, app }: StackContext) {
   const { vpc, sg } = use(Network);
   const secrets = use(Secrets);
   const data = use(Data);
+  const files = use(Files);
   // Migrations must have succeeded before a task of the new version starts.
   stack.addDependency(getStack(Migrate));
 
@@ -74,8 +76,10 @@ export function Api({ stack, app }: StackContext) {
         { host: data.redis.host, port: data.redis.port },
       ),
       PORT: String(PORTS.api),
+      ...files.environment,
       ...tracingEnvironment(config, "astraeus-api"),
     },
+    permissions: files.access("api"),
     dev: { url: "http://localhost:8080" },
     cdk: {
       vpc,

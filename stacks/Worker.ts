@@ -10,6 +10,7 @@ import { backlogTarget, type StageConfig, workerStopTimeoutSeconds } from "./con
 import { cluster, dataEnvironment, taskSecrets } from "./containers.ts";
 import { Data, DB_NAME } from "./Data.ts";
 import { Events } from "./Events.ts";
+import { Files } from "./Files.ts";
 import { Migrate } from "./Migrate.ts";
 import { WEBHOOKS_DISABLED_METRIC } from "./metrics.ts";
 import { appSubnets, Network, PORTS } from "./Network.ts";
@@ -34,6 +35,7 @@ export function Worker({ stack, app }: StackContext) {
   const secrets = use(Secrets);
   const data = use(Data);
   const events = use(Events);
+  const files = use(Files);
   stack.addDependency(getStack(Migrate));
 
   const source = serviceSource(app, "worker");
@@ -47,6 +49,7 @@ export function Worker({ stack, app }: StackContext) {
     WORKER_DRAIN_GRACE_MS: String(config.worker.drainGraceMs),
     MAX_CONCURRENT_JOBS: String(config.worker.maxConcurrentJobs),
     ...(events.queue ? { EVENTS_SQS_QUEUE_URL: events.queue.queueUrl } : {}),
+    ...files.environment,
     ...tracingEnvironment(config, "astraeus-worker"),
   };
 
@@ -67,14 +70,17 @@ export function Worker({ stack, app }: StackContext) {
       requestsPerContainer: false,
     },
     environment,
-    permissions: events.queue
-      ? [
-          new iam.PolicyStatement({
-            actions: ["sqs:SendMessage", "sqs:GetQueueAttributes"],
-            resources: [events.queue.queueArn],
-          }),
-        ]
-      : [],
+    permissions: [
+      ...(events.queue
+        ? [
+            new iam.PolicyStatement({
+              actions: ["sqs:SendMessage", "sqs:GetQueueAttributes"],
+              resources: [events.queue.queueArn],
+            }),
+          ]
+        : []),
+      ...files.access("worker"),
+    ],
     cdk: {
       vpc,
       cluster: workerCluster,

@@ -75,6 +75,13 @@ export interface StageConfig {
   logRetentionDays: 7 | 14 | 30 | 90;
   logLevel: "debug" | "info" | "warn";
   events: { enabled: boolean };
+  /** Job inputs and outputs (the files bucket; docs/files.md). */
+  files: {
+    /** FILES_RETENTION_DAYS: a file no retained job references is deleted this many days after upload. */
+    retentionDays: number;
+    /** Multipart uploads left incomplete (a crash mid-upload) are aborted by S3 after this many days. */
+    abortIncompleteUploadDays: number;
+  };
   /**
    * Traces to AWS X-Ray through an AWS Distro for OpenTelemetry collector beside each API and worker
    * container (docs/observability.md). Off by default; ASTRAEUS_TRACING=true turns it on for a deploy.
@@ -145,6 +152,7 @@ const dev: Omit<StageConfig, "stage"> = {
   logRetentionDays: 7,
   logLevel: "debug",
   events: { enabled: false },
+  files: { retentionDays: 3, abortIncompleteUploadDays: 1 },
   tracing: { adot: false, sampleRatio: 1 },
   alarms: {
     emails: [],
@@ -214,6 +222,7 @@ const prod: Omit<StageConfig, "stage"> = {
   logRetentionDays: 30,
   logLevel: "info",
   events: { enabled: true },
+  files: { retentionDays: 7, abortIncompleteUploadDays: 1 },
   // X-Ray bills per trace recorded: prod keeps one new trace in ten once tracing is turned on.
   tracing: { adot: false, sampleRatio: 0.1 },
   alarms: {
@@ -305,4 +314,31 @@ export function redisGroupId(stage: string): string {
     .replace(/[^a-z0-9-]/g, "-")
     .replace(/-+/g, "-");
   return (/^[a-z]/.test(id) ? id : `s-${id}`).slice(0, 36).replace(/-$/, "");
+}
+
+/**
+ * Limits the lifetime of a file rests on (core's LIMITS and retry defaults, and the worker's
+ * JOB_RETENTION_DAYS default, which the stacks do not override); infra/test/files.ts checks them.
+ */
+export const FILE_LIFETIME_LIMITS = {
+  /** A job may be scheduled this far ahead (LIMITS.maxScheduleAheadMs). */
+  scheduleAheadDays: 366,
+  /** Most attempts (LIMITS.maxAttemptsMax), each up to the longest timeout (LIMITS.timeoutMsMax)... */
+  maxAttempts: 100,
+  timeoutHours: 24,
+  /** ...with at most this backoff between them (DEFAULT_RETRY.maxMs). */
+  backoffMinutes: 5,
+  /** A finished job stays this long (JOB_RETENTION_DAYS), and keeps its files meanwhile. */
+  jobRetentionDays: 7,
+} as const;
+
+/**
+ * The longest a file's object can legitimately live: attachable until its retention ends, then its job
+ * may wait the whole scheduling horizon, run every attempt to its timeout and stay retained. The bucket's
+ * lifecycle expiration is this plus a day: a backstop the row-driven sweep never reaches first.
+ */
+export function maxFileLifetimeDays(c: StageConfig): number {
+  const l = FILE_LIFETIME_LIMITS;
+  const longestRunDays = Math.ceil((l.maxAttempts * (l.timeoutHours * 60 + l.backoffMinutes)) / (24 * 60));
+  return c.files.retentionDays + l.scheduleAheadDays + longestRunDays + l.jobRetentionDays + 1;
 }

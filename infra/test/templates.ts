@@ -7,6 +7,7 @@ export const STACKS = [
   "Secrets",
   "Data",
   "Events",
+  "Files",
   "Migrate",
   "Api",
   "Worker",

@@ -2,11 +2,12 @@ import { randomUUID } from "node:crypto";
 import { AppError, type EventCounter, issuesFromZod, type Logger } from "@astraeus/core";
 import { SqlEventCounter, type SqlExecutor } from "@astraeus/db";
 import type { Engine, ScheduleService, WebhookService } from "@astraeus/engine";
+import { createProcessLogger } from "@astraeus/process";
 import type { Tracing } from "@astraeus/tracing";
 import { OpenAPIHono } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { routePath } from "hono/route";
-import pino from "pino";
+import type { Logger as PinoLogger } from "pino";
 import type { ApiKeyStore } from "./auth/keys.ts";
 import { type AppConfig, DEFAULT_APP_CONFIG } from "./config.ts";
 import { authenticate, rateLimit } from "./http/auth.ts";
@@ -19,6 +20,7 @@ import type { RateLimiter } from "./ratelimit/types.ts";
 import { adminRoutes } from "./routes/admin.ts";
 import { type ConsoleOptions, consoleRoutes } from "./routes/console.ts";
 import type { RouteDeps } from "./routes/deps.ts";
+import { fileRoutes } from "./routes/files.ts";
 import { jobRoutes } from "./routes/jobs.ts";
 import { meRoutes } from "./routes/me.ts";
 import { queueControlRoutes } from "./routes/queue-control.ts";
@@ -92,20 +94,19 @@ function asAvailability(err: unknown): unknown {
 }
 
 /**
- * JSON lines for machines; `pretty` (the dev command on a terminal) renders them readable via pino-pretty.
- * With tracing on, `traceFields` (Tracing.logFields) adds the active span's trace_id and span_id to each line.
+ * JSON lines for machines; `format` rewrites each line (the dev command on a terminal: pino-pretty). Written
+ * through the process logger, so a closed stdout never keeps the API from stopping. With tracing on,
+ * `traceFields` (Tracing.logFields) adds the active span's trace_id and span_id to each line.
  */
 export function defaultLogger(
   level = "info",
-  pretty = false,
+  format?: (line: string) => string,
   traceFields?: () => Record<string, string>,
-): pino.Logger {
-  return pino({
+): PinoLogger {
+  return createProcessLogger({
     level,
+    ...(format ? { format } : {}),
     ...(traceFields ? { mixin: traceFields } : {}),
-    ...(pretty
-      ? { transport: { target: "pino-pretty", options: { colorize: true, ignore: "pid,hostname" } } }
-      : {}),
     // Defence in depth: nothing here logs headers or bodies, but a key must never reach the logs.
     redact: {
       paths: ["authorization", "*.authorization", "key", "*.key", "apiKey", "*.apiKey"],
@@ -239,6 +240,7 @@ export function createApp(deps: AppDeps): ApiApp {
   webhookRoutes(app, routeDeps);
   adminRoutes(app, routeDeps);
   meRoutes(app);
+  fileRoutes(app, routeDeps);
   app.openAPIRegistry.registerComponent("securitySchemes", "bearer", {
     type: "http",
     scheme: "bearer",

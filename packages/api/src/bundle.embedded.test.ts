@@ -8,6 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Job } from "@astraeus/core";
 import { createTestDatabase, freePort, type TestDatabase } from "@astraeus/db/testing";
+import { runHelp } from "@astraeus/process/testing";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { buildTarget, imageCommand } from "../../../scripts/build.mjs";
 import { ADMIN_KEY_FILE } from "./bootstrap.ts";
@@ -60,7 +61,8 @@ describe("API bundle (dist/main.js, dist/migrate.js)", () => {
         const health = await fetch(`${base}/health`).catch(() => null);
         expect(health?.ok, `GET /health on ${port}`).toBe(true);
       },
-      { timeout: 20_000, interval: 25 },
+      // The first start includes PGlite's initdb: tens of seconds on a busy two-core machine.
+      { timeout: 60_000, interval: 25 },
     );
     // The data folder is relative to the working directory, as /app/.astraeus is in the image.
     const key = readFileSync(join(dir, ".astraeus", ADMIN_KEY_FILE), "utf8").trim();
@@ -98,6 +100,15 @@ describe("API bundle (dist/main.js, dist/migrate.js)", () => {
 
     proc.kill("SIGTERM");
     expect(await exited, output).toBe(0);
+  });
+
+  it("answers --help with the usage on stdout and exit status 0", () => {
+    const r = runHelp([...imageCommand("api").slice(1), "--help"], dir);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^usage: /);
+    expect(r.stdout).toContain("node --enable-source-maps dist/main.js  (the image)");
+    expect(r.stdout).toContain("SHUTDOWN_GRACE_MS");
+    expect(r.started).toBe(false);
   });
 
   it("migrates Postgres with dist/migrate.js", async () => {

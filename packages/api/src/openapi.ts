@@ -107,6 +107,23 @@ export const ApiKeyListDoc = z.object({ keys: z.array(ApiKeyInfoDoc) }).openapi(
 export const ReconcileReportDoc = oa(wire.ReconcileReport, "ReconcileReport");
 export const MeDoc = oa(wire.Me, "Me");
 
+export const FileDoc = oa(wire.FileInfo, "File");
+export const FilePageDoc = wire.FilePage.extend({ files: z.array(FileDoc) }).openapi("FilePage");
+export const CreateUploadRequestDoc = oa(wire.CreateUploadRequest, "CreateUploadRequest", {
+  example: { name: "video.mp4", contentType: "video/mp4", size: 52428800 },
+});
+export const UploadInstructionsDoc = oa(wire.UploadInstructions, "UploadInstructions");
+export const CreatedUploadDoc = wire.CreatedUpload.extend({
+  file: FileDoc,
+  upload: UploadInstructionsDoc,
+}).openapi("CreatedUpload");
+export const FileRefDoc = oa(wire.FileRef, "FileRef");
+export const FileIdParamDoc = z.object({
+  id: z
+    .uuid()
+    .openapi({ param: { name: "id", in: "path" }, example: "0196a1f2-7c3e-7a10-8000-4f0c2b6f1a2e" }),
+});
+
 export const CreateWebhookRequestDoc = oa(wire.CreateWebhookRequest, "CreateWebhookRequest", {
   example: { url: "https://hooks.example.com/astraeus", events: ["job.succeeded", "job.dead"] },
 });
@@ -158,6 +175,7 @@ const PROBLEM_DESCRIPTIONS: Record<number, string> = {
   409: "Conflict (idempotency key reuse, invalid state, lost lease)",
   413: "Body or payload too large",
   415: "Body is not application/json",
+  416: "The range lies outside the file",
   422: "Schema violation; `issues` lists each field's path",
   429: "Rate limited; see Retry-After and RateLimit-* headers",
   503: "A dependency is unavailable",
@@ -201,6 +219,7 @@ export const DOCUMENT_INFO = {
       description: "Recurring schedules: jobs submitted on a cron expression or an interval",
     },
     { name: "workers", description: "Live workers and the HTTP worker protocol" },
+    { name: "files", description: "Job inputs and outputs: upload, download, list, delete" },
     { name: "webhooks", description: "Signed webhooks on job events, per tenant (webhooks scope)" },
     { name: "admin", description: "API keys and maintenance (admin scope)" },
     { name: "auth", description: "The calling API key: who it is and what it may do" },

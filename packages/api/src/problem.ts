@@ -13,11 +13,12 @@ export const EDGE_CODES = {
   bad_request: 400,
   unsupported_media_type: 415,
   method_not_allowed: 405,
+  range_not_satisfiable: 416,
 } as const;
 export type EdgeCode = keyof typeof EDGE_CODES;
 export type ProblemCode = ErrorCode | EdgeCode;
 
-/** An HTTP framing error (400/405/415) raised before a request reaches the domain. */
+/** An HTTP framing error (400/405/415/416) raised before a request reaches the domain. */
 export class EdgeError extends Error {
   override readonly name = "EdgeError";
   constructor(
@@ -36,6 +37,9 @@ const TITLES: Record<ProblemCode, string> = {
   idempotency_conflict: "Idempotency key reused with a different request",
   invalid_state: "Invalid state for this operation",
   lease_lost: "Lease lost",
+  size_mismatch: "Size differs from the declared size",
+  checksum_mismatch: "Checksum differs from the declared SHA-256",
+  upload_incomplete: "Upload incomplete",
   unauthorized: "Unauthorized",
   forbidden: "Forbidden",
   rate_limited: "Too many requests",
@@ -45,6 +49,7 @@ const TITLES: Record<ProblemCode, string> = {
   bad_request: "Bad request",
   unsupported_media_type: "Unsupported media type",
   method_not_allowed: "Method not allowed",
+  range_not_satisfiable: "Range not satisfiable",
 };
 
 export function statusOf(code: ProblemCode): number {

@@ -95,5 +95,5 @@ describe("embedded mode", () => {
     } finally {
       await second.close();
     }
-  });
+  }, 180_000); // two embedded starts, the first with initdb: minutes on a busy two-core machine
 });

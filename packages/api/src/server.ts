@@ -6,12 +6,21 @@ import {
   createStore,
   SqlApiKeyRepository,
   SqlEventCounter,
+  SqlFileStore,
   SqlScheduleStore,
   SqlWebhookStore,
   schemaStatus,
 } from "@astraeus/db";
 import { createDispatcher, redisKeys } from "@astraeus/dispatch";
-import { createEngine, type JobEngine, Scheduler, WebhookService } from "@astraeus/engine";
+import {
+  createEngine,
+  FileService,
+  FileSweep,
+  type JobEngine,
+  Scheduler,
+  WebhookService,
+} from "@astraeus/engine";
+import { filesSettings, objectStoreFromEnv } from "@astraeus/storage";
 import type { Tracing } from "@astraeus/tracing";
 import { type Cidr, createTargetGuard } from "@astraeus/webhooks";
 import { createWebhookDelivery, createWorker, type Worker } from "@astraeus/worker";
@@ -97,6 +106,10 @@ export async function buildServer(env: Env, opts: BuildOptions = {}): Promise<Ap
       group: env.JOBS_CONSUMER_GROUP,
       onError: (err) => logger.warn({ err: err.message }, "dispatch connection error"),
     });
+    const objects = await objectStoreFromEnv(env, env.ASTRAEUS_DATA_DIR);
+    closers.push(async () => objects.close?.());
+    const fileRepo = new SqlFileStore(store.db);
+    const files = new FileService(fileRepo, objects, filesSettings(env), logger);
     const submission = {
       queue: env.DEFAULT_QUEUE,
       type: env.DEFAULT_JOB_TYPE,
@@ -107,6 +120,7 @@ export async function buildServer(env: Env, opts: BuildOptions = {}): Promise<Ap
     const engine = createEngine({
       store,
       dispatcher,
+      files,
       submission,
       leaseMs: env.WORKER_LEASE_TTL_SECONDS * 1000,
       groupCommit: { maxInFlight: env.GROUP_COMMIT_MAX_IN_FLIGHT },
@@ -189,10 +203,19 @@ export async function buildServer(env: Env, opts: BuildOptions = {}): Promise<Ap
         dispatcher,
         queues: [env.DEFAULT_QUEUE],
         leaseMs: env.WORKER_LEASE_TTL_SECONDS * 1000,
-        // This process's maintenance leader also fires schedules, through this API's own submit path, and
-        // delivers webhooks.
+        files,
+        // This process's maintenance leader also fires schedules, through this API's own submit path,
+        // delivers webhooks, and sweeps files (expired, abandoned, deletions a crash interrupted).
         maintenance: {
-          units: [new Scheduler(new SqlScheduleStore(store.db), engine, { logger }), ...delivery.unit.units],
+          units: [
+            new Scheduler(new SqlScheduleStore(store.db), engine, { logger }),
+            ...delivery.unit.units,
+            new FileSweep(fileRepo, objects, {
+              intervalMs: env.FILES_SWEEP_INTERVAL_MS,
+              leftoverMs: env.FILES_PENDING_TTL_SECONDS * 1000,
+              logger,
+            }),
+          ],
         },
         logger,
         tracing: opts.tracing?.worker ?? null,
@@ -206,6 +229,7 @@ export async function buildServer(env: Env, opts: BuildOptions = {}): Promise<Ap
       {
         database: embedded ? `pglite:${join(env.ASTRAEUS_DATA_DIR, "pgdata")}` : redactUrl(env.DATABASE_URL),
         dispatch: env.REDIS_URL ? redactUrl(env.REDIS_URL) : "in-process",
+        files: objects.kind,
         embeddedWorker: worker !== null,
       },
       "api assembled",

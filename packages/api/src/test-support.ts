@@ -1,17 +1,29 @@
 // Shared setup for this package's tests (not a test file itself): a fresh database and Redis key prefix
 // per test file, a real engine on them, the app, and keys for two tenants.
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import type { Scope } from "@astraeus/contract";
-import type { Logger } from "@astraeus/core";
+import type { Logger, ObjectStore } from "@astraeus/core";
 import {
   createStore,
   SqlApiKeyRepository,
   SqlEventCounter,
+  SqlFileStore,
   type SqlJobStore,
   SqlWebhookStore,
 } from "@astraeus/db";
 import { createTestDatabase, type TestDatabase } from "@astraeus/db/testing";
 import { createDispatcher } from "@astraeus/dispatch";
-import { createEngine, type EngineOptions, type JobEngine, WebhookService } from "@astraeus/engine";
+import {
+  createEngine,
+  type EngineOptions,
+  FileService,
+  type FileSettings,
+  type JobEngine,
+  WebhookService,
+} from "@astraeus/engine";
+import { LocalObjectStore } from "@astraeus/storage";
 import { createTargetGuard, DEFAULT_TARGET_POLICY, type TargetPolicy } from "@astraeus/webhooks";
 import { Redis } from "ioredis";
 import pino from "pino";
@@ -43,6 +55,9 @@ export interface TestApi {
   /** Keys of tenant "acme" (all non-admin scopes) and tenant "globex". */
   acme: string;
   globex: string;
+  /** The file service (when `files` was asked for) and the local store's folder (when it is one). */
+  files: FileService | null;
+  filesRoot: string | null;
   /** Key of tenant "acme" with only the given scopes. */
   keyWith(scopes: Scope[], opts?: { tenant?: string; rateLimitPerSec?: number }): Promise<string>;
   request(path: string, init?: RequestInit & { key?: string | null; json?: unknown }): Promise<Response>;
@@ -61,6 +76,8 @@ export interface TestApiOptions {
   webhookTargets?: TargetPolicy;
   /** Serve a built console from this folder at /console. Default: not served. */
   console?: ConsoleOptions;
+  /** Files on: a local store in a temporary folder unless `objects` is given. Default off. */
+  files?: { objects?: ObjectStore; settings?: Partial<FileSettings> };
 }
 
 export async function deleteRedisPrefix(prefix: string): Promise<void> {
@@ -98,7 +115,17 @@ export async function setupTestApi(label: string, opts: TestApiOptions = {}): Pr
   const prefix = `astraeus-test:${label}:${Math.random().toString(36).slice(2, 10)}:`;
   const store = await createStore({ url: db.url, maxConnections: 10 });
   const dispatcher = createDispatcher({ redisUrl: REDIS_URL, prefix, onError: () => {} });
-  const engine = createEngine({ store, dispatcher, ...opts.engine });
+  let files: FileService | null = null;
+  let filesRoot: string | null = null;
+  if (opts.files) {
+    let objects = opts.files.objects;
+    if (!objects) {
+      filesRoot = await mkdtemp(join(tmpdir(), `astraeus-api-${label}-`));
+      objects = new LocalObjectStore(filesRoot);
+    }
+    files = new FileService(new SqlFileStore(store.db), objects, opts.files.settings ?? {});
+  }
+  const engine = createEngine({ store, dispatcher, files, ...opts.engine });
   const keys = new ApiKeyStore(new SqlApiKeyRepository(store.db), {
     cacheTtlMs: opts.cacheTtlMs ?? 5_000,
     bootstrap: { key: ADMIN_KEY, tenant: "ops" },
@@ -165,9 +192,12 @@ export async function setupTestApi(label: string, opts: TestApiOptions = {}): Pr
     shutdown,
     acme,
     globex,
+    files,
+    filesRoot,
     keyWith,
     request,
     close: async () => {
+      if (filesRoot) await rm(filesRoot, { recursive: true, force: true });
       shutdown.abort();
       await limiter.close().catch(() => {});
       await engine.close().catch(() => {});

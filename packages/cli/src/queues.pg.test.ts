@@ -92,12 +92,13 @@ async function submit(queue: string, n: number, extra: Record<string, unknown> =
   return jobs.map((j) => j.id);
 }
 
-/** Jobs dead-lettered through the HTTP worker protocol. */
-async function dead(queue: string, n: number): Promise<string[]> {
+/** Jobs dead-lettered through the HTTP worker protocol, their error with `code`. */
+async function dead(queue: string, n: number, code?: string): Promise<string[]> {
   const ids = await submit(queue, n);
   const { jobs } = await client.claim({ workerId: "w", queues: [queue], limit: n, waitMs: 0 });
+  const error = { message: "boom", ...(code !== undefined ? { code } : {}) };
   for (const j of jobs) {
-    await client.fail({ id: j.id, leaseToken: j.leaseToken, error: { message: "boom" }, retryable: false });
+    await client.fail({ id: j.id, leaseToken: j.leaseToken, error, retryable: false });
   }
   return ids;
 }
@@ -242,6 +243,22 @@ describe("astraeus queues cancel|purge|retry-dead|promote", () => {
     expect(purged.code, purged.stderr).toBe(EXIT.ok);
     expect(purged.stdout).toBe(`purged 2 cancelled jobs in queue ${queue} (tenant cli)\n`);
     expect((await client.list({ queue })).jobs).toEqual([]);
+  });
+
+  it("retries one error code's dead jobs with --error-code, and those without a code with --no-error-code", async () => {
+    const queue = queueName();
+    const down = await dead(queue, 2, "UPSTREAM_DOWN");
+    const none = await dead(queue, 1);
+    const dry = await cli(["queues", "retry-dead", queue, "--error-code", "UPSTREAM_DOWN", "--dry-run"]);
+    expect(dry.stdout).toBe(
+      `would retry 2 dead jobs with error code UPSTREAM_DOWN in queue ${queue} (tenant cli)\n`,
+    );
+    const r = await cli(["queues", "retry-dead", queue, "--no-error-code"]);
+    expect(r.code, r.stderr).toBe(EXIT.ok);
+    expect(r.stdout).toBe(`retried 1 dead jobs without an error code in queue ${queue} (tenant cli)\n`);
+    expect(await states([...none, ...down])).toEqual(["queued", "dead", "dead"]);
+    expect((await cli(["queues", "retry-dead", queue, "--error-code", "UPSTREAM_DOWN"])).code).toBe(EXIT.ok);
+    expect(await states(down)).toEqual(["queued", "queued"]);
   });
 
   it("promotes delayed jobs without asking", async () => {

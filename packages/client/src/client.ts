@@ -24,7 +24,6 @@ import type {
   ListJobsParams,
   ListSchedulesParams,
   Me,
-  Problem,
   QueueDetail,
   QueueInfo,
   QueueSettingsPatch,
@@ -39,7 +38,8 @@ import type {
   WorkerInfo,
 } from "@astraeus/contract";
 import { isTerminal, sleep } from "@astraeus/core";
-import { ApiError, WaitTimeoutError } from "./errors.ts";
+import { errorFrom, WaitTimeoutError } from "./errors.ts";
+import { FilesApi } from "./files.ts";
 import { parseSse } from "./sse.ts";
 import { WebhooksClient } from "./webhooks.ts";
 
@@ -96,9 +96,14 @@ export interface WaitOptions {
   onEvent?: (event: JobEvent) => void;
 }
 
-interface CallOptions {
-  method?: "GET" | "POST" | "PATCH" | "DELETE";
+export interface CallOptions {
+  method?: "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
   body?: unknown;
+  /** A body sent as it is (file bytes), with `contentType`; a stream is never sent twice (no retries). */
+  rawBody?: Uint8Array | string | Blob | ReadableStream<Uint8Array>;
+  contentType?: string;
+  /** "manual": a 3xx comes back as the response instead of being followed (presigned downloads). */
+  redirect?: "manual";
   headers?: Record<string, string>;
   /** Safe to send again after a 503 or a network error. Default: true for GET/PATCH/DELETE. */
   idempotent?: boolean;
@@ -125,24 +130,6 @@ function retryAfterMs(res: Response): number | null {
   return Number.isNaN(at) ? null : Math.max(0, at - Date.now());
 }
 
-async function errorFrom(res: Response): Promise<ApiError> {
-  const text = await res.text().catch(() => "");
-  let problem: Problem | null = null;
-  try {
-    const parsed = JSON.parse(text) as Partial<Problem>;
-    if (parsed && typeof parsed.code === "string" && typeof parsed.status === "number")
-      problem = parsed as Problem;
-  } catch {
-    // Not JSON (a proxy's error page): keep the status.
-  }
-  return new ApiError(
-    res.status,
-    problem,
-    `HTTP ${res.status}: ${text.slice(0, 200)}`,
-    res.headers.get("x-request-id"),
-  );
-}
-
 export class AstraeusClient {
   private readonly base: string;
   private readonly fetchFn: typeof fetch;
@@ -154,7 +141,11 @@ export class AstraeusClient {
   /** Webhook endpoints and their deliveries (`webhooks` scope). */
   readonly webhooks: WebhooksClient;
 
+  /** Files: uploads (streamed or presigned), downloads, listing, delete (see files.ts). */
+  readonly files: FilesApi;
+
   constructor(opts: ClientOptions) {
+    this.files = new FilesApi(this, opts.fetch ?? globalThis.fetch.bind(globalThis));
     this.base = opts.url.replace(/\/+$/, "");
     this.fetchFn = opts.fetch ?? globalThis.fetch.bind(globalThis);
     this.retries = opts.retry?.retries ?? 4;
@@ -171,8 +162,11 @@ export class AstraeusClient {
     const method = opts.method ?? "GET";
     const idempotent = opts.idempotent ?? method !== "POST";
     const headers: Record<string, string> = { accept: "application/json", ...this.headers, ...opts.headers };
-    const body = opts.body === undefined ? undefined : JSON.stringify(opts.body);
-    if (body !== undefined) headers["content-type"] = "application/json";
+    const body = opts.rawBody ?? (opts.body === undefined ? undefined : JSON.stringify(opts.body));
+    if (opts.rawBody !== undefined) headers["content-type"] = opts.contentType ?? "application/octet-stream";
+    else if (body !== undefined) headers["content-type"] = "application/json";
+    const streamed = body instanceof ReadableStream;
+    const retries = streamed ? 0 : this.retries;
     const timeoutMs = opts.timeoutMs ?? this.timeoutMs;
     for (let attempt = 0; ; attempt++) {
       const ctrl = new AbortController();
@@ -188,18 +182,21 @@ export class AstraeusClient {
           headers,
           signal: ctrl.signal,
           ...(body !== undefined ? { body } : {}),
-        });
+          // Node's fetch sends a stream body only half-duplex.
+          ...(streamed ? { duplex: "half" } : {}),
+          ...(opts.redirect ? { redirect: opts.redirect } : {}),
+        } as RequestInit);
       } catch (err) {
-        if (opts.signal?.aborted || !idempotent || attempt >= this.retries) throw err;
+        if (opts.signal?.aborted || !idempotent || attempt >= retries) throw err;
         await pause(this.backoff(attempt, null), opts.signal);
         continue;
       } finally {
         if (timer) clearTimeout(timer);
         opts.signal?.removeEventListener("abort", onAbort);
       }
-      if (res.ok) return res;
+      if (res.ok || (opts.redirect === "manual" && res.status >= 300 && res.status < 400)) return res;
       const retryable = res.status === 429 || (res.status === 503 && idempotent);
-      if (!retryable || attempt >= this.retries) throw await errorFrom(res);
+      if (!retryable || attempt >= retries) throw await errorFrom(res);
       await res.body?.cancel().catch(() => {});
       await pause(this.backoff(attempt, retryAfterMs(res)), opts.signal);
     }

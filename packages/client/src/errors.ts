@@ -32,3 +32,22 @@ export class WaitTimeoutError extends Error {
     super(`job ${jobId} did not finish within ${timeoutMs} ms`);
   }
 }
+
+/** The ApiError for a failed response: its problem document when it has one, else its status and text. */
+export async function errorFrom(res: Response): Promise<ApiError> {
+  const text = await res.text().catch(() => "");
+  let problem: Problem | null = null;
+  try {
+    const parsed = JSON.parse(text) as Partial<Problem>;
+    if (parsed && typeof parsed.code === "string" && typeof parsed.status === "number")
+      problem = parsed as Problem;
+  } catch {
+    // Not JSON (a proxy's error page): keep the status.
+  }
+  return new ApiError(
+    res.status,
+    problem,
+    `HTTP ${res.status}: ${text.slice(0, 200)}`,
+    res.headers.get("x-request-id"),
+  );
+}

@@ -12,14 +12,20 @@ export type {
   CompleteRequest,
   CreateApiKeyRequest,
   CreatedApiKey,
+  CreatedUpload,
+  CreateUploadRequest,
   CreateWebhookRequest,
   FailRequest,
+  FileInfo,
+  FilePage,
+  FileRef,
   HeartbeatRequest,
   HeartbeatResponse,
   Job,
   JobEvent,
   JobPage,
   JobSubmission,
+  ListFilesParams,
   ListJobsParams,
   ListSchedulesParams,
   Me,
@@ -62,5 +68,6 @@ export {
   type WaitOptions,
 } from "./client.ts";
 export { ApiError, WaitTimeoutError } from "./errors.ts";
+export { type DownloadOptions, FilesApi, type UploadOptions, type UploadSource } from "./files.ts";
 export { parseSse, type SseMessage } from "./sse.ts";
 export { WebhooksClient } from "./webhooks.ts";

@@ -7,6 +7,9 @@ import { JobsPage } from "./pages/Jobs.tsx";
 import { KeysPage } from "./pages/Keys.tsx";
 import { NotFoundPage } from "./pages/NotFound.tsx";
 import { OverviewPage } from "./pages/Overview.tsx";
+import { QueuePage } from "./pages/Queue.tsx";
+import { QueuesPage } from "./pages/Queues.tsx";
+import { SchedulesPage } from "./pages/Schedules.tsx";
 import { SignInPage } from "./pages/SignIn.tsx";
 import { type Location, useLocation } from "./router.tsx";
 import { clientFor, isUnauthorized, type Session, SessionContext, storedKey, storeKey } from "./session.tsx";
@@ -20,8 +23,6 @@ export interface PageRoute {
   render(params: string[], loc: Location): preact.JSX.Element;
 }
 
-// The Queues (pause, resume, limits) and Schedules pages join this table, and the navigation, once the
-// API has queue control and schedules.
 export const ROUTES: PageRoute[] = [
   { pattern: /^\/$/, scope: "jobs:read", render: () => <OverviewPage /> },
   { pattern: /^\/jobs\/?$/, scope: "jobs:read", render: (_, loc) => <JobsPage query={loc.query} /> },
@@ -35,8 +36,31 @@ export const ROUTES: PageRoute[] = [
     scope: "jobs:read",
     render: (_, loc) => <DeadLettersPage query={loc.query} />,
   },
+  { pattern: /^\/queues\/?$/, scope: "jobs:read", render: () => <QueuesPage /> },
+  {
+    // Queue names are [a-z0-9._-]; the path carries them URL-encoded all the same.
+    pattern: /^\/queues\/([^/]+)\/?$/,
+    scope: "jobs:read",
+    render: ([name]) => {
+      const queue = safeDecode(name ?? "");
+      return <QueuePage key={queue} name={queue} />;
+    },
+  },
+  {
+    pattern: /^\/schedules\/?$/,
+    scope: "jobs:read",
+    render: (_, loc) => <SchedulesPage query={loc.query} />,
+  },
   { pattern: /^\/keys\/?$/, scope: "admin", render: () => <KeysPage /> },
 ];
+
+function safeDecode(s: string): string {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return s;
+  }
+}
 
 type State =
   | { status: "checking" }

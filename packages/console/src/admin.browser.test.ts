@@ -16,9 +16,19 @@ afterAll(async () => {
 const POLL = { timeout: 15_000, interval: 100 };
 
 describe("the console's dead letters and keys", () => {
-  it("groups dead jobs by queue and error code and retries one, then the rest of a group", async (ctx) => {
+  it("groups dead jobs by queue and error code and retries one, then a whole group with one bulk retry", async (ctx) => {
     const { page } = await h.page();
     const { violations } = watch(page, ctx);
+    // Every request the page makes to retry something: one-job retries and bulk retries (with their body).
+    const retries: { path: string; body: Record<string, unknown> | null }[] = [];
+    page.on("request", (r) => {
+      const path = new URL(r.url()).pathname;
+      if (r.method() === "POST" && path.endsWith("/retry"))
+        retries.push({
+          path,
+          body: r.postData() ? (JSON.parse(r.postData() ?? "") as Record<string, unknown>) : null,
+        });
+    });
     upstream.up = false;
     const calls = (
       await h.api.submitBatch(
@@ -44,6 +54,10 @@ describe("the console's dead letters and keys", () => {
     expect(await seriousA11yViolations(page)).toEqual([]);
     expect(await unreachableByKeyboard(page)).toEqual([]);
 
+    // One more dies of the same cause after the page was read: the group's retry will find it too.
+    const late = await h.api.submit({ type: "upstream.call", payload: { n: 3 }, maxAttempts: 1 });
+    expect((await h.api.waitFor(late.job.id, { timeoutMs: 15_000 })).state).toBe("dead");
+
     // The upstream is back: retry one job, then the rest of its group with one button.
     upstream.up = true;
     const first = calls[0]?.id ?? "";
@@ -51,12 +65,18 @@ describe("the console's dead letters and keys", () => {
     await expect.poll(() => group.locator("tr[data-job]").count(), POLL).toBe(2);
     expect((await h.api.waitFor(first, { timeoutMs: 15_000 })).state).toBe("succeeded");
 
+    // The group's retry counts first: 3 in the queue where the page shows 2, so it asks.
     await page.getByRole("button", { name: "Retry all 2 jobs in default · UPSTREAM_DOWN" }).click();
+    const dialog = page.getByRole("dialog", { name: "Retry 3 jobs of default · UPSTREAM_DOWN?" });
+    await dialog.waitFor();
+    expect(await seriousA11yViolations(page)).toEqual([]);
+    await dialog.getByRole("button", { name: "Retry 3 jobs" }).click();
     await expect.poll(() => group.count(), POLL).toBe(0);
-    for (const j of calls.slice(1)) {
-      const done = await h.api.waitFor(j.id, { timeoutMs: 15_000 });
+    await page.getByText("Retried 3 jobs of default · UPSTREAM_DOWN.").waitFor();
+    for (const id of [...calls.slice(1).map((j) => j.id), late.job.id]) {
+      const done = await h.api.waitFor(id, { timeoutMs: 15_000 });
       expect(done.state).toBe("succeeded");
-      expect((await h.api.events(j.id)).map((e) => e.kind)).toEqual([
+      expect((await h.api.events(id)).map((e) => e.kind)).toEqual([
         "submitted",
         "claimed",
         "dead",
@@ -65,6 +85,27 @@ describe("the console's dead letters and keys", () => {
         "succeeded",
       ]);
     }
+    // One request for one job, then the group: a count and one bulk retry of what was counted.
+    expect(retries).toEqual([
+      { path: `/v1/jobs/${first}/retry`, body: null },
+      {
+        path: "/v1/queues/default/retry",
+        body: { state: ["dead"], errorCode: "UPSTREAM_DOWN", dryRun: true, limit: 100_000 },
+      },
+      { path: "/v1/queues/default/retry", body: { state: ["dead"], errorCode: "UPSTREAM_DOWN", limit: 3 } },
+    ]);
+
+    // The group of errors without a code is retried as one too (its cause is not fixed: it dies again).
+    retries.length = 0;
+    await page.getByRole("button", { name: "Retry all 1 jobs in default · no code" }).click();
+    await expect.poll(() => other.count(), POLL).toBe(0);
+    expect(retries.map((r) => r.body)).toEqual([
+      { state: ["dead"], errorCode: null, dryRun: true, limit: 100_000 },
+      { state: ["dead"], errorCode: null, limit: 1 },
+    ]);
+    await expect
+      .poll(async () => (await h.api.events(empty.job.id)).map((e) => e.kind), POLL)
+      .toEqual(["submitted", "claimed", "dead", "retried", "claimed", "dead"]);
     // Read again from the API, the page agrees: only the job without a fix is left.
     await page.getByRole("button", { name: "Refresh" }).click();
     await expect.poll(() => page.locator("tr[data-job]").count(), POLL).toBe(1);
@@ -101,7 +142,7 @@ describe("the console's dead letters and keys", () => {
     await signIn(user.page, h.base, key);
     expect(
       await user.page.getByRole("navigation", { name: "Main" }).getByRole("link").allTextContents(),
-    ).toEqual(["Overview", "Jobs", "Dead letters"]);
+    ).toEqual(["Overview", "Jobs", "Dead letters", "Queues", "Schedules"]);
     expect(await user.page.locator(".who-name").textContent()).toContain("on-call laptop");
 
     await row.getByRole("button", { name: "Revoke key on-call laptop" }).click();

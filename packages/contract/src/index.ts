@@ -19,6 +19,7 @@ export {
 } from "@astraeus/core";
 export * from "./admin.ts";
 export * from "./common.ts";
+export * from "./files.ts";
 export * from "./jobs.ts";
 export * from "./queue-control.ts";
 export * from "./queues.ts";

@@ -7,6 +7,10 @@ export const ERROR_CODES = {
   idempotency_conflict: 409,
   invalid_state: 409,
   lease_lost: 409,
+  // Files: what an upload declared (size, sha256) differs from what arrived, or it never arrived.
+  size_mismatch: 422,
+  checksum_mismatch: 422,
+  upload_incomplete: 409,
   unauthorized: 401,
   forbidden: 403,
   rate_limited: 429,

@@ -15,6 +15,8 @@ export const BULK_LIMITS = {
   limitMax: 100_000,
   /** Jobs changed per statement (each its own short transaction). */
   batchSize: 500,
+  /** Longest `errorCode` a filter may name. */
+  errorCodeMax: 1_000,
 } as const;
 
 /** The states each operation acts on (`allowed`), and those it takes when a request names none. */
@@ -37,6 +39,11 @@ const filterFields = {
   createdAfter: TimestampFilter.optional(),
   /** Jobs created before this time. */
   createdBefore: TimestampFilter.optional(),
+  /**
+   * Only jobs whose last error has this `code` (exactly); null: jobs whose last error has no code, or that
+   * have no last error. The dead-letter groups of the console are (queue, error code).
+   */
+  errorCode: z.string().max(BULK_LIMITS.errorCodeMax).nullable().optional(),
   /** Most jobs to change. Default 1,000, at most 100,000. */
   limit: z.int().min(1).max(BULK_LIMITS.limitMax).optional(),
   /** Count the jobs that would change (up to `limit`) and change nothing. */
@@ -64,6 +71,7 @@ export interface BulkRequest {
   type?: string | undefined;
   createdAfter?: string | undefined;
   createdBefore?: string | undefined;
+  errorCode?: string | null | undefined;
   limit?: number | undefined;
   dryRun?: boolean | undefined;
 }

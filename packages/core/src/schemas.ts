@@ -22,6 +22,8 @@ export const LIMITS = {
   batchMax: 1000,
   /** Most events one read of a job's trail returns; the rest come with `after`. */
   eventsPage: 1000,
+  /** Most files one job may reference. */
+  filesPerJob: 100,
 } as const;
 
 export const DEFAULTS = {
@@ -53,6 +55,16 @@ export const JobSubmission = z
     maxAttempts: z.int().min(1).max(LIMITS.maxAttemptsMax).optional(),
     timeoutMs: z.int().min(1).max(LIMITS.timeoutMsMax).optional(),
     idempotencyKey: z.string().min(1).max(LIMITS.idempotencyKeyMax).optional(),
+    /**
+     * Ids of files (uploaded through /v1/files) the job reads. Each must be the tenant's and ready, or
+     * the submit is a 422; they are kept while the job is (docs/files.md).
+     */
+    files: z
+      .array(z.uuid())
+      .min(1)
+      .max(LIMITS.filesPerJob)
+      .refine((ids) => new Set(ids).size === ids.length, "lists a file twice")
+      .optional(),
   })
   .refine((s) => !(s.runAt !== undefined && s.delayMs !== undefined), {
     message: "give runAt or delayMs, not both",

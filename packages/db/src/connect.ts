@@ -1,4 +1,7 @@
-import { mkdirSync } from "node:fs";
+import { spawn } from "node:child_process";
+import { existsSync, mkdirSync } from "node:fs";
+import { createRequire } from "node:module";
+import { join, resolve } from "node:path";
 import postgres from "postgres";
 import { runMigrations, runPgliteMigrations } from "./migrate.ts";
 import { type Database, PgliteDatabase, PostgresDatabase } from "./sql.ts";
@@ -45,15 +48,52 @@ export async function connectDatabase(opts: ConnectOptions = {}): Promise<Databa
       () => pool(1, { tcp_keepalives_idle: 10, tcp_keepalives_interval: 5, tcp_keepalives_count: 3 }),
     );
   }
-  if (opts.dataDir) mkdirSync(opts.dataDir, { recursive: true });
+  // 32 MB of shared buffers rather than 128: a restarted `pnpm dev` measured ~305 MB of RSS instead of
+  // ~410 (PGlite alone ~185 instead of ~320), with 100k-row inserts as fast. See docs/configuration.md.
+  const pgOpts = { postgresqlconf: [`shared_buffers=${EMBEDDED_SHARED_BUFFERS}`] };
+  if (opts.dataDir) {
+    mkdirSync(opts.dataDir, { recursive: true });
+    if (!existsSync(join(opts.dataDir, "PG_VERSION"))) await initdbInChild(opts.dataDir, pgOpts);
+  }
   // Loaded on demand: PGlite's WASM module costs ~40 MB of RSS that a process on real Postgres never needs.
   const { PGlite } = await import("@electric-sql/pglite");
-  // 32 MB of shared buffers rather than 128: a restarted `pnpm dev` measured ~305 MB of RSS instead of
-  // ~410 (PGlite alone ~185 instead of ~320), with 100k-row inserts as fast. The first start is dominated
-  // by initdb (400–850 MB either way). The embedded mode is for trying and developing.
-  const pgOpts = { postgresqlconf: [`shared_buffers=${EMBEDDED_SHARED_BUFFERS}`] };
   const pg = opts.dataDir ? new PGlite(opts.dataDir, pgOpts) : new PGlite(pgOpts);
   await pg.waitReady;
   await runPgliteMigrations(pg);
   return new PgliteDatabase(pg);
+}
+
+/**
+ * Creates a PGlite data folder (initdb) in a child process that then exits. initdb grows PGlite's WASM
+ * memory to ~550 MB, and WebAssembly memory never shrinks: done in this process, a first `pnpm dev` held
+ * ~700–850 MB for its whole life where a restart on the same folder holds ~300 MB. Costs one Node start.
+ */
+async function initdbInChild(dataDir: string, pgOpts: { postgresqlconf: string[] }): Promise<void> {
+  // The CommonJS build, resolved from here: in a bundle that is dist/node_modules (scripts/build.mjs).
+  const pglite = createRequire(import.meta.url).resolve("@electric-sql/pglite");
+  const script = [
+    `const { PGlite } = require(${JSON.stringify(pglite)});`,
+    `const pg = new PGlite(${JSON.stringify(resolve(dataDir))}, ${JSON.stringify(pgOpts)});`,
+    "pg.waitReady.then(() => pg.close()).then(",
+    "  () => process.exit(0),",
+    "  (err) => { process.stderr.write(String((err && err.stack) || err)); process.exit(1); },",
+    ");",
+  ].join("\n");
+  await new Promise<void>((done, fail) => {
+    const child = spawn(process.execPath, ["-e", script], { stdio: ["ignore", "ignore", "pipe"] });
+    let stderr = "";
+    child.stderr?.on("data", (d: Buffer) => {
+      stderr = (stderr + d.toString()).slice(-4_000);
+    });
+    child.on("error", fail);
+    child.on("exit", (code, signal) => {
+      if (code === 0) done();
+      else
+        fail(
+          new Error(
+            `creating the PGlite database in ${dataDir} failed (${signal ?? `exit ${code}`}): ${stderr}`,
+          ),
+        );
+    });
+  });
 }

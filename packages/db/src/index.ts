@@ -30,3 +30,4 @@ import { SqlJobStore } from "./store/index.ts";
 export async function createStore(opts: ConnectOptions = {}): Promise<SqlJobStore> {
   return new SqlJobStore(await connectDatabase(opts));
 }
+export { SqlFileStore } from "./store/files.ts";

@@ -6,8 +6,15 @@ import { join } from "node:path";
 import postgres from "postgres";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { MIGRATIONS_FOLDER, runMigrations } from "./migrate.ts";
-import { concurrentIndexBuilds, prebuildIndexes } from "./migrate-indexes.ts";
-import { createTestDatabase, type TestDatabase } from "./testing.ts";
+import {
+  concurrentIndexBuilds,
+  droppedIndexes,
+  migrationRuns,
+  type PendingMigration,
+  pendingMigrations,
+  prebuildIndexes,
+} from "./migrate-indexes.ts";
+import { createTestDatabase, TEST_ADMIN_URL, type TestDatabase } from "./testing.ts";
 
 const MIGRATIONS_TABLE = "drizzle.__drizzle_migrations";
 const LAST = "0004_queue_control";
@@ -33,6 +40,8 @@ async function validity(index: string): Promise<boolean | null> {
   return row?.valid ?? null;
 }
 
+const pending = () => pendingMigrations(sql, MIGRATIONS_FOLDER, MIGRATIONS_TABLE);
+
 /**
  * Puts the database back to before LAST: it and every later migration unrecorded (drizzle applies only
  * what is newer than the newest recorded one) and what they made undone.
@@ -41,8 +50,9 @@ async function forgetLastMigration(): Promise<void> {
   const when = journal.entries.find((e) => e.tag === LAST)?.when;
   await sql`DELETE FROM drizzle.__drizzle_migrations WHERE created_at >= ${String(when)}`;
   for (const index of LAST_INDEXES) await sql.unsafe(`DROP INDEX IF EXISTS "${index}"`);
-  await sql.unsafe(`DROP TABLE IF EXISTS webhook_attempts, webhook_deliveries, webhook_endpoints, schedules, queue_events,
+  await sql.unsafe(`DROP TABLE IF EXISTS job_files, files, webhook_attempts, webhook_deliveries, webhook_endpoints, schedules, queue_events,
       queues;
+    DROP TYPE IF EXISTS file_state;
     ALTER TABLE job_events DROP COLUMN IF EXISTS claimed_at, DROP COLUMN IF EXISTS claimed_by,
       DROP COLUMN IF EXISTS claim_seq;
     ALTER TABLE jobs DROP COLUMN IF EXISTS claim_seq, DROP COLUMN IF EXISTS trace_context;
@@ -85,6 +95,43 @@ describe("concurrentIndexBuilds", () => {
   });
 });
 
+describe("droppedIndexes and migrationRuns", () => {
+  const m = (tag: string, sql: string, when: number): PendingMigration => ({ tag, sql, when });
+
+  it("reads the indexes a migration drops", () => {
+    expect(droppedIndexes(migration("0001_events_txid"))).toEqual(["job_events_id_brin"]);
+    expect(
+      droppedIndexes(
+        'DROP INDEX CONCURRENTLY IF EXISTS "a", public."b" CASCADE;--> statement-breakpoint\nDROP TABLE "c";',
+      ),
+    ).toEqual(["a", "b"]);
+  });
+
+  it("ends a run before a migration that builds, on an existing table, an index the run dropped", () => {
+    const pending = ["0001_events_txid", "0002_tenant_list_by_events", "0003_live_queue_stats"].map(
+      (tag, i) => m(tag, migration(tag), i + 1),
+    );
+    const tags = (runs: PendingMigration[][]) => runs.map((run) => run.map((x) => x.tag));
+    expect(tags(migrationRuns(pending, new Set(["jobs", "job_events"])))).toEqual([
+      ["0001_events_txid", "0002_tenant_list_by_events"],
+      ["0003_live_queue_stats"],
+    ]);
+    // On tables the pending migrations create, nothing to build concurrently: one run.
+    expect(tags(migrationRuns(pending, new Set()))).toEqual([
+      ["0001_events_txid", "0002_tenant_list_by_events", "0003_live_queue_stats"],
+    ]);
+    // A drop after the build does not split.
+    expect(
+      tags(
+        migrationRuns(
+          [m("a", 'CREATE INDEX IF NOT EXISTS "i" ON "t" (x);', 1), m("b", 'DROP INDEX "i";', 2)],
+          new Set(["t"]),
+        ),
+      ),
+    ).toEqual([["a", "b"]]);
+  });
+});
+
 describe("migrating a database that is behind", () => {
   beforeEach(async () => {
     await forgetLastMigration();
@@ -92,7 +139,7 @@ describe("migrating a database that is behind", () => {
 
   it("builds the pending migration's indexes before, and outside, the migration itself", async () => {
     const before = await applied();
-    expect(await prebuildIndexes(sql, MIGRATIONS_FOLDER, MIGRATIONS_TABLE)).toEqual(LAST_INDEXES);
+    expect(await prebuildIndexes(sql, await pending())).toEqual(LAST_INDEXES);
     for (const index of LAST_INDEXES) expect(await validity(index)).toBe(true);
     expect(await applied()).toBe(before);
 
@@ -105,9 +152,7 @@ describe("migrating a database that is behind", () => {
     await sql`CREATE INDEX "jobs_running_queue_idx" ON jobs (queue, id) WHERE state = 'running'`;
     await sql`UPDATE pg_index SET indisvalid = false WHERE indexrelid = to_regclass('jobs_running_queue_idx')`;
     expect(await validity("jobs_running_queue_idx")).toBe(false);
-    expect(await prebuildIndexes(sql, MIGRATIONS_FOLDER, MIGRATIONS_TABLE)).toContain(
-      "jobs_running_queue_idx",
-    );
+    expect(await prebuildIndexes(sql, await pending())).toContain("jobs_running_queue_idx");
     expect(await validity("jobs_running_queue_idx")).toBe(true);
     await runMigrations({ url: tdb.url });
   });
@@ -130,11 +175,90 @@ describe("migrating a database that is behind", () => {
         join(folder, "9999_unique_queue.sql"),
         `CREATE UNIQUE INDEX IF NOT EXISTS "jobs_one_per_queue" ON "jobs" USING btree ("queue");`,
       );
-      await expect(prebuildIndexes(sql, folder, MIGRATIONS_TABLE)).rejects.toThrow(/unique|duplicate/i);
+      await expect(
+        prebuildIndexes(sql, await pendingMigrations(sql, folder, MIGRATIONS_TABLE)),
+      ).rejects.toThrow(/unique|duplicate/i);
       expect(await validity("jobs_one_per_queue")).toBeNull();
     } finally {
       rmSync(folder, { recursive: true, force: true });
       await runMigrations({ url: tdb.url });
+    }
+  });
+});
+
+describe("upgrading a database still at its first migration", () => {
+  /** A database migrated through 0000 only, with rows, as the first release left it. */
+  async function databaseAtFirstMigration(): Promise<{ url: string; drop(): Promise<void> }> {
+    const name = `astraeus_migrate_0000_${Math.random().toString(36).slice(2, 10)}`;
+    const admin = postgres(TEST_ADMIN_URL, { max: 1, onnotice: () => {} });
+    await admin.unsafe(`CREATE DATABASE "${name}"`);
+    await admin.end({ timeout: 5 });
+    const url = new URL(TEST_ADMIN_URL);
+    url.pathname = `/${name}`;
+    const folder = mkdtempSync(join(tmpdir(), "astraeus-migrations-0000-"));
+    try {
+      mkdirSync(join(folder, "meta"));
+      const first = journal.entries.slice(0, 1);
+      writeFileSync(join(folder, "meta/_journal.json"), JSON.stringify({ ...journal, entries: first }));
+      writeFileSync(join(folder, "0000_init.sql"), migration("0000_init"));
+      await runMigrations({ url: url.toString(), folder });
+    } finally {
+      rmSync(folder, { recursive: true, force: true });
+    }
+    return {
+      url: url.toString(),
+      drop: async () => {
+        const a = postgres(TEST_ADMIN_URL, { max: 1, onnotice: () => {} });
+        await a.unsafe(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
+        await a.end({ timeout: 5 });
+      },
+    };
+  }
+
+  it("builds every index of the later migrations on existing tables concurrently, job_events_id_brin included", async () => {
+    const old = await databaseAtFirstMigration();
+    const conn = postgres(old.url, { max: 1, onnotice: () => {} });
+    try {
+      expect((await conn`SELECT count(*)::int AS n FROM drizzle.__drizzle_migrations`)[0]?.n).toBe(1);
+      await conn`
+        INSERT INTO jobs (id, tenant, queue, type, payload, state, max_attempts, run_at, timeout_ms, created_at, updated_at)
+        SELECT gen_random_uuid(), 't1', 'q', 'x', '{}', 'dead', 3, now(), 1000, now(), now()
+        FROM generate_series(1, 500)`;
+      await conn`
+        INSERT INTO job_events (job_id, tenant, kind, from_state, to_state, attempt)
+        SELECT id, tenant, 'submitted', NULL, 'queued', 0 FROM jobs`;
+
+      // Every index a later migration builds on a table the first one made (the tables with rows).
+      const onOldTables: string[] = [];
+      for (const entry of journal.entries.slice(1)) {
+        for (const b of concurrentIndexBuilds(migration(entry.tag))) {
+          const [t] = await conn<{ ok: boolean }[]>`SELECT to_regclass(${b.table}) IS NOT NULL AS ok`;
+          if (t?.ok) onOldTables.push(b.index);
+        }
+      }
+      expect(onOldTables).toContain("job_events_id_brin");
+
+      await runMigrations({ url: old.url });
+
+      expect((await conn`SELECT count(*)::int AS n FROM drizzle.__drizzle_migrations`)[0]?.n).toBe(
+        journal.entries.length,
+      );
+      // A catalog row carries the id of the transaction that wrote it. An index built inside a migration
+      // transaction shares that transaction's id with the migration's own record; one built
+      // CONCURRENTLY (its own transactions, before the migration) does not.
+      const migrationTx = (
+        await conn<{ x: string }[]>`SELECT DISTINCT xmin::text AS x FROM drizzle.__drizzle_migrations`
+      ).map((r) => r.x);
+      for (const index of onOldTables) {
+        const [row] = await conn<{ x: string; valid: boolean }[]>`
+          SELECT c.xmin::text AS x, i.indisvalid AS valid
+          FROM pg_class c JOIN pg_index i ON i.indexrelid = c.oid WHERE c.oid = to_regclass(${index})`;
+        expect(row?.valid, index).toBe(true);
+        expect(migrationTx, index).not.toContain(row?.x);
+      }
+    } finally {
+      await conn.end({ timeout: 5 });
+      await old.drop();
     }
   });
 });

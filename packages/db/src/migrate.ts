@@ -2,10 +2,11 @@ import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { poll } from "@astraeus/core";
 import type { PGlite } from "@electric-sql/pglite";
+import { readMigrationFiles } from "drizzle-orm/migrator";
+import { PgDialect, type PgSession } from "drizzle-orm/pg-core";
 import { drizzle as drizzlePg } from "drizzle-orm/postgres-js";
-import { migrate as migratePg } from "drizzle-orm/postgres-js/migrator";
 import postgres from "postgres";
-import { prebuildIndexes } from "./migrate-indexes.ts";
+import { existingTables, migrationRuns, pendingMigrations, prebuildIndexes } from "./migrate-indexes.ts";
 import type { SqlExecutor } from "./sql.ts";
 
 export const MIGRATIONS_FOLDER = fileURLToPath(new URL("../migrations", import.meta.url));
@@ -26,9 +27,11 @@ const LOCK_POLL_MS = 200;
 /**
  * Applies pending migrations to a real Postgres. Concurrent callers (API and worker starting together)
  * serialise on an advisory lock so each migration runs once. Index builds on existing tables run
- * CONCURRENTLY first (see migrate-indexes.ts), so a deploy does not stop writes while they build.
+ * CONCURRENTLY first (see migrate-indexes.ts), so a deploy does not stop writes while they build; the
+ * migrations are applied in as few transactions as that allows (usually one). `folder` is for tests.
  */
-export async function runMigrations(opts: { url: string }): Promise<void> {
+export async function runMigrations(opts: { url: string; folder?: string }): Promise<void> {
+  const folder = opts.folder ?? MIGRATIONS_FOLDER;
   const sql = postgres(opts.url, { max: 1, onnotice: () => {} });
   try {
     // Polled, not pg_advisory_lock: a session blocked inside that statement holds a snapshot, and a
@@ -42,12 +45,20 @@ export async function runMigrations(opts: { url: string }): Promise<void> {
       },
       { intervalMs: LOCK_POLL_MS },
     );
-    await prebuildIndexes(sql, MIGRATIONS_FOLDER, `${MIGRATIONS_SCHEMA}.${MIGRATIONS_TABLE}`);
-    await migratePg(drizzlePg(sql), {
-      migrationsFolder: MIGRATIONS_FOLDER,
-      migrationsTable: MIGRATIONS_TABLE,
-      migrationsSchema: MIGRATIONS_SCHEMA,
-    });
+    const pending = await pendingMigrations(sql, folder, `${MIGRATIONS_SCHEMA}.${MIGRATIONS_TABLE}`);
+    const db = drizzlePg(sql);
+    const all = readMigrationFiles({ migrationsFolder: folder });
+    for (const run of migrationRuns(pending, await existingTables(sql, pending))) {
+      await prebuildIndexes(sql, run);
+      // Drizzle's own migrator, given the migrations up to the end of this run: it applies those after the
+      // last one recorded, in one transaction, and records each as `migrate()` would.
+      const through = run.at(-1)?.when ?? Number.POSITIVE_INFINITY;
+      await new PgDialect().migrate(
+        all.filter((m) => m.folderMillis <= through),
+        db._.session as unknown as PgSession,
+        { migrationsFolder: folder, migrationsTable: MIGRATIONS_TABLE, migrationsSchema: MIGRATIONS_SCHEMA },
+      );
+    }
     await sql`SELECT pg_advisory_unlock(hashtext('astraeus:migrate'))`;
   } finally {
     await sql.end({ timeout: 5 });

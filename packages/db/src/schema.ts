@@ -330,3 +330,52 @@ export const webhookAttempts = pgTable(
   },
   (t) => [primaryKey({ columns: [t.deliveryId, t.id] })],
 );
+
+// ---- files (issue 16): job inputs and outputs; the row is the truth, the object (disk or S3) follows ----
+
+export const fileState = pgEnum("file_state", ["pending", "ready", "deleting"]);
+
+export const files = pgTable(
+  "files",
+  {
+    id: uuid("id").primaryKey(),
+    tenant: text("tenant").notNull(),
+    /** Metadata only: object keys derive from tenant and id, never from the name. */
+    name: text("name").notNull(),
+    contentType: text("content_type").notNull(),
+    state: fileState("state").notNull().default("pending"),
+    size: bigint("size", { mode: "number" }),
+    sha256: text("sha256"),
+    /** What a presigned upload declared, checked by its completion call. */
+    expectedSize: bigint("expected_size", { mode: "number" }),
+    expectedSha256: text("expected_sha256"),
+    /** The job that wrote it (outputs). */
+    jobId: uuid("job_id"),
+    createdAt: ts("created_at").notNull(),
+    updatedAt: ts("updated_at").notNull(),
+    readyAt: ts("ready_at"),
+    /** Pending: when the upload counts as abandoned. Ready: when it may go unless a retained job uses it. */
+    expiresAt: ts("expires_at").notNull(),
+  },
+  (t) => [
+    // A tenant's files, newest first (ids are UUIDv7).
+    index("files_tenant_idx").on(t.tenant, t.id.desc()),
+    // The sweep's two reads: expired pending/ready rows, and deletions left behind.
+    index("files_expiry_idx").on(t.expiresAt).where(sql`state <> 'deleting'`),
+    index("files_deleting_idx").on(t.updatedAt).where(sql`state = 'deleting'`),
+  ],
+);
+
+/** Which files a job reads (`input`, attached at submit) or wrote (`output`). */
+export const jobFiles = pgTable(
+  "job_files",
+  {
+    jobId: uuid("job_id").notNull(),
+    fileId: uuid("file_id").notNull(),
+    tenant: text("tenant").notNull(),
+    role: text("role").notNull(),
+    /** Order of inputs as the submit listed them. */
+    position: integer("position").notNull().default(0),
+  },
+  (t) => [primaryKey({ columns: [t.jobId, t.fileId] }), index("job_files_file_idx").on(t.fileId)],
+);

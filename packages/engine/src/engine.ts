@@ -24,6 +24,8 @@ import {
   type Throughput,
   type WorkerRecord,
 } from "@astraeus/core";
+import { insertReferencingFiles } from "./file-submit.ts";
+import type { FileService } from "./files.ts";
 import { GROUP_COMMIT_DEFAULTS, type GroupCommitOptions, GroupCommitter } from "./group-commit.ts";
 import { Maintenance, type MaintenanceOptions } from "./maintenance.ts";
 import { QueueControl } from "./queue-control.ts";
@@ -33,6 +35,7 @@ import {
   batchItemKey,
   jobFromNew,
   type QueueJobDefaults,
+  type ResolvedSubmission,
   resolveSubmission,
   SUBMISSION_DEFAULTS,
   type SubmissionDefaults,
@@ -59,6 +62,8 @@ export interface EngineOptions {
   groupCommit?: Partial<GroupCommitOptions>;
   /** Options for the maintenance steps that `reconcile()` runs. */
   maintenance?: Partial<MaintenanceOptions>;
+  /** Files (uploads, job inputs and outputs). Default null: a submit naming `files` is a 422. */
+  files?: FileService | null;
   /** How often queue settings (pause, limits, per-queue defaults) are read again, in ms. Default 1000. */
   queueSettingsRefreshMs?: number;
   logger?: Logger;
@@ -75,6 +80,7 @@ export class JobEngine implements Engine {
   readonly dispatcher: Dispatcher;
   readonly committer: GroupCommitter;
   readonly maintenance: Maintenance;
+  readonly files: FileService | null;
   readonly queueControl: QueueControl;
   /** Queue settings as this process last read them (per-queue defaults, which queues claim limited). */
   readonly queueSettings: QueueSettingsCache;
@@ -98,6 +104,7 @@ export class JobEngine implements Engine {
     this.leaseMs = opts.leaseMs ?? 30_000;
     this.log = opts.logger ?? silentLogger;
     this.tracing = opts.tracing ?? null;
+    this.files = opts.files ?? null;
     this.committer = new GroupCommitter((jobs) => this.insertAndDispatch(jobs), {
       ...GROUP_COMMIT_DEFAULTS,
       ...opts.groupCommit,
@@ -153,6 +160,20 @@ export class JobEngine implements Engine {
     return outcome;
   }
 
+  /** Jobs that reference files: inserted with their file links in one transaction (see file-submit.ts). */
+  private async insertReferencingAndDispatch(
+    rows: readonly ResolvedSubmission[],
+    prefix: (i: number) => string,
+    allOrNothing = false,
+  ): Promise<InsertOutcome> {
+    const outcome = await insertReferencingFiles(this.files, rows, prefix, allOrNothing);
+    const refs: DispatchRef[] = [];
+    for (const j of rows)
+      if (!j.delayed && outcome.inserted.has(j.id)) refs.push({ id: j.id, queue: j.queue });
+    this.dispatchLater(refs);
+    return outcome;
+  }
+
   async submit(tenant: string, submission: unknown, opts?: SubmitOptions): Promise<SubmitResult> {
     const row = resolveSubmission(tenant, submission, this.defaults, Date.now(), {
       queueDefaults: this.queueDefaults,
@@ -185,7 +206,7 @@ export class JobEngine implements Engine {
     );
   }
 
-  private submitRow(row: NewJob & { payload: JsonValue }, traceparent?: string): Promise<SubmitResult> {
+  private submitRow(row: ResolvedSubmission, traceparent?: string): Promise<SubmitResult> {
     if (this.tracing !== null) return this.tracedSubmit(row, traceparent, this.tracing);
     // Tracing off: a client's traceparent is still kept, so workers that trace continue its trace.
     if (traceparent !== undefined) row.traceContext = traceparent;
@@ -194,12 +215,23 @@ export class JobEngine implements Engine {
 
   /** The submit's group commit as a span; the job stores that span's context for its attempts. */
   private async tracedSubmit(
-    row: NewJob & { payload: JsonValue },
+    row: ResolvedSubmission,
     traceparent: string | undefined,
     tracing: SubmitTracing,
   ): Promise<SubmitResult> {
     const span = tracing.commit(row, traceparent);
     row.traceContext = span.traceparent;
+    if (row.files !== undefined) {
+      // Its own transaction with its file links, not the group commit.
+      try {
+        const result = await this.commitRow(row);
+        span.end(result.replayed ? 0 : 1);
+        return result;
+      } catch (err) {
+        span.end(0, err);
+        throw err;
+      }
+    }
     let outcome: InsertOutcome;
     try {
       outcome = await this.committer.add(row);
@@ -212,7 +244,14 @@ export class JobEngine implements Engine {
     return this.replayOf(row, outcome) ?? this.commitRow(row);
   }
 
-  private async commitRow(row: NewJob & { payload: JsonValue }): Promise<SubmitResult> {
+  private async commitRow(row: ResolvedSubmission): Promise<SubmitResult> {
+    if (row.files !== undefined) {
+      const outcome = await this.insertReferencingAndDispatch([row], () => "");
+      if (outcome.inserted.has(row.id)) return { job: jobFromNew(row, row.payload), replayed: false };
+      const replay = this.replayOf(row, outcome);
+      if (replay) return replay;
+      throw new AppError("internal", "could not resolve an idempotency conflict");
+    }
     for (let tries = 0; tries < 3; tries++) {
       const outcome = await this.committer.add(row);
       if (outcome.inserted.has(row.id)) {
@@ -291,18 +330,14 @@ export class JobEngine implements Engine {
   }
 
   /** Validates every item (issues name `jobs.<index>`) and resolves the rows; nothing is written. */
-  private resolveBatch(
-    tenant: string,
-    submissions: readonly unknown[],
-    hash: boolean,
-  ): (NewJob & { payload: JsonValue })[] {
+  private resolveBatch(tenant: string, submissions: readonly unknown[], hash: boolean): ResolvedSubmission[] {
     if (submissions.length === 0 || submissions.length > LIMITS.batchMax) {
       throw new AppError("validation_failed", `a batch holds 1 to ${LIMITS.batchMax} jobs`, {
         issues: [{ path: "jobs", message: `must hold 1 to ${LIMITS.batchMax} jobs` }],
       });
     }
     const now = Date.now();
-    const rows: (NewJob & { payload: JsonValue })[] = [];
+    const rows: ResolvedSubmission[] = [];
     const issues: { path: string; message: string }[] = [];
     submissions.forEach((s, i) => {
       try {
@@ -327,11 +362,13 @@ export class JobEngine implements Engine {
 
   /** Batches bypass the group commit: one statement of their own, which close() waits for. */
   private async insertBatch(
-    rows: NewJob[],
+    rows: ResolvedSubmission[],
     allOrNothing: boolean,
     span: CommitSpan | null,
   ): Promise<InsertOutcome> {
-    const inserting = this.insertAndDispatch(rows, allOrNothing);
+    const inserting = rows.some((r) => r.files !== undefined)
+      ? this.insertReferencingAndDispatch(rows, (i) => `jobs.${i}.`, allOrNothing)
+      : this.insertAndDispatch(rows, allOrNothing);
     this.pendingBatches.add(inserting);
     try {
       const outcome = await inserting;

@@ -1,6 +1,19 @@
 // Logger and silentLogger live in core; re-exported here for code that imports them from the engine.
 export { type Logger, silentLogger } from "@astraeus/core";
 export { createEngine, type EngineOptions, JobEngine } from "./engine.ts";
+export { FileSweep, type FileSweepOptions, type FileSweepReport } from "./file-sweep.ts";
+export {
+  FILE_SETTINGS_DEFAULTS,
+  type FilePage,
+  type FileRef,
+  FileService,
+  type FileSettings,
+  fileRef,
+  isSha256Hex,
+  type PresignedUpload,
+  type UploadBody,
+  type UploadMeta,
+} from "./files.ts";
 export { GROUP_COMMIT_DEFAULTS, type GroupCommitOptions, GroupCommitter } from "./group-commit.ts";
 export { type Lead, LeaderHost, type LeaderHostOptions, type LeaderUnit } from "./leader/host.ts";
 export { EventRelay, type EventRelayOptions, RELAY_DEFAULTS, type RelayStats } from "./leader/relay.ts";
@@ -31,6 +44,7 @@ export {
 export {
   jobFromNew,
   type QueueJobDefaults,
+  type ResolvedSubmission,
   resolveSubmission,
   SUBMISSION_DEFAULTS,
   type SubmissionDefaults,

@@ -146,6 +146,7 @@ export class QueueControl {
       ...(req.type !== undefined ? { type: req.type } : {}),
       ...(req.createdAfter !== undefined ? { createdAfter: new Date(req.createdAfter) } : {}),
       ...(req.createdBefore !== undefined ? { createdBefore: new Date(req.createdBefore) } : {}),
+      ...(req.errorCode !== undefined ? { errorCode: req.errorCode } : {}),
     };
     const dryRun = req.dryRun === true;
     const changed = dryRun

@@ -131,7 +131,6 @@ export class Scheduler implements LeaderUnit {
       // A failing submit stays pending and would be claimed again at once: leave it for the next pass.
       if (report.errors > errorsBefore) break;
     }
-    for (const k of Object.keys(report) as (keyof SchedulerReport)[]) this.stats[k] += report[k];
     if (report.missed > 0) this.opts.logger.warn({ missed: report.missed }, "schedule ticks missed");
     try {
       this.opts.onPass?.(report);
@@ -141,10 +140,16 @@ export class Scheduler implements LeaderUnit {
     return report;
   }
 
+  /** Counts into the pass's report and the totals at once: the totals are current while a long pass runs. */
+  private count(report: SchedulerReport, key: keyof SchedulerReport, n = 1): void {
+    report[key] += n;
+    this.stats[key] += n;
+  }
+
   private async settle(c: ClaimedSchedule, report: SchedulerReport): Promise<void> {
     const { schedule, decision } = c;
-    report.missed += decision.missed;
-    if (decision.overlapSkipped) report.overlapSkipped++;
+    this.count(report, "missed", decision.missed);
+    if (decision.overlapSkipped) this.count(report, "overlapSkipped");
     if (decision.fireAt === null) return;
     const fire: Fire = { schedule, fireAt: decision.fireAt, key: scheduleKey(schedule.id, decision.fireAt) };
     await this.opts.hooks?.afterClaim?.(fire);
@@ -168,17 +173,17 @@ export class Scheduler implements LeaderUnit {
     const log = this.opts.logger;
     try {
       const { job, replayed } = await this.submitter.submitScheduled(schedule.tenant, schedule.job, fire.key);
-      if (replayed) report.refired++;
-      else report.fired++;
+      if (replayed) this.count(report, "refired");
+      else this.count(report, "fired");
       return job.id;
     } catch (err) {
       if (isAppError(err, "idempotency_conflict") && typeof err.details.jobId === "string") {
         // The tick's job exists, submitted before the schedule's job was changed: it is this tick's job.
-        report.refired++;
+        this.count(report, "refired");
         return err.details.jobId;
       }
       if (isAppError(err) && err.status < 500) {
-        report.refused++;
+        this.count(report, "refused");
         // The stored job no longer passes the submit path's checks (its limits differ here): retrying
         // cannot help, so the tick is given up and said so.
         log.error(
@@ -193,7 +198,7 @@ export class Scheduler implements LeaderUnit {
         );
         return null;
       }
-      report.errors++;
+      this.count(report, "errors");
       log.warn({ err: String(err), schedule: schedule.id }, "schedule submit failed; retried next pass");
       return undefined;
     }

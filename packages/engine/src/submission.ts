@@ -74,11 +74,15 @@ function unstorablePayloadPath(payload: unknown): string | null {
   return path === null ? null : path ? `payload.${path}` : "payload";
 }
 
+/** A resolved submission: the row to insert, its parsed payload and the files it references (if any). */
+export type ResolvedSubmission = NewJob & { payload: JsonValue; files: readonly string[] | undefined };
+
 /**
  * Validates a submission and resolves it to the row to insert: defaults, id, schedule, size limit and the
  * idempotency hash. Throws `AppError` (validation_failed / payload_too_large) before anything is written.
  * `opts.hash` computes the payload hash even without a key (batch items, whose keys the engine derives).
  */
+
 export function resolveSubmission(
   tenant: string,
   input: unknown,
@@ -89,7 +93,7 @@ export function resolveSubmission(
     /** Per-queue defaults (queue control), taken before the global ones when the submission names none. */
     queueDefaults?: (queue: string) => QueueJobDefaults | undefined;
   } = {},
-): NewJob & { payload: JsonValue } {
+): ResolvedSubmission {
   const parsed = JobSubmission.safeParse(input);
   if (!parsed.success) {
     throw new AppError("validation_failed", "the job submission is invalid", {
@@ -152,6 +156,8 @@ export function resolveSubmission(
               timeoutMs,
               runAt: s.runAt ?? null,
               delayMs: s.delayMs ?? null,
+              // Only when given, so the hash of a submit without files is what it always was.
+              ...(s.files !== undefined ? { files: s.files } : {}),
             }),
           )
           .digest("base64url");
@@ -170,6 +176,7 @@ export function resolveSubmission(
     idempotencyKey,
     payloadHash,
     createdAt: new Date(now),
+    files: s.files,
   };
 }
 

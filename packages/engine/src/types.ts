@@ -14,6 +14,7 @@ import type {
   Throughput,
   WorkerRecord,
 } from "@astraeus/core";
+import type { FileService } from "./files.ts";
 import type { QueueControl } from "./queue-control.ts";
 
 export interface SubmitResult {
@@ -74,6 +75,8 @@ export interface ReconcileReport {
 export interface Engine {
   readonly store: JobStore;
   readonly dispatcher: Dispatcher;
+  /** Files (uploads, job inputs and outputs); null when the server stores none. */
+  readonly files: FileService | null;
   /** Queue statistics with settings, settings changes and bulk operations (queue-control.ts). */
   readonly queueControl: QueueControl;
   submit(tenant: string, submission: JobSubmission, opts?: SubmitOptions): Promise<SubmitResult>;

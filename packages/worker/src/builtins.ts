@@ -1,3 +1,4 @@
+import { createGzip } from "node:zlib";
 import { UnrecoverableError } from "@astraeus/core";
 import { z } from "zod";
 import { defineJob, type ResolvedDefinition } from "./define.ts";
@@ -69,4 +70,46 @@ export const textAnalyzeJob = defineJob({
   },
 });
 
-export const BUILTIN_JOBS: ResolvedDefinition[] = [echoJob, sleepJob, textAnalyzeJob];
+/**
+ * Gzips each file attached to the job (the submit's `files`) into an output file, streaming both ways:
+ * memory stays flat whatever the files' sizes. The outputs are listed in the result under `files`.
+ */
+export const fileCompressJob = defineJob({
+  type: "file.compress",
+  schema: z.strictObject({ level: z.int().min(1).max(9).optional() }),
+  handler: async ({ payload, files, signal }) => {
+    const inputs = await files.inputs();
+    if (inputs.length === 0)
+      throw new UnrecoverableError("attach the files to compress (the submit's `files`)");
+    const compressed = [];
+    for (const input of inputs) {
+      signal.throwIfAborted();
+      const source = await files.open(input.id);
+      const gzip = createGzip({ level: payload.level ?? 6 });
+      // pipe() passes no errors on: a failing read or an abort must fail the write.
+      const stop = (err: unknown) => gzip.destroy(err instanceof Error ? err : new Error(String(err)));
+      source.once("error", stop);
+      signal.addEventListener(
+        "abort",
+        () => {
+          source.destroy();
+          stop(signal.reason);
+        },
+        { once: true },
+      );
+      const output = await files.put(source.pipe(gzip), {
+        name: `${input.name}.gz`,
+        contentType: "application/gzip",
+      });
+      compressed.push({
+        input: input.id,
+        output: output.id,
+        inputBytes: input.size,
+        outputBytes: output.size,
+      });
+    }
+    return { compressed };
+  },
+});
+
+export const BUILTIN_JOBS: ResolvedDefinition[] = [echoJob, sleepJob, textAnalyzeJob, fileCompressJob];

@@ -6,6 +6,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { freePort } from "@astraeus/db/testing";
+import { runHelp } from "@astraeus/process/testing";
 import { type OtlpReceiver, startOtlpReceiver } from "@astraeus/tracing/testing";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { buildTarget, imageCommand } from "../../../scripts/build.mjs";
@@ -97,5 +98,13 @@ describe("worker bundle (dist/main.js)", () => {
     proc.kill("SIGTERM");
     expect(await exited, stderr).toBe(0);
     expect(stderr).toContain("draining");
+  });
+
+  it("answers --help with the usage on stdout and exit status 0, outside the repository", () => {
+    const r = runHelp([...imageCommand("worker").slice(1), "--help"], dir);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^usage: pnpm worker$/m);
+    expect(r.stdout).toContain("WORKER_QUEUES");
+    expect(r.started).toBe(false);
   });
 });

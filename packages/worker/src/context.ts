@@ -1,5 +1,5 @@
-import type { ClaimedJob, JsonValue } from "@astraeus/core";
-import type { HandlerContext, JobAbort, JobLogger } from "./define.ts";
+import type { ClaimedJob, FileRecord, JsonValue } from "@astraeus/core";
+import type { HandlerContext, JobAbort, JobFiles, JobLogger } from "./define.ts";
 
 /** What a context needs from its worker. */
 export interface ContextHost {
@@ -11,6 +11,8 @@ export interface ContextHost {
     msg: string,
     data?: Record<string, unknown>,
   ): void;
+  /** The job's file access (see files.ts); called once per job, on the handler's first use of ctx.files. */
+  jobFiles(job: ClaimedJob): JobFiles & { readonly written: FileRecord[] };
 }
 
 /**
@@ -21,6 +23,7 @@ export class JobContext implements HandlerContext<unknown> {
   private ctrl: AbortController | null = null;
   private reason: JobAbort | null = null;
   private logger: JobLogger | null = null;
+  private fileAccess: (JobFiles & { readonly written: FileRecord[] }) | null = null;
 
   constructor(
     readonly payload: unknown,
@@ -65,6 +68,16 @@ export class JobContext implements HandlerContext<unknown> {
 
   progress(data: JsonValue): Promise<void> {
     return this.host.progressJob(this.claimed, data);
+  }
+
+  get files(): JobFiles {
+    this.fileAccess ??= this.host.jobFiles(this.claimed);
+    return this.fileAccess;
+  }
+
+  /** Files the handler wrote, or null when it never touched ctx.files. */
+  get outputs(): FileRecord[] | null {
+    return this.fileAccess?.written ?? null;
   }
 
   get log(): JobLogger {

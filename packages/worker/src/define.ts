@@ -1,5 +1,22 @@
-import { DEFAULT_RETRY, type JsonValue, type RetryPolicy } from "@astraeus/core";
+import type { Readable } from "node:stream";
+import { DEFAULT_RETRY, type FileRecord, type JsonValue, type RetryPolicy } from "@astraeus/core";
 import type { z } from "zod";
+
+/** A job's files: its inputs, and the outputs it writes (docs/files.md). */
+export interface JobFiles {
+  /** The files attached to this job at submit (its `files` list), in that order. */
+  inputs(): Promise<FileRecord[]>;
+  /** A ready file of the job's tenant as a stream, whole or a byte range (ends inclusive). 404 otherwise. */
+  open(id: string, range?: { start: number; end: number }): Promise<Readable>;
+  /**
+   * Stores an output of this job, streamed (a Readable or async iterable) or from memory. It is kept while
+   * the job is, and listed in the job's result under `files`.
+   */
+  put(
+    body: Readable | AsyncIterable<Uint8Array> | Uint8Array | string,
+    meta: { name: string; contentType?: string },
+  ): Promise<FileRecord>;
+}
 
 export interface JobLogger {
   info(msg: string, data?: Record<string, unknown>): void;
@@ -18,6 +35,8 @@ export interface HandlerContext<P> {
   /** Records progress as a job event (visible in the audit trail and the SSE stream). */
   progress(data: JsonValue): Promise<void>;
   log: JobLogger;
+  /** Input and output files; built on first use (a worker without a file store throws when used). */
+  files: JobFiles;
 }
 
 export interface JobDefinition<S extends z.ZodType = z.ZodType> {

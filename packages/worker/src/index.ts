@@ -1,4 +1,12 @@
-export { abortableDelay, analyzeText, BUILTIN_JOBS, echoJob, sleepJob, textAnalyzeJob } from "./builtins.ts";
+export {
+  abortableDelay,
+  analyzeText,
+  BUILTIN_JOBS,
+  echoJob,
+  fileCompressJob,
+  sleepJob,
+  textAnalyzeJob,
+} from "./builtins.ts";
 export { CompletionBuffer, type CompletionHooks, type CompletionOptions } from "./completion.ts";
 export { parseWorkerEnv, WorkerEnv } from "./config.ts";
 export {
@@ -7,8 +15,10 @@ export {
   type HandlerContext,
   JobAbort,
   type JobDefinition,
+  type JobFiles,
   type ResolvedDefinition,
 } from "./define.ts";
+export { JobFileAccess } from "./files.ts";
 export { type RunningWorker, startWorkerProcess } from "./main.ts";
 export { serveWorkerMetrics, workerMetrics } from "./metrics.ts";
 export {

@@ -1,11 +1,13 @@
+import { dirname } from "node:path";
 import type { EventSink } from "@astraeus/core";
-import { createStore, SqlScheduleStore, schemaStatus } from "@astraeus/db";
+import { createStore, SqlFileStore, SqlScheduleStore, schemaStatus } from "@astraeus/db";
 import { createDispatcher } from "@astraeus/dispatch";
-import { createEngine, Scheduler } from "@astraeus/engine";
+import { createEngine, FileService, FileSweep, Scheduler } from "@astraeus/engine";
+import { createProcessLogger, handleShutdownSignals, readEntryArgs, type Usage } from "@astraeus/process";
+import { filesSettings, objectStoreFromEnv } from "@astraeus/storage";
 import { startTracing, tracingSettings } from "@astraeus/tracing";
-import pino from "pino";
 import { BUILTIN_JOBS } from "./builtins.ts";
-import { parseWorkerEnv, type WorkerEnv } from "./config.ts";
+import { parseWorkerEnv, WorkerEnv } from "./config.ts";
 import type { ResolvedDefinition } from "./define.ts";
 import {
   relayMetrics,
@@ -40,7 +42,7 @@ export async function startWorkerProcess(
   // Tracing first (its SDK is imported only when OTEL_* turn it on), so every log line can carry its ids.
   const tracingOn = tracingSettings(env, "astraeus-worker");
   const tracing = tracingOn ? await startTracing(tracingOn) : null;
-  const log = pino({
+  const log = createProcessLogger({
     level: env.LOG_LEVEL,
     base: { svc: "worker", ...(env.SST_STAGE ? { stage: env.SST_STAGE } : {}) },
     ...(tracing ? { mixin: tracing.logFields } : {}),
@@ -71,6 +73,16 @@ export async function startWorkerProcess(
     redisUrl: env.REDIS_URL,
     prefix: env.REDIS_PREFIX,
     group: env.JOBS_CONSUMER_GROUP,
+  });
+  // The local store's default folder is `files` beside the PGlite folder: .astraeus/files, as the API's.
+  const objects = await objectStoreFromEnv(env, dirname(env.ASTRAEUS_DATA_DIR));
+  const fileRepo = new SqlFileStore(store.db);
+  const settings = filesSettings(env);
+  const files = new FileService(fileRepo, objects, settings, log);
+  const fileSweep = new FileSweep(fileRepo, objects, {
+    intervalMs: env.FILES_SWEEP_INTERVAL_MS,
+    leftoverMs: settings.pendingTtlMs,
+    logger: log,
   });
   const metrics = workerMetrics(env.MAX_CONCURRENT_JOBS);
   const onRelay = eventSink ? relayMetrics(metrics.registry) : undefined;
@@ -119,8 +131,9 @@ export async function startWorkerProcess(
       relayIntervalMs: env.EVENTS_RELAY_INTERVAL_MS,
       relayStart: env.EVENTS_RELAY_START,
       ...(onRelay ? { onRelay } : {}),
-      units: [scheduler, ...(webhooks ? webhooks.unit.units : [])],
+      units: [scheduler, ...(webhooks ? webhooks.unit.units : []), fileSweep],
     },
+    files,
     logger: log,
     observer: metrics.observer,
     tracing: tracing?.worker ?? null,
@@ -139,6 +152,7 @@ export async function startWorkerProcess(
       store: store.kind,
       dispatch: dispatcher.kind,
       eventRelay: eventSink !== null && env.MAINTENANCE_ENABLED,
+      files: objects.kind,
       webhooks: webhooks !== null,
     },
     "worker started",
@@ -150,6 +164,7 @@ export async function startWorkerProcess(
       webhooks?.close();
       http?.close();
       ownSink?.close();
+      objects.close?.();
       await Promise.allSettled([dispatcher.close(), store.close()]);
       // Spans still buffered are exported before the process ends.
       await tracing?.shutdown();
@@ -158,8 +173,38 @@ export async function startWorkerProcess(
   };
 }
 
-/** Process entry: SIGTERM/SIGINT drain in-flight jobs, release the rest and exit 0. */
+export const WORKER_USAGE: Usage = {
+  name: "worker",
+  commands: [
+    "pnpm worker",
+    "node --import tsx packages/worker/src/main.ts",
+    "node --enable-source-maps dist/main.js  (the image)",
+  ],
+  summary:
+    "An Astraeus worker process: runs the built-in job types (and a deployment's own) from its queues,\n" +
+    "and takes part in the maintenance leader election. Several workers need Postgres and Redis.",
+  variables: [
+    ["DATABASE_URL", "Postgres URL; unset: embedded PGlite in ASTRAEUS_DATA_DIR (single process only)"],
+    ["REDIS_URL", "Redis URL; unset: in-process dispatch (single process only)"],
+    ["WORKER_QUEUES", "comma-separated queues to consume"],
+    ["MAX_CONCURRENT_JOBS", "handlers running at once"],
+    ["WORKER_LEASE_TTL_SECONDS", "lease length"],
+    ["WORKER_DRAIN_GRACE_MS", "on SIGTERM/SIGINT, how long in-flight jobs may finish before release"],
+    ["MAINTENANCE_ENABLED", "take part in the maintenance leader election"],
+    ["EVENTS_SQS_QUEUE_URL", "FIFO SQS queue the maintenance leader relays job events to; unset: no relay"],
+    ["WORKER_METRICS_PORT", "port of GET /health and GET /metrics (0: off)"],
+    ["LOG_LEVEL", "pino level"],
+  ],
+  defaults: () => WorkerEnv.parse({}),
+  notes: [
+    "SIGTERM or SIGINT drains: claiming stops, in-flight jobs get WORKER_DRAIN_GRACE_MS, the rest are",
+    "released to run elsewhere. A second signal ends the process at once.",
+  ],
+};
+
+/** Process entry: SIGTERM/SIGINT drain in-flight jobs, release the rest and exit 0; a second signal exits. */
 export async function main(extraJobs: ResolvedDefinition[] = []): Promise<void> {
+  if (!readEntryArgs(WORKER_USAGE)) return;
   let env: WorkerEnv;
   try {
     env = parseWorkerEnv(process.env);
@@ -174,21 +219,13 @@ export async function main(extraJobs: ResolvedDefinition[] = []): Promise<void> 
     console.error(`worker failed to start: ${err instanceof Error ? err.message : err}`);
     process.exit(1);
   }
-  let stopping = false;
-  const stop = (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    console.error(`worker: ${signal} received, draining`);
-    running.shutdown().then(
-      () => process.exit(0),
-      (err: unknown) => {
-        console.error("worker: shutdown failed", err);
-        process.exit(1);
-      },
-    );
-  };
-  process.on("SIGTERM", () => stop("SIGTERM"));
-  process.on("SIGINT", () => stop("SIGINT"));
+  handleShutdownSignals({
+    name: "worker",
+    stop: async (signal) => {
+      console.error(`worker: ${signal} received, draining`);
+      await running.shutdown();
+    },
+  });
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) void main();

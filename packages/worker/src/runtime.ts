@@ -17,11 +17,12 @@ import {
   type WorkerTracing,
   within,
 } from "@astraeus/core";
-import { Maintenance, type MaintenanceOptions, QueueSettingsCache } from "@astraeus/engine";
+import { type FileService, Maintenance, type MaintenanceOptions, QueueSettingsCache } from "@astraeus/engine";
 import { BUILTIN_JOBS } from "./builtins.ts";
 import { CompletionBuffer, type CompletionOptions } from "./completion.ts";
 import { type ContextHost, JobContext } from "./context.ts";
 import { type AbortReason, JobAbort, type ResolvedDefinition } from "./define.ts";
+import { JobFileAccess, needsFinalize } from "./files.ts";
 import { toJobError } from "./job-error.ts";
 import { defaultWorkerId } from "./worker-id.ts";
 
@@ -69,6 +70,8 @@ export interface WorkerOptions {
   /** Run the maintenance loop (only the elected leader acts). Default true. */
   maintenance?: boolean | Partial<MaintenanceOptions>;
   completion?: Partial<CompletionOptions>;
+  /** Files for handlers (ctx.files) and oversized results. Default null: ctx.files throws when used. */
+  files?: FileService | null;
   logger?: Logger;
   observer?: WorkerObserver;
   /** Spans for claims, attempts and completions (packages/tracing). Default null: tracing off. */
@@ -157,8 +160,10 @@ export class Worker implements ContextHost {
   private lastHeartbeat = Date.now();
   private readonly observer: WorkerObserver;
   private readonly tracing: WorkerTracing | null;
+  private readonly files: FileService | null;
 
   constructor(opts: WorkerOptions) {
+    this.files = opts.files ?? null;
     this.store = opts.store;
     this.dispatcher = opts.dispatcher;
     this.queues = opts.queues ?? ["default"];
@@ -431,6 +436,10 @@ export class Worker implements ContextHost {
       }
       a.ctx = new JobContext(payload, job, this);
       result = await def.handler(a.ctx);
+      // Files: outputs listed in the result, an oversized result stored as a file (files.ts).
+      if (this.files !== null && needsFinalize(this.files, result, a.ctx.outputs)) {
+        result = await this.files.finalizeResult(job, result ?? null, a.ctx.outputs);
+      }
     } catch (err) {
       failed = true;
       thrown = err;
@@ -492,6 +501,10 @@ export class Worker implements ContextHost {
     const held = await this.store.recordProgress({ id: job.id, leaseToken: job.leaseToken }, data);
     const a = this.active.get(job.id);
     if (!held && a?.job === job) this.abort(a, "lease_lost");
+  }
+
+  jobFiles(job: ClaimedJob): JobFileAccess {
+    return new JobFileAccess(this.files, job);
   }
 
   logJob(

@@ -39,12 +39,13 @@ async function drainHints(queue: string): Promise<string[]> {
   return got.map((d) => d.jobId);
 }
 
-/** Jobs that ran once and were dead-lettered (through the store, as a worker would). */
-async function dead(queue: string, n: number, key = t.acme): Promise<string[]> {
+/** Jobs that ran once and were dead-lettered (through the store, as a worker would), with `code`. */
+async function dead(queue: string, n: number, key = t.acme, code?: string): Promise<string[]> {
   const ids = await submit(queue, n, key);
   const claimed = await t.store.claimByIds(ids, { workerId: "w", leaseMs: 30_000 });
+  const error = { message: "it failed", ...(code !== undefined ? { code } : {}) };
   await t.store.finish(
-    claimed.map((c) => ({ id: c.id, leaseToken: c.leaseToken, to: "dead", kind: "dead" })),
+    claimed.map((c) => ({ id: c.id, leaseToken: c.leaseToken, to: "dead", kind: "dead", error })),
   );
   await drainHints(queue);
   return ids;
@@ -242,6 +243,8 @@ describe("POST /v1/queues/{name}/retry", () => {
       { state: [] },
       { type: "" },
       { createdAfter: "yesterday" },
+      { errorCode: 42 },
+      { errorCode: "x".repeat(1001) },
       { tenant: "not a tenant" },
       { force: true },
     ]) {
@@ -255,6 +258,21 @@ describe("POST /v1/queues/{name}/retry", () => {
     expect(r).toMatchObject({ changed: 2, limitReached: true });
     const states = await Promise.all(ids.map(async (id) => (await job(id)).state));
     expect(states.filter((s) => s === "queued")).toHaveLength(2);
+  });
+  it("retries one dead-letter group: the jobs with an error code, or those whose error has none (null)", async () => {
+    const queue = queueName();
+    const down = await dead(queue, 2, t.acme, "UPSTREAM_DOWN");
+    const other = await dead(queue, 1, t.acme, "E_BAD");
+    const none = await dead(queue, 1);
+    const dry = await ok<BulkResult>(bulk(queue, "retry", { errorCode: "UPSTREAM_DOWN", dryRun: true }));
+    expect(dry).toMatchObject({ changed: 2, dryRun: true });
+    expect(await ok<BulkResult>(bulk(queue, "retry", { errorCode: null }))).toMatchObject({ changed: 1 });
+    expect((await job(none[0]!)).state).toBe("queued");
+    expect(await ok<BulkResult>(bulk(queue, "retry", { errorCode: "UPSTREAM_DOWN" }))).toMatchObject({
+      changed: 2,
+    });
+    for (const id of down) expect((await job(id)).state).toBe("queued");
+    expect((await job(other[0]!)).state).toBe("dead");
   });
 });
 

@@ -40,7 +40,8 @@ export function bulkTenant(principal: Principal, asked: string | undefined): str
 const BOUNDS =
   `Acts on the jobs of the key's tenant in this queue, or, for a key with the \`admin\` scope, of the ` +
   "tenant named by `tenant` (`*`: every tenant). Filters: `type`, `createdAfter` (inclusive), " +
-  `\`createdBefore\`. At most \`limit\` jobs (default ${BULK_LIMITS.limitDefault.toLocaleString("en")}, ` +
+  "`createdBefore`, `errorCode` (the code of the job's last error; `null`: jobs whose last error has no " +
+  `code, or that have none). At most \`limit\` jobs (default ${BULK_LIMITS.limitDefault.toLocaleString("en")}, ` +
   `at most ${BULK_LIMITS.limitMax.toLocaleString("en")}), oldest first, in batches of ` +
   `${BULK_LIMITS.batchSize} (each its own short transaction; jobs locked at that moment, e.g. being ` +
   "claimed, are skipped). `limitReached` says more may match: send the request again. Each job changed " +

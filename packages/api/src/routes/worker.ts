@@ -143,11 +143,24 @@ export function workerRoutes(app: ApiApp, deps: RouteDeps): void {
     }),
     async (c) => {
       const req = c.req.valid("json");
-      const ok = await engine.complete(
-        c.get("principal").tenant,
-        { id: req.id, leaseToken: req.leaseToken },
-        req.result ?? null,
-      );
+      const tenant = c.get("principal").tenant;
+      let result = req.result ?? null;
+      if (engine.files) {
+        // As for in-process handlers: the files the job wrote are listed in its result, and an oversized
+        // result is stored as a file it points to. The owner is checked first (404 for another tenant's job).
+        await engine.get(tenant, req.id);
+        const outputs = await engine.files.repo.listFiles(tenant, {
+          jobId: req.id,
+          role: "output",
+          limit: 1000,
+        });
+        result = await engine.files.finalizeResult(
+          { id: req.id, tenant },
+          result,
+          outputs.filter((f) => f.state === "ready"),
+        );
+      }
+      const ok = await engine.complete(tenant, { id: req.id, leaseToken: req.leaseToken }, result);
       if (!ok) throw leaseLost([req.id]);
       return c.json({ id: req.id, state: "succeeded" as const }, 200);
     },

@@ -2,6 +2,7 @@
 // schedules, webhooks, …) is one module exporting a CommandModule, added to this list; see the README.
 import type { CommandModule } from "../command.ts";
 import { eventsCommands } from "./events.ts";
+import { fileCommands } from "./files.ts";
 import { jobCommands } from "./jobs.ts";
 import { keyCommands } from "./keys.ts";
 import { listCommands } from "./list.ts";
@@ -19,6 +20,7 @@ export const COMMAND_MODULES: readonly CommandModule[] = [
   workerCommands,
   keyCommands,
   scheduleCommands,
+  fileCommands,
   whoamiCommands,
   webhookCommands,
 ];

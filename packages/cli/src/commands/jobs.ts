@@ -6,6 +6,7 @@ import { type Ctx, emit } from "../context.ts";
 import { ago, eventLine, fields } from "../format.ts";
 import { EXIT, UsageError } from "../io.ts";
 import { submitFile } from "./batch.ts";
+import { putFile } from "./files.ts";
 
 interface SubmitOptions {
   payload?: string;
@@ -24,6 +25,7 @@ interface SubmitOptions {
   batchSize: number;
   concurrency: number;
   wait?: boolean;
+  attach?: string[];
 }
 
 /** The submission fields given as options (they also fill in what each line of --file leaves out). */
@@ -77,9 +79,17 @@ async function submit(ctx: Ctx, o: SubmitOptions): Promise<number> {
     } catch {
       throw new UsageError("--payload must be JSON");
     }
-  } else throw new UsageError("give --payload JSON, --text STRING or --file jobs.ndjson");
+  } else if (o.attach !== undefined) payload = {};
+  else throw new UsageError("give --payload JSON, --text STRING or --file jobs.ndjson");
+  // Each attached file is uploaded first (its id printed as it lands), then the job names them all.
+  const files: string[] = [];
+  for (const path of o.attach ?? []) {
+    const f = await putFile(ctx, path);
+    files.push(f.id);
+    if (!ctx.json) ctx.io.stderr.write(`uploaded ${path} as ${f.id}\n`);
+  }
   const { job, replayed } = await ctx.client.submit(
-    { ...defaults, payload } as JobSubmission,
+    { ...defaults, payload, ...(files.length > 0 ? { files } : {}) } as JobSubmission,
     o.idempotencyKey !== undefined ? { idempotencyKey: o.idempotencyKey } : {},
   );
   if (!o.wait) {
@@ -124,6 +134,14 @@ export const jobCommands: CommandModule = (program, cli) => {
     .addOption(new Option("--payload <json>", "the job's payload, as JSON").conflicts(["text", "file"]))
     .addOption(new Option("--text <text>", "shorthand for --payload '{\"text\": TEXT}'").conflicts("file"))
     .option("-f, --file <path>", "submit every line of this NDJSON file")
+    .addOption(
+      new Option(
+        "--attach <path>",
+        "upload this file and attach it to the job (repeatable); payload defaults to {}",
+      )
+        .argParser((value: string, previous: string[] | undefined) => [...(previous ?? []), value])
+        .conflicts("file"),
+    )
     .option("--type <type>", "job type (server default text.analyze)")
     .option("--queue <queue>", "queue (server default default)")
     .option("--priority <n>", "-1000..1000, higher first (default 0)", integer(-1000, 1000))

@@ -38,6 +38,8 @@ interface FilterOptions {
   type?: string;
   createdAfter?: string;
   createdBefore?: string;
+  /** A code, or false for `--no-error-code` (the errors without one). */
+  errorCode?: string | false;
   limit?: number;
   tenant?: string;
   allTenants?: boolean;
@@ -57,6 +59,8 @@ function withFilters(cmd: Command, destructive: boolean): Command {
     .option("--created-before <time>", "only jobs created before: ISO 8601, or a duration ago (2h)", (v) =>
       parseTime(v),
     )
+    .option("--error-code <code>", "only jobs whose last error has this code")
+    .option("--no-error-code", "only jobs whose last error has no code (or that have no error)")
     .option("--limit <n>", "most jobs to change (default 1000, at most 100000)", integer(1, 100_000))
     .option("--tenant <tenant>", "another tenant's jobs (admin scope)")
     .option("--all-tenants", "every tenant's jobs (admin scope)")
@@ -88,6 +92,12 @@ async function send(ctx: Ctx, spec: Spec, name: string, body: Record<string, unk
   }
 }
 
+/** How the jobs' error code narrows them, for the messages: "" without `--error-code`. */
+function withCode(code: string | false | undefined): string {
+  if (code === undefined) return "";
+  return code === false ? " without an error code" : ` with error code ${code}`;
+}
+
 function whose(r: BulkResult): string {
   return r.tenant === "*" ? "every tenant" : `tenant ${r.tenant}`;
 }
@@ -105,10 +115,13 @@ function bulkAction(
       ...(opts.type !== undefined ? { type: opts.type } : {}),
       ...(opts.createdAfter !== undefined ? { createdAfter: opts.createdAfter } : {}),
       ...(opts.createdBefore !== undefined ? { createdBefore: opts.createdBefore } : {}),
+      ...(opts.errorCode !== undefined
+        ? { errorCode: opts.errorCode === false ? null : opts.errorCode }
+        : {}),
       ...(opts.limit !== undefined ? { limit: opts.limit } : {}),
       ...(opts.allTenants ? { tenant: "*" } : opts.tenant !== undefined ? { tenant: opts.tenant } : {}),
     };
-    const what = spec.what(opts);
+    const what = `${spec.what(opts)}${withCode(opts.errorCode)}`;
     if (opts.dryRun) {
       const r = await send(ctx, spec, name, { ...body, dryRun: true });
       const more = r.limitReached ? ` (the limit, ${r.limit}; more may match)` : "";

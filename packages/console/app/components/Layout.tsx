@@ -11,7 +11,6 @@ interface NavEntry {
   matches(path: string): boolean;
 }
 
-// Queues and Schedules are added here with their pages.
 const NAV: NavEntry[] = [
   { to: "/", label: "Overview", scope: "jobs:read", matches: (p) => p === "/" },
   { to: "/jobs", label: "Jobs", scope: "jobs:read", matches: (p) => p.startsWith("/jobs") },
@@ -21,6 +20,8 @@ const NAV: NavEntry[] = [
     scope: "jobs:read",
     matches: (p) => p.startsWith("/dead-letters"),
   },
+  { to: "/queues", label: "Queues", scope: "jobs:read", matches: (p) => p.startsWith("/queues") },
+  { to: "/schedules", label: "Schedules", scope: "jobs:read", matches: (p) => p.startsWith("/schedules") },
   { to: "/keys", label: "API keys", scope: "admin", matches: (p) => p.startsWith("/keys") },
 ];
 

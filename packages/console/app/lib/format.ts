@@ -27,3 +27,17 @@ export function when(iso: string | null | undefined): string {
 export function pretty(value: unknown): string {
   return JSON.stringify(value, null, 2) ?? "null";
 }
+
+/** An ISO time as a datetime-local field's value (the reader's local time), or "". */
+export function toLocalInput(iso: string): string {
+  const d = new Date(iso);
+  if (!iso || Number.isNaN(d.getTime())) return "";
+  const local = new Date(d.getTime() - d.getTimezoneOffset() * 60_000);
+  return local.toISOString().slice(0, 19);
+}
+
+/** A datetime-local value (local time) as ISO 8601 UTC, or "". */
+export function fromLocalInput(value: string): string {
+  const d = new Date(value);
+  return !value || Number.isNaN(d.getTime()) ? "" : d.toISOString();
+}

@@ -1,7 +1,9 @@
 import type { Job } from "@astraeus/client";
 import { useState } from "preact/hooks";
+import { ConfirmDialog } from "../components/ConfirmDialog.tsx";
 import { ErrorBanner } from "../components/ErrorBanner.tsx";
 import { useLoad, useTitle } from "../hooks.ts";
+import { BULK_LIMIT_MAX, jobsCount, RETRY_CONFIRM_ABOVE } from "../lib/bulk.ts";
 import { type DeadGroup, groupDeadJobs } from "../lib/dead-letters.ts";
 import { ago, when } from "../lib/format.ts";
 import { Link } from "../router.tsx";
@@ -33,7 +35,11 @@ export function DeadLettersPage({ query }: { query: URLSearchParams }) {
   const [retried, setRetried] = useState<ReadonlySet<string>>(new Set());
   const jobs = (dead.data?.jobs ?? []).filter((j) => !retried.has(j.id));
   const groups = groupDeadJobs(jobs);
-  const markRetried = (ids: string[]) => setRetried((s) => new Set([...s, ...ids]));
+  const [done, setDone] = useState("");
+  const markRetried = (ids: string[], message: string) => {
+    setRetried((s) => new Set([...s, ...ids]));
+    setDone(message);
+  };
 
   return (
     <section>
@@ -49,6 +55,9 @@ export function DeadLettersPage({ query }: { query: URLSearchParams }) {
         )}
       </p>
       <ErrorBanner error={dead.error} />
+      <p role="status" class="form-status" data-status="dead-letters">
+        {done}
+      </p>
       {dead.loading && !dead.data && <p>Loading dead jobs…</p>}
       {dead.data && groups.length === 0 && <p class="empty">No dead jobs. Nothing to do here.</p>}
       {dead.data?.more && (
@@ -66,6 +75,7 @@ export function DeadLettersPage({ query }: { query: URLSearchParams }) {
           class="secondary"
           onClick={() => {
             setRetried(new Set());
+            setDone("");
             dead.reload();
           }}
         >
@@ -83,32 +93,70 @@ function Group({
 }: {
   group: DeadGroup;
   canRetry: boolean;
-  onRetried: (ids: string[]) => void;
+  onRetried: (ids: string[], message: string) => void;
 }) {
   const { client, check } = useSession();
-  const [progress, setProgress] = useState<{ done: number; of: number } | null>(null);
+  const [busy, setBusy] = useState(false);
   const [error, setError] = useState<unknown>(null);
+  /** A group retry waiting for the person's yes: how many jobs it would retry. */
+  const [asking, setAsking] = useState<{ count: number; more: boolean } | null>(null);
   const headingId = `group-${group.queue}-${group.code ?? "none"}`.replace(/[^A-Za-z0-9_-]/g, "_");
   const label = `${group.queue} · ${group.code ?? "no code"}`;
+  const shown = group.jobs.length;
+  // The group as the bulk retry's filter: its queue and error code (null: the errors without a code).
+  const filter = { state: ["dead" as const], errorCode: group.code };
 
-  // One request per job until the API has a bulk retry; stops at the first error and says where.
-  const retry = async (jobs: Job[]) => {
+  const guard = async (work: () => Promise<void>) => {
+    setBusy(true);
     setError(null);
-    setProgress({ done: 0, of: jobs.length });
-    const done: string[] = [];
     try {
-      for (const job of jobs) {
-        await client.retry(job.id);
-        done.push(job.id);
-        setProgress({ done: done.length, of: jobs.length });
-      }
+      await work();
     } catch (err) {
       setError(check(err));
     } finally {
-      onRetried(done);
-      setProgress(null);
+      setBusy(false);
     }
   };
+
+  const retryOne = (job: Job) =>
+    guard(async () => {
+      await client.retry(job.id);
+      onRetried([job.id], `Retried job ${job.id}.`);
+    });
+
+  const retryAll = (limit: number) =>
+    guard(async () => {
+      const r = await client.retryQueueJobs(group.queue, { ...filter, limit });
+      setAsking(null);
+      const more = r.limitReached && limit >= BULK_LIMIT_MAX ? " More remain: retry the group again." : "";
+      onRetried(
+        group.jobs.map((j) => j.id),
+        `Retried ${jobsCount(r.changed)} of ${label}.${more}`,
+      );
+    });
+
+  // One bulk retry for the whole group, of the jobs counted first: more than the page shows (or more than
+  // a handful) asks before it goes.
+  const askOrRetry = () =>
+    guard(async () => {
+      const dry = await client.retryQueueJobs(group.queue, {
+        ...filter,
+        dryRun: true,
+        limit: BULK_LIMIT_MAX,
+      });
+      if (dry.changed === 0) {
+        onRetried(
+          group.jobs.map((j) => j.id),
+          `No dead job of ${label} is left to retry.`,
+        );
+        return;
+      }
+      if (dry.changed > RETRY_CONFIRM_ABOVE || dry.changed !== shown) {
+        setAsking({ count: dry.changed, more: dry.limitReached });
+        return;
+      }
+      await retryAll(dry.changed);
+    });
 
   return (
     <section class="dead-group" aria-labelledby={headingId} data-group={label}>
@@ -116,27 +164,39 @@ function Group({
         <h2 id={headingId}>
           {group.queue} <span class="muted">·</span> <code>{group.code ?? "no code"}</code>{" "}
           <span class="count">
-            {group.jobs.length} {group.jobs.length === 1 ? "job" : "jobs"}
+            {shown} {shown === 1 ? "job" : "jobs"}
           </span>
         </h2>
         {canRetry && (
           <button
             type="button"
-            disabled={progress !== null}
-            onClick={() => retry(group.jobs)}
-            aria-label={`Retry all ${group.jobs.length} jobs in ${label}`}
+            disabled={busy}
+            onClick={askOrRetry}
+            aria-label={`Retry all ${shown} jobs in ${label}`}
           >
-            Retry all {group.jobs.length}
+            Retry all {shown}
           </button>
         )}
       </div>
       <p class="example">{group.example}</p>
-      {progress && (
-        <p role="status">
-          Retried {progress.done} of {progress.of}…
-        </p>
+      <ErrorBanner error={error} title="Not retried" />
+      {asking && (
+        <ConfirmDialog
+          title={`Retry ${jobsCount(asking.count)} of ${label}?`}
+          confirm={`Retry ${jobsCount(asking.count)}`}
+          busy={busy}
+          onConfirm={() => retryAll(asking.count)}
+          onClose={() => setAsking(null)}
+        >
+          <p>
+            {asking.count === shown
+              ? `All ${jobsCount(shown)} of the group go back to their queue at once.`
+              : `The queue holds ${jobsCount(asking.count)}${asking.more ? " (at least)" : ""} of this group, ` +
+                `not the ${shown} shown here: they died since the page was read, or are older than the newest ${MOST}.`}
+          </p>
+          <p class="muted">Each gets fresh attempts. If the cause is not fixed yet, they will die again.</p>
+        </ConfirmDialog>
       )}
-      <ErrorBanner error={error} title="Retry stopped" />
       <div class="table-wrap">
         <table>
           <caption class="visually-hidden">Dead jobs in {label}</caption>
@@ -175,8 +235,8 @@ function Group({
                     <button
                       type="button"
                       class="secondary"
-                      disabled={progress !== null}
-                      onClick={() => retry([j])}
+                      disabled={busy}
+                      onClick={() => retryOne(j)}
                       aria-label={`Retry job ${j.id}`}
                     >
                       Retry

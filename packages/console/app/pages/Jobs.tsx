@@ -3,7 +3,7 @@ import { useState } from "preact/hooks";
 import { ErrorBanner } from "../components/ErrorBanner.tsx";
 import { StateBadge } from "../components/StateBadge.tsx";
 import { useLoad, useTitle } from "../hooks.ts";
-import { ago, when } from "../lib/format.ts";
+import { ago, fromLocalInput, toLocalInput, when } from "../lib/format.ts";
 import { Link, navigate, queryString } from "../router.tsx";
 import { useSession } from "../session.tsx";
 
@@ -15,20 +15,6 @@ type Filters = Record<(typeof FILTERS)[number], string>;
 
 function filtersOf(query: URLSearchParams): Filters {
   return Object.fromEntries(FILTERS.map((f) => [f, query.get(f) ?? ""])) as Filters;
-}
-
-/** An ISO time as a datetime-local field's value (the reader's local time), or "". */
-function toLocalInput(iso: string): string {
-  const d = new Date(iso);
-  if (!iso || Number.isNaN(d.getTime())) return "";
-  const local = new Date(d.getTime() - d.getTimezoneOffset() * 60_000);
-  return local.toISOString().slice(0, 19);
-}
-
-/** A datetime-local value (local time) as ISO 8601 UTC, or "". */
-function fromLocalInput(value: string): string {
-  const d = new Date(value);
-  return !value || Number.isNaN(d.getTime()) ? "" : d.toISOString();
 }
 
 export function JobsPage({ query }: { query: URLSearchParams }) {

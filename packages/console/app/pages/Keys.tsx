@@ -6,10 +6,10 @@ import { ago, when } from "../lib/format.ts";
 import { useSession } from "../session.tsx";
 
 const SCOPE_HELP: Record<Scope, string> = {
-  "jobs:read": "read jobs, queues and workers",
-  "jobs:write": "submit, cancel and retry jobs",
+  "jobs:read": "read jobs, queues, schedules and workers",
+  "jobs:write": "submit, cancel and retry jobs, one or many at once; manage schedules",
   worker: "run jobs over the HTTP worker protocol",
-  admin: "manage API keys and run maintenance",
+  admin: "manage API keys, change queue settings, purge finished jobs",
   webhooks: "register webhook endpoints and read their deliveries",
 };
 

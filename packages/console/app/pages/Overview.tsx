@@ -1,6 +1,7 @@
-import type { QueueStats, Throughput, WorkerInfo } from "@astraeus/client";
+import type { QueueInfo, Throughput, WorkerInfo } from "@astraeus/client";
 import { useEffect, useRef, useState } from "preact/hooks";
 import { ErrorBanner } from "../components/ErrorBanner.tsx";
+import { QueueBadges } from "../components/QueueBadges.tsx";
 import { Sparkline } from "../components/Sparkline.tsx";
 import { useLoad, useTitle } from "../hooks.ts";
 import { ago, duration } from "../lib/format.ts";
@@ -56,7 +57,7 @@ function Queues({
   throughput,
   loading,
 }: {
-  queues: QueueStats[] | undefined;
+  queues: QueueInfo[] | undefined;
   throughput: Throughput | undefined;
   loading: boolean;
 }) {
@@ -115,7 +116,7 @@ function QueueRow({
   failed,
 }: {
   name: string;
-  stats: QueueStats | undefined;
+  stats: QueueInfo | undefined;
   completed: number[] | undefined;
   failed: number[] | undefined;
 }) {
@@ -126,7 +127,8 @@ function QueueRow({
   return (
     <tr data-queue={name}>
       <th scope="row">
-        <Link to={`/jobs${queryString({ queue: name })}`}>{name}</Link>
+        <Link to={`/queues/${encodeURIComponent(name)}`}>{name}</Link>{" "}
+        <QueueBadges settings={stats?.settings} />
       </th>
       <td class="num" data-col="ready">
         {stats?.ready ?? 0}

@@ -60,10 +60,13 @@ export async function seriousA11yViolations(page: Page): Promise<AxeViolation[]>
 
 /**
  * The page's visible, enabled controls that Tab never reaches from the top of the page (none is the goal).
- * Each control is told apart by a data attribute set for the check.
+ * Each control is told apart by a data attribute set for the check. The radio buttons of a group are one
+ * Tab stop (the arrow keys move between them, as in every browser): reaching one reaches the group.
  */
 export async function unreachableByKeyboard(page: Page): Promise<string[]> {
-  const total = (await page.evaluate(`(() => {
+  // A control's Tab stop: its own, or its radio group's.
+  const stopOf = `(el) => el.type === "radio" && el.name ? "radio:" + (el.form?.id ?? "") + "/" + el.name : el.dataset.kbd`;
+  const stops = (await page.evaluate(`(() => {
     const controls = [...document.querySelectorAll(
       "a[href], button, input:not([type=hidden]), select, textarea, [tabindex]:not([tabindex='-1'])",
     )].filter((el) => {
@@ -72,16 +75,18 @@ export async function unreachableByKeyboard(page: Page): Promise<string[]> {
     });
     controls.forEach((el, i) => { el.dataset.kbd = String(i); });
     document.activeElement?.blur();
-    return controls.length;
+    return new Set(controls.map(${stopOf})).size;
   })()`)) as number;
   const reached = new Set<string>();
-  // Twice the number of controls, plus the skip link's jump: enough to pass every one once.
-  for (let i = 0; i < total * 2 + 2 && reached.size < total; i++) {
+  // Twice the number of stops, plus the skip link's jump: enough to pass every one once.
+  for (let i = 0; i < stops * 2 + 2 && reached.size < stops; i++) {
     await page.keyboard.press("Tab");
-    const id = (await page.evaluate("document.activeElement?.dataset?.kbd ?? null")) as string | null;
-    if (id !== null) reached.add(id);
+    const stop = (await page.evaluate(
+      `(() => { const el = document.activeElement; return el?.dataset?.kbd ? (${stopOf})(el) : null; })()`,
+    )) as string | null;
+    if (stop !== null) reached.add(stop);
   }
   return (await page.evaluate(`[...document.querySelectorAll("[data-kbd]")]
-    .filter((el) => !${JSON.stringify([...reached])}.includes(el.dataset.kbd))
+    .filter((el) => !${JSON.stringify([...reached])}.includes((${stopOf})(el)))
     .map((el) => el.tagName.toLowerCase() + ' "' + (el.getAttribute("aria-label") ?? el.textContent ?? "").trim() + '"')`)) as string[];
 }

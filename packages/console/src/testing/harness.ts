@@ -1,7 +1,8 @@
 // The whole product for the console's browser tests and screenshots: a real API (createApp serving the
 // built console) listening on 127.0.0.1, a real worker and maintenance, on real Postgres and Redis (each
 // harness its own database and key prefix) or on the embedded default (PGlite, in-process dispatch),
-// and one headless Chromium driven by playwright-core.
+// and one headless Chromium driven by playwright-core. The worker's maintenance fires schedules, as the
+// maintenance leader of a deployment does.
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -11,10 +12,10 @@ import { ApiKeyStore, createApp, createScheduleService, MemoryRateLimiter } from
 import { deleteRedisPrefix } from "@astraeus/api/testing";
 import { type AstraeusClient, createClient, type Scope } from "@astraeus/client";
 import type { JsonValue } from "@astraeus/core";
-import { createStore, type SqlJobStore } from "@astraeus/db";
+import { createStore, type SqlJobStore, SqlScheduleStore } from "@astraeus/db";
 import { createTestDatabase, type TestDatabase } from "@astraeus/db/testing";
 import { createDispatcher } from "@astraeus/dispatch";
-import { createEngine, type JobEngine } from "@astraeus/engine";
+import { createEngine, type JobEngine, Scheduler } from "@astraeus/engine";
 import {
   BUILTIN_JOBS,
   createWorker,
@@ -144,6 +145,7 @@ export async function startHarness(label: string, opts: HarnessOptions = {}): Pr
       jobs: [...BUILTIN_JOBS, ...(opts.jobs ?? [])],
       leaseMs: 10_000,
       logger: pino({ level: "silent" }),
+      maintenance: { units: [new Scheduler(new SqlScheduleStore(store.db), engine)] },
     });
     await worker.start();
     cleanups.push(() => worker.stop(1_000));

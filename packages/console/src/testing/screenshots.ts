@@ -4,6 +4,7 @@
 import { mkdirSync } from "node:fs";
 import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
+import { poll } from "@astraeus/core";
 import type { Page } from "playwright-core";
 import { signIn } from "./browser.ts";
 import { ADMIN_KEY, startHarness, upstreamJob } from "./harness.ts";
@@ -24,7 +25,7 @@ async function main(): Promise<void> {
   const upstream = { up: false };
   const h = await startHarness("screenshots", {
     mode: process.argv.includes("--embedded") ? "embedded" : "servers",
-    queues: ["default", "mail"],
+    queues: ["default", "mail", "reports"],
     jobs: [upstreamJob(upstream)],
   });
   try {
@@ -79,6 +80,44 @@ async function main(): Promise<void> {
       )
     ).jobs;
     for (const j of [...done, ...mail, ...failing]) await h.api.waitFor(j.id, { timeoutMs: 30_000 });
+    // Queue control: reports paused during an incident (its jobs wait), mail limited with defaults of its
+    // own, then paused and resumed once, so its log has a few changes.
+    await h.api.pauseQueue("reports");
+    await h.api.updateQueue("mail", {
+      concurrency: 5,
+      rateLimit: { jobs: 100, perSeconds: 60 },
+      defaults: {
+        maxAttempts: 5,
+        timeoutMs: 120_000,
+        backoff: { baseMs: 1000, maxMs: 300_000, factor: 2, jitter: true },
+      },
+    });
+    await h.api.pauseQueue("mail");
+    await h.api.resumeQueue("mail");
+    // Schedules: one that fires every few seconds (it has a last run), a nightly cron, a disabled one.
+    const pulse = await h.api.createSchedule({
+      name: "heartbeat",
+      intervalMs: 2_000,
+      job: { type: "echo", payload: { ping: true } },
+      overlap: "skip",
+    });
+    await h.api.createSchedule({
+      name: "nightly-report",
+      cron: "30 2 * * *",
+      timezone: "Europe/Berlin",
+      job: { type: "report.build", queue: "reports", payload: { period: "day" } },
+      missedRuns: "latest",
+    });
+    await h.api.createSchedule({
+      name: "weekly-digest",
+      cron: "0 8 * * MON",
+      job: { type: "echo", queue: "mail", payload: { digest: "weekly" } },
+      enabled: false,
+    });
+    await poll(
+      async () => ((await h.api.getSchedule(pulse.id)).lastRun?.state === "succeeded" ? true : undefined),
+      { intervalMs: 200, timeoutMs: 20_000 },
+    );
     await h.api.createKey({ tenant: "acme", name: "billing-service", scopes: ["jobs:read", "jobs:write"] });
     await h.api.createKey({ tenant: "acme", name: "on-call dashboard", scopes: ["jobs:read"] });
     const old = await h.api.createKey({ tenant: "acme", name: "legacy cron", scopes: ["jobs:write"] });
@@ -90,7 +129,7 @@ async function main(): Promise<void> {
     await shoot(page, "sign-in");
 
     await signIn(page, h.base, ADMIN_KEY);
-    await page.locator('tr[data-queue="mail"]').waitFor();
+    await page.locator('tr[data-queue="reports"] [data-badge="paused"]').waitFor();
     await page.locator('[data-stat="workers"]').waitFor();
     await shoot(page, "overview");
 
@@ -108,6 +147,21 @@ async function main(): Promise<void> {
     await page.goto(`${h.base}/console/dead-letters`);
     await page.locator(".dead-group").first().waitFor();
     await shoot(page, "dead-letters");
+
+    await page.goto(`${h.base}/console/queues`);
+    await page.locator('tr[data-queue="reports"] [data-badge="paused"]').waitFor();
+    await shoot(page, "queues");
+
+    await page.goto(`${h.base}/console/queues/mail`);
+    await page.locator('tr[data-change="updated"]').waitFor();
+    await page.getByRole("radio", { name: /^Cancel/ }).check();
+    await page.getByRole("button", { name: "Count matching jobs" }).click();
+    await page.locator('[data-status="bulk"]').filter({ hasText: "would be affected" }).waitFor();
+    await shoot(page, "queue");
+
+    await page.goto(`${h.base}/console/schedules`);
+    await page.locator('tr[data-schedule="heartbeat"] [data-col="last"] a').waitFor();
+    await shoot(page, "schedules");
 
     await page.goto(`${h.base}/console/keys`);
     await page.getByLabel("Name").fill("deploy pipeline");

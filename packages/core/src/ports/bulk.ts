@@ -15,6 +15,8 @@ export interface BulkFilter {
   createdAfter?: Date;
   /** Created before. */
   createdBefore?: Date;
+  /** The last error's `code` equals this; null: the last error has no code (or there is none). */
+  errorCode?: string | null;
 }
 
 /** What one batch changed, reported once it has committed. */

@@ -1,6 +1,7 @@
 export * from "./bulk.ts";
 export * from "./dispatch.ts";
 export * from "./event-counts.ts";
+export * from "./files.ts";
 export * from "./jobs.ts";
 export * from "./keys.ts";
 export * from "./leadership.ts";

@@ -1,7 +1,15 @@
 // Bulk operations in the store, the same on Postgres and PGlite: each changed job ends as the one-job call
 // leaves it, with the same event; filters, the limit and batches hold; jobs that do not match are left
 // alone, and the jobs made ready are reported for dispatch.
-import type { BulkBatch, BulkFilter, BulkOperation, JobEvent, JobState, NewJob } from "@astraeus/core";
+import type {
+  BulkBatch,
+  BulkFilter,
+  BulkOperation,
+  JobError,
+  JobEvent,
+  JobState,
+  NewJob,
+} from "@astraeus/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { SqlJobStore } from "./index.ts";
 import { newJob, type OpenedStore, unique } from "./store.contract.ts";
@@ -257,6 +265,58 @@ export function bulkContract(name: string, open: () => Promise<OpenedStore>): vo
       expect((await run("cancel", f({}, null))).changed).toBe(2);
       expect(await cancelled(bJobs)).toBe(2);
       expect(await cancelled(otherQueue)).toBe(0);
+    });
+
+    it("keeps to the last error's code, with jobs whose error has no code (or no error) as one group", async () => {
+      const tenant = unique("t");
+      const queue = unique("q");
+      /** Jobs that died with this error (each claimed once, then dead-lettered). */
+      async function died(n: number, error: JobError | undefined) {
+        const ids = await insert(tenant, queue, n);
+        const claimed = await store.claimByIds(ids, claimOpts);
+        await store.finish(
+          claimed.map((c) => ({
+            id: c.id,
+            leaseToken: c.leaseToken,
+            to: "dead" as const,
+            kind: "dead" as const,
+            ...(error ? { error } : {}),
+          })),
+        );
+        return ids;
+      }
+      const down = await died(3, { message: "503", code: "UPSTREAM_DOWN" });
+      const refused = await died(2, { message: "bad input", code: "E_BAD" });
+      const noCode = await died(1, { message: "text is empty" });
+      const noError = await died(1, undefined);
+      // Cancelled while queued: no error at all; a retry of cancelled jobs with `null` takes it too.
+      const cancelled = await ended(tenant, queue, 1, "cancelled");
+      const queued = (ids: string[]) =>
+        states(ids).then((m) => [...m.values()].filter((s) => s === "queued").length);
+      const f = (errorCode: string | null, st: JobState[] = ["dead"]) =>
+        filter(queue, tenant, st, { errorCode });
+
+      expect(await store.bulkCount("retry", f("UPSTREAM_DOWN"), 100)).toBe(3);
+      expect(await store.bulkCount("retry", f(null), 100)).toBe(2);
+      expect(await store.bulkCount("retry", f("upstream_down"), 100)).toBe(0);
+      expect(await store.bulkCount("retry", f(""), 100)).toBe(0);
+
+      const r = await run("retry", f("UPSTREAM_DOWN"));
+      expect(r.changed).toBe(3);
+      expect(await queued(down)).toBe(3);
+      expect(await queued([...refused, ...noCode, ...noError])).toBe(0);
+
+      expect((await run("retry", f(null, ["dead", "cancelled"]))).changed).toBe(3);
+      expect(await queued([...noCode, ...noError, ...cancelled])).toBe(3);
+      expect(await queued(refused)).toBe(0);
+      // The code is the job's last error's: a retried job keeps it until its next attempt ends.
+      expect(
+        await store.bulkCount(
+          "cancel",
+          filter(queue, tenant, ["queued"], { errorCode: "UPSTREAM_DOWN" }),
+          100,
+        ),
+      ).toBe(3);
     });
 
     it("works in batches up to the limit: every job changed once, with one event, and the rest left", async () => {

@@ -30,6 +30,9 @@ function matching(op: BulkOperation, f: BulkFilter, params: unknown[]): string {
   if (f.type !== undefined) where.push(`type = ${add(f.type)}`);
   if (f.createdAfter) where.push(`created_at >= ${add(f.createdAfter.toISOString())}::timestamptz`);
   if (f.createdBefore) where.push(`created_at < ${add(f.createdBefore.toISOString())}::timestamptz`);
+  // `->>` is SQL NULL for a missing error, a missing code and a JSON null code alike: one "no code" group.
+  if (f.errorCode === null) where.push("(last_error->>'code') IS NULL");
+  else if (f.errorCode !== undefined) where.push(`(last_error->>'code') = ${add(f.errorCode)}`);
   // Not due yet: delayed at submit, or waiting out a retry's backoff (a delayed row already due counts
   // too: promoting it only saves waiting for the maintenance promoter).
   if (op === "promote") where.push("(delayed OR run_at > now())");
