@@ -64,7 +64,8 @@ export function tracingSuite(): void {
         text(s.Action).includes("xray:"),
       );
       expect(statements).toHaveLength(1);
-      expect(statements[0]?.Action).toEqual(XRAY_WRITE_ACTIONS);
+      // CDK may merge and reorder a role's statements: the set is what counts.
+      expect([statements[0]?.Action].flat().sort()).toEqual([...XRAY_WRITE_ACTIONS].sort());
       expect(statements[0]?.Resource).toBe("*");
       expect(xrayActions("prod", stack, `${stack}TaskDefinitionExecutionRole`)).toEqual([]);
     });

@@ -194,6 +194,10 @@ export const WORKER_USAGE: Usage = {
     ["EVENTS_SQS_QUEUE_URL", "FIFO SQS queue the maintenance leader relays job events to; unset: no relay"],
     ["WORKER_METRICS_PORT", "port of GET /health and GET /metrics (0: off)"],
     ["LOG_LEVEL", "pino level"],
+    [
+      "OTEL_EXPORTER_OTLP_ENDPOINT",
+      "OTLP/HTTP receiver of traces; unset: tracing off (docs/observability.md)",
+    ],
   ],
   defaults: () => WorkerEnv.parse({}),
   notes: [
