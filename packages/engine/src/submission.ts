@@ -152,8 +152,10 @@ export function resolveSubmission(
               queue,
               payload: s.payload,
               priority,
-              maxAttempts,
-              timeoutMs,
+              // The request's own values over the global defaults, never the queue's: those change with a
+              // PATCH and differ between processes for a second, and the same request must stay a replay.
+              maxAttempts: s.maxAttempts ?? defaults.maxAttempts,
+              timeoutMs: s.timeoutMs ?? defaults.timeoutMs,
               runAt: s.runAt ?? null,
               delayMs: s.delayMs ?? null,
               // Only when given, so the hash of a submit without files is what it always was.

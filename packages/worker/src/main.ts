@@ -140,7 +140,13 @@ export async function startWorkerProcess(
   });
   // A relaying deployment records every transition as an event row before this worker claims anything
   // (otherwise claims before the leader's first relay tick would be recorded on their job rows only).
-  if (eventSink) await store.enableOutbox();
+  // A long transaction on `jobs` can keep it from taking its lock (it gives up after ~10 s): the worker
+  // starts anyway, and the relay turns it on at its first tick that gets through.
+  if (eventSink) {
+    await store.enableOutbox().catch((err: unknown) => {
+      log.warn({ err: String(err) }, "could not turn on event rows for claims yet; the relay will");
+    });
+  }
   await worker.start();
   const http =
     env.WORKER_METRICS_PORT > 0 ? await serveWorkerMetrics(metrics.registry, env.WORKER_METRICS_PORT) : null;

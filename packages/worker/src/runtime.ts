@@ -157,6 +157,10 @@ export class Worker implements ContextHost {
   private readable: string[];
   /** This worker's limited queues, each with when it may next be asked for work (ms since the epoch). */
   private readonly limitedDue = new Map<string, number>();
+  /** Limited queues woken (a slot freed, a hint) while their claim was in flight: asked again at its end. */
+  private readonly limitedWoken = new Set<string>();
+  /** When the stream read in progress gives up blocking (0: none in progress). */
+  private readUntil = 0;
   private lastHeartbeat = Date.now();
   private readonly observer: WorkerObserver;
   private readonly tracing: WorkerTracing | null;
@@ -249,10 +253,14 @@ export class Worker implements ContextHost {
         continue;
       }
       let deliveries: Delivery[] = [];
+      // A limited queue that becomes due before this read would end interrupts it (setLimitedDue).
+      this.readUntil = Date.now() + blockMs;
       try {
         deliveries = await this.dispatcher.read(this.id, this.readable, want, blockMs);
       } catch (err) {
         this.log.warn({ err: String(err) }, "stream read failed; polling Postgres");
+      } finally {
+        this.readUntil = 0;
       }
       if (this.stopping) {
         // Read but not claimed: hand the hints straight back so another worker takes them.
@@ -328,7 +336,7 @@ export class Worker implements ContextHost {
       else if (this.settings.get(d.queue).paused) paused.push(d);
       else {
         limited.push(d);
-        if (this.limitedDue.has(d.queue)) this.limitedDue.set(d.queue, 0);
+        this.wakeLimited(d.queue);
       }
     }
     if (paused.length > 0) await this.handBack(paused);
@@ -356,12 +364,28 @@ export class Worker implements ContextHost {
       const r = await this.store.claimLimited(queue, want, this.claimOpts());
       this.startJobs(r.jobs, claimedFrom);
       // A full answer may mean more is ready at once; a rate limit says when the next start may come.
-      if (r.jobs.length >= want) next = Date.now();
+      if (r.jobs.length >= want || this.limitedWoken.has(queue)) next = Date.now();
       else if (r.retryAt) next = r.retryAt.getTime();
     } catch (err) {
       this.log.error({ err: String(err), queue }, "claim of a limited queue failed");
     }
-    if (this.limitedDue.has(queue)) this.limitedDue.set(queue, next);
+    this.limitedWoken.delete(queue);
+    if (this.limitedDue.has(queue)) this.setLimitedDue(queue, next);
+  }
+
+  /** A limited queue may have room now (a slot of it freed here, a hint of it arrived): ask it at once. */
+  private wakeLimited(queue: string): void {
+    const at = this.limitedDue.get(queue);
+    if (at === undefined) return;
+    // Its claim is in flight: a second one beside it would only queue on the row lock; ask again after.
+    if (at === Number.POSITIVE_INFINITY) this.limitedWoken.add(queue);
+    else this.setLimitedDue(queue, 0);
+  }
+
+  /** Sets when a limited queue is next asked; a stream read blocking past that time is cut short. */
+  private setLimitedDue(queue: string, at: number): void {
+    this.limitedDue.set(queue, at);
+    if (this.readUntil > Math.max(at, Date.now())) this.dispatcher.interrupt();
   }
 
   /** After the settings changed: which streams to read, which queues to claim limited. */
@@ -599,8 +623,7 @@ export class Worker implements ContextHost {
   private afterFlush(finished: FinishedJob[]): void {
     if (this.limitedDue.size > 0) {
       // A limited queue's slot came free: ask it again now.
-      for (const f of finished)
-        if (this.limitedDue.get(f.queue) !== undefined) this.limitedDue.set(f.queue, 0);
+      for (const f of finished) this.wakeLimited(f.queue);
     }
     const again = finished.filter((f) => f.dispatchNow).map((f) => ({ id: f.id, queue: f.queue }));
     if (again.length > 0) this.dispatcher.dispatch(again).catch(() => {});

@@ -17,10 +17,17 @@ import { CLAIM_RETURNING, claimedRow, jsonText, qualified } from "./rows.ts";
 // and as an event row only while an outbox consumer needs one (`engine_state` key `outbox`, see
 // outbox.ts). A claimed event row cost ~4 µs of Postgres CPU per job, 15 % of a claim and completion
 // (docs/adr/0010-claimed-on-the-row.md).
+//
+// claim_seq is read per row, not once per statement: a row the statement reaches after waiting for its
+// lock (or finds changed since its snapshot) is re-checked against its newest version, and that version
+// may carry an event written after a once-per-statement read (a bulk `promoted` on a due row). Read as the
+// row's new values are computed, it is re-read in that re-check, so it is at least every committed event id.
 function claimSet(startedAt: string): string {
   return `state = 'running', attempt = j.attempt + 1, lease_token = gen_random_uuid(),
     lease_expires_at = now() + $2::float8 * interval '1 millisecond', worker_id = $3, started_at = ${startedAt},
-    updated_at = now(), delayed = false, claim_seq = (SELECT seq FROM s)`;
+    updated_at = now(), delayed = false,
+    claim_seq = CASE WHEN (SELECT outbox FROM s) THEN NULL
+                     ELSE coalesce(pg_sequence_last_value('job_events_id_seq'::regclass), 0) END`;
 }
 
 /** Paused or limited queues, read once per statement: their jobs are claimed only by claimLimited. */
@@ -34,15 +41,14 @@ const TRACED_CLAIM_COLUMNS = `${CLAIM_COLUMNS}, j.trace_context`;
 function claimSql(update: string, opts: ClaimOptions): string {
   return `
 WITH s AS (
-  SELECT CASE WHEN EXISTS (SELECT 1 FROM engine_state WHERE key = 'outbox') THEN NULL
-              ELSE coalesce(pg_sequence_last_value('job_events_id_seq'::regclass), 0) END AS seq
+  SELECT EXISTS (SELECT 1 FROM engine_state WHERE key = 'outbox') AS outbox
 ), c AS (
   ${update}
   RETURNING ${opts.traceContext ? TRACED_CLAIM_COLUMNS : CLAIM_COLUMNS}
 ), ev AS (
   INSERT INTO job_events (job_id, tenant, kind, from_state, to_state, attempt, data)
   SELECT id, tenant, 'claimed', 'queued', 'running', attempt, jsonb_build_object('worker', $3::text) FROM c
-  WHERE (SELECT seq FROM s) IS NULL
+  WHERE (SELECT outbox FROM s)
 )
 SELECT * FROM c`;
 }

@@ -17,7 +17,7 @@
 // page" (a short lookup on the (job_id, id) primary key per row), and the page is handed over sorted by
 // id. An event whose predecessor is not readable yet waits for it; the predecessor has committed, so it
 // becomes readable once the transactions older than it have ended.
-import type { JobEventRecord, OutboxBatch, RelayCursor } from "@astraeus/core";
+import { AppError, type JobEventRecord, type OutboxBatch, type RelayCursor, sleep } from "@astraeus/core";
 import { ensureIndex } from "../indexes.ts";
 import type { SqlExecutor } from "../sql.ts";
 import { rowToEvent } from "./rows.ts";
@@ -255,20 +255,46 @@ function toRecord(r: Row): JobEventRecord {
 /** `engine_state` key whose presence makes every transition an event row (see lease.ts). */
 export const OUTBOX_FLAG = "outbox";
 
+/** How long one try of enableOutbox waits for its lock; every write to `jobs` queues behind it meanwhile. */
+const OUTBOX_LOCK_TIMEOUT_MS = 100;
+/** How long enableOutbox keeps trying before it gives up (unavailable; its callers try again later). */
+const OUTBOX_LOCK_BUDGET_MS = 10_000;
+
+function isLockTimeout(err: unknown): boolean {
+  return typeof err === "object" && err !== null && (err as { code?: unknown }).code === "55P03";
+}
+
 /**
  * Turns on event rows for every transition. The SHARE lock waits for every transaction writing to `jobs`
  * (claims, completions) and holds new ones until the flag commits: a claim either committed before it (its
  * transition is read back from the row, and it precedes any consumer's first position) or runs after it and
  * writes its event row. So a consumer that starts reading after this returns misses no transition.
+ *
+ * A pending SHARE request also queues every new writer behind it, so a long transaction on `jobs` (an open
+ * psql session, a slow batch) would stall submits, claims and completions for as long as it stays open.
+ * Each try therefore waits at most OUTBOX_LOCK_TIMEOUT_MS and lets the writers through between tries.
  */
 export async function enableOutbox(db: SqlExecutor): Promise<void> {
   const [on] = await db.query("SELECT 1 AS on FROM engine_state WHERE key = $1", [OUTBOX_FLAG]);
   if (on) return;
-  await db.transaction(async (tx) => {
-    await tx.query("LOCK TABLE jobs IN SHARE MODE");
-    await tx.query(
-      `INSERT INTO engine_state (key, value) VALUES ($1, '{"on": true}'::jsonb) ON CONFLICT (key) DO NOTHING`,
-      [OUTBOX_FLAG],
-    );
-  });
+  const deadline = Date.now() + OUTBOX_LOCK_BUDGET_MS;
+  for (;;) {
+    try {
+      await db.transaction(async (tx) => {
+        await tx.query(`SET LOCAL lock_timeout = '${OUTBOX_LOCK_TIMEOUT_MS}ms'`);
+        await tx.query("LOCK TABLE jobs IN SHARE MODE");
+        await tx.query(
+          `INSERT INTO engine_state (key, value) VALUES ($1, '{"on": true}'::jsonb) ON CONFLICT (key) DO NOTHING`,
+          [OUTBOX_FLAG],
+        );
+      });
+      return;
+    } catch (err) {
+      if (!isLockTimeout(err)) throw err;
+      if (Date.now() >= deadline) {
+        throw new AppError("unavailable", "the job table is busy (a long transaction holds it); try again");
+      }
+      await sleep(2 * OUTBOX_LOCK_TIMEOUT_MS);
+    }
+  }
 }

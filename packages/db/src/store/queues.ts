@@ -142,9 +142,12 @@ export function claimLimited(
   opts: ClaimOptions,
 ): Promise<LimitedClaim> {
   return db.transaction(async (tx) => {
+    // The clock is read above the locked subquery, so after the lock is held: read beside the row lock, it
+    // would be the time before waiting for it whenever the previous holder left the row unchanged.
     const [q] = await tx.query(
-      `SELECT paused, concurrency, rate_jobs, rate_period_ms, rate_starts, clock_timestamp() AS now
-       FROM queues WHERE name = $1 FOR UPDATE`,
+      `SELECT l.*, clock_timestamp() AS now FROM (
+         SELECT paused, concurrency, rate_jobs, rate_period_ms, rate_starts FROM queues WHERE name = $1 FOR UPDATE
+       ) l`,
       [queue],
     );
     const now = q ? new Date(q.now as Date | string) : new Date();
@@ -166,7 +169,9 @@ export function claimLimited(
       starts = ((q?.rate_starts as (Date | string)[] | null) ?? []).map((t) => new Date(t).getTime());
       const w = rateWindow(starts, now.getTime(), rateJobs, periodMs);
       allowed = Math.min(allowed, w.allowed);
-      if (w.nextAt !== null) retryAt = new Date(w.nextAt);
+      // In this process's clock: the window was read in the database's, and a caller whose clock runs
+      // ahead would otherwise ask again and again until its clock passed the database's answer.
+      if (w.nextAt !== null) retryAt = new Date(Date.now() + (w.nextAt - now.getTime()));
     }
     if (allowed <= 0) return { jobs: [], paused: false, retryAt };
     const { sql, params } = claimNextQuery(queue, allowed, opts, q ? { startedAt: now } : undefined);

@@ -1,5 +1,6 @@
 import { type DispatchRef, type QueueDepth, type ReapResult, uuidv7Floor } from "@astraeus/core";
 import type { SqlExecutor } from "../sql.ts";
+import { RESTRICTED_QUEUES } from "./lease.ts";
 import { TERMINAL_SQL } from "./rows.ts";
 
 export async function promoteDue(db: SqlExecutor, limit: number): Promise<DispatchRef[]> {
@@ -64,8 +65,11 @@ export async function staleReady(
     where = " AND queue = ANY($3::text[])";
   }
   const rows = await db.query<{ id: string; queue: string }>(
+    // Paused and limited queues are not claimed from hints (their workers poll them under the queue's
+    // lock), so their ready jobs are not a lost hint: re-adding them would only be read and dropped again.
     `SELECT id, queue FROM jobs WHERE state = 'queued' AND NOT delayed
        AND run_at <= now() - $1::float8 * interval '1 millisecond'${where}
+       AND queue <> ALL (${RESTRICTED_QUEUES})
      ORDER BY run_at LIMIT $2`,
     params,
   );
