@@ -43,6 +43,20 @@ describe("stage config", () => {
     expect(loadStageConfig("dev", {}).domain).toBeUndefined();
   });
 
+  it("turns the ADOT collector (traces to X-Ray) on only when the deployer asks, with the preset's sampling", () => {
+    for (const stage of ["dev", "staging", "prod"])
+      expect(loadStageConfig(stage, {}).tracing.adot).toBe(false);
+    expect(loadStageConfig("prod", { ASTRAEUS_TRACING: "true" }).tracing).toEqual({
+      adot: true,
+      sampleRatio: 0.1,
+    });
+    expect(loadStageConfig("alice", { ASTRAEUS_TRACING: "on" }).tracing).toEqual({
+      adot: true,
+      sampleRatio: 1,
+    });
+    expect(loadStageConfig("prod", { ASTRAEUS_TRACING: "false" }).tracing.adot).toBe(false);
+  });
+
   it.each(["dev", "staging", "prod"] as const)("keeps %s internally consistent", (stage) => {
     const c = loadStageConfig(stage, {});
     // Stop timeout: above the drain grace, within Fargate's 120 s ceiling.

@@ -16,6 +16,8 @@ export const STAGE_ENV: Record<string, Record<string, string>> = {
     ASTRAEUS_HOSTED_ZONE_NAME: "astraeus.example.com",
     ASTRAEUS_ALERT_EMAILS: "oncall@example.com",
     ASTRAEUS_ALERT_HTTPS: "https://hooks.example.com/astraeus",
+    // The ADOT collector sidecar (traces to X-Ray): on in prod here, so both of its states are synthesised.
+    ASTRAEUS_TRACING: "true",
   },
 };
 

@@ -8,6 +8,7 @@ import { networkSuite } from "./test/network.ts";
 import { servicesSuite } from "./test/services.ts";
 import { stagesSuite } from "./test/stages.ts";
 import { clearCache } from "./test/templates.ts";
+import { tracingSuite } from "./test/tracing.ts";
 
 // One offline synth per run (dev, then prod with a domain and subscriptions), then every suite reads the
 // CloudFormation it produced. The STS stub listens on 127.0.0.1 only and the build is killed if it hangs.
@@ -24,3 +25,4 @@ describe("files bucket", filesSuite);
 describe("scaler and migrations", functionsSuite);
 describe("alarms, budget, dashboard, outputs", alarmsSuite);
 describe("stage differences and secret hygiene", stagesSuite);
+describe("tracing: ADOT collector and X-Ray", tracingSuite);

@@ -14,6 +14,7 @@ import { appSubnets, Network, PORTS } from "./Network.ts";
 import { Secrets } from "./Secrets.ts";
 import { serviceSource } from "./service-source.ts";
 import { resourceName, sstLogRetention, stageConfig } from "./stage.ts";
+import { addAdotCollector, tracingEnvironment } from "./tracing.ts";
 
 function certificate(stack: StackContext["stack"], domain: DomainConfig): elbv2.IListenerCertificate {
   if (domain.certificateArn) return elbv2.ListenerCertificate.fromArn(domain.certificateArn);
@@ -76,6 +77,7 @@ export function Api({ stack, app }: StackContext) {
       ),
       PORT: String(PORTS.api),
       ...files.environment,
+      ...tracingEnvironment(config, "astraeus-api"),
     },
     permissions: files.access("api"),
     dev: { url: "http://localhost:8080" },
@@ -124,6 +126,8 @@ export function Api({ stack, app }: StackContext) {
       },
     },
   });
+
+  addAdotCollector(api, config);
 
   const alb = api.cdk?.applicationLoadBalancer;
   if (alb && domain) {

@@ -17,6 +17,7 @@ import { appSubnets, Network, PORTS } from "./Network.ts";
 import { Secrets } from "./Secrets.ts";
 import { serviceSource } from "./service-source.ts";
 import { resourceName, sstLogRetention, stageConfig } from "./stage.ts";
+import { addAdotCollector, tracingEnvironment } from "./tracing.ts";
 
 function capacityProviders(config: StageConfig): ecs.CapacityProviderStrategy[] {
   const { onDemandBase, onDemandWeight, spotWeight } = config.worker.spot;
@@ -49,6 +50,7 @@ export function Worker({ stack, app }: StackContext) {
     MAX_CONCURRENT_JOBS: String(config.worker.maxConcurrentJobs),
     ...(events.queue ? { EVENTS_SQS_QUEUE_URL: events.queue.queueUrl } : {}),
     ...files.environment,
+    ...tracingEnvironment(config, "astraeus-worker"),
   };
 
   const worker = new Service(stack, "Worker", {
@@ -106,6 +108,8 @@ export function Worker({ stack, app }: StackContext) {
       },
     },
   });
+
+  addAdotCollector(worker, config);
 
   const fargateService = worker.cdk?.fargateService;
   // The service must wait for the cluster's capacity-provider association, or creation can race it.

@@ -82,6 +82,15 @@ export interface StageConfig {
     /** Multipart uploads left incomplete (a crash mid-upload) are aborted by S3 after this many days. */
     abortIncompleteUploadDays: number;
   };
+  /**
+   * Traces to AWS X-Ray through an AWS Distro for OpenTelemetry collector beside each API and worker
+   * container (docs/observability.md). Off by default; ASTRAEUS_TRACING=true turns it on for a deploy.
+   */
+  tracing: {
+    adot: boolean;
+    /** Share of new traces kept (a submit with a sampled traceparent is kept regardless). */
+    sampleRatio: number;
+  };
   domain?: DomainConfig;
   alarms: {
     emails: string[];
@@ -144,6 +153,7 @@ const dev: Omit<StageConfig, "stage"> = {
   logLevel: "debug",
   events: { enabled: false },
   files: { retentionDays: 3, abortIncompleteUploadDays: 1 },
+  tracing: { adot: false, sampleRatio: 1 },
   alarms: {
     emails: [],
     httpsEndpoints: [],
@@ -213,6 +223,8 @@ const prod: Omit<StageConfig, "stage"> = {
   logLevel: "info",
   events: { enabled: true },
   files: { retentionDays: 7, abortIncompleteUploadDays: 1 },
+  // X-Ray bills per trace recorded: prod keeps one new trace in ten once tracing is turned on.
+  tracing: { adot: false, sampleRatio: 0.1 },
   alarms: {
     emails: [],
     httpsEndpoints: [],
@@ -270,6 +282,7 @@ export function loadStageConfig(stage: string, env: NodeJS.ProcessEnv = process.
     stage,
     domain,
     events: { enabled: flag(env.ASTRAEUS_EVENTS, preset.events.enabled) },
+    tracing: { ...preset.tracing, adot: flag(env.ASTRAEUS_TRACING, preset.tracing.adot) },
     alarms: {
       ...preset.alarms,
       emails: list(env.ASTRAEUS_ALERT_EMAILS),

@@ -16,19 +16,29 @@ import {
   text,
 } from "./templates.ts";
 
-interface Container {
+export interface Container {
+  Name: string;
   Environment?: { Name: string; Value: unknown }[];
   Secrets?: { Name: string; ValueFrom: unknown }[];
   StopTimeout?: number;
   PortMappings?: unknown[];
 }
 
-export function container(stage: Stage, stack: "Api" | "Worker"): Container {
+/** Every container of the service's task: the service's own, and a tracing sidecar where that is on. */
+export function containers(stage: Stage, stack: "Api" | "Worker"): Container[] {
   const [, td] = only(resources(stage, stack, "AWS::ECS::TaskDefinition"), "task definition");
-  return only(td.Properties?.ContainerDefinitions as Container[], "container");
+  return td.Properties?.ContainerDefinitions as Container[];
 }
 
-function env(c: Container): Record<string, string> {
+/** The service's own container (SST names it "Container"). */
+export function container(stage: Stage, stack: "Api" | "Worker"): Container {
+  return only(
+    containers(stage, stack).filter((c) => c.Name === "Container"),
+    "service container",
+  );
+}
+
+export function env(c: Container): Record<string, string> {
   return Object.fromEntries((c.Environment ?? []).map((e) => [e.Name, text(e.Value)]));
 }
 

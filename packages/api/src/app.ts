@@ -3,6 +3,7 @@ import { AppError, type EventCounter, issuesFromZod, type Logger } from "@astrae
 import { SqlEventCounter, type SqlExecutor } from "@astraeus/db";
 import type { Engine, ScheduleService, WebhookService } from "@astraeus/engine";
 import { createProcessLogger } from "@astraeus/process";
+import type { Tracing } from "@astraeus/tracing";
 import { OpenAPIHono } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { routePath } from "hono/route";
@@ -56,6 +57,8 @@ export interface AppDeps {
   webhookHealth?: (() => Promise<WebhookHealth>) | null;
   /** Serve the operator console (packages/console) built in this folder at /console. Default: not served. */
   console?: ConsoleOptions | null;
+  /** Request spans (packages/tracing). Default null: tracing off, no middleware at all. */
+  tracing?: Tracing | null;
 }
 
 const TARGETS: Record<string, string> = {
@@ -92,12 +95,18 @@ function asAvailability(err: unknown): unknown {
 
 /**
  * JSON lines for machines; `format` rewrites each line (the dev command on a terminal: pino-pretty). Written
- * through the process logger, so a closed stdout never keeps the API from stopping.
+ * through the process logger, so a closed stdout never keeps the API from stopping. With tracing on,
+ * `traceFields` (Tracing.logFields) adds the active span's trace_id and span_id to each line.
  */
-export function defaultLogger(level = "info", format?: (line: string) => string): PinoLogger {
+export function defaultLogger(
+  level = "info",
+  format?: (line: string) => string,
+  traceFields?: () => Record<string, string>,
+): PinoLogger {
   return createProcessLogger({
     level,
     ...(format ? { format } : {}),
+    ...(traceFields ? { mixin: traceFields } : {}),
     // Defence in depth: nothing here logs headers or bodies, but a key must never reach the logs.
     redact: {
       paths: ["authorization", "*.authorization", "key", "*.key", "apiKey", "*.apiKey"],
@@ -131,6 +140,29 @@ export function createApp(deps: AppDeps): ApiApp {
       }
     },
   });
+
+  if (deps.tracing) {
+    // The API's routes only: health checks, scrapes and the console's files would bury the jobs' traces.
+    // Registered first, so what follows (the request log line, the submit's span) runs inside its span.
+    const tracing = deps.tracing;
+    app.use("/v1/*", (c, next) =>
+      tracing.request(
+        {
+          method: c.req.method,
+          path: c.req.path,
+          traceparent: header(c, "traceparent"),
+          tracestate: header(c, "tracestate"),
+        },
+        async (span) => {
+          try {
+            await next();
+          } finally {
+            span.finish(routeLabel(c), c.res.status, c.res.status >= 500 ? c.error : undefined);
+          }
+        },
+      ),
+    );
+  }
 
   app.use("*", async (c, next) => {
     const started = performance.now();

@@ -5,6 +5,7 @@ import { DEFAULTS, JobTypeSchema, LIMITS, QueueNameSchema } from "@astraeus/core
 import { databaseUrlFromEnv } from "@astraeus/db";
 import { DEFAULT_CONSUMER_GROUP, DEFAULT_REDIS_PREFIX, redisUrlFromEnv } from "@astraeus/dispatch";
 import { FilesEnvShape } from "@astraeus/storage";
+import { TRACING_ENV } from "@astraeus/tracing";
 import { parseCidrs } from "@astraeus/webhooks";
 import { z } from "zod";
 import { API_KEY_RE } from "./auth/keys.ts";
@@ -95,6 +96,8 @@ export const EnvSchema = z.object({
   SHUTDOWN_GRACE_MS: int(0, 120_000).default(10_000),
   // Files (FILES_STORE, FILES_S3_*, limits and retention): shared with the worker (docs/files.md).
   ...FilesEnvShape,
+  /** OpenTelemetry tracing: off unless an OTLP endpoint or OTEL_TRACES_EXPORTER is set (docs/observability.md). */
+  ...TRACING_ENV,
 });
 export type Env = z.infer<typeof EnvSchema>;
 

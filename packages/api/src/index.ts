@@ -10,7 +10,7 @@ export {
   parseEnv,
 } from "./config.ts";
 export type { ApiApp, ApiEnv } from "./http/env.ts";
-export { API_USAGE, API_VARIABLES, type RunningApi, startApi } from "./main.ts";
+export { API_USAGE, API_VARIABLES, type RunningApi, startApi, startApiTracing } from "./main.ts";
 export { Metrics, type MetricsOptions } from "./metrics.ts";
 export { MemoryRateLimiter, type MemoryRateLimiterOptions } from "./ratelimit/memory.ts";
 export { RedisRateLimiter, type RedisRateLimiterOptions } from "./ratelimit/redis.ts";

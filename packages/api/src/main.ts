@@ -2,6 +2,7 @@
 // Configuration is the environment (see config.ts); `--help` lists what matters.
 import type { AddressInfo } from "node:net";
 import { handleShutdownSignals, readEntryArgs, type ShutdownSignal, type Usage } from "@astraeus/process";
+import { startTracing, type Tracing, tracingSettings } from "@astraeus/tracing";
 import { serve } from "@hono/node-server";
 import type { Logger } from "pino";
 import { defaultLogger } from "./app.ts";
@@ -21,6 +22,7 @@ export const API_VARIABLES: Usage["variables"] = [
   ["EMBEDDED_WORKER", "in embedded mode, run a worker with the built-in job types in this process"],
   ["RATE_LIMIT_PER_SEC", "default requests per second per API key (0: off)"],
   ["LOG_LEVEL", "pino level"],
+  ["OTEL_EXPORTER_OTLP_ENDPOINT", "OTLP/HTTP receiver of traces; unset: tracing off (docs/observability.md)"],
   ["SHUTDOWN_GRACE_MS", "longest wait for in-flight requests on SIGTERM/SIGINT"],
 ];
 
@@ -41,6 +43,15 @@ export const API_USAGE: Usage = {
   ],
 };
 
+/**
+ * The process's tracer when the OTEL_* variables turn tracing on, else null; its SDK is imported only then.
+ * Start it before the logger, so log lines can carry the active span's ids (`defaultLogger`'s `traceFields`).
+ */
+export async function startApiTracing(env: Env, serviceName = "astraeus-api"): Promise<Tracing | null> {
+  const settings = tracingSettings(env, serviceName);
+  return settings ? startTracing(settings) : null;
+}
+
 export interface RunningApi {
   api: ApiServer;
   /** The graceful shutdown: streams end, the listener drains within SHUTDOWN_GRACE_MS, then all closes. */
@@ -49,15 +60,19 @@ export interface RunningApi {
 
 /**
  * Builds the API from `env`, listens, and prints where it is (and a generated admin key, once) on
- * stderr. `withWorker` is buildServer's: `pnpm dev` runs a worker on real servers too.
+ * stderr. `withWorker` is buildServer's: `pnpm dev` runs a worker on real servers too. `tracing`
+ * (startApiTracing) is shut down, its last spans exported, when the API has stopped.
  */
 export async function startApi(
   env: Env,
-  opts: { logger: Logger; withWorker?: boolean },
+  opts: { logger: Logger; withWorker?: boolean; tracing?: Tracing | null },
 ): Promise<RunningApi> {
   const { logger } = opts;
+  const tracing = opts.tracing ?? null;
+  tracing?.reportTo(logger);
   const api = await buildServer(env, {
     logger,
+    tracing,
     ...(opts.withWorker !== undefined ? { withWorker: opts.withWorker } : {}),
   });
   if (api.bootstrap?.generated) {
@@ -103,6 +118,7 @@ export async function startApi(
       await closed;
       clearTimeout(timer);
       await api.close();
+      await tracing?.shutdown();
       logger.info({}, "stopped");
     },
   };
@@ -113,8 +129,9 @@ export async function main(): Promise<void> {
   if (!readEntryArgs(API_USAGE)) return;
   try {
     const env = parseEnv();
-    const logger = defaultLogger(env.LOG_LEVEL);
-    const running = await startApi(env, { logger });
+    const tracing = await startApiTracing(env);
+    const logger = defaultLogger(env.LOG_LEVEL, undefined, tracing?.logFields);
+    const running = await startApi(env, { logger, tracing });
     handleShutdownSignals({ name: "astraeus api", stop: running.stop });
   } catch (err) {
     process.stderr.write(

@@ -21,6 +21,7 @@ import {
   WebhookService,
 } from "@astraeus/engine";
 import { filesSettings, objectStoreFromEnv } from "@astraeus/storage";
+import type { Tracing } from "@astraeus/tracing";
 import { type Cidr, createTargetGuard } from "@astraeus/webhooks";
 import { createWebhookDelivery, createWorker, type Worker } from "@astraeus/worker";
 import { createApp, defaultLogger } from "./app.ts";
@@ -62,6 +63,8 @@ export interface BuildOptions {
   logger?: Logger;
   /** Metrics registry. Default: a new one. */
   metrics?: Metrics;
+  /** The process's tracer (main.ts starts it when OTEL_* say so). Default null: tracing off. */
+  tracing?: Tracing | null;
 }
 
 function toDeliverySettings(t: { allowHttp: boolean; allow: readonly Cidr[] }) {
@@ -122,6 +125,7 @@ export async function buildServer(env: Env, opts: BuildOptions = {}): Promise<Ap
       leaseMs: env.WORKER_LEASE_TTL_SECONDS * 1000,
       groupCommit: { maxInFlight: env.GROUP_COMMIT_MAX_IN_FLIGHT },
       logger,
+      tracing: opts.tracing?.submit ?? null,
     });
     closers.push(() => engine.close());
     // Per-queue defaults apply from the first submit on.
@@ -181,6 +185,7 @@ export async function buildServer(env: Env, opts: BuildOptions = {}): Promise<Ap
       webhooks,
       webhookHealth: () => webhookStore.health(),
       console: consoleDir === null ? null : { dir: consoleDir },
+      tracing: opts.tracing ?? null,
       ...(opts.metrics ? { metrics: opts.metrics } : {}),
     });
 
@@ -213,6 +218,7 @@ export async function buildServer(env: Env, opts: BuildOptions = {}): Promise<Ap
           ],
         },
         logger,
+        tracing: opts.tracing?.worker ?? null,
       });
       await worker.start();
       const w = worker;

@@ -214,16 +214,22 @@ export class AstraeusClient {
 
   // ---- jobs ----
 
-  /** Submits one job. With `idempotencyKey` the call is safe to repeat (and is retried on 503). */
+  /**
+   * Submits one job. With `idempotencyKey` the call is safe to repeat (and is retried on 503). With
+   * `traceparent` (W3C trace context) the job's attempts continue that trace (docs/observability.md).
+   */
   async submit(
     job: JobSubmission,
-    opts: { idempotencyKey?: string; signal?: AbortSignal } = {},
+    opts: { idempotencyKey?: string; traceparent?: string; signal?: AbortSignal } = {},
   ): Promise<SubmitResult> {
+    const headers: Record<string, string> = {};
+    if (opts.idempotencyKey !== undefined) headers["idempotency-key"] = opts.idempotencyKey;
+    if (opts.traceparent !== undefined) headers.traceparent = opts.traceparent;
     const res = await this.raw("/v1/jobs", {
       method: "POST",
       body: job,
       idempotent: opts.idempotencyKey !== undefined,
-      ...(opts.idempotencyKey !== undefined ? { headers: { "idempotency-key": opts.idempotencyKey } } : {}),
+      headers,
       ...(opts.signal ? { signal: opts.signal } : {}),
     });
     return { job: (await res.json()) as Job, replayed: res.headers.get("idempotent-replayed") === "true" };
@@ -233,17 +239,20 @@ export class AstraeusClient {
    * Submits up to 1,000 jobs in one transaction: all are stored or none. The batch always carries an
    * Idempotency-Key (`idempotencyKey`, or one made up for this call), so a retry after a timeout or a 503
    * returns the jobs of the first attempt instead of storing them twice. Pass your own key to make the
-   * batch safe to send again across calls or processes.
+   * batch safe to send again across calls or processes. `traceparent` as for submit, for every job.
    */
   async submitBatch(
     jobs: JobSubmission[],
-    opts: { idempotencyKey?: string; signal?: AbortSignal } = {},
+    opts: { idempotencyKey?: string; traceparent?: string; signal?: AbortSignal } = {},
   ): Promise<BatchSubmitResult> {
     const res = await this.raw("/v1/jobs/batch", {
       method: "POST",
       body: { jobs },
       idempotent: true,
-      headers: { "idempotency-key": opts.idempotencyKey ?? crypto.randomUUID() },
+      headers: {
+        "idempotency-key": opts.idempotencyKey ?? crypto.randomUUID(),
+        ...(opts.traceparent !== undefined ? { traceparent: opts.traceparent } : {}),
+      },
       ...(opts.signal ? { signal: opts.signal } : {}),
     });
     const { jobs: stored } = (await res.json()) as { jobs: Job[] };

@@ -35,6 +35,11 @@ export const ClaimedJob = z.object({
   leaseToken: z.uuid(),
   leaseExpiresAt: z.string(),
   createdAt: z.string(),
+  /**
+   * The W3C trace context stored with the job, present when it has one: run the attempt in a span that is
+   * a child of it (send it as the `traceparent` header of your tracer's extract), see docs/worker-protocol.md.
+   */
+  traceparent: z.string().optional(),
 });
 export type ClaimedJob = z.infer<typeof ClaimedJob>;
 

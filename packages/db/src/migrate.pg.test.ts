@@ -55,7 +55,7 @@ async function forgetLastMigration(): Promise<void> {
     DROP TYPE IF EXISTS file_state;
     ALTER TABLE job_events DROP COLUMN IF EXISTS claimed_at, DROP COLUMN IF EXISTS claimed_by,
       DROP COLUMN IF EXISTS claim_seq;
-    ALTER TABLE jobs DROP COLUMN IF EXISTS claim_seq;
+    ALTER TABLE jobs DROP COLUMN IF EXISTS claim_seq, DROP COLUMN IF EXISTS trace_context;
     CREATE INDEX IF NOT EXISTS jobs_running_idx ON jobs (id) WHERE state = 'running';
     DELETE FROM engine_state WHERE key = 'outbox';`);
 }

@@ -58,6 +58,9 @@ export const jobs = pgTable(
     startedAt: ts("started_at"),
     finishedAt: ts("finished_at"),
     updatedAt: ts("updated_at").notNull(),
+    // Tracing (docs/observability.md): the W3C traceparent every attempt of the job continues. NULL when
+    // the submit carried none and tracing was off, which costs the row nothing (one null-bitmap bit).
+    traceContext: text("trace_context"),
   },
   (t) => [
     // The claim path: ready rows per queue in priority then due order. Only queued rows are in it.

@@ -5,7 +5,7 @@
 
 import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
-import { API_VARIABLES, defaultLogger, EnvSchema, parseEnv, startApi } from "@astraeus/api";
+import { API_VARIABLES, defaultLogger, EnvSchema, parseEnv, startApi, startApiTracing } from "@astraeus/api";
 import { consoleIsCurrent } from "@astraeus/console/build";
 import { handleShutdownSignals, readEntryArgs, type Usage } from "@astraeus/process";
 import { prettyFactory } from "pino-pretty";
@@ -43,8 +43,11 @@ export async function main(): Promise<void> {
     const format = process.stdout.isTTY
       ? prettyFactory({ colorize: true, ignore: "pid,hostname" })
       : undefined;
+    // Tracing (off unless OTEL_* turn it on: docs/observability.md) covers the API and its worker alike.
+    const tracing = await startApiTracing(env, "astraeus");
     const running = await startApi(env, {
-      logger: defaultLogger(env.LOG_LEVEL, format),
+      logger: defaultLogger(env.LOG_LEVEL, format, tracing?.logFields),
+      tracing,
       // A worker in this process on real servers too, unless EMBEDDED_WORKER=false.
       withWorker: env.EMBEDDED_WORKER,
     });

@@ -1,6 +1,7 @@
 import {
   AppError,
   type ClaimedJob,
+  type CommitSpan,
   DEFAULT_RETRY,
   type Dispatcher,
   type DispatchRef,
@@ -17,6 +18,7 @@ import {
   type NewJob,
   type QueueStats,
   SCHEDULE_KEY_PREFIX,
+  type SubmitTracing,
   silentLogger,
   THROUGHPUT_MINUTES_MAX,
   type Throughput,
@@ -45,6 +47,7 @@ import type {
   FailRequest,
   JobPage,
   ReconcileReport,
+  SubmitOptions,
   SubmitResult,
 } from "./types.ts";
 
@@ -64,6 +67,8 @@ export interface EngineOptions {
   /** How often queue settings (pause, limits, per-queue defaults) are read again, in ms. Default 1000. */
   queueSettingsRefreshMs?: number;
   logger?: Logger;
+  /** Spans around submits (packages/tracing); null or absent while tracing is off. */
+  tracing?: SubmitTracing | null;
 }
 
 function notFound(id: string): AppError {
@@ -86,6 +91,7 @@ export class JobEngine implements Engine {
   private readonly defaults: SubmissionDefaults;
   private readonly leaseMs: number;
   private readonly log: Logger;
+  private readonly tracing: SubmitTracing | null;
   /** Stream hints sent after a commit and not yet answered; close() lets them land first. */
   private readonly pendingDispatches = new Set<Promise<void>>();
   /** Batch inserts under way (they bypass the group commit); close() lets them commit and hint first. */
@@ -97,6 +103,7 @@ export class JobEngine implements Engine {
     this.defaults = { ...SUBMISSION_DEFAULTS, ...opts.submission };
     this.leaseMs = opts.leaseMs ?? 30_000;
     this.log = opts.logger ?? silentLogger;
+    this.tracing = opts.tracing ?? null;
     this.files = opts.files ?? null;
     this.committer = new GroupCommitter((jobs) => this.insertAndDispatch(jobs), {
       ...GROUP_COMMIT_DEFAULTS,
@@ -167,7 +174,7 @@ export class JobEngine implements Engine {
     return outcome;
   }
 
-  async submit(tenant: string, submission: unknown): Promise<SubmitResult> {
+  async submit(tenant: string, submission: unknown, opts?: SubmitOptions): Promise<SubmitResult> {
     const row = resolveSubmission(tenant, submission, this.defaults, Date.now(), {
       queueDefaults: this.queueDefaults,
     });
@@ -182,7 +189,7 @@ export class JobEngine implements Engine {
         ],
       });
     }
-    return this.submitRow(row);
+    return this.submitRow(row, opts?.traceparent);
   }
 
   /**
@@ -199,7 +206,45 @@ export class JobEngine implements Engine {
     );
   }
 
-  private async submitRow(row: ResolvedSubmission): Promise<SubmitResult> {
+  private submitRow(row: ResolvedSubmission, traceparent?: string): Promise<SubmitResult> {
+    if (this.tracing !== null) return this.tracedSubmit(row, traceparent, this.tracing);
+    // Tracing off: a client's traceparent is still kept, so workers that trace continue its trace.
+    if (traceparent !== undefined) row.traceContext = traceparent;
+    return this.commitRow(row);
+  }
+
+  /** The submit's group commit as a span; the job stores that span's context for its attempts. */
+  private async tracedSubmit(
+    row: ResolvedSubmission,
+    traceparent: string | undefined,
+    tracing: SubmitTracing,
+  ): Promise<SubmitResult> {
+    const span = tracing.commit(row, traceparent);
+    row.traceContext = span.traceparent;
+    if (row.files !== undefined) {
+      // Its own transaction with its file links, not the group commit.
+      try {
+        const result = await this.commitRow(row);
+        span.end(result.replayed ? 0 : 1);
+        return result;
+      } catch (err) {
+        span.end(0, err);
+        throw err;
+      }
+    }
+    let outcome: InsertOutcome;
+    try {
+      outcome = await this.committer.add(row);
+    } catch (err) {
+      span.end(0, err);
+      throw err;
+    }
+    span.end(outcome.inserted.size);
+    if (outcome.inserted.has(row.id)) return { job: jobFromNew(row, row.payload), replayed: false };
+    return this.replayOf(row, outcome) ?? this.commitRow(row);
+  }
+
+  private async commitRow(row: ResolvedSubmission): Promise<SubmitResult> {
     if (row.files !== undefined) {
       const outcome = await this.insertReferencingAndDispatch([row], () => "");
       if (outcome.inserted.has(row.id)) return { job: jobFromNew(row, row.payload), replayed: false };
@@ -234,16 +279,26 @@ export class JobEngine implements Engine {
     return { job: existing.job, replayed: true };
   }
 
-  async submitBatch(tenant: string, submissions: readonly unknown[]): Promise<Job[]> {
+  async submitBatch(tenant: string, submissions: readonly unknown[], opts?: SubmitOptions): Promise<Job[]> {
     const rows = this.resolveBatch(tenant, submissions, false);
-    await this.insertBatch(rows);
+    const span = this.traceBatch(rows, opts?.traceparent);
+    await this.insertBatch(rows, false, span);
     return rows.map((r) => jobFromNew(r, r.payload));
+  }
+
+  /** A batch's jobs share one trace context: the batch insert's span, or the client's traceparent. */
+  private traceBatch(rows: NewJob[], traceparent: string | undefined): CommitSpan | null {
+    const span = this.tracing === null ? null : this.tracing.batch(rows, traceparent);
+    const context = span === null ? traceparent : span.traceparent;
+    if (context !== undefined) for (const r of rows) r.traceContext = context;
+    return span;
   }
 
   async submitIdempotentBatch(
     tenant: string,
     idempotencyKey: string,
     submissions: readonly unknown[],
+    opts?: SubmitOptions,
   ): Promise<BatchSubmitResult> {
     // Each item is stored under a key derived from the batch key and its index, with one hash of the
     // whole batch: the jobs' unique index then makes the batch idempotent as a unit (ADR 0007).
@@ -253,8 +308,10 @@ export class JobEngine implements Engine {
       r.idempotencyKey = batchItemKey(idempotencyKey, i);
       r.payloadHash = hash;
     });
+    let span = this.traceBatch(rows, opts?.traceparent);
     for (let tries = 0; tries < 3; tries++) {
-      const outcome = await this.insertBatch(rows, true);
+      const outcome = await this.insertBatch(rows, true, span);
+      span = null;
       if (outcome.inserted.size === rows.length) {
         return { jobs: rows.map((r) => jobFromNew(r, r.payload)), replayed: false };
       }
@@ -304,13 +361,22 @@ export class JobEngine implements Engine {
   }
 
   /** Batches bypass the group commit: one statement of their own, which close() waits for. */
-  private async insertBatch(rows: ResolvedSubmission[], allOrNothing = false): Promise<InsertOutcome> {
+  private async insertBatch(
+    rows: ResolvedSubmission[],
+    allOrNothing: boolean,
+    span: CommitSpan | null,
+  ): Promise<InsertOutcome> {
     const inserting = rows.some((r) => r.files !== undefined)
       ? this.insertReferencingAndDispatch(rows, (i) => `jobs.${i}.`, allOrNothing)
       : this.insertAndDispatch(rows, allOrNothing);
     this.pendingBatches.add(inserting);
     try {
-      return await inserting;
+      const outcome = await inserting;
+      span?.end(outcome.inserted.size);
+      return outcome;
+    } catch (err) {
+      span?.end(0, err);
+      throw err;
     } finally {
       this.pendingBatches.delete(inserting);
     }
@@ -370,6 +436,8 @@ export class JobEngine implements Engine {
       workerId: req.workerId,
       leaseMs: req.leaseMs ?? this.leaseMs,
       tenant,
+      // The claim answer carries each job's trace context for the worker to continue.
+      traceContext: true,
       ...(req.types ? { types: req.types } : {}),
     };
     const { restricted } = this.queueSettings;

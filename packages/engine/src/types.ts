@@ -23,6 +23,14 @@ export interface SubmitResult {
   replayed: boolean;
 }
 
+export interface SubmitOptions {
+  /**
+   * The W3C `traceparent` the request came with (already validated, see parseTraceparent). With tracing
+   * on it parents the submit's span; off, it is stored as is for the job's attempts to continue.
+   */
+  traceparent?: string;
+}
+
 export interface BatchSubmitResult {
   /** The batch's jobs in input order. */
   jobs: Job[];
@@ -71,9 +79,9 @@ export interface Engine {
   readonly files: FileService | null;
   /** Queue statistics with settings, settings changes and bulk operations (queue-control.ts). */
   readonly queueControl: QueueControl;
-  submit(tenant: string, submission: JobSubmission): Promise<SubmitResult>;
+  submit(tenant: string, submission: JobSubmission, opts?: SubmitOptions): Promise<SubmitResult>;
   /** All or nothing, one transaction, results in input order. */
-  submitBatch(tenant: string, submissions: readonly JobSubmission[]): Promise<Job[]>;
+  submitBatch(tenant: string, submissions: readonly JobSubmission[], opts?: SubmitOptions): Promise<Job[]>;
   /**
    * A batch made idempotent as a whole by `idempotencyKey`: the same key and body again returns the same
    * jobs (`replayed`), the key with any other batch is `idempotency_conflict`, never a second set of jobs.
@@ -82,6 +90,7 @@ export interface Engine {
     tenant: string,
     idempotencyKey: string,
     submissions: readonly JobSubmission[],
+    opts?: SubmitOptions,
   ): Promise<BatchSubmitResult>;
   get(tenant: string, id: string): Promise<Job>;
   list(tenant: string, query: ListJobsQuery): Promise<JobPage>;

@@ -7,6 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { freePort } from "@astraeus/db/testing";
 import { runHelp } from "@astraeus/process/testing";
+import { type OtlpReceiver, startOtlpReceiver } from "@astraeus/tracing/testing";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { buildTarget, imageCommand } from "../../../scripts/build.mjs";
 import { createHarness, type Harness, REDIS_URL } from "./testing/harness.ts";
@@ -14,18 +15,21 @@ import { createHarness, type Harness, REDIS_URL } from "./testing/harness.ts";
 let h: Harness;
 let dir: string;
 let child: ChildProcess | null = null;
+let receiver: OtlpReceiver;
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), "astraeus-worker-bundle-"));
   h = await createHarness("bundle");
+  receiver = await startOtlpReceiver();
 });
 afterAll(async () => {
+  await receiver?.close();
   if (child !== null && child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
   await h?.close();
   rmSync(dir, { recursive: true, force: true });
 });
 
 describe("worker bundle (dist/main.js)", () => {
-  it("builds, starts with the image's command outside the repository, runs a job, serves /health and drains on SIGTERM", async () => {
+  it("builds, starts with the image's command outside the repository, runs a job (traced), serves /health and drains on SIGTERM", async () => {
     const built = await buildTarget("worker", join(dir, "dist"));
     expect([...built.packages.keys()]).toEqual(["@electric-sql/pglite"]);
 
@@ -47,6 +51,10 @@ describe("worker bundle (dist/main.js)", () => {
         WORKER_METRICS_PORT: String(port),
         MAINTENANCE_ENABLED: "false",
         LOG_LEVEL: "warn",
+        // Tracing on: the OpenTelemetry SDK, loaded on demand, must work from the bundle too.
+        OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
+        OTEL_EXPORTER_OTLP_PROTOCOL: "http/json",
+        OTEL_BSP_SCHEDULE_DELAY: "50",
       },
       stdio: ["ignore", "pipe", "pipe"],
     });
@@ -78,6 +86,14 @@ describe("worker bundle (dist/main.js)", () => {
     expect((await h.engine.get("t", job.id)).result).toEqual({ hello: 1 });
     const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
     expect(metrics).toContain('astraeus_worker_jobs_completed_total{type="echo",outcome="succeeded"} 1');
+
+    // The attempt's span reached the OTLP receiver.
+    await expect
+      .poll(() =>
+        receiver.spans.find((s) => s.attributes["astraeus.job.id"] === job.id && s.name === "attempt echo"),
+      )
+      .toBeDefined();
+    expect(receiver.rejected).toEqual([]);
 
     proc.kill("SIGTERM");
     expect(await exited, stderr).toBe(0);

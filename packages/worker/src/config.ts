@@ -1,6 +1,7 @@
 import { databaseUrlFromEnv } from "@astraeus/db";
 import { DEFAULT_CONSUMER_GROUP, DEFAULT_REDIS_PREFIX, redisUrlFromEnv } from "@astraeus/dispatch";
 import { FilesEnvShape } from "@astraeus/storage";
+import { TRACING_ENV } from "@astraeus/tracing";
 import { parseCidrs } from "@astraeus/webhooks";
 import { z } from "zod";
 
@@ -138,6 +139,8 @@ export const WorkerEnv = z.object({
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   // Files (FILES_STORE, FILES_S3_*, limits and retention): the same settings as the API's (docs/files.md).
   ...FilesEnvShape,
+  /** OpenTelemetry tracing: off unless an OTLP endpoint or OTEL_TRACES_EXPORTER is set (docs/observability.md). */
+  ...TRACING_ENV,
 });
 export type WorkerEnv = z.infer<typeof WorkerEnv>;
 

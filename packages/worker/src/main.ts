@@ -5,6 +5,7 @@ import { createDispatcher } from "@astraeus/dispatch";
 import { createEngine, FileService, FileSweep, Scheduler } from "@astraeus/engine";
 import { createProcessLogger, handleShutdownSignals, readEntryArgs, type Usage } from "@astraeus/process";
 import { filesSettings, objectStoreFromEnv } from "@astraeus/storage";
+import { startTracing, tracingSettings } from "@astraeus/tracing";
 import { BUILTIN_JOBS } from "./builtins.ts";
 import { parseWorkerEnv, WorkerEnv } from "./config.ts";
 import type { ResolvedDefinition } from "./define.ts";
@@ -38,10 +39,15 @@ export async function startWorkerProcess(
   extraJobs: ResolvedDefinition[] = [],
   deps: WorkerProcessDeps = {},
 ): Promise<RunningWorker> {
+  // Tracing first (its SDK is imported only when OTEL_* turn it on), so every log line can carry its ids.
+  const tracingOn = tracingSettings(env, "astraeus-worker");
+  const tracing = tracingOn ? await startTracing(tracingOn) : null;
   const log = createProcessLogger({
     level: env.LOG_LEVEL,
     base: { svc: "worker", ...(env.SST_STAGE ? { stage: env.SST_STAGE } : {}) },
+    ...(tracing ? { mixin: tracing.logFields } : {}),
   });
+  tracing?.reportTo(log);
   let ownSink: { close(): void } | null = null;
   let eventSink = deps.eventSink ?? null;
   if (!eventSink && env.EVENTS_SQS_QUEUE_URL) {
@@ -94,6 +100,7 @@ export async function startWorkerProcess(
       dispatcher,
       submission: { maxPayloadBytes: Number.MAX_SAFE_INTEGER },
       logger: log,
+      tracing: tracing?.submit ?? null,
     }),
     {
       intervalMs: env.SCHEDULER_INTERVAL_MS,
@@ -129,6 +136,7 @@ export async function startWorkerProcess(
     files,
     logger: log,
     observer: metrics.observer,
+    tracing: tracing?.worker ?? null,
   });
   // A relaying deployment records every transition as an event row before this worker claims anything
   // (otherwise claims before the leader's first relay tick would be recorded on their job rows only).
@@ -164,6 +172,8 @@ export async function startWorkerProcess(
       ownSink?.close();
       objects.close?.();
       await Promise.allSettled([dispatcher.close(), store.close()]);
+      // Spans still buffered are exported before the process ends.
+      await tracing?.shutdown();
       log.info({ id: worker.id, stats: worker.stats }, "worker stopped");
     },
   };
@@ -190,6 +200,10 @@ export const WORKER_USAGE: Usage = {
     ["EVENTS_SQS_QUEUE_URL", "FIFO SQS queue the maintenance leader relays job events to; unset: no relay"],
     ["WORKER_METRICS_PORT", "port of GET /health and GET /metrics (0: off)"],
     ["LOG_LEVEL", "pino level"],
+    [
+      "OTEL_EXPORTER_OTLP_ENDPOINT",
+      "OTLP/HTTP receiver of traces; unset: tracing off (docs/observability.md)",
+    ],
   ],
   defaults: () => WorkerEnv.parse({}),
   notes: [

@@ -1,5 +1,6 @@
 import { hostname } from "node:os";
 import {
+  type AttemptTrace,
   type ClaimedJob,
   type Delivery,
   type Dispatcher,
@@ -13,6 +14,7 @@ import {
   silentLogger,
   sleep,
   UnrecoverableError,
+  type WorkerTracing,
   within,
 } from "@astraeus/core";
 import { type FileService, Maintenance, type MaintenanceOptions, QueueSettingsCache } from "@astraeus/engine";
@@ -72,6 +74,8 @@ export interface WorkerOptions {
   files?: FileService | null;
   logger?: Logger;
   observer?: WorkerObserver;
+  /** Spans for claims, attempts and completions (packages/tracing). Default null: tracing off. */
+  tracing?: WorkerTracing | null;
 }
 
 /** Hooks for metrics; each is optional and must not throw. */
@@ -93,6 +97,8 @@ interface Active {
   startedAt: number;
   /** Set when the attempt timed out while its handler still runs (see abort). */
   timedOut?: JobAbort;
+  /** The attempt's span while tracing is on, else null. */
+  trace: AttemptTrace | null;
 }
 
 export interface WorkerStats {
@@ -157,6 +163,7 @@ export class Worker implements ContextHost {
   private readUntil = 0;
   private lastHeartbeat = Date.now();
   private readonly observer: WorkerObserver;
+  private readonly tracing: WorkerTracing | null;
   private readonly files: FileService | null;
 
   constructor(opts: WorkerOptions) {
@@ -179,6 +186,7 @@ export class Worker implements ContextHost {
     this.id = opts.id ?? defaultWorkerId();
     this.log = opts.logger ?? silentLogger;
     this.observer = opts.observer ?? {};
+    this.tracing = opts.tracing ?? null;
     this.settings = new QueueSettingsCache(this.store, {
       refreshMs: opts.queueSettingsRefreshMs ?? 1000,
       logger: this.log,
@@ -274,7 +282,7 @@ export class Worker implements ContextHost {
         this.lastPoll = Date.now();
         try {
           const jobs = await this.store.claimNext(this.readable, want, this.claimOpts());
-          for (const job of jobs) this.startJob(job);
+          this.startJobs(jobs, this.lastPoll);
         } catch (err) {
           this.log.error({ err: String(err) }, "claim from Postgres failed");
           await sleep(500);
@@ -285,13 +293,19 @@ export class Worker implements ContextHost {
   }
 
   private claimOpts() {
-    return { workerId: this.id, leaseMs: this.leaseMs, types: this.types };
+    return {
+      workerId: this.id,
+      leaseMs: this.leaseMs,
+      types: this.types,
+      traceContext: this.tracing !== null,
+    };
   }
 
   private async claimDelivered(given: Delivery[]): Promise<void> {
     const deliveries = this.settings.restricted.size > 0 ? await this.sortRestricted(given) : given;
     if (deliveries.length === 0) return;
     let jobs: ClaimedJob[];
+    const claimedFrom = Date.now();
     try {
       jobs = await this.store.claimByIds(
         deliveries.map((d) => d.jobId),
@@ -302,7 +316,7 @@ export class Worker implements ContextHost {
       this.log.error({ err: String(err) }, "claim failed");
       return;
     }
-    for (const job of jobs) this.startJob(job);
+    this.startJobs(jobs, claimedFrom);
     // Claimed or not (duplicate, stale, cancelled), every entry is done with.
     this.dispatcher
       .ack(deliveries)
@@ -344,10 +358,11 @@ export class Worker implements ContextHost {
   private async claimLimited(queue: string, want: number): Promise<void> {
     // Until the answer, nobody asks this queue again.
     this.limitedDue.set(queue, Number.POSITIVE_INFINITY);
-    let next = Date.now() + this.limitedPollMs;
+    const claimedFrom = Date.now();
+    let next = claimedFrom + this.limitedPollMs;
     try {
       const r = await this.store.claimLimited(queue, want, this.claimOpts());
-      for (const job of r.jobs) this.startJob(job);
+      this.startJobs(r.jobs, claimedFrom);
       // A full answer may mean more is ready at once; a rate limit says when the next start may come.
       if (r.jobs.length >= want || this.limitedWoken.has(queue)) next = Date.now();
       else if (r.retryAt) next = r.retryAt.getTime();
@@ -393,6 +408,12 @@ export class Worker implements ContextHost {
       .catch(() => {});
   }
 
+  /** Starts the jobs one claim statement (begun at `claimedFrom`, ms since the epoch) returned. */
+  private startJobs(jobs: ClaimedJob[], claimedFrom: number): void {
+    if (this.tracing !== null && jobs.length > 0) this.tracing.claimed(jobs, claimedFrom, this.id);
+    for (const job of jobs) this.startJob(job);
+  }
+
   private startJob(job: ClaimedJob): void {
     const def = this.registry.get(job.type);
     this.stats.claimed++;
@@ -405,10 +426,20 @@ export class Worker implements ContextHost {
       timer: setTimeout(() => this.abort(a, "timeout"), timeoutMs),
       done: false,
       startedAt: Date.now(),
+      trace: null,
     };
+    if (this.tracing !== null) this.traceAttempt(a, this.tracing);
     this.observer.jobStarted?.(job.type);
     this.active.set(job.id, a);
     void this.run(a);
+  }
+
+  /** The attempt's span; its handler runs inside it, so the handler's own spans nest under it. */
+  private traceAttempt(a: Active, tracing: WorkerTracing): void {
+    const trace = tracing.attempt(a.job, this.id);
+    a.trace = trace;
+    const def = a.def;
+    if (def) a.def = { ...def, handler: (ctx) => trace.run(() => def.handler(ctx)) };
   }
 
   /** Never rejects: it runs as `void this.run(a)`, where a rejection would crash the process. */
@@ -536,8 +567,13 @@ export class Worker implements ContextHost {
     clearTimeout(a.timer);
     this.active.delete(a.job.id);
     this.wakeSlot();
-    if (!outcome) return;
-    void this.completions.add(outcome).then((finished) => {
+    if (!outcome) {
+      a.trace?.end("lease_lost", null);
+      return;
+    }
+    const written = this.completions.add(outcome);
+    if (a.trace !== null) a.trace.end(outcome.kind, written);
+    void written.then((finished) => {
       if (!finished) {
         this.stats.rejectedWrites++;
         this.log.warn(

@@ -1,5 +1,14 @@
 import { ListJobsParams } from "@astraeus/contract";
-import { AppError, issuesFromZod, type Job, type JobSubmission, LIMITS, UUID_RE } from "@astraeus/core";
+import {
+  AppError,
+  issuesFromZod,
+  type Job,
+  type JobSubmission,
+  LIMITS,
+  parseTraceparent,
+  UUID_RE,
+} from "@astraeus/core";
+import type { SubmitOptions } from "@astraeus/engine";
 import { createRoute, z } from "@hono/zod-openapi";
 import { requireScope } from "../http/auth.ts";
 import { jsonBody } from "../http/body.ts";
@@ -46,10 +55,21 @@ const IdempotencyKeyHeader = z
   .regex(IDEMPOTENCY_KEY_RE, "1 to 255 printable ASCII characters without spaces")
   .optional();
 
+const TraceparentHeader = z
+  .string()
+  .optional()
+  .openapi({
+    description:
+      "W3C trace context (`00-<trace id>-<span id>-<flags>`): stored with the job, so its attempts continue " +
+      "this trace (docs/observability.md). A malformed value is ignored, as the W3C recommendation asks.",
+    example: "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+  });
+
 const IdempotencyHeaders = z.object({
   "idempotency-key": IdempotencyKeyHeader.openapi({
     description: "Makes the submit safe to repeat: a replay returns the original job with 200",
   }),
+  traceparent: TraceparentHeader,
 });
 
 const BatchIdempotencyHeaders = z.object({
@@ -58,7 +78,14 @@ const BatchIdempotencyHeaders = z.object({
       "Makes the whole batch safe to repeat: a replay with the same body returns the same jobs with 200; " +
       "another body under the key is 409",
   }),
+  traceparent: TraceparentHeader,
 });
+
+/** The request's traceparent for the engine, when it sent a valid one (nothing is allocated otherwise). */
+function submitOptions(c: Parameters<typeof header>[0]): SubmitOptions | undefined {
+  const traceparent = parseTraceparent(header(c, "traceparent"));
+  return traceparent === undefined ? undefined : { traceparent };
+}
 
 const replayedHeader = {
   "Idempotent-Replayed": {
@@ -159,7 +186,7 @@ export function jobRoutes(app: ApiApp, deps: RouteDeps): void {
       }
       if (isObject(body)) submission = { ...(body as JobSubmission), idempotencyKey: key };
     }
-    const { job, replayed } = await engine.submit(c.get("principal").tenant, submission);
+    const { job, replayed } = await engine.submit(c.get("principal").tenant, submission, submitOptions(c));
     const headers: Record<string, string> = {
       ...c.get("rateLimitHeaders"),
       "Content-Type": "application/json",
@@ -210,10 +237,11 @@ export function jobRoutes(app: ApiApp, deps: RouteDeps): void {
     }
     const tenant = c.get("principal").tenant;
     const items = envelope.data.jobs as JobSubmission[];
+    const opts = submitOptions(c);
     const { jobs, replayed } =
       key === undefined
-        ? { jobs: await engine.submitBatch(tenant, items), replayed: false }
-        : await engine.submitIdempotentBatch(tenant, key, items);
+        ? { jobs: await engine.submitBatch(tenant, items, opts), replayed: false }
+        : await engine.submitIdempotentBatch(tenant, key, items, opts);
     const headers: Record<string, string> = {
       ...c.get("rateLimitHeaders"),
       "Content-Type": "application/json",

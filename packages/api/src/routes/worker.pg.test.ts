@@ -259,3 +259,61 @@ describe("the HTTP worker protocol", () => {
     }
   });
 });
+
+describe("trace context (tracing off in this process)", () => {
+  const TRACEPARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+  const stored = async (id: string) =>
+    (
+      await t.store.db.query<{ tc: string | null }>("SELECT trace_context AS tc FROM jobs WHERE id = $1", [
+        id,
+      ])
+    )[0]?.tc;
+
+  it("stores a submit's traceparent as sent and hands it to the HTTP worker with the claim", async () => {
+    const res = await t.request("/v1/jobs", {
+      method: "POST",
+      headers: { traceparent: TRACEPARENT },
+      json: { queue: "proto-trace", type: "echo", payload: {} },
+    });
+    expect(res.status).toBe(201);
+    const job = (await res.json()) as Job;
+    expect(await stored(job.id)).toBe(TRACEPARENT);
+    const [claimed] = await claim("proto-trace");
+    expect(claimed).toMatchObject({ id: job.id, traceparent: TRACEPARENT });
+  });
+
+  it("gives every job of a batch the batch's traceparent", async () => {
+    const res = await t.request("/v1/jobs/batch", {
+      method: "POST",
+      headers: { traceparent: TRACEPARENT },
+      json: {
+        jobs: [
+          { queue: "proto-trace-b", type: "echo", payload: {} },
+          { queue: "proto-trace-b", type: "echo", payload: {} },
+        ],
+      },
+    });
+    expect(res.status).toBe(201);
+    const { jobs } = (await res.json()) as { jobs: Job[] };
+    for (const j of jobs) expect(await stored(j.id)).toBe(TRACEPARENT);
+    const claimed = await claim("proto-trace-b", { limit: 2 });
+    expect(claimed.map((c) => c.traceparent)).toEqual([TRACEPARENT, TRACEPARENT]);
+  });
+
+  it("stores nothing without a traceparent, or with a malformed one, and the claim then has none", async () => {
+    const plain = await submit("proto-trace-c");
+    const bad = await t.request("/v1/jobs", {
+      method: "POST",
+      // All-zero trace id: invalid by the W3C recommendation, so ignored (not refused).
+      headers: { traceparent: "00-00000000000000000000000000000000-00f067aa0ba902b7-01" },
+      json: { queue: "proto-trace-c", type: "echo", payload: {} },
+    });
+    expect(bad.status).toBe(201);
+    const badJob = (await bad.json()) as Job;
+    expect(await stored(plain.id)).toBeNull();
+    expect(await stored(badJob.id)).toBeNull();
+    const claimed = await claim("proto-trace-c", { limit: 2 });
+    expect(claimed).toHaveLength(2);
+    for (const c of claimed) expect(c).not.toHaveProperty("traceparent");
+  });
+});

@@ -25,7 +25,7 @@ import type { RouteDeps } from "./deps.ts";
 const DEFAULT_CLAIM_WAIT_MS = 20_000;
 
 function toWire(j: ClaimedJob): WireClaimedJob {
-  return {
+  const wire: WireClaimedJob = {
     id: j.id,
     tenant: j.tenant,
     queue: j.queue,
@@ -38,6 +38,9 @@ function toWire(j: ClaimedJob): WireClaimedJob {
     leaseExpiresAt: j.leaseExpiresAt.toISOString(),
     createdAt: j.createdAt.toISOString(),
   };
+  // The trace the job's attempts continue (the engine's claim reads it for the HTTP protocol).
+  if (j.traceContext) wire.traceparent = j.traceContext;
+  return wire;
 }
 
 function leaseLost(ids: string[]): AppError {

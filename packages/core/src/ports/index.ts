@@ -11,4 +11,5 @@ export * from "./queues.ts";
 export * from "./schedules.ts";
 export * from "./store.ts";
 export * from "./sweeps.ts";
+export * from "./tracing.ts";
 export * from "./webhooks.ts";

@@ -18,6 +18,8 @@ export interface NewJob {
   idempotencyKey: string | null;
   payloadHash: string | null;
   createdAt: Date;
+  /** W3C `traceparent` to store with the job (tracing, or a client's header); absent stores nothing. */
+  traceContext?: string;
 }
 
 export interface InsertOutcome {

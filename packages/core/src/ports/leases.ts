@@ -16,6 +16,8 @@ export interface ClaimedJob {
   leaseToken: string;
   leaseExpiresAt: Date;
   createdAt: Date;
+  /** The W3C `traceparent` stored with the job; only set by claims that ask for it (`traceContext`). */
+  traceContext?: string | null;
 }
 
 export interface ClaimOptions {
@@ -25,6 +27,8 @@ export interface ClaimOptions {
   types?: readonly string[];
   /** Restrict to one tenant (HTTP workers act for their key's tenant). */
   tenant?: string;
+  /** Also read each job's stored trace context (tracing on, or the HTTP protocol). Default false. */
+  traceContext?: boolean;
 }
 
 export interface Lease {

@@ -9,7 +9,7 @@ import type {
 } from "@astraeus/core";
 import type { SqlExecutor } from "../sql.ts";
 import { nullableColumn, uniformColumn } from "./columns.ts";
-import { CLAIM_RETURNING, jsonText, qualified, rowToClaimed } from "./rows.ts";
+import { CLAIM_RETURNING, claimedRow, jsonText, qualified } from "./rows.ts";
 
 // Every claim issues a fresh lease token and bumps `attempt`, and records the `claimed` transition in the
 // same statement (invariant 8): on the row (worker_id, started_at, and claim_seq, the event sequence's last
@@ -34,13 +34,17 @@ function claimSet(startedAt: string): string {
 export const RESTRICTED_QUEUES = `ARRAY(SELECT name FROM queues
     WHERE paused OR concurrency IS NOT NULL OR rate_jobs IS NOT NULL)`;
 
-function claimSql(update: string): string {
+const CLAIM_COLUMNS = qualified(CLAIM_RETURNING, "j");
+// The trace context is read only by claims that use it (tracing on, the HTTP protocol).
+const TRACED_CLAIM_COLUMNS = `${CLAIM_COLUMNS}, j.trace_context`;
+
+function claimSql(update: string, opts: ClaimOptions): string {
   return `
 WITH s AS (
   SELECT EXISTS (SELECT 1 FROM engine_state WHERE key = 'outbox') AS outbox
 ), c AS (
   ${update}
-  RETURNING ${qualified(CLAIM_RETURNING, "j")}
+  RETURNING ${opts.traceContext ? TRACED_CLAIM_COLUMNS : CLAIM_COLUMNS}
 ), ev AS (
   INSERT INTO job_events (job_id, tenant, kind, from_state, to_state, attempt, data)
   SELECT id, tenant, 'claimed', 'queued', 'running', attempt, jsonb_build_object('worker', $3::text) FROM c
@@ -76,8 +80,8 @@ export async function claimByIds(
   const update = `UPDATE jobs j SET ${claimSet("now()")}
     WHERE j.id = ANY($1::uuid[]) AND j.state = 'queued' AND j.run_at <= now()${where}
       AND j.queue <> ALL (${RESTRICTED_QUEUES})`;
-  const rows = await db.query(claimSql(update), params);
-  return rows.map(rowToClaimed);
+  const rows = await db.query(claimSql(update, opts), params);
+  return rows.map(claimedRow(opts));
 }
 
 export async function claimNext(
@@ -93,7 +97,8 @@ export async function claimNext(
     if (want <= 0) break;
     const { sql, params } = claimNextQuery(queue, want, opts);
     const rows = await db.query(sql, params);
-    for (const r of rows) out.push(rowToClaimed(r));
+    const toClaimed = claimedRow(opts);
+    for (const r of rows) out.push(toClaimed(r));
   }
   return out;
 }
@@ -121,7 +126,7 @@ export function claimNextQuery(
       FROM (SELECT id FROM jobs WHERE queue = $1 AND state = 'queued' AND run_at <= now()${where}${restriction}
             ORDER BY priority DESC NULLS LAST, run_at, id LIMIT $4 FOR UPDATE SKIP LOCKED) q
       WHERE j.id = q.id`;
-  return { sql: claimSql(update), params };
+  return { sql: claimSql(update, opts), params };
 }
 
 /**

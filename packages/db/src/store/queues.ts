@@ -12,7 +12,7 @@ import {
 } from "@astraeus/core";
 import type { SqlExecutor } from "../sql.ts";
 import { claimNextQuery } from "./lease.ts";
-import { rowToClaimed } from "./rows.ts";
+import { claimedRow } from "./rows.ts";
 
 type Row = Record<string, unknown>;
 
@@ -175,7 +175,7 @@ export function claimLimited(
     }
     if (allowed <= 0) return { jobs: [], paused: false, retryAt };
     const { sql, params } = claimNextQuery(queue, allowed, opts, q ? { startedAt: now } : undefined);
-    const jobs = (await tx.query(sql, params)).map(rowToClaimed);
+    const jobs = (await tx.query(sql, params)).map(claimedRow(opts));
     if (rateJobs !== null && jobs.length > 0) {
       const next = recordStarts(starts, now.getTime(), jobs.length, rateJobs);
       await tx.query("UPDATE queues SET rate_starts = $2::timestamptz[] WHERE name = $1", [

@@ -1,4 +1,4 @@
-import type { ClaimedJob, Job, JobError, JobEvent, JsonValue } from "@astraeus/core";
+import type { ClaimedJob, ClaimOptions, Job, JobError, JobEvent, JsonValue } from "@astraeus/core";
 
 export const JOB_COLUMNS = `id, tenant, queue, type, payload, priority, state, attempt, max_attempts, run_at,
   timeout_ms, idempotency_key, cancel_requested, worker_id, lease_expires_at, result, last_error,
@@ -68,6 +68,17 @@ export function rowToClaimed(r: Row): ClaimedJob {
     leaseExpiresAt: date(r.lease_expires_at),
     createdAt: date(r.created_at),
   };
+}
+
+function rowToTracedClaimed(r: Row): ClaimedJob {
+  const job = rowToClaimed(r);
+  job.traceContext = (r.trace_context as string | null) ?? null;
+  return job;
+}
+
+/** How a claim's rows become jobs: with their trace context when the claim read it. */
+export function claimedRow(opts: ClaimOptions): (r: Row) => ClaimedJob {
+  return opts.traceContext ? rowToTracedClaimed : rowToClaimed;
 }
 
 export function rowToEvent(r: Row): JobEvent {

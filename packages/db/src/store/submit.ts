@@ -6,15 +6,18 @@ import { JOB_COLUMNS, rowToJob } from "./rows.ts";
 // One statement inserts every row and its `submitted` event (invariant 8), skipping rows whose
 // (tenant, idempotency key) already exists; those are looked up afterwards for the caller to compare.
 //
-// Uniform columns go once (see columns.ts), hence the COALESCE over the unnest.
-const INSERT_SQL = `
+// Uniform columns go once (see columns.ts), hence the COALESCE over the unnest. The trace context column
+// is named only by the statement for batches that carry one (tracing on, or a client's traceparent), so
+// a submit without one sends and writes exactly what it did before tracing existed.
+function insertSql(traced: boolean): string {
+  return `
 WITH ins AS (
   INSERT INTO jobs (id, tenant, queue, type, payload, priority, state, attempt, max_attempts, run_at, delayed,
-                    timeout_ms, idempotency_key, payload_hash, created_at, updated_at)
+                    timeout_ms, idempotency_key, payload_hash, created_at, updated_at${traced ? ", trace_context" : ""})
   SELECT x.id, x.tenant, x.queue, x.type, x.payload::jsonb, x.priority, 'queued', 0, x.max_attempts, x.run_at,
-         x.run_at > x.created_at, x.timeout_ms, x.ikey, x.phash, x.created_at, x.created_at
+         x.run_at > x.created_at, x.timeout_ms, x.ikey, x.phash, x.created_at, x.created_at${traced ? ", x.trace" : ""}
   FROM (
-    SELECT u.id, u.payload, u.ikey, u.phash,
+    SELECT u.id, u.payload, u.ikey, u.phash,${traced ? " u.trace," : ""}
            COALESCE(u.tenant, ($2::text[])[1]) AS tenant,
            COALESCE(u.queue, ($3::text[])[1]) AS queue,
            COALESCE(u.type, ($4::text[])[1]) AS type,
@@ -24,8 +27,8 @@ WITH ins AS (
            COALESCE(u.timeout_ms, ($9::int4[])[1]) AS timeout_ms,
            COALESCE(u.created_at, ($12::timestamptz[])[1]) AS created_at
     FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int2[], $7::int4[],
-                $8::timestamptz[], $9::int4[], $10::text[], $11::text[], $12::timestamptz[])
-         AS u(id, tenant, queue, type, payload, priority, max_attempts, run_at, timeout_ms, ikey, phash, created_at)
+                $8::timestamptz[], $9::int4[], $10::text[], $11::text[], $12::timestamptz[]${traced ? ", $13::text[]" : ""})
+         AS u(id, tenant, queue, type, payload, priority, max_attempts, run_at, timeout_ms, ikey, phash, created_at${traced ? ", trace" : ""})
   ) x
   ON CONFLICT (tenant, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
   RETURNING id, tenant, created_at
@@ -34,6 +37,10 @@ WITH ins AS (
   SELECT id, tenant, 'submitted', NULL, 'queued', 0, created_at FROM ins
 )
 SELECT id FROM ins`;
+}
+
+const INSERT_SQL = insertSql(false);
+const INSERT_TRACED_SQL = insertSql(true);
 
 function timestamps(jobs: readonly NewJob[], get: (j: NewJob) => Date): string[] {
   return uniformColumn(jobs, (j) => get(j).getTime()).map((ms) => new Date(ms).toISOString());
@@ -93,11 +100,13 @@ async function insertSome(db: SqlExecutor, given: readonly NewJob[]): Promise<In
   const ids = new Array<string>(jobs.length);
   const payloads = new Array<string>(jobs.length);
   let keyed = false;
+  let traced = false;
   for (let i = 0; i < jobs.length; i++) {
     const j = jobs[i] as NewJob;
     ids[i] = j.id;
     payloads[i] = j.payloadJson;
     if (j.idempotencyKey !== null) keyed = true;
+    if (j.traceContext !== undefined) traced = true;
   }
   const cols: unknown[] = [
     ids,
@@ -113,7 +122,8 @@ async function insertSome(db: SqlExecutor, given: readonly NewJob[]): Promise<In
     nullableColumn(jobs, (j) => j.payloadHash),
     timestamps(jobs, (j) => j.createdAt),
   ];
-  const rows = await db.query<{ id: string }>(INSERT_SQL, cols);
+  if (traced) cols.push(jobs.map((j) => j.traceContext ?? null));
+  const rows = await db.query<{ id: string }>(traced ? INSERT_TRACED_SQL : INSERT_SQL, cols);
   const inserted = new Set(rows.map((r) => String(r.id)));
   const existing: InsertOutcome["existing"] = new Map();
   if (keyed && inserted.size < jobs.length) {
