@@ -70,12 +70,29 @@ export class HttpWebhookTransport implements WebhookTransport {
       latencyMs: Math.round(performance.now() - started),
     });
     let target: Awaited<ReturnType<typeof resolveTarget>>;
+    // The timeout bounds the lookup too: a name server that never answers must not hold the slot past it.
+    let lookupTimer: NodeJS.Timeout | undefined;
+    const lookupTimedOut = new Promise<"timeout">((resolve) => {
+      lookupTimer = setTimeout(() => resolve("timeout"), this.timeoutMs);
+    });
     try {
-      target = await resolveTarget(req.url, this.policy, this.lookup);
+      const resolved = await Promise.race([resolveTarget(req.url, this.policy, this.lookup), lookupTimedOut]);
+      if (resolved === "timeout") {
+        return done({
+          ok: false,
+          statusCode: null,
+          error: `timed out after ${this.timeoutMs} ms resolving the host`,
+        });
+      }
+      target = resolved;
     } catch (err) {
       const reason = err instanceof TargetRefused ? err.message : String(err);
       return done({ ok: false, statusCode: null, error: `refused: ${reason}` });
+    } finally {
+      clearTimeout(lookupTimer);
     }
+    // What is left of the timeout once the host is resolved.
+    const remainingMs = Math.max(1, this.timeoutMs - Math.round(performance.now() - started));
     const body = Buffer.from(req.body, "utf8");
     const headers: Record<string, string> = {
       "content-type": "application/json",
@@ -111,7 +128,7 @@ export class HttpWebhookTransport implements WebhookTransport {
       // A plain timer rather than AbortSignal.timeout (which Node 20 can collect before it fires).
       const timer = setTimeout(() => {
         request.destroy(new Error(`timed out after ${this.timeoutMs} ms`));
-      }, this.timeoutMs);
+      }, remainingMs);
       const onAbort = () => request.destroy(new Error("aborted: the sender is stopping"));
       req.signal?.addEventListener("abort", onAbort, { once: true });
       if (req.signal?.aborted) onAbort();

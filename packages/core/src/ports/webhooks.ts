@@ -238,7 +238,7 @@ export interface WebhookHousekeeping {
   finishedBefore: Date;
   /** Pending deliveries of disabled endpoints created before this are given up. */
   abandonCreatedBefore: Date;
-  /** Most rows per step. */
+  /** Most rows per statement (pruning goes on, statement after statement, until nothing is left to prune). */
   limit: number;
 }
 

@@ -80,11 +80,14 @@ export class WebhookFanOut {
       await this.outbox.enableOutbox();
       this.prepared = true;
     }
-    const subs = await this.store.subscriptions();
     let cursor = await this.outbox.loadRelayCursor(cursorKey);
     let written = 0;
     for (let i = 0; i < maxBatchesPerTick; i++) {
       const batch = await this.outbox.readEventsAfter(cursor, batchSize);
+      // The endpoints as they are once the batch was read: one created (or enabled, or refiltered) before
+      // an event of the batch committed is among them. Read before the batch, it would be missing, and the
+      // cursor would move past the event without its delivery.
+      const subs = batch.events.length > 0 ? await this.store.subscriptions() : [];
       const rows = await this.deliveriesFor(batch.events, subs);
       const moved = batch.next.txid !== cursor.txid || batch.next.id !== cursor.id;
       if (rows.length > 0 || moved) await this.store.writeDeliveries(rows, cursorKey, batch.next);

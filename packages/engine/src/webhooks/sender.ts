@@ -53,6 +53,11 @@ export class WebhookSender {
   private readonly work = new Set<Promise<void>>();
   private readonly stopping = new AbortController();
   private rotation = 0;
+  /**
+   * Endpoints with due deliveries that found no free slot under `maxInFlight`, in the order they were
+   * turned away: a freed slot goes to them in turn before the endpoint that freed it takes it back.
+   */
+  private readonly waiting = new Set<string>();
   /** The leadership of the last round: a finished send takes more work only while it is still held. */
   private lead: Lead = { held: false };
 
@@ -65,16 +70,35 @@ export class WebhookSender {
   /** Takes what is due into the free slots; returns how many sends it started. */
   async tick(lead: Lead): Promise<number> {
     this.lead = lead;
-    if (this.total >= this.opts.maxInFlight || this.stopping.signal.aborted) return 0;
+    if (this.stopping.signal.aborted) return 0;
     const due = await this.store.dueEndpoints(new Date(this.opts.clock()), 10_000);
     if (due.length === 0) return 0;
     // Start at a different endpoint each round, so when the global limit binds every endpoint gets its turn.
     const first = this.rotation++ % due.length;
     let started = 0;
-    for (let k = 0; k < due.length && this.total < this.opts.maxInFlight; k++) {
-      started += await this.fill(due[(first + k) % due.length] as string);
+    for (let k = 0; k < due.length; k++) {
+      const endpoint = due[(first + k) % due.length] as string;
+      // Turned away by the global limit: it gets one of the next slots freed (see refill).
+      if (this.total >= this.opts.maxInFlight) this.waiting.add(endpoint);
+      else started += await this.fill(endpoint);
     }
     return started;
+  }
+
+  /**
+   * A slot of `endpoint` was freed: endpoints the global limit turned away take it first, in turn (this one
+   * queues behind them), so a busy endpoint cannot keep every slot while others wait; then this endpoint.
+   */
+  private async refill(endpoint: string): Promise<void> {
+    for (const other of this.waiting) {
+      if (this.total >= this.opts.maxInFlight) return;
+      this.waiting.delete(other);
+      if (other !== endpoint && (await this.fill(other)) > 0) {
+        this.waiting.add(endpoint);
+        return;
+      }
+    }
+    await this.fill(endpoint);
   }
 
   /** Claims due deliveries of one endpoint into its free slots and starts sending them. */
@@ -112,7 +136,7 @@ export class WebhookSender {
       this.give(d.endpointId, 1);
     }
     if (!this.stopping.signal.aborted && this.lead.held) {
-      await this.fill(d.endpointId).catch((err: unknown) =>
+      await this.refill(d.endpointId).catch((err: unknown) =>
         this.opts.logger.error({ err: String(err), endpointId: d.endpointId }, "webhook claim failed"),
       );
     }

@@ -265,12 +265,19 @@ export async function housekeep(
   opts: WebhookHousekeeping,
 ): Promise<{ pruned: number; released: number }> {
   const { finishedBefore, abandonCreatedBefore, limit } = opts;
-  const pruned = await db.query(
-    `DELETE FROM webhook_deliveries WHERE id IN (
-       SELECT id FROM webhook_deliveries WHERE status <> 'pending' AND finished_at < $1 LIMIT $2)
-     RETURNING 1`,
-    [finishedBefore, limit],
-  );
+  // Batch after batch until a short one: `limit` bounds each statement (its locks and its WAL), not the
+  // round, or an endpoint finishing more than `limit` deliveries per round would grow the table for ever.
+  let pruned = 0;
+  for (;;) {
+    const rows = await db.query(
+      `DELETE FROM webhook_deliveries WHERE id IN (
+         SELECT id FROM webhook_deliveries WHERE status <> 'pending' AND finished_at < $1 LIMIT $2)
+       RETURNING 1`,
+      [finishedBefore, limit],
+    );
+    pruned += rows.length;
+    if (rows.length < limit) break;
+  }
   // Waiting behind nothing: what a fan-out racing a finish in another process (a stale leader) can leave.
   const released = await db.query(
     `UPDATE webhook_deliveries d SET next_attempt_at = $1
@@ -300,5 +307,5 @@ export async function housekeep(
      WHERE previous_secret IS NOT NULL AND previous_secret_expires_at <= $1`,
     [now],
   );
-  return { pruned: pruned.length, released: released.length };
+  return { pruned, released: released.length };
 }
