@@ -92,6 +92,12 @@ describe("global limits", () => {
     workers = [1, 2, 3].map(() =>
       spawnWorker(h, "qc-conc,qc-rate", { MAX_CONCURRENT_JOBS: "100", WORKER_BATCH_SIZE: "100" }),
     );
+    // All three registered before any job is submitted: a process still starting under a loaded machine
+    // would leave the first one to take every job, and the test would prove nothing across processes.
+    const pids = new Set(workers.map((w) => w.proc.pid));
+    await expect
+      .poll(async () => (await h.engine.workers()).filter((w) => pids.has(w.pid)).length, { timeout: 60_000 })
+      .toBe(3);
   });
   afterAll(async () => {
     for (const w of workers) w.proc.kill("SIGTERM");
