@@ -10,6 +10,7 @@ import { routePath } from "hono/route";
 import type { Logger as PinoLogger } from "pino";
 import type { ApiKeyStore } from "./auth/keys.ts";
 import { type AppConfig, DEFAULT_APP_CONFIG } from "./config.ts";
+import { submitAdmission } from "./http/admission.ts";
 import { authenticate, rateLimit } from "./http/auth.ts";
 import type { ApiApp, ApiEnv } from "./http/env.ts";
 import { header } from "./http/headers.ts";
@@ -84,6 +85,9 @@ const UNAVAILABLE_CODES = new Set([
   "57P03",
   "53300",
 ]);
+
+/** Retry-After (seconds) of every 503: shed submits and dependencies away alike. */
+const UNAVAILABLE_RETRY_AFTER_S = 1;
 
 function asAvailability(err: unknown): unknown {
   const code = (err as { code?: unknown } | null)?.code;
@@ -194,6 +198,8 @@ export function createApp(deps: AppDeps): ApiApp {
     return c.body(JSON.stringify({ ...extra, ...problem }), problem.status as 400, {
       "Content-Type": "application/problem+json",
       "X-Request-Id": requestId,
+      // A dependency away (Postgres or Redis restarting) is worth a retry soon: say when.
+      ...(problem.status === 503 ? { "Retry-After": String(UNAVAILABLE_RETRY_AFTER_S) } : {}),
     });
   };
   app.onError(problemResponse);
@@ -213,6 +219,13 @@ export function createApp(deps: AppDeps): ApiApp {
 
   if (deps.console) consoleRoutes(app, deps.console);
 
+  // Before authentication: shedding an overload must cost as little as possible.
+  const admission = submitAdmission({
+    maxInFlight: config.submitMaxInFlight,
+    retryAfterSeconds: UNAVAILABLE_RETRY_AFTER_S,
+  });
+  app.use("/v1/jobs", admission.middleware);
+  app.use("/v1/jobs/batch", admission.middleware);
   app.use("/v1/*", authenticate(deps.keys));
   app.use(
     "/v1/*",

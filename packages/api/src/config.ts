@@ -58,6 +58,12 @@ export const EnvSchema = z.object({
    * process is CPU-bound, and one larger INSERT costs it less per submit than two smaller ones.
    */
   GROUP_COMMIT_MAX_IN_FLIGHT: z.preprocess(blankToUndefined, int(1, 64).optional()).default(1),
+  /**
+   * Submit requests (POST /v1/jobs and /v1/jobs/batch) one API process works on at once; beyond it a submit
+   * is answered 503 with Retry-After at once (0: no limit). Default 512: 8× the bench's 64 connections, far
+   * above what the group commit keeps busy, low enough that a queue of submits waits well under a second.
+   */
+  SUBMIT_MAX_IN_FLIGHT: int(0, 1_000_000).default(512),
   /** Lease length for HTTP-protocol workers. */
   WORKER_LEASE_TTL_SECONDS: int(1, 600).default(30),
   /** How long an API key lookup is cached in memory (revocations reach other instances within this). */
@@ -128,6 +134,8 @@ export interface AppConfig {
   rateLimitPerSec: number;
   /** Burst as seconds of a key's rate. Default 2. */
   rateLimitBurstSeconds: number;
+  /** Submits in flight per process before new ones get 503 + Retry-After; 0: no limit. Default 512. */
+  submitMaxInFlight: number;
   /** How often SSE streams and long-polling claims look for news, in ms. Default 250. */
   pollIntervalMs: number;
   /** SSE keep-alive comment period in ms (keeps proxies from closing idle streams). Default 15000. */
@@ -141,6 +149,7 @@ export const DEFAULT_APP_CONFIG: AppConfig = {
   batchBodyLimitBytes: 16 * 1024 * 1024,
   rateLimitPerSec: 100,
   rateLimitBurstSeconds: 2,
+  submitMaxInFlight: 512,
   pollIntervalMs: 250,
   sseKeepAliveMs: 15_000,
   sseMaxDurationMs: 3_600_000,
@@ -153,5 +162,6 @@ export function appConfigFromEnv(env: Env): AppConfig {
     batchBodyLimitBytes: env.BATCH_BODY_LIMIT_BYTES,
     rateLimitPerSec: env.RATE_LIMIT_PER_SEC,
     rateLimitBurstSeconds: env.RATE_LIMIT_BURST_SECONDS,
+    submitMaxInFlight: env.SUBMIT_MAX_IN_FLIGHT,
   };
 }

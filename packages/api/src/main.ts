@@ -21,6 +21,7 @@ export const API_VARIABLES: Usage["variables"] = [
   ["MIGRATE_ON_START", "apply pending migrations at start (real Postgres)"],
   ["EMBEDDED_WORKER", "in embedded mode, run a worker with the built-in job types in this process"],
   ["RATE_LIMIT_PER_SEC", "default requests per second per API key (0: off)"],
+  ["SUBMIT_MAX_IN_FLIGHT", "submits in flight before new ones get 503 + Retry-After (0: no limit)"],
   ["LOG_LEVEL", "pino level"],
   ["OTEL_EXPORTER_OTLP_ENDPOINT", "OTLP/HTTP receiver of traces; unset: tracing off (docs/observability.md)"],
   ["SHUTDOWN_GRACE_MS", "longest wait for in-flight requests on SIGTERM/SIGINT"],
