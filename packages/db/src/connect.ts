@@ -9,6 +9,16 @@ import { type Database, PgliteDatabase, PostgresDatabase } from "./sql.ts";
 /** Shared buffers of the embedded (PGlite) database. */
 export const EMBEDDED_SHARED_BUFFERS = "32MB";
 
+/**
+ * Seconds before a pool connection tries again after a failed connect: 50 ms doubling, capped at 1 s, with
+ * jitter. postgres.js's own (3^n / 100 s, up to 20 s) counts failures across the whole pool, so one
+ * Postgres restart of a few seconds under load pushed every reconnect 10-20 s out: the API answered 503
+ * and the workers idled for that long after the server was back.
+ */
+export function reconnectBackoff(retries: number): number {
+  return (0.5 + Math.random() / 2) * Math.min(0.05 * 2 ** Math.max(0, retries), 1);
+}
+
 export interface ConnectOptions {
   /** Postgres URL. Without it the database is embedded PGlite. */
   url?: string;
@@ -29,6 +39,7 @@ export async function connectDatabase(opts: ConnectOptions = {}): Promise<Databa
       postgres(opts.url as string, {
         max,
         onnotice: () => {},
+        backoff: reconnectBackoff,
         // Keep large claim batches on the ready index: the default random_page_cost of 4 makes the planner
         // switch to whole-table scans for claims of a few hundred rows (see DESIGN.md, Performance shape).
         connection: { application_name: opts.applicationName ?? "astraeus", random_page_cost: 1.1, ...extra },
