@@ -66,8 +66,9 @@ export function restart(server: "postgres" | "redis"): (ctx: Ctx) => Promise<Res
       probe.stop();
       const acked = new Set(load.acked.keys());
       const f = await fate(ctx.sql, acked, loadEnd, ctx.quick ? 90_000 : 180_000);
-      const { falseAt, trueAt } = probe.transitions(stopAt);
-      const recovered = recoveredAt(runs.completions, upAt, loadEnd, baseline);
+      const falseAt = probe.transitions(stopAt).falseAt;
+      const trueAt = probe.transitions(stopAt).trueAt;
+      const recovered = recoveredAt(runs.completions, startAt, loadEnd, baseline);
       const restarted = children.filter((c) => !c.alive).length;
 
       out.setup =
@@ -79,8 +80,8 @@ export function restart(server: "postgres" | "redis"): (ctx: Ctx) => Promise<Res
         ["Throughput before the restart", fmt.perS(baseline)],
         ["Server down (stop began → start finished)", fmt.s(upAt - stopAt)],
         ["Readiness false after the stop began", fmt.s(falseAt - stopAt)],
-        ["Readiness true again after the server was up", fmt.s(trueAt - upAt)],
-        ["Throughput ≥ 50 % of before, after the server was up", fmt.s(recovered - upAt)],
+        ["Readiness true again after the start began", fmt.s(trueAt - startAt)],
+        ["Throughput ≥ 50 % of before, after the start began", fmt.s(recovered - startAt)],
         ["Processes that died (none is restarted)", `${restarted} of ${children.length}`],
       );
       commonRows(out, f, runs, acked, load, children);

@@ -31,7 +31,7 @@ export async function workerStorm(ctx: Ctx): Promise<Result> {
   for (let i = 0; i < WORKERS; i++) live.push(await startWorker(b, queue, runs, workerEnv));
   children.push(...live);
   try {
-    const jobs = ctx.quick ? 120 : 400;
+    const jobs = ctx.quick ? 240 : 800;
     const rounds = ctx.quick ? 4 : 12;
     const acked = new Set<string>();
     await submitBatch(api.url, queue, jobs, JOB_MS, acked);

@@ -103,7 +103,15 @@ export class Sweeper implements LeaderUnit {
       }
       await hint(this.dispatcher.trim(queue), undefined);
     }
-    report.pruned = await this.store.pruneFinished(this.opts.retentionMs, limit);
+    // Batch after batch: one batch per sweep prunes at most batchLimit per interval (200 jobs/s with the
+    // defaults), less than a busy deployment finishes, and the tables would grow without end. Bounded by
+    // half the interval, so reaping and hint repair keep their pace.
+    const pruneUntil = Date.now() + this.opts.intervalMs / 2;
+    for (;;) {
+      const pruned = await this.store.pruneFinished(this.opts.retentionMs, limit);
+      report.pruned += pruned;
+      if (pruned < limit || Date.now() >= pruneUntil) break;
+    }
     if (known !== null) await this.publishDepths(queues, depths);
     return report;
   }
