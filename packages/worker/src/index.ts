@@ -19,7 +19,7 @@ export {
   type ResolvedDefinition,
 } from "./define.ts";
 export { JobFileAccess } from "./files.ts";
-export { type RunningWorker, startWorkerProcess, main as workerMain } from "./main.ts";
+export { main as workerMain, type RunningWorker, startWorkerProcess } from "./main.ts";
 export { serveWorkerMetrics, workerMetrics } from "./metrics.ts";
 export {
   createWorker,

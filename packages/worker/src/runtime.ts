@@ -95,6 +95,12 @@ interface Active {
   timer: NodeJS.Timeout;
   done: boolean;
   startedAt: number;
+  /**
+   * Until when the lease is surely held (ms since the epoch): the start of the claim or of the last
+   * heartbeat that renewed it, plus the lease length. Postgres's expiry is a little later (its clock ran
+   * the statement after that start), so a handler stopped by this time never overlaps a re-claim.
+   */
+  leaseUntil: number;
   /** Set when the attempt timed out while its handler still runs (see abort). */
   timedOut?: JobAbort;
   /** The attempt's span while tracing is on, else null. */
@@ -411,10 +417,10 @@ export class Worker implements ContextHost {
   /** Starts the jobs one claim statement (begun at `claimedFrom`, ms since the epoch) returned. */
   private startJobs(jobs: ClaimedJob[], claimedFrom: number): void {
     if (this.tracing !== null && jobs.length > 0) this.tracing.claimed(jobs, claimedFrom, this.id);
-    for (const job of jobs) this.startJob(job);
+    for (const job of jobs) this.startJob(job, claimedFrom);
   }
 
-  private startJob(job: ClaimedJob): void {
+  private startJob(job: ClaimedJob, claimedFrom: number): void {
     const def = this.registry.get(job.type);
     this.stats.claimed++;
     const timeoutMs = def?.timeoutMs ?? job.timeoutMs;
@@ -426,6 +432,7 @@ export class Worker implements ContextHost {
       timer: setTimeout(() => this.abort(a, "timeout"), timeoutMs),
       done: false,
       startedAt: Date.now(),
+      leaseUntil: claimedFrom + this.leaseMs,
       trace: null,
     };
     if (this.tracing !== null) this.traceAttempt(a, this.tracing);
@@ -516,7 +523,11 @@ export class Worker implements ContextHost {
   }
 
   async heartbeatJob(job: ClaimedJob): Promise<void> {
+    const sentAt = Date.now();
     const r = await this.store.heartbeat([{ id: job.id, leaseToken: job.leaseToken }], this.leaseMs);
+    const held = this.active.get(job.id);
+    if (r.alive.has(job.id) && held?.job === job)
+      held.leaseUntil = Math.max(held.leaseUntil, sentAt + this.leaseMs);
     const a = this.active.get(job.id);
     if (!r.alive.has(job.id) && a?.job === job) this.abort(a, "lease_lost");
   }
@@ -634,6 +645,10 @@ export class Worker implements ContextHost {
   private async heartbeat(): Promise<void> {
     const lag = Math.max(0, Date.now() - this.lastHeartbeat - this.heartbeatMs);
     this.lastHeartbeat = Date.now();
+    // First, whatever the store answers (or however long it takes): a lease the next round could not
+    // renew in time is given up now.
+    this.abortUnrenewed();
+    const sentAt = Date.now();
     const leases: Lease[] = [];
     for (const a of this.active.values()) leases.push({ id: a.job.id, leaseToken: a.job.leaseToken });
     this.completions.collectLeases(leases);
@@ -644,12 +659,31 @@ export class Worker implements ContextHost {
         if (!a || a.job.leaseToken !== l.leaseToken) continue;
         if (!r.alive.has(l.id)) this.abort(a, "lease_lost");
         else if (r.cancelRequested.has(l.id)) this.abort(a, "cancelled");
+        else a.leaseUntil = Math.max(a.leaseUntil, sentAt + this.leaseMs);
       }
       this.observer.heartbeat?.(lag, this.active.size);
     } catch (err) {
       this.log.warn({ err: String(err) }, "heartbeat failed");
     }
     await this.recordSelf();
+  }
+
+  /**
+   * Aborts the handlers whose lease would expire before the next heartbeat round could renew it (Postgres
+   * unreachable or too slow). Past its expiry the reaper may hand the job to another worker; a handler
+   * still running here would then run the job twice at once. Its outcome is not written (the lease is
+   * not ours to write with); the job runs again after the reaper re-queues it.
+   */
+  private abortUnrenewed(): void {
+    const horizon = Date.now() + this.heartbeatMs;
+    for (const a of [...this.active.values()]) {
+      if (a.done || a.leaseUntil > horizon) continue;
+      this.log.warn(
+        { jobId: a.job.id, type: a.job.type },
+        "lease could not be renewed in time; handler aborted",
+      );
+      this.abort(a, "lease_lost");
+    }
   }
 
   private async recordSelf(): Promise<void> {
