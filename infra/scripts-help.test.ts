@@ -33,6 +33,7 @@ function pnpm(args: string[]): Promise<{ code: number; stdout: string; stderr: s
 // [script, what its usage line says after "usage:"]
 const SCRIPTS: [string, RegExp][] = [
   ["bench", /^usage: pnpm bench \[options\]$/m],
+  ["chaos", /^usage: pnpm chaos \[options\]$/m],
   ["migrate", /^usage: pnpm migrate$/m],
   ["synth", /^usage: pnpm synth \[stage \.\.\.\]$/m],
   ["cost", /^usage: pnpm cost \[--write\]$/m],
@@ -50,7 +51,7 @@ describe("pnpm <script> --help", () => {
   });
 
   it("answers a bad command line with the usage on stderr and exit 2, without a stack trace", async () => {
-    for (const script of ["bench", "migrate", "cost", "dev", "worker"]) {
+    for (const script of ["bench", "chaos", "migrate", "cost", "dev", "worker"]) {
       const r = await pnpm([script, "--frobnicate"]);
       expect(r.code, script).toBe(2);
       expect(r.stderr, script).toMatch(new RegExp(`^${script}: .*frobnicate`, "m"));
