@@ -140,7 +140,7 @@ export async function calibrate(
   jobMs: number,
   acked: Set<string>,
 ): Promise<number> {
-  const n = ctx.quick ? 1_000 : 3_000;
+  const n = ctx.quick ? 600 : 3_000;
   const before = new Set(runs.completions);
   const ids = new Set<string>();
   await submitBatch(apiUrl, queue, n, jobMs, ids);

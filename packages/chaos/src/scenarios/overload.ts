@@ -32,15 +32,19 @@ export async function overload(ctx: Ctx): Promise<Result> {
   };
   const api = await startApi(b, { SUBMIT_MAX_IN_FLIGHT: String(OVERLOAD_MAX_IN_FLIGHT) });
   children.push(api.child);
-  for (let i = 0; i < WORKERS; i++) {
-    children.push(await startWorker(b, queue, runs, { MAX_CONCURRENT_JOBS: String(CONCURRENCY) }));
-  }
+  children.push(
+    ...(await Promise.all(
+      Array.from({ length: WORKERS }, () =>
+        startWorker(b, queue, runs, { MAX_CONCURRENT_JOBS: String(CONCURRENCY) }),
+      ),
+    )),
+  );
   try {
     const acked = new Set<string>();
     const drainRate = await calibrate(ctx, api.url, queue, runs, JOB_MS, acked);
     log(`overload: workers drain ${fmt.perS(drainRate)} `);
 
-    const seconds = ctx.quick ? 8 : 20;
+    const seconds = ctx.quick ? 4 : 20;
     log(
       `overload: ${CLIENTS} clients for ${seconds} s against an admission limit of ${OVERLOAD_MAX_IN_FLIGHT}`,
     );

@@ -31,10 +31,11 @@ export function restart(server: "postgres" | "redis"): (ctx: Ctx) => Promise<Res
     };
     const api = await startApi(b);
     children.push(api.child);
-    const workers: Child[] = [];
-    for (let i = 0; i < WORKERS; i++) {
-      workers.push(await startWorker(b, queue, runs, { MAX_CONCURRENT_JOBS: String(CONCURRENCY) }));
-    }
+    const workers = await Promise.all(
+      Array.from({ length: WORKERS }, () =>
+        startWorker(b, queue, runs, { MAX_CONCURRENT_JOBS: String(CONCURRENCY) }),
+      ),
+    );
     children.push(...workers);
     const probe: Probe = new ReadinessProbe(api.url).start();
     try {
@@ -48,7 +49,7 @@ export function restart(server: "postgres" | "redis"): (ctx: Ctx) => Promise<Res
         queue,
         timeoutMs: 10_000,
       }).start();
-      await sleep(ctx.quick ? 5_000 : 10_000);
+      await sleep(ctx.quick ? 4_000 : 10_000);
       const baseFrom = Date.now() - 3_000;
       const baseline = rate(runs.completions, baseFrom, Date.now());
       log(`${name}: ${fmt.perS(baseline)} completing before the restart; stopping ${server}`);
@@ -60,7 +61,7 @@ export function restart(server: "postgres" | "redis"): (ctx: Ctx) => Promise<Res
       await (server === "postgres" ? ctx.pg.begin() : ctx.redis.begin());
       const upAt = Date.now();
       log(`${name}: ${server} back after ${fmt.s(upAt - stopAt)}`);
-      await sleep(ctx.quick ? 12_000 : 25_000);
+      await sleep(ctx.quick ? 8_000 : 25_000);
       await load.stop();
       const loadEnd = Date.now();
       probe.stop();
@@ -75,7 +76,7 @@ export function restart(server: "postgres" | "redis"): (ctx: Ctx) => Promise<Res
         `One API and ${WORKERS} worker processes (× ${CONCURRENCY} handlers, probe job of ${JOB_MS} ms); 32 clients ` +
         `submitting ${fmt.perS(target)} in all (about half the drain rate measured first on ${fmt.n(warm.size)} pre-submitted jobs: ${fmt.perS(capacity)}). After a warm-up the private ` +
         `${server === "postgres" ? "Postgres is stopped (`pg_ctl stop -m fast`)" : "Redis server is stopped (SIGTERM; no persistence, so its streams are gone)"}, ` +
-        `left down ${fmt.s(OUTAGE_MS)} and started again; the load goes on for ${ctx.quick ? 12 : 25} s after.`;
+        `left down ${fmt.s(OUTAGE_MS)} and started again; the load goes on for ${ctx.quick ? 8 : 25} s after.`;
       out.rows.push(
         ["Throughput before the restart", fmt.perS(baseline)],
         ["Server down (stop began → start finished)", fmt.s(upAt - stopAt)],

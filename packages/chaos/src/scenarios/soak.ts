@@ -47,9 +47,11 @@ export async function soak(ctx: Ctx): Promise<Result> {
   const out: Result = { name: "soak", title: "Soak", setup: "", rows: [], notes: [], failures: [] };
   const api = await startApi(b);
   children.push(api.child);
-  const workers: Child[] = [];
-  for (let i = 0; i < WORKERS; i++)
-    workers.push(await startWorker(b, queue, runs, { MAX_CONCURRENT_JOBS: String(CONCURRENCY) }));
+  const workers = await Promise.all(
+    Array.from({ length: WORKERS }, () =>
+      startWorker(b, queue, runs, { MAX_CONCURRENT_JOBS: String(CONCURRENCY) }),
+    ),
+  );
   children.push(...workers);
   try {
     const warm = new Set<string>();

@@ -3,9 +3,10 @@
 // maintenance sweep (the dead worker's lease expires, the leader's sweep re-queues it), and never while its
 // first run could still be going (a SIGKILLed process runs nothing, so its runs end at its exit).
 import { sleep } from "@astraeus/core";
+import { Load } from "../load.ts";
 import { fate, percentile } from "../measure.ts";
 import { type Child, Runs, startApi, startWorker, WORKER_ENV } from "../procs.ts";
-import { backends, type Ctx, commonRows, fmt, log, type Result, stopAll, submitBatch } from "../scenario.ts";
+import { backends, type Ctx, commonRows, fmt, log, type Result, stopAll } from "../scenario.ts";
 
 const JOB_MS = 2_000;
 const WORKERS = 3;
@@ -28,13 +29,17 @@ export async function workerStorm(ctx: Ctx): Promise<Result> {
   children.push(api.child);
   const workerEnv = { MAX_CONCURRENT_JOBS: String(CONCURRENCY) };
   const live: Child[] = [];
-  for (let i = 0; i < WORKERS; i++) live.push(await startWorker(b, queue, runs, workerEnv));
+  live.push(
+    ...(await Promise.all(Array.from({ length: WORKERS }, () => startWorker(b, queue, runs, workerEnv)))),
+  );
   children.push(...live);
   try {
-    const jobs = ctx.quick ? 240 : 800;
-    const rounds = ctx.quick ? 4 : 12;
-    const acked = new Set<string>();
-    await submitBatch(api.url, queue, jobs, JOB_MS, acked);
+    const rounds = ctx.quick ? 3 : 12;
+    // Half the handler slots busy: an interrupted job that is re-queued finds a free slot at once, so its
+    // wait measures recovery, not a queue behind other ready jobs.
+    const ratePerSec = (WORKERS * CONCURRENCY * 1000) / JOB_MS / 2;
+    const load = new Load(api.url, { clients: 8, ratePerSec, jobMs: JOB_MS, queue }).start();
+    await sleep(JOB_MS);
     const kills: { pid: number; at: number }[] = [];
     for (let round = 0; round < rounds; round++) {
       await sleep(2_500);
@@ -53,6 +58,8 @@ export async function workerStorm(ctx: Ctx): Promise<Result> {
       live.push(fresh);
       children.push(fresh);
     }
+    await load.stop();
+    const acked = new Set(load.acked.keys());
     const loadEnd = Date.now();
     const f = await fate(ctx.sql, acked, loadEnd, ctx.quick ? 90_000 : 180_000);
 
@@ -77,8 +84,9 @@ export async function workerStorm(ctx: Ctx): Promise<Result> {
     const within = recoveries.filter((ms) => ms <= bound + 1_000).length;
 
     out.setup =
-      `One API and ${WORKERS} worker processes (× ${CONCURRENCY} handlers); ${fmt.n(jobs)} probe jobs of ${fmt.s(JOB_MS)} each ` +
-      `submitted in batches; every 2.5 s a random worker is SIGKILLed and a fresh one started (${rounds} rounds).`;
+      `One API and ${WORKERS} worker processes (× ${CONCURRENCY} handlers); probe jobs of ${fmt.s(JOB_MS)} submitted at ` +
+      `${fmt.perS(ratePerSec)} (half the handler slots busy); every 2.5 s a random worker is SIGKILLed and a fresh one ` +
+      `started (${rounds} rounds), then the load stops.`;
     out.rows.push(
       ["Workers SIGKILLed", String(kills.length)],
       ["Handler runs interrupted by a kill", fmt.n(recoveries.length + neverRerun)],
@@ -89,7 +97,7 @@ export async function workerStorm(ctx: Ctx): Promise<Result> {
       ["Bound: lease TTL + one sweep", `${fmt.s(leaseMs)} + ${fmt.s(sweepMs)} = ${fmt.s(bound)}`],
       ["Interrupted jobs rerun within the bound (+1 s for dispatch)", `${within} of ${recoveries.length}`],
     );
-    commonRows(out, f, runs, acked, null, children);
+    commonRows(out, f, runs, acked, load, children);
     if (neverRerun > 0) out.failures.push(`${neverRerun} interrupted jobs never ran again`);
     if (within < recoveries.length)
       out.failures.push(`${recoveries.length - within} interrupted jobs waited longer than the bound`);
