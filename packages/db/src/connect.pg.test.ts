@@ -21,7 +21,7 @@ function refusingProxy(targetPort: number) {
   let port = 0;
   const listen = () =>
     new Promise<void>((resolve) => {
-      server = createServer((client) => {
+      const srv = createServer((client) => {
         const upstream = connectTcp(targetPort, "127.0.0.1");
         for (const s of [client, upstream]) {
           sockets.add(s);
@@ -30,8 +30,9 @@ function refusingProxy(targetPort: number) {
         }
         client.pipe(upstream).pipe(client);
       });
-      server.listen(port, "127.0.0.1", () => {
-        port = (server?.address() as { port: number }).port;
+      server = srv;
+      srv.listen(port, "127.0.0.1", () => {
+        port = (srv.address() as { port: number }).port;
         resolve();
       });
     });

@@ -15,7 +15,7 @@ const CLIENTS = 4 * OVERLOAD_MAX_IN_FLIGHT;
 // the same cores) can be offered several times that.
 const JOB_MS = 50;
 const WORKERS = 2;
-const CONCURRENCY = 5;
+const CONCURRENCY = 10;
 
 export async function overload(ctx: Ctx): Promise<Result> {
   const b = backends(ctx, "overload");
@@ -44,7 +44,7 @@ export async function overload(ctx: Ctx): Promise<Result> {
     const drainRate = await calibrate(ctx, api.url, queue, runs, JOB_MS, acked);
     log(`overload: workers drain ${fmt.perS(drainRate)} `);
 
-    const seconds = ctx.quick ? 4 : 20;
+    const seconds = ctx.quick ? 4 : 15;
     log(
       `overload: ${CLIENTS} clients for ${seconds} s against an admission limit of ${OVERLOAD_MAX_IN_FLIGHT}`,
     );
