@@ -1,8 +1,9 @@
 // Files as the API and workers use them: uploads (streamed through this process, or presigned straight to
 // the bucket), reads, deletes, job outputs and oversized results. The row is the truth and the object
-// follows (docs/adr/0007-files.md): a row is inserted `pending`, the bytes are written while their size and
-// SHA-256 are measured, and only then is the row marked `ready`. Any failure on the way removes what was
-// written; a crash leaves a pending (or deleting) row, which the file sweep finishes.
+// follows (docs/adr/0013-files-row-truth-object-follows.md): a row is inserted `pending`, the bytes are
+// written while their size and SHA-256 are measured, and only then is the row marked `ready`. Any failure
+// on the way removes what was written; a crash leaves a pending (or deleting) row, which the file sweep
+// finishes. A two-step upload's bytes go to a staging key that only its completion moves into place.
 import { createHash } from "node:crypto";
 import { Readable, Transform, type TransformCallback } from "node:stream";
 import {
@@ -15,6 +16,7 @@ import {
   type ObjectStore,
   objectKey,
   silentLogger,
+  stagingKey,
   uuidv7,
 } from "@astraeus/core";
 
@@ -127,6 +129,12 @@ class Meter extends Transform {
   }
 }
 
+/**
+ * How long a completion holds its claim on a pending upload. Longer than moving and reading back the
+ * largest presigned upload (5 GiB) takes; a completion that crashed holds it up for that long at most.
+ */
+const COMPLETION_LEASE_MS = 15 * 60_000;
+
 function notFound(id: string): AppError {
   return new AppError("not_found", `file ${id} not found`);
 }
@@ -233,7 +241,8 @@ export class FileService {
       expiresAt: new Date(now + this.settings.pendingTtlMs),
     });
     const ttl = this.settings.presignTtlSeconds;
-    const url = await this.objects.presignPut(objectKey(tenant, id), {
+    // Never the file's own key: a PUT through this URL after the completion cannot change a ready file.
+    const url = await this.objects.presignPut(stagingKey(tenant, id), {
       expiresInSeconds: ttl,
       contentType: req.contentType,
     });
@@ -248,7 +257,10 @@ export class FileService {
     };
   }
 
-  /** The bytes of an upload started with createUpload, streamed through this process. */
+  /**
+   * The bytes of an upload started with createUpload, streamed through this process into its staging key
+   * (as a presigned PUT would be); completeUpload checks them and moves them into place.
+   */
   async writeUpload(tenant: string, id: string, body: UploadBody): Promise<void> {
     const expected = await this.uploadSession(tenant, id);
     // Bytes through this process are bounded as POST /v1/files bounds them, whatever a presigned PUT may take.
@@ -257,7 +269,7 @@ export class FileService {
     const meter = new Meter(expected.size);
     source.once("error", (err) => meter.destroy(err));
     source.pipe(meter);
-    const key = objectKey(tenant, id);
+    const key = stagingKey(tenant, id);
     try {
       await this.objects.put(key, meter, { contentType: "application/octet-stream" });
     } catch (err) {
@@ -283,37 +295,81 @@ export class FileService {
   }
 
   /**
-   * Checks the uploaded object against what createUpload declared (its size, then its SHA-256 read back),
-   * and makes the file ready. A missing object is 409 upload_incomplete; a different one is deleted (422)
-   * and the upload may be sent again while its URL lasts. Completing a ready file returns it.
+   * Checks the uploaded bytes against what createUpload declared and makes the file ready. The staging
+   * object is moved into the file's key first and checked there (size, then SHA-256 read back), under a
+   * claim that keeps any other completion from writing that key: what was checked is what the row
+   * describes, and a PUT made later only writes the staging key again. A missing object is 409
+   * upload_incomplete; a different one is deleted (422) and the upload may be sent again while its URL
+   * lasts. Completing a ready file returns it.
    */
   async completeUpload(tenant: string, id: string): Promise<FileRecord> {
     const file = await this.repo.getFile(tenant, id);
     if (!file) throw notFound(id);
     if (file.state === "ready") return file;
-    const expected = await this.uploadSession(tenant, id);
+    await this.uploadSession(tenant, id);
+    const claimed = await this.repo.claimCompletion(tenant, id, COMPLETION_LEASE_MS);
+    if (!claimed) {
+      const now = await this.repo.getFile(tenant, id);
+      if (!now) throw notFound(id);
+      if (now.state === "ready") return now;
+      throw new AppError("conflict", `file ${id} is being completed by another call`, { fileId: id });
+    }
+    const deadline = Date.now() + COMPLETION_LEASE_MS - 60_000;
+    try {
+      return await this.completeClaimed(tenant, id, claimed, deadline);
+    } finally {
+      await this.repo.releaseCompletion(id, claimed.claim).catch(() => {});
+    }
+  }
+
+  private async completeClaimed(
+    tenant: string,
+    id: string,
+    expected: { claim: string; size: number; sha256: string | null },
+    deadline: number,
+  ): Promise<FileRecord> {
     const key = objectKey(tenant, id);
+    // Nothing staged but an object in place: an earlier completion moved it and then failed or crashed
+    // before the check; it is checked now.
+    await this.objects.move(stagingKey(tenant, id), key);
+    // A refusal deletes what it checked, unless the claim may have lapsed (another completion may own the
+    // key by then; the bytes are under a pending row, unreadable, and go with it).
+    const refuse = async (err: AppError): Promise<never> => {
+      if (Date.now() < deadline) await this.objects.delete(key);
+      throw err;
+    };
     const head = await this.objects.head(key);
     if (!head) {
       throw new AppError("upload_incomplete", "no bytes have been uploaded for this file: PUT them first", {
         fileId: id,
       });
     }
-    if (head.size !== expected.size) {
-      await this.objects.delete(key);
-      throw this.sizeMismatch(expected.size, head.size, false);
-    }
+    if (head.size !== expected.size) return refuse(this.sizeMismatch(expected.size, head.size, false));
     const stream = await this.objects.get(key);
     if (!stream) throw new AppError("upload_incomplete", "the uploaded bytes are gone", { fileId: id });
     const hash = createHash("sha256");
     for await (const chunk of stream) hash.update(chunk as Buffer);
     const sha256 = hash.digest("hex");
     const mismatch = this.mismatch(expected, head.size, sha256);
-    if (mismatch) {
-      await this.objects.delete(key);
-      throw mismatch;
+    if (mismatch) return refuse(mismatch);
+    const done = await this.repo.markFileReady(id, {
+      size: head.size,
+      sha256,
+      expiresAt: new Date(Date.now() + this.settings.retentionMs),
+      claim: expected.claim,
+    });
+    if (done) return done;
+    const now = await this.repo.getFile(tenant, id);
+    if (now?.state === "ready") return now;
+    if (now) {
+      // Still pending: the claim lapsed and another completion holds the key now; it decides.
+      throw new AppError("conflict", `file ${id} is being completed by another call`, { fileId: id });
     }
-    return this.ready(tenant, id, head.size, sha256);
+    // Deleted or swept meanwhile: its objects must not outlive its row.
+    await this.removeObjects(tenant, id).catch(() => {});
+    throw new AppError("conflict", `file ${id} was deleted or abandoned while it was being uploaded`, {
+      fileId: id,
+    });
   }
 
   async get(tenant: string, id: string): Promise<FileRecord> {
@@ -327,6 +383,9 @@ export class FileService {
     q: { cursor?: string; limit?: number; jobId?: string; role?: "input" | "output" },
   ): Promise<FilePage> {
     const limit = Math.min(q.limit ?? 50, 500);
+    // A job's inputs (what an HTTP worker reads before it runs): 410 file_missing when one was deleted
+    // since the submit, rather than a list silently short of it.
+    if (q.jobId !== undefined && q.role === "input") await this.repo.jobInputs(tenant, q.jobId);
     const rows = await this.repo.listFiles(tenant, { ...q, limit: limit + 1 });
     const files = rows.slice(0, limit);
     return { files, nextCursor: rows.length > limit ? (files.at(-1)?.id ?? null) : null };
@@ -374,7 +433,7 @@ export class FileService {
       );
     }
     try {
-      await this.objects.delete(objectKey(tenant, id));
+      await this.removeObjects(tenant, id);
       await this.repo.deleteFileRows([id]);
     } catch (err) {
       this.log.warn({ err: String(err), fileId: id }, "file delete interrupted; the file sweep finishes it");
@@ -483,12 +542,16 @@ export class FileService {
     });
   }
 
+  private removeObjects(tenant: string, id: string): Promise<void> {
+    return removeFileObjects(this.objects, tenant, id);
+  }
+
   /** Removes a failed upload: row marked, object deleted, row deleted (the sweep finishes a crash here). */
   private async discard(tenant: string, id: string): Promise<void> {
     try {
       const r = await this.repo.beginDelete(tenant, id);
       if (r.outcome !== "deleting") return;
-      await this.objects.delete(objectKey(tenant, id));
+      await this.removeObjects(tenant, id);
       await this.repo.deleteFileRows([id]);
     } catch (err) {
       this.log.warn(
@@ -497,6 +560,12 @@ export class FileService {
       );
     }
   }
+}
+
+/** A file's object and its upload's staging object (a two-step upload's leftover, if any). */
+export async function removeFileObjects(objects: ObjectStore, tenant: string, id: string): Promise<void> {
+  await objects.delete(objectKey(tenant, id));
+  await objects.delete(stagingKey(tenant, id));
 }
 
 export function isSha256Hex(s: string): boolean {
