@@ -486,6 +486,27 @@ describe.each(["postgres", "pglite"] as const)("files on %s", (kind) => {
       await consistent(tenant);
     });
 
+    it("a deleted input stays linked to its job (jobInputs: file_missing) until the job is pruned", async () => {
+      const tenant = unique("gone");
+      const a = await files.upload(tenant, source(Buffer.from("a")), { name: "a", contentType: "t/p" });
+      const b = await files.upload(tenant, source(Buffer.from("b")), { name: "b", contentType: "t/p" });
+      const { job } = await engine.submit(tenant, { type: "echo", payload: {}, files: [a.id, b.id] });
+      expect((await thrown(files.delete(tenant, b.id))).code).toBe("invalid_state");
+      await engine.cancel(tenant, job.id);
+      await files.delete(tenant, b.id);
+      const err = await thrown(repo.jobInputs(tenant, job.id));
+      expect(err.code).toBe("file_missing");
+      expect(err.details).toMatchObject({ jobId: job.id, fileIds: [b.id] });
+      const links = () => store.db.query("SELECT file_id FROM job_files WHERE job_id = $1", [job.id]);
+      expect(await links()).toHaveLength(2);
+      // Pruned with its job (its retention over): no link is left to a job or a file that is gone.
+      await vi.waitFor(async () => {
+        await store.pruneFinished(0, 1000);
+        expect(await links()).toEqual([]);
+      });
+      expect(await store.db.query("SELECT 1 FROM jobs WHERE id = $1", [job.id])).toEqual([]);
+    });
+
     it("a file expired or within a minute of its expiry cannot be attached (the sweep may take it)", async () => {
       const tenant = unique("soon");
       const f = await files.upload(tenant, source(Buffer.from("soon")), { name: "s", contentType: "t/p" });
