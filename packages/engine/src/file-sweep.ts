@@ -10,7 +10,7 @@ import {
   type ObjectStore,
   silentLogger,
 } from "@astraeus/core";
-import { removeFileObjects } from "./files.ts";
+import { removeFileObjects } from "./file-bytes.ts";
 import type { LeaderUnit } from "./leader/host.ts";
 
 export interface FileSweepOptions {

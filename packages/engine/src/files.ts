@@ -5,7 +5,7 @@
 // on the way removes what was written; a crash leaves a pending (or deleting) row, which the file sweep
 // finishes. A two-step upload's bytes go to a staging key that only its completion moves into place.
 import { createHash } from "node:crypto";
-import { Readable, Transform, type TransformCallback } from "node:stream";
+import { Readable } from "node:stream";
 import {
   AppError,
   type ByteRange,
@@ -19,6 +19,17 @@ import {
   stagingKey,
   uuidv7,
 } from "@astraeus/core";
+import {
+  declaredMismatch,
+  Meter,
+  removeFileObjects,
+  sizeMismatch,
+  tooLarge,
+  toReadable,
+  type UploadBody,
+} from "./file-bytes.ts";
+
+export { isSha256Hex, removeFileObjects, type UploadBody } from "./file-bytes.ts";
 
 export interface FileSettings {
   /** Largest file streamed through this process, in bytes. Default 1 GiB. */
@@ -60,8 +71,6 @@ export function fileRef(f: FileRecord): FileRef {
   return { id: f.id, name: f.name, contentType: f.contentType, size: f.size ?? 0, sha256: f.sha256 ?? "" };
 }
 
-export type UploadBody = Readable | AsyncIterable<Uint8Array> | Uint8Array | string;
-
 export interface UploadMeta {
   name: string;
   contentType: string;
@@ -85,48 +94,6 @@ export interface PresignedUpload {
 export interface FilePage {
   files: FileRecord[];
   nextCursor: string | null;
-}
-
-const SHA256_RE = /^[0-9a-f]{64}$/;
-
-function toReadable(body: UploadBody): Readable {
-  if (body instanceof Readable) return body;
-  if (typeof body === "string" || body instanceof Uint8Array) return Readable.from([Buffer.from(body)]);
-  return Readable.from(body);
-}
-
-function tooLarge(limit: number): AppError {
-  return new AppError("payload_too_large", `the file exceeds ${limit} bytes`, { limit });
-}
-
-/** Counts and hashes bytes as they pass; fails the stream once more than `limit` bytes came. */
-class Meter extends Transform {
-  size = 0;
-  private readonly hash = createHash("sha256");
-  exceeded = false;
-
-  constructor(private readonly limit: number) {
-    super();
-    // The store may start reading only after its own setup (a folder, a request): an error before then
-    // would have no listener and crash the process. The store still sees it (the stream is errored) and
-    // the caller reads `exceeded`.
-    this.on("error", () => {});
-  }
-
-  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
-    this.size += chunk.length;
-    if (this.size > this.limit) {
-      this.exceeded = true;
-      cb(tooLarge(this.limit));
-      return;
-    }
-    this.hash.update(chunk);
-    cb(null, chunk);
-  }
-
-  digest(): string {
-    return this.hash.digest("hex");
-  }
 }
 
 /**
@@ -191,7 +158,7 @@ export class FileService {
     }
     const size = meter.size;
     const sha256 = meter.digest();
-    const mismatch = this.mismatch(
+    const mismatch = declaredMismatch(
       { size: meta.expectedSize ?? null, sha256: meta.expectedSha256 ?? null },
       size,
       sha256,
@@ -276,10 +243,10 @@ export class FileService {
       source.unpipe(meter);
       source.destroy();
       await this.objects.delete(key).catch(() => {});
-      if (meter.exceeded) throw this.sizeMismatch(expected.size, meter.size, true);
+      if (meter.exceeded) throw sizeMismatch(expected.size, meter.size, true);
       throw err;
     }
-    const mismatch = this.mismatch(expected, meter.size, meter.digest());
+    const mismatch = declaredMismatch(expected, meter.size, meter.digest());
     if (mismatch) {
       await this.objects.delete(key);
       throw mismatch;
@@ -344,13 +311,13 @@ export class FileService {
         fileId: id,
       });
     }
-    if (head.size !== expected.size) return refuse(this.sizeMismatch(expected.size, head.size, false));
+    if (head.size !== expected.size) return refuse(sizeMismatch(expected.size, head.size, false));
     const stream = await this.objects.get(key);
     if (!stream) throw new AppError("upload_incomplete", "the uploaded bytes are gone", { fileId: id });
     const hash = createHash("sha256");
     for await (const chunk of stream) hash.update(chunk as Buffer);
     const sha256 = hash.digest("hex");
-    const mismatch = this.mismatch(expected, head.size, sha256);
+    const mismatch = declaredMismatch(expected, head.size, sha256);
     if (mismatch) return refuse(mismatch);
     const done = await this.repo.markFileReady(id, {
       size: head.size,
@@ -502,30 +469,6 @@ export class FileService {
     return { size: expected.size, sha256: expected.sha256 };
   }
 
-  private mismatch(
-    expected: { size: number | null; sha256: string | null },
-    size: number,
-    sha256: string,
-  ): AppError | null {
-    if (expected.size !== null && expected.size !== size)
-      return this.sizeMismatch(expected.size, size, false);
-    if (expected.sha256 !== null && expected.sha256 !== sha256) {
-      return new AppError("checksum_mismatch", "the bytes received do not match the declared SHA-256", {
-        expected: expected.sha256,
-        actual: sha256,
-      });
-    }
-    return null;
-  }
-
-  private sizeMismatch(expected: number, actual: number, atLeast: boolean): AppError {
-    return new AppError(
-      "size_mismatch",
-      `the upload is ${atLeast ? "more than " : ""}${actual} bytes; ${expected} were declared`,
-      { expected, actual },
-    );
-  }
-
   private async ready(tenant: string, id: string, size: number, sha256: string): Promise<FileRecord> {
     const done = await this.repo.markFileReady(id, {
       size,
@@ -560,14 +503,4 @@ export class FileService {
       );
     }
   }
-}
-
-/** A file's object and its upload's staging object (a two-step upload's leftover, if any). */
-export async function removeFileObjects(objects: ObjectStore, tenant: string, id: string): Promise<void> {
-  await objects.delete(objectKey(tenant, id));
-  await objects.delete(stagingKey(tenant, id));
-}
-
-export function isSha256Hex(s: string): boolean {
-  return SHA256_RE.test(s);
 }
