@@ -95,9 +95,10 @@ describe("global limits", () => {
     // All three registered before any job is submitted: a process still starting under a loaded machine
     // would leave the first one to take every job, and the test would prove nothing across processes.
     const pids = new Set(workers.map((w) => w.proc.pid));
-    await expect
-      .poll(async () => (await h.engine.workers()).filter((w) => pids.has(w.pid)).length, { timeout: 60_000 })
-      .toBe(3);
+    await vi.waitFor(
+      async () => expect((await h.engine.workers()).filter((w) => pids.has(w.pid))).toHaveLength(3),
+      { timeout: 60_000, interval: 50 },
+    );
   });
   afterAll(async () => {
     for (const w of workers) w.proc.kill("SIGTERM");
