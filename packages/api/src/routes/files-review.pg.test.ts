@@ -151,9 +151,12 @@ describe("files review", () => {
     const done = await put;
     expect(done.status).toBeGreaterThanOrEqual(400);
     expect(await t.store.db.query("SELECT 1 FROM files WHERE id = $1", [id])).toEqual([]);
-    // No row owns it and no sweep looks for it: an object left here would stay for good.
-    const left = await readdir(join(t.filesRoot as string, "files", "acme")).catch(() => [] as string[]);
+    // No row owns it: neither the file's key nor its upload's staging key may hold bytes.
+    const root = t.filesRoot as string;
+    const left = await readdir(join(root, "files", "acme")).catch(() => [] as string[]);
     expect(left).not.toContain(id);
+    const staged = await readdir(join(root, "files", ".uploads", "acme")).catch(() => [] as string[]);
+    expect(staged).not.toContain(id);
   });
 
   // A dead or cancelled job's input may be deleted (only queued and running jobs hold theirs). Retried

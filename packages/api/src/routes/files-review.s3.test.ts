@@ -73,6 +73,7 @@ describe("files on S3, review", () => {
     });
     expect(put.status).toBe(413);
     expect(await objects.head(`files/acme/${up.file.id}`)).toBeNull();
+    expect(await objects.head(`files/.uploads/acme/${up.file.id}`)).toBeNull();
   });
 
   // The presigned PUT URL stays valid for FILES_PRESIGN_TTL_SECONDS whatever becomes of the file. It names
