@@ -173,6 +173,7 @@ const PROBLEM_DESCRIPTIONS: Record<number, string> = {
   403: "The key lacks the scope this route needs",
   404: "No such resource for this tenant",
   409: "Conflict (idempotency key reuse, invalid state, lost lease)",
+  410: "Gone: a file the request needs was deleted",
   413: "Body or payload too large",
   415: "Body is not application/json",
   416: "The range lies outside the file",

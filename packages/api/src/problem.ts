@@ -40,6 +40,7 @@ const TITLES: Record<ProblemCode, string> = {
   size_mismatch: "Size differs from the declared size",
   checksum_mismatch: "Checksum differs from the declared SHA-256",
   upload_incomplete: "Upload incomplete",
+  file_missing: "File missing",
   unauthorized: "Unauthorized",
   forbidden: "Forbidden",
   rate_limited: "Too many requests",

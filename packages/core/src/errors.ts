@@ -11,6 +11,8 @@ export const ERROR_CODES = {
   size_mismatch: 422,
   checksum_mismatch: 422,
   upload_incomplete: 409,
+  // A job's input file was deleted after the submit (a retried job cannot run on what it was given).
+  file_missing: 410,
   unauthorized: 401,
   forbidden: 403,
   rate_limited: 429,

@@ -349,6 +349,8 @@ export const files = pgTable(
     /** What a presigned upload declared, checked by its completion call. */
     expectedSize: bigint("expected_size", { mode: "number" }),
     expectedSha256: text("expected_sha256"),
+    /** A two-step upload's completion in progress holds the row until then (its claim token). */
+    completingUntil: ts("completing_until"),
     /** The job that wrote it (outputs). */
     jobId: uuid("job_id"),
     createdAt: ts("created_at").notNull(),

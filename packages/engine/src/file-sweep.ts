@@ -8,9 +8,9 @@ import {
   type FileSweepStore,
   type Logger,
   type ObjectStore,
-  objectKey,
   silentLogger,
 } from "@astraeus/core";
+import { removeFileObjects } from "./file-bytes.ts";
 import type { LeaderUnit } from "./leader/host.ts";
 
 export interface FileSweepOptions {
@@ -86,7 +86,7 @@ export class FileSweep implements LeaderUnit {
     const gone: string[] = [];
     for (const f of files) {
       try {
-        await this.objects.delete(objectKey(f.tenant, f.id));
+        await removeFileObjects(this.objects, f.tenant, f.id);
         gone.push(f.id);
       } catch (err) {
         report.failed++;

@@ -7,7 +7,14 @@ import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { Readable } from "node:stream";
 import { buffer } from "node:stream/consumers";
-import { AppError, type FileRepository, type ObjectStore, objectKey } from "@astraeus/core";
+import {
+  AppError,
+  type FileRepository,
+  type ObjectStore,
+  objectKey,
+  STAGING_PREFIX,
+  stagingKey,
+} from "@astraeus/core";
 import { createStore, SqlFileStore, type SqlJobStore } from "@astraeus/db";
 import { createTestDatabase, type TestDatabase, unique } from "@astraeus/db/testing";
 import { createDispatcher } from "@astraeus/dispatch";
@@ -91,9 +98,13 @@ describe.each(["postgres", "pglite"] as const)("files on %s", (kind) => {
     );
   }
 
-  /** Objects on disk (finished ones and leftovers of writes) under the tenant, plus the temp folder. */
+  /** Objects on disk under the tenant (finished and staged ones), plus leftovers of writes (the temp folder). */
   async function objectsOf(tenant: string): Promise<string[]> {
-    return [...(await walk(join(root, "files", tenant))), ...(await walk(join(root, ".tmp")))];
+    return [
+      ...(await walk(join(root, "files", tenant))),
+      ...(await walk(join(root, "files", ".uploads", tenant))),
+      ...(await walk(join(root, ".tmp"))),
+    ];
   }
 
   /** The invariant the sweep keeps: every ready row has its object, every object has a row. */
@@ -229,6 +240,29 @@ describe.each(["postgres", "pglite"] as const)("files on %s", (kind) => {
         "size_mismatch",
       );
       expect(await objects.head(key)).toBeNull();
+    });
+
+    it("one completion at a time: another is 409 while one holds the claim; a lapsed claim cannot make it ready", async () => {
+      const tenant = unique("claim");
+      const bytes = Buffer.from("claimed bytes");
+      const up = await files.createUpload(tenant, { name: "c", contentType: "t/p", size: bytes.length });
+      await files.writeUpload(tenant, up.file.id, source(bytes));
+      // The bytes wait in the staging key until a completion moves them.
+      expect(await objects.head(stagingKey(tenant, up.file.id))).toEqual({ size: bytes.length });
+      expect(await objects.head(objectKey(tenant, up.file.id))).toBeNull();
+      const held = await repo.claimCompletion(tenant, up.file.id, 60_000);
+      expect(held).toMatchObject({ size: bytes.length, sha256: null });
+      expect((await thrown(files.completeUpload(tenant, up.file.id))).code).toBe("conflict");
+      expect(await objects.head(stagingKey(tenant, up.file.id))).toEqual({ size: bytes.length });
+      // Lapsed: its holder can no longer make the file ready, and the next completion takes over.
+      await store.db.query("UPDATE files SET completing_until = now() - interval '1 second' WHERE id = $1", [
+        up.file.id,
+      ]);
+      const stale = { size: bytes.length, sha256: sha(bytes), expiresAt: new Date(Date.now() + 60_000) };
+      expect(await repo.markFileReady(up.file.id, { ...stale, claim: held?.claim as string })).toBeNull();
+      const done = await files.completeUpload(tenant, up.file.id);
+      expect(done).toMatchObject({ state: "ready", size: bytes.length, sha256: sha(bytes) });
+      expect(await objects.head(stagingKey(tenant, up.file.id))).toBeNull();
     });
 
     it("refuses a declared size over the presigned limit", async () => {
@@ -452,6 +486,27 @@ describe.each(["postgres", "pglite"] as const)("files on %s", (kind) => {
       await consistent(tenant);
     });
 
+    it("a deleted input stays linked to its job (jobInputs: file_missing) until the job is pruned", async () => {
+      const tenant = unique("gone");
+      const a = await files.upload(tenant, source(Buffer.from("a")), { name: "a", contentType: "t/p" });
+      const b = await files.upload(tenant, source(Buffer.from("b")), { name: "b", contentType: "t/p" });
+      const { job } = await engine.submit(tenant, { type: "echo", payload: {}, files: [a.id, b.id] });
+      expect((await thrown(files.delete(tenant, b.id))).code).toBe("invalid_state");
+      await engine.cancel(tenant, job.id);
+      await files.delete(tenant, b.id);
+      const err = await thrown(repo.jobInputs(tenant, job.id));
+      expect(err.code).toBe("file_missing");
+      expect(err.details).toMatchObject({ jobId: job.id, fileIds: [b.id] });
+      const links = () => store.db.query("SELECT file_id FROM job_files WHERE job_id = $1", [job.id]);
+      expect(await links()).toHaveLength(2);
+      // Pruned with its job (its retention over): no link is left to a job or a file that is gone.
+      await vi.waitFor(async () => {
+        await store.pruneFinished(0, 1000);
+        expect(await links()).toEqual([]);
+      });
+      expect(await store.db.query("SELECT 1 FROM jobs WHERE id = $1", [job.id])).toEqual([]);
+    });
+
     it("a file expired or within a minute of its expiry cannot be attached (the sweep may take it)", async () => {
       const tenant = unique("soon");
       const f = await files.upload(tenant, source(Buffer.from("soon")), { name: "s", contentType: "t/p" });
@@ -491,7 +546,8 @@ describe.each(["postgres", "pglite"] as const)("files on %s", (kind) => {
       let deletes = 0;
       const flaky: ObjectStore = Object.assign(Object.create(Object.getPrototypeOf(objects)), objects, {
         delete: async (key: string) => {
-          if (++deletes > 1) throw new Error("store unreachable");
+          // The first file's object (and its staging key), then nothing.
+          if (!key.startsWith(STAGING_PREFIX) && ++deletes > 1) throw new Error("store unreachable");
           return objects.delete(key);
         },
       });

@@ -1,10 +1,11 @@
 // Files as the API and workers use them: uploads (streamed through this process, or presigned straight to
 // the bucket), reads, deletes, job outputs and oversized results. The row is the truth and the object
-// follows (docs/adr/0007-files.md): a row is inserted `pending`, the bytes are written while their size and
-// SHA-256 are measured, and only then is the row marked `ready`. Any failure on the way removes what was
-// written; a crash leaves a pending (or deleting) row, which the file sweep finishes.
+// follows (docs/adr/0013-files-row-truth-object-follows.md): a row is inserted `pending`, the bytes are
+// written while their size and SHA-256 are measured, and only then is the row marked `ready`. Any failure
+// on the way removes what was written; a crash leaves a pending (or deleting) row, which the file sweep
+// finishes. A two-step upload's bytes go to a staging key that only its completion moves into place.
 import { createHash } from "node:crypto";
-import { Readable, Transform, type TransformCallback } from "node:stream";
+import { Readable } from "node:stream";
 import {
   AppError,
   type ByteRange,
@@ -15,8 +16,20 @@ import {
   type ObjectStore,
   objectKey,
   silentLogger,
+  stagingKey,
   uuidv7,
 } from "@astraeus/core";
+import {
+  declaredMismatch,
+  Meter,
+  removeFileObjects,
+  sizeMismatch,
+  tooLarge,
+  toReadable,
+  type UploadBody,
+} from "./file-bytes.ts";
+
+export { isSha256Hex, removeFileObjects, type UploadBody } from "./file-bytes.ts";
 
 export interface FileSettings {
   /** Largest file streamed through this process, in bytes. Default 1 GiB. */
@@ -58,8 +71,6 @@ export function fileRef(f: FileRecord): FileRef {
   return { id: f.id, name: f.name, contentType: f.contentType, size: f.size ?? 0, sha256: f.sha256 ?? "" };
 }
 
-export type UploadBody = Readable | AsyncIterable<Uint8Array> | Uint8Array | string;
-
 export interface UploadMeta {
   name: string;
   contentType: string;
@@ -85,47 +96,11 @@ export interface FilePage {
   nextCursor: string | null;
 }
 
-const SHA256_RE = /^[0-9a-f]{64}$/;
-
-function toReadable(body: UploadBody): Readable {
-  if (body instanceof Readable) return body;
-  if (typeof body === "string" || body instanceof Uint8Array) return Readable.from([Buffer.from(body)]);
-  return Readable.from(body);
-}
-
-function tooLarge(limit: number): AppError {
-  return new AppError("payload_too_large", `the file exceeds ${limit} bytes`, { limit });
-}
-
-/** Counts and hashes bytes as they pass; fails the stream once more than `limit` bytes came. */
-class Meter extends Transform {
-  size = 0;
-  private readonly hash = createHash("sha256");
-  exceeded = false;
-
-  constructor(private readonly limit: number) {
-    super();
-    // The store may start reading only after its own setup (a folder, a request): an error before then
-    // would have no listener and crash the process. The store still sees it (the stream is errored) and
-    // the caller reads `exceeded`.
-    this.on("error", () => {});
-  }
-
-  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
-    this.size += chunk.length;
-    if (this.size > this.limit) {
-      this.exceeded = true;
-      cb(tooLarge(this.limit));
-      return;
-    }
-    this.hash.update(chunk);
-    cb(null, chunk);
-  }
-
-  digest(): string {
-    return this.hash.digest("hex");
-  }
-}
+/**
+ * How long a completion holds its claim on a pending upload. Longer than moving and reading back the
+ * largest presigned upload (5 GiB) takes; a completion that crashed holds it up for that long at most.
+ */
+const COMPLETION_LEASE_MS = 15 * 60_000;
 
 function notFound(id: string): AppError {
   return new AppError("not_found", `file ${id} not found`);
@@ -183,7 +158,7 @@ export class FileService {
     }
     const size = meter.size;
     const sha256 = meter.digest();
-    const mismatch = this.mismatch(
+    const mismatch = declaredMismatch(
       { size: meta.expectedSize ?? null, sha256: meta.expectedSha256 ?? null },
       size,
       sha256,
@@ -233,7 +208,8 @@ export class FileService {
       expiresAt: new Date(now + this.settings.pendingTtlMs),
     });
     const ttl = this.settings.presignTtlSeconds;
-    const url = await this.objects.presignPut(objectKey(tenant, id), {
+    // Never the file's own key: a PUT through this URL after the completion cannot change a ready file.
+    const url = await this.objects.presignPut(stagingKey(tenant, id), {
       expiresInSeconds: ttl,
       contentType: req.contentType,
     });
@@ -248,7 +224,10 @@ export class FileService {
     };
   }
 
-  /** The bytes of an upload started with createUpload, streamed through this process. */
+  /**
+   * The bytes of an upload started with createUpload, streamed through this process into its staging key
+   * (as a presigned PUT would be); completeUpload checks them and moves them into place.
+   */
   async writeUpload(tenant: string, id: string, body: UploadBody): Promise<void> {
     const expected = await this.uploadSession(tenant, id);
     // Bytes through this process are bounded as POST /v1/files bounds them, whatever a presigned PUT may take.
@@ -257,17 +236,17 @@ export class FileService {
     const meter = new Meter(expected.size);
     source.once("error", (err) => meter.destroy(err));
     source.pipe(meter);
-    const key = objectKey(tenant, id);
+    const key = stagingKey(tenant, id);
     try {
       await this.objects.put(key, meter, { contentType: "application/octet-stream" });
     } catch (err) {
       source.unpipe(meter);
       source.destroy();
       await this.objects.delete(key).catch(() => {});
-      if (meter.exceeded) throw this.sizeMismatch(expected.size, meter.size, true);
+      if (meter.exceeded) throw sizeMismatch(expected.size, meter.size, true);
       throw err;
     }
-    const mismatch = this.mismatch(expected, meter.size, meter.digest());
+    const mismatch = declaredMismatch(expected, meter.size, meter.digest());
     if (mismatch) {
       await this.objects.delete(key);
       throw mismatch;
@@ -283,37 +262,81 @@ export class FileService {
   }
 
   /**
-   * Checks the uploaded object against what createUpload declared (its size, then its SHA-256 read back),
-   * and makes the file ready. A missing object is 409 upload_incomplete; a different one is deleted (422)
-   * and the upload may be sent again while its URL lasts. Completing a ready file returns it.
+   * Checks the uploaded bytes against what createUpload declared and makes the file ready. The staging
+   * object is moved into the file's key first and checked there (size, then SHA-256 read back), under a
+   * claim that keeps any other completion from writing that key: what was checked is what the row
+   * describes, and a PUT made later only writes the staging key again. A missing object is 409
+   * upload_incomplete; a different one is deleted (422) and the upload may be sent again while its URL
+   * lasts. Completing a ready file returns it.
    */
   async completeUpload(tenant: string, id: string): Promise<FileRecord> {
     const file = await this.repo.getFile(tenant, id);
     if (!file) throw notFound(id);
     if (file.state === "ready") return file;
-    const expected = await this.uploadSession(tenant, id);
+    await this.uploadSession(tenant, id);
+    const claimed = await this.repo.claimCompletion(tenant, id, COMPLETION_LEASE_MS);
+    if (!claimed) {
+      const now = await this.repo.getFile(tenant, id);
+      if (!now) throw notFound(id);
+      if (now.state === "ready") return now;
+      throw new AppError("conflict", `file ${id} is being completed by another call`, { fileId: id });
+    }
+    const deadline = Date.now() + COMPLETION_LEASE_MS - 60_000;
+    try {
+      return await this.completeClaimed(tenant, id, claimed, deadline);
+    } finally {
+      await this.repo.releaseCompletion(id, claimed.claim).catch(() => {});
+    }
+  }
+
+  private async completeClaimed(
+    tenant: string,
+    id: string,
+    expected: { claim: string; size: number; sha256: string | null },
+    deadline: number,
+  ): Promise<FileRecord> {
     const key = objectKey(tenant, id);
+    // Nothing staged but an object in place: an earlier completion moved it and then failed or crashed
+    // before the check; it is checked now.
+    await this.objects.move(stagingKey(tenant, id), key);
+    // A refusal deletes what it checked, unless the claim may have lapsed (another completion may own the
+    // key by then; the bytes are under a pending row, unreadable, and go with it).
+    const refuse = async (err: AppError): Promise<never> => {
+      if (Date.now() < deadline) await this.objects.delete(key);
+      throw err;
+    };
     const head = await this.objects.head(key);
     if (!head) {
       throw new AppError("upload_incomplete", "no bytes have been uploaded for this file: PUT them first", {
         fileId: id,
       });
     }
-    if (head.size !== expected.size) {
-      await this.objects.delete(key);
-      throw this.sizeMismatch(expected.size, head.size, false);
-    }
+    if (head.size !== expected.size) return refuse(sizeMismatch(expected.size, head.size, false));
     const stream = await this.objects.get(key);
     if (!stream) throw new AppError("upload_incomplete", "the uploaded bytes are gone", { fileId: id });
     const hash = createHash("sha256");
     for await (const chunk of stream) hash.update(chunk as Buffer);
     const sha256 = hash.digest("hex");
-    const mismatch = this.mismatch(expected, head.size, sha256);
-    if (mismatch) {
-      await this.objects.delete(key);
-      throw mismatch;
+    const mismatch = declaredMismatch(expected, head.size, sha256);
+    if (mismatch) return refuse(mismatch);
+    const done = await this.repo.markFileReady(id, {
+      size: head.size,
+      sha256,
+      expiresAt: new Date(Date.now() + this.settings.retentionMs),
+      claim: expected.claim,
+    });
+    if (done) return done;
+    const now = await this.repo.getFile(tenant, id);
+    if (now?.state === "ready") return now;
+    if (now) {
+      // Still pending: the claim lapsed and another completion holds the key now; it decides.
+      throw new AppError("conflict", `file ${id} is being completed by another call`, { fileId: id });
     }
-    return this.ready(tenant, id, head.size, sha256);
+    // Deleted or swept meanwhile: its objects must not outlive its row.
+    await this.removeObjects(tenant, id).catch(() => {});
+    throw new AppError("conflict", `file ${id} was deleted or abandoned while it was being uploaded`, {
+      fileId: id,
+    });
   }
 
   async get(tenant: string, id: string): Promise<FileRecord> {
@@ -327,6 +350,9 @@ export class FileService {
     q: { cursor?: string; limit?: number; jobId?: string; role?: "input" | "output" },
   ): Promise<FilePage> {
     const limit = Math.min(q.limit ?? 50, 500);
+    // A job's inputs (what an HTTP worker reads before it runs): 410 file_missing when one was deleted
+    // since the submit, rather than a list silently short of it.
+    if (q.jobId !== undefined && q.role === "input") await this.repo.jobInputs(tenant, q.jobId);
     const rows = await this.repo.listFiles(tenant, { ...q, limit: limit + 1 });
     const files = rows.slice(0, limit);
     return { files, nextCursor: rows.length > limit ? (files.at(-1)?.id ?? null) : null };
@@ -374,7 +400,7 @@ export class FileService {
       );
     }
     try {
-      await this.objects.delete(objectKey(tenant, id));
+      await this.removeObjects(tenant, id);
       await this.repo.deleteFileRows([id]);
     } catch (err) {
       this.log.warn({ err: String(err), fileId: id }, "file delete interrupted; the file sweep finishes it");
@@ -443,30 +469,6 @@ export class FileService {
     return { size: expected.size, sha256: expected.sha256 };
   }
 
-  private mismatch(
-    expected: { size: number | null; sha256: string | null },
-    size: number,
-    sha256: string,
-  ): AppError | null {
-    if (expected.size !== null && expected.size !== size)
-      return this.sizeMismatch(expected.size, size, false);
-    if (expected.sha256 !== null && expected.sha256 !== sha256) {
-      return new AppError("checksum_mismatch", "the bytes received do not match the declared SHA-256", {
-        expected: expected.sha256,
-        actual: sha256,
-      });
-    }
-    return null;
-  }
-
-  private sizeMismatch(expected: number, actual: number, atLeast: boolean): AppError {
-    return new AppError(
-      "size_mismatch",
-      `the upload is ${atLeast ? "more than " : ""}${actual} bytes; ${expected} were declared`,
-      { expected, actual },
-    );
-  }
-
   private async ready(tenant: string, id: string, size: number, sha256: string): Promise<FileRecord> {
     const done = await this.repo.markFileReady(id, {
       size,
@@ -483,12 +485,16 @@ export class FileService {
     });
   }
 
+  private removeObjects(tenant: string, id: string): Promise<void> {
+    return removeFileObjects(this.objects, tenant, id);
+  }
+
   /** Removes a failed upload: row marked, object deleted, row deleted (the sweep finishes a crash here). */
   private async discard(tenant: string, id: string): Promise<void> {
     try {
       const r = await this.repo.beginDelete(tenant, id);
       if (r.outcome !== "deleting") return;
-      await this.objects.delete(objectKey(tenant, id));
+      await this.removeObjects(tenant, id);
       await this.repo.deleteFileRows([id]);
     } catch (err) {
       this.log.warn(
@@ -497,8 +503,4 @@ export class FileService {
       );
     }
   }
-}
-
-export function isSha256Hex(s: string): boolean {
-  return SHA256_RE.test(s);
 }

@@ -13,6 +13,7 @@ import {
   isObjectKey,
   type ObjectInfo,
   type ObjectStore,
+  STAGING_PREFIX,
 } from "@astraeus/core";
 
 /** Folder (under the root) for writes in progress; a crash leaves them here, and cleanup() removes them. */
@@ -87,6 +88,20 @@ export class LocalObjectStore implements ObjectStore {
     await rm(this.path(key), { force: true });
   }
 
+  /** A rename: atomic, and the bytes were made durable when they were written. */
+  async move(from: string, to: string): Promise<boolean> {
+    const src = this.path(from);
+    const dest = this.path(to);
+    await mkdir(join(dest, ".."), { recursive: true });
+    try {
+      await rename(src, dest);
+      return true;
+    } catch (err) {
+      if (isMissing(err)) return false;
+      throw err;
+    }
+  }
+
   async presignGet(): Promise<string | null> {
     return null;
   }
@@ -96,20 +111,31 @@ export class LocalObjectStore implements ObjectStore {
   }
 
   async cleanup(olderThanMs: number): Promise<number> {
-    const dir = join(this.root, TMP);
-    let names: string[];
+    const before = Date.now() - olderThanMs;
+    let removed = await this.removeOlder(join(this.root, TMP), before);
+    // Staging objects: files/.uploads/<tenant>/<id>.
+    const staging = join(this.root, ...STAGING_PREFIX.split("/").filter(Boolean));
+    for (const tenant of await this.names(staging)) {
+      removed += await this.removeOlder(join(staging, tenant), before);
+    }
+    return removed;
+  }
+
+  private async names(dir: string): Promise<string[]> {
     try {
-      names = await readdir(dir);
+      return await readdir(dir);
     } catch (err) {
-      if (isMissing(err)) return 0;
+      if (isMissing(err)) return [];
       throw err;
     }
-    const before = Date.now() - olderThanMs;
+  }
+
+  private async removeOlder(dir: string, before: number): Promise<number> {
     let removed = 0;
-    for (const name of names) {
+    for (const name of await this.names(dir)) {
       const p = join(dir, name);
       const s = await stat(p).catch(() => null);
-      if (s && s.mtimeMs < before) {
+      if (s?.isFile() && s.mtimeMs < before) {
         await rm(p, { force: true });
         removed++;
       }

@@ -9,14 +9,17 @@ import {
   isObjectKey,
   type ObjectInfo,
   type ObjectStore,
+  STAGING_PREFIX,
 } from "@astraeus/core";
 import {
   AbortMultipartUploadCommand,
+  CopyObjectCommand,
   DeleteObjectCommand,
   GetObjectCommand,
   HeadObjectCommand,
   ListMultipartUploadsCommand,
   type ListMultipartUploadsCommandOutput,
+  ListObjectsV2Command,
   PutObjectCommand,
   S3Client,
 } from "@aws-sdk/client-s3";
@@ -150,6 +153,27 @@ export class S3ObjectStore implements ObjectStore {
     await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: this.key(key) }));
   }
 
+  /**
+   * A server-side copy (one request up to 5 GiB, the largest presigned upload; the bytes do not pass through
+   * this process), then the source's delete. Readers of `to` see the old object or the new one, whole.
+   */
+  async move(from: string, to: string): Promise<boolean> {
+    try {
+      await this.client.send(
+        new CopyObjectCommand({
+          Bucket: this.bucket,
+          Key: this.key(to),
+          CopySource: `${this.bucket}/${this.key(from)}`,
+        }),
+      );
+    } catch (err) {
+      if (isMissing(err)) return false;
+      throw err;
+    }
+    await this.delete(from);
+    return true;
+  }
+
   presignGet(
     key: string,
     opts: { expiresInSeconds: number; filename: string; contentType: string },
@@ -175,12 +199,40 @@ export class S3ObjectStore implements ObjectStore {
   }
 
   /**
-   * Aborts multipart uploads of ours started longer ago than `olderThanMs` (a crash mid-upload). The
-   * bucket's lifecycle rule does the same on AWS; this covers stores without one. Stores that cannot list
-   * multipart uploads count as having none.
+   * Aborts multipart uploads of ours started longer ago than `olderThanMs` (a crash mid-upload; the
+   * bucket's lifecycle rule does the same on AWS, this covers stores without one; stores that cannot list
+   * multipart uploads count as having none), and deletes staging objects last written before then.
    */
   async cleanup(olderThanMs: number): Promise<number> {
     const before = Date.now() - olderThanMs;
+    return (await this.abortUploads(before)) + (await this.removeStaging(before));
+  }
+
+  /** Staging objects (two-step uploads) no completion moved, last written before `before`. */
+  private async removeStaging(before: number): Promise<number> {
+    let removed = 0;
+    let token: string | undefined;
+    // Bounded per sweep (the rest waits for the next one).
+    for (let page = 0; page < 10; page++) {
+      const res = await this.client.send(
+        new ListObjectsV2Command({
+          Bucket: this.bucket,
+          Prefix: STAGING_PREFIX,
+          ...(token ? { ContinuationToken: token } : {}),
+        }),
+      );
+      for (const o of res.Contents ?? []) {
+        if (!o.Key || !o.LastModified || o.LastModified.getTime() >= before || !isObjectKey(o.Key)) continue;
+        await this.delete(o.Key);
+        removed++;
+      }
+      token = res.IsTruncated ? res.NextContinuationToken : undefined;
+      if (!token) break;
+    }
+    return removed;
+  }
+
+  private async abortUploads(before: number): Promise<number> {
     let res: ListMultipartUploadsCommandOutput;
     try {
       res = await this.client.send(

@@ -3,7 +3,7 @@
 import { createHash, randomBytes, randomUUID } from "node:crypto";
 import { Readable } from "node:stream";
 import { buffer } from "node:stream/consumers";
-import { type ObjectStore, objectKey } from "@astraeus/core";
+import { type ObjectStore, objectKey, stagingKey } from "@astraeus/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 export interface ContractSubject {
@@ -129,7 +129,16 @@ export function objectStoreContract(name: string, open: () => Promise<ContractSu
     });
 
     it("refuses keys objectKey cannot make (no path escapes)", async () => {
-      for (const bad of ["../etc/passwd", "files/acme/../../x", "files/acme/not-a-uuid", "/abs/path", ""]) {
+      for (const bad of [
+        "../etc/passwd",
+        "files/acme/../../x",
+        "files/acme/not-a-uuid",
+        "/abs/path",
+        "",
+        "files/.uploads/acme/not-a-uuid",
+        `files/.uploads/../${randomUUID()}`,
+        `files/.other/acme/${randomUUID()}`,
+      ]) {
         await expect(store.head(bad), bad).rejects.toThrow(/not an object key/);
         await expect(store.put(bad, Readable.from([]), { contentType: "text/plain" }), bad).rejects.toThrow(
           /not an object key/,
@@ -165,6 +174,31 @@ export function objectStoreContract(name: string, open: () => Promise<ContractSu
       const got = await fetch(getUrl as string);
       expect(got.status).toBe(200);
       expect(Buffer.from(await got.arrayBuffer()).equals(bytes)).toBe(true);
+    });
+
+    it("moves a staged object into a file's key, replacing what was there; false with nothing to move", async () => {
+      const id = randomUUID();
+      const [from, to] = [stagingKey("acme", id), objectKey("acme", id)];
+      expect(from).toBe(`files/.uploads/acme/${id}`);
+      await store.put(to, body(Buffer.from("older")), { contentType: "text/plain" });
+      await store.put(from, body(Buffer.from("staged bytes")), { contentType: "text/plain" });
+      expect(await store.move(from, to)).toBe(true);
+      expect((await buffer((await store.get(to)) as Readable)).toString()).toBe("staged bytes");
+      expect(await store.head(from)).toBeNull();
+      expect(await store.move(from, to)).toBe(false);
+      expect(await store.head(to)).toEqual({ size: 12 });
+    });
+
+    it("cleanup removes staging objects older than the threshold, and leaves files alone", async () => {
+      const id = randomUUID();
+      await store.put(stagingKey("acme", id), body(Buffer.from("left over")), { contentType: "text/plain" });
+      await store.put(objectKey("acme", id), body(Buffer.from("a file")), { contentType: "text/plain" });
+      await store.cleanup(3_600_000);
+      expect(await store.head(stagingKey("acme", id))).toEqual({ size: 9 });
+      // A threshold in the future: every staging object is old enough.
+      expect(await store.cleanup(-60_000)).toBeGreaterThanOrEqual(1);
+      expect(await store.head(stagingKey("acme", id))).toBeNull();
+      expect(await store.head(objectKey("acme", id))).toEqual({ size: 6 });
     });
 
     it("cleanup leaves stored objects alone", async () => {

@@ -123,6 +123,29 @@ describe("ctx.files", () => {
     expect(gunzipSync(gz).equals(bytes)).toBe(true);
   });
 
+  it("a retried job whose input was deleted fails at once with file_missing, not on the inputs that remain", async () => {
+    const a = await files.upload(T, "first", { name: "a.txt", contentType: "text/plain" });
+    const b = await files.upload(T, "second", { name: "b.txt", contentType: "text/plain" });
+    // Cancelled before it ran (a queued job holds its inputs; a cancelled one does not).
+    const { job } = await engine.submit(T, {
+      type: "t.upper",
+      payload: {},
+      files: [a.id, b.id],
+      delayMs: 3_600_000,
+      maxAttempts: 5,
+    });
+    expect((await engine.cancel(T, job.id)).state).toBe("cancelled");
+    await files.delete(T, b.id);
+    await engine.retry(T, job.id);
+    const done = await finished(job.id);
+    expect(done.state).toBe("dead");
+    // One attempt: an input that is gone stays gone, so the job is not retried automatically.
+    expect(done.attempt).toBe(1);
+    expect(done.lastError).toMatchObject({ code: "file_missing", name: "UnrecoverableError" });
+    expect(done.lastError?.message).toContain(b.id);
+    expect(await files.list(T, { jobId: job.id, role: "output" })).toMatchObject({ files: [] });
+  });
+
   it("file.compress without inputs dead-letters with a clear error", async () => {
     const { job } = await engine.submit(T, { type: "file.compress", payload: {} });
     const done = await finished(job.id);

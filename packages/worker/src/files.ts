@@ -1,6 +1,6 @@
 // ctx.files for in-process handlers: a thin view of the FileService scoped to one job and its tenant.
 import type { Readable } from "node:stream";
-import { AppError, type FileRecord, type JsonValue } from "@astraeus/core";
+import { AppError, type FileRecord, isAppError, type JsonValue, UnrecoverableError } from "@astraeus/core";
 import type { FileService } from "@astraeus/engine";
 import type { JobFiles } from "./define.ts";
 
@@ -21,8 +21,17 @@ export class JobFileAccess implements JobFiles {
     return this.service;
   }
 
-  inputs(): Promise<FileRecord[]> {
-    return this.svc().repo.jobInputs(this.job.tenant, this.job.id);
+  async inputs(): Promise<FileRecord[]> {
+    try {
+      return await this.svc().repo.jobInputs(this.job.tenant, this.job.id);
+    } catch (err) {
+      // An input deleted since the submit (a retried dead or cancelled job) is gone for every later
+      // attempt too: the job fails now, with code file_missing, instead of being retried.
+      if (isAppError(err, "file_missing")) {
+        throw Object.assign(new UnrecoverableError(err.message), { code: "file_missing" });
+      }
+      throw err;
+    }
   }
 
   async open(id: string, range?: { start: number; end: number }): Promise<Readable> {

@@ -1,7 +1,7 @@
 // Review tests (files, local store, real Postgres): a HEAD of a file's content leaves its object open; a
 // two-step upload streams more than FILES_MAX_UPLOAD_BYTES through the API; an upper-case file id (a
 // valid UUID) is a 500; a completion refused for its lease still stores the oversized result as a file of
-// the job.
+// the job; a retried job whose input was deleted runs on the inputs that remain.
 import { randomUUID } from "node:crypto";
 import { readdir, readlink } from "node:fs/promises";
 import { join } from "node:path";
@@ -151,17 +151,18 @@ describe("files review", () => {
     const done = await put;
     expect(done.status).toBeGreaterThanOrEqual(400);
     expect(await t.store.db.query("SELECT 1 FROM files WHERE id = $1", [id])).toEqual([]);
-    // No row owns it and no sweep looks for it: an object left here would stay for good.
-    const left = await readdir(join(t.filesRoot as string, "files", "acme")).catch(() => [] as string[]);
+    // No row owns it: neither the file's key nor its upload's staging key may hold bytes.
+    const root = t.filesRoot as string;
+    const left = await readdir(join(root, "files", "acme")).catch(() => [] as string[]);
     expect(left).not.toContain(id);
+    const staged = await readdir(join(root, "files", ".uploads", "acme")).catch(() => [] as string[]);
+    expect(staged).not.toContain(id);
   });
 
-  // Known, not fixed here: deleting a file removes its job links (deleteFileRows), and a dead or cancelled
-  // job's input may be deleted (ADR 0013). Retried afterwards (one by one, or by a queue's bulk retry),
-  // the job lists only the inputs that remain, so a handler such as file.compress succeeds on part of its
-  // input; ADR 0013 says it "fails when it opens the file", but it never learns of that file. A fix keeps
-  // the input links of retained jobs (jobInputs then refuses a gone input) or makes retry refuse the job.
-  it.fails("a retried job whose input was deleted is not run on the inputs that remain", async () => {
+  // A dead or cancelled job's input may be deleted (only queued and running jobs hold theirs). Retried
+  // afterwards (one by one, or by a queue's bulk retry), the job must not be run on the inputs that remain:
+  // its input links outlive the deleted file, so reading its inputs is 410 file_missing, naming the file.
+  it("a retried job whose input was deleted is not run on the inputs that remain", async () => {
     const a = await uploaded("first input");
     const b = await uploaded("second input");
     const queue = `rev-in-${randomUUID().slice(0, 8)}`;
@@ -186,11 +187,20 @@ describe("files review", () => {
     expect((await t.request(`/v1/files/${b.id}`, { method: "DELETE" })).status).toBe(204);
     expect((await t.request(`/v1/jobs/${jobId}/retry`, { method: "POST" })).status).toBe(200);
     expect((await claim())?.id).toBe(jobId);
-    const inputs = await (t.files as NonNullable<TestApi["files"]>).repo.jobInputs("acme", jobId).then(
-      (files) => files.map((f) => f.id),
+    const err = await (t.files as NonNullable<TestApi["files"]>).repo.jobInputs("acme", jobId).then(
       () => null,
+      (e: unknown) => e as { code?: string; details?: { fileIds?: string[] } },
     );
-    // Refusing (null) or listing both is honest; one input of two, silently, is not.
-    expect(inputs === null || inputs.length === 2).toBe(true);
+    expect(err?.code).toBe("file_missing");
+    expect(err?.details?.fileIds).toEqual([b.id]);
+    // What an HTTP worker reads: the job's inputs, refused as a whole rather than one of two.
+    const listed = await t.request(`/v1/files?jobId=${jobId}&role=input`);
+    expect(listed.status).toBe(410);
+    const problem = (await listed.json()) as Problem & { fileIds?: string[] };
+    expect(problem.code).toBe("file_missing");
+    expect(problem.fileIds).toEqual([b.id]);
+    // The remaining input is still the job's, and the job's files still list it.
+    const all = (await (await t.request(`/v1/files?jobId=${jobId}`)).json()) as { files: { id: string }[] };
+    expect(all.files.map((f) => f.id)).toEqual([a.id]);
   });
 });

@@ -1,7 +1,7 @@
 // Review tests (files on S3: s3rver on 127.0.0.1 and Postgres): HEADs of a file's content streamed through
 // the API hold the store's connections until none is left; the API route of a two-step upload streams
-// more than FILES_MAX_UPLOAD_BYTES through the API; a presigned PUT still replaces the bytes of the file
-// once it is ready.
+// more than FILES_MAX_UPLOAD_BYTES through the API; a presigned PUT replaced the bytes of the file once it
+// was ready.
 import { createHash } from "node:crypto";
 import { S3ObjectStore } from "@astraeus/storage/s3";
 import { startTestS3, type TestS3 } from "@astraeus/storage/testing";
@@ -73,14 +73,13 @@ describe("files on S3, review", () => {
     });
     expect(put.status).toBe(413);
     expect(await objects.head(`files/acme/${up.file.id}`)).toBeNull();
+    expect(await objects.head(`files/.uploads/acme/${up.file.id}`)).toBeNull();
   });
 
-  // Known, not fixed here: the presigned PUT URL stays valid for FILES_PRESIGN_TTL_SECONDS whatever becomes
-  // of the file, so its holder can replace a ready file's bytes (the row's size and SHA-256 then describe
-  // other bytes), or re-create the object after a DELETE (an object no row owns, which no sweep removes).
-  // Closing it needs a conditional PUT (`If-None-Match: *`, signed; s3rver ignores it) or a staging key
-  // copied into place by the completion. `it.fails` keeps this visible until then; drop `.fails` with the fix.
-  it.fails("a presigned PUT cannot change the bytes of a file once it is ready", async () => {
+  // The presigned PUT URL stays valid for FILES_PRESIGN_TTL_SECONDS whatever becomes of the file. It names
+  // the upload's staging key, which the completion moves into the file's key before checking the bytes
+  // there: a PUT after the completion only writes the staging key again, and reads never look at it.
+  it("a presigned PUT cannot change the bytes of a file once it is ready", async () => {
     const body = "the bytes that were checked";
     const res = await t.request("/v1/files/uploads", {
       method: "POST",
@@ -101,5 +100,15 @@ describe("files on S3, review", () => {
     await fetch(up.upload.url, { method: "PUT", body: other, headers: up.upload.headers });
     const read = await t.request(`/v1/files/${up.file.id}/content?redirect=false`);
     expect(await read.text()).toBe(body);
+    // The presigned download too, and the row still describes the bytes.
+    const meta = (await (await t.request(`/v1/files/${up.file.id}`)).json()) as { sha256: string };
+    expect(meta.sha256).toBe(sha(body));
+    const redirect = await t.request(`/v1/files/${up.file.id}/content`, { redirect: "manual" });
+    expect(redirect.status).toBe(302);
+    expect(await (await fetch(redirect.headers.get("location") as string)).text()).toBe(body);
+    // What the late PUT left in the staging key goes when the file does.
+    expect((await t.request(`/v1/files/${up.file.id}`, { method: "DELETE" })).status).toBe(204);
+    expect(await objects.head(`files/.uploads/acme/${up.file.id}`)).toBeNull();
+    expect(await objects.head(`files/acme/${up.file.id}`)).toBeNull();
   });
 });

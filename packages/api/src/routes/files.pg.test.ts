@@ -69,10 +69,14 @@ async function fileRows(tenant: string): Promise<number> {
   return Number(r?.n);
 }
 
-/** Objects of a tenant on disk plus leftovers of writes (the temp folder). */
+/** Objects of a tenant on disk (finished and staged ones) plus leftovers of writes (the temp folder). */
 async function onDisk(tenant: string): Promise<string[]> {
   const root = t.filesRoot as string;
-  return [...(await walk(join(root, "files", tenant))), ...(await walk(join(root, ".tmp")))];
+  return [
+    ...(await walk(join(root, "files", tenant))),
+    ...(await walk(join(root, "files", ".uploads", tenant))),
+    ...(await walk(join(root, ".tmp"))),
+  ];
 }
 
 describe("POST /v1/files (streamed upload)", () => {
@@ -191,6 +195,14 @@ describe("two-step uploads on the local store", () => {
     const done = await t.request(up.complete, { method: "POST" });
     expect(done.status).toBe(200);
     expect(await done.json()).toMatchObject({ state: "ready", size: bytes.length, sha256: sha(bytes) });
+    // Once ready, the upload's PUT is refused and the bytes stay the ones checked.
+    const late = await t.request(up.upload.url, {
+      method: "PUT",
+      body: "X".repeat(bytes.length),
+      headers: up.upload.headers,
+    });
+    expect(late.status).toBe(409);
+    expect(await (await t.request(`/v1/files/${up.file.id}/content`)).text()).toBe(bytes.toString());
   });
 
   it("refuses other bytes at the PUT or at completion (422), keeping the upload pending", async () => {

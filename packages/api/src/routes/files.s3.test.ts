@@ -73,7 +73,10 @@ describe("files on S3", () => {
       upload: { url: string; headers: Record<string, string>; expiresAt: string };
       complete: string;
     };
-    expect(up.upload.url.startsWith(`${s3.endpoint}/${s3.bucket}/files/acme/${up.file.id}?`)).toBe(true);
+    // The upload's staging key, never the file's own (completion moves the bytes there).
+    expect(up.upload.url.startsWith(`${s3.endpoint}/${s3.bucket}/files/.uploads/acme/${up.file.id}?`)).toBe(
+      true,
+    );
     expect(Date.parse(up.upload.expiresAt) - Date.now()).toBeGreaterThan(800_000);
     expect(((await (await t.request(up.complete, { method: "POST" })).json()) as Problem).code).toBe(
       "upload_incomplete",
@@ -89,11 +92,15 @@ describe("files on S3", () => {
     expect(refused.status).toBe(422);
     expect(((await refused.json()) as Problem).code).toBe("checksum_mismatch");
     expect(await keys()).not.toContain(`files/acme/${up.file.id}`);
+    expect(await keys()).not.toContain(`files/.uploads/acme/${up.file.id}`);
     // Then the right ones, with the same URL.
     const put = await fetch(up.upload.url, { method: "PUT", body, headers: up.upload.headers });
     expect(put.status).toBe(200);
     const done = await t.request(up.complete, { method: "POST" });
     expect(done.status).toBe(200);
     expect(await done.json()).toMatchObject({ state: "ready", size: body.length, sha256: sha(body) });
+    // Moved into place: nothing is left in the staging key.
+    expect(await keys()).toContain(`files/acme/${up.file.id}`);
+    expect(await keys()).not.toContain(`files/.uploads/acme/${up.file.id}`);
   });
 });

@@ -212,8 +212,10 @@ export function fileRoutes(app: ApiApp, deps: RouteDeps): void {
       tags: ["files"],
       summary: "Finish an upload: size and SHA-256 are checked, then the file is ready",
       description:
-        "409 `upload_incomplete` when no bytes arrived; 422 `size_mismatch` / `checksum_mismatch` when they " +
-        "differ from what was declared (the bytes are deleted; PUT them again while the URL lasts).",
+        "The uploaded bytes are moved from the upload's staging key into the file's own and checked there, " +
+        "so a PUT after completion cannot change a ready file. 409 `upload_incomplete` when no bytes arrived, " +
+        "`conflict` while another completion of the file runs; 422 `size_mismatch` / `checksum_mismatch` " +
+        "when they differ from what was declared (the bytes are deleted; PUT them again while the URL lasts).",
       security: SECURITY,
       middleware: [write] as const,
       request: { params: FileIdParamDoc },
@@ -230,11 +232,16 @@ export function fileRoutes(app: ApiApp, deps: RouteDeps): void {
       tags: ["files"],
       summary: "List files, newest first",
       description:
-        "Keyset pagination like /v1/jobs. `jobId` lists a job's inputs and outputs (`role` narrows).",
+        "Keyset pagination like /v1/jobs. `jobId` lists a job's inputs and outputs (`role` narrows). " +
+        "`jobId` with `role=input` is 410 `file_missing` (`fileIds` names them) when an input the job was " +
+        "submitted with has since been deleted: the job cannot run on what it was given.",
       security: SECURITY,
       middleware: [read] as const,
       request: { query: oa(ListFilesParams, {}) },
-      responses: { 200: json(FilePageDoc, "One page of files"), ...problems(401, 403, 422, 429, 503) },
+      responses: {
+        200: json(FilePageDoc, "One page of files"),
+        ...problems(401, 403, 410, 422, 429, 503),
+      },
     }),
     async (c) => {
       const { cursor, ...filters } = c.req.valid("query");

@@ -74,17 +74,35 @@ export type BeginDelete =
 export interface FileRepository {
   /** Inserts a pending row (and, for an output, its link to the job). */
   createFile(file: NewFile): Promise<void>;
-  /** pending → ready with the measured size and hash; null when the row is no longer pending. */
+  /**
+   * pending → ready with the measured size and hash; null when the row is no longer pending (or, with
+   * `claim`, when that completion claim is no longer the row's).
+   */
   markFileReady(
     id: string,
-    done: { size: number; sha256: string; expiresAt: Date },
+    done: { size: number; sha256: string; expiresAt: Date; claim?: string },
   ): Promise<FileRecord | null>;
+  /**
+   * Claims a pending upload's completion for `leaseMs`: only the holder moves bytes into the file's key,
+   * so what it checks is what the row will describe. Returns the claim (an opaque token) and what the
+   * upload declared; null when the row is not a pending two-step upload or another completion holds it.
+   */
+  claimCompletion(
+    tenant: string,
+    id: string,
+    leaseMs: number,
+  ): Promise<{ claim: string; size: number; sha256: string | null } | null>;
+  /** Gives a claim up (a refused or failed completion), so the next one need not wait for it to lapse. */
+  releaseCompletion(id: string, claim: string): Promise<void>;
   /** Pending or ready files of the tenant (never `deleting` ones). */
   getFile(tenant: string, id: string): Promise<FileRecord | null>;
   /** The upload's declared size and hash (pending rows), for the completion check. */
   expectedOf(tenant: string, id: string): Promise<{ size: number | null; sha256: string | null } | null>;
   listFiles(tenant: string, query: ListFilesQuery): Promise<FileRecord[]>;
-  /** A job's ready inputs, in the order its submit listed them. */
+  /**
+   * A job's inputs, in the order its submit listed them. Throws `file_missing` (naming them) when any of
+   * them was deleted since: a job is never handed part of what it was submitted with.
+   */
   jobInputs(tenant: string, jobId: string): Promise<FileRecord[]>;
   /**
    * Marks the file `deleting` unless a queued or running job references it. The row is locked first, so a
@@ -93,7 +111,10 @@ export interface FileRepository {
   beginDelete(tenant: string, id: string): Promise<BeginDelete>;
   /** Whether the tenant's job is running under this lease (HTTP workers storing outputs). */
   jobLeaseHeld(tenant: string, jobId: string, leaseToken: string): Promise<boolean>;
-  /** Drops rows that are `deleting` (their objects are already gone). */
+  /**
+   * Drops rows that are `deleting` (their objects are already gone). The input links of jobs still in
+   * Postgres stay (they go when the job is pruned), so a retried job learns that an input is gone.
+   */
   deleteFileRows(ids: readonly string[]): Promise<void>;
   /**
    * Inserts jobs that reference files, in one transaction: every referenced file must be the job's
@@ -152,6 +173,11 @@ export interface ObjectStore {
   /** Deletes the object; no object is not an error. */
   delete(key: string): Promise<void>;
   /**
+   * Moves the object under `from` to `to`, replacing any there (atomically for readers of `to`); false
+   * when there is nothing under `from`. Completions move an upload's staging object into the file's key.
+   */
+  move(from: string, to: string): Promise<boolean>;
+  /**
    * A URL that downloads the object without credentials until it expires; null when the store cannot
    * make one (the local disk).
    */
@@ -161,7 +187,11 @@ export interface ObjectStore {
   ): Promise<string | null>;
   /** A URL to PUT the object's bytes to directly; null when the store cannot make one. */
   presignPut(key: string, opts: { expiresInSeconds: number; contentType: string }): Promise<string | null>;
-  /** Removes leftovers of writes a crash interrupted, older than `olderThanMs`. Returns how many. */
+  /**
+   * Removes leftovers older than `olderThanMs`: writes a crash interrupted, and staging objects
+   * (`stagingKey`) no completion moved (abandoned, or PUT again after the file was completed or deleted).
+   * Returns how many.
+   */
   cleanup(olderThanMs: number): Promise<number>;
 }
 
@@ -178,14 +208,26 @@ export function objectKey(tenant: string, fileId: string): string {
   return `files/${tenant}/${id}`;
 }
 
-/** Whether `key` is one `objectKey` can produce (stores refuse any other). */
+/** Where a two-step upload's bytes go (`files/.uploads/…`). */
+export const STAGING_PREFIX = "files/.uploads/";
+
+/**
+ * Where a two-step upload's bytes are sent (the presigned PUT, or the API's PUT): never the file's own key.
+ * The completion moves them into `objectKey` and checks them there, so a PUT made later (its URL lasts
+ * FILES_PRESIGN_TTL_SECONDS) lands here and cannot change the bytes of a ready file. A tenant never
+ * starts with a dot, so no staging key is ever a file's key; both stay under `files/` (one IAM prefix).
+ */
+export function stagingKey(tenant: string, fileId: string): string {
+  return `${STAGING_PREFIX}${objectKey(tenant, fileId).slice("files/".length)}`;
+}
+
+function isKeyTail(tenant: string | undefined, id: string | undefined): boolean {
+  return TENANT_KEY_RE.test(tenant ?? "") && !(tenant ?? "").includes("..") && FILE_ID_RE.test(id ?? "");
+}
+
+/** Whether `key` is one `objectKey` or `stagingKey` can produce (stores refuse any other). */
 export function isObjectKey(key: string): boolean {
   const parts = key.split("/");
-  return (
-    parts.length === 3 &&
-    parts[0] === "files" &&
-    TENANT_KEY_RE.test(parts[1] ?? "") &&
-    !(parts[1] ?? "").includes("..") &&
-    FILE_ID_RE.test(parts[2] ?? "")
-  );
+  if (parts.length === 3) return parts[0] === "files" && isKeyTail(parts[1], parts[2]);
+  return key.startsWith(STAGING_PREFIX) && parts.length === 4 && isKeyTail(parts[2], parts[3]);
 }

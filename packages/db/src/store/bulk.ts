@@ -73,11 +73,13 @@ const CHANGES: Record<BulkOperation, string> = {
       jsonb_build_object('runAt', to_char(was AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'))
     FROM u
   )`,
-  // As retention pruning: the job's audit trail goes with it, in the same statement.
+  // As retention pruning: the job's audit trail and file links go with it, in the same statement.
   purge: `u AS (
     DELETE FROM jobs j USING s WHERE j.id = s.id RETURNING j.id, j.queue
   ), ev AS (
     DELETE FROM job_events WHERE job_id IN (SELECT id FROM u)
+  ), fl AS (
+    DELETE FROM job_files WHERE job_id IN (SELECT id FROM u)
   )`,
 };
 

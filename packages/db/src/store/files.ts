@@ -1,16 +1,17 @@
 // File rows and job↔file links (issue 16). The row is the truth: an object exists only while its row does,
 // and a row is `ready` only once its object is fully written. See core/src/ports/files.ts.
-import type {
-  BeginDelete,
-  FileRecord,
-  FileReference,
-  FileRepository,
-  FileSweepStore,
-  InsertOptions,
-  InsertOutcome,
-  ListFilesQuery,
-  NewFile,
-  NewJob,
+import {
+  AppError,
+  type BeginDelete,
+  type FileRecord,
+  type FileReference,
+  type FileRepository,
+  type FileSweepStore,
+  type InsertOptions,
+  type InsertOutcome,
+  type ListFilesQuery,
+  type NewFile,
+  type NewJob,
 } from "@astraeus/core";
 import type { Database, SqlExecutor } from "../sql.ts";
 import { insertJobs } from "./submit.ts";
@@ -116,16 +117,47 @@ export class SqlFileStore implements FileRepository, FileSweepStore {
 
   async markFileReady(
     id: string,
-    done: { size: number; sha256: string; expiresAt: Date },
+    done: { size: number; sha256: string; expiresAt: Date; claim?: string },
   ): Promise<FileRecord | null> {
     const [row] = await this.db.query(
       `UPDATE files SET state = 'ready', size = $2, sha256 = $3, ready_at = now(), updated_at = now(),
-              expires_at = $4
-       WHERE id = $1 AND state = 'pending'
+              expires_at = $4, completing_until = NULL
+       WHERE id = $1 AND state = 'pending' AND ($5::timestamptz IS NULL OR completing_until = $5::timestamptz)
        RETURNING ${FILE_COLUMNS}`,
-      [id, done.size, done.sha256, done.expiresAt.toISOString()],
+      [id, done.size, done.sha256, done.expiresAt.toISOString(), done.claim ?? null],
     );
     return row ? rowToFile(row) : null;
+  }
+
+  async claimCompletion(
+    tenant: string,
+    id: string,
+    leaseMs: number,
+  ): Promise<{ claim: string; size: number; sha256: string | null } | null> {
+    // The claim is the lease's end itself, to the millisecond (drivers pass timestamps with that precision,
+    // so it compares equal when it comes back).
+    const [row] = await this.db.query(
+      `UPDATE files SET completing_until =
+         date_trunc('milliseconds', now() + make_interval(secs => $3::float8 / 1000))
+       WHERE tenant = $1 AND id = $2 AND state = 'pending' AND expected_size IS NOT NULL
+         AND (completing_until IS NULL OR completing_until < now())
+       RETURNING to_char(completing_until AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS claim,
+                 expected_size, expected_sha256`,
+      [tenant, id, leaseMs],
+    );
+    if (!row) return null;
+    return {
+      claim: String(row.claim),
+      size: Number(row.expected_size),
+      sha256: (row.expected_sha256 as string | null) ?? null,
+    };
+  }
+
+  async releaseCompletion(id: string, claim: string): Promise<void> {
+    await this.db.query(
+      `UPDATE files SET completing_until = NULL WHERE id = $1 AND completing_until = $2::timestamptz`,
+      [id, claim],
+    );
   }
 
   async getFile(tenant: string, id: string): Promise<FileRecord | null> {
@@ -173,16 +205,24 @@ export class SqlFileStore implements FileRepository, FileSweepStore {
     return rows.map(rowToFile);
   }
 
-  /** A job's inputs in the order its submit listed them (ready ones only). */
+  /** A job's inputs in the order its submit listed them; file_missing if any was deleted since. */
   async jobInputs(tenant: string, jobId: string): Promise<FileRecord[]> {
     const rows = await this.db.query(
-      `SELECT ${FILE_COLUMNS.split(", ")
+      `SELECT jf.file_id AS input, ${FILE_COLUMNS.split(", ")
         .map((c) => `f.${c}`)
-        .join(", ")} FROM job_files jf JOIN files f ON f.id = jf.file_id
-       WHERE jf.job_id = $1 AND jf.tenant = $2 AND jf.role = 'input' AND f.state = 'ready'
+        .join(", ")} FROM job_files jf LEFT JOIN files f ON f.id = jf.file_id AND f.state = 'ready'
+       WHERE jf.job_id = $1 AND jf.tenant = $2 AND jf.role = 'input'
        ORDER BY jf.position`,
       [jobId, tenant],
     );
+    const missing = rows.filter((r) => r.id === null || r.id === undefined).map((r) => String(r.input));
+    if (missing.length > 0) {
+      throw new AppError(
+        "file_missing",
+        `job ${jobId} was submitted with input files that have since been deleted: ${missing.join(", ")}`,
+        { jobId, fileIds: missing },
+      );
+    }
     return rows.map(rowToFile);
   }
 
@@ -220,10 +260,13 @@ export class SqlFileStore implements FileRepository, FileSweepStore {
 
   async deleteFileRows(ids: readonly string[]): Promise<void> {
     if (ids.length === 0) return;
-    // Links go with their file: a link only ever matters while its file exists.
+    // Output links go with their file. An input link stays while its job is in Postgres (pruning the job
+    // removes it): it is how a retried job learns that an input it was submitted with is gone
+    // (jobInputs: file_missing) rather than being run on the inputs that remain.
     await this.db.query(
       `WITH d AS (DELETE FROM files WHERE id = ANY($1::uuid[]) AND state = 'deleting' RETURNING id)
-       DELETE FROM job_files WHERE file_id IN (SELECT id FROM d)`,
+       DELETE FROM job_files jf WHERE jf.file_id IN (SELECT id FROM d)
+         AND (jf.role <> 'input' OR NOT EXISTS (SELECT 1 FROM jobs j WHERE j.id = jf.job_id))`,
       [ids],
     );
   }

@@ -78,7 +78,18 @@ async function thrown(p: Promise<unknown>): Promise<AppError> {
 
 const SECOND = 1000;
 
-export function storeContract(name: string, open: () => Promise<OpenedStore>): void {
+export interface StoreContractOptions {
+  /** Whether a second connection can run while a transaction is open (not PGlite's one connection). Default true. */
+  concurrentTransactions?: boolean;
+}
+
+export function storeContract(
+  name: string,
+  open: () => Promise<OpenedStore>,
+  { concurrentTransactions = true }: StoreContractOptions = {},
+): void {
+  // Tests that hold a transaction open on one connection while another reads: defined only where they can run.
+  const itConcurrent = concurrentTransactions ? it : () => undefined;
   describe(`the ${name} job store`, () => {
     let store: SqlJobStore;
     let cleanup: () => Promise<void>;
@@ -1692,82 +1703,85 @@ export function storeContract(name: string, open: () => Promise<OpenedStore>): v
         await expect(store.saveRelayCursor(key, { txid: "1 OR 1=1", id: "1" })).rejects.toThrow(/cursor/);
       });
 
-      // PGlite is one connection: a transaction left open there blocks every other statement.
-      it("holds back a committed event while a transaction that wrote an earlier id is open, then relays both in order", async (ctx) => {
-        if (store.kind === "pglite") ctx.skip();
-        const start = await outboxEnd();
-        const tenant = unique("t");
-        const [jobA, jobB] = [uuidv7(), uuidv7()];
-        let idA = "";
-        const open = heldTransaction([
-          async (tx) => {
-            idA = await rawEvent(tx, jobA, tenant, "submitted");
-          },
-        ]);
-        await open.run(0);
-        const idB = await rawEvent(store.db, jobB, tenant, "submitted");
-        expect(BigInt(idA)).toBeLessThan(BigInt(idB));
+      itConcurrent(
+        "holds back a committed event while a transaction that wrote an earlier id is open, then relays both in order",
+        async () => {
+          const start = await outboxEnd();
+          const tenant = unique("t");
+          const [jobA, jobB] = [uuidv7(), uuidv7()];
+          let idA = "";
+          const open = heldTransaction([
+            async (tx) => {
+              idA = await rawEvent(tx, jobA, tenant, "submitted");
+            },
+          ]);
+          await open.run(0);
+          const idB = await rawEvent(store.db, jobB, tenant, "submitted");
+          expect(BigInt(idA)).toBeLessThan(BigInt(idB));
 
-        // B is committed and A is not: an `id > cursor` reader would pass A's id here and lose A for good.
-        const held = await store.readEventsAfter(start, 100);
-        expect(held.events).toEqual([]);
-        expect(held.next).toEqual(start);
-        expect(held.more).toBe(false);
-        expect(held.heldBackSince).toBeInstanceOf(Date);
-        expect((await store.readEventsAfter(start, 100)).events).toEqual([]);
+          // B is committed and A is not: an `id > cursor` reader would pass A's id here and lose A for good.
+          const held = await store.readEventsAfter(start, 100);
+          expect(held.events).toEqual([]);
+          expect(held.next).toEqual(start);
+          expect(held.more).toBe(false);
+          expect(held.heldBackSince).toBeInstanceOf(Date);
+          expect((await store.readEventsAfter(start, 100)).events).toEqual([]);
 
-        await open.commit();
-        const { events } = await drainUntil(start, (got) => got.length >= 2);
-        expect(events.map((ev) => [ev.id, ev.jobId])).toEqual([
-          [idA, jobA],
-          [idB, jobB],
-        ]);
-      });
+          await open.commit();
+          const { events } = await drainUntil(start, (got) => got.length >= 2);
+          expect(events.map((ev) => [ev.id, ev.jobId])).toEqual([
+            [idA, jobA],
+            [idB, jobB],
+          ]);
+        },
+      );
 
-      it("keeps a job's order when a transaction that started earlier writes its later event", async (ctx) => {
-        if (store.kind === "pglite") ctx.skip();
-        const start = await outboxEnd();
-        const tenant = unique("t");
-        const [jobJ, jobK] = [uuidv7(), uuidv7()];
-        const ids: Record<string, string> = {};
-        // Like a batch completion: it takes its xid on its first row (K) and reaches J only after a
-        // transaction with a later xid has transitioned J and committed (J's row lock orders the two).
-        const batch = heldTransaction([
-          async (tx) => {
-            ids.k = await rawEvent(tx, jobK, tenant, "succeeded");
-          },
-          async (tx) => {
-            ids.j2 = await rawEvent(tx, jobJ, tenant, "succeeded");
-          },
-        ]);
-        await batch.run(0);
-        ids.j1 = await rawEvent(store.db, jobJ, tenant, "claimed");
-        await batch.run(1);
-        await batch.commit();
-        // (txid, id) order is K, J2, J1; J1 has the smaller id and happened first.
-        const label = (b: { events: JobEventRecord[] }) =>
-          b.events.map((ev) => Object.keys(ids).find((k) => ids[k] === ev.id) ?? ev.id);
-        // Once all three are below the horizon they stay there: from here on every read is deterministic.
-        const all = await drainUntil(start, (got) => got.length >= 3);
-        expect(label(all)).toEqual(["k", "j1", "j2"]);
+      itConcurrent(
+        "keeps a job's order when a transaction that started earlier writes its later event",
+        async () => {
+          const start = await outboxEnd();
+          const tenant = unique("t");
+          const [jobJ, jobK] = [uuidv7(), uuidv7()];
+          const ids: Record<string, string> = {};
+          // Like a batch completion: it takes its xid on its first row (K) and reaches J only after a
+          // transaction with a later xid has transitioned J and committed (J's row lock orders the two).
+          const batch = heldTransaction([
+            async (tx) => {
+              ids.k = await rawEvent(tx, jobK, tenant, "succeeded");
+            },
+            async (tx) => {
+              ids.j2 = await rawEvent(tx, jobJ, tenant, "succeeded");
+            },
+          ]);
+          await batch.run(0);
+          ids.j1 = await rawEvent(store.db, jobJ, tenant, "claimed");
+          await batch.run(1);
+          await batch.commit();
+          // (txid, id) order is K, J2, J1; J1 has the smaller id and happened first.
+          const label = (b: { events: JobEventRecord[] }) =>
+            b.events.map((ev) => Object.keys(ids).find((k) => ids[k] === ev.id) ?? ev.id);
+          // Once all three are below the horizon they stay there: from here on every read is deterministic.
+          const all = await drainUntil(start, (got) => got.length >= 3);
+          expect(label(all)).toEqual(["k", "j1", "j2"]);
 
-        const first = await store.readEventsAfter(start, 2);
-        expect(label(first)).toEqual(["k"]);
-        expect(first.more).toBe(true);
-        // A page of one cannot hold J2 without J1: it is widened until it can.
-        const second = await store.readEventsAfter(first.next, 1);
-        expect(label(second)).toEqual(["j1", "j2"]);
-        expect(second.pulledAhead).toBe(0);
-        const rest = await store.readEventsAfter(second.next, 10);
-        expect(rest.events).toEqual([]);
-        expect(rest.more).toBe(false);
+          const first = await store.readEventsAfter(start, 2);
+          expect(label(first)).toEqual(["k"]);
+          expect(first.more).toBe(true);
+          // A page of one cannot hold J2 without J1: it is widened until it can.
+          const second = await store.readEventsAfter(first.next, 1);
+          expect(label(second)).toEqual(["j1", "j2"]);
+          expect(second.pulledAhead).toBe(0);
+          const rest = await store.readEventsAfter(second.next, 10);
+          expect(rest.events).toEqual([]);
+          expect(rest.more).toBe(false);
 
-        // With widening capped, J1 is published ahead of the cursor and again when the cursor reaches it.
-        const capped = await readEventsAfter(store.db, first.next, 1, { maxPage: 1 });
-        expect(label(capped)).toEqual(["j1", "j2"]);
-        expect(capped.pulledAhead).toBe(1);
-        expect(label(await store.readEventsAfter(capped.next, 10))).toEqual(["j1"]);
-      });
+          // With widening capped, J1 is published ahead of the cursor and again when the cursor reaches it.
+          const capped = await readEventsAfter(store.db, first.next, 1, { maxPage: 1 });
+          expect(label(capped)).toEqual(["j1", "j2"]);
+          expect(capped.pulledAhead).toBe(1);
+          expect(label(await store.readEventsAfter(capped.next, 10))).toEqual(["j1"]);
+        },
+      );
     });
 
     describe("leadership and health", () => {

@@ -5,11 +5,17 @@ import { queueControlContract } from "./queues.contract.ts";
 import { storeContract } from "./store.contract.ts";
 import { transitionsContract } from "./transitions.contract.ts";
 
-// Embedded mode: in-memory PGlite, migrated on open, the same SQL as real Postgres.
-storeContract("PGlite", async () => {
-  const store = await createStore();
-  return { store, cleanup: () => store.close() };
-});
+// Embedded mode: in-memory PGlite, migrated on open, the same SQL as real Postgres. PGlite is one
+// connection: a transaction left open there blocks every other statement, so the outbox's
+// open-transaction tests run on Postgres only (store.pg.test.ts).
+storeContract(
+  "PGlite",
+  async () => {
+    const store = await createStore();
+    return { store, cleanup: () => store.close() };
+  },
+  { concurrentTransactions: false },
+);
 transitionsContract("PGlite", async () => {
   const store = await createStore();
   return { store, cleanup: () => store.close() };

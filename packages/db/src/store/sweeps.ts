@@ -91,7 +91,8 @@ export async function filterReady(db: SqlExecutor, ids: readonly string[]): Prom
  * A retry may move a picked job back to `queued` while this runs. Rows are picked with FOR UPDATE SKIP
  * LOCKED, so one a retry holds is left for a later prune, and one a retry changed after this statement's
  * snapshot is re-checked against its new version (and dropped) when it is locked; the DELETE checks the
- * state again on the row it deletes. Events go only with a job actually deleted, in the same statement.
+ * state again on the row it deletes. Events and file links go only with a job actually deleted, in the same
+ * statement (a link of a pruned job counts for nothing; one to a deleted input file only lives this long).
  */
 export async function pruneFinished(db: SqlExecutor, olderThanMs: number, limit: number): Promise<number> {
   const rows = await db.query<{ n: number }>(
@@ -106,6 +107,8 @@ export async function pruneFinished(db: SqlExecutor, olderThanMs: number, limit:
        RETURNING j.id
      ), e AS (
        DELETE FROM job_events WHERE job_id IN (SELECT id FROM d)
+     ), l AS (
+       DELETE FROM job_files WHERE job_id IN (SELECT id FROM d)
      )
      SELECT count(*)::int AS n FROM d`,
     [uuidv7Floor(Date.now() - olderThanMs), olderThanMs, limit],
