@@ -70,6 +70,7 @@ async function run(opts: Options): Promise<number> {
         durationMs: Date.now() - started.getTime(),
         machine,
         skipped: [],
+        soakSeconds: opts.soakSeconds,
       });
       await mkdir(dirname(opts.out), { recursive: true });
       await writeFile(opts.out, md);

@@ -7,6 +7,7 @@ export interface RunInfo {
   durationMs: number;
   machine: string;
   skipped: string[];
+  soakSeconds: number;
 }
 
 const cell = (s: string) => s.replaceAll("|", "\\|");
@@ -15,7 +16,7 @@ export function renderMarkdown(results: readonly Result[], info: RunInfo): strin
   const lines: string[] = [
     "# Resilience",
     "",
-    `Written by \`pnpm chaos${info.quick ? " --quick" : ""}\` (packages/chaos) on ${info.startedAt.toISOString().slice(0, 16).replace("T", " ")} UTC in ${Math.round(info.durationMs / 60_000)} min: ${info.machine}.`,
+    `Written by \`pnpm chaos${info.quick ? " --quick" : ""}\` (packages/chaos) on ${info.startedAt.toISOString().slice(0, 16).replace("T", " ")} UTC in ${Math.round(info.durationMs / 60_000)} min, soak of ${+(info.soakSeconds / 60).toFixed(1)} min: ${info.machine}.`,
     "",
     "Every scenario runs the real API process (`packages/api/src/main.ts`) and real worker processes (the worker's `main`, with one extra job type, `chaos.probe`, that waits a given time and prints when its handler starts and ends) as child processes, on a Postgres and a Redis server started for the run on free 127.0.0.1 ports, so the suite can stop and start those servers. A job is *acknowledged* when the API answered its submit 201; *lost* when it is acknowledged and not in Postgres at the end; it *ran concurrently with itself* when two of its handler runs overlapped in time in any processes (a run on a SIGKILLed process ends at the kill). Workers run with a 5 s lease, a maintenance sweep every second and stale-ready re-dispatch after 3 s instead of the defaults (30 s, 5 s, 30 s), so recoveries fit a bounded run; recovery times scale with those settings.",
     "",

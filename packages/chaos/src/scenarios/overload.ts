@@ -6,7 +6,17 @@
 import { Load } from "../load.ts";
 import { fate, percentile, rate } from "../measure.ts";
 import { type Child, Runs, startApi, startWorker } from "../procs.ts";
-import { backends, type Ctx, calibrate, commonRows, fmt, log, type Result, stopAll } from "../scenario.ts";
+import {
+  backends,
+  type Ctx,
+  calibrate,
+  commonRows,
+  fmt,
+  log,
+  type Result,
+  stopAll,
+  timingMiss,
+} from "../scenario.ts";
 
 /** The API's admission limit in this scenario: low enough that the clients below exceed it. */
 export const OVERLOAD_MAX_IN_FLIGHT = 64;
@@ -81,7 +91,7 @@ export async function overload(ctx: Ctx): Promise<Result> {
     if (timeouts > 0) out.failures.push(`${timeouts} submits timed out or got no answer`);
     if (shed === 0) out.notes.push("No request was shed: the clients never exceeded the admission limit.");
     if (percentile(lat, 99) > 2_000)
-      out.failures.push(`accepted submits' p99 latency ${fmt.ms(percentile(lat, 99))} is above 2 s`);
+      timingMiss(ctx, out, `accepted submits' p99 latency ${fmt.ms(percentile(lat, 99))} is above 2 s`);
     out.notes.push(
       `Completions during the load: ${fmt.perS(rate(runs.completions, load.startedAt, load.stoppedAt))}; the backlog left at its end drained at the workers' pace.`,
     );

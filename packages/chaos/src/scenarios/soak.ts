@@ -115,7 +115,7 @@ export async function soak(ctx: Ctx): Promise<Result> {
       [`RSS of the API, mean of first / last ${w}`, `${fmt.mb(apiFirst)} / ${fmt.mb(apiLast)}`],
       [`RSS per worker process, mean of first / last ${w}`, `${fmt.mb(wFirst)} / ${fmt.mb(wLast)}`],
       [
-        "Postgres jobs + job_events rows before / after the retention sweep",
+        "jobs + job_events rows (every scenario so far) before / after the retention sweep",
         `${fmt.n(before.rows)} + ${fmt.n(before.events)} / ${fmt.n(after.rows)} + ${fmt.n(after.events)}`,
       ],
       ["Table / index size before the sweep", `${mib(before.table)} / ${mib(before.indexes)}`],
