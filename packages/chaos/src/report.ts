@@ -41,6 +41,11 @@ export function renderMarkdown(results: readonly Result[], info: RunInfo): strin
       lines.push("");
     }
   }
+  lines.push(
+    "## What this does not cover",
+    "",
+    "One API process and a few workers on one machine, with Postgres and Redis on the same host: no network between them, so no partitions, half-open connections or packet loss (the tests cover half-open connections with a silent proxy). Postgres is restarted, not failed over to a replica (a new address, a promoted standby); Redis is restarted without persistence. A handler that ignores its AbortSignal keeps running after its lease is given up (`lease_lost`), so only handlers that honour the signal are protected from running twice at once. Soaks of hours or days, and disk or memory exhaustion, are outside the bounded run.",
+  );
   return `${lines.join("\n").trimEnd()}\n`;
 }
 

@@ -67,6 +67,8 @@ describe("GET /health and /ready", () => {
       });
       expect(submit.status).toBe(503);
       expect(submit.headers.get("content-type")).toBe("application/problem+json");
+      // Clients are told when to come back (pnpm chaos's restart scenarios rely on it).
+      expect(submit.headers.get("retry-after")).toBe("1");
       expect(await submit.json()).toMatchObject({ code: "unavailable", status: 503 });
     } finally {
       await engine.close();
