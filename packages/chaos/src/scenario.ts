@@ -78,7 +78,7 @@ export function commonRows(
     .map(([s, n]) => `${s}: ${n}`)
     .join(", ");
   out.rows.push(
-    ["Jobs acknowledged (201)", fmt.n(f.acknowledged)],
+    ["Jobs acknowledged (every 201, pre-submitted batches included)", fmt.n(f.acknowledged)],
     ["Jobs succeeded", fmt.n(f.succeeded)],
     ["Jobs lost (acknowledged, not in Postgres)", fmt.n(f.lost)],
     ["Jobs that ran concurrently with themselves", fmt.n(concurrent.length)],
@@ -88,7 +88,7 @@ export function commonRows(
   if (load) {
     const lat = load.latencies.map(([, ms]) => ms);
     out.rows.push(
-      ["Submit responses by status", statusLine(load.statuses)],
+      ["Submit responses by status, during the load", statusLine(load.statuses)],
       [
         "Accepted submit latency p50 / p99 / max",
         `${fmt.ms(percentile(lat, 50))} / ${fmt.ms(percentile(lat, 99))} / ${fmt.ms(percentile(lat, 100))}`,
