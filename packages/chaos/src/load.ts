@@ -13,6 +13,8 @@ export interface LoadOptions {
   queue: string;
   /** A request unanswered this long counts as a timeout. */
   timeoutMs?: number;
+  /** The probe job's maxAttempts (default: the server's default, 3). */
+  maxAttempts?: number;
 }
 
 export class Load {
@@ -61,6 +63,7 @@ export class Load {
       type: "chaos.probe",
       queue: this.opts.queue,
       payload: { ms: this.opts.jobMs },
+      ...(this.opts.maxAttempts === undefined ? {} : { maxAttempts: this.opts.maxAttempts }),
     });
     while (!signal.aborted) {
       if (this.opts.ratePerSec !== null) {
