@@ -1,5 +1,6 @@
 import { existsSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
+import { cleanupAll } from "@astraeus/process";
 import { afterAll, describe, expect, it } from "vitest";
 import {
   BASELINE_MODULE,
@@ -9,7 +10,6 @@ import {
   spawnWorkers,
   stopWorkers,
 } from "./children.ts";
-import { cleanupAll } from "./cleanup.ts";
 import { parseArgs } from "./config.ts";
 
 afterAll(async () => {

@@ -10,9 +10,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { within } from "@astraeus/core";
+import { onCleanup } from "@astraeus/process";
 import { build, type Plugin } from "esbuild";
 import { CJS_SHIMS, imageCommand, moduleUrlPlugin } from "../../../scripts/build.mjs";
-import { onCleanup } from "./cleanup.ts";
 import type { WorkerSettings } from "./contender.ts";
 import type { ChildStats, FromChild, ToChild } from "./protocol.ts";
 

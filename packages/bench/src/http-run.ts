@@ -1,6 +1,6 @@
 // Workload 6 across its targets: bare Hono (the ceiling) and the Astraeus API, alternating rep by rep. The
 // Astraeus figures count only if every acknowledged job is a row in Postgres afterwards.
-import { onCleanup } from "./cleanup.ts";
+import { onCleanup } from "@astraeus/process";
 import type { Options } from "./config.ts";
 import type { BenchEnv } from "./contender.ts";
 import { type AstraeusHttp, astraeusHttp } from "./contenders/astraeus-http.ts";

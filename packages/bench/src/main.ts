@@ -2,9 +2,9 @@
 // the local Postgres and Redis, prints one table per workload and optionally writes the report.
 import { mkdir, writeFile } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
+import { cleanupAll, installRunGuards, onCleanup, say } from "@astraeus/process";
 import { baselineRssMb } from "./baseline.ts";
 import { imageNodeFlags, prepareChildBundles } from "./children.ts";
-import { cleanupAll, installGuards, onCleanup, say } from "./cleanup.ts";
 import { HELP, newRunId, type Options, parseArgs, serverUrls, UsageError, wantsHelp } from "./config.ts";
 import type { BenchEnv, Contender } from "./contender.ts";
 import { loadContenders } from "./contenders/index.ts";
@@ -24,7 +24,7 @@ async function main(opts: Options): Promise<number> {
   const startedAt = new Date();
   const t0 = now();
   const { adminDatabaseUrl, redisUrl } = serverUrls(process.env);
-  const releaseGuards = installGuards(opts.sizes.runCapMs);
+  const releaseGuards = installRunGuards({ capMs: opts.sizes.runCapMs, label: "bench" });
   try {
     const env: BenchEnv = { adminDatabaseUrl, redisUrl, runId: newRunId() };
     const machine = await describeMachine(adminDatabaseUrl, redisUrl);

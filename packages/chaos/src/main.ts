@@ -5,8 +5,8 @@
 import { mkdir, writeFile } from "node:fs/promises";
 import { cpus } from "node:os";
 import { dirname } from "node:path";
+import { cleanupAll, installRunGuards, onCleanup, say } from "@astraeus/process";
 import postgres from "postgres";
-import { cleanupAll, installGuards, onCleanup, say } from "./cleanup.ts";
 import { HELP, type Options, parseArgs, type ScenarioName, UsageError, wantsHelp } from "./config.ts";
 import { renderMarkdown, renderTerminal } from "./report.ts";
 import type { Ctx, Result } from "./scenario.ts";
@@ -15,6 +15,10 @@ import { restart } from "./scenarios/restart.ts";
 import { soak } from "./scenarios/soak.ts";
 import { workerStorm } from "./scenarios/storm.ts";
 import { PrivatePostgres, PrivateRedis } from "./servers.ts";
+
+// Each undo step may take this long: stopping a private Postgres under load takes longer than dropping a
+// database does.
+const CLEANUP_STEP_MS_CHAOS = 20_000;
 
 const RUN: Record<ScenarioName, (ctx: Ctx) => Promise<Result>> = {
   overload,
@@ -27,7 +31,11 @@ const RUN: Record<ScenarioName, (ctx: Ctx) => Promise<Result>> = {
 async function run(opts: Options): Promise<number> {
   const started = new Date();
   // Scenarios are bounded themselves; this only catches a hang (the soak's length plus the rest).
-  const release = installGuards((opts.quick ? 8 : 25) * 60_000 + opts.soakSeconds * 1000);
+  const release = installRunGuards({
+    capMs: (opts.quick ? 8 : 25) * 60_000 + opts.soakSeconds * 1000,
+    label: "chaos",
+    perTaskMs: CLEANUP_STEP_MS_CHAOS,
+  });
   try {
     let pg: PrivatePostgres;
     try {
@@ -79,7 +87,7 @@ async function run(opts: Options): Promise<number> {
     return results.some((r) => r.failures.length > 0) ? 1 : 0;
   } finally {
     release();
-    await cleanupAll();
+    await cleanupAll(CLEANUP_STEP_MS_CHAOS);
   }
 }
 

@@ -1,8 +1,8 @@
 // What every scenario reports: the acknowledged jobs' fate in Postgres, self-concurrency from the probe
 // runs, percentiles, throughput over time and the processes' memory.
 import type postgres from "postgres";
-import { until } from "./cleanup.ts";
 import type { Child, Run, Runs } from "./procs.ts";
+import { until } from "./until.ts";
 
 export type Sql = postgres.Sql;
 

@@ -4,8 +4,9 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { onCleanup, until } from "./cleanup.ts";
+import { onCleanup } from "@astraeus/process";
 import { freePort } from "./servers.ts";
+import { until } from "./until.ts";
 
 const ROOT = fileURLToPath(new URL("../../..", import.meta.url));
 const API_MAIN = fileURLToPath(new URL("../../api/src/main.ts", import.meta.url));

@@ -2,7 +2,7 @@
 // figures for the report, and the invariants it saw broken).
 import { randomUUID } from "node:crypto";
 import { sleep } from "@astraeus/core";
-import { say } from "./cleanup.ts";
+import { say } from "@astraeus/process";
 import type { Load } from "./load.ts";
 import { type Fate, fate, peakRss, percentile, type Sql, selfConcurrent } from "./measure.ts";
 import { ADMIN_KEY, type Backends, type Child, type Runs } from "./procs.ts";

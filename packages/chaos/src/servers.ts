@@ -6,7 +6,8 @@ import { chmodSync, chownSync, existsSync, mkdtempSync, readdirSync, rmSync } fr
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { onCleanup, until } from "./cleanup.ts";
+import { onCleanup } from "@astraeus/process";
+import { until } from "./until.ts";
 
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {

@@ -9,6 +9,14 @@ export {
   writeStderrNow,
 } from "./output.ts";
 export {
+  CLEANUP_STEP_MS,
+  cleanupAll,
+  installRunGuards,
+  onCleanup,
+  type RunGuardOptions,
+  say,
+} from "./run-cleanup.ts";
+export {
   handleShutdownSignals,
   type ShutdownHandle,
   type ShutdownOptions,

@@ -1,7 +1,8 @@
 // pg-boss 10: Postgres only. Each queue is a list partition of pgboss.job; completed rows stay
 // (archived after 12 h by default), so completion is directly countable.
+
+import { say } from "@astraeus/process";
 import PgBoss from "pg-boss";
-import { say } from "../cleanup.ts";
 import type { BenchEnv, Contender, Profile, WorkerSettings } from "../contender.ts";
 import { installedVersion } from "../versions.ts";
 import { createOwnDatabase, dropOwnDatabase, type OwnDatabase, scalar } from "./pg-common.ts";

@@ -2,9 +2,9 @@
 // server in its own process. The load generator runs in the harness process.
 import { type ChildProcess, fork } from "node:child_process";
 import { within } from "@astraeus/core";
+import { onCleanup } from "@astraeus/process";
 import autocannon from "autocannon";
 import { childBundle, HTTP_CHILD, imageNodeFlags } from "../children.ts";
-import { onCleanup } from "../cleanup.ts";
 
 export const CONNECTIONS = 64;
 export const BATCH_JOBS = 100;

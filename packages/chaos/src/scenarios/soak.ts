@@ -3,11 +3,11 @@
 // the accepted submits' latency. Then the retention sweep prunes the finished jobs, and the Postgres table
 // and index sizes are read before and after.
 import { sleep } from "@astraeus/core";
-import { until } from "../cleanup.ts";
 import { Load } from "../load.ts";
 import { fate, meanRss, percentile, rate, type Sql } from "../measure.ts";
 import { type Child, Runs, startApi, startWorker } from "../procs.ts";
 import { backends, type Ctx, calibrate, commonRows, fmt, log, type Result, stopAll } from "../scenario.ts";
+import { until } from "../until.ts";
 
 const JOB_MS = 50;
 const WORKERS = 2;

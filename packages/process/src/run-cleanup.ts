@@ -1,12 +1,17 @@
-// One place that knows everything the run created (child processes, databases, key prefixes), so a
-// failure, Ctrl-C or the watchdog still leaves the shared servers as they were found.
+// For commands that start things on shared servers or the machine (`pnpm bench`, `pnpm chaos`): one place
+// that knows everything the run created (child processes, databases, key prefixes, servers, folders), so
+// a failure, Ctrl-C or the watchdog still leaves the machine as it was found.
 import { within } from "@astraeus/core";
+import { guardStdio } from "./output.ts";
 
 type Task = { name: string; run: () => Promise<void> | void };
 
 const tasks = new Map<number, Task>();
 let nextId = 1;
 let running: Promise<void> | null = null;
+
+/** How long one undo step may take before cleanup moves on (default of cleanupAll). */
+export const CLEANUP_STEP_MS = 15_000;
 
 /** Registers an undo step; returns a function that runs it now (and unregisters it). */
 export function onCleanup(name: string, run: () => Promise<void> | void): () => Promise<void> {
@@ -21,12 +26,12 @@ export function onCleanup(name: string, run: () => Promise<void> | void): () => 
 }
 
 /** Runs every pending undo step, newest first, each bounded in time; errors are reported, not thrown. */
-export function cleanupAll(perTaskMs = 15_000): Promise<void> {
+export function cleanupAll(perTaskMs = CLEANUP_STEP_MS): Promise<void> {
   if (running) return running;
   running = (async () => {
-    const pending = [...tasks.entries()].reverse();
+    const pending = [...tasks.values()].reverse();
     tasks.clear();
-    for (const [, task] of pending) {
+    for (const task of pending) {
       try {
         await within(Promise.resolve().then(task.run), perTaskMs, () => {
           throw new Error("timed out");
@@ -40,7 +45,7 @@ export function cleanupAll(perTaskMs = 15_000): Promise<void> {
   return running;
 }
 
-/** Writes to stderr without ever throwing (a closed pipe must not turn into a crash loop). */
+/** Writes a line to stderr without ever throwing (a closed pipe must not turn into a crash loop). */
 export function say(line: string): void {
   try {
     process.stderr.write(`${line}\n`);
@@ -49,21 +54,29 @@ export function say(line: string): void {
   }
 }
 
-/** Exits after cleanup on SIGINT/SIGTERM, on an uncaught error and when the run overstays `capMs`. */
-export function installGuards(capMs: number): () => void {
-  // A closed stderr (e.g. piped into `head`) reports EPIPE as an error event: ignore it.
-  process.stderr.on("error", () => {});
-  process.stdout.on("error", () => {});
+export interface RunGuardOptions {
+  /** The run's wall-clock cap: past it, cleanup runs and the process exits 2. */
+  capMs: number;
+  /** The command's name, first word of the messages. */
+  label: string;
+  /** Bound of each undo step. Default CLEANUP_STEP_MS. */
+  perTaskMs?: number;
+}
+
+/** Exits after cleanup on SIGINT/SIGTERM, on an uncaught error and when the run overstays its cap. */
+export function installRunGuards({ capMs, label, perTaskMs }: RunGuardOptions): () => void {
+  // A closed stderr (e.g. piped into `head`) reports EPIPE as an error event.
+  guardStdio();
   let bailing = false;
   const bail = (why: string, code: number) => {
     if (bailing) return;
     bailing = true;
-    say(`\nbench: ${why}; cleaning up`);
-    void cleanupAll().finally(() => process.exit(code));
+    say(`\n${label}: ${why}; cleaning up`);
+    void cleanupAll(perTaskMs).finally(() => process.exit(code));
   };
   const onInt = () => bail("interrupted", 130);
   const onTerm = () => bail("terminated", 143);
-  // A library emitting an unhandled error must not skip the cleanup and strand databases and keys.
+  // A library emitting an unhandled error must not skip the cleanup and strand what the run created.
   const onCrash = (err: unknown) =>
     bail(`crashed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`, 1);
   process.on("SIGINT", onInt);
