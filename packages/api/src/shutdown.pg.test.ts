@@ -32,16 +32,20 @@ async function startApi(env: Record<string, string> = {}) {
     ...env,
   });
   const base = `http://127.0.0.1:${port}`;
-  await expect
-    .poll(
-      () =>
-        fetch(`${base}/ready`).then(
-          (r) => r.status,
-          () => 0,
-        ),
-      { timeout: 150_000, interval: 200 },
-    )
-    .toBe(200);
+  // A start that never becomes ready fails naming what the process printed (and whether it exited).
+  const ready = () =>
+    fetch(`${base}/ready`).then(
+      (r) => r.status,
+      () => 0,
+    );
+  try {
+    await expect.poll(ready, { timeout: 150_000, interval: 200 }).toBe(200);
+  } catch (err) {
+    const state = child.proc.exitCode === null ? "still running" : `exited with ${child.proc.exitCode}`;
+    throw new Error(`the API did not become ready (${state}); its output:\n${child.output()}`, {
+      cause: err,
+    });
+  }
   return { child, port, base };
 }
 
