@@ -16,6 +16,7 @@ import type { Context, MiddlewareHandler } from "hono";
 import { jsonBody } from "../http/body.ts";
 import type { ApiApp, ApiEnv } from "../http/env.ts";
 import { header } from "../http/headers.ts";
+import { nextPageLink } from "../http/paging.ts";
 import { parseRange } from "../http/range.ts";
 import {
   CreatedUploadDoc,
@@ -250,14 +251,8 @@ export function fileRoutes(app: ApiApp, deps: RouteDeps): void {
         ...(cursor !== undefined ? { cursor: decodeCursor(cursor) } : {}),
       });
       const nextCursor = page.nextCursor === null ? null : encodeCursor(page.nextCursor);
-      let next: string | null = null;
-      if (nextCursor !== null) {
-        const params = new URLSearchParams();
-        for (const [k, v] of Object.entries(filters)) if (v !== undefined) params.set(k, String(v));
-        params.set("cursor", nextCursor);
-        next = `/v1/files?${params}`;
-        c.header("Link", `<${next}>; rel="next"`);
-      }
+      const next = nextPageLink("/v1/files", filters, nextCursor);
+      if (next !== null) c.header("Link", `<${next}>; rel="next"`);
       return c.json({ files: page.files, nextCursor, next }, 200);
     },
   );

@@ -15,6 +15,7 @@ import { jsonBody } from "../http/body.ts";
 import type { ApiApp } from "../http/env.ts";
 import { EventIdQuery } from "../http/event-id.ts";
 import { header } from "../http/headers.ts";
+import { nextPageLink } from "../http/paging.ts";
 import {
   BatchResultDoc,
   BatchSubmissionDoc,
@@ -28,7 +29,6 @@ import {
   problems,
   SECURITY,
 } from "../openapi.ts";
-
 import type { RouteDeps } from "./deps.ts";
 
 // Opaque keyset cursor: the last id of the page as 22 base64url characters. Opaque so the ordering key
@@ -272,14 +272,8 @@ export function jobRoutes(app: ApiApp, deps: RouteDeps): void {
         ...(cursor !== undefined ? { cursor: decodeCursor(cursor) } : {}),
       });
       const nextCursor = page.nextCursor === null ? null : encodeCursor(page.nextCursor);
-      let next: string | null = null;
-      if (nextCursor !== null) {
-        const params = new URLSearchParams();
-        for (const [k, v] of Object.entries(filters)) if (v !== undefined) params.set(k, String(v));
-        params.set("cursor", nextCursor);
-        next = `/v1/jobs?${params}`;
-        c.header("Link", `<${next}>; rel="next"`);
-      }
+      const next = nextPageLink("/v1/jobs", filters, nextCursor);
+      if (next !== null) c.header("Link", `<${next}>; rel="next"`);
       return c.json({ jobs: page.jobs, nextCursor, next }, 200);
     },
   );

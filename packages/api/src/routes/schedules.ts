@@ -4,6 +4,7 @@ import { createRoute } from "@hono/zod-openapi";
 import { requireScope } from "../http/auth.ts";
 import { jsonBody } from "../http/body.ts";
 import type { ApiApp } from "../http/env.ts";
+import { nextPageLink } from "../http/paging.ts";
 import {
   json,
   oa,
@@ -98,14 +99,8 @@ export function scheduleRoutes(app: ApiApp, deps: RouteDeps): void {
         ...(cursor !== undefined ? { cursor: decodeScheduleCursor(cursor) } : {}),
       });
       const nextCursor = page.nextCursor === null ? null : encodeScheduleCursor(page.nextCursor);
-      let next: string | null = null;
-      if (nextCursor !== null) {
-        const params = new URLSearchParams();
-        for (const [k, v] of Object.entries(filters)) if (v !== undefined) params.set(k, String(v));
-        params.set("cursor", nextCursor);
-        next = `/v1/schedules?${params}`;
-        c.header("Link", `<${next}>; rel="next"`);
-      }
+      const next = nextPageLink("/v1/schedules", filters, nextCursor);
+      if (next !== null) c.header("Link", `<${next}>; rel="next"`);
       return c.json({ schedules: page.schedules, nextCursor, next }, 200);
     },
   );

@@ -11,6 +11,7 @@ import { createRoute } from "@hono/zod-openapi";
 import { requireScope } from "../http/auth.ts";
 import { jsonBody } from "../http/body.ts";
 import type { ApiApp } from "../http/env.ts";
+import { nextPageLink } from "../http/paging.ts";
 import {
   CreateWebhookRequestDoc,
   json,
@@ -55,12 +56,8 @@ function body<T>(schema: T) {
 
 /** `nextCursor` and `next` of a page whose last id is `nextAfter`. */
 function paging(path: string, nextAfter: string | null, params: Record<string, unknown>) {
-  if (nextAfter === null) return { nextCursor: null, next: null };
-  const nextCursor = encodeCursor(nextAfter);
-  const q = new URLSearchParams();
-  for (const [k, v] of Object.entries(params)) if (v !== undefined && k !== "cursor") q.set(k, String(v));
-  q.set("cursor", nextCursor);
-  return { nextCursor, next: `${path}?${q}` };
+  const nextCursor = nextAfter === null ? null : encodeCursor(nextAfter);
+  return { nextCursor, next: nextPageLink(path, params, nextCursor) };
 }
 
 export function webhookRoutes(app: ApiApp, deps: RouteDeps): void {
