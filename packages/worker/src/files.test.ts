@@ -35,6 +35,15 @@ const upper = defineJob({
     return { wrote: out.id };
   },
 });
+// Opens its inputs by the ids its payload names, without asking ctx.files.inputs() first.
+const opener = defineJob({
+  type: "t.open",
+  retry: { baseMs: 0, maxMs: 0 },
+  handler: async ({ files: f, payload }) => {
+    for (const id of (payload as { ids: string[] }).ids) await buffer(await f.open(id));
+    return null;
+  },
+});
 const huge = defineJob({
   type: "t.huge",
   handler: () => ({ blob: "y".repeat(10_000) }),
@@ -51,7 +60,7 @@ beforeAll(async () => {
   worker = createWorker({
     store,
     dispatcher,
-    jobs: [...BUILTIN_JOBS, upper, huge],
+    jobs: [...BUILTIN_JOBS, upper, opener, huge],
     files,
     heartbeatMs: 60_000,
   });
@@ -144,6 +153,40 @@ describe("ctx.files", () => {
     expect(done.lastError).toMatchObject({ code: "file_missing", name: "UnrecoverableError" });
     expect(done.lastError?.message).toContain(b.id);
     expect(await files.list(T, { jobId: job.id, role: "output" })).toMatchObject({ files: [] });
+  });
+
+  it("a retried job that opens a deleted input by its id fails at once with file_missing", async () => {
+    const a = await files.upload(T, "kept", { name: "a.txt", contentType: "text/plain" });
+    const b = await files.upload(T, "gone", { name: "b.txt", contentType: "text/plain" });
+    const { job } = await engine.submit(T, {
+      type: "t.open",
+      payload: { ids: [a.id, b.id] },
+      files: [a.id, b.id],
+      delayMs: 3_600_000,
+      maxAttempts: 5,
+    });
+    expect((await engine.cancel(T, job.id)).state).toBe("cancelled");
+    await files.delete(T, b.id);
+    await engine.retry(T, job.id);
+    const done = await finished(job.id);
+    expect(done.state).toBe("dead");
+    expect(done.attempt).toBe(1);
+    expect(done.lastError).toMatchObject({ code: "file_missing", name: "UnrecoverableError" });
+    expect(done.lastError?.message).toContain(b.id);
+  });
+
+  it("a file that is not among the job's inputs and not found stays a retryable not_found", async () => {
+    const missing = "00000000-0000-7000-8000-000000000001";
+    const { job } = await engine.submit(T, {
+      type: "t.open",
+      payload: { ids: [missing] },
+      maxAttempts: 2,
+    });
+    const done = await finished(job.id);
+    expect(done.state).toBe("dead");
+    // Retried: the file might have been an upload still being completed.
+    expect(done.attempt).toBe(2);
+    expect(done.lastError).toMatchObject({ code: "not_found" });
   });
 
   it("file.compress without inputs dead-letters with a clear error", async () => {

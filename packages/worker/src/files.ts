@@ -4,6 +4,11 @@ import { AppError, type FileRecord, isAppError, type JsonValue, UnrecoverableErr
 import type { FileService } from "@astraeus/engine";
 import type { JobFiles } from "./define.ts";
 
+/** Fails the job at once (no automatic retry), with code file_missing in its last error. */
+function fileMissing(message: string): UnrecoverableError {
+  return Object.assign(new UnrecoverableError(message), { code: "file_missing" });
+}
+
 function unconfigured(): AppError {
   return new AppError("unavailable", "files are not configured on this worker (see FILES_STORE)");
 }
@@ -27,15 +32,34 @@ export class JobFileAccess implements JobFiles {
     } catch (err) {
       // An input deleted since the submit (a retried dead or cancelled job) is gone for every later
       // attempt too: the job fails now, with code file_missing, instead of being retried.
-      if (isAppError(err, "file_missing")) {
-        throw Object.assign(new UnrecoverableError(err.message), { code: "file_missing" });
-      }
+      if (isAppError(err, "file_missing")) throw fileMissing(err.message);
       throw err;
     }
   }
 
   async open(id: string, range?: { start: number; end: number }): Promise<Readable> {
-    return (await this.svc().open(this.job.tenant, id, range)).body;
+    try {
+      return (await this.svc().open(this.job.tenant, id, range)).body;
+    } catch (err) {
+      // A file that is not there may yet appear (an upload still being completed), so not_found stays
+      // retryable, unless the file is one of this job's inputs: then it was deleted since the submit and
+      // is gone for every later attempt too, as inputs() reports it.
+      if (isAppError(err, "not_found") && (await this.deletedInputs()).includes(id)) {
+        throw fileMissing(`file ${id}, an input of job ${this.job.id}, has been deleted since the submit`);
+      }
+      throw err;
+    }
+  }
+
+  /** The ids of this job's inputs deleted since its submit. */
+  private async deletedInputs(): Promise<string[]> {
+    try {
+      await this.svc().repo.jobInputs(this.job.tenant, this.job.id);
+      return [];
+    } catch (err) {
+      const ids = isAppError(err, "file_missing") ? err.details["fileIds"] : undefined;
+      return Array.isArray(ids) ? ids.map(String) : [];
+    }
   }
 
   async put(
