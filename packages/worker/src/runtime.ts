@@ -1,14 +1,11 @@
-import { hostname } from "node:os";
 import {
-  type AttemptTrace,
   type ClaimedJob,
   type Delivery,
   type Dispatcher,
-  decideRetry,
   type FinishedJob,
   type JobStore,
   type JsonValue,
-  type Lease,
+  type LimitedClaim,
   type Logger,
   type Outcome,
   silentLogger,
@@ -17,14 +14,20 @@ import {
   type WorkerTracing,
   within,
 } from "@astraeus/core";
-import { type FileService, Maintenance, type MaintenanceOptions, QueueSettingsCache } from "@astraeus/engine";
+import { type FileService, Maintenance, QueueSettingsCache } from "@astraeus/engine";
+import { type Active, failureOutcome, replaceUnwritable } from "./attempt.ts";
 import { BUILTIN_JOBS } from "./builtins.ts";
-import { CompletionBuffer, type CompletionOptions } from "./completion.ts";
+import { CompletionBuffer } from "./completion.ts";
 import { type ContextHost, JobContext } from "./context.ts";
 import { type AbortReason, JobAbort, type ResolvedDefinition } from "./define.ts";
 import { JobFileAccess, needsFinalize } from "./files.ts";
 import { toJobError } from "./job-error.ts";
+import { LeaseKeeper } from "./leases.ts";
+import type { WorkerObserver, WorkerOptions, WorkerStats } from "./options.ts";
+import { handBack, QueueGate } from "./queue-gate.ts";
 import { defaultWorkerId } from "./worker-id.ts";
+
+export type { WorkerObserver, WorkerOptions, WorkerStats } from "./options.ts";
 
 /**
  * The least time stop() leaves for writing outcomes (the releases among them) once the grace is spent:
@@ -32,92 +35,6 @@ import { defaultWorkerId } from "./worker-id.ts";
  * which is the recovery an unreachable database leaves anyway. Well inside the platform's stop timeout.
  */
 const FINAL_WRITE_MS = 2_000;
-
-export interface WorkerOptions {
-  store: JobStore;
-  dispatcher: Dispatcher;
-  /** Queues to consume, in order. Default ["default"]. */
-  queues?: string[];
-  /** Job types this worker runs. Default: the built-ins (echo, sleep, text.analyze). */
-  jobs?: ResolvedDefinition[];
-  /** Handlers running at once (MAX_CONCURRENT_JOBS). Default 100. */
-  concurrency?: number;
-  /** Lease length in ms (WORKER_LEASE_TTL_SECONDS). Default 30000. */
-  leaseMs?: number;
-  /** Heartbeat period in ms. Default leaseMs / 3. */
-  heartbeatMs?: number;
-  /** Most jobs claimed per read. Default 200. */
-  batchSize?: number;
-  /** Longest a stream read blocks, in ms; after an empty read the worker polls Postgres. Default 1000. */
-  blockMs?: number;
-  /** How long SIGTERM waits for in-flight jobs before releasing them, in ms. Default 25000. */
-  drainGraceMs?: number;
-  /**
-   * How long a handler that ignores its AbortSignal keeps its slot and lease after its timeout, in ms:
-   * the timed-out attempt is written (and its retry can start elsewhere) when the handler returns, or
-   * after this. Default: the lease length.
-   */
-  timeoutGraceMs?: number;
-  /** Worker id shown in leases and `GET /v1/workers`. Default `worker-<random>` (see defaultWorkerId). */
-  id?: string;
-  /**
-   * How often a limited queue (global concurrency or rate limit) is asked for work when nothing else says
-   * it has room, in ms; a job of it finishing here asks at once. Default 250.
-   */
-  limitedPollMs?: number;
-  /** How often queue settings (pause, limits, defaults) are read again, in ms. Default 1000. */
-  queueSettingsRefreshMs?: number;
-  /** Run the maintenance loop (only the elected leader acts). Default true. */
-  maintenance?: boolean | Partial<MaintenanceOptions>;
-  completion?: Partial<CompletionOptions>;
-  /** Files for handlers (ctx.files) and oversized results. Default null: ctx.files throws when used. */
-  files?: FileService | null;
-  logger?: Logger;
-  observer?: WorkerObserver;
-  /** Spans for claims, attempts and completions (packages/tracing). Default null: tracing off. */
-  tracing?: WorkerTracing | null;
-}
-
-/** Hooks for metrics; each is optional and must not throw. */
-export interface WorkerObserver {
-  jobStarted?(type: string): void;
-  /** `outcome` is the event kind written (succeeded, failed, dead, timed_out, cancelled, released). */
-  jobEnded?(type: string, outcome: string, durationMs: number): void;
-  leaseLost?(type: string): void;
-  /** After each heartbeat round: how late it ran against its schedule, in ms. */
-  heartbeat?(lagMs: number, running: number): void;
-}
-
-interface Active {
-  job: ClaimedJob;
-  def: ResolvedDefinition;
-  ctx: JobContext | null;
-  timer: NodeJS.Timeout;
-  done: boolean;
-  startedAt: number;
-  /**
-   * Until when the lease is surely held (ms since the epoch): the start of the claim or of the last
-   * heartbeat that renewed it, plus the lease length. Postgres's expiry is a little later (its clock ran
-   * the statement after that start), so a handler stopped by this time never overlaps a re-claim.
-   */
-  leaseUntil: number;
-  /** Set when the attempt timed out while its handler still runs (see abort). */
-  timedOut?: JobAbort;
-  /** The attempt's span while tracing is on, else null. */
-  trace: AttemptTrace | null;
-}
-
-export interface WorkerStats {
-  claimed: number;
-  succeeded: number;
-  retried: number;
-  dead: number;
-  cancelled: number;
-  timedOut: number;
-  leaseLost: number;
-  released: number;
-  rejectedWrites: number;
-}
 
 export class Worker implements ContextHost {
   readonly id: string;
@@ -134,12 +51,10 @@ export class Worker implements ContextHost {
   };
   private readonly store: JobStore;
   private readonly dispatcher: Dispatcher;
-  private readonly queues: string[];
   private readonly registry: Map<string, ResolvedDefinition>;
   private readonly types: string[];
   private readonly concurrency: number;
   private readonly leaseMs: number;
-  private readonly heartbeatMs: number;
   private readonly batchSize: number;
   private readonly blockMs: number;
   private readonly drainGraceMs: number;
@@ -147,27 +62,17 @@ export class Worker implements ContextHost {
   private readonly log: Logger;
   private readonly completions: CompletionBuffer;
   private readonly maintenance: Maintenance | null;
+  private readonly leases: LeaseKeeper;
+  private readonly gate: QueueGate;
   private readonly active = new Map<string, Active>();
   private reserved = 0;
   private slotWaiters: (() => void)[] = [];
   private stopping = false;
   private loop: Promise<void> | null = null;
-  private heartbeatTimer: NodeJS.Timeout | null = null;
   private unsubscribeCancel: (() => void) | null = null;
-  private readonly startedAt = new Date().toISOString();
   private lastPoll = 0;
-  private readonly limitedPollMs: number;
   private readonly settings: QueueSettingsCache;
   private unsubscribeSettings: (() => void) | null = null;
-  /** This worker's queues not paused: the streams it reads (all of them while no queue is restricted). */
-  private readable: string[];
-  /** This worker's limited queues, each with when it may next be asked for work (ms since the epoch). */
-  private readonly limitedDue = new Map<string, number>();
-  /** Limited queues woken (a slot freed, a hint) while their claim was in flight: asked again at its end. */
-  private readonly limitedWoken = new Set<string>();
-  /** When the stream read in progress gives up blocking (0: none in progress). */
-  private readUntil = 0;
-  private lastHeartbeat = Date.now();
   private readonly observer: WorkerObserver;
   private readonly tracing: WorkerTracing | null;
   private readonly files: FileService | null;
@@ -176,16 +81,14 @@ export class Worker implements ContextHost {
     this.files = opts.files ?? null;
     this.store = opts.store;
     this.dispatcher = opts.dispatcher;
-    this.queues = opts.queues ?? ["default"];
+    const queues = opts.queues ?? ["default"];
     const jobs = opts.jobs ?? BUILTIN_JOBS;
     this.registry = new Map(jobs.map((j) => [j.type, j]));
     this.types = [...this.registry.keys()];
     this.concurrency = opts.concurrency ?? 100;
     this.leaseMs = opts.leaseMs ?? 30_000;
-    this.heartbeatMs = opts.heartbeatMs ?? Math.floor(this.leaseMs / 3);
+    const heartbeatMs = opts.heartbeatMs ?? Math.floor(this.leaseMs / 3);
     this.batchSize = opts.batchSize ?? 200;
-    this.limitedPollMs = opts.limitedPollMs ?? 250;
-    this.readable = this.queues;
     this.blockMs = opts.blockMs ?? 1000;
     this.timeoutGraceMs = opts.timeoutGraceMs ?? this.leaseMs;
     this.drainGraceMs = opts.drainGraceMs ?? 25_000;
@@ -201,8 +104,23 @@ export class Worker implements ContextHost {
       this.store,
       (f) => this.afterFlush(f),
       { maxBatch: 500, lingerMs: 2, maxInFlight: 3, ...opts.completion },
-      { logger: this.log, replaceUnwritable: (o, err) => this.replaceUnwritable(o, err) },
+      { logger: this.log, replaceUnwritable },
     );
+    this.gate = new QueueGate(queues, this.settings, this.dispatcher, opts.limitedPollMs ?? 250);
+    this.leases = new LeaseKeeper({
+      store: this.store,
+      dispatcher: this.dispatcher,
+      id: this.id,
+      queues,
+      concurrency: this.concurrency,
+      leaseMs: this.leaseMs,
+      heartbeatMs,
+      active: this.active,
+      abort: (a, reason) => this.abort(a, reason),
+      collectLeases: (leases) => this.completions.collectLeases(leases),
+      log: this.log,
+      observer: this.observer,
+    });
     const m = opts.maintenance ?? true;
     this.maintenance = m
       ? new Maintenance(this.store, this.dispatcher, { ...(m === true ? {} : m), logger: this.log })
@@ -218,10 +136,13 @@ export class Worker implements ContextHost {
       const a = this.active.get(id);
       if (a) this.abort(a, "cancelled");
     });
-    this.unsubscribeSettings = this.settings.onChange(() => this.applySettings());
+    this.unsubscribeSettings = this.settings.onChange(() => {
+      this.gate.applySettings();
+      this.wakeSlot();
+    });
     await this.settings.start();
-    await this.recordSelf();
-    this.heartbeatTimer = setInterval(() => void this.heartbeat(), this.heartbeatMs);
+    await this.leases.recordSelf();
+    this.leases.start();
     this.maintenance?.start();
     this.loop = this.fetchLoop();
   }
@@ -236,8 +157,8 @@ export class Worker implements ContextHost {
       }
       const want = Math.min(free, this.batchSize);
       let blockMs = this.blockMs;
-      if (this.limitedDue.size > 0) {
-        const due = this.dueLimitedQueue();
+      if (this.gate.limited) {
+        const due = this.gate.dueLimitedQueue();
         if (typeof due === "string") {
           this.reserved += want;
           const p: Promise<void> = this.claimLimited(due, want).finally(() => {
@@ -249,28 +170,28 @@ export class Worker implements ContextHost {
           continue;
         }
         blockMs = Math.max(1, Math.min(blockMs, due - Date.now()));
-        if (this.readable.length === 0) {
+        if (this.gate.readable.length === 0) {
           await within(this.waitForSlot(), blockMs, () => undefined);
           continue;
         }
-      } else if (this.readable.length === 0) {
+      } else if (this.gate.readable.length === 0) {
         // Every queue of this worker is paused: wait for a resume (the settings are read again meanwhile).
         await within(this.waitForSlot(), this.blockMs, () => undefined);
         continue;
       }
       let deliveries: Delivery[] = [];
-      // A limited queue that becomes due before this read would end interrupts it (setLimitedDue).
-      this.readUntil = Date.now() + blockMs;
+      // A limited queue that becomes due before this read would end interrupts it (QueueGate.setLimitedDue).
+      this.gate.readUntil = Date.now() + blockMs;
       try {
-        deliveries = await this.dispatcher.read(this.id, this.readable, want, blockMs);
+        deliveries = await this.dispatcher.read(this.id, this.gate.readable, want, blockMs);
       } catch (err) {
         this.log.warn({ err: String(err) }, "stream read failed; polling Postgres");
       } finally {
-        this.readUntil = 0;
+        this.gate.readUntil = 0;
       }
       if (this.stopping) {
         // Read but not claimed: hand the hints straight back so another worker takes them.
-        if (deliveries.length > 0) await this.handBack(deliveries);
+        if (deliveries.length > 0) await handBack(this.dispatcher, deliveries);
         break;
       }
       if (deliveries.length > 0) {
@@ -287,7 +208,7 @@ export class Worker implements ContextHost {
       if (Date.now() - this.lastPoll >= this.blockMs) {
         this.lastPoll = Date.now();
         try {
-          const jobs = await this.store.claimNext(this.readable, want, this.claimOpts());
+          const jobs = await this.store.claimNext(this.gate.readable, want, this.claimOpts());
           this.startJobs(jobs, this.lastPoll);
         } catch (err) {
           this.log.error({ err: String(err) }, "claim from Postgres failed");
@@ -308,7 +229,7 @@ export class Worker implements ContextHost {
   }
 
   private async claimDelivered(given: Delivery[]): Promise<void> {
-    const deliveries = this.settings.restricted.size > 0 ? await this.sortRestricted(given) : given;
+    const deliveries = this.settings.restricted.size > 0 ? await this.gate.sortRestricted(given) : given;
     if (deliveries.length === 0) return;
     let jobs: ClaimedJob[];
     const claimedFrom = Date.now();
@@ -329,89 +250,17 @@ export class Worker implements ContextHost {
       .catch((err: unknown) => this.log.warn({ err: String(err) }, "ack failed"));
   }
 
-  /**
-   * Hints of a paused queue go back to its stream for when it is resumed (this worker stops reading it);
-   * hints of a limited queue only say it has work, which its limited claim takes. The rest are claimed.
-   */
-  private async sortRestricted(deliveries: Delivery[]): Promise<Delivery[]> {
-    const plain: Delivery[] = [];
-    const paused: Delivery[] = [];
-    const limited: Delivery[] = [];
-    for (const d of deliveries) {
-      if (!this.settings.restricted.has(d.queue)) plain.push(d);
-      else if (this.settings.get(d.queue).paused) paused.push(d);
-      else {
-        limited.push(d);
-        this.wakeLimited(d.queue);
-      }
-    }
-    if (paused.length > 0) await this.handBack(paused);
-    if (limited.length > 0) this.dispatcher.ack(limited).catch(() => {});
-    return plain;
-  }
-
-  /** A limited queue that may be asked now, else when the next one may (ms since the epoch). */
-  private dueLimitedQueue(): string | number {
-    const now = Date.now();
-    let next = Number.POSITIVE_INFINITY;
-    for (const [queue, at] of this.limitedDue) {
-      if (at <= now) return queue;
-      if (at < next) next = at;
-    }
-    return next;
-  }
-
   private async claimLimited(queue: string, want: number): Promise<void> {
-    // Until the answer, nobody asks this queue again.
-    this.limitedDue.set(queue, Number.POSITIVE_INFINITY);
-    const claimedFrom = Date.now();
-    let next = claimedFrom + this.limitedPollMs;
+    const claimedFrom = this.gate.limitedClaimStarted(queue);
+    let answer: LimitedClaim | null = null;
     try {
       const r = await this.store.claimLimited(queue, want, this.claimOpts());
       this.startJobs(r.jobs, claimedFrom);
-      // A full answer may mean more is ready at once; a rate limit says when the next start may come.
-      if (r.jobs.length >= want || this.limitedWoken.has(queue)) next = Date.now();
-      else if (r.retryAt) next = r.retryAt.getTime();
+      answer = r;
     } catch (err) {
       this.log.error({ err: String(err), queue }, "claim of a limited queue failed");
     }
-    this.limitedWoken.delete(queue);
-    if (this.limitedDue.has(queue)) this.setLimitedDue(queue, next);
-  }
-
-  /** A limited queue may have room now (a slot of it freed here, a hint of it arrived): ask it at once. */
-  private wakeLimited(queue: string): void {
-    const at = this.limitedDue.get(queue);
-    if (at === undefined) return;
-    // Its claim is in flight: a second one beside it would only queue on the row lock; ask again after.
-    if (at === Number.POSITIVE_INFINITY) this.limitedWoken.add(queue);
-    else this.setLimitedDue(queue, 0);
-  }
-
-  /** Sets when a limited queue is next asked; a stream read blocking past that time is cut short. */
-  private setLimitedDue(queue: string, at: number): void {
-    this.limitedDue.set(queue, at);
-    if (this.readUntil > Math.max(at, Date.now())) this.dispatcher.interrupt();
-  }
-
-  /** After the settings changed: which streams to read, which queues to claim limited. */
-  private applySettings(): void {
-    const restricted = this.settings.restricted;
-    this.readable =
-      restricted.size === 0 ? this.queues : this.queues.filter((q) => !this.settings.get(q).paused);
-    for (const q of this.queues) {
-      const limited = restricted.has(q) && !this.settings.get(q).paused;
-      if (limited && !this.limitedDue.has(q)) this.limitedDue.set(q, 0);
-      if (!limited) this.limitedDue.delete(q);
-    }
-    this.wakeSlot();
-  }
-
-  private async handBack(deliveries: Delivery[]): Promise<void> {
-    await this.dispatcher
-      .dispatch(deliveries.map((d) => ({ id: d.jobId, queue: d.queue })))
-      .then(() => this.dispatcher.ack(deliveries))
-      .catch(() => {});
+    this.gate.limitedClaimEnded(queue, claimedFrom, want, answer);
   }
 
   /** Starts the jobs one claim statement (begun at `claimedFrom`, ms since the epoch) returned. */
@@ -476,14 +325,14 @@ export class Worker implements ContextHost {
       thrown = err;
     }
     try {
-      // Whether a result is JSON is found out when it is written (see replaceUnwritable): checking here
-      // would serialise every result twice.
+      // Whether a result is JSON is found out when it is written (see replaceUnwritable in attempt.ts):
+      // checking here would serialise every result twice.
       this.settle(
         a,
         a.timedOut
-          ? this.failure(a, a.timedOut)
+          ? failureOutcome(a, a.timedOut, this.settings)
           : failed
-            ? this.failure(a, thrown)
+            ? failureOutcome(a, thrown, this.settings)
             : {
                 id: job.id,
                 leaseToken: job.leaseToken,
@@ -500,36 +349,8 @@ export class Worker implements ContextHost {
     }
   }
 
-  /**
-   * The buffer could not write this outcome even alone. For a success only the handler's result can be
-   * at fault (not JSON: a BigInt, a cycle, a function; or a value Postgres rejects): a bug in the handler
-   * that another attempt would repeat, so the job goes dead with a readable error. Any other outcome is
-   * dropped; the lease reaper recovers its job.
-   */
-  private replaceUnwritable(outcome: Outcome, err: unknown): Outcome | null {
-    if (outcome.to !== "succeeded") return null;
-    const why = toJobError(err).message;
-    return {
-      id: outcome.id,
-      leaseToken: outcome.leaseToken,
-      to: "dead",
-      kind: "dead",
-      error: {
-        message: `the handler's result cannot be stored: ${why}`,
-        name: "UnrecoverableError",
-        code: "invalid_result",
-      },
-    };
-  }
-
-  async heartbeatJob(job: ClaimedJob): Promise<void> {
-    const sentAt = Date.now();
-    const r = await this.store.heartbeat([{ id: job.id, leaseToken: job.leaseToken }], this.leaseMs);
-    const held = this.active.get(job.id);
-    if (r.alive.has(job.id) && held?.job === job)
-      held.leaseUntil = Math.max(held.leaseUntil, sentAt + this.leaseMs);
-    const a = this.active.get(job.id);
-    if (!r.alive.has(job.id) && a?.job === job) this.abort(a, "lease_lost");
+  heartbeatJob(job: ClaimedJob): Promise<void> {
+    return this.leases.heartbeatJob(job);
   }
 
   async progressJob(job: ClaimedJob, data: JsonValue): Promise<void> {
@@ -549,26 +370,6 @@ export class Worker implements ContextHost {
     data?: Record<string, unknown>,
   ): void {
     this.log[level]({ jobId: job.id, attempt: job.attempt, ...data }, msg);
-  }
-
-  private failure(a: Active, err: unknown): Outcome {
-    const { job } = a;
-    const lease = { id: job.id, leaseToken: job.leaseToken };
-    const reason = err instanceof JobAbort ? err.reason : null;
-    if (reason === "cancelled") return { ...lease, to: "cancelled", kind: "cancelled" };
-    const timedOut = reason === "timeout";
-    const error = timedOut
-      ? { message: `timed out after ${job.timeoutMs} ms`, code: "timeout" }
-      : toJobError(err);
-    const retryable = !(err instanceof UnrecoverableError);
-    const { attempt, maxAttempts } = job;
-    const d = decideRetry(
-      { attempt, maxAttempts, timedOut, retryable },
-      a.def?.retry ?? this.settings.get(job.queue).defaults.backoff ?? undefined,
-    );
-    return d.to === "dead"
-      ? { ...lease, to: "dead", kind: d.kind, error }
-      : { ...lease, to: "queued", kind: d.kind, error, runAt: new Date(Date.now() + d.delayMs) };
   }
 
   /** First outcome wins; later ones (a handler settling after its timeout or release) are ignored. */
@@ -615,7 +416,7 @@ export class Worker implements ContextHost {
       // a handler that ignores its signal still runs, and this slot would take another job meanwhile.
       // Slot and lease (heartbeated) stay held; after timeoutGraceMs the worker stops waiting.
       a.timedOut = err;
-      a.timer = setTimeout(() => this.settle(a, this.failure(a, err)), this.timeoutGraceMs);
+      a.timer = setTimeout(() => this.settle(a, failureOutcome(a, err, this.settings)), this.timeoutGraceMs);
       a.ctx?.abort(err);
       return;
     }
@@ -626,82 +427,20 @@ export class Worker implements ContextHost {
     } else if (reason === "released") {
       this.settle(a, { ...lease, to: "queued", kind: "released" });
     } else {
-      this.settle(a, this.failure(a, err));
+      this.settle(a, failureOutcome(a, err, this.settings));
     }
     a.ctx?.abort(err);
   }
 
   private afterFlush(finished: FinishedJob[]): void {
-    if (this.limitedDue.size > 0) {
+    if (this.gate.limited) {
       // A limited queue's slot came free: ask it again now.
-      for (const f of finished) this.wakeLimited(f.queue);
+      for (const f of finished) this.gate.wakeLimited(f.queue);
     }
     const again = finished.filter((f) => f.dispatchNow).map((f) => ({ id: f.id, queue: f.queue }));
     if (again.length > 0) this.dispatcher.dispatch(again).catch(() => {});
     const dead = finished.filter((f) => f.to === "dead").length;
     if (dead > 0) this.dispatcher.countDeadJobs(dead).catch(() => {});
-  }
-
-  private async heartbeat(): Promise<void> {
-    const lag = Math.max(0, Date.now() - this.lastHeartbeat - this.heartbeatMs);
-    this.lastHeartbeat = Date.now();
-    // First, whatever the store answers (or however long it takes): a lease the next round could not
-    // renew in time is given up now.
-    this.abortUnrenewed();
-    const sentAt = Date.now();
-    const leases: Lease[] = [];
-    for (const a of this.active.values()) leases.push({ id: a.job.id, leaseToken: a.job.leaseToken });
-    this.completions.collectLeases(leases);
-    try {
-      const r = await this.store.heartbeat(leases, this.leaseMs);
-      for (const l of leases) {
-        const a = this.active.get(l.id);
-        if (!a || a.job.leaseToken !== l.leaseToken) continue;
-        if (!r.alive.has(l.id)) this.abort(a, "lease_lost");
-        else if (r.cancelRequested.has(l.id)) this.abort(a, "cancelled");
-        else a.leaseUntil = Math.max(a.leaseUntil, sentAt + this.leaseMs);
-      }
-      this.observer.heartbeat?.(lag, this.active.size);
-    } catch (err) {
-      this.log.warn({ err: String(err) }, "heartbeat failed");
-    }
-    await this.recordSelf();
-  }
-
-  /**
-   * Aborts the handlers whose lease would expire before the next heartbeat round could renew it (Postgres
-   * unreachable or too slow). Past its expiry the reaper may hand the job to another worker; a handler
-   * still running here would then run the job twice at once. Its outcome is not written (the lease is
-   * not ours to write with); the job runs again after the reaper re-queues it.
-   */
-  private abortUnrenewed(): void {
-    const horizon = Date.now() + this.heartbeatMs;
-    for (const a of [...this.active.values()]) {
-      if (a.done || a.leaseUntil > horizon) continue;
-      this.log.warn(
-        { jobId: a.job.id, type: a.job.type },
-        "lease could not be renewed in time; handler aborted",
-      );
-      this.abort(a, "lease_lost");
-    }
-  }
-
-  private async recordSelf(): Promise<void> {
-    await this.dispatcher
-      .recordWorker(
-        {
-          id: this.id,
-          host: hostname(),
-          pid: process.pid,
-          queues: this.queues,
-          concurrency: this.concurrency,
-          running: this.active.size,
-          startedAt: this.startedAt,
-          lastSeenAt: new Date().toISOString(),
-        },
-        this.heartbeatMs * 3,
-      )
-      .catch(() => {});
   }
 
   private waitForSlot(): Promise<void> {
@@ -731,7 +470,7 @@ export class Worker implements ContextHost {
     }
     for (const a of [...this.active.values()]) this.abort(a, "released");
     await this.completions.drain(Math.max(deadline - Date.now(), FINAL_WRITE_MS));
-    if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
+    this.leases.stop();
     this.settings.stop();
     this.unsubscribeSettings?.();
     this.unsubscribeCancel?.();

@@ -1,0 +1,144 @@
+import { hostname } from "node:os";
+import type { ClaimedJob, Dispatcher, JobStore, Lease, Logger } from "@astraeus/core";
+import type { Active } from "./attempt.ts";
+import type { WorkerObserver } from "./options.ts";
+
+export interface LeaseKeeperOptions {
+  store: JobStore;
+  dispatcher: Dispatcher;
+  /** The worker's id, queues and concurrency, as recorded for `GET /v1/workers`. */
+  id: string;
+  queues: string[];
+  concurrency: number;
+  leaseMs: number;
+  heartbeatMs: number;
+  /** The worker's attempts in flight, by job id: its own map, read here and never changed. */
+  active: ReadonlyMap<string, Active>;
+  /** Ends an attempt whose lease is lost or whose cancel was asked for (Worker.abort). */
+  abort(a: Active, reason: "lease_lost" | "cancelled"): void;
+  /** Adds the leases of outcomes not yet written (CompletionBuffer.collectLeases). */
+  collectLeases(into: Lease[]): void;
+  log: Logger;
+  observer: WorkerObserver;
+}
+
+/**
+ * Keeps a worker's leases: every heartbeatMs a round renews the leases of its attempts in flight and of
+ * its outcomes not yet written, aborts the attempts whose lease is lost (or could not be renewed in
+ * time) or whose cancel was asked for, and records the worker for `GET /v1/workers`.
+ */
+export class LeaseKeeper {
+  private readonly store: JobStore;
+  private readonly dispatcher: Dispatcher;
+  private readonly id: string;
+  private readonly queues: string[];
+  private readonly concurrency: number;
+  private readonly leaseMs: number;
+  private readonly heartbeatMs: number;
+  private readonly active: ReadonlyMap<string, Active>;
+  private readonly abort: LeaseKeeperOptions["abort"];
+  private readonly collectLeases: LeaseKeeperOptions["collectLeases"];
+  private readonly log: Logger;
+  private readonly observer: WorkerObserver;
+  private readonly startedAt = new Date().toISOString();
+  private lastHeartbeat = Date.now();
+  private timer: NodeJS.Timeout | null = null;
+
+  constructor(opts: LeaseKeeperOptions) {
+    this.store = opts.store;
+    this.dispatcher = opts.dispatcher;
+    this.id = opts.id;
+    this.queues = opts.queues;
+    this.concurrency = opts.concurrency;
+    this.leaseMs = opts.leaseMs;
+    this.heartbeatMs = opts.heartbeatMs;
+    this.active = opts.active;
+    this.abort = opts.abort;
+    this.collectLeases = opts.collectLeases;
+    this.log = opts.log;
+    this.observer = opts.observer;
+  }
+
+  /** Starts the heartbeat rounds. */
+  start(): void {
+    this.timer = setInterval(() => void this.heartbeat(), this.heartbeatMs);
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+  }
+
+  /** Renews one job's lease now (ctx.heartbeat()); aborts its attempt if the lease is lost. */
+  async heartbeatJob(job: ClaimedJob): Promise<void> {
+    const sentAt = Date.now();
+    const r = await this.store.heartbeat([{ id: job.id, leaseToken: job.leaseToken }], this.leaseMs);
+    const held = this.active.get(job.id);
+    if (r.alive.has(job.id) && held?.job === job)
+      held.leaseUntil = Math.max(held.leaseUntil, sentAt + this.leaseMs);
+    const a = this.active.get(job.id);
+    if (!r.alive.has(job.id) && a?.job === job) this.abort(a, "lease_lost");
+  }
+
+  private async heartbeat(): Promise<void> {
+    const lag = Math.max(0, Date.now() - this.lastHeartbeat - this.heartbeatMs);
+    this.lastHeartbeat = Date.now();
+    // First, whatever the store answers (or however long it takes): a lease the next round could not
+    // renew in time is given up now.
+    this.abortUnrenewed();
+    const sentAt = Date.now();
+    const leases: Lease[] = [];
+    for (const a of this.active.values()) leases.push({ id: a.job.id, leaseToken: a.job.leaseToken });
+    this.collectLeases(leases);
+    try {
+      const r = await this.store.heartbeat(leases, this.leaseMs);
+      for (const l of leases) {
+        const a = this.active.get(l.id);
+        if (!a || a.job.leaseToken !== l.leaseToken) continue;
+        if (!r.alive.has(l.id)) this.abort(a, "lease_lost");
+        else if (r.cancelRequested.has(l.id)) this.abort(a, "cancelled");
+        else a.leaseUntil = Math.max(a.leaseUntil, sentAt + this.leaseMs);
+      }
+      this.observer.heartbeat?.(lag, this.active.size);
+    } catch (err) {
+      this.log.warn({ err: String(err) }, "heartbeat failed");
+    }
+    await this.recordSelf();
+  }
+
+  /**
+   * Aborts the handlers whose lease would expire before the next heartbeat round could renew it (Postgres
+   * unreachable or too slow). Past its expiry the reaper may hand the job to another worker; a handler
+   * still running here would then run the job twice at once. Its outcome is not written (the lease is
+   * not ours to write with); the job runs again after the reaper re-queues it.
+   */
+  private abortUnrenewed(): void {
+    const horizon = Date.now() + this.heartbeatMs;
+    for (const a of [...this.active.values()]) {
+      if (a.done || a.leaseUntil > horizon) continue;
+      this.log.warn(
+        { jobId: a.job.id, type: a.job.type },
+        "lease could not be renewed in time; handler aborted",
+      );
+      this.abort(a, "lease_lost");
+    }
+  }
+
+  /** Records the worker (`GET /v1/workers`), for three heartbeat periods. */
+  async recordSelf(): Promise<void> {
+    await this.dispatcher
+      .recordWorker(
+        {
+          id: this.id,
+          host: hostname(),
+          pid: process.pid,
+          queues: this.queues,
+          concurrency: this.concurrency,
+          running: this.active.size,
+          startedAt: this.startedAt,
+          lastSeenAt: new Date().toISOString(),
+        },
+        this.heartbeatMs * 3,
+      )
+      .catch(() => {});
+  }
+}
