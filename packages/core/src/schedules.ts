@@ -67,14 +67,18 @@ export const ScheduleJob = z.strictObject({
 });
 export type ScheduleJob = z.infer<typeof ScheduleJob>;
 
-/** The job as stored: every default resolved when the schedule was written, so each tick submits the same. */
+/**
+ * The job as stored: type, queue and priority resolved when the schedule was written. `maxAttempts` and
+ * `timeoutMs` are the schedule's own, or null: then each tick's job takes its queue's default at that
+ * tick, else the server's default as it was when the schedule was written.
+ */
 export const ScheduleJobResolved = z.object({
   type: z.string(),
   queue: z.string(),
   payload: z.json(),
   priority: z.int(),
-  maxAttempts: z.int(),
-  timeoutMs: z.int(),
+  maxAttempts: z.int().nullable(),
+  timeoutMs: z.int().nullable(),
 });
 
 export const ScheduleCreate = z
@@ -170,7 +174,14 @@ export function scheduleView(r: ScheduleRecord): Schedule {
     cron: r.cron,
     timezone: r.timezone,
     intervalMs: r.intervalMs,
-    job: r.job,
+    job: {
+      type: r.job.type,
+      queue: r.job.queue,
+      payload: r.job.payload,
+      priority: r.job.priority,
+      maxAttempts: r.job.maxAttempts,
+      timeoutMs: r.job.timeoutMs,
+    },
     enabled: r.enabled,
     overlap: r.overlap,
     missedRuns: r.missedRuns,

@@ -206,13 +206,17 @@ export const schedules = pgTable(
     cron: text("cron"),
     timezone: text("timezone"),
     intervalMs: bigint("interval_ms", { mode: "number" }),
-    // The job to submit, every default resolved when the schedule was written.
+    // The job to submit: type, queue and priority resolved when the schedule was written; max_attempts and
+    // timeout_ms the schedule's own, or null for its queue's defaults at each tick, else the server's
+    // defaults of when it was written (default_*).
     jobType: text("job_type").notNull(),
     queue: text("queue").notNull(),
     payload: jsonb("payload").notNull(),
     priority: smallint("priority").notNull(),
-    maxAttempts: integer("max_attempts").notNull(),
-    timeoutMs: integer("timeout_ms").notNull(),
+    maxAttempts: integer("max_attempts"),
+    timeoutMs: integer("timeout_ms"),
+    defaultMaxAttempts: integer("default_max_attempts").notNull(),
+    defaultTimeoutMs: integer("default_timeout_ms").notNull(),
     enabled: boolean("enabled").notNull().default(true),
     overlap: text("overlap").notNull().default("allow"),
     missedRuns: text("missed_runs").notNull().default("none"),

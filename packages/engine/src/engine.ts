@@ -18,6 +18,7 @@ import {
   type NewJob,
   type QueueStats,
   SCHEDULE_KEY_PREFIX,
+  type ScheduleTemplate,
   type SubmitTracing,
   silentLogger,
   THROUGHPUT_MINUTES_MAX,
@@ -195,12 +196,22 @@ export class JobEngine implements Engine {
   /**
    * A schedule's submit: the ordinary path (validation, defaults, group commit, stream hint) under the
    * schedule's own key for the tick, so a fire repeated after a failover returns the job of the first.
+   * What the schedule leaves unset takes its queue's defaults now, else the server defaults it was written
+   * with (this process's may differ: it is a worker, not the API that took the schedule).
    */
-  submitScheduled(tenant: string, submission: unknown, key: string): Promise<SubmitResult> {
+  submitScheduled(tenant: string, job: ScheduleTemplate, key: string): Promise<SubmitResult> {
     if (!key.startsWith(SCHEDULE_KEY_PREFIX)) throw new Error(`not a schedule key: ${key}`);
-    const job = typeof submission === "object" && submission !== null ? submission : {};
+    const submission = {
+      type: job.type,
+      queue: job.queue,
+      payload: job.payload,
+      priority: job.priority,
+      ...(job.maxAttempts !== null ? { maxAttempts: job.maxAttempts } : {}),
+      ...(job.timeoutMs !== null ? { timeoutMs: job.timeoutMs } : {}),
+      idempotencyKey: key,
+    };
     return this.submitRow(
-      resolveSubmission(tenant, { ...job, idempotencyKey: key }, this.defaults, Date.now(), {
+      resolveSubmission(tenant, submission, { ...this.defaults, ...job.defaults }, Date.now(), {
         queueDefaults: this.queueDefaults,
       }),
     );

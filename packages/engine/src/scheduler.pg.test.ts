@@ -2,7 +2,14 @@
 // path, catch-up within the grace, missed-runs and overlap policies (on an injected clock), the crash
 // points of a fire, and three schedulers firing at once as if each thought it led.
 import { randomUUID } from "node:crypto";
-import { AppError, type Dispatcher, SCHEDULE_KEY_PREFIX, type Schedule, scheduleKey } from "@astraeus/core";
+import {
+  AppError,
+  type Dispatcher,
+  SCHEDULE_KEY_PREFIX,
+  type Schedule,
+  type ScheduleTemplate,
+  scheduleKey,
+} from "@astraeus/core";
 import { createStore, type SqlJobStore, SqlScheduleStore } from "@astraeus/db";
 import { createTestDatabase, type TestDatabase, unique } from "@astraeus/db/testing";
 import { createDispatcher } from "@astraeus/dispatch";
@@ -100,6 +107,51 @@ describe("the scheduler", () => {
         return got.map((d) => d.jobId);
       })
       .toContain(jobId);
+  });
+
+  it("gives each tick's job its queue's defaults as they are at that tick where the schedule sets none, else the server defaults it was written with", async () => {
+    const tenant = unique("t");
+    const queue = unique("q");
+    // Written by an API whose server defaults are 4 attempts and 40 s (the firing engine's are 3 and 300 s).
+    const api = new ScheduleService(schedules, {
+      now: () => clock,
+      submission: { maxAttempts: 4, timeoutMs: 40_000 },
+    });
+    const loose = await api.create(tenant, {
+      name: unique("s"),
+      intervalMs: 60 * S,
+      job: { type: "echo", queue, payload: {} },
+    });
+    const own = await api.create(tenant, {
+      name: unique("s"),
+      intervalMs: 60 * S,
+      job: { type: "echo", queue, payload: {}, maxAttempts: 2, timeoutMs: 20_000 },
+    });
+    expect(loose.job).toMatchObject({ maxAttempts: null, timeoutMs: null });
+    expect(own.job).toMatchObject({ maxAttempts: 2, timeoutMs: 20_000 });
+    const jobOf = async (s: Schedule) => {
+      const id = (await service.get(s.tenant, s.id)).lastRun?.jobId as string;
+      return engine.get(s.tenant, id);
+    };
+    const sch = scheduler();
+
+    // No queue defaults yet: the server defaults the schedule was written with.
+    clock = T0 + 60 * S;
+    expect(await sch.run()).toMatchObject({ fired: 2 });
+    expect(await jobOf(loose)).toMatchObject({ maxAttempts: 4, timeoutMs: 40_000 });
+    expect(await jobOf(own)).toMatchObject({ maxAttempts: 2, timeoutMs: 20_000 });
+
+    // The queue gets defaults: the next tick's job takes them, except where the schedule has its own.
+    await engine.queueControl.update(
+      tenant,
+      queue,
+      { defaults: { maxAttempts: 7, timeoutMs: 70_000 } },
+      { keyId: "admin", tenant },
+    );
+    clock = T0 + 120 * S;
+    expect(await sch.run()).toMatchObject({ fired: 2 });
+    expect(await jobOf(loose)).toMatchObject({ maxAttempts: 7, timeoutMs: 70_000 });
+    expect(await jobOf(own)).toMatchObject({ maxAttempts: 2, timeoutMs: 20_000 });
   });
 
   it("fires ticks reached late but within the grace, one job each, in one pass", async () => {
@@ -212,9 +264,9 @@ describe("the scheduler", () => {
     const s = await create({ intervalMs: 60 * S });
     let calls = 0;
     const flaky = {
-      submitScheduled: (tenant: string, submission: unknown, key: string) => {
+      submitScheduled: (tenant: string, job: ScheduleTemplate, key: string) => {
         if (++calls === 1) return Promise.reject(new Error("connection terminated unexpectedly"));
-        return engine.submitScheduled(tenant, submission, key);
+        return engine.submitScheduled(tenant, job, key);
       },
     };
     const sch = new Scheduler(schedules, flaky, { now: () => clock });

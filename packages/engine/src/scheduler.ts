@@ -16,6 +16,7 @@ import {
   planFire,
   type ScheduleFiring,
   type ScheduleRecord,
+  type ScheduleTemplate,
   scheduleKey,
   silentLogger,
 } from "@astraeus/core";
@@ -24,7 +25,7 @@ import type { SubmitResult } from "./types.ts";
 
 /** The submit path the scheduler uses (JobEngine's). */
 export interface ScheduledSubmitter {
-  submitScheduled(tenant: string, submission: unknown, key: string): Promise<SubmitResult>;
+  submitScheduled(tenant: string, job: ScheduleTemplate, key: string): Promise<SubmitResult>;
 }
 
 /** One claimed tick about to be submitted (for the test hooks). */

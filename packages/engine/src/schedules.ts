@@ -211,7 +211,9 @@ export class ScheduleService {
 
   /**
    * The job through the submit path's own checks (as a submit would be refused, with the same issues
-   * under `job.`), then its type's payload schema when known; every default resolved.
+   * under `job.`), then its type's payload schema when known. Type, queue and priority are resolved here;
+   * maxAttempts and timeoutMs only when given, so each tick takes its queue's defaults as they are then,
+   * with this server's defaults kept as the fallback.
    */
   private resolveJob(tenant: string, job: ScheduleJob, now: number): ScheduleTemplate {
     let row: ReturnType<typeof resolveSubmission>;
@@ -241,8 +243,9 @@ export class ScheduleService {
       queue: row.queue,
       payload: row.payload,
       priority: row.priority,
-      maxAttempts: row.maxAttempts,
-      timeoutMs: row.timeoutMs,
+      maxAttempts: job.maxAttempts ?? null,
+      timeoutMs: job.timeoutMs ?? null,
+      defaults: { maxAttempts: this.defaults.maxAttempts, timeoutMs: this.defaults.timeoutMs },
     };
   }
 }

@@ -43,8 +43,9 @@ const ListQueryDoc = ListSchedulesParams.extend({
 const VALIDATION_NOTE =
   "The job is checked as a submit would be (the same 422 issues, under `job.`), and its payload against " +
   "the job type's schema where the API knows it (the built-in types); payloads of other types are checked " +
-  "by their workers when the job runs. Defaults (type, queue, priority, maxAttempts, timeoutMs) are " +
-  "resolved now and stored, so every tick submits the same job.";
+  "by their workers when the job runs. Type, queue and priority defaults are resolved now and stored; a " +
+  "job without maxAttempts or timeoutMs (shown as null) takes its queue's defaults at each tick, else the " +
+  "server's defaults of when the schedule was written.";
 
 export function scheduleRoutes(app: ApiApp, deps: RouteDeps): void {
   const { schedules, config } = deps;

@@ -46,7 +46,12 @@ function scheduleFields(s: Schedule): string {
     ["name", s.name],
     ["timing", timing(s)],
     ["status", s.enabled ? "active" : "paused"],
-    ["job", `${s.job.type} on ${s.job.queue} (priority ${s.job.priority}, ${s.job.maxAttempts} attempts)`],
+    [
+      "job",
+      `${s.job.type} on ${s.job.queue} (priority ${s.job.priority}, ${
+        s.job.maxAttempts === null ? "the queue's default" : s.job.maxAttempts
+      } attempts, timeout ${s.job.timeoutMs === null ? "the queue's default" : `${s.job.timeoutMs} ms`})`,
+    ],
     ["payload", s.job.payload],
     ["overlap", s.overlap],
     ["missed runs", s.missedRuns],

@@ -3,14 +3,21 @@ import type { JsonValue } from "../json.ts";
 import type { FireDecision, MissedRunsPolicy, OverlapPolicy, ScheduleTiming } from "../schedule-timing.ts";
 import type { JobState } from "../states.ts";
 
-/** The job submitted at each tick, every default resolved. */
+/** The job submitted at each tick. */
 export interface ScheduleTemplate {
   type: string;
   queue: string;
   payload: JsonValue;
   priority: number;
-  maxAttempts: number;
-  timeoutMs: number;
+  /** The schedule's own; null: its queue's default at each tick, else `defaults.maxAttempts`. */
+  maxAttempts: number | null;
+  /** The schedule's own; null: its queue's default at each tick, else `defaults.timeoutMs`. */
+  timeoutMs: number | null;
+  /**
+   * The server's defaults when the schedule was written (the API's DEFAULT_MAX_ATTEMPTS and
+   * DEFAULT_TIMEOUT_MS): kept with the schedule because the process that fires it need not share them.
+   */
+  defaults: { maxAttempts: number; timeoutMs: number };
 }
 
 export interface ScheduleRecord extends ScheduleTiming {

@@ -34,7 +34,9 @@ export function newSchedule(tenant: string, overrides: Partial<NewSchedule> = {}
       payload: { n: 1 },
       priority: 0,
       maxAttempts: 3,
-      timeoutMs: 60_000,
+      // Unset: the queue's default at each tick, else defaults.timeoutMs.
+      timeoutMs: null,
+      defaults: { maxAttempts: 5, timeoutMs: 60_000 },
     },
     enabled: true,
     overlap: "allow",

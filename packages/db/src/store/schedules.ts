@@ -17,8 +17,8 @@ import {
 import type { SqlExecutor } from "../sql.ts";
 
 const COLUMNS = `s.id, s.tenant, s.name, s.cron, s.timezone, s.interval_ms, s.job_type, s.queue, s.payload,
-  s.priority, s.max_attempts, s.timeout_ms, s.enabled, s.overlap, s.missed_runs, s.next_fire_at,
-  s.pending_fire_at, s.last_fire_at, s.last_job_id, s.created_at, s.updated_at, j.state AS last_job_state`;
+  s.priority, s.max_attempts, s.timeout_ms, s.default_max_attempts, s.default_timeout_ms, s.enabled, s.overlap,
+  s.missed_runs, s.next_fire_at, s.pending_fire_at, s.last_fire_at, s.last_job_id, s.created_at, s.updated_at, j.state AS last_job_state`;
 
 // The last fire's job, for its state (overlap `skip` and the representation); gone once pruned.
 const FROM = "schedules s LEFT JOIN jobs j ON j.id = s.last_job_id";
@@ -28,6 +28,7 @@ type Row = Record<string, unknown>;
 const date = (v: unknown): Date => (v instanceof Date ? v : new Date(String(v)));
 const dateOrNull = (v: unknown): Date | null => (v === null || v === undefined ? null : date(v));
 const iso = (d: Date | null): string | null => (d === null ? null : d.toISOString());
+const intOrNull = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
 
 function rowToSchedule(r: Row): ScheduleRecord {
   return {
@@ -42,8 +43,9 @@ function rowToSchedule(r: Row): ScheduleRecord {
       queue: String(r.queue),
       payload: r.payload as JsonValue,
       priority: Number(r.priority),
-      maxAttempts: Number(r.max_attempts),
-      timeoutMs: Number(r.timeout_ms),
+      maxAttempts: intOrNull(r.max_attempts),
+      timeoutMs: intOrNull(r.timeout_ms),
+      defaults: { maxAttempts: Number(r.default_max_attempts), timeoutMs: Number(r.default_timeout_ms) },
     },
     enabled: Boolean(r.enabled),
     overlap: r.overlap as OverlapPolicy,
@@ -82,9 +84,10 @@ export class SqlScheduleStore implements ScheduleStore {
   async insertSchedule(s: NewSchedule): Promise<ScheduleRecord> {
     const rows = await this.db.query(
       `INSERT INTO schedules (id, tenant, name, cron, timezone, interval_ms, job_type, queue, payload, priority,
-         max_attempts, timeout_ms, enabled, overlap, missed_runs, next_fire_at, created_at, updated_at)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::text::jsonb, $10, $11, $12, $13, $14, $15, $16::timestamptz,
-         $17::timestamptz, $18::timestamptz)
+         max_attempts, timeout_ms, default_max_attempts, default_timeout_ms, enabled, overlap, missed_runs,
+         next_fire_at, created_at, updated_at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::text::jsonb, $10, $11, $12, $13, $14, $15, $16, $17,
+         $18::timestamptz, $19::timestamptz, $20::timestamptz)
        ON CONFLICT (tenant, name) DO NOTHING
        RETURNING id`,
       [
@@ -100,6 +103,8 @@ export class SqlScheduleStore implements ScheduleStore {
         s.job.priority,
         s.job.maxAttempts,
         s.job.timeoutMs,
+        s.job.defaults.maxAttempts,
+        s.job.defaults.timeoutMs,
         s.enabled,
         s.overlap,
         s.missedRuns,
@@ -156,8 +161,9 @@ export class SqlScheduleStore implements ScheduleStore {
         }
         await tx.query(
           `UPDATE schedules SET name = $2, cron = $3, timezone = $4, interval_ms = $5, job_type = $6, queue = $7,
-             payload = $8::text::jsonb, priority = $9, max_attempts = $10, timeout_ms = $11, enabled = $12,
-             overlap = $13, missed_runs = $14, next_fire_at = $15::timestamptz, updated_at = now()
+             payload = $8::text::jsonb, priority = $9, max_attempts = $10, timeout_ms = $11,
+             default_max_attempts = $12, default_timeout_ms = $13, enabled = $14, overlap = $15,
+             missed_runs = $16, next_fire_at = $17::timestamptz, updated_at = now()
            WHERE id = $1`,
           [
             id,
@@ -171,6 +177,8 @@ export class SqlScheduleStore implements ScheduleStore {
             c.job.priority,
             c.job.maxAttempts,
             c.job.timeoutMs,
+            c.job.defaults.maxAttempts,
+            c.job.defaults.timeoutMs,
             c.enabled,
             c.overlap,
             c.missedRuns,
