@@ -1,5 +1,5 @@
 // Bytes on their way into the store: measured (size, SHA-256) as they pass, bounded, and checked against
-// what an upload declared. Shared by every way a file's bytes arrive (engine/src/files.ts).
+// what an upload declared. Shared by every way a file's bytes arrive (files.ts, file-uploads.ts).
 import { createHash } from "node:crypto";
 import { Readable, Transform, type TransformCallback } from "node:stream";
 import { AppError, type ObjectStore, objectKey, stagingKey } from "@astraeus/core";
