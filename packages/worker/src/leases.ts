@@ -72,11 +72,10 @@ export class LeaseKeeper {
   async heartbeatJob(job: ClaimedJob): Promise<void> {
     const sentAt = Date.now();
     const r = await this.store.heartbeat([{ id: job.id, leaseToken: job.leaseToken }], this.leaseMs);
-    const held = this.active.get(job.id);
-    if (r.alive.has(job.id) && held?.job === job)
-      held.leaseUntil = Math.max(held.leaseUntil, sentAt + this.leaseMs);
     const a = this.active.get(job.id);
-    if (!r.alive.has(job.id) && a?.job === job) this.abort(a, "lease_lost");
+    if (a?.job !== job) return; // the attempt already ended
+    if (r.alive.has(job.id)) a.leaseUntil = Math.max(a.leaseUntil, sentAt + this.leaseMs);
+    else this.abort(a, "lease_lost");
   }
 
   private async heartbeat(): Promise<void> {
