@@ -1,23 +1,8 @@
 // File settings, their defaults, and the small types the file modules share with their callers (the API,
 // workers): what an upload declares, what a two-step upload answers, a page of files, and a file's reference.
-import type { FileRecord } from "@astraeus/core";
+import type { FileRecord, FileSettings } from "@astraeus/core";
 
-export interface FileSettings {
-  /** Largest file streamed through this process, in bytes. Default 1 GiB. */
-  maxUploadBytes: number;
-  /** Largest presigned upload, in bytes. Default 5 GiB. */
-  maxPresignedUploadBytes: number;
-  /** Lifetime of presigned URLs, in seconds. Default 900. */
-  presignTtlSeconds: number;
-  /** A ready file is deleted this long after its upload, once no retained job references it. Default 7 days. */
-  retentionMs: number;
-  /** A pending upload older than this is abandoned (swept). Default 24 h. */
-  pendingTtlMs: number;
-  /** Results larger than this (bytes of JSON) are stored as a file; 0 never. Default 256 KiB. */
-  resultThresholdBytes: number;
-  /** Downloads answer with a presigned URL where the store makes them. Default true. */
-  downloadRedirect: boolean;
-}
+export type { FileSettings };
 
 export const FILE_SETTINGS_DEFAULTS: FileSettings = {
   maxUploadBytes: 1024 * 1024 * 1024,

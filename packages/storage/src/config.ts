@@ -1,6 +1,7 @@
 // The FILES_* settings, shared by the API's and the worker's env schemas (each spreads FilesEnvShape into
 // its own): both processes must agree on where the bytes are.
 import { join } from "node:path";
+import type { FileSettings } from "@astraeus/core";
 import { z } from "zod";
 
 const blank = (v: unknown) => (v === "" ? undefined : v);
@@ -76,16 +77,8 @@ export const FilesEnvShape = {
 const FilesEnv = z.object(FilesEnvShape);
 export type FilesEnv = z.infer<typeof FilesEnv>;
 
-/** How the engine treats files (engine's FileSettings has the same shape). */
-export interface FilesSettings {
-  maxUploadBytes: number;
-  maxPresignedUploadBytes: number;
-  presignTtlSeconds: number;
-  retentionMs: number;
-  pendingTtlMs: number;
-  resultThresholdBytes: number;
-  downloadRedirect: boolean;
-}
+/** How the engine treats files: core's FileSettings, read from the FILES_* settings. */
+export type FilesSettings = FileSettings;
 
 export function filesSettings(env: FilesEnv): FilesSettings {
   return {

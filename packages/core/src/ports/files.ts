@@ -11,6 +11,24 @@ export type FileState = (typeof FILE_STATES)[number];
 export type FileRole = "input" | "output";
 
 /** A file row as the engine and the API see it (timestamps as ISO strings). */
+/** How files are handled: limits, lifetimes, the result threshold (the FILES_* settings, storage/config.ts). */
+export interface FileSettings {
+  /** Largest file streamed through this process, in bytes. Default 1 GiB. */
+  maxUploadBytes: number;
+  /** Largest presigned upload, in bytes. Default 5 GiB. */
+  maxPresignedUploadBytes: number;
+  /** Lifetime of presigned URLs, in seconds. Default 900. */
+  presignTtlSeconds: number;
+  /** A ready file is deleted this long after its upload, once no retained job references it. Default 7 days. */
+  retentionMs: number;
+  /** A pending upload older than this is abandoned (swept). Default 24 h. */
+  pendingTtlMs: number;
+  /** Results larger than this (bytes of JSON) are stored as a file; 0 never. Default 256 KiB. */
+  resultThresholdBytes: number;
+  /** Downloads answer with a presigned URL where the store makes them. Default true. */
+  downloadRedirect: boolean;
+}
+
 export interface FileRecord {
   id: string;
   tenant: string;
