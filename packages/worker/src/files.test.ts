@@ -79,6 +79,27 @@ async function finished(id: string): Promise<Job> {
   })) as Job;
 }
 
+/**
+ * A job with two inputs, cancelled before it ran (a queued job holds its inputs; a cancelled one does not),
+ * its second input deleted, then retried.
+ */
+async function retriedWithoutSecondInput(type: string, payload: (ids: string[]) => Record<string, unknown>) {
+  const a = await files.upload(T, "kept", { name: "a.txt", contentType: "text/plain" });
+  const b = await files.upload(T, "gone", { name: "b.txt", contentType: "text/plain" });
+  const ids = [a.id, b.id];
+  const { job } = await engine.submit(T, {
+    type,
+    payload: payload(ids),
+    files: ids,
+    delayMs: 3_600_000,
+    maxAttempts: 5,
+  });
+  expect((await engine.cancel(T, job.id)).state).toBe("cancelled");
+  await files.delete(T, b.id);
+  await engine.retry(T, job.id);
+  return { job, gone: b.id };
+}
+
 describe("ctx.files", () => {
   it("reads the job's inputs and writes outputs, which the result lists under `files`", async () => {
     const input = await files.upload(T, "make me loud", { name: "in.txt", contentType: "text/plain" });
@@ -133,46 +154,23 @@ describe("ctx.files", () => {
   });
 
   it("a retried job whose input was deleted fails at once with file_missing, not on the inputs that remain", async () => {
-    const a = await files.upload(T, "first", { name: "a.txt", contentType: "text/plain" });
-    const b = await files.upload(T, "second", { name: "b.txt", contentType: "text/plain" });
-    // Cancelled before it ran (a queued job holds its inputs; a cancelled one does not).
-    const { job } = await engine.submit(T, {
-      type: "t.upper",
-      payload: {},
-      files: [a.id, b.id],
-      delayMs: 3_600_000,
-      maxAttempts: 5,
-    });
-    expect((await engine.cancel(T, job.id)).state).toBe("cancelled");
-    await files.delete(T, b.id);
-    await engine.retry(T, job.id);
+    const { job, gone } = await retriedWithoutSecondInput("t.upper", () => ({}));
     const done = await finished(job.id);
     expect(done.state).toBe("dead");
     // One attempt: an input that is gone stays gone, so the job is not retried automatically.
     expect(done.attempt).toBe(1);
     expect(done.lastError).toMatchObject({ code: "file_missing", name: "UnrecoverableError" });
-    expect(done.lastError?.message).toContain(b.id);
+    expect(done.lastError?.message).toContain(gone);
     expect(await files.list(T, { jobId: job.id, role: "output" })).toMatchObject({ files: [] });
   });
 
   it("a retried job that opens a deleted input by its id fails at once with file_missing", async () => {
-    const a = await files.upload(T, "kept", { name: "a.txt", contentType: "text/plain" });
-    const b = await files.upload(T, "gone", { name: "b.txt", contentType: "text/plain" });
-    const { job } = await engine.submit(T, {
-      type: "t.open",
-      payload: { ids: [a.id, b.id] },
-      files: [a.id, b.id],
-      delayMs: 3_600_000,
-      maxAttempts: 5,
-    });
-    expect((await engine.cancel(T, job.id)).state).toBe("cancelled");
-    await files.delete(T, b.id);
-    await engine.retry(T, job.id);
+    const { job, gone } = await retriedWithoutSecondInput("t.open", (ids) => ({ ids }));
     const done = await finished(job.id);
     expect(done.state).toBe("dead");
     expect(done.attempt).toBe(1);
     expect(done.lastError).toMatchObject({ code: "file_missing", name: "UnrecoverableError" });
-    expect(done.lastError?.message).toContain(b.id);
+    expect(done.lastError?.message).toContain(gone);
   });
 
   it("a file that is not among the job's inputs and not found stays a retryable not_found", async () => {
