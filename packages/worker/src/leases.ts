@@ -28,40 +28,15 @@ export interface LeaseKeeperOptions {
  * time) or whose cancel was asked for, and records the worker for `GET /v1/workers`.
  */
 export class LeaseKeeper {
-  private readonly store: JobStore;
-  private readonly dispatcher: Dispatcher;
-  private readonly id: string;
-  private readonly queues: string[];
-  private readonly concurrency: number;
-  private readonly leaseMs: number;
-  private readonly heartbeatMs: number;
-  private readonly active: ReadonlyMap<string, Active>;
-  private readonly abort: LeaseKeeperOptions["abort"];
-  private readonly collectLeases: LeaseKeeperOptions["collectLeases"];
-  private readonly log: Logger;
-  private readonly observer: WorkerObserver;
   private readonly startedAt = new Date().toISOString();
   private lastHeartbeat = Date.now();
   private timer: NodeJS.Timeout | null = null;
 
-  constructor(opts: LeaseKeeperOptions) {
-    this.store = opts.store;
-    this.dispatcher = opts.dispatcher;
-    this.id = opts.id;
-    this.queues = opts.queues;
-    this.concurrency = opts.concurrency;
-    this.leaseMs = opts.leaseMs;
-    this.heartbeatMs = opts.heartbeatMs;
-    this.active = opts.active;
-    this.abort = opts.abort;
-    this.collectLeases = opts.collectLeases;
-    this.log = opts.log;
-    this.observer = opts.observer;
-  }
+  constructor(private readonly opts: LeaseKeeperOptions) {}
 
   /** Starts the heartbeat rounds. */
   start(): void {
-    this.timer = setInterval(() => void this.heartbeat(), this.heartbeatMs);
+    this.timer = setInterval(() => void this.heartbeat(), this.opts.heartbeatMs);
   }
 
   stop(): void {
@@ -71,35 +46,38 @@ export class LeaseKeeper {
   /** Renews one job's lease now (ctx.heartbeat()); aborts its attempt if the lease is lost. */
   async heartbeatJob(job: ClaimedJob): Promise<void> {
     const sentAt = Date.now();
-    const r = await this.store.heartbeat([{ id: job.id, leaseToken: job.leaseToken }], this.leaseMs);
-    const a = this.active.get(job.id);
+    const r = await this.opts.store.heartbeat(
+      [{ id: job.id, leaseToken: job.leaseToken }],
+      this.opts.leaseMs,
+    );
+    const a = this.opts.active.get(job.id);
     if (a?.job !== job) return; // the attempt already ended
-    if (r.alive.has(job.id)) a.leaseUntil = Math.max(a.leaseUntil, sentAt + this.leaseMs);
-    else this.abort(a, "lease_lost");
+    if (r.alive.has(job.id)) a.leaseUntil = Math.max(a.leaseUntil, sentAt + this.opts.leaseMs);
+    else this.opts.abort(a, "lease_lost");
   }
 
   private async heartbeat(): Promise<void> {
-    const lag = Math.max(0, Date.now() - this.lastHeartbeat - this.heartbeatMs);
+    const lag = Math.max(0, Date.now() - this.lastHeartbeat - this.opts.heartbeatMs);
     this.lastHeartbeat = Date.now();
     // First, whatever the store answers (or however long it takes): a lease the next round could not
     // renew in time is given up now.
     this.abortUnrenewed();
     const sentAt = Date.now();
     const leases: Lease[] = [];
-    for (const a of this.active.values()) leases.push({ id: a.job.id, leaseToken: a.job.leaseToken });
-    this.collectLeases(leases);
+    for (const a of this.opts.active.values()) leases.push({ id: a.job.id, leaseToken: a.job.leaseToken });
+    this.opts.collectLeases(leases);
     try {
-      const r = await this.store.heartbeat(leases, this.leaseMs);
+      const r = await this.opts.store.heartbeat(leases, this.opts.leaseMs);
       for (const l of leases) {
-        const a = this.active.get(l.id);
+        const a = this.opts.active.get(l.id);
         if (!a || a.job.leaseToken !== l.leaseToken) continue;
-        if (!r.alive.has(l.id)) this.abort(a, "lease_lost");
-        else if (r.cancelRequested.has(l.id)) this.abort(a, "cancelled");
-        else a.leaseUntil = Math.max(a.leaseUntil, sentAt + this.leaseMs);
+        if (!r.alive.has(l.id)) this.opts.abort(a, "lease_lost");
+        else if (r.cancelRequested.has(l.id)) this.opts.abort(a, "cancelled");
+        else a.leaseUntil = Math.max(a.leaseUntil, sentAt + this.opts.leaseMs);
       }
-      this.observer.heartbeat?.(lag, this.active.size);
+      this.opts.observer.heartbeat?.(lag, this.opts.active.size);
     } catch (err) {
-      this.log.warn({ err: String(err) }, "heartbeat failed");
+      this.opts.log.warn({ err: String(err) }, "heartbeat failed");
     }
     await this.recordSelf();
   }
@@ -111,32 +89,32 @@ export class LeaseKeeper {
    * not ours to write with); the job runs again after the reaper re-queues it.
    */
   private abortUnrenewed(): void {
-    const horizon = Date.now() + this.heartbeatMs;
-    for (const a of [...this.active.values()]) {
+    const horizon = Date.now() + this.opts.heartbeatMs;
+    for (const a of [...this.opts.active.values()]) {
       if (a.done || a.leaseUntil > horizon) continue;
-      this.log.warn(
+      this.opts.log.warn(
         { jobId: a.job.id, type: a.job.type },
         "lease could not be renewed in time; handler aborted",
       );
-      this.abort(a, "lease_lost");
+      this.opts.abort(a, "lease_lost");
     }
   }
 
   /** Records the worker (`GET /v1/workers`), for three heartbeat periods. */
   async recordSelf(): Promise<void> {
-    await this.dispatcher
+    await this.opts.dispatcher
       .recordWorker(
         {
-          id: this.id,
+          id: this.opts.id,
           host: hostname(),
           pid: process.pid,
-          queues: this.queues,
-          concurrency: this.concurrency,
-          running: this.active.size,
+          queues: this.opts.queues,
+          concurrency: this.opts.concurrency,
+          running: this.opts.active.size,
           startedAt: this.startedAt,
           lastSeenAt: new Date().toISOString(),
         },
-        this.heartbeatMs * 3,
+        this.opts.heartbeatMs * 3,
       )
       .catch(() => {});
   }
