@@ -1,5 +1,6 @@
 export * from "./backoff.ts";
 export * from "./errors.ts";
+export * from "./event-ids.ts";
 export * from "./json.ts";
 export * from "./logger.ts";
 export * from "./ports/index.ts";

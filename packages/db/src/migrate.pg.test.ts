@@ -50,12 +50,13 @@ async function forgetLastMigration(): Promise<void> {
   const when = journal.entries.find((e) => e.tag === LAST)?.when;
   await sql`DELETE FROM drizzle.__drizzle_migrations WHERE created_at >= ${String(when)}`;
   for (const index of LAST_INDEXES) await sql.unsafe(`DROP INDEX IF EXISTS "${index}"`);
-  await sql.unsafe(`DROP TABLE IF EXISTS job_files, files, webhook_attempts, webhook_deliveries, webhook_endpoints, schedules, queue_events,
+  await sql.unsafe(`DROP TABLE IF EXISTS job_completions, job_files, files, webhook_attempts, webhook_deliveries, webhook_endpoints, schedules, queue_events,
       queues;
     DROP TYPE IF EXISTS file_state;
     ALTER TABLE job_events DROP COLUMN IF EXISTS claimed_at, DROP COLUMN IF EXISTS claimed_by,
       DROP COLUMN IF EXISTS claim_seq;
-    ALTER TABLE jobs DROP COLUMN IF EXISTS claim_seq, DROP COLUMN IF EXISTS trace_context;
+    ALTER TABLE jobs DROP COLUMN IF EXISTS claim_seq, DROP COLUMN IF EXISTS trace_context,
+      DROP COLUMN IF EXISTS finish_seq;
     CREATE INDEX IF NOT EXISTS jobs_running_idx ON jobs (id) WHERE state = 'running';
     DELETE FROM engine_state WHERE key = 'outbox';`);
 }

@@ -49,6 +49,9 @@ export const jobs = pgTable(
     // The claim's position in the event sequence (the sequence's last value when it was claimed): the id of
     // the `claimed` event read back from this row while no event row records it (store/events.ts).
     claimSeq: bigint("claim_seq", { mode: "bigint" }),
+    // A success recorded on the row (no outbox consumer): its position in the event sequence, the id of the
+    // `succeeded` event read back from this row (store/events.ts, docs/adr/0015-success-on-the-row.md).
+    finishSeq: bigint("finish_seq", { mode: "bigint" }),
     cancelRequested: boolean("cancel_requested").notNull().default(false),
     result: jsonb("result"),
     lastError: jsonb("last_error"),
@@ -119,6 +122,22 @@ export const jobEvents = pgTable(
     // it is switched on (store/outbox.ts, ensureOutboxIndex), so deployments without it do not pay an
     // index entry on every event written (~8% of a submit's Postgres CPU).
   ],
+);
+
+// Successes recorded on their job rows (no `succeeded` event row), counted per completion statement: one
+// row per (tenant, queue, type) a flush finished, so counting them costs a row per batch, not per job.
+// Ids come from the event sequence, so the /metrics job counters read both tables from one position.
+export const jobCompletions = pgTable(
+  "job_completions",
+  {
+    id: bigint("id", { mode: "bigint" }).primaryKey().default(sql`nextval('job_events_id_seq')`),
+    at: ts("at").notNull().default(sql`now()`),
+    tenant: text("tenant").notNull(),
+    queue: text("queue").notNull(),
+    type: text("type").notNull(),
+    n: integer("n").notNull(),
+  },
+  (t) => [index("job_completions_at_idx").on(t.at)],
 );
 
 export const apiKeys = pgTable(

@@ -61,14 +61,16 @@ describe("GET /v1/jobs/{id}/stream", () => {
     const events = messages.filter((m) => m.event === "message").map((m) => JSON.parse(m.data) as JobEvent);
     expect(events.map((e) => e.kind)).toEqual(["submitted", "claimed", "failed", "claimed", "succeeded"]);
     expect(messages.filter((m) => m.event === "message").map((m) => m.id)).toEqual(events.map((e) => e.id));
-    // Ids sort as (number, then `.1` for a claim read back from its record): the stream's order.
+    // Ids sort as (number, then `.1` for a claim or `.2` for a success read back from the job's record):
+    // the stream's order.
     const position = (id: string) => {
       const [n, sub = "0"] = id.split(".");
-      return BigInt(n ?? "0") * 2n + BigInt(sub);
+      return BigInt(n ?? "0") * 3n + BigInt(sub);
     };
     const ids = events.map((e) => position(e.id));
     expect([...ids].sort((a, b) => (a < b ? -1 : 1))).toEqual(ids);
     expect(events.filter((e) => e.kind === "claimed").every((e) => /^\d+\.1$/.test(e.id))).toBe(true);
+    expect(events.at(-1)?.id).toMatch(/^\d+\.2$/);
     const stored = (await (await t.request(`/v1/jobs/${job.id}/events`)).json()) as { events: JobEvent[] };
     expect(events).toEqual(stored.events);
     const end = messages.at(-1);

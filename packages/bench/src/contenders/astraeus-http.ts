@@ -64,7 +64,7 @@ export async function astraeusHttp(env: BenchEnv): Promise<AstraeusHttp> {
       return problems;
     },
     async reset() {
-      await db.pool.query("TRUNCATE jobs, job_events").catch(() => {});
+      await db.pool.query("TRUNCATE jobs, job_events, job_completions").catch(() => {});
       await dropKeys();
     },
     async teardown() {

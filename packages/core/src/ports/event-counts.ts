@@ -20,6 +20,9 @@ export interface EventCountBatch {
 export interface EventCounter {
   /** The id most recently given to an event, its transaction perhaps still open (decimal; "0" before any). */
   lastEventId(): Promise<string>;
-  /** Events with `afterId` < id ≤ `upToId`, the first `limit` of them by id, counted by queue, type, kind and to-state. */
+  /**
+   * Events with `afterId` < id ≤ `upToId` (event rows, and successes recorded on their job rows, counted in
+   * rows of several jobs each), the first `limit` rows by id, counted by queue, type, kind and to-state.
+   */
   countEventsBetween(afterId: string, upToId: string, limit: number): Promise<EventCountBatch>;
 }

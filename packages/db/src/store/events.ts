@@ -1,24 +1,18 @@
-// A job's audit trail as the API shows it: its event rows, and its `claimed` transitions read back from
-// where they are recorded while no outbox consumer needs them as rows (lease.ts): the event that ended
-// each attempt (claimed_at, claimed_by, claim_seq), and the job row while its attempt runs.
+// A job's audit trail as the API shows it: its event rows, and the transitions recorded on the job row
+// instead while no outbox consumer needs them as rows: each `claimed` (lease.ts, docs/adr/0010), read back
+// from the event that ended its attempt (claimed_at, claimed_by, claim_seq) or from the job row (its
+// current or final attempt), and a `succeeded` (docs/adr/0015), read back from the job row (finish_seq,
+// finished_at). Ids and their order: @astraeus/core's event-ids.ts.
 //
-// Every event has an id that sorts it among the job's others and never changes: a row's id is its
-// identity value ("812"); a `claimed` read back this way is placed just after the last event id the
-// sequence had handed out when the claim was made ("805.1"), which is after every earlier event of the job
-// (they committed before the claim saw the job queued) and before every later one.
-import { AppError, type JobEvent, LIMITS } from "@astraeus/core";
+// A claim read back is placed just after the last event id the sequence had handed out when the claim was
+// made ("805.1"): every earlier event of the job committed before the claim could see the job queued, so its
+// id is at most that, and every later one takes its id after the claim. A success read back is placed the
+// same way ("811.2"), after the claim of its attempt (claim_seq ≤ finish_seq) and after every event its
+// attempt wrote (a `progress` row holds the job row's lock until it commits, so the completion reads the
+// sequence after it). Nothing follows a success: it is terminal, and a job leaves it only by being deleted.
+import { AppError, type JobEvent, LIMITS, parseEventId } from "@astraeus/core";
 import type { SqlExecutor } from "../sql.ts";
 import { rowToEvent } from "./rows.ts";
-
-/** An event id: a bigint, or a bigint with `.1` for a claim read back from its record. */
-export const EVENT_ID_RE = /^(\d{1,19})(?:\.(1))?$/;
-
-/** The position an event id names: (sequence value, 0 for an event row or 1 for a claim read back). */
-export function parseEventId(id: string): [string, number] {
-  const m = EVENT_ID_RE.exec(id);
-  if (!m?.[1]) throw new AppError("validation_failed", `not an event id: ${id}`);
-  return [m[1], m[2] ? 1 : 0];
-}
 
 export async function listEvents(
   db: SqlExecutor,
@@ -26,9 +20,11 @@ export async function listEvents(
   jobId: string,
   afterId?: string,
 ): Promise<JobEvent[]> {
-  const [seq, sub] = afterId === undefined ? ["0", 0] : parseEventId(afterId);
+  const after = afterId === undefined ? ["0", 0] : parseEventId(afterId);
+  if (after === null) throw new AppError("validation_failed", `not an event id: ${afterId}`);
+  const [seq, sub] = after;
   const rows = await db.query(
-    `SELECT CASE WHEN sub = 0 THEN seq::text ELSE seq::text || '.1' END AS id, job_id, kind, from_state,
+    `SELECT CASE WHEN sub = 0 THEN seq::text ELSE seq::text || '.' || sub END AS id, job_id, kind, from_state,
             to_state, attempt, data, at
      FROM (
        SELECT id AS seq, 0 AS sub, job_id, kind, from_state, to_state, attempt, data, at
@@ -38,9 +34,13 @@ export async function listEvents(
               jsonb_build_object('worker', claimed_by), claimed_at
        FROM job_events WHERE job_id = $1 AND tenant = $2 AND claim_seq >= $3::bigint
        UNION ALL
-       SELECT claim_seq, 1, id, 'claimed', 'queued', 'running', attempt,
-              jsonb_build_object('worker', worker_id), started_at
-       FROM jobs WHERE id = $1 AND tenant = $2 AND state = 'running' AND claim_seq >= $3::bigint
+       SELECT t.seq, t.sub, j.id, t.kind, t.from_state::job_state, t.to_state::job_state, j.attempt, t.data, t.at
+       FROM jobs j CROSS JOIN LATERAL (VALUES
+         (j.claim_seq, 1, 'claimed', 'queued', 'running', jsonb_build_object('worker', j.worker_id), j.started_at),
+         (j.finish_seq, 2, 'succeeded', 'running', 'succeeded', NULL::jsonb, j.finished_at)
+       ) AS t(seq, sub, kind, from_state, to_state, data, at)
+       WHERE j.id = $1 AND j.tenant = $2 AND t.seq >= $3::bigint
+         AND (j.state = 'running' OR j.finish_seq IS NOT NULL)
      ) e
      WHERE (seq, sub) > ($3::bigint, $4::int)
      ORDER BY seq, sub LIMIT $5`,

@@ -164,12 +164,20 @@ export async function heartbeat(
   return { alive, cancelRequested };
 }
 
-// Applies each outcome only where (id, lease token) still holds a running lease (fencing), and writes
-// the matching event in the same statement. A released attempt is handed back: `attempt` goes down again.
+// Applies each outcome only where (id, lease token) still holds a running lease (fencing), and records
+// the transition in the same statement. A released attempt is handed back: `attempt` goes down again.
 // A job whose cancellation was requested never goes back to `queued`: an attempt that fails or is released
 // before its worker heard of the request ends `cancelled` (as the lease reaper does), so it does not run again.
+//
+// A success is recorded on the row while no outbox consumer needs event rows (docs/adr/0015): finish_seq,
+// the event sequence's last value read per row as for claim_seq above, places the `succeeded` event that
+// store/events.ts reads back, and one job_completions row per (tenant, queue, type) counts the statement's
+// successes. The event row it replaces cost ~3.8 µs of Postgres CPU per job, 16 % of a claim and completion.
+// Every other outcome, and every outcome while the outbox is on, is an event row as before.
 const FINISH_SQL = `
-WITH o AS (
+WITH s AS (
+  SELECT EXISTS (SELECT 1 FROM engine_state WHERE key = 'outbox') AS outbox
+), o AS (
   SELECT x.id, x.tok, COALESCE(x.to_state, ($3::text[])[1]) AS to_state, COALESCE(x.kind, ($4::text[])[1]) AS kind,
          x.result, x.error, x.run_at
   FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::timestamptz[])
@@ -184,16 +192,21 @@ WITH o AS (
     delayed = (o.to_state = 'queued' AND NOT j.cancel_requested AND COALESCE(o.run_at, now()) > now()),
     lease_token = NULL, lease_expires_at = NULL,
     finished_at = CASE WHEN o.to_state = 'queued' AND NOT j.cancel_requested THEN NULL ELSE now() END,
+    finish_seq = CASE WHEN o.to_state = 'succeeded' AND NOT (SELECT outbox FROM s)
+                      THEN coalesce(pg_sequence_last_value('job_events_id_seq'::regclass), 0) END,
     updated_at = now()
   FROM o WHERE j.id = o.id AND j.lease_token = o.tok AND j.state = 'running'
-  RETURNING j.id, j.tenant, j.queue, j.attempt, j.delayed, j.state::text AS to_state,
+  RETURNING j.id, j.tenant, j.queue, j.type, j.attempt, j.delayed, j.state::text AS to_state,
     CASE WHEN o.to_state = 'queued' AND j.cancel_requested THEN 'cancelled' ELSE o.kind END AS kind, o.error,
-    j.started_at, j.worker_id, j.claim_seq
+    j.started_at, j.worker_id, j.claim_seq, j.finish_seq
 ), ev AS (
   INSERT INTO job_events (job_id, tenant, kind, from_state, to_state, attempt, data, claimed_at, claimed_by, claim_seq)
   SELECT id, tenant, kind, 'running', to_state::job_state,
          CASE WHEN kind = 'released' THEN attempt + 1 ELSE attempt END, error::jsonb, started_at, worker_id, claim_seq
-  FROM u
+  FROM u WHERE finish_seq IS NULL
+), c AS (
+  INSERT INTO job_completions (tenant, queue, type, n)
+  SELECT tenant, queue, type, count(*) FROM u WHERE finish_seq IS NOT NULL GROUP BY tenant, queue, type
 )
 SELECT id, queue, to_state, delayed FROM u`;
 

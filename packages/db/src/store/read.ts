@@ -80,15 +80,18 @@ export function queueStatsQuery(tenant: string | null, queue?: string): { sql: s
   const params: unknown[] = [];
   let jobFilter = "";
   let eventFilter = "";
+  let countFilter = "";
   if (tenant !== null) {
     params.push(tenant);
     jobFilter += ` AND tenant = $${params.length}`;
     eventFilter += ` AND e.tenant = $${params.length}`;
+    countFilter += ` AND c.tenant = $${params.length}`;
   }
   if (queue !== undefined) {
     params.push(queue);
     jobFilter += ` AND queue = $${params.length}`;
     eventFilter += ` AND j.queue = $${params.length}`;
+    countFilter += ` AND c.queue = $${params.length}`;
   }
   const sql = `WITH q AS (
        SELECT queue,
@@ -100,7 +103,7 @@ export function queueStatsQuery(tenant: string | null, queue?: string): { sql: s
        SELECT queue, count(*)::int AS running FROM jobs WHERE state = 'running'${jobFilter} GROUP BY queue
      ), d AS (
        SELECT queue, count(*)::int AS dead FROM jobs WHERE state = 'dead'${jobFilter} GROUP BY queue
-     ), f AS (
+     ), fx AS (
        SELECT j.queue,
          count(*) FILTER (WHERE e.kind = 'succeeded')::int AS completed,
          count(*) FILTER (WHERE e.kind <> 'succeeded')::int AS failed
@@ -108,6 +111,13 @@ export function queueStatsQuery(tenant: string | null, queue?: string): { sql: s
        WHERE e.at > now() - interval '1 minute'
          AND e.kind IN ('succeeded', 'failed', 'timed_out', 'dead', 'lease_expired')${eventFilter}
        GROUP BY j.queue
+       UNION ALL
+       SELECT c.queue, sum(c.n)::int, 0 FROM job_completions c
+       WHERE c.at > now() - interval '1 minute'${countFilter}
+       GROUP BY c.queue
+     ), f AS (
+       -- Successes are event rows or job_completions rows, each counted once (docs/adr/0015).
+       SELECT queue, sum(completed)::int AS completed, sum(failed)::int AS failed FROM fx GROUP BY queue
      ), names AS (
        SELECT queue FROM q UNION SELECT queue FROM r UNION SELECT queue FROM d UNION SELECT queue FROM f
      )

@@ -155,7 +155,25 @@ export function storeContract(
       expect(await countRows("job_events WHERE job_id = $1 AND kind = 'claimed'", [id])).toBe(0);
     }
 
-    /** Event ids in the order the API documents: (number, then a `.1` claim read back from its record). */
+    /**
+     * A success is recorded on the job row (its place among the events) and counted by a job_completions
+     * row of the same transaction, with no `succeeded` event row while no outbox consumer needs one.
+     */
+    async function expectSuccessOnRow(id: string): Promise<void> {
+      const [row] = await store.db.query<{ seq: string | null; x: string; tenant: string; queue: string }>(
+        "SELECT finish_seq::text AS seq, xmin::text AS x, tenant, queue FROM jobs WHERE id = $1 AND state = 'succeeded'",
+        [id],
+      );
+      expect(row?.seq).toMatch(/^\d+$/);
+      expect(await countRows("job_events WHERE job_id = $1 AND kind = 'succeeded'", [id])).toBe(0);
+      const [count] = await store.db.query<{ x: string }>(
+        "SELECT xmin::text AS x FROM job_completions WHERE tenant = $1 AND queue = $2 ORDER BY id DESC LIMIT 1",
+        [row?.tenant, row?.queue],
+      );
+      expect(count?.x).toBe(row?.x);
+    }
+
+    /** Event ids in the order the API documents: (number, then `.1` or `.2` read back from the job's record). */
     function eventOrder(a: string, b: string): number {
       const [an, as = "0"] = a.split(".");
       const [bn, bs = "0"] = b.split(".");
@@ -623,7 +641,7 @@ export function storeContract(
     });
 
     describe("finish", () => {
-      it("stores the result and finished_at of a success, with its event in the same statement", async () => {
+      it("stores the result and finished_at of a success, recorded on the row in the same statement", async () => {
         const tenant = unique("t");
         const queue = unique("q");
         const [a] = await insert(newJob({ tenant, queue }));
@@ -650,7 +668,7 @@ export function storeContract(
           attempt: 1,
           data: null,
         });
-        await expectAtomicWithLastEvent(a!.id);
+        await expectSuccessOnRow(a!.id);
         expect(await store.finish([])).toEqual([]);
       });
 
@@ -1314,7 +1332,11 @@ export function storeContract(
         const ids = all.map((e) => e.id);
         expect(ids).toEqual([...ids].sort(eventOrder));
         expect(ids[1]).toMatch(/^\d+\.1$/);
+        expect(ids[4]).toMatch(/^\d+\.2$/);
         expect(all.every((e, i) => i === 0 || Date.parse(e.at) >= Date.parse(all[i - 1]!.at))).toBe(true);
+        expect(all[4]!.at).toBe((await get(tenant, a!.id)).finishedAt);
+        // Resuming after a progress row still returns the success read back from the row.
+        expect((await store.listEvents(tenant, a!.id, all[3]!.id)).map((e) => e.id)).toEqual([ids[4]]);
 
         expect((await store.listEvents(tenant, a!.id, all[1]!.id)).map((e) => e.id)).toEqual(
           all.slice(2).map((e) => e.id),
@@ -1439,7 +1461,9 @@ export function storeContract(
         const id = a!.id;
         const step = async (expectState: JobState, record: "event" | "row" = "event") => {
           expect((await get(tenant, id)).state).toBe(expectState);
-          await (record === "row" ? expectClaimOnRow(id) : expectAtomicWithLastEvent(id));
+          if (record === "event") await expectAtomicWithLastEvent(id);
+          else if (expectState === "running") await expectClaimOnRow(id);
+          else await expectSuccessOnRow(id);
         };
         await step("queued");
         const c1 = await claimOne(a!);
@@ -1463,7 +1487,7 @@ export function storeContract(
         await store.finish([
           { id, leaseToken: c3.leaseToken, to: "succeeded", kind: "succeeded", result: "done" },
         ]);
-        await step("succeeded");
+        await step("succeeded", "row");
 
         const events = await store.listEvents(tenant, id);
         expect(events.map((e) => [e.kind, e.fromState, e.toState, e.attempt])).toEqual([
@@ -1516,6 +1540,8 @@ export function storeContract(
         ]);
         expect(events.every((e) => /^\d+$/.test(e.id))).toBe(true);
         expect(await countRows("job_events WHERE job_id = $1 AND kind = 'claimed'", [a!.id])).toBe(2);
+        expect(await countRows("job_events WHERE job_id = $1 AND kind = 'succeeded'", [a!.id])).toBe(1);
+        expect(await countRows("jobs WHERE id = $1 AND finish_seq IS NULL", [a!.id])).toBe(1);
         await store.enableOutbox(); // idempotent
       });
 

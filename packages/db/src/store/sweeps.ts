@@ -86,7 +86,8 @@ export async function filterReady(db: SqlExecutor, ids: readonly string[]): Prom
 }
 
 /**
- * Deletes finished jobs (and their events) older than the retention. Ids are time-ordered, so the PK bounds it.
+ * Deletes finished jobs (and their events) older than the retention, and the success counts
+ * (job_completions) as old. Ids are time-ordered, so the PK bounds it.
  *
  * A retry may move a picked job back to `queued` while this runs. Rows are picked with FOR UPDATE SKIP
  * LOCKED, so one a retry holds is left for a later prune, and one a retry changed after this statement's
@@ -109,6 +110,9 @@ export async function pruneFinished(db: SqlExecutor, olderThanMs: number, limit:
        DELETE FROM job_events WHERE job_id IN (SELECT id FROM d)
      ), l AS (
        DELETE FROM job_files WHERE job_id IN (SELECT id FROM d)
+     ), c AS (
+       DELETE FROM job_completions WHERE id IN (
+         SELECT id FROM job_completions WHERE at < now() - $2::float8 * interval '1 millisecond' LIMIT $3)
      )
      SELECT count(*)::int AS n FROM d`,
     [uuidv7Floor(Date.now() - olderThanMs), olderThanMs, limit],

@@ -1,4 +1,5 @@
-// Per-minute throughput reads the window's events through job_events_at_brin, never the retained history.
+// Per-minute throughput reads the window's events through job_events_at_brin, and the window's success
+// counts through job_completions_at_idx, never the retained history.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createStore } from "../index.ts";
 import { createTestDatabase, type TestDatabase } from "../testing.ts";
@@ -43,21 +44,33 @@ describe("queue throughput over a long retained history", () => {
        FROM generate_series(1, 50000) AS i`,
       [tenant],
     );
+    // And three hours of success counts (completion statements of jobs long pruned).
+    await store.db.query(
+      `INSERT INTO job_completions (tenant, queue, type, n, at)
+       SELECT $1, $2, 'x', 500, now() - interval '4 hours' + i * interval '200 ms'
+       FROM generate_series(1, 50000) AS i`,
+      [tenant, queue],
+    );
     await store.insertJobs([newJob({ tenant, queue }), newJob({ tenant, queue }), newJob({ tenant, queue })]);
     const claimed = await store.claimNext([queue], 3, { workerId: "w", leaseMs: 60_000 });
     expect(claimed).toHaveLength(3);
     const [a, b, c] = claimed;
     await store.finish([
-      { id: a!.id, leaseToken: a!.leaseToken, to: "succeeded", kind: "succeeded", result: 1 },
       { id: b!.id, leaseToken: b!.leaseToken, to: "succeeded", kind: "succeeded", result: 2 },
+    ]);
+    // That success five minutes back, still inside the window. Successes are counted by their
+    // completion statement's job_completions row (no outbox consumer here, so no succeeded event rows).
+    await store.db.query(
+      `UPDATE job_completions SET at = at - interval '5 minutes'
+       WHERE id = (SELECT max(id) FROM job_completions WHERE queue = $1)`,
+      [queue],
+    );
+    await store.finish([
+      { id: a!.id, leaseToken: a!.leaseToken, to: "succeeded", kind: "succeeded", result: 1 },
       { id: c!.id, leaseToken: c!.leaseToken, to: "dead", kind: "dead", error: { message: "x" } },
     ]);
-    // One of the successes five minutes back, still inside the window.
-    await store.db.query(
-      "UPDATE job_events SET at = at - interval '5 minutes' WHERE job_id = $1 AND kind = 'succeeded'",
-      [b!.id],
-    );
     await store.db.query("VACUUM ANALYZE job_events");
+    await store.db.query("VACUUM ANALYZE job_completions");
     await store.db.query("VACUUM ANALYZE jobs");
 
     const t = await store.queueThroughput(tenant, 60);
@@ -90,6 +103,11 @@ describe("queue throughput over a long retained history", () => {
       expect(scans.filter((s) => s.type === "Seq Scan")).toEqual([]);
       // A block range (~9,000 events here) is read whole and rechecked; the history is 50,000 events.
       expect(scans.reduce((x, s) => x + s.rows, 0)).toBeLessThan(12_000);
+      const counts = scansOf(row?.["QUERY PLAN"], "job_completions");
+      expect(counts.length).toBeGreaterThan(0);
+      expect(counts.filter((s) => s.type === "Seq Scan")).toEqual([]);
+      // Only the window's rows (the two new ones; the history ended over an hour ago), of 50,000.
+      expect(counts.reduce((x, s) => x + s.rows, 0)).toBeLessThan(100);
     }
   });
 });

@@ -52,25 +52,37 @@ export function queueThroughputQuery(
   queue?: string,
 ): { sql: string; params: unknown[] } {
   const params: unknown[] = [Math.max(1, Math.trunc(minutes)) - 1];
-  let filter = "";
+  let eventFilter = "";
+  let countFilter = "";
   if (tenant !== null) {
     params.push(tenant);
-    filter += ` AND e.tenant = $${params.length}`;
+    eventFilter += ` AND e.tenant = $${params.length}`;
+    countFilter += ` AND c.tenant = $${params.length}`;
   }
   if (queue !== undefined) {
     params.push(queue);
-    filter += ` AND j.queue = $${params.length}`;
+    eventFilter += ` AND j.queue = $${params.length}`;
+    countFilter += ` AND c.queue = $${params.length}`;
   }
-  // The window's start is written out in the WHERE clause (not taken from the CTE) so the planner sees a
-  // stable bound on `at` and uses the block-range index. The CTE row comes back even with no events.
+  // The window's start is written out in each WHERE clause (not taken from the CTE) so the planner sees a
+  // stable bound on `at` and uses the indexes. The CTE row comes back even with no events. Successes are
+  // event rows while an outbox consumer needs them, else job_completions rows (docs/adr/0015): each success
+  // is counted from exactly one of the two.
   const since = "date_trunc('minute', now()) - make_interval(mins => $1::int)";
-  const sql = `WITH w AS (SELECT ${since} AS since), t AS (
+  const sql = `WITH w AS (SELECT ${since} AS since), x AS (
        SELECT j.queue, date_trunc('minute', e.at) AS minute,
          count(*) FILTER (WHERE e.kind = 'succeeded')::int AS completed,
          count(*) FILTER (WHERE e.kind <> 'succeeded')::int AS failed
        FROM job_events e JOIN jobs j ON j.id = e.job_id
-       WHERE e.at >= ${since} AND e.kind IN ${FINISHED_KINDS}${filter}
+       WHERE e.at >= ${since} AND e.kind IN ${FINISHED_KINDS}${eventFilter}
        GROUP BY j.queue, date_trunc('minute', e.at)
+       UNION ALL
+       SELECT c.queue, date_trunc('minute', c.at), sum(c.n)::int, 0
+       FROM job_completions c WHERE c.at >= ${since}${countFilter}
+       GROUP BY c.queue, date_trunc('minute', c.at)
+     ), t AS (
+       SELECT queue, minute, sum(completed)::int AS completed, sum(failed)::int AS failed
+       FROM x GROUP BY queue, minute
      )
      SELECT w.since, t.queue, t.minute, t.completed, t.failed FROM w LEFT JOIN t ON true`;
   return { sql, params };
