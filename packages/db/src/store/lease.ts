@@ -12,10 +12,13 @@ import { nullableColumn, uniformColumn } from "./columns.ts";
 import { CLAIM_RETURNING, claimedRow, jsonText, qualified } from "./rows.ts";
 
 // Every claim issues a fresh lease token and bumps `attempt`, and records the `claimed` transition in the
-// same statement (invariant 8): on the row (worker_id, started_at, and claim_seq, the event sequence's last
-// value, which places the transition among the job's events when they are read back, store/events.ts),
-// and as an event row only while an outbox consumer needs one (`engine_state` key `outbox`, see
-// outbox.ts). A claimed event row cost ~4 µs of Postgres CPU per job, 15 % of a claim and completion
+// same statement (invariant 8). The token is drawn once per statement and shared by the jobs it claims
+// (docs/adr/0016-one-lease-token-per-claim.md): a job's next claim is another statement with another
+// token, which is all fencing needs, and one draw instead of one per row took a 500-job claim from
+// ~10.0 to ~8.8 µs of Postgres CPU per job. The claim is recorded on the row (worker_id, started_at, and
+// claim_seq, the event sequence's last value, which places the transition among the job's events when
+// they are read back, store/events.ts), and as an event row only while an outbox consumer needs one
+// (`engine_state` key `outbox`, see outbox.ts). A claimed event row cost ~4 µs of Postgres CPU per job, 15 % of a claim and completion
 // (docs/adr/0010-claimed-on-the-row.md).
 //
 // claim_seq is read per row, not once per statement: a row the statement reaches after waiting for its
@@ -23,7 +26,7 @@ import { CLAIM_RETURNING, claimedRow, jsonText, qualified } from "./rows.ts";
 // may carry an event written after a once-per-statement read (a bulk `promoted` on a due row). Read as the
 // row's new values are computed, it is re-read in that re-check, so it is at least every committed event id.
 function claimSet(startedAt: string): string {
-  return `state = 'running', attempt = j.attempt + 1, lease_token = gen_random_uuid(),
+  return `state = 'running', attempt = j.attempt + 1, lease_token = (SELECT tok FROM s),
     lease_expires_at = now() + $2::float8 * interval '1 millisecond', worker_id = $3, started_at = ${startedAt},
     updated_at = now(), delayed = false,
     claim_seq = CASE WHEN (SELECT outbox FROM s) THEN NULL
@@ -41,7 +44,7 @@ const TRACED_CLAIM_COLUMNS = `${CLAIM_COLUMNS}, j.trace_context`;
 function claimSql(update: string, opts: ClaimOptions): string {
   return `
 WITH s AS (
-  SELECT EXISTS (SELECT 1 FROM engine_state WHERE key = 'outbox') AS outbox
+  SELECT EXISTS (SELECT 1 FROM engine_state WHERE key = 'outbox') AS outbox, gen_random_uuid() AS tok
 ), c AS (
   ${update}
   RETURNING ${opts.traceContext ? TRACED_CLAIM_COLUMNS : CLAIM_COLUMNS}
@@ -178,7 +181,7 @@ const FINISH_SQL = `
 WITH s AS (
   SELECT EXISTS (SELECT 1 FROM engine_state WHERE key = 'outbox') AS outbox
 ), o AS (
-  SELECT x.id, x.tok, COALESCE(x.to_state, ($3::text[])[1]) AS to_state, COALESCE(x.kind, ($4::text[])[1]) AS kind,
+  SELECT x.id, COALESCE(x.tok, ($2::uuid[])[1]) AS tok, COALESCE(x.to_state, ($3::text[])[1]) AS to_state, COALESCE(x.kind, ($4::text[])[1]) AS kind,
          x.result, x.error, x.run_at
   FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::timestamptz[])
     AS x(id, tok, to_state, kind, result, error, run_at)
@@ -215,13 +218,11 @@ export async function finish(db: SqlExecutor, given: readonly Outcome[]): Promis
   const outcomes = byId(given);
   const n = outcomes.length;
   const ids = new Array<string>(n);
-  const toks = new Array<string>(n);
   const results = new Array<string | null>(n);
   let anyResult = false;
   for (let i = 0; i < n; i++) {
     const o = outcomes[i] as Outcome;
     ids[i] = o.id;
-    toks[i] = o.leaseToken;
     const r = jsonText(o.result);
     results[i] = r;
     if (r !== null) anyResult = true;
@@ -229,7 +230,8 @@ export async function finish(db: SqlExecutor, given: readonly Outcome[]): Promis
   // Uniform and all-null columns go once or not at all (see columns.ts and the COALESCE in FINISH_SQL).
   const rows = await db.query<{ id: string; queue: string; to_state: string; delayed: boolean }>(FINISH_SQL, [
     ids,
-    toks,
+    // The jobs of one claim share its lease token, and a flush usually finishes one claim's jobs.
+    uniformColumn(outcomes, (o) => o.leaseToken),
     uniformColumn(outcomes, (o) => o.to),
     uniformColumn(outcomes, (o) => o.kind),
     anyResult ? results : [],

@@ -471,7 +471,8 @@ export function storeContract(
         });
         expect(c1.createdAt.getTime()).toBe(r1!.createdAt.getTime());
         expect(c1.leaseToken).toMatch(/^[0-9a-f-]{36}$/);
-        expect(new Set(claimed.map((c) => c.leaseToken)).size).toBe(2);
+        // One fresh token per claim statement, shared by the jobs it claimed (docs/adr/0016).
+        expect(new Set(claimed.map((c) => c.leaseToken)).size).toBe(1);
         expect(c1.leaseExpiresAt.getTime()).toBeGreaterThanOrEqual(before + 30_000 - 2 * SECOND);
         expect(c1.leaseExpiresAt.getTime()).toBeLessThanOrEqual(after + 30_000 + 2 * SECOND);
 
@@ -721,6 +722,39 @@ export function storeContract(
           "claimed",
           "succeeded",
         ]);
+      });
+
+      it("fences each outcome of a flush by its own claim's token when the flush mixes claims", async () => {
+        const tenant = unique("t");
+        const queue = unique("q");
+        const [a, b, c] = await insert(
+          newJob({ tenant, queue }),
+          newJob({ tenant, queue }),
+          newJob({ tenant, queue }),
+        );
+        // a and b in one claim statement (one token), c in another.
+        const ab = await store.claimByIds([a!.id, b!.id], claimOpts());
+        const cc = await claimOne(c!);
+        expect(new Set(ab.map((x) => x.leaseToken)).size).toBe(1);
+        expect(cc.leaseToken).not.toBe(ab[0]!.leaseToken);
+        const ok = (id: string, leaseToken: string) =>
+          ({ id, leaseToken, to: "succeeded", kind: "succeeded", result: id }) as const;
+        // c named with a and b's token is not its lease: only a and b finish.
+        const done = await store.finish([
+          ok(a!.id, ab[0]!.leaseToken),
+          ok(b!.id, ab[0]!.leaseToken),
+          ok(c!.id, ab[0]!.leaseToken),
+        ]);
+        expect(done.map((d) => d.id).sort()).toEqual([a!.id, b!.id].sort());
+        expect((await get(tenant, c!.id)).state).toBe("running");
+        // Tokens that differ in one flush are matched row by row.
+        const [d] = await insert(newJob({ tenant, queue }));
+        const dd = await claimOne(d!);
+        const mixed = await store.finish([ok(c!.id, cc.leaseToken), ok(d!.id, dd.leaseToken)]);
+        expect(mixed.map((x) => x.id).sort()).toEqual([c!.id, d!.id].sort());
+        for (const id of [a!.id, b!.id, c!.id, d!.id]) {
+          expect(await get(tenant, id)).toMatchObject({ state: "succeeded", result: id });
+        }
       });
 
       it("re-queues with a future run_at as delayed, and promoteDue hands it out only once it is due", async () => {
