@@ -9,7 +9,7 @@ import type {
 } from "@astraeus/core";
 import type { SqlExecutor } from "../sql.ts";
 import { nullableColumn, uniformColumn } from "./columns.ts";
-import { CLAIM_RETURNING, claimedRow, jsonText, qualified } from "./rows.ts";
+import { CLAIM_RETURNING, claimedRow, jsonText } from "./rows.ts";
 
 // Every claim issues a fresh lease token and bumps `attempt`, and records the `claimed` transition in the
 // same statement (invariant 8). The token is drawn once per statement and shared by the jobs it claims
@@ -37,7 +37,7 @@ function claimSet(startedAt: string): string {
 export const RESTRICTED_QUEUES = `ARRAY(SELECT name FROM queues
     WHERE paused OR concurrency IS NOT NULL OR rate_jobs IS NOT NULL)`;
 
-const CLAIM_COLUMNS = qualified(CLAIM_RETURNING, "j");
+const CLAIM_COLUMNS = CLAIM_RETURNING;
 // The trace context is read only by claims that use it (tracing on, the HTTP protocol).
 const TRACED_CLAIM_COLUMNS = `${CLAIM_COLUMNS}, j.trace_context`;
 

