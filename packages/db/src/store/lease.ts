@@ -248,13 +248,16 @@ export async function finish(db: SqlExecutor, given: readonly Outcome[]): Promis
 
 export async function recordProgress(db: SqlExecutor, lease: Lease, data: JsonValue): Promise<boolean> {
   // The JSON goes in as text and is cast in SQL: postgres.js would JSON-encode a jsonb parameter a second time.
-  // FOR SHARE conflicts with a completion's row update: an update racing one waits for it to commit and
-  // then finds the lease gone, instead of appending `progress` after the job's terminal event.
+  // The row lock conflicts with a completion's row update: an update racing one waits for it to commit and
+  // then finds the lease gone, instead of appending `progress` after the job's terminal event. It also
+  // conflicts with another progress update of the job (FOR SHARE would not): each draws its event id after
+  // the one before it committed, so a job's events commit in id order and a reader that resumes after the
+  // last id it saw (the SSE stream's Last-Event-ID) never skips one committed later with a smaller id.
   const rows = await db.query(
     `INSERT INTO job_events (job_id, tenant, kind, from_state, to_state, attempt, data)
      SELECT id, tenant, 'progress', NULL, NULL, attempt, $3::text::jsonb FROM jobs
      WHERE id = $1 AND lease_token = $2 AND state = 'running'
-     FOR SHARE
+     FOR NO KEY UPDATE
      RETURNING job_id`,
     [lease.id, lease.leaseToken, jsonText(data)],
   );

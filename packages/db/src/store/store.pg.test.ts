@@ -4,7 +4,7 @@ import type { SqlExecutor } from "../sql.ts";
 import { createTestDatabase, type TestDatabase } from "../testing.ts";
 import { retryJob } from "./admin.ts";
 import type { SqlJobStore } from "./index.ts";
-import { claimNextQuery, finish } from "./lease.ts";
+import { claimNextQuery, finish, recordProgress } from "./lease.ts";
 import { queueControlContract } from "./queues.contract.ts";
 import { listJobsQuery, queueStatsQuery } from "./read.ts";
 import { idAt, newJob, storeContract, unique } from "./store.contract.ts";
@@ -282,6 +282,29 @@ describe("the Postgres job store under concurrency", () => {
 
     expect(await progress).toBe(false);
     expect(await kinds(tenant, job.id)).toEqual(["submitted", "claimed", "succeeded"]);
+  });
+
+  it("commits a job's progress events in id order, so a reader resuming after the last one it saw misses none", async () => {
+    const tenant = unique("t");
+    const queue = unique("q");
+    const job = newJob({ tenant, queue });
+    await store.insertJobs([job]);
+    const [c] = await store.claimByIds([job.id], { workerId: "w", leaseMs: 30_000 });
+    const lease = { id: job.id, leaseToken: c!.leaseToken };
+
+    // Two updates of one handler at once (progress() not awaited): the first draws its id and stays open.
+    const first = await openTransaction((tx) => recordProgress(tx, lease, { n: 1 }));
+    const second = store.recordProgress(lease, { n: 2 });
+    await untilSettledOrBlockedBy(second, first.pid);
+    // What an SSE stream reads meanwhile, then resumes after (its Last-Event-ID).
+    const seen = await store.listEvents(tenant, job.id);
+    await first.commit();
+    expect(await second).toBe(true);
+    const resumed = await store.listEvents(tenant, job.id, seen.at(-1)!.id);
+
+    const all = await store.listEvents(tenant, job.id);
+    expect(all.filter((e) => e.kind === "progress").map((e) => e.data)).toEqual([{ n: 1 }, { n: 2 }]);
+    expect([...seen, ...resumed].map((e) => e.id)).toEqual(all.map((e) => e.id));
   });
 
   it("claims from a queue with a large ready backlog by walking the ready index in order, without sorting", async () => {
