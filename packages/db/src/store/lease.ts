@@ -15,11 +15,11 @@ import { CLAIM_RETURNING, claimedRow, jsonText } from "./rows.ts";
 // same statement (invariant 8). The token is drawn once per statement and shared by the jobs it claims
 // (docs/adr/0016-one-lease-token-per-claim.md): a job's next claim is another statement with another
 // token, which is all fencing needs, and one draw instead of one per row took a 500-job claim from
-// ~10.0 to ~8.8 µs of Postgres CPU per job. The claim is recorded on the row (worker_id, started_at, and
+// ~10.0 to ~8.7 µs of Postgres CPU per job. The claim is recorded on the row (worker_id, started_at, and
 // claim_seq, the event sequence's last value, which places the transition among the job's events when
 // they are read back, store/events.ts), and as an event row only while an outbox consumer needs one
-// (`engine_state` key `outbox`, see outbox.ts). A claimed event row cost ~4 µs of Postgres CPU per job, 15 % of a claim and completion
-// (docs/adr/0010-claimed-on-the-row.md).
+// (`engine_state` key `outbox`, see outbox.ts). A claimed event row cost ~4 µs of Postgres CPU per job,
+// 15 % of a claim and completion (docs/adr/0010-claimed-on-the-row.md).
 //
 // claim_seq is read per row, not once per statement: a row the statement reaches after waiting for its
 // lock (or finds changed since its snapshot) is re-checked against its newest version, and that version
@@ -37,9 +37,8 @@ function claimSet(startedAt: string): string {
 export const RESTRICTED_QUEUES = `ARRAY(SELECT name FROM queues
     WHERE paused OR concurrency IS NOT NULL OR rate_jobs IS NOT NULL)`;
 
-const CLAIM_COLUMNS = CLAIM_RETURNING;
 // The trace context is read only by claims that use it (tracing on, the HTTP protocol).
-const TRACED_CLAIM_COLUMNS = `${CLAIM_COLUMNS}, j.trace_context`;
+const TRACED_CLAIM_RETURNING = `${CLAIM_RETURNING}, j.trace_context`;
 
 function claimSql(update: string, opts: ClaimOptions): string {
   return `
@@ -47,7 +46,7 @@ WITH s AS (
   SELECT EXISTS (SELECT 1 FROM engine_state WHERE key = 'outbox') AS outbox, gen_random_uuid() AS tok
 ), c AS (
   ${update}
-  RETURNING ${opts.traceContext ? TRACED_CLAIM_COLUMNS : CLAIM_COLUMNS}
+  RETURNING ${opts.traceContext ? TRACED_CLAIM_RETURNING : CLAIM_RETURNING}
 ), ev AS (
   INSERT INTO job_events (job_id, tenant, kind, from_state, to_state, attempt, data)
   SELECT id, tenant, 'claimed', 'queued', 'running', attempt, jsonb_build_object('worker', $3::text) FROM c
@@ -175,14 +174,15 @@ export async function heartbeat(
 // A success is recorded on the row while no outbox consumer needs event rows (docs/adr/0015): finish_seq,
 // the event sequence's last value read per row as for claim_seq above, places the `succeeded` event that
 // store/events.ts reads back, and one job_completions row per (tenant, queue, type) counts the statement's
-// successes. The event row it replaces cost ~3.8 µs of Postgres CPU per job, 16 % of a claim and completion.
-// Every other outcome, and every outcome while the outbox is on, is an event row as before.
+// successes. The event row it replaces cost ~2 µs of the completion statement's ~11 µs of Postgres CPU
+// per job (docs/benchmarks-analysis.md, session 9). Every other outcome, and every outcome while the outbox
+// is on, is an event row as before.
 const FINISH_SQL = `
 WITH s AS (
   SELECT EXISTS (SELECT 1 FROM engine_state WHERE key = 'outbox') AS outbox
 ), o AS (
-  SELECT x.id, COALESCE(x.tok, ($2::uuid[])[1]) AS tok, COALESCE(x.to_state, ($3::text[])[1]) AS to_state, COALESCE(x.kind, ($4::text[])[1]) AS kind,
-         x.result, x.error, x.run_at
+  SELECT x.id, COALESCE(x.tok, ($2::uuid[])[1]) AS tok, COALESCE(x.to_state, ($3::text[])[1]) AS to_state,
+         COALESCE(x.kind, ($4::text[])[1]) AS kind, x.result, x.error, x.run_at
   FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::timestamptz[])
     AS x(id, tok, to_state, kind, result, error, run_at)
 ), u AS (
