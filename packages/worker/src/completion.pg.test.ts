@@ -174,4 +174,29 @@ describe("the completion buffer", () => {
     expect(b.size).toBe(0);
     expect(await states(jobs)).toEqual(["running", "running", "running"]);
   });
+  it("calls back each pushed outcome once its statement committed, even when another callback throws", async () => {
+    const [stale, ...jobs] = await claim(4);
+    const log = capturingLogger();
+    const b = buffer(h.store, { logger: log });
+    const seen: [string, FinishedJob | null][] = [];
+    b.push(succeeded(jobs[0]!, 1), (f) => {
+      seen.push([jobs[0]!.id, f]);
+      throw new Error("a hook that throws");
+    });
+    for (const j of jobs.slice(1)) b.push(succeeded(j, 2), (f) => seen.push([j.id, f]));
+    // An outcome whose lease is not held is called back with null: nothing was written for it.
+    const wrongToken = "00000000-0000-4000-8000-000000000000";
+    b.push({ ...succeeded(stale!, 3), leaseToken: wrongToken }, (f) => seen.push(["stale", f]));
+    expect(await within(b.drain(), 5_000, rejectOnTimeout(5_000, "drain"))).toBe(0);
+    expect(seen.map(([id, f]) => [id, f?.to ?? null]).sort()).toEqual(
+      [
+        [jobs[0]!.id, "succeeded"],
+        [jobs[1]!.id, "succeeded"],
+        [jobs[2]!.id, "succeeded"],
+        ["stale", null],
+      ].sort(),
+    );
+    expect(await states([...jobs, stale!])).toEqual(["succeeded", "succeeded", "succeeded", "running"]);
+    expect(log.lines.some((l) => l.includes("completion callback failed"))).toBe(true);
+  });
 });

@@ -75,13 +75,20 @@ export class CompletionBuffer {
   }
 
   add(outcome: Outcome): Promise<FinishedJob | null> {
-    return new Promise((resolve) => {
-      this.pending.push({ outcome, resolve });
-      // Nothing being written: go at the end of this turn (every outcome of the turn rides along), so an
-      // idle worker adds no linger to a job's latency. Otherwise wait up to lingerMs to fill the batch.
-      if (this.pending.length >= this.opts.maxBatch || this.inFlight === 0) this.flushSoon(0);
-      else this.flushSoon(this.opts.lingerMs);
-    });
+    return new Promise((resolve) => this.push(outcome, resolve));
+  }
+
+  /**
+   * As `add`, with a callback instead of a promise: `done` runs once the outcome's statement committed
+   * (null when the lease no longer held, or the outcome was given up on). The worker's hot path uses it:
+   * a promise, its resolver and a `then` per job were a tenth of what a no-op job allocated.
+   */
+  push(outcome: Outcome, done: (f: FinishedJob | null) => void): void {
+    this.pending.push({ outcome, resolve: done });
+    // Nothing being written: go at the end of this turn (every outcome of the turn rides along), so an
+    // idle worker adds no linger to a job's latency. Otherwise wait up to lingerMs to fill the batch.
+    if (this.pending.length >= this.opts.maxBatch || this.inFlight === 0) this.flushSoon(0);
+    else this.flushSoon(this.opts.lingerMs);
   }
 
   get size(): number {
@@ -166,7 +173,7 @@ export class CompletionBuffer {
       this.log.error({ err: toJobError(err).message }, "completion hook failed");
     }
     const byId = new Map(finished.map((f) => [f.id, f]));
-    for (const b of batch) b.resolve(byId.get(b.outcome.id) ?? null);
+    for (const b of batch) this.resolve(b, byId.get(b.outcome.id) ?? null);
     return NOTHING;
   }
 
@@ -188,12 +195,21 @@ export class CompletionBuffer {
         : "outcome cannot be stored; dropped, the lease reaper recovers the job once its lease expires",
     );
     if (instead) return this.write([{ outcome: instead, resolve: entry.resolve, replaced: true }]);
-    entry.resolve(null);
+    this.resolve(entry, null);
     return NOTHING;
   }
 
   private drop(entries: Entry[]): void {
-    for (const e of entries) e.resolve(null);
+    for (const e of entries) this.resolve(e, null);
+  }
+
+  /** Tells an entry's caller how its write ended; a callback that throws cannot hold up the others. */
+  private resolve(entry: Entry, finished: FinishedJob | null): void {
+    try {
+      entry.resolve(finished);
+    } catch (err) {
+      this.log.error({ jobId: entry.outcome.id, err: toJobError(err).message }, "completion callback failed");
+    }
   }
 
   private notifyIdle(): void {

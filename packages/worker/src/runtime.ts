@@ -383,27 +383,34 @@ export class Worker implements ContextHost {
       a.trace?.end("lease_lost", null);
       return;
     }
-    const written = this.completions.add(outcome);
-    if (a.trace !== null) a.trace.end(outcome.kind, written);
-    void written.then((finished) => {
-      if (!finished) {
-        this.stats.rejectedWrites++;
-        this.log.warn(
-          { jobId: a.job.id, kind: outcome.kind },
-          "outcome not written: lease no longer held, or the write was given up",
-        );
-        return;
-      }
-      // `finished.to`, not `outcome.to`: an outcome that could not be stored was replaced (dead).
-      if (finished.to === "succeeded") this.stats.succeeded++;
-      else if (outcome.kind === "released") this.stats.released++;
-      else if (outcome.to === "queued") this.stats.retried++;
-      else if (finished.to === "dead") this.stats.dead++;
-      else if (outcome.to === "cancelled") this.stats.cancelled++;
-      if (outcome.kind === "timed_out") this.stats.timedOut++;
-    });
+    const done = (finished: FinishedJob | null) => this.written(a, outcome, finished);
+    if (a.trace === null) this.completions.push(outcome, done);
+    else {
+      const written = this.completions.add(outcome);
+      a.trace.end(outcome.kind, written);
+      void written.then(done);
+    }
     // After the outcome is queued: a hook that throws must not keep it from being written.
     this.observer.jobEnded?.(a.job.type, outcome.kind, Date.now() - a.startedAt);
+  }
+
+  /** Counts an attempt's outcome once its write ended (`finished` null: not written). */
+  private written(a: Active, outcome: Outcome, finished: FinishedJob | null): void {
+    if (!finished) {
+      this.stats.rejectedWrites++;
+      this.log.warn(
+        { jobId: a.job.id, kind: outcome.kind },
+        "outcome not written: lease no longer held, or the write was given up",
+      );
+      return;
+    }
+    // `finished.to`, not `outcome.to`: an outcome that could not be stored was replaced (dead).
+    if (finished.to === "succeeded") this.stats.succeeded++;
+    else if (outcome.kind === "released") this.stats.released++;
+    else if (outcome.to === "queued") this.stats.retried++;
+    else if (finished.to === "dead") this.stats.dead++;
+    else if (outcome.to === "cancelled") this.stats.cancelled++;
+    if (outcome.kind === "timed_out") this.stats.timedOut++;
   }
 
   private abort(a: Active, reason: AbortReason): void {
