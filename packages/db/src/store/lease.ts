@@ -25,12 +25,17 @@ import { CLAIM_RETURNING, claimedRow, jsonText } from "./rows.ts";
 // lock (or finds changed since its snapshot) is re-checked against its newest version, and that version
 // may carry an event written after a once-per-statement read (a bulk `promoted` on a due row). Read as the
 // row's new values are computed, it is re-read in that re-check, so it is at least every committed event id.
+/** Whether an outbox consumer needs every transition as an event row (outbox.ts), read once per statement. */
+const OUTBOX_ON = "EXISTS (SELECT 1 FROM engine_state WHERE key = 'outbox')";
+/** The event sequence's last value: where a transition recorded on the row sits among the job's events. */
+const EVENT_SEQ_NOW = "coalesce(pg_sequence_last_value('job_events_id_seq'::regclass), 0)";
+
 function claimSet(startedAt: string): string {
   return `state = 'running', attempt = j.attempt + 1, lease_token = (SELECT tok FROM s),
     lease_expires_at = now() + $2::float8 * interval '1 millisecond', worker_id = $3, started_at = ${startedAt},
     updated_at = now(), delayed = false,
     claim_seq = CASE WHEN (SELECT outbox FROM s) THEN NULL
-                     ELSE coalesce(pg_sequence_last_value('job_events_id_seq'::regclass), 0) END`;
+                     ELSE ${EVENT_SEQ_NOW} END`;
 }
 
 /** Paused or limited queues, read once per statement: their jobs are claimed only by claimLimited. */
@@ -43,7 +48,7 @@ const TRACED_CLAIM_RETURNING = `${CLAIM_RETURNING}, j.trace_context`;
 function claimSql(update: string, opts: ClaimOptions): string {
   return `
 WITH s AS (
-  SELECT EXISTS (SELECT 1 FROM engine_state WHERE key = 'outbox') AS outbox, gen_random_uuid() AS tok
+  SELECT ${OUTBOX_ON} AS outbox, gen_random_uuid() AS tok
 ), c AS (
   ${update}
   RETURNING ${opts.traceContext ? TRACED_CLAIM_RETURNING : CLAIM_RETURNING}
@@ -179,7 +184,7 @@ export async function heartbeat(
 // is on, is an event row as before.
 const FINISH_SQL = `
 WITH s AS (
-  SELECT EXISTS (SELECT 1 FROM engine_state WHERE key = 'outbox') AS outbox
+  SELECT ${OUTBOX_ON} AS outbox
 ), o AS (
   SELECT x.id, COALESCE(x.tok, ($2::uuid[])[1]) AS tok, COALESCE(x.to_state, ($3::text[])[1]) AS to_state,
          COALESCE(x.kind, ($4::text[])[1]) AS kind, x.result, x.error, x.run_at
@@ -196,7 +201,7 @@ WITH s AS (
     lease_token = NULL, lease_expires_at = NULL,
     finished_at = CASE WHEN o.to_state = 'queued' AND NOT j.cancel_requested THEN NULL ELSE now() END,
     finish_seq = CASE WHEN o.to_state = 'succeeded' AND NOT (SELECT outbox FROM s)
-                      THEN coalesce(pg_sequence_last_value('job_events_id_seq'::regclass), 0) END,
+                      THEN ${EVENT_SEQ_NOW} END,
     updated_at = now()
   FROM o WHERE j.id = o.id AND j.lease_token = o.tok AND j.state = 'running'
   RETURNING j.id, j.tenant, j.queue, j.type, j.attempt, j.delayed, j.state::text AS to_state,

@@ -265,13 +265,17 @@ describe("the Postgres job store under concurrency", () => {
     expect(await kinds(tenant, job.id)).toEqual(["submitted", "claimed", "dead", "retried"]);
   });
 
-  it("reports a progress update that races its job's completion as lost, and writes no event after the terminal one", async () => {
+  /** A job of its own tenant and queue, submitted and claimed; its lease. */
+  async function claimedJob() {
     const tenant = unique("t");
-    const queue = unique("q");
-    const job = newJob({ tenant, queue });
+    const job = newJob({ tenant, queue: unique("q") });
     await store.insertJobs([job]);
     const [c] = await store.claimByIds([job.id], { workerId: "w", leaseMs: 30_000 });
-    const lease = { id: job.id, leaseToken: c!.leaseToken };
+    return { tenant, job, lease: { id: job.id, leaseToken: c!.leaseToken } };
+  }
+
+  it("reports a progress update that races its job's completion as lost, and writes no event after the terminal one", async () => {
+    const { tenant, job, lease } = await claimedJob();
 
     const completion = await openTransaction((tx) =>
       finish(tx, [{ ...lease, to: "succeeded", kind: "succeeded", result: 1 }]),
@@ -285,12 +289,7 @@ describe("the Postgres job store under concurrency", () => {
   });
 
   it("commits a job's progress events in id order, so a reader resuming after the last one it saw misses none", async () => {
-    const tenant = unique("t");
-    const queue = unique("q");
-    const job = newJob({ tenant, queue });
-    await store.insertJobs([job]);
-    const [c] = await store.claimByIds([job.id], { workerId: "w", leaseMs: 30_000 });
-    const lease = { id: job.id, leaseToken: c!.leaseToken };
+    const { tenant, job, lease } = await claimedJob();
 
     // Two updates of one handler at once (progress() not awaited): the first draws its id and stays open.
     const first = await openTransaction((tx) => recordProgress(tx, lease, { n: 1 }));
