@@ -18,8 +18,11 @@ import { createTestDatabase, TEST_ADMIN_URL, type TestDatabase } from "./testing
 
 const MIGRATIONS_TABLE = "drizzle.__drizzle_migrations";
 const LAST = "0004_queue_control";
-/** The last migration's index builds on tables that exist before it (its new tables build their own). */
-const LAST_INDEXES = ["jobs_running_queue_idx"];
+/**
+ * The index builds, on tables that exist before them, of LAST and the migrations after it (their new
+ * tables build their own): 0004's running index and 0012's ascending tenant list index.
+ */
+const LAST_INDEXES = ["jobs_running_queue_idx", "job_events_tenant_submitted_idx"];
 
 const migration = (tag: string) => readFileSync(join(MIGRATIONS_FOLDER, `${tag}.sql`), "utf8");
 const journal = JSON.parse(readFileSync(join(MIGRATIONS_FOLDER, "meta/_journal.json"), "utf8")) as {
@@ -58,6 +61,8 @@ async function forgetLastMigration(): Promise<void> {
     ALTER TABLE jobs DROP COLUMN IF EXISTS claim_seq, DROP COLUMN IF EXISTS trace_context,
       DROP COLUMN IF EXISTS finish_seq;
     CREATE INDEX IF NOT EXISTS jobs_running_idx ON jobs (id) WHERE state = 'running';
+    CREATE INDEX IF NOT EXISTS job_events_submitted_idx ON job_events (tenant, job_id DESC NULLS LAST)
+      WHERE kind = 'submitted';
     DELETE FROM engine_state WHERE key = 'outbox';`);
 }
 
@@ -147,6 +152,8 @@ describe("migrating a database that is behind", () => {
     await runMigrations({ url: tdb.url });
     expect(await applied()).toBe(journal.entries.length);
     for (const index of LAST_INDEXES) expect(await validity(index)).toBe(true);
+    // 0012's ascending index replaced the descending one.
+    expect(await validity("job_events_submitted_idx")).toBeNull();
   });
 
   it("drops a leftover invalid index (an interrupted concurrent build) and builds it again", async () => {
@@ -229,15 +236,22 @@ describe("upgrading a database still at its first migration", () => {
         INSERT INTO job_events (job_id, tenant, kind, from_state, to_state, attempt)
         SELECT id, tenant, 'submitted', NULL, 'queued', 0 FROM jobs`;
 
-      // Every index a later migration builds on a table the first one made (the tables with rows).
+      // Every index a later migration builds on a table the first one made (the tables with rows), except
+      // those a migration after it drops again (0002's descending tenant list index, replaced in 0012).
       const onOldTables: string[] = [];
-      for (const entry of journal.entries.slice(1)) {
+      const droppedLater: string[] = [];
+      const later = journal.entries.slice(1);
+      for (const [i, entry] of later.entries()) {
         for (const b of concurrentIndexBuilds(migration(entry.tag))) {
           const [t] = await conn<{ ok: boolean }[]>`SELECT to_regclass(${b.table}) IS NOT NULL AS ok`;
-          if (t?.ok) onOldTables.push(b.index);
+          if (!t?.ok) continue;
+          const dropped = later.slice(i + 1).some((e) => droppedIndexes(migration(e.tag)).includes(b.index));
+          (dropped ? droppedLater : onOldTables).push(b.index);
         }
       }
       expect(onOldTables).toContain("job_events_id_brin");
+      expect(onOldTables).toContain("job_events_tenant_submitted_idx");
+      expect(droppedLater).toEqual(["job_events_submitted_idx"]);
 
       await runMigrations({ url: old.url });
 
@@ -256,6 +270,10 @@ describe("upgrading a database still at its first migration", () => {
           FROM pg_class c JOIN pg_index i ON i.indexrelid = c.oid WHERE c.oid = to_regclass(${index})`;
         expect(row?.valid, index).toBe(true);
         expect(migrationTx, index).not.toContain(row?.x);
+      }
+      for (const index of droppedLater) {
+        const [row] = await conn<{ gone: boolean }[]>`SELECT to_regclass(${index}) IS NULL AS gone`;
+        expect(row?.gone, index).toBe(true);
       }
     } finally {
       await conn.end({ timeout: 5 });

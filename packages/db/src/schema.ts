@@ -76,7 +76,7 @@ export const jobs = pgTable(
     // Dead jobs per queue for queue statistics; only a job that dies ever gets an entry.
     index("jobs_dead_idx").on(t.queue).where(sql`state = 'dead'`),
     // No (tenant, id) index here: every claim and completion is a non-HOT update that would add an entry
-    // to it. A tenant's jobs are listed through job_events_submitted_idx, written once per job.
+    // to it. A tenant's jobs are listed through job_events_tenant_submitted_idx, written once per job.
     uniqueIndex("jobs_idempotency_idx")
       .on(t.tenant, t.idempotencyKey)
       .where(sql`idempotency_key IS NOT NULL`),
@@ -110,9 +110,12 @@ export const jobEvents = pgTable(
   },
   (t) => [
     primaryKey({ columns: [t.jobId, t.id] }),
-    // A tenant's jobs, newest first (GET /v1/jobs): one entry per job, written with its `submitted` event
-    // and never updated, unlike an index on jobs, which gains an entry at every state change.
-    index("job_events_submitted_idx").on(t.tenant, t.jobId.desc()).where(sql`kind = 'submitted'`),
+    // A tenant's jobs, newest first (GET /v1/jobs, a backward scan): one entry per job, written with its
+    // `submitted` event and never updated, unlike an index on jobs, which gains an entry at every state
+    // change. Ascending, so each new (time-ordered) id lands at the end of its tenant's range, where a page
+    // split leaves the full page full; in descending order every insert went to the front of the range,
+    // split pages half and half, and cost ~0.5 µs more of Postgres CPU per submitted job (migration 0012).
+    index("job_events_tenant_submitted_idx").on(t.tenant, t.jobId).where(sql`kind = 'submitted'`),
     // Block-range indexes for reads of recent events (the /metrics job counters by id, the last minute's
     // completions and failures by time): events are appended in both orders, and a BRIN entry costs an
     // insert next to nothing, unlike a B-tree's.

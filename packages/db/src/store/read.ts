@@ -9,8 +9,8 @@ export async function getJob(db: SqlExecutor, tenant: string, id: string): Promi
 
 /**
  * Newest first, keyset-paged on the time-ordered id. Only the filters given become SQL conditions.
- * The tenant's ids come from its `submitted` events (job_events_submitted_idx, one entry per job, never
- * updated), walked newest first; each is joined to its row by primary key and filtered there.
+ * The tenant's ids come from its `submitted` events (job_events_tenant_submitted_idx, one entry per job,
+ * never updated), walked backward, newest first; each is joined to its row by primary key and filtered there.
  */
 export async function listJobs(db: SqlExecutor, tenant: string, q: ListJobsQuery): Promise<Job[]> {
   const { sql, params } = listJobsQuery(tenant, q);
@@ -40,12 +40,13 @@ export function listJobsQuery(tenant: string, q: ListJobsQuery): { sql: string; 
     add((n) => `e.job_id < $${n}::uuid`, uuidv7Floor(Date.parse(q.createdBefore) + 2));
     add((n) => `j.created_at < $${n}::text::timestamptz`, q.createdBefore);
   }
-  // NULLS LAST as in job_events_submitted_idx: plain DESC (NULLS FIRST) is not its order, and the planner
-  // would sort all of the tenant's jobs or walk the jobs primary key back through every newer job.
+  // Plain DESC (NULLS FIRST), the order of a backward scan of the ascending job_events_tenant_submitted_idx:
+  // another order (DESC NULLS LAST) is not the index's, and the planner would sort all of the tenant's jobs
+  // or walk the jobs primary key back through every newer job.
   // One row above the page maximum is allowed: the engine asks for limit + 1 to learn whether a next page exists.
   params.push(Math.min(q.limit ?? 50, LIMITS.listLimitMax + 1));
   const sql = `SELECT ${qualified(JOB_COLUMNS, "j")} FROM job_events e JOIN jobs j ON j.id = e.job_id
-    WHERE ${where.join(" AND ")} ORDER BY e.job_id DESC NULLS LAST LIMIT $${params.length}`;
+    WHERE ${where.join(" AND ")} ORDER BY e.job_id DESC LIMIT $${params.length}`;
   return { sql, params };
 }
 

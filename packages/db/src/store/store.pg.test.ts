@@ -343,7 +343,9 @@ describe("the Postgres job store under concurrency", () => {
       params,
     );
     const plan = row?.["QUERY PLAN"];
-    expect(JSON.stringify(plan)).toContain('"Index Name":"job_events_submitted_idx"');
+    expect(JSON.stringify(plan)).toContain('"Index Name":"job_events_tenant_submitted_idx"');
+    // Newest first is the ascending index read backward.
+    expect(JSON.stringify(plan)).toContain('"Scan Direction":"Backward"');
     expect(sorts(plan)).toBe(false);
     // The page's 51 rows, not the tenant's 200 nor the other tenant's 5,000 newer ones.
     const read = scansOf(plan, "jobs").reduce((a, s) => a + s.rows, 0);
@@ -389,7 +391,7 @@ describe("the Postgres job store under concurrency", () => {
       params,
     );
     const text = JSON.stringify(plan?.["QUERY PLAN"]);
-    expect(text).toContain('"Index Name":"job_events_submitted_idx"');
+    expect(text).toContain('"Index Name":"job_events_tenant_submitted_idx"');
     expect(text).not.toContain('"Node Type":"Seq Scan"');
     // Rows read from jobs: the small tenant's 20, not the 4,000 of the other.
     const rowsOut = [...text.matchAll(/"Relation Name":"jobs".*?"Actual Rows":(\d+)/g)].map((m) =>
