@@ -29,6 +29,14 @@ import { defaultWorkerId } from "./worker-id.ts";
 
 export type { WorkerObserver, WorkerOptions, WorkerStats } from "./options.ts";
 
+function isThenable(v: unknown): boolean {
+  return (
+    v !== null &&
+    (typeof v === "object" || typeof v === "function") &&
+    typeof (v as { then?: unknown }).then === "function"
+  );
+}
+
 /**
  * The least time stop() leaves for writing outcomes (the releases among them) once the grace is spent:
  * a reachable database writes them in milliseconds, and past this the lease reaper recovers the jobs,
@@ -287,7 +295,7 @@ export class Worker implements ContextHost {
     if (this.tracing !== null) this.traceAttempt(a, this.tracing);
     this.observer.jobStarted?.(job.type);
     this.active.set(job.id, a);
-    void this.run(a);
+    this.run(a);
   }
 
   /** The attempt's span; its handler runs inside it, so the handler's own spans nest under it. */
@@ -298,32 +306,67 @@ export class Worker implements ContextHost {
     if (def) a.def = { ...def, handler: (ctx) => trace.run(() => def.handler(ctx)) };
   }
 
-  /** Never rejects: it runs as `void this.run(a)`, where a rejection would crash the process. */
-  private async run(a: Active): Promise<void> {
-    const { job, def } = a;
-    let result: JsonValue | undefined;
-    let failed = false;
-    let thrown: unknown;
+  /**
+   * Runs the attempt's handler; never throws. A handler that returns a plain value (not a promise) with no
+   * files to finalize settles here, in the same turn: an async function and an await per job were the
+   * largest single allocation of a no-op job in the worker (the async path below keeps the same order of
+   * checks and outcomes).
+   */
+  private run(a: Active): void {
+    let out: unknown;
+    let later: boolean;
     try {
-      if (!def) throw new UnrecoverableError(`no handler for type ${job.type}`);
-      let payload: unknown = job.payload;
-      if (def.schema) {
-        const parsed = def.schema.safeParse(payload);
-        if (!parsed.success) {
-          throw new UnrecoverableError(`payload rejected by the ${job.type} schema: ${parsed.error.message}`);
-        }
-        payload = parsed.data;
+      out = this.invoke(a);
+      // Inside the try, as the await of the async path would be: a `then` getter may throw, and so may
+      // sizing a result that is not JSON.
+      later =
+        isThenable(out) ||
+        (this.files !== null &&
+          needsFinalize(this.files, out as JsonValue | undefined, a.ctx?.outputs ?? null));
+    } catch (err) {
+      this.conclude(a, true, err, undefined);
+      return;
+    }
+    if (later) void this.runAsync(a, out);
+    else this.conclude(a, false, undefined, out as JsonValue | undefined);
+  }
+
+  /** Validates the payload and calls the handler; what it returns may be a promise. */
+  private invoke(a: Active): unknown {
+    const { job, def } = a;
+    if (!def) throw new UnrecoverableError(`no handler for type ${job.type}`);
+    let payload: unknown = job.payload;
+    if (def.schema) {
+      const parsed = def.schema.safeParse(payload);
+      if (!parsed.success) {
+        throw new UnrecoverableError(`payload rejected by the ${job.type} schema: ${parsed.error.message}`);
       }
-      a.ctx = new JobContext(payload, job, this);
-      result = await def.handler(a.ctx);
+      payload = parsed.data;
+    }
+    a.ctx = new JobContext(payload, job, this);
+    return def.handler(a.ctx);
+  }
+
+  /** Never rejects: it runs as `void this.runAsync(…)`, where a rejection would crash the process. */
+  private async runAsync(a: Active, out: unknown): Promise<void> {
+    let result: JsonValue | undefined;
+    try {
+      result = (await out) as JsonValue | undefined;
       // Files: outputs listed in the result, an oversized result stored as a file (files.ts).
-      if (this.files !== null && needsFinalize(this.files, result, a.ctx.outputs)) {
-        result = await this.files.finalizeResult(job, result ?? null, a.ctx.outputs);
+      const outputs = a.ctx?.outputs ?? null;
+      if (this.files !== null && needsFinalize(this.files, result, outputs)) {
+        result = await this.files.finalizeResult(a.job, result ?? null, outputs);
       }
     } catch (err) {
-      failed = true;
-      thrown = err;
+      this.conclude(a, true, err, undefined);
+      return;
     }
+    this.conclude(a, false, undefined, result);
+  }
+
+  /** Hands the attempt's outcome to settle(); a timeout that fired meanwhile wins over what the handler did. */
+  private conclude(a: Active, failed: boolean, thrown: unknown, result: JsonValue | undefined): void {
+    const { job } = a;
     try {
       // Whether a result is JSON is found out when it is written (see replaceUnwritable in attempt.ts):
       // checking here would serialise every result twice.

@@ -56,6 +56,46 @@ describe("worker runtime on Postgres and Redis", () => {
     expect(first.finishedAt).not.toBeNull();
   });
 
+  it("settles a handler the same whether it returns a value, a promise or a thenable, throws or rejects", async () => {
+    const kinds = {
+      value: () => ({ via: "value" }),
+      promise: async () => ({ via: "promise" }),
+      thenable: () =>
+        ({ then: (ok: (v: unknown) => void) => ok({ via: "thenable" }) }) as unknown as Promise<{
+          via: string;
+        }>,
+      undef: () => undefined,
+      throws: () => {
+        throw new Error("thrown");
+      },
+      rejects: async () => {
+        throw new Error("rejected");
+      },
+    };
+    const jobs = Object.entries(kinds).map(([k, handler]) => defineJob({ type: `t.settle.${k}`, handler }));
+    const ids = new Map<string, string>();
+    for (const k of Object.keys(kinds)) {
+      const { job } = await h.engine.submit(T, {
+        type: `t.settle.${k}`,
+        queue: "q-settle",
+        payload: {},
+        maxAttempts: 1,
+      });
+      ids.set(k, job.id);
+    }
+    await h.worker({ queues: ["q-settle"], jobs });
+    const job = (k: string) => h.engine.get(T, ids.get(k) ?? "");
+    await expect
+      .poll(async () => (await Promise.all([...ids.keys()].map(async (k) => (await job(k)).state))).sort())
+      .toEqual(["dead", "dead", "succeeded", "succeeded", "succeeded", "succeeded"]);
+    expect((await job("value")).result).toEqual({ via: "value" });
+    expect((await job("promise")).result).toEqual({ via: "promise" });
+    expect((await job("thenable")).result).toEqual({ via: "thenable" });
+    expect((await job("undef")).result).toBeNull();
+    expect((await job("throws")).lastError).toMatchObject({ message: "thrown" });
+    expect((await job("rejects")).lastError).toMatchObject({ message: "rejected" });
+  });
+
   it("retries with backoff and dead-letters after the last attempt", async () => {
     const starts: number[] = [];
     const flaky = defineJob({
