@@ -60,10 +60,12 @@ describe("worker runtime on Postgres and Redis", () => {
     const kinds = {
       value: () => ({ via: "value" }),
       promise: async () => ({ via: "promise" }),
-      thenable: () =>
-        ({ then: (ok: (v: unknown) => void) => ok({ via: "thenable" }) }) as unknown as Promise<{
-          via: string;
-        }>,
+      // A promise-like that is not a Promise, as some client libraries return.
+      thenable: () => {
+        // biome-ignore lint/suspicious/noThenProperty: the point of the case is an object with a `then`
+        const t = { then: (ok: (v: unknown) => void) => ok({ via: "thenable" }) };
+        return t as unknown as Promise<{ via: string }>;
+      },
       undef: () => undefined,
       throws: () => {
         throw new Error("thrown");
