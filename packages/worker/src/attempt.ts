@@ -24,7 +24,7 @@ export interface Active {
    * the statement after that start), so a handler stopped by this time never overlaps a re-claim.
    */
   leaseUntil: number;
-  /** Set when the attempt timed out while its handler still runs (see Worker.abort). */
+  /** Set when the attempt timed out while its handler still runs (see Attempts.abort in attempts.ts). */
   timedOut?: JobAbort;
   /** The attempt's span while tracing is on, else null. */
   trace: AttemptTrace | null;

@@ -196,8 +196,9 @@ describe("ctx.files", () => {
 
   it("a job that never uses ctx.files never builds the file access, and its result is untouched", async () => {
     let built = 0;
-    const original = worker.jobFiles.bind(worker);
-    worker.jobFiles = (job) => {
+    const attempts = worker.attempts;
+    const original = attempts.jobFiles.bind(attempts);
+    attempts.jobFiles = (job) => {
       built++;
       return original(job);
     };
@@ -210,7 +211,7 @@ describe("ctx.files", () => {
       expect((await engine.get(T, jobs[3]?.id as string)).result).toEqual({ i: 3 });
       expect(built).toBe(0);
     } finally {
-      worker.jobFiles = original;
+      attempts.jobFiles = original;
     }
   });
 });

@@ -14,7 +14,7 @@ export interface LeaseKeeperOptions {
   heartbeatMs: number;
   /** The worker's attempts in flight, by job id: its own map, read here and never changed. */
   active: ReadonlyMap<string, Active>;
-  /** Ends an attempt whose lease is lost or whose cancel was asked for (Worker.abort). */
+  /** Ends an attempt whose lease is lost or whose cancel was asked for (Attempts.abort, attempts.ts). */
   abort(a: Active, reason: "lease_lost" | "cancelled"): void;
   /** Adds the leases of outcomes not yet written (CompletionBuffer.collectLeases). */
   collectLeases(into: Lease[]): void;
