@@ -3,16 +3,19 @@ import * as iam from "aws-cdk-lib/aws-iam";
 import * as kms from "aws-cdk-lib/aws-kms";
 import * as s3 from "aws-cdk-lib/aws-s3";
 import type { StackContext } from "sst/constructs";
-import { maxFileLifetimeDays } from "./config.ts";
+import { maxFileLifetimeDays, stagedUploadLifetimeDays } from "./config.ts";
 import { resourceName, stageConfig } from "./stage.ts";
 
 /** Every object key starts with this (core's objectKey: files/<tenant>/<file id>). */
 const PREFIX = "files/";
+/** Staged upload bytes (files/.uploads/<tenant>/<id>) until the upload completes. */
+const STAGING_PREFIX = `${PREFIX}.uploads/`;
 
 /**
  * Job inputs and outputs: one bucket per stage, encrypted with a key of its own. The file rows in Postgres
  * are the truth and the sweep deletes objects with their rows (docs/adr/0012-files-row-truth-object-follows.md); the lifecycle rules
- * only abort abandoned multipart uploads and, as a backstop, expire objects older than any file can live.
+ * only abort abandoned multipart uploads and, as backstops, expire objects older than any file can live and
+ * staged upload bytes older than any upload can stay pending.
  * Versioning stays off: a delete must remove the bytes (retention, privacy), and Postgres, not the bucket,
  * is what a restore starts from.
  */
@@ -46,6 +49,11 @@ export function Files({ stack, app }: StackContext) {
         id: "ExpireBeyondLongestFileLifetime",
         prefix: PREFIX,
         expiration: Duration.days(maxFileLifetimeDays(config)),
+      },
+      {
+        id: "ExpireAbandonedStagedUploads",
+        prefix: STAGING_PREFIX,
+        expiration: Duration.days(stagedUploadLifetimeDays()),
       },
     ],
     removalPolicy,

@@ -330,7 +330,19 @@ export const FILE_LIFETIME_LIMITS = {
   backoffMinutes: 5,
   /** A finished job stays this long (JOB_RETENTION_DAYS), and keeps its files meanwhile. */
   jobRetentionDays: 7,
+  /** An upload still pending this long is abandoned (FILES_PENDING_TTL_SECONDS, 86400 s by default). */
+  pendingUploadDays: 1,
 } as const;
+
+/**
+ * Staged upload bytes (`files/.uploads/`) live only while their upload is pending: completing it copies
+ * them to the file's own key and deletes them, and the sweep removes what an abandoned upload or a crash
+ * left. The bucket expires them a day after no upload can still be pending, as a backstop for a stage whose
+ * sweep does not run, instead of keeping them for the whole file lifetime.
+ */
+export function stagedUploadLifetimeDays(): number {
+  return FILE_LIFETIME_LIMITS.pendingUploadDays + 1;
+}
 
 /**
  * The longest a file's object can legitimately live: attachable until its retention ends, then its job

@@ -1,6 +1,12 @@
 import { describe, expect, it } from "vitest";
 import { DEFAULT_RETRY, LIMITS } from "../../packages/core/src/index.ts";
-import { FILE_LIFETIME_LIMITS, maxFileLifetimeDays, PRESETS } from "../../stacks/config.ts";
+import { FILE_SETTINGS_DEFAULTS } from "../../packages/engine/src/file-settings.ts";
+import {
+  FILE_LIFETIME_LIMITS,
+  maxFileLifetimeDays,
+  PRESETS,
+  stagedUploadLifetimeDays,
+} from "../../stacks/config.ts";
 import { container, roleStatements } from "./services.ts";
 import { only, props, resources, type Stage, template, text } from "./templates.ts";
 
@@ -25,6 +31,7 @@ export function filesSuite(): void {
     expect(l.maxAttempts).toBe(LIMITS.maxAttemptsMax);
     expect(l.timeoutHours * 3_600_000).toBe(LIMITS.timeoutMsMax);
     expect(l.backoffMinutes * 60_000).toBe(DEFAULT_RETRY.maxMs);
+    expect(l.pendingUploadDays * 86_400_000).toBe(FILE_SETTINGS_DEFAULTS.pendingTtlMs);
     // retention + horizon + 100 attempts of a day and 5 min (101 days) + job retention + a day of margin.
     expect(maxFileLifetimeDays({ ...PRESETS.prod, stage: "prod" })).toBe(7 + 366 + 101 + 7 + 1);
   });
@@ -109,11 +116,18 @@ export function filesSuite(): void {
               Prefix: "files/",
               ExpirationInDays: maxFileLifetimeDays(c),
             },
+            {
+              Id: "ExpireAbandonedStagedUploads",
+              Status: "Enabled",
+              Prefix: "files/.uploads/",
+              ExpirationInDays: stagedUploadLifetimeDays(),
+            },
           ],
         },
       });
-      // The backstop never comes before the retention the services apply.
+      // The backstops never come before the retention and the pending window the services apply.
       expect(maxFileLifetimeDays(c)).toBeGreaterThan(c.files.retentionDays + 366);
+      expect(stagedUploadLifetimeDays() * 86_400_000).toBeGreaterThan(FILE_SETTINGS_DEFAULTS.pendingTtlMs);
     });
 
     it("gives the API task role only the object actions it uses, on this bucket and key", () => {
