@@ -40,7 +40,7 @@ SELECT id FROM ins`;
 }
 
 // A batch without idempotency keys cannot conflict on their index, and leaving ON CONFLICT out spares
-// every row the speculative insertion it implies: ~0.2 µs of Postgres CPU and 13 % of the WAL bytes of a
+// every row the speculative insertion it implies: ~0.2 µs of Postgres CPU and 12 % of the WAL bytes of a
 // 1,000-row insert (docs/benchmarks-analysis.md, session 10).
 const INSERT_SQL = { plain: insertSql(false, false), keyed: insertSql(false, true) };
 const INSERT_TRACED_SQL = { plain: insertSql(true, false), keyed: insertSql(true, true) };
