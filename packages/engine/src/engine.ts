@@ -447,8 +447,10 @@ export class JobEngine implements Engine {
       workerId: req.workerId,
       leaseMs: req.leaseMs ?? this.leaseMs,
       tenant,
-      // The claim answer carries each job's trace context for the worker to continue.
+      // The claim answer carries each job's trace context for the worker to continue, its lease expiry and
+      // its creation time.
       traceContext: true,
+      times: true,
       ...(req.types ? { types: req.types } : {}),
     };
     const { restricted } = this.queueSettings;
@@ -478,8 +480,10 @@ export class JobEngine implements Engine {
   }
 
   async complete(tenant: string, lease: Lease, result: JsonValue): Promise<boolean> {
-    await this.get(tenant, lease.id);
-    const done = await this.store.finish([{ ...lease, to: "succeeded", kind: "succeeded", result }]);
+    const job = await this.get(tenant, lease.id);
+    const done = await this.store.finish([
+      { ...lease, queue: job.queue, to: "succeeded", kind: "succeeded", result },
+    ]);
     return done.length === 1;
   }
 
@@ -501,7 +505,7 @@ export class JobEngine implements Engine {
       },
       req.retry ? { ...base, ...req.retry } : base,
     );
-    const lease = { id: req.id, leaseToken: req.leaseToken };
+    const lease = { id: req.id, leaseToken: req.leaseToken, queue: job.queue };
     const done = await this.store.finish([
       d.to === "dead"
         ? { ...lease, to: "dead", kind: d.kind, error: req.error }

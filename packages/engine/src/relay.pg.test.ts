@@ -143,11 +143,19 @@ describe("the event relay", () => {
               ? {
                   id: c.id,
                   leaseToken: c.leaseToken,
+                  queue: c.queue,
                   to: "queued",
                   kind: "failed",
                   error: { message: "again" },
                 }
-              : { id: c.id, leaseToken: c.leaseToken, to: "succeeded", kind: "succeeded", result: { w } },
+              : {
+                  id: c.id,
+                  leaseToken: c.leaseToken,
+                  queue: c.queue,
+                  to: "succeeded",
+                  kind: "succeeded",
+                  result: { w },
+                },
           ),
         );
       }

@@ -36,7 +36,7 @@ export interface Active {
  */
 export function failureOutcome(a: Active, err: unknown, settings: QueueSettingsCache): Outcome {
   const { job } = a;
-  const lease = { id: job.id, leaseToken: job.leaseToken };
+  const lease = { id: job.id, leaseToken: job.leaseToken, queue: job.queue };
   const reason = err instanceof JobAbort ? err.reason : null;
   if (reason === "cancelled") return { ...lease, to: "cancelled", kind: "cancelled" };
   const timedOut = reason === "timeout";
@@ -66,6 +66,7 @@ export function replaceUnwritable(outcome: Outcome, err: unknown): Outcome | nul
   return {
     id: outcome.id,
     leaseToken: outcome.leaseToken,
+    queue: outcome.queue,
     to: "dead",
     kind: "dead",
     error: {

@@ -190,6 +190,7 @@ export class Attempts implements ContextHost {
             : {
                 id: job.id,
                 leaseToken: job.leaseToken,
+                queue: job.queue,
                 to: "succeeded",
                 kind: "succeeded",
                 result: result ?? null,
@@ -270,7 +271,6 @@ export class Attempts implements ContextHost {
   abort(a: Active, reason: AbortReason): void {
     if (a.done) return;
     const err = new JobAbort(reason);
-    const lease = { id: a.job.id, leaseToken: a.job.leaseToken };
     if (reason === "timeout") {
       if (a.timedOut) return;
       // The outcome waits for the handler to return: written now, the retry could start elsewhere while
@@ -286,7 +286,8 @@ export class Attempts implements ContextHost {
       this.observer.leaseLost?.(a.job.type);
       this.settle(a, null);
     } else if (reason === "released") {
-      this.settle(a, { ...lease, to: "queued", kind: "released" });
+      const { id, leaseToken, queue } = a.job;
+      this.settle(a, { id, leaseToken, queue, to: "queued", kind: "released" });
     } else {
       this.settle(a, failureOutcome(a, err, this.settings));
     }

@@ -38,6 +38,7 @@ function succeeded(job: ClaimedJob, result: unknown): Outcome {
   return {
     id: job.id,
     leaseToken: job.leaseToken,
+    queue: job.queue,
     to: "succeeded",
     kind: "succeeded",
     result: result as never,
@@ -119,6 +120,7 @@ describe("the completion buffer", () => {
         return {
           id: o.id,
           leaseToken: o.leaseToken,
+          queue: o.queue,
           to: "dead",
           kind: "dead",
           error: { message: String(err) },

@@ -55,7 +55,14 @@ describe("worker processes", () => {
     expect(kinds).toEqual(["submitted", "claimed", "lease_expired", "claimed", "succeeded"]);
     // The dead worker's late completion is fenced out.
     const late = await h.store.finish([
-      { id: job.id, leaseToken: deadToken, to: "succeeded", kind: "succeeded", result: { late: true } },
+      {
+        id: job.id,
+        leaseToken: deadToken,
+        queue: job.queue,
+        to: "succeeded",
+        kind: "succeeded",
+        result: { late: true },
+      },
     ]);
     expect(late).toEqual([]);
     expect((await h.engine.get("t", job.id)).result).toEqual({ ranBy: "rescuer" });

@@ -45,7 +45,14 @@ async function dead(queue: string, n: number, key = t.acme, code?: string): Prom
   const claimed = await t.store.claimByIds(ids, { workerId: "w", leaseMs: 30_000 });
   const error = { message: "it failed", ...(code !== undefined ? { code } : {}) };
   await t.store.finish(
-    claimed.map((c) => ({ id: c.id, leaseToken: c.leaseToken, to: "dead", kind: "dead", error })),
+    claimed.map((c) => ({
+      id: c.id,
+      leaseToken: c.leaseToken,
+      queue: c.queue,
+      to: "dead",
+      kind: "dead",
+      error,
+    })),
   );
   await drainHints(queue);
   return ids;

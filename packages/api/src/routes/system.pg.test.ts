@@ -122,7 +122,9 @@ describe("GET /metrics", () => {
     await t.engine.complete("acme", lease(a), null);
     await t.engine.fail("acme", { ...lease(b), error: { message: "x" } });
     // A final attempt that timed out, as the worker runtime reports it.
-    await t.engine.store.finish([{ ...lease(c), to: "dead", kind: "timed_out", error: { message: "t" } }]);
+    await t.engine.store.finish([
+      { ...lease(c), queue: "outcomes", to: "dead", kind: "timed_out", error: { message: "t" } },
+    ]);
     // A final attempt whose worker vanished: the lease expires and the reaper dead-letters the job.
     const [d] = await t.engine.claim("acme", { queues: ["outcomes"], limit: 1, workerId: "m", leaseMs: 1 });
     await expect

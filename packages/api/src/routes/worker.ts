@@ -24,6 +24,12 @@ import type { RouteDeps } from "./deps.ts";
 
 const DEFAULT_CLAIM_WAIT_MS = 20_000;
 
+/** A time the engine's claim reads for this protocol (`times`); never missing from its jobs. */
+function claimTime(d: Date | undefined, name: string): string {
+  if (d === undefined) throw new Error(`claimed job without ${name}: the claim must read its times`);
+  return d.toISOString();
+}
+
 function toWire(j: ClaimedJob): WireClaimedJob {
   const wire: WireClaimedJob = {
     id: j.id,
@@ -35,8 +41,8 @@ function toWire(j: ClaimedJob): WireClaimedJob {
     maxAttempts: j.maxAttempts,
     timeoutMs: j.timeoutMs,
     leaseToken: j.leaseToken,
-    leaseExpiresAt: j.leaseExpiresAt.toISOString(),
-    createdAt: j.createdAt.toISOString(),
+    leaseExpiresAt: claimTime(j.leaseExpiresAt, "leaseExpiresAt"),
+    createdAt: claimTime(j.createdAt, "createdAt"),
   };
   // The trace the job's attempts continue (the engine's claim reads it for the HTTP protocol).
   if (j.traceContext) wire.traceparent = j.traceContext;

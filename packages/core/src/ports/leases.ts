@@ -14,8 +14,10 @@ export interface ClaimedJob {
   maxAttempts: number;
   timeoutMs: number;
   leaseToken: string;
-  leaseExpiresAt: Date;
-  createdAt: Date;
+  /** When the lease expires, in Postgres's clock; only set by claims that ask for it (`times`). */
+  leaseExpiresAt?: Date;
+  /** Only set by claims that ask for it (`times`). */
+  createdAt?: Date;
   /** The W3C `traceparent` stored with the job; only set by claims that ask for it (`traceContext`). */
   traceContext?: string | null;
 }
@@ -29,6 +31,11 @@ export interface ClaimOptions {
   tenant?: string;
   /** Also read each job's stored trace context (tracing on, or the HTTP protocol). Default false. */
   traceContext?: boolean;
+  /**
+   * Also read each job's lease expiry and creation time (the HTTP protocol reports them). Default false: the
+   * in-process worker keeps its own lease clock from the start of the claim.
+   */
+  times?: boolean;
 }
 
 export interface Lease {
@@ -38,6 +45,8 @@ export interface Lease {
 
 /** How a running attempt ends; applied only if (id, leaseToken) still holds the lease. */
 export interface Outcome extends Lease {
+  /** The job's queue, as its claim returned it: an applied success is reported from the outcome. */
+  queue: string;
   to: Extract<JobState, "succeeded" | "queued" | "dead" | "cancelled">;
   kind: EventKind;
   result?: JsonValue;

@@ -44,7 +44,13 @@ export function bulkContract(name: string, open: () => Promise<OpenedStore>): vo
       const claimed = await store.claimByIds(ids, claimOpts);
       expect(claimed).toHaveLength(n);
       await store.finish(
-        claimed.map((c) => ({ id: c.id, leaseToken: c.leaseToken, to, kind: to === "dead" ? "dead" : to })),
+        claimed.map((c) => ({
+          id: c.id,
+          leaseToken: c.leaseToken,
+          queue: c.queue,
+          to,
+          kind: to === "dead" ? "dead" : to,
+        })),
       );
       return ids;
     }
@@ -165,7 +171,14 @@ export function bulkContract(name: string, open: () => Promise<OpenedStore>): vo
       // Waiting out a retry backoff after a failed attempt.
       const [backingOff] = await store.claimByIds(await insert(tenant, queue, 1), claimOpts);
       await store.finish([
-        { id: backingOff!.id, leaseToken: backingOff!.leaseToken, to: "queued", kind: "failed", runAt },
+        {
+          id: backingOff!.id,
+          leaseToken: backingOff!.leaseToken,
+          queue: backingOff!.queue,
+          to: "queued",
+          kind: "failed",
+          runAt,
+        },
       ]);
       expect(await store.claimNext([queue], 10, { ...claimOpts, workerId: "w2" })).toHaveLength(1);
       const ids = [...delayed, backingOff!.id];
@@ -278,6 +291,7 @@ export function bulkContract(name: string, open: () => Promise<OpenedStore>): vo
           claimed.map((c) => ({
             id: c.id,
             leaseToken: c.leaseToken,
+            queue: c.queue,
             to: "dead" as const,
             kind: "dead" as const,
             ...(error ? { error } : {}),

@@ -66,7 +66,13 @@ describe("SqlEventCounter", () => {
     await store.insertJobs(jobs);
     const claimed = await store.claimNext([queue], 2, { workerId: "w", leaseMs: 30_000 });
     await store.finish(
-      claimed.map((c) => ({ id: c.id, leaseToken: c.leaseToken, to: "succeeded", kind: "succeeded" })),
+      claimed.map((c) => ({
+        id: c.id,
+        leaseToken: c.leaseToken,
+        queue: c.queue,
+        to: "succeeded",
+        kind: "succeeded",
+      })),
     );
     const after = await counter.lastEventId();
     const rows = await store.db.query<{ events: number; completions: number }>(

@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import type {
   ClaimedJob,
   ClaimOptions,
@@ -7,13 +8,14 @@ import type {
   Lease,
   Outcome,
 } from "@astraeus/core";
-import type { SqlExecutor } from "../sql.ts";
+import type { Row, SqlExecutor } from "../sql.ts";
 import { nullableColumn, uniformColumn } from "./columns.ts";
-import { CLAIM_RETURNING, claimedRow, jsonText } from "./rows.ts";
+import { CLAIM_RETURNING, CLAIM_TIMES, claimedRow, jsonText } from "./rows.ts";
 
 // Every claim issues a fresh lease token and bumps `attempt`, and records the `claimed` transition in the
 // same statement (invariant 8). The token is drawn once per statement and shared by the jobs it claims
-// (docs/adr/0016-one-lease-token-per-claim.md): a job's next claim is another statement with another
+// (docs/adr/0016-one-lease-token-per-claim.md; drawn here and sent as a parameter since ADR 0017, so the
+// claimed rows need not return it): a job's next claim is another statement with another
 // token, which is all fencing needs, and one draw instead of one per row took a 500-job claim from
 // ~10.0 to ~8.7 µs of Postgres CPU per job. The claim is recorded on the row (worker_id, started_at, and
 // claim_seq, the event sequence's last value, which places the transition among the job's events when
@@ -30,8 +32,8 @@ const OUTBOX_ON = "EXISTS (SELECT 1 FROM engine_state WHERE key = 'outbox')";
 /** The event sequence's last value: where a transition recorded on the row sits among the job's events. */
 const EVENT_SEQ_NOW = "coalesce(pg_sequence_last_value('job_events_id_seq'::regclass), 0)";
 
-function claimSet(startedAt: string): string {
-  return `state = 'running', attempt = j.attempt + 1, lease_token = (SELECT tok FROM s),
+function claimSet(startedAt: string, tokenParam: number): string {
+  return `state = 'running', attempt = j.attempt + 1, lease_token = $${tokenParam}::uuid,
     lease_expires_at = now() + $2::float8 * interval '1 millisecond', worker_id = $3, started_at = ${startedAt},
     updated_at = now(), delayed = false,
     claim_seq = CASE WHEN (SELECT outbox FROM s) THEN NULL
@@ -42,16 +44,41 @@ function claimSet(startedAt: string): string {
 export const RESTRICTED_QUEUES = `ARRAY(SELECT name FROM queues
     WHERE paused OR concurrency IS NOT NULL OR rate_jobs IS NOT NULL)`;
 
-// The trace context is read only by claims that use it (tracing on, the HTTP protocol).
-const TRACED_CLAIM_RETURNING = `${CLAIM_RETURNING}, j.trace_context`;
+/** What a claim returns: the times when asked for (the HTTP protocol), the trace context when used. */
+function claimReturning(opts: ClaimOptions): string {
+  let columns = CLAIM_RETURNING;
+  if (opts.times) columns += `, ${CLAIM_TIMES}`;
+  if (opts.traceContext) columns += ", j.trace_context";
+  return columns;
+}
+
+/**
+ * One claim statement: its SQL, its parameters, and how its rows become jobs. The lease token is drawn here,
+ * once per statement (ADR 0016), and goes in as a parameter, so no row has to bring it back (ADR 0017).
+ */
+export interface ClaimQuery {
+  sql: string;
+  params: unknown[];
+  toClaimed: (r: Row) => ClaimedJob;
+}
+
+function claimQuery(
+  update: (tokenParam: number) => string,
+  params: unknown[],
+  opts: ClaimOptions,
+): ClaimQuery {
+  const token = randomUUID();
+  params.push(token);
+  return { sql: claimSql(update(params.length), opts), params, toClaimed: claimedRow(opts, token) };
+}
 
 function claimSql(update: string, opts: ClaimOptions): string {
   return `
 WITH s AS (
-  SELECT ${OUTBOX_ON} AS outbox, gen_random_uuid() AS tok
+  SELECT ${OUTBOX_ON} AS outbox
 ), c AS (
   ${update}
-  RETURNING ${opts.traceContext ? TRACED_CLAIM_RETURNING : CLAIM_RETURNING}
+  RETURNING ${claimReturning(opts)}
 ), ev AS (
   INSERT INTO job_events (job_id, tenant, kind, from_state, to_state, attempt, data)
   SELECT id, tenant, 'claimed', 'queued', 'running', attempt, jsonb_build_object('worker', $3::text) FROM c
@@ -84,11 +111,14 @@ export async function claimByIds(
   // A plain conditional UPDATE: no separate row-lock pass (that would write every tuple twice). A duplicate
   // hint racing another worker waits for that statement, then re-checks `state` and skips the row; both
   // walk the primary key in id order, so they cannot deadlock.
-  const update = `UPDATE jobs j SET ${claimSet("now()")}
+  const q = claimQuery(
+    (token) => `UPDATE jobs j SET ${claimSet("now()", token)}
     WHERE j.id = ANY($1::uuid[]) AND j.state = 'queued' AND j.run_at <= now()${where}
-      AND j.queue <> ALL (${RESTRICTED_QUEUES})`;
-  const rows = await db.query(claimSql(update, opts), params);
-  return rows.map(claimedRow(opts));
+      AND j.queue <> ALL (${RESTRICTED_QUEUES})`,
+    params,
+    opts,
+  );
+  return (await db.query(q.sql, q.params)).map(q.toClaimed);
 }
 
 export async function claimNext(
@@ -102,10 +132,8 @@ export async function claimNext(
   for (const queue of queues) {
     const want = limit - out.length;
     if (want <= 0) break;
-    const { sql, params } = claimNextQuery(queue, want, opts);
-    const rows = await db.query(sql, params);
-    const toClaimed = claimedRow(opts);
-    for (const r of rows) out.push(toClaimed(r));
+    const q = claimNextQuery(queue, want, opts);
+    for (const r of await db.query(q.sql, q.params)) out.push(q.toClaimed(r));
   }
   return out;
 }
@@ -116,7 +144,7 @@ export function claimNextQuery(
   want: number,
   opts: ClaimOptions,
   limited?: { startedAt: Date },
-): { sql: string; params: unknown[] } {
+): ClaimQuery {
   const params: unknown[] = [queue, opts.leaseMs, opts.workerId, want];
   const where = filters(opts, params);
   let startedAt = "now()";
@@ -129,11 +157,14 @@ export function claimNextQuery(
   }
   // NULLS LAST as in jobs_ready_idx (priority is NOT NULL, but the planner matches the index order only
   // when it is written out; plain DESC means NULLS FIRST and sorts the whole due backlog instead).
-  const update = `UPDATE jobs j SET ${claimSet(startedAt)}
+  return claimQuery(
+    (token) => `UPDATE jobs j SET ${claimSet(startedAt, token)}
       FROM (SELECT id FROM jobs WHERE queue = $1 AND state = 'queued' AND run_at <= now()${where}${restriction}
             ORDER BY priority DESC NULLS LAST, run_at, id LIMIT $4 FOR UPDATE SKIP LOCKED) q
-      WHERE j.id = q.id`;
-  return { sql: claimSql(update, opts), params };
+      WHERE j.id = q.id`,
+    params,
+    opts,
+  );
 }
 
 /**
@@ -216,7 +247,9 @@ WITH s AS (
   INSERT INTO job_completions (tenant, queue, type, n)
   SELECT tenant, queue, type, count(*) FROM u WHERE finish_seq IS NOT NULL GROUP BY tenant, queue, type
 )
-SELECT id, queue, to_state, delayed FROM u`;
+SELECT id, queue, to_state, delayed FROM u WHERE to_state <> 'succeeded'
+UNION ALL
+SELECT id, NULL, NULL, NULL FROM o WHERE to_state = 'succeeded' AND id NOT IN (SELECT id FROM u)`;
 
 export async function finish(db: SqlExecutor, given: readonly Outcome[]): Promise<FinishedJob[]> {
   if (given.length === 0) return [];
@@ -233,7 +266,12 @@ export async function finish(db: SqlExecutor, given: readonly Outcome[]): Promis
     if (r !== null) anyResult = true;
   }
   // Uniform and all-null columns go once or not at all (see columns.ts and the COALESCE in FINISH_SQL).
-  const rows = await db.query<{ id: string; queue: string; to_state: string; delayed: boolean }>(FINISH_SQL, [
+  const rows = await db.query<{
+    id: string;
+    queue: string | null;
+    to_state: string | null;
+    delayed: boolean | null;
+  }>(FINISH_SQL, [
     ids,
     // The jobs of one claim share its lease token, and a flush usually finishes one claim's jobs.
     uniformColumn(outcomes, (o) => o.leaseToken),
@@ -243,12 +281,29 @@ export async function finish(db: SqlExecutor, given: readonly Outcome[]): Promis
     nullableColumn(outcomes, (o) => jsonText(o.error)),
     nullableColumn(outcomes, (o) => (o.runAt ? o.runAt.toISOString() : null)),
   ]);
-  return rows.map((r) => ({
-    id: String(r.id),
-    queue: String(r.queue),
-    to: r.to_state as FinishedJob["to"],
-    dispatchNow: r.to_state === "queued" && !r.delayed,
-  }));
+  // Rows come back only for what the caller cannot know: the outcomes other than success that were applied
+  // (their end state, and whether a retry is due now), and the successes that were not (lease lost). An
+  // applied success is the common case, and returning it cost the worker a parsed row per job (ADR 0017).
+  // NOT IN over the CTE is a hashed subplan; NOT EXISTS planned as a nested loop over it, ~20 µs per job.
+  const out: FinishedJob[] = [];
+  let notApplied: Set<string> | null = null;
+  for (const r of rows) {
+    if (r.to_state === null) {
+      notApplied ??= new Set();
+      notApplied.add(String(r.id));
+    } else
+      out.push({
+        id: String(r.id),
+        queue: String(r.queue),
+        to: r.to_state as FinishedJob["to"],
+        dispatchNow: r.to_state === "queued" && !r.delayed,
+      });
+  }
+  for (const o of outcomes) {
+    if (o.to === "succeeded" && notApplied?.has(o.id) !== true)
+      out.push({ id: o.id, queue: o.queue, to: "succeeded", dispatchNow: false });
+  }
+  return out;
 }
 
 export async function recordProgress(db: SqlExecutor, lease: Lease, data: JsonValue): Promise<boolean> {

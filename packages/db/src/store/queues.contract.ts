@@ -117,7 +117,9 @@ export function queueControlContract(name: string, open: () => Promise<OpenedSto
 
       // A finished job frees its slot for exactly one more.
       const done = got[0]!;
-      await store.finish([{ id: done.id, leaseToken: done.leaseToken, to: "succeeded", kind: "succeeded" }]);
+      await store.finish([
+        { id: done.id, leaseToken: done.leaseToken, queue: done.queue, to: "succeeded", kind: "succeeded" },
+      ]);
       expect((await store.claimLimited(queue, 3, opts())).jobs).toHaveLength(1);
       expect((await store.claimLimited(queue, 3, opts())).jobs).toEqual([]);
     });

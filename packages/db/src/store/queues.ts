@@ -12,7 +12,6 @@ import {
 } from "@astraeus/core";
 import type { SqlExecutor } from "../sql.ts";
 import { claimNextQuery } from "./lease.ts";
-import { claimedRow } from "./rows.ts";
 
 type Row = Record<string, unknown>;
 
@@ -174,8 +173,8 @@ export function claimLimited(
       if (w.nextAt !== null) retryAt = new Date(Date.now() + (w.nextAt - now.getTime()));
     }
     if (allowed <= 0) return { jobs: [], paused: false, retryAt };
-    const { sql, params } = claimNextQuery(queue, allowed, opts, q ? { startedAt: now } : undefined);
-    const jobs = (await tx.query(sql, params)).map(claimedRow(opts));
+    const claim = claimNextQuery(queue, allowed, opts, q ? { startedAt: now } : undefined);
+    const jobs = (await tx.query(claim.sql, claim.params)).map(claim.toClaimed);
     if (rateJobs !== null && jobs.length > 0) {
       const next = recordStarts(starts, now.getTime(), jobs.length, rateJobs);
       await tx.query("UPDATE queues SET rate_starts = $2::timestamptz[] WHERE name = $1", [

@@ -5,13 +5,19 @@ export const JOB_COLUMNS = `id, tenant, queue, type, payload, priority, state, a
   created_at, started_at, finished_at, updated_at`;
 
 /**
- * What a claim returns per job, on the claimed row aliased `j`. Its two times come as epoch seconds
- * (float8), so the worker builds each Date from a number: postgres.js parses a timestamptz with
- * `new Date(text)`, ~2 % of a worker's CPU in a profile of a 60,000-job drain. Postgres's CPU per claim
- * measured the same either way (8.7–9.2 against 9.0–9.3 µs per job, three alternating runs).
+ * What a claim returns per job, on the claimed row aliased `j`: only what its caller cannot know. The lease
+ * token is the caller's own (drawn per statement, lease.ts), and the lease expiry and creation time, which
+ * the in-process worker never reads, come only when asked for (`CLAIM_TIMES`). Each column of a claimed row
+ * is parsed into a string or number per job; dropping these three and the completion's returned rows
+ * (lease.ts) cut the worker's CPU per job by about a fifth (docs/adr/0017-claims-return-what-the-caller-cannot-know.md).
  */
-export const CLAIM_RETURNING = `j.id, j.tenant, j.queue, j.type, j.payload, j.attempt, j.max_attempts,
-  j.timeout_ms, j.lease_token, date_part('epoch', j.lease_expires_at) AS lease_expires_s,
+export const CLAIM_RETURNING = `j.id, j.tenant, j.queue, j.type, j.payload, j.attempt, j.max_attempts, j.timeout_ms`;
+
+/**
+ * The lease expiry and creation time of a claimed job (the HTTP protocol reports both), as epoch seconds
+ * (float8), so each Date is built from a number: postgres.js parses a timestamptz with `new Date(text)`.
+ */
+export const CLAIM_TIMES = `date_part('epoch', j.lease_expires_at) AS lease_expires_s,
   date_part('epoch', j.created_at) AS created_s`;
 
 /** A column list with every name prefixed by a table alias (`id, tenant` → `j.id, j.tenant`). */
@@ -69,31 +75,28 @@ export function rowToJob(r: Row): Job {
   };
 }
 
-export function rowToClaimed(r: Row): ClaimedJob {
-  return {
-    id: String(r.id),
-    tenant: String(r.tenant),
-    queue: String(r.queue),
-    type: String(r.type),
-    payload: r.payload as JsonValue,
-    attempt: Number(r.attempt),
-    maxAttempts: Number(r.max_attempts),
-    timeoutMs: Number(r.timeout_ms),
-    leaseToken: String(r.lease_token),
-    leaseExpiresAt: fromEpochSeconds(r.lease_expires_s),
-    createdAt: fromEpochSeconds(r.created_s),
+/** How a claim's rows become jobs, each with the statement's lease token and what the claim read. */
+export function claimedRow(opts: ClaimOptions, leaseToken: string): (r: Row) => ClaimedJob {
+  const { times, traceContext } = opts;
+  return (r) => {
+    const job: ClaimedJob = {
+      id: String(r.id),
+      tenant: String(r.tenant),
+      queue: String(r.queue),
+      type: String(r.type),
+      payload: r.payload as JsonValue,
+      attempt: Number(r.attempt),
+      maxAttempts: Number(r.max_attempts),
+      timeoutMs: Number(r.timeout_ms),
+      leaseToken,
+    };
+    if (times) {
+      job.leaseExpiresAt = fromEpochSeconds(r.lease_expires_s);
+      job.createdAt = fromEpochSeconds(r.created_s);
+    }
+    if (traceContext) job.traceContext = (r.trace_context as string | null) ?? null;
+    return job;
   };
-}
-
-function rowToTracedClaimed(r: Row): ClaimedJob {
-  const job = rowToClaimed(r);
-  job.traceContext = (r.trace_context as string | null) ?? null;
-  return job;
-}
-
-/** How a claim's rows become jobs: with their trace context when the claim read it. */
-export function claimedRow(opts: ClaimOptions): (r: Row) => ClaimedJob {
-  return opts.traceContext ? rowToTracedClaimed : rowToClaimed;
 }
 
 export function rowToEvent(r: Row): JobEvent {

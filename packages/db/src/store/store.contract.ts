@@ -454,7 +454,7 @@ export function storeContract(
         const before = Date.now();
         const claimed = await store.claimByIds(
           [r1!.id, r2!.id, delayed!.id, cancelled!.id, uuidv7()],
-          claimOpts({ workerId: "worker-a", leaseMs: 30_000 }),
+          claimOpts({ workerId: "worker-a", leaseMs: 30_000, times: true }),
         );
         const after = Date.now();
 
@@ -469,17 +469,18 @@ export function storeContract(
           maxAttempts: 4,
           timeoutMs: 777,
         });
-        expect(c1.createdAt.getTime()).toBe(r1!.createdAt.getTime());
+        expect(c1.createdAt?.getTime()).toBe(r1!.createdAt.getTime());
         expect(c1.leaseToken).toMatch(/^[0-9a-f-]{36}$/);
         // One fresh token per claim statement, shared by the jobs it claimed (docs/adr/0016).
         expect(new Set(claimed.map((c) => c.leaseToken)).size).toBe(1);
-        expect(c1.leaseExpiresAt.getTime()).toBeGreaterThanOrEqual(before + 30_000 - 2 * SECOND);
-        expect(c1.leaseExpiresAt.getTime()).toBeLessThanOrEqual(after + 30_000 + 2 * SECOND);
+        const expires = c1.leaseExpiresAt?.getTime() ?? Number.NaN;
+        expect(expires).toBeGreaterThanOrEqual(before + 30_000 - 2 * SECOND);
+        expect(expires).toBeLessThanOrEqual(after + 30_000 + 2 * SECOND);
 
         const row = await get(tenant, r1!.id);
         expect(row).toMatchObject({ state: "running", attempt: 1, workerId: "worker-a" });
         expect(row.startedAt).not.toBeNull();
-        expect(row.leaseExpiresAt).toBe(c1.leaseExpiresAt.toISOString());
+        expect(row.leaseExpiresAt).toBe(c1.leaseExpiresAt?.toISOString());
 
         const events = await store.listEvents(tenant, r1!.id);
         expect(events.at(-1)).toMatchObject({
@@ -496,6 +497,27 @@ export function storeContract(
         expect((await get(tenant, delayed!.id)).state).toBe("queued");
         expect(await kinds(tenant, delayed!.id)).toEqual(["submitted"]);
         expect((await get(tenant, cancelled!.id)).state).toBe("cancelled");
+      });
+
+      it("reads a job's times only when asked, and gives the jobs of one claim one token either way", async () => {
+        const tenant = unique("t");
+        const queue = unique("q");
+        const [a, b] = await insert(newJob({ tenant, queue }), newJob({ tenant, queue }));
+        const claimed = await store.claimByIds([a!.id, b!.id], claimOpts());
+        expect(claimed).toHaveLength(2);
+        for (const c of claimed) {
+          expect(c.leaseExpiresAt).toBeUndefined();
+          expect(c.createdAt).toBeUndefined();
+        }
+        // The token the claim drew is the one stored: it finishes both jobs.
+        const token = claimed[0]!.leaseToken;
+        expect(claimed[1]!.leaseToken).toBe(token);
+        const done = await store.finish(
+          claimed.map(
+            (c) => ({ id: c.id, leaseToken: token, queue, to: "succeeded", kind: "succeeded" }) as const,
+          ),
+        );
+        expect(done.map((d) => d.id).sort()).toEqual([a!.id, b!.id].sort());
       });
 
       it("claims nothing the second time the same ids are offered", async () => {
@@ -632,7 +654,14 @@ export function storeContract(
         const [a] = await insert(newJob({ tenant, queue }));
         const c = await claimOne(a!);
         await store.finish([
-          { id: c.id, leaseToken: c.leaseToken, to: "succeeded", kind: "succeeded", result: 1 },
+          {
+            id: c.id,
+            leaseToken: c.leaseToken,
+            queue: c.queue,
+            to: "succeeded",
+            kind: "succeeded",
+            result: 1,
+          },
         ]);
         const r = await store.heartbeat([{ id: c.id, leaseToken: c.leaseToken }], 60_000);
         expect(r.alive.size).toBe(0);
@@ -649,7 +678,7 @@ export function storeContract(
         const c = await claimOne(a!);
         const result = { words: 3, tags: ["a", "b"], score: 0.5 };
         const done = await store.finish([
-          { id: c.id, leaseToken: c.leaseToken, to: "succeeded", kind: "succeeded", result },
+          { id: c.id, leaseToken: c.leaseToken, queue: c.queue, to: "succeeded", kind: "succeeded", result },
         ]);
         expect(done).toEqual([{ id: a!.id, queue, to: "succeeded", dispatchNow: false }]);
         const job = await get(tenant, a!.id);
@@ -683,6 +712,7 @@ export function storeContract(
           {
             id: a!.id,
             leaseToken: first.leaseToken,
+            queue,
             to: "queued",
             kind: "failed",
             error: { message: "boom" },
@@ -696,7 +726,7 @@ export function storeContract(
 
         for (const leaseToken of [first.leaseToken, randomUUID()]) {
           const stale = await store.finish([
-            { id: a!.id, leaseToken, to: "succeeded", kind: "succeeded", result: 1 },
+            { id: a!.id, leaseToken, queue, to: "succeeded", kind: "succeeded", result: 1 },
           ]);
           expect(stale).toEqual([]);
         }
@@ -707,12 +737,12 @@ export function storeContract(
         expect(await get(tenant, a!.id)).toMatchObject({ state: "running", attempt: 2, result: null });
 
         const ok = await store.finish([
-          { id: a!.id, leaseToken: second.leaseToken, to: "succeeded", kind: "succeeded", result: 2 },
+          { id: a!.id, leaseToken: second.leaseToken, queue, to: "succeeded", kind: "succeeded", result: 2 },
         ]);
         expect(ok).toHaveLength(1);
         // The winner's token is spent too: finishing twice is a no-op.
         expect(
-          await store.finish([{ id: a!.id, leaseToken: second.leaseToken, to: "dead", kind: "dead" }]),
+          await store.finish([{ id: a!.id, leaseToken: second.leaseToken, queue, to: "dead", kind: "dead" }]),
         ).toEqual([]);
         expect(await get(tenant, a!.id)).toMatchObject({ state: "succeeded", result: 2 });
         expect(await kinds(tenant, a!.id)).toEqual([
@@ -738,7 +768,7 @@ export function storeContract(
         expect(new Set(ab.map((x) => x.leaseToken)).size).toBe(1);
         expect(cc.leaseToken).not.toBe(ab[0]!.leaseToken);
         const ok = (id: string, leaseToken: string) =>
-          ({ id, leaseToken, to: "succeeded", kind: "succeeded", result: id }) as const;
+          ({ id, leaseToken, queue, to: "succeeded", kind: "succeeded", result: id }) as const;
         // c named with a and b's token is not its lease: only a and b finish.
         const done = await store.finish([
           ok(a!.id, ab[0]!.leaseToken),
@@ -767,8 +797,24 @@ export function storeContract(
         const soonAt = new Date(Date.now() + 200);
         const laterAt = new Date(Date.now() + 3600 * SECOND);
         const done = await store.finish([
-          { id: cs.id, leaseToken: cs.leaseToken, to: "queued", kind: "failed", error, runAt: soonAt },
-          { id: cl.id, leaseToken: cl.leaseToken, to: "queued", kind: "failed", error, runAt: laterAt },
+          {
+            id: cs.id,
+            leaseToken: cs.leaseToken,
+            queue: cs.queue,
+            to: "queued",
+            kind: "failed",
+            error,
+            runAt: soonAt,
+          },
+          {
+            id: cl.id,
+            leaseToken: cl.leaseToken,
+            queue: cl.queue,
+            to: "queued",
+            kind: "failed",
+            error,
+            runAt: laterAt,
+          },
         ]);
         expect(done).toHaveLength(2);
         expect(done).toEqual(
@@ -812,7 +858,7 @@ export function storeContract(
         const [a] = await insert(newJob({ tenant, queue, maxAttempts: 1 }));
         const c = await claimOne(a!);
         const done = await store.finish([
-          { id: c.id, leaseToken: c.leaseToken, to: "queued", kind: "released" },
+          { id: c.id, leaseToken: c.leaseToken, queue: c.queue, to: "queued", kind: "released" },
         ]);
         expect(done).toEqual([{ id: a!.id, queue, to: "queued", dispatchNow: true }]);
         expect(await get(tenant, a!.id)).toMatchObject({ state: "queued", attempt: 0, leaseExpiresAt: null });
@@ -841,15 +887,23 @@ export function storeContract(
         expect(claims).toHaveLength(3);
         const [c0, c1, c2] = claims;
         const done = await store.finish([
-          { id: c0!.id, leaseToken: c0!.leaseToken, to: "succeeded", kind: "succeeded", result: "ok" },
+          {
+            id: c0!.id,
+            leaseToken: c0!.leaseToken,
+            queue: c0!.queue,
+            to: "succeeded",
+            kind: "succeeded",
+            result: "ok",
+          },
           {
             id: c1!.id,
             leaseToken: c1!.leaseToken,
+            queue: c1!.queue,
             to: "dead",
             kind: "dead",
             error: { message: "bad input" },
           },
-          { id: c2!.id, leaseToken: randomUUID(), to: "succeeded", kind: "succeeded", result: "no" },
+          { id: c2!.id, leaseToken: randomUUID(), queue, to: "succeeded", kind: "succeeded", result: "no" },
         ]);
         expect(done.map((d) => [d.id, d.to]).sort()).toEqual(
           [
@@ -884,6 +938,7 @@ export function storeContract(
           {
             id: a!.id,
             leaseToken: a!.leaseToken,
+            queue: a!.queue,
             to: "succeeded",
             kind: "succeeded",
             result: { "k\u0000": "x\u0000y" },
@@ -891,6 +946,7 @@ export function storeContract(
           {
             id: b!.id,
             leaseToken: b!.leaseToken,
+            queue: b!.queue,
             to: "dead",
             kind: "dead",
             error: { message: "bad\u0000byte" },
@@ -898,6 +954,7 @@ export function storeContract(
           {
             id: c!.id,
             leaseToken: c!.leaseToken,
+            queue: c!.queue,
             to: "succeeded",
             kind: "succeeded",
             result: "a\\u0000 stays",
@@ -934,6 +991,7 @@ export function storeContract(
           {
             id: a!.id,
             leaseToken: a!.leaseToken,
+            queue: a!.queue,
             to: "succeeded",
             kind: "succeeded",
             result: { "k\ud800": "ab\ud83d", both: "\u0000\ud800" },
@@ -941,6 +999,7 @@ export function storeContract(
           {
             id: b!.id,
             leaseToken: b!.leaseToken,
+            queue: b!.queue,
             to: "dead",
             kind: "dead",
             error: { message: "boom", stack: cutStack },
@@ -948,11 +1007,19 @@ export function storeContract(
           {
             id: c!.id,
             leaseToken: c!.leaseToken,
+            queue: c!.queue,
             to: "succeeded",
             kind: "succeeded",
             result: "😀 and a \\ud800 that is text",
           },
-          { id: d!.id, leaseToken: d!.leaseToken, to: "succeeded", kind: "succeeded", result: { ok: true } },
+          {
+            id: d!.id,
+            leaseToken: d!.leaseToken,
+            queue: d!.queue,
+            to: "succeeded",
+            kind: "succeeded",
+            result: { ok: true },
+          },
         ]);
         expect(done).toHaveLength(4);
         expect((await get(tenant, a!.id)).result).toEqual({ "k\ufffd": "ab\ufffd", both: "\ufffd\ufffd" });
@@ -1092,7 +1159,7 @@ export function storeContract(
 
         // The worker sees the request and stops: running → cancelled.
         const done = await store.finish([
-          { id: c.id, leaseToken: c.leaseToken, to: "cancelled", kind: "cancelled" },
+          { id: c.id, leaseToken: c.leaseToken, queue: c.queue, to: "cancelled", kind: "cancelled" },
         ]);
         expect(done).toEqual([{ id: a!.id, queue, to: "cancelled", dispatchNow: false }]);
         expect((await get(tenant, a!.id)).state).toBe("cancelled");
@@ -1114,9 +1181,24 @@ export function storeContract(
         // The handler failed (or its worker drained) before it heard of the cancel request.
         const error = { message: "boom" };
         const done = await store.finish([
-          { id: cf.id, leaseToken: cf.leaseToken, to: "queued", kind: "failed", error, runAt: new Date() },
-          { id: cd.id, leaseToken: cd.leaseToken, to: "queued", kind: "released" },
-          { id: cs.id, leaseToken: cs.leaseToken, to: "succeeded", kind: "succeeded", result: 1 },
+          {
+            id: cf.id,
+            leaseToken: cf.leaseToken,
+            queue: cf.queue,
+            to: "queued",
+            kind: "failed",
+            error,
+            runAt: new Date(),
+          },
+          { id: cd.id, leaseToken: cd.leaseToken, queue: cd.queue, to: "queued", kind: "released" },
+          {
+            id: cs.id,
+            leaseToken: cs.leaseToken,
+            queue: cs.queue,
+            to: "succeeded",
+            kind: "succeeded",
+            result: 1,
+          },
         ]);
         expect(done).toHaveLength(3);
         expect(done).toEqual(
@@ -1155,8 +1237,22 @@ export function storeContract(
         const c1 = await claimOne(ok!);
         const c2 = await claimOne(bad!);
         await store.finish([
-          { id: c1.id, leaseToken: c1.leaseToken, to: "succeeded", kind: "succeeded", result: null },
-          { id: c2.id, leaseToken: c2.leaseToken, to: "dead", kind: "dead", error: { message: "x" } },
+          {
+            id: c1.id,
+            leaseToken: c1.leaseToken,
+            queue: c1.queue,
+            to: "succeeded",
+            kind: "succeeded",
+            result: null,
+          },
+          {
+            id: c2.id,
+            leaseToken: c2.leaseToken,
+            queue: c2.queue,
+            to: "dead",
+            kind: "dead",
+            error: { message: "x" },
+          },
         ]);
         const err = await thrown(store.cancelJob(tenant, ok!.id));
         expect(err.code).toBe("invalid_state");
@@ -1175,7 +1271,14 @@ export function storeContract(
         const [a] = await insert(newJob({ tenant, queue, maxAttempts: 1 }));
         const c = await claimOne(a!);
         await store.finish([
-          { id: c.id, leaseToken: c.leaseToken, to: "dead", kind: "dead", error: { message: "x" } },
+          {
+            id: c.id,
+            leaseToken: c.leaseToken,
+            queue: c.queue,
+            to: "dead",
+            kind: "dead",
+            error: { message: "x" },
+          },
         ]);
 
         const before = Date.now();
@@ -1198,7 +1301,9 @@ export function storeContract(
         const [a] = await insert(newJob({ tenant, queue }));
         const c = await claimOne(a!);
         await store.cancelJob(tenant, a!.id);
-        await store.finish([{ id: c.id, leaseToken: c.leaseToken, to: "cancelled", kind: "cancelled" }]);
+        await store.finish([
+          { id: c.id, leaseToken: c.leaseToken, queue: c.queue, to: "cancelled", kind: "cancelled" },
+        ]);
         const job = await store.retryJob(tenant, a!.id);
         expect(job).toMatchObject({ state: "queued", attempt: 0, cancelRequested: false });
         const c2 = await claimOne(a!);
@@ -1217,7 +1322,14 @@ export function storeContract(
         await claimOne(running!);
         const c = await claimOne(succeeded!);
         await store.finish([
-          { id: c.id, leaseToken: c.leaseToken, to: "succeeded", kind: "succeeded", result: 1 },
+          {
+            id: c.id,
+            leaseToken: c.leaseToken,
+            queue: c.queue,
+            to: "succeeded",
+            kind: "succeeded",
+            result: 1,
+          },
         ]);
         for (const [job, state] of [
           [queued!, "queued"],
@@ -1352,7 +1464,14 @@ export function storeContract(
         expect(await store.recordProgress({ id: c.id, leaseToken: c.leaseToken }, { pct: 10 })).toBe(true);
         expect(await store.recordProgress({ id: c.id, leaseToken: c.leaseToken }, { pct: 90 })).toBe(true);
         await store.finish([
-          { id: c.id, leaseToken: c.leaseToken, to: "succeeded", kind: "succeeded", result: 1 },
+          {
+            id: c.id,
+            leaseToken: c.leaseToken,
+            queue: c.queue,
+            to: "succeeded",
+            kind: "succeeded",
+            result: 1,
+          },
         ]);
 
         const all = await store.listEvents(tenant, a!.id);
@@ -1395,7 +1514,14 @@ export function storeContract(
         for (const j of [expired, recentlyFinished, recentJob]) {
           const c = await claimOne(j!);
           await store.finish([
-            { id: c.id, leaseToken: c.leaseToken, to: "succeeded", kind: "succeeded", result: 1 },
+            {
+              id: c.id,
+              leaseToken: c.leaseToken,
+              queue: c.queue,
+              to: "succeeded",
+              kind: "succeeded",
+              result: 1,
+            },
           ]);
         }
         // Only `expired` finished long ago.
@@ -1434,8 +1560,22 @@ export function storeContract(
         const cd = await claimOne(dead!);
         const cs = await claimOne(done!);
         await store.finish([
-          { id: cd.id, leaseToken: cd.leaseToken, to: "dead", kind: "dead", error: { message: "x" } },
-          { id: cs.id, leaseToken: cs.leaseToken, to: "succeeded", kind: "succeeded", result: 1 },
+          {
+            id: cd.id,
+            leaseToken: cd.leaseToken,
+            queue: cd.queue,
+            to: "dead",
+            kind: "dead",
+            error: { message: "x" },
+          },
+          {
+            id: cs.id,
+            leaseToken: cs.leaseToken,
+            queue: cs.queue,
+            to: "succeeded",
+            kind: "succeeded",
+            result: 1,
+          },
         ]);
 
         const [mine] = await store.queueStats(tenant, queue);
@@ -1503,7 +1643,7 @@ export function storeContract(
         const c1 = await claimOne(a!);
         await step("running", "row");
         await store.finish([
-          { id, leaseToken: c1.leaseToken, to: "queued", kind: "failed", error: { message: "1" } },
+          { id, leaseToken: c1.leaseToken, queue, to: "queued", kind: "failed", error: { message: "1" } },
         ]);
         await step("queued");
         const c2 = await claimOne(a!);
@@ -1512,14 +1652,14 @@ export function storeContract(
         await store.recordProgress({ id, leaseToken: c2.leaseToken }, { pct: 50 });
         await store.cancelJob(tenant, id);
         await step("running");
-        await store.finish([{ id, leaseToken: c2.leaseToken, to: "cancelled", kind: "cancelled" }]);
+        await store.finish([{ id, leaseToken: c2.leaseToken, queue, to: "cancelled", kind: "cancelled" }]);
         await step("cancelled");
         await store.retryJob(tenant, id);
         await step("queued");
         const c3 = await claimOne(a!);
         await step("running", "row");
         await store.finish([
-          { id, leaseToken: c3.leaseToken, to: "succeeded", kind: "succeeded", result: "done" },
+          { id, leaseToken: c3.leaseToken, queue, to: "succeeded", kind: "succeeded", result: "done" },
         ]);
         await step("succeeded", "row");
 
@@ -1560,10 +1700,19 @@ export function storeContract(
         const c1 = await claimOne(a!);
         await expectAtomicWithLastEvent(a!.id);
         await store.finish([
-          { id: a!.id, leaseToken: c1.leaseToken, to: "queued", kind: "failed", error: { message: "1" } },
+          {
+            id: a!.id,
+            leaseToken: c1.leaseToken,
+            queue,
+            to: "queued",
+            kind: "failed",
+            error: { message: "1" },
+          },
         ]);
         const c2 = await claimOne(a!);
-        await store.finish([{ id: a!.id, leaseToken: c2.leaseToken, to: "succeeded", kind: "succeeded" }]);
+        await store.finish([
+          { id: a!.id, leaseToken: c2.leaseToken, queue, to: "succeeded", kind: "succeeded" },
+        ]);
         const events = await store.listEvents(tenant, a!.id);
         expect(events.map((e) => [e.kind, e.attempt])).toEqual([
           ["submitted", 0],
@@ -1695,14 +1844,30 @@ export function storeContract(
         const cc = await claimOne(c);
         await store.recordProgress({ id: ca.id, leaseToken: ca.leaseToken }, { pct: 50 });
         await store.finish([
-          { id: a.id, leaseToken: ca.leaseToken, to: "succeeded", kind: "succeeded", result: { ok: 1 } },
-          { id: b.id, leaseToken: cb.leaseToken, to: "queued", kind: "failed", error: { message: "x" } },
-          { id: c.id, leaseToken: cc.leaseToken, to: "dead", kind: "dead", error: { message: "y" } },
+          {
+            id: a.id,
+            leaseToken: ca.leaseToken,
+            queue,
+            to: "succeeded",
+            kind: "succeeded",
+            result: { ok: 1 },
+          },
+          {
+            id: b.id,
+            leaseToken: cb.leaseToken,
+            queue,
+            to: "queued",
+            kind: "failed",
+            error: { message: "x" },
+          },
+          { id: c.id, leaseToken: cc.leaseToken, queue, to: "dead", kind: "dead", error: { message: "y" } },
         ]);
         await store.cancelJob(tenant, d.id);
         await store.retryJob(tenant, d.id);
         const cb2 = await claimOne(b);
-        await store.finish([{ id: b.id, leaseToken: cb2.leaseToken, to: "succeeded", kind: "succeeded" }]);
+        await store.finish([
+          { id: b.id, leaseToken: cb2.leaseToken, queue, to: "succeeded", kind: "succeeded" },
+        ]);
 
         // Small pages, so the read crosses many page boundaries.
         const { events, cursor, batches } = await drainUntil(

@@ -235,6 +235,7 @@ describe("the Postgres job store under concurrency", () => {
       const done = [b, ...claimed.slice(302), a].map((c) => ({
         id: c.id,
         leaseToken: c.leaseToken,
+        queue: c.queue,
         to: "succeeded" as const,
         kind: "succeeded" as const,
       }));
@@ -252,7 +253,9 @@ describe("the Postgres job store under concurrency", () => {
     const job = newJob({ tenant, queue, id: idAt(old), createdAt: new Date(old) });
     await store.insertJobs([job]);
     const [c] = await store.claimByIds([job.id], { workerId: "w", leaseMs: 30_000 });
-    await store.finish([{ id: job.id, leaseToken: c!.leaseToken, to: "dead", kind: "dead" }]);
+    await store.finish([
+      { id: job.id, leaseToken: c!.leaseToken, queue: job.queue, to: "dead", kind: "dead" },
+    ]);
     await store.db.query("UPDATE jobs SET finished_at = now() - interval '10 days' WHERE id = $1", [job.id]);
 
     const retry = await openTransaction((tx) => retryJob(tx, tenant, job.id));
@@ -271,7 +274,7 @@ describe("the Postgres job store under concurrency", () => {
     const job = newJob({ tenant, queue: unique("q") });
     await store.insertJobs([job]);
     const [c] = await store.claimByIds([job.id], { workerId: "w", leaseMs: 30_000 });
-    return { tenant, job, lease: { id: job.id, leaseToken: c!.leaseToken } };
+    return { tenant, job, lease: { id: job.id, leaseToken: c!.leaseToken, queue: job.queue } };
   }
 
   it("reports a progress update that races its job's completion as lost, and writes no event after the terminal one", async () => {
@@ -458,8 +461,22 @@ describe("queue statistics over a long retained history", () => {
     const [d] = await claim(dying!.id);
     const [c] = await claim(done!.id);
     await store.finish([
-      { id: d!.id, leaseToken: d!.leaseToken, to: "dead", kind: "dead", error: { message: "x" } },
-      { id: c!.id, leaseToken: c!.leaseToken, to: "succeeded", kind: "succeeded", result: 1 },
+      {
+        id: d!.id,
+        leaseToken: d!.leaseToken,
+        queue: d!.queue,
+        to: "dead",
+        kind: "dead",
+        error: { message: "x" },
+      },
+      {
+        id: c!.id,
+        leaseToken: c!.leaseToken,
+        queue: c!.queue,
+        to: "succeeded",
+        kind: "succeeded",
+        result: 1,
+      },
     ]);
     // What autovacuum does on its own on a real table: clear dead index entries, summarise block ranges.
     await store.db.query("VACUUM ANALYZE jobs");

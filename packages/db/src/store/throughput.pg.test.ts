@@ -56,7 +56,14 @@ describe("queue throughput over a long retained history", () => {
     expect(claimed).toHaveLength(3);
     const [a, b, c] = claimed;
     await store.finish([
-      { id: b!.id, leaseToken: b!.leaseToken, to: "succeeded", kind: "succeeded", result: 2 },
+      {
+        id: b!.id,
+        leaseToken: b!.leaseToken,
+        queue: b!.queue,
+        to: "succeeded",
+        kind: "succeeded",
+        result: 2,
+      },
     ]);
     // That success five minutes back, still inside the window. Successes are counted by their
     // completion statement's job_completions row (no outbox consumer here, so no succeeded event rows).
@@ -66,8 +73,22 @@ describe("queue throughput over a long retained history", () => {
       [queue],
     );
     await store.finish([
-      { id: a!.id, leaseToken: a!.leaseToken, to: "succeeded", kind: "succeeded", result: 1 },
-      { id: c!.id, leaseToken: c!.leaseToken, to: "dead", kind: "dead", error: { message: "x" } },
+      {
+        id: a!.id,
+        leaseToken: a!.leaseToken,
+        queue: a!.queue,
+        to: "succeeded",
+        kind: "succeeded",
+        result: 1,
+      },
+      {
+        id: c!.id,
+        leaseToken: c!.leaseToken,
+        queue: c!.queue,
+        to: "dead",
+        kind: "dead",
+        error: { message: "x" },
+      },
     ]);
     await store.db.query("VACUUM ANALYZE job_events");
     await store.db.query("VACUUM ANALYZE job_completions");

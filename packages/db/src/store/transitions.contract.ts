@@ -54,8 +54,8 @@ export function transitionsContract(name: string, open: () => Promise<OpenedStor
       return c;
     }
 
-    async function end(c: ClaimedJob, outcome: Omit<Outcome, "id" | "leaseToken">): Promise<void> {
-      const done = await store.finish([{ id: c.id, leaseToken: c.leaseToken, ...outcome }]);
+    async function end(c: ClaimedJob, outcome: Omit<Outcome, "id" | "leaseToken" | "queue">): Promise<void> {
+      const done = await store.finish([{ id: c.id, leaseToken: c.leaseToken, queue: c.queue, ...outcome }]);
       expect(done.map((d) => d.id)).toEqual([c.id]);
     }
 
