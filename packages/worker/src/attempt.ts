@@ -7,6 +7,7 @@ import {
 } from "@astraeus/core";
 import type { QueueSettingsCache } from "@astraeus/engine";
 import type { JobContext } from "./context.ts";
+import type { DeadlineGroup } from "./deadlines.ts";
 import { JobAbort, type ResolvedDefinition } from "./define.ts";
 import { toJobError } from "./job-error.ts";
 
@@ -15,7 +16,10 @@ export interface Active {
   job: ClaimedJob;
   def: ResolvedDefinition;
   ctx: JobContext | null;
-  timer: NodeJS.Timeout;
+  /** The attempts started with it that share its timeout timer (deadlines.ts). */
+  deadline: DeadlineGroup<Active>;
+  /** After a timeout, the grace timer that stops waiting for the handler; else null. */
+  timer: NodeJS.Timeout | null;
   done: boolean;
   startedAt: number;
   /**

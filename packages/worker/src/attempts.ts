@@ -14,6 +14,7 @@ import type { FileService, QueueSettingsCache } from "@astraeus/engine";
 import { type Active, failureOutcome } from "./attempt.ts";
 import type { CompletionBuffer } from "./completion.ts";
 import { type ContextHost, JobContext } from "./context.ts";
+import { DeadlineBatch } from "./deadlines.ts";
 import { type AbortReason, JobAbort, type ResolvedDefinition } from "./define.ts";
 import { JobFileAccess, needsFinalize } from "./files.ts";
 import { toJobError } from "./job-error.ts";
@@ -84,26 +85,37 @@ export class Attempts implements ContextHost {
 
   /** Starts the jobs one claim statement (begun at `claimedFrom`, ms since the epoch) returned. */
   start(jobs: ClaimedJob[], claimedFrom: number): void {
-    if (this.tracing !== null && jobs.length > 0) this.tracing.claimed(jobs, claimedFrom, this.workerId);
-    for (const job of jobs) this.startJob(job, claimedFrom);
+    if (jobs.length === 0) return;
+    if (this.tracing !== null) this.tracing.claimed(jobs, claimedFrom, this.workerId);
+    // They start now, together: one timeout timer per distinct timeout among them (deadlines.ts).
+    const deadlines = new DeadlineBatch<Active>(this.timedOut);
+    try {
+      for (const job of jobs) this.startJob(job, claimedFrom, deadlines);
+    } finally {
+      deadlines.arm();
+    }
   }
 
-  private startJob(job: ClaimedJob, claimedFrom: number): void {
+  private readonly timedOut = (a: Active): void => this.abort(a, "timeout");
+
+  private startJob(job: ClaimedJob, claimedFrom: number, deadlines: DeadlineBatch<Active>): void {
     const def = this.registry.get(job.type);
     this.stats.claimed++;
-    const timeoutMs = def?.timeoutMs ?? job.timeoutMs;
-    // A plain timer, not AbortSignal.timeout/any: those can be collected before firing on Node 20.
+    // Plain timers, not AbortSignal.timeout/any: those can be collected before firing on Node 20.
+    const deadline = deadlines.group(def?.timeoutMs ?? job.timeoutMs);
     const a: Active = {
       job,
       def: def as ResolvedDefinition,
       ctx: null,
-      timer: setTimeout(() => this.abort(a, "timeout"), timeoutMs),
+      deadline,
+      timer: null,
       done: false,
       startedAt: Date.now(),
       leaseUntil: claimedFrom + this.leaseMs,
       trace: null,
     };
     if (this.tracing !== null) this.traceAttempt(a, this.tracing);
+    deadline.add(a);
     this.observer.jobStarted?.(job.type);
     this.active.set(job.id, a);
     this.run(a);
@@ -231,7 +243,8 @@ export class Attempts implements ContextHost {
   private settle(a: Active, outcome: Outcome | null): void {
     if (a.done) return;
     a.done = true;
-    clearTimeout(a.timer);
+    if (a.timer !== null) clearTimeout(a.timer);
+    a.deadline.settled();
     this.active.delete(a.job.id);
     this.onSlotFree();
     if (!outcome) {
