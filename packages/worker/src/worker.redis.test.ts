@@ -360,6 +360,25 @@ describe("worker runtime on Postgres and Redis", () => {
     expect(runs.size).toBe(100);
   });
 
+  it("acknowledges stream entries that name no job, and claims the jobs read with them from the stream", async () => {
+    const queue = "q-junk";
+    const noop = defineJob({ type: "t.junk-noop", handler: () => null });
+    // Entries another writer put on the stream: ids that are not UUIDs would fail the claim statement.
+    await h.engine.dispatcher.dispatch([
+      { id: "not-a-job-id", queue },
+      { id: "1234", queue },
+    ]);
+    const [job] = await h.engine.submitBatch(T, [{ type: "t.junk-noop", queue, payload: {} }]);
+    await h.engine.dispatcher.dispatch([{ id: "{}", queue }]);
+    // Polling Postgres would find the job too, after a whole idle block: keep that out of reach.
+    const worker = await h.worker({ queues: [queue], jobs: [noop], blockMs: 60_000 });
+    await expect.poll(() => stateOf(job!.id)).toBe("succeeded");
+    // Every entry was read and acknowledged: none is left pending for maintenance to resolve.
+    await expect.poll(() => h.engine.dispatcher.stalePending(queue, 0, 10)).toEqual([]);
+    expect(await h.engine.dispatcher.undelivered(queue)).toBe(0);
+    expect(worker.stats.claimed).toBe(1);
+  });
+
   it("aborts a handler whose lease was taken over and rejects its late completion", async () => {
     let reason = "";
     let release: () => void = () => {};

@@ -1,3 +1,5 @@
+import { UUID_RE } from "@astraeus/core";
+
 // Array parameters for unnest-based batch statements. A column whose value is the same in every row is
 // sent as a one-element array and read back with COALESCE(u.col, ($n::type[])[1]): unnest pads shorter
 // arrays with NULL, so this is only for columns that are never NULL. A nullable column that is NULL in
@@ -19,4 +21,14 @@ export function uniformColumn<R, T>(rows: readonly R[], get: (r: R) => T): T[] {
 export function nullableColumn<R, T>(rows: readonly R[], get: (r: R) => T | null): (T | null)[] {
   for (const r of rows) if (get(r) !== null) return rows.map(get);
   return [];
+}
+
+/**
+ * The ids that can name a job: UUIDs. Ids read from a stream may be anything another writer put there,
+ * and one that is not a UUID would fail a whole statement's `uuid[]` cast (a claim, or maintenance's check
+ * of pending entries, every tick) instead of simply naming no job.
+ */
+export function jobIdsOnly(ids: readonly string[]): readonly string[] {
+  for (const id of ids) if (!UUID_RE.test(id)) return ids.filter((x) => UUID_RE.test(x));
+  return ids;
 }

@@ -9,7 +9,7 @@ import type {
   Outcome,
 } from "@astraeus/core";
 import type { Row, SqlExecutor } from "../sql.ts";
-import { nullableColumn, uniformColumn } from "./columns.ts";
+import { jobIdsOnly, nullableColumn, uniformColumn } from "./columns.ts";
 import { CLAIM_RETURNING, CLAIM_TIMES, claimedRow, jsonText } from "./rows.ts";
 
 // Every claim issues a fresh lease token and bumps `attempt`, and records the `claimed` transition in the
@@ -102,9 +102,10 @@ function filters(opts: ClaimOptions, params: unknown[]): string {
 
 export async function claimByIds(
   db: SqlExecutor,
-  ids: readonly string[],
+  given: readonly string[],
   opts: ClaimOptions,
 ): Promise<ClaimedJob[]> {
+  const ids = jobIdsOnly(given);
   if (ids.length === 0) return [];
   const params: unknown[] = [ids, opts.leaseMs, opts.workerId];
   const where = filters(opts, params);

@@ -499,6 +499,15 @@ export function storeContract(
         expect((await get(tenant, cancelled!.id)).state).toBe("cancelled");
       });
 
+      it("skips ids that are not UUIDs instead of failing the claim of the others", async () => {
+        const tenant = unique("t");
+        const queue = unique("q");
+        const [a] = await insert(newJob({ tenant, queue }));
+        expect(await store.claimByIds(["not-a-job", "1234"], claimOpts())).toEqual([]);
+        const claimed = await store.claimByIds(["not-a-job", a!.id, '"}', ""], claimOpts());
+        expect(claimed.map((c) => c.id)).toEqual([a!.id]);
+      });
+
       it("reads a job's times only when asked, and gives the jobs of one claim one token either way", async () => {
         const tenant = unique("t");
         const queue = unique("q");
@@ -1624,6 +1633,9 @@ export function storeContract(
           new Set([old!.id, fresh!.id]),
         );
         expect(await store.filterReady([])).toEqual(new Set());
+        // An id that is not a UUID (junk on a stream) names no job; it does not fail the others.
+        expect(await store.filterReady(["not-a-job", old!.id, "{}", ""])).toEqual(new Set([old!.id]));
+        expect(await store.filterReady(["not-a-job"])).toEqual(new Set());
       });
     });
 

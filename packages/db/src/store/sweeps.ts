@@ -1,5 +1,6 @@
 import { type DispatchRef, type QueueDepth, type ReapResult, uuidv7Floor } from "@astraeus/core";
 import type { SqlExecutor } from "../sql.ts";
+import { jobIdsOnly } from "./columns.ts";
 import { RESTRICTED_QUEUES } from "./lease.ts";
 import { TERMINAL_SQL } from "./rows.ts";
 
@@ -76,7 +77,8 @@ export async function staleReady(
   return rows.map((r) => ({ id: String(r.id), queue: String(r.queue) }));
 }
 
-export async function filterReady(db: SqlExecutor, ids: readonly string[]): Promise<Set<string>> {
+export async function filterReady(db: SqlExecutor, given: readonly string[]): Promise<Set<string>> {
+  const ids = jobIdsOnly(given);
   if (ids.length === 0) return new Set();
   const rows = await db.query<{ id: string }>(
     "SELECT id FROM jobs WHERE id = ANY($1::uuid[]) AND state = 'queued' AND run_at <= now()",
