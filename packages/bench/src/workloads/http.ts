@@ -35,9 +35,13 @@ function submission(seq: number) {
 
 async function startServer(target: HttpTarget): Promise<{ port: number; stop: () => Promise<void> }> {
   // Plain node on the bundle of http-child.ts, like the worker processes (see children.ts); the Astraeus
-  // API with the flags its image starts Node with.
+  // API with the flags its image starts Node with. BENCH_HTTP_NODE_FLAGS adds flags to either server for a
+  // profiling run (e.g. `--cpu-prof --cpu-prof-dir=/tmp/p`).
   const child: ChildProcess = fork(await childBundle(HTTP_CHILD), [], {
-    execArgv: target.kind === "astraeus" ? imageNodeFlags("api") : [],
+    execArgv: [
+      ...(target.kind === "astraeus" ? imageNodeFlags("api") : []),
+      ...(process.env["BENCH_HTTP_NODE_FLAGS"]?.split(" ").filter(Boolean) ?? []),
+    ],
     detached: true,
     stdio: ["ignore", "inherit", "inherit", "ipc"],
     env: {
@@ -48,8 +52,12 @@ async function startServer(target: HttpTarget): Promise<{ port: number; stop: ()
   });
   const exited = new Promise<void>((ok) => child.once("exit", () => ok()));
   const stop = onCleanup(`http server ${child.pid}`, async () => {
+    // Disconnecting lets the server exit on its own (a profile is written only then); SIGKILL after 2 s.
+    if (child.connected) child.disconnect();
+    await within(exited, 2_000, () => undefined);
     try {
-      if (child.pid !== undefined) process.kill(-child.pid, "SIGKILL");
+      if (child.exitCode === null && child.signalCode === null && child.pid !== undefined)
+        process.kill(-child.pid, "SIGKILL");
     } catch {
       // Already gone.
     }
