@@ -117,8 +117,11 @@ export class Attempts implements ContextHost {
     if (this.tracing !== null) this.traceAttempt(a, this.tracing);
     deadline.add(a);
     this.observer.jobStarted?.(job.type);
-    this.active.set(job.id, a);
     this.run(a);
+    // Found by id only by what runs after this turn (cancels, heartbeats, progress): a handler that
+    // returned at once has settled already and never goes in. Adding and deleting it churned the map's
+    // table, ~150 bytes allocated per no-op job.
+    if (!a.done) this.active.set(job.id, a);
   }
 
   /** The attempt's span; its handler runs inside it, so the handler's own spans nest under it. */
@@ -251,23 +254,22 @@ export class Attempts implements ContextHost {
       a.trace?.end("lease_lost", null);
       return;
     }
-    const done = (finished: FinishedJob | null) => this.written(a, outcome, finished);
-    if (a.trace === null) this.completions.push(outcome, done);
+    if (a.trace === null) this.completions.push(outcome, this.written);
     else {
       const written = this.completions.add(outcome);
       a.trace.end(outcome.kind, written);
-      void written.then(done);
+      void written.then((finished) => this.written(finished, outcome));
     }
     // After the outcome is queued: a hook that throws must not keep it from being written.
     this.observer.jobEnded?.(a.job.type, outcome.kind, Date.now() - a.startedAt);
   }
 
   /** Counts an attempt's outcome once its write ended (`finished` null: not written). */
-  private written(a: Active, outcome: Outcome, finished: FinishedJob | null): void {
+  private readonly written = (finished: FinishedJob | null, outcome: Outcome): void => {
     if (!finished) {
       this.stats.rejectedWrites++;
       this.log.warn(
-        { jobId: a.job.id, kind: outcome.kind },
+        { jobId: outcome.id, kind: outcome.kind },
         "outcome not written: lease no longer held, or the write was given up",
       );
       return;
@@ -279,7 +281,7 @@ export class Attempts implements ContextHost {
     else if (finished.to === "dead") this.stats.dead++;
     else if (outcome.to === "cancelled") this.stats.cancelled++;
     if (outcome.kind === "timed_out") this.stats.timedOut++;
-  }
+  };
 
   abort(a: Active, reason: AbortReason): void {
     if (a.done) return;

@@ -285,6 +285,8 @@ export class Worker {
   }
 
   private wakeSlot(): void {
+    // Called as every attempt ends: nothing to allocate when nobody waits.
+    if (this.slotWaiters.length === 0) return;
     const waiters = this.slotWaiters;
     this.slotWaiters = [];
     for (const w of waiters) w();
