@@ -18,6 +18,8 @@ export interface Active {
   ctx: JobContext | null;
   /** The attempts started with it that share its timeout timer (deadlines.ts). */
   deadline: DeadlineGroup<Active>;
+  /** Its slot in `deadline`. */
+  deadlineSlot: number;
   /** After a timeout, the grace timer that stops waiting for the handler; else null. */
   timer: NodeJS.Timeout | null;
   done: boolean;

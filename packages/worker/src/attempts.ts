@@ -108,6 +108,7 @@ export class Attempts implements ContextHost {
       def: def as ResolvedDefinition,
       ctx: null,
       deadline,
+      deadlineSlot: -1,
       timer: null,
       done: false,
       startedAt: Date.now(),
@@ -115,7 +116,7 @@ export class Attempts implements ContextHost {
       trace: null,
     };
     if (this.tracing !== null) this.traceAttempt(a, this.tracing);
-    deadline.add(a);
+    a.deadlineSlot = deadline.add(a);
     this.observer.jobStarted?.(job.type);
     this.run(a);
     // Found by id only by what runs after this turn (cancels, heartbeats, progress): a handler that
@@ -247,7 +248,7 @@ export class Attempts implements ContextHost {
     if (a.done) return;
     a.done = true;
     if (a.timer !== null) clearTimeout(a.timer);
-    a.deadline.settled();
+    a.deadline.settled(a.deadlineSlot);
     this.active.delete(a.job.id);
     this.onSlotFree();
     if (!outcome) {

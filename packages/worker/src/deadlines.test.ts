@@ -25,11 +25,11 @@ describe("deadline groups", () => {
     const batch = new DeadlineBatch<Member>(fire);
     const [a, b, c] = [member("a"), member("b"), member("c")];
     const g = batch.group(1_000);
-    for (const m of [a, b, c]) batch.group(1_000).add(m);
+    const slots = [a, b, c].map((m) => batch.group(1_000).add(m));
     batch.arm();
     expect(vi.getTimerCount()).toBe(1);
     b.done = true;
-    g.settled();
+    g.settled(slots[1] ?? -1);
     vi.advanceTimersByTime(999);
     expect(fired).toEqual([]);
     vi.advanceTimersByTime(1);
@@ -41,10 +41,7 @@ describe("deadline groups", () => {
   it("arms no timer when every member settled before the batch was armed", () => {
     const batch = new DeadlineBatch<Member>(fire);
     const g = batch.group(1_000);
-    for (const name of ["a", "b"]) {
-      g.add(member(name));
-      g.settled();
-    }
+    for (const name of ["a", "b"]) g.settled(g.add(member(name)));
     batch.arm();
     expect(vi.getTimerCount()).toBe(0);
   });
@@ -52,15 +49,29 @@ describe("deadline groups", () => {
   it("clears the timer once its last member settles", () => {
     const batch = new DeadlineBatch<Member>(fire);
     const g = batch.group(1_000);
-    g.add(member("a"));
-    g.add(member("b"));
+    const first = g.add(member("a"));
+    const second = g.add(member("b"));
     batch.arm();
-    g.settled();
+    g.settled(first);
     expect(vi.getTimerCount()).toBe(1);
-    g.settled();
+    g.settled(second);
     expect(vi.getTimerCount()).toBe(0);
     vi.advanceTimersByTime(5_000);
     expect(fired).toEqual([]);
+  });
+
+  it("lets go of a member as soon as it settles, while the others still run", () => {
+    const batch = new DeadlineBatch<Member>(fire);
+    const g = batch.group(60_000);
+    const slots = ["quick-1", "slow", "quick-2"].map((name) => g.add(member(name)));
+    batch.arm();
+    g.settled(slots[0] ?? -1);
+    g.settled(slots[2] ?? -1);
+    // Only the attempt still running is referenced: the quick ones' payloads can be collected.
+    expect(g.held).toBe(1);
+    vi.advanceTimersByTime(60_000);
+    expect(fired).toEqual(["slow"]);
+    expect(g.held).toBe(0);
   });
 
   it("keeps one group per distinct timeout in a batch, each firing at its own time", () => {

@@ -9,7 +9,8 @@
 
 /** Attempts that started in the same turn with the same timeout; `fire` gets those still running. */
 export class DeadlineGroup<T> {
-  private readonly members: T[] = [];
+  /** By slot; a settled member's slot is emptied, so the group never keeps an ended attempt alive. */
+  private readonly members: (T | null)[] = [];
   private live = 0;
   private timer: NodeJS.Timeout | null = null;
 
@@ -18,10 +19,17 @@ export class DeadlineGroup<T> {
     private readonly fire: (member: T) => void,
   ) {}
 
-  /** Adds a member (before `arm`). */
-  add(member: T): void {
-    this.members.push(member);
+  /** How many members the group still references (those not settled, until it fires). */
+  get held(): number {
+    let n = 0;
+    for (const m of this.members) if (m !== null) n++;
+    return n;
+  }
+
+  /** Adds a member (before `arm`); returns its slot, for `settled`. */
+  add(member: T): number {
     this.live++;
+    return this.members.push(member) - 1;
   }
 
   /** Starts the timer, unless every member has settled already (a handler that returned at once). */
@@ -31,8 +39,12 @@ export class DeadlineGroup<T> {
     }
   }
 
-  /** A member settled: once none is left running, the timer goes and the group holds no one. */
-  settled(): void {
+  /**
+   * The member in `slot` settled: the group lets go of it at once (a batch's long-running job must not
+   * keep the others' payloads alive), and once none is left running the timer goes.
+   */
+  settled(slot: number): void {
+    if (slot < this.members.length) this.members[slot] = null;
     this.live--;
     if (this.live > 0) return;
     if (this.timer !== null) clearTimeout(this.timer);
@@ -44,7 +56,7 @@ export class DeadlineGroup<T> {
     this.timer = null;
     const members = this.members.splice(0);
     // `fire` decides per member: one that settled meanwhile is already done and ignores it.
-    for (const m of members) this.fire(m);
+    for (const m of members) if (m !== null) this.fire(m);
   }
 }
 
