@@ -10,8 +10,10 @@ import {
   Job,
   type JobEventRecord,
   type JobState,
+  type JsonValue,
   type NewJob,
   type OutboxBatch,
+  type Outcome,
   type RelayCursor,
   uuidv7,
   uuidv7Floor,
@@ -105,6 +107,16 @@ export function storeContract(
       workerId: "w1",
       leaseMs: 30_000,
       ...over,
+    });
+
+    /** The outcome of a claimed job's attempt that succeeded with `result`. */
+    const succeededWith = (c: ClaimedJob, result: JsonValue): Outcome => ({
+      id: c.id,
+      leaseToken: c.leaseToken,
+      queue: c.queue,
+      to: "succeeded",
+      kind: "succeeded",
+      result,
     });
 
     async function insert(...jobs: NewJob[]): Promise<NewJob[]> {
@@ -662,16 +674,7 @@ export function storeContract(
         const queue = unique("q");
         const [a] = await insert(newJob({ tenant, queue }));
         const c = await claimOne(a!);
-        await store.finish([
-          {
-            id: c.id,
-            leaseToken: c.leaseToken,
-            queue: c.queue,
-            to: "succeeded",
-            kind: "succeeded",
-            result: 1,
-          },
-        ]);
+        await store.finish([succeededWith(c, 1)]);
         const r = await store.heartbeat([{ id: c.id, leaseToken: c.leaseToken }], 60_000);
         expect(r.alive.size).toBe(0);
         expect((await get(tenant, a!.id)).leaseExpiresAt).toBeNull();
@@ -1200,14 +1203,7 @@ export function storeContract(
             runAt: new Date(),
           },
           { id: cd.id, leaseToken: cd.leaseToken, queue: cd.queue, to: "queued", kind: "released" },
-          {
-            id: cs.id,
-            leaseToken: cs.leaseToken,
-            queue: cs.queue,
-            to: "succeeded",
-            kind: "succeeded",
-            result: 1,
-          },
+          succeededWith(cs, 1),
         ]);
         expect(done).toHaveLength(3);
         expect(done).toEqual(
@@ -1246,14 +1242,7 @@ export function storeContract(
         const c1 = await claimOne(ok!);
         const c2 = await claimOne(bad!);
         await store.finish([
-          {
-            id: c1.id,
-            leaseToken: c1.leaseToken,
-            queue: c1.queue,
-            to: "succeeded",
-            kind: "succeeded",
-            result: null,
-          },
+          succeededWith(c1, null),
           {
             id: c2.id,
             leaseToken: c2.leaseToken,
@@ -1330,16 +1319,7 @@ export function storeContract(
         );
         await claimOne(running!);
         const c = await claimOne(succeeded!);
-        await store.finish([
-          {
-            id: c.id,
-            leaseToken: c.leaseToken,
-            queue: c.queue,
-            to: "succeeded",
-            kind: "succeeded",
-            result: 1,
-          },
-        ]);
+        await store.finish([succeededWith(c, 1)]);
         for (const [job, state] of [
           [queued!, "queued"],
           [running!, "running"],
@@ -1472,16 +1452,7 @@ export function storeContract(
         const c = await claimOne(a!);
         expect(await store.recordProgress({ id: c.id, leaseToken: c.leaseToken }, { pct: 10 })).toBe(true);
         expect(await store.recordProgress({ id: c.id, leaseToken: c.leaseToken }, { pct: 90 })).toBe(true);
-        await store.finish([
-          {
-            id: c.id,
-            leaseToken: c.leaseToken,
-            queue: c.queue,
-            to: "succeeded",
-            kind: "succeeded",
-            result: 1,
-          },
-        ]);
+        await store.finish([succeededWith(c, 1)]);
 
         const all = await store.listEvents(tenant, a!.id);
         expect(all.map((e) => [e.kind, e.data])).toEqual([
@@ -1522,16 +1493,7 @@ export function storeContract(
         );
         for (const j of [expired, recentlyFinished, recentJob]) {
           const c = await claimOne(j!);
-          await store.finish([
-            {
-              id: c.id,
-              leaseToken: c.leaseToken,
-              queue: c.queue,
-              to: "succeeded",
-              kind: "succeeded",
-              result: 1,
-            },
-          ]);
+          await store.finish([succeededWith(c, 1)]);
         }
         // Only `expired` finished long ago.
         await store.db.query("UPDATE jobs SET finished_at = now() - interval '90 minutes' WHERE id = $1", [
@@ -1577,14 +1539,7 @@ export function storeContract(
             kind: "dead",
             error: { message: "x" },
           },
-          {
-            id: cs.id,
-            leaseToken: cs.leaseToken,
-            queue: cs.queue,
-            to: "succeeded",
-            kind: "succeeded",
-            result: 1,
-          },
+          succeededWith(cs, 1),
         ]);
 
         const [mine] = await store.queueStats(tenant, queue);
