@@ -9,7 +9,7 @@ export const JOB_COLUMNS = `id, tenant, queue, type, payload, priority, state, a
  * token is the caller's own (drawn per statement, lease.ts), and the lease expiry and creation time, which
  * the in-process worker never reads, come only when asked for (`CLAIM_TIMES`). Each column of a claimed row
  * is parsed into a string or number per job; dropping these three and the completion's returned rows
- * (lease.ts) cut the worker's CPU per job by about a fifth (docs/adr/0017-claims-return-what-the-caller-cannot-know.md).
+ * (lease.ts) cut the worker's CPU per job by about a fifth (docs/adr/0017-claims-and-completions-return-what-the-caller-cannot-know.md).
  */
 export const CLAIM_RETURNING = `j.id, j.tenant, j.queue, j.type, j.payload, j.attempt, j.max_attempts, j.timeout_ms`;
 
