@@ -63,27 +63,21 @@ export class DeadlineGroup<T> {
 /** The deadline groups of one synchronous batch of starts, one per distinct timeout. */
 export class DeadlineBatch<T> {
   private readonly groups = new Map<number, DeadlineGroup<T>>();
-  private last: DeadlineGroup<T> | null = null;
-  private lastMs = -1;
 
   constructor(private readonly fire: (member: T) => void) {}
 
   /** Starts each group's timer: called once the batch's attempts have all started. */
   arm(): void {
-    if (this.last !== null && this.groups.size === 1) this.last.arm();
-    else for (const g of this.groups.values()) g.arm();
+    for (const g of this.groups.values()) g.arm();
   }
 
-  /** The group for this timeout (the previous one again, in the common case of a uniform batch). */
+  /** The group for this timeout. */
   group(timeoutMs: number): DeadlineGroup<T> {
-    if (timeoutMs === this.lastMs && this.last !== null) return this.last;
     let g = this.groups.get(timeoutMs);
     if (g === undefined) {
       g = new DeadlineGroup(timeoutMs, this.fire);
       this.groups.set(timeoutMs, g);
     }
-    this.last = g;
-    this.lastMs = timeoutMs;
     return g;
   }
 }
