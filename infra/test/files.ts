@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { DEFAULT_RETRY, LIMITS } from "../../packages/core/src/index.ts";
+import { DEFAULT_RETRY, LIMITS, STAGING_PREFIX } from "../../packages/core/src/index.ts";
 import { FILE_SETTINGS_DEFAULTS } from "../../packages/engine/src/file-settings.ts";
 import {
   FILE_LIFETIME_LIMITS,
@@ -125,6 +125,8 @@ export function filesSuite(): void {
           ],
         },
       });
+      // The staged-upload rule's prefix is where the services stage uploads (core owns that key layout).
+      expect(STAGING_PREFIX).toBe("files/.uploads/");
       // The backstops never come before the retention and the pending window the services apply.
       expect(maxFileLifetimeDays(c)).toBeGreaterThan(c.files.retentionDays + 366);
       expect(stagedUploadLifetimeDays() * 86_400_000).toBeGreaterThan(FILE_SETTINGS_DEFAULTS.pendingTtlMs);
