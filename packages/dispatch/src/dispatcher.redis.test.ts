@@ -8,6 +8,7 @@ import { Redis } from "ioredis";
 import { afterAll, describe, expect, it, vi } from "vitest";
 import { background, dispatcherContract, POLL } from "./contract.ts";
 import { createDispatcher } from "./index.ts";
+import { IDS_PER_ENTRY } from "./keys.ts";
 import { RedisDispatcher, type RedisDispatcherOptions } from "./redis.ts";
 
 const REDIS_URL = process.env["REDIS_URL"] ?? "redis://127.0.0.1:6379";
@@ -186,27 +187,66 @@ describe("RedisDispatcher", () => {
     }
   });
 
-  it("writes one stream per queue plus the set of known queues", async () => {
+  it("writes one stream per queue, a dispatch's ids packed up to IDS_PER_ENTRY per entry, and the set of known queues", async () => {
     const { dispatcher: d } = open();
     const q = `layout-${randomUUID().slice(0, 8)}`;
-    await d.dispatch([
-      { id: "x1", queue: q },
-      { id: "x2", queue: q },
-    ]);
-    expect(await raw.xlen(`${prefix}q:${q}`)).toBe(2);
+    await d.dispatch([{ id: "x0", queue: q }]);
+    const ids = Array.from({ length: IDS_PER_ENTRY * 2 + 3 }, (_, i) => `x${i + 1}`);
+    await d.dispatch(ids.map((id) => ({ id, queue: q })));
     expect(await raw.sismember(`${prefix}queues`, q)).toBe(1);
     const entries = await raw.xrange(`${prefix}q:${q}`, "-", "+");
     expect(entries.map(([, fields]) => fields)).toEqual([
-      ["j", "x1"],
-      ["j", "x2"],
+      // One id: the entry releases before ADR 0018 wrote and read.
+      ["j", "x0"],
+      ["j", ids.slice(0, IDS_PER_ENTRY).join(",")],
+      ["j", ids.slice(IDS_PER_ENTRY, IDS_PER_ENTRY * 2).join(",")],
+      ["j", ids.slice(IDS_PER_ENTRY * 2).join(",")],
     ]);
+  });
+
+  it("reads whole entries as one delivery per id, and never more than asked", async () => {
+    const { dispatcher: d } = open();
+    const q = `entries-${randomUUID().slice(0, 8)}`;
+    const ids = Array.from({ length: IDS_PER_ENTRY * 3 }, (_, i) => `e${i}`);
+    await d.dispatch(ids.map((id) => ({ id, queue: q })));
+    const got = await d.read("c", [q], IDS_PER_ENTRY * 2, 0);
+    expect(got.map((x) => x.jobId)).toEqual(ids.slice(0, IDS_PER_ENTRY * 2));
+    expect(new Set(got.map((x) => x.entryId)).size).toBe(2);
+    // Nothing was put back: the third entry is the only one left, untouched.
+    expect(await raw.xlen(`${prefix}q:${q}`)).toBe(3);
+    const rest = await d.read("c", [q], 1_000, 0);
+    expect(rest.map((x) => x.jobId)).toEqual(ids.slice(IDS_PER_ENTRY * 2));
+    await d.ack([...got, ...rest]);
+    expect(await d.stalePending(q, 0, 10)).toEqual([]);
+  });
+
+  it("keeps an entry read in part pending, re-adds only its other ids, and hands maintenance all of them", async () => {
+    const { dispatcher: d } = open();
+    const q = `partial-${randomUUID().slice(0, 8)}`;
+    const key = `${prefix}q:${q}`;
+    await d.dispatch(["p1", "p2", "p3", "p4"].map((id) => ({ id, queue: q })));
+    const [entry] = await raw.xrange(key, "-", "+");
+    const mine = await d.read("dies", [q], 1, 0);
+    expect(mine).toEqual([{ queue: q, jobId: "p1", entryId: entry?.[0] }]);
+    // The rest went back at once as a new entry; the original stays pending with the reader.
+    expect((await raw.xrange(key, "-", "+")).map(([, f]) => f[1])).toEqual(["p1,p2,p3,p4", "p2,p3,p4"]);
+    expect(await raw.xpending(key, "workers")).toEqual([1, entry?.[0], entry?.[0], [["dies", "1"]]]);
+    // The reader dies without acknowledging: maintenance gets a hint for every id of the entry.
+    const hints = await d.stalePending(q, 0, 10);
+    expect(hints.map((h) => h.delivery.jobId)).toEqual(["p1", "p2", "p3", "p4"]);
+    expect(new Set(hints.map((h) => h.delivery.entryId))).toEqual(new Set([entry?.[0]]));
+    await d.ack(hints.map((h) => h.delivery));
+    const rest = await d.read("c", [q], 10, 0);
+    expect(rest.map((x) => x.jobId)).toEqual(["p2", "p3", "p4"]);
+    await d.ack(rest);
+    expect(await d.stalePending(q, 0, 10)).toEqual([]);
   });
 
   it("trim removes acknowledged entries and keeps from the oldest pending one", async () => {
     const { dispatcher: d } = open();
     const q = `trim-${randomUUID().slice(0, 8)}`;
     const key = `${prefix}q:${q}`;
-    await d.dispatch(["t1", "t2", "t3", "t4", "t5"].map((id) => ({ id, queue: q })));
+    for (const id of ["t1", "t2", "t3", "t4", "t5"]) await d.dispatch([{ id, queue: q }]);
     const got = await d.read("c", [q], 3, 0);
     await d.ack(got.filter((x) => x.jobId !== "t2"));
     await d.trim(q);
@@ -220,7 +260,8 @@ describe("RedisDispatcher", () => {
   it("caps streams at about maxStreamLength", async () => {
     const { dispatcher: d } = open({ maxStreamLength: 10 });
     const q = `cap-${randomUUID().slice(0, 8)}`;
-    await d.dispatch(Array.from({ length: 2_000 }, (_, i) => ({ id: `c${i}`, queue: q })));
+    // 400 entries of IDS_PER_ENTRY ids: MAXLEN counts entries.
+    await d.dispatch(Array.from({ length: 400 * IDS_PER_ENTRY }, (_, i) => ({ id: `c${i}`, queue: q })));
     const len = await raw.xlen(`${prefix}q:${q}`);
     expect(len).toBeGreaterThanOrEqual(10);
     expect(len).toBeLessThan(300);
@@ -229,7 +270,7 @@ describe("RedisDispatcher", () => {
   it("undelivered counts a stream no reader has joined yet, and survives an unknown lag", async () => {
     const { dispatcher: d } = open();
     const q = `lag-${randomUUID().slice(0, 8)}`;
-    await d.dispatch(["u1", "u2", "u3"].map((id) => ({ id, queue: q })));
+    for (const id of ["u1", "u2", "u3"]) await d.dispatch([{ id, queue: q }]);
     expect(await d.undelivered(q)).toBe(3);
     const [first] = await d.read("c", [q], 1, 0);
     // Deleting an undelivered entry makes Redis report the lag as null.

@@ -5,8 +5,8 @@ import {
   compareIds,
   execOrThrow,
   execSettled,
-  fieldValue,
   isMissingKey,
+  jobIdsOf,
   nextId,
   parseAutoclaim,
   parseOldestPending,
@@ -24,8 +24,8 @@ const COUNT_AFTER_LUA = "return #redis.call('XRANGE', KEYS[1], ARGV[1], '+', 'CO
 
 export interface IdleEntry {
   entryId: string;
-  /** Undefined for an entry without a job id (not written by us); the caller acknowledges it away. */
-  jobId: string | undefined;
+  /** Empty for an entry without a job id (not written by us); the caller acknowledges it away. */
+  jobIds: string[];
   idleMs: number;
 }
 
@@ -52,7 +52,7 @@ export async function claimIdle(
   const idle = parsePendingIdle(pending?.value);
   return parseAutoclaim(claimed?.value).map((e) => ({
     entryId: e.id,
-    jobId: fieldValue(e.fields, "j"),
+    jobIds: jobIdsOf(e),
     idleMs: idle.get(e.id) ?? minIdleMs,
   }));
 }

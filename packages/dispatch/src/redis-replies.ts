@@ -2,6 +2,7 @@
 // Replies arrive as `unknown` (ioredis `call`), so every shape is checked instead of cast.
 import type { Delivery } from "@astraeus/core";
 import type { ChainableCommander } from "ioredis";
+import { entryJobIds, JOB_IDS_FIELD } from "./keys.ts";
 
 export interface RawEntry {
   id: string;
@@ -42,9 +43,17 @@ export function parseStreamRead(raw: unknown): StreamEntries[] {
 
 export interface StreamDeliveries {
   key: string;
+  /** One per job id, in order; the ids of one entry share its entryId. */
   valid: Delivery[];
   /** Entries without a job id (not written by us): to be acknowledged away, never handed out. */
   invalid: Delivery[];
+  /** Entries read from the stream, valid or not. */
+  entries: number;
+}
+
+/** The job ids an entry carries (see keys.ts); empty for one not written by Astraeus. */
+export function jobIdsOf(e: RawEntry): string[] {
+  return entryJobIds(fieldValue(e.fields, JOB_IDS_FIELD));
 }
 
 /** An XREADGROUP reply as deliveries per stream; streams not in `keyToQueue` are ignored. */
@@ -55,10 +64,11 @@ export function toDeliveries(raw: unknown, keyToQueue: ReadonlyMap<string, strin
     const valid: Delivery[] = [];
     const invalid: Delivery[] = [];
     for (const e of entries) {
-      const jobId = fieldValue(e.fields, "j");
-      (jobId === undefined ? invalid : valid).push({ queue, jobId: jobId ?? "", entryId: e.id });
+      const ids = jobIdsOf(e);
+      if (ids.length === 0) invalid.push({ queue, jobId: "", entryId: e.id });
+      for (const jobId of ids) valid.push({ queue, jobId, entryId: e.id });
     }
-    return [{ key, valid, invalid }];
+    return [{ key, valid, invalid, entries: entries.length }];
   });
 }
 

@@ -10,7 +10,13 @@ import type {
   WorkerRecord,
 } from "@astraeus/core";
 import type { Redis, RedisOptions } from "ioredis";
-import { DEFAULT_CONSUMER_GROUP, DEFAULT_REDIS_PREFIX, type RedisKeys, redisKeys } from "./keys.ts";
+import {
+  DEFAULT_CONSUMER_GROUP,
+  DEFAULT_REDIS_PREFIX,
+  IDS_PER_ENTRY,
+  type RedisKeys,
+  redisKeys,
+} from "./keys.ts";
 import { CancelChannel } from "./redis-cancel.ts";
 import { connect, quitWithin, toError } from "./redis-connection.ts";
 import { claimIdle, countUndelivered, trimStream } from "./redis-maintenance.ts";
@@ -18,6 +24,7 @@ import { ReadGate, type ReadTicket } from "./redis-read-gate.ts";
 import { RedisRegistry } from "./redis-registry.ts";
 import { execSettled, isGroupGone, toDeliveries } from "./redis-replies.ts";
 import { StreamWriter } from "./redis-writer.ts";
+import { fairShares } from "./shares.ts";
 
 export interface RedisDispatcherOptions {
   /** Redis URL (`redis://…`, or `rediss://…` for TLS). Required. */
@@ -26,7 +33,7 @@ export interface RedisDispatcherOptions {
   prefix?: string;
   /** Consumer group the workers read through. Default "workers". */
   group?: string;
-  /** Approximate cap on each stream's length (XADD MAXLEN ~). Default 1_000_000. */
+  /** Approximate cap on each stream's length in entries, of up to 50 job ids each (XADD MAXLEN ~). Default 1_000_000. */
   maxStreamLength?: number;
   /** Logical database; wins over one in the URL. Default: the URL's, else 0. */
   db?: number;
@@ -147,8 +154,10 @@ export class RedisDispatcher implements Dispatcher {
     // After a stall the connection is being replaced: report nothing now rather than block on it.
     if (swept.length > 0 || blockMs <= 0 || ticket.interrupted || this.stalls !== stallsBefore) return swept;
 
-    // Nothing ready: block until something is dispatched to any of the queues.
-    const reply = this.xread(conn, consumer, [...keyToQueue.keys()], want, blockMs);
+    // Nothing ready: block until something is dispatched to any of the queues. Entries carry up to
+    // IDS_PER_ENTRY ids, so ask for as many entries as `want` needs if they are full.
+    const entries = Math.ceil(want / IDS_PER_ENTRY);
+    const reply = this.xread(conn, consumer, [...keyToQueue.keys()], entries, blockMs);
     const outcome = await this.unlessInterrupted(reply, ticket, keyToQueue);
     if (outcome === "interrupted") return [];
     if (!outcome.ok) {
@@ -158,10 +167,40 @@ export class RedisDispatcher implements Dispatcher {
     // A blocked read is served from the one stream that woke it, but entries landing on several streams
     // just before it was sent come back together; requeue whatever exceeds `want`.
     const streams = toDeliveries(outcome.value, keyToQueue);
-    const all = streams.flatMap((s) => s.valid);
-    const invalid = streams.flatMap((s) => s.invalid);
-    if (all.length > want || invalid.length > 0) await this.writer.putBack(all.slice(want), invalid);
-    return all.slice(0, want);
+    return this.keep(
+      streams.map((s) => s.valid),
+      want,
+      streams.flatMap((s) => s.invalid),
+    );
+  }
+
+  /**
+   * Up to `want` deliveries, shared fairly among the streams read; the rest go back on their streams at once,
+   * so no reader hoards ids another could run. An entry whose ids were only partly kept stays pending (the
+   * kept ones are acknowledged after their claim, and should this reader die first, maintenance resolves
+   * them all): only its surplus ids are added again.
+   */
+  private async keep(perStream: Delivery[][], want: number, junk: readonly Delivery[]): Promise<Delivery[]> {
+    let total = 0;
+    for (const list of perStream) total += list.length;
+    if (total <= want && junk.length === 0)
+      return perStream.length === 1 ? (perStream[0] ?? []) : perStream.flat();
+    const take = fairShares(
+      perStream.map((list) => list.length),
+      want,
+    );
+    const kept: Delivery[] = [];
+    const surplus: Delivery[] = [];
+    const held = new Set<string>();
+    for (const [i, list] of perStream.entries()) {
+      const n = take[i] ?? 0;
+      kept.push(...list.slice(0, n));
+      surplus.push(...list.slice(n));
+      const last = list[n - 1];
+      if (last !== undefined && n < list.length && list[n]?.entryId === last.entryId) held.add(last.entryId);
+    }
+    await this.writer.putBack(surplus, junk, held);
+    return kept;
   }
 
   /**
@@ -179,34 +218,44 @@ export class RedisDispatcher implements Dispatcher {
     // Rotate the first queue so that when `want` < queues the leftover slots do not always go to the same.
     const start = this.rotation++ % keys.length;
     let active = [...keys.slice(start), ...keys.slice(0, start)];
-    const got: Delivery[] = [];
+    const byStream = new Map<string, Delivery[]>();
+    let got = 0;
     const junk: Delivery[] = [];
-    while (active.length > 0 && got.length < want && !ticket.interrupted) {
-      const remaining = want - got.length;
+    // Ids per entry, as read so far: full entries until seen otherwise (one submit is an entry of one id).
+    let entriesRead = 0;
+    let idsRead = 0;
+    while (active.length > 0 && got < want && !ticket.interrupted) {
+      const remaining = want - got;
       const share = Math.max(1, Math.floor(remaining / active.length));
+      const perEntry = entriesRead === 0 ? IDS_PER_ENTRY : Math.max(1, idsRead / entriesRead);
+      const count = Math.ceil(share / perEntry);
       const round = active.slice(0, remaining);
       // Not blocking, but it can queue behind an earlier read still blocked on the connection.
       const outcome = await this.unlessInterrupted(
-        this.xread(conn, consumer, round, share, 0),
+        this.xread(conn, consumer, round, count, 0),
         ticket,
         keyToQueue,
       );
       if (outcome === "interrupted") break;
       if (!outcome.ok) {
         if (!isGroupGone(outcome.err)) throw outcome.err;
-        if (got.length === 0) return "gone";
+        if (got === 0) return "gone";
         break; // keep what was delivered; the next read meets the error again and recreates the groups
       }
-      // Streams that filled their share may hold more; those not asked this round are still to try.
+      // Streams that filled their count may hold more; those not asked this round are still to try.
       active = active.slice(round.length);
       for (const s of toDeliveries(outcome.value, keyToQueue)) {
-        got.push(...s.valid);
+        const list = byStream.get(s.key);
+        if (list === undefined) byStream.set(s.key, s.valid);
+        else list.push(...s.valid);
+        got += s.valid.length;
         junk.push(...s.invalid);
-        if (s.valid.length + s.invalid.length >= share) active.push(s.key);
+        entriesRead += s.entries;
+        idsRead += s.valid.length + s.invalid.length;
+        if (s.entries >= count) active.push(s.key);
       }
     }
-    await this.writer.putBack([], junk);
-    return got;
+    return this.keep([...byStream.values()], want, junk);
   }
 
   /** Waits for `reply` unless the read is interrupted first; entries delivered after that go back. */
@@ -314,9 +363,10 @@ export class RedisDispatcher implements Dispatcher {
     const hints: PendingHint[] = [];
     const junk: Delivery[] = [];
     for (const e of idle) {
-      const delivery: Delivery = { queue, jobId: e.jobId ?? "", entryId: e.entryId };
-      if (e.jobId === undefined) junk.push(delivery);
-      else hints.push({ delivery, idleMs: e.idleMs });
+      if (e.jobIds.length === 0) junk.push({ queue, jobId: "", entryId: e.entryId });
+      for (const jobId of e.jobIds) {
+        hints.push({ delivery: { queue, jobId, entryId: e.entryId }, idleMs: e.idleMs });
+      }
     }
     await this.writer.putBack([], junk);
     return hints;

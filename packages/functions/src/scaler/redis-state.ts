@@ -1,5 +1,5 @@
 import type { PublishedDepth, PublishedRelayLag } from "@astraeus/core";
-import { redisKeys } from "@astraeus/dispatch/keys";
+import { entryJobIds, JOB_IDS_FIELD, redisKeys } from "@astraeus/dispatch/keys";
 import type { Redis } from "ioredis";
 import type { ScalerSettings } from "./settings.ts";
 
@@ -61,9 +61,22 @@ function entryTimeMs(id: string): number | null {
   return Number.isFinite(ms) ? ms : null;
 }
 
+/** Job ids in XRANGE entries (`[id, [field, value, ...]]`); entries carry several since ADR 0018. */
+function jobsIn(entries: [string, string[]][]): number {
+  let n = 0;
+  for (const [, fields] of entries) {
+    const at = fields.indexOf(JOB_IDS_FIELD);
+    n += at >= 0 && at % 2 === 0 ? entryJobIds(fields[at + 1]).length : 0;
+  }
+  return n;
+}
+
+/** Undelivered entries read to count their jobs; past it the count is estimated from these. */
+const SAMPLE_ENTRIES = 100;
+
 /**
- * Undelivered entries of a queue's stream and the age of the first: the depth signal when no maintenance
- * leader is publishing (all workers scaled to zero, or the leader is stuck).
+ * Jobs in a queue's undelivered stream entries and the age of the first: the depth signal when no
+ * maintenance leader is publishing (all workers scaled to zero, or the leader is stuck).
  */
 export async function streamReading(
   redis: Redis,
@@ -82,15 +95,22 @@ export async function streamReading(
   const group = groups.map(record).find((g) => g.get("name") === settings.group);
   // No group yet: nobody has read the stream, so all of it is waiting.
   const after = group ? `(${String(group.get("last-delivered-id") ?? "0-0")}` : "-";
-  const first = (await redis.xrange(key, after, "+", "COUNT", 1))[0];
+  const sample = await redis.xrange(key, after, "+", "COUNT", SAMPLE_ENTRIES);
+  const first = sample[0];
   if (!first) return { queue, ready: 0, oldestReadyAgeMs: null };
   const lag = group?.get("lag");
-  const ready =
+  const entries =
     typeof lag === "number"
       ? lag
       : group
         ? (await redis.xrange(key, after, "+", "COUNT", 10_000)).length
         : await redis.xlen(key);
+  // The entries sampled are counted exactly; the rest are taken to carry as many ids on average.
+  const sampled = jobsIn(sample);
+  const ready =
+    entries <= sample.length
+      ? sampled
+      : sampled + Math.round(((entries - sample.length) * sampled) / sample.length);
   const at = entryTimeMs(first[0]);
   return { queue, ready, oldestReadyAgeMs: at === null ? null : Math.max(0, now - at) };
 }

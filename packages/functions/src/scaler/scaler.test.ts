@@ -202,6 +202,32 @@ describe("scaler run against real Redis and a local ECS/CloudWatch endpoint", ()
     expect(value("WorkerCount")).toBe(0);
   });
 
+  it("counts every job of a stream entry that carries several, past the entries it samples too", async () => {
+    await redis.sadd(keys.queues, "bulk", "mixed");
+    // 150 entries of three ids each (a submit batch's), more than the 100 entries read to count them.
+    const bulk = keys.stream("bulk");
+    for (let i = 0; i < 150; i++) {
+      await redis.xadd(bulk, `${NOW - 20_000 + i}-0`, "j", `a${i},b${i},c${i}`);
+    }
+    await redis.xgroup("CREATE", bulk, "workers", "0");
+    // Entries of one and of several ids, one of them delivered already.
+    const mixed = keys.stream("mixed");
+    await redis.xadd(mixed, `${NOW - 9_000}-0`, "j", "m0,m1");
+    await redis.xadd(mixed, `${NOW - 8_000}-0`, "j", "m2");
+    await redis.xadd(mixed, `${NOW - 7_000}-0`, "j", "m3,m4,m5,m6");
+    await redis.xgroup("CREATE", mixed, "workers", "0");
+    await redis.xreadgroup("GROUP", "workers", "w1", "COUNT", 1, "STREAMS", mixed, ">");
+
+    const result = await run();
+
+    expect(result.source).toBe("streams");
+    expect(result.queues).toEqual([
+      { queue: "bulk", ready: 450, oldestReadyAgeMs: 20_000 },
+      { queue: "mixed", ready: 5, oldestReadyAgeMs: 8_000 },
+    ]);
+    expect(value("QueueDepth")).toBe(455);
+  });
+
   it("distrusts a stale snapshot even with workers alive", async () => {
     await publishDepth("emails", 99, 1_000, NOW - 600_000);
     await heartbeat("w1", 1_000);
