@@ -41,15 +41,19 @@ export interface PendingHint {
   idleMs: number;
 }
 
-/** Stream entries carrying job ids to workers. */
+/** Stream entries carrying job ids to workers; an entry may carry several (ADR 0018), a delivery is one id. */
 export interface HintQueue {
   dispatch(refs: readonly DispatchRef[]): Promise<void>;
   /** Blocks up to `blockMs` for at most `count` deliveries across `queues`. */
   read(consumer: string, queues: readonly string[], count: number, blockMs: number): Promise<Delivery[]>;
+  /** Acknowledges the entries the deliveries came from: by then, every delivery of each should be done with. */
   ack(deliveries: readonly Delivery[]): Promise<void>;
-  /** Entries delivered but not acknowledged for longer than `idleMs` (a reader died mid-claim). */
+  /**
+   * Up to `count` entries delivered but not acknowledged for longer than `idleMs` (a reader died mid-claim),
+   * as a hint per job id they carry.
+   */
   stalePending(queue: string, idleMs: number, count: number): Promise<PendingHint[]>;
-  /** Entries added but not yet delivered to any consumer. */
+  /** Entries added but not yet delivered to any consumer: 0 exactly when nothing waits. */
   undelivered(queue: string): Promise<number>;
   /** Drop entries every consumer is done with. */
   trim(queue: string): Promise<void>;
