@@ -66,12 +66,24 @@ describe("splitCount", () => {
 });
 
 describe("GroupCommitter", () => {
-  it("spreads 50 concurrent submits over two inserts of 25 that run together", async () => {
+  it("keeps 50 concurrent submits in one insert: halves of 25 would be under minSplit", async () => {
     const ins = new Inserts();
     const c = new GroupCommitter(ins.insert, GROUP_COMMIT_DEFAULTS);
     const all = addMany(c, 0, 50);
+    await ins.started(1);
+    await new Promise((r) => setImmediate(r));
+    expect(ins.batches.map((b) => b.length)).toEqual([50]);
+    ins.finishAll();
+    await Promise.all(all);
+    expect(c.flushes).toBe(1);
+  });
+
+  it("spreads 100 concurrent submits over two inserts of 50 that run together", async () => {
+    const ins = new Inserts();
+    const c = new GroupCommitter(ins.insert, GROUP_COMMIT_DEFAULTS);
+    const all = addMany(c, 0, 100);
     await ins.started(2);
-    expect(ins.batches.map((b) => b.length)).toEqual([25, 25]);
+    expect(ins.batches.map((b) => b.length)).toEqual([50, 50]);
     ins.finishAll();
     const outcomes = await Promise.all(all);
     outcomes.forEach((o, i) => {
@@ -83,15 +95,15 @@ describe("GroupCommitter", () => {
   it("sends submits that arrive while both slots are busy as one insert when a slot frees", async () => {
     const ins = new Inserts();
     const c = new GroupCommitter(ins.insert, GROUP_COMMIT_DEFAULTS);
-    const first = addMany(c, 0, 40);
+    const first = addMany(c, 0, 80);
     await ins.started(2);
-    const later = addMany(c, 40, 40);
+    const later = addMany(c, 80, 40);
     await new Promise((r) => setImmediate(r));
     expect(ins.batches.length).toBe(2);
     ins.finishOldest();
-    await Promise.all(first.slice(0, 20));
+    await Promise.all(first.slice(0, 40));
     await ins.started(3);
-    expect(ins.batches[2]).toEqual(Array.from({ length: 40 }, (_, i) => `job-${40 + i}`));
+    expect(ins.batches[2]).toEqual(Array.from({ length: 40 }, (_, i) => `job-${80 + i}`));
     ins.finishAll();
     await Promise.all([...first, ...later]);
   });
