@@ -3,7 +3,12 @@
 import { TenantSchema } from "@astraeus/contract";
 import { DEFAULTS, JobTypeSchema, LIMITS, QueueNameSchema } from "@astraeus/core";
 import { databaseUrlFromEnv } from "@astraeus/db";
-import { DEFAULT_CONSUMER_GROUP, DEFAULT_REDIS_PREFIX, redisUrlFromEnv } from "@astraeus/dispatch";
+import {
+  DEFAULT_CONSUMER_GROUP,
+  DEFAULT_REDIS_PREFIX,
+  MAX_IDS_PER_ENTRY,
+  redisUrlFromEnv,
+} from "@astraeus/dispatch";
 import { FilesEnvShape } from "@astraeus/storage";
 import { TRACING_ENV } from "@astraeus/tracing";
 import { parseCidrs } from "@astraeus/webhooks";
@@ -30,6 +35,8 @@ export const EnvSchema = z.object({
   REDIS_PREFIX: z.string().min(1).default(DEFAULT_REDIS_PREFIX),
   /** The workers' consumer group (theirs is JOBS_CONSUMER_GROUP too): reconcile inspects its pending hints. */
   JOBS_CONSUMER_GROUP: z.string().min(1).default(DEFAULT_CONSUMER_GROUP),
+  /** Job ids a dispatch packs into one stream entry (docs/adr/0018), 1–50. Default 1. */
+  DISPATCH_IDS_PER_ENTRY: z.preprocess(blankToUndefined, int(1, MAX_IDS_PER_ENTRY).optional()).default(1),
   /** Bootstrap admin key (Secrets Manager in AWS). At least 24 characters. */
   ASTRAEUS_ADMIN_KEY: z.preprocess(
     blankToUndefined,

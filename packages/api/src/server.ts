@@ -104,6 +104,7 @@ export async function buildServer(env: Env, opts: BuildOptions = {}): Promise<Ap
       redisUrl: env.REDIS_URL,
       prefix: env.REDIS_PREFIX,
       group: env.JOBS_CONSUMER_GROUP,
+      idsPerEntry: env.DISPATCH_IDS_PER_ENTRY,
       onError: (err) => logger.warn({ err: err.message }, "dispatch connection error"),
     });
     const objects = await objectStoreFromEnv(env, env.ASTRAEUS_DATA_DIR);

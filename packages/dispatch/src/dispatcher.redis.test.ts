@@ -8,7 +8,7 @@ import { Redis } from "ioredis";
 import { afterAll, describe, expect, it, vi } from "vitest";
 import { background, dispatcherContract, POLL } from "./contract.ts";
 import { createDispatcher } from "./index.ts";
-import { IDS_PER_ENTRY } from "./keys.ts";
+import { MAX_IDS_PER_ENTRY } from "./keys.ts";
 import { RedisDispatcher, type RedisDispatcherOptions } from "./redis.ts";
 
 const REDIS_URL = process.env["REDIS_URL"] ?? "redis://127.0.0.1:6379";
@@ -100,6 +100,10 @@ afterAll(async () => {
 });
 
 dispatcherContract("redis", async () => open());
+// The same behaviour when dispatches pack their ids into entries (ADR 0018).
+dispatcherContract("redis, 50 ids per entry", async () =>
+  open({ idsPerEntry: MAX_IDS_PER_ENTRY, prefix: `${prefix}packed:` }),
+);
 
 describe("RedisDispatcher", () => {
   it("reaches Redis", async () => {
@@ -187,41 +191,75 @@ describe("RedisDispatcher", () => {
     }
   });
 
-  it("writes one stream per queue, a dispatch's ids packed up to IDS_PER_ENTRY per entry, and the set of known queues", async () => {
+  it("writes one stream per queue, an entry per id, and the set of known queues", async () => {
     const { dispatcher: d } = open();
     const q = `layout-${randomUUID().slice(0, 8)}`;
-    await d.dispatch([{ id: "x0", queue: q }]);
-    const ids = Array.from({ length: IDS_PER_ENTRY * 2 + 3 }, (_, i) => `x${i + 1}`);
-    await d.dispatch(ids.map((id) => ({ id, queue: q })));
+    await d.dispatch([
+      { id: "x1", queue: q },
+      { id: "x2", queue: q },
+    ]);
     expect(await raw.sismember(`${prefix}queues`, q)).toBe(1);
+    const entries = await raw.xrange(`${prefix}q:${q}`, "-", "+");
+    expect(entries.map(([, fields]) => fields)).toEqual([
+      ["j", "x1"],
+      ["j", "x2"],
+    ]);
+  });
+
+  it("packs a dispatch's ids up to idsPerEntry per entry when asked to", async () => {
+    const { dispatcher: d } = open({ idsPerEntry: MAX_IDS_PER_ENTRY });
+    const q = `packed-${randomUUID().slice(0, 8)}`;
+    await d.dispatch([{ id: "x0", queue: q }]);
+    const ids = Array.from({ length: MAX_IDS_PER_ENTRY * 2 + 3 }, (_, i) => `x${i + 1}`);
+    await d.dispatch(ids.map((id) => ({ id, queue: q })));
     const entries = await raw.xrange(`${prefix}q:${q}`, "-", "+");
     expect(entries.map(([, fields]) => fields)).toEqual([
       // One id: the entry releases before ADR 0018 wrote and read.
       ["j", "x0"],
-      ["j", ids.slice(0, IDS_PER_ENTRY).join(",")],
-      ["j", ids.slice(IDS_PER_ENTRY, IDS_PER_ENTRY * 2).join(",")],
-      ["j", ids.slice(IDS_PER_ENTRY * 2).join(",")],
+      ["j", ids.slice(0, MAX_IDS_PER_ENTRY).join(",")],
+      ["j", ids.slice(MAX_IDS_PER_ENTRY, MAX_IDS_PER_ENTRY * 2).join(",")],
+      ["j", ids.slice(MAX_IDS_PER_ENTRY * 2).join(",")],
     ]);
   });
 
+  it("reads entries packed by another process, one id per delivery, never more than asked", async () => {
+    const { dispatcher: producer } = open({ idsPerEntry: MAX_IDS_PER_ENTRY });
+    const { dispatcher: reader } = open();
+    const q = `mixed-${randomUUID().slice(0, 8)}`;
+    const ids = Array.from({ length: 120 }, (_, i) => `m${i}`);
+    await producer.dispatch(ids.map((id) => ({ id, queue: q })));
+    const first = await reader.read("c", [q], 7, 0);
+    expect(first.map((x) => x.jobId)).toEqual(ids.slice(0, 7));
+    const rest = await reader.read("c", [q], 1_000, 0);
+    expect(rest.map((x) => x.jobId).sort()).toEqual(ids.slice(7).sort());
+    await reader.ack([...first, ...rest]);
+    expect(await reader.stalePending(q, 0, 10)).toEqual([]);
+  });
+
+  it("refuses an idsPerEntry outside 1 to 50", () => {
+    for (const idsPerEntry of [0, 51, 2.5]) {
+      expect(() => new RedisDispatcher({ url: REDIS_URL, idsPerEntry })).toThrow(RangeError);
+    }
+  });
+
   it("reads whole entries as one delivery per id, and never more than asked", async () => {
-    const { dispatcher: d } = open();
+    const { dispatcher: d } = open({ idsPerEntry: MAX_IDS_PER_ENTRY });
     const q = `entries-${randomUUID().slice(0, 8)}`;
-    const ids = Array.from({ length: IDS_PER_ENTRY * 3 }, (_, i) => `e${i}`);
+    const ids = Array.from({ length: MAX_IDS_PER_ENTRY * 3 }, (_, i) => `e${i}`);
     await d.dispatch(ids.map((id) => ({ id, queue: q })));
-    const got = await d.read("c", [q], IDS_PER_ENTRY * 2, 0);
-    expect(got.map((x) => x.jobId)).toEqual(ids.slice(0, IDS_PER_ENTRY * 2));
+    const got = await d.read("c", [q], MAX_IDS_PER_ENTRY * 2, 0);
+    expect(got.map((x) => x.jobId)).toEqual(ids.slice(0, MAX_IDS_PER_ENTRY * 2));
     expect(new Set(got.map((x) => x.entryId)).size).toBe(2);
     // Nothing was put back: the third entry is the only one left, untouched.
     expect(await raw.xlen(`${prefix}q:${q}`)).toBe(3);
     const rest = await d.read("c", [q], 1_000, 0);
-    expect(rest.map((x) => x.jobId)).toEqual(ids.slice(IDS_PER_ENTRY * 2));
+    expect(rest.map((x) => x.jobId)).toEqual(ids.slice(MAX_IDS_PER_ENTRY * 2));
     await d.ack([...got, ...rest]);
     expect(await d.stalePending(q, 0, 10)).toEqual([]);
   });
 
   it("keeps an entry read in part pending, re-adds only its other ids, and hands maintenance all of them", async () => {
-    const { dispatcher: d } = open();
+    const { dispatcher: d } = open({ idsPerEntry: MAX_IDS_PER_ENTRY });
     const q = `partial-${randomUUID().slice(0, 8)}`;
     const key = `${prefix}q:${q}`;
     await d.dispatch(["p1", "p2", "p3", "p4"].map((id) => ({ id, queue: q })));
@@ -260,8 +298,7 @@ describe("RedisDispatcher", () => {
   it("caps streams at about maxStreamLength", async () => {
     const { dispatcher: d } = open({ maxStreamLength: 10 });
     const q = `cap-${randomUUID().slice(0, 8)}`;
-    // 400 entries of IDS_PER_ENTRY ids: MAXLEN counts entries.
-    await d.dispatch(Array.from({ length: 400 * IDS_PER_ENTRY }, (_, i) => ({ id: `c${i}`, queue: q })));
+    await d.dispatch(Array.from({ length: 2_000 }, (_, i) => ({ id: `c${i}`, queue: q })));
     const len = await raw.xlen(`${prefix}q:${q}`);
     expect(len).toBeGreaterThanOrEqual(10);
     expect(len).toBeLessThan(300);

@@ -2,7 +2,13 @@ import type { Dispatcher } from "@astraeus/core";
 import { MemoryDispatcher, type MemoryDispatcherOptions } from "./memory.ts";
 import { RedisDispatcher, type RedisDispatcherOptions } from "./redis.ts";
 
-export { DEFAULT_CONSUMER_GROUP, DEFAULT_REDIS_PREFIX, type RedisKeys, redisKeys } from "./keys.ts";
+export {
+  DEFAULT_CONSUMER_GROUP,
+  DEFAULT_REDIS_PREFIX,
+  MAX_IDS_PER_ENTRY,
+  type RedisKeys,
+  redisKeys,
+} from "./keys.ts";
 export { MemoryDispatcher, type MemoryDispatcherOptions } from "./memory.ts";
 export { RedisDispatcher, type RedisDispatcherOptions } from "./redis.ts";
 export { redisUrlFromEnv } from "./url.ts";

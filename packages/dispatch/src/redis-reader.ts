@@ -3,7 +3,6 @@
 // hint: entries beyond a read go back at once, and whatever a dead reader held is left to maintenance.
 import type { Delivery } from "@astraeus/core";
 import type { Redis, RedisOptions } from "ioredis";
-import { IDS_PER_ENTRY } from "./keys.ts";
 import { toError } from "./redis-connection.ts";
 import { ReadGate, type ReadTicket } from "./redis-read-gate.ts";
 import { execSettled, isGroupGone, toDeliveries } from "./redis-replies.ts";
@@ -22,6 +21,8 @@ export interface StreamReaderOptions {
   cmd: Redis;
   writer: StreamWriter;
   group: string;
+  /** Job ids per entry to expect before any is read: this process's own dispatches pack that many. */
+  idsPerEntry: number;
   /** Opens a connection of the given role; the reader opens its blocking one through it. */
   connect: (role: string, defaults: RedisOptions) => Redis;
   reportError: (err: Error) => void;
@@ -38,10 +39,17 @@ export class StreamReader {
   /** Reads that went unanswered past their deadline (each one replaced the blocking connection). */
   private stalls = 0;
   private closed = false;
+  /**
+   * Job ids per entry to expect, which sizes how many entries a read asks for: what the last read found,
+   * but never fewer than this process packs itself. Expecting too few takes too many ids (the surplus goes
+   * back, one command, but it loses its place in the stream); expecting too many costs another round.
+   */
+  private perEntry: number;
 
   constructor(opts: StreamReaderOptions) {
     this.opts = opts;
     this.gate = new ReadGate(opts.cmd);
+    this.perEntry = Math.max(1, opts.idsPerEntry);
   }
 
   /** The stream's group is gone (Redis lost the stream): create it again before the next read of it. */
@@ -111,9 +119,9 @@ export class StreamReader {
     // After a stall the connection is being replaced: report nothing now rather than block on it.
     if (swept.length > 0 || blockMs <= 0 || ticket.interrupted || this.stalls !== stallsBefore) return swept;
 
-    // Nothing ready: block until something is dispatched to any of the queues. Entries carry up to
-    // IDS_PER_ENTRY ids, so ask for as many entries as `want` needs if they are full.
-    const entries = Math.ceil(want / IDS_PER_ENTRY);
+    // Nothing ready: block until something is dispatched to any of the queues, asking for as many entries
+    // as `want` needs if they carry as many ids as the last ones read.
+    const entries = Math.ceil(want / this.perEntry);
     const reply = this.xread(conn, consumer, [...keyToQueue.keys()], entries, blockMs);
     const outcome = await this.unlessInterrupted(reply, ticket, keyToQueue);
     if (outcome === "interrupted") return [];
@@ -124,6 +132,10 @@ export class StreamReader {
     // A blocked read is served from the one stream that woke it, but entries landing on several streams
     // just before it was sent come back together; requeue whatever exceeds `want`.
     const streams = toDeliveries(outcome.value, keyToQueue);
+    this.learn(
+      streams.reduce((n, st) => n + st.entries, 0),
+      streams.reduce((n, st) => n + st.valid.length + st.invalid.length, 0),
+    );
     return this.keep(
       streams.map((s) => s.valid),
       want,
@@ -178,13 +190,12 @@ export class StreamReader {
     const byStream = new Map<string, Delivery[]>();
     let got = 0;
     const junk: Delivery[] = [];
-    // Ids per entry, as read so far: full entries until seen otherwise (one submit is an entry of one id).
     let entriesRead = 0;
     let idsRead = 0;
     while (active.length > 0 && got < want && !ticket.interrupted) {
       const remaining = want - got;
       const share = Math.max(1, Math.floor(remaining / active.length));
-      const perEntry = entriesRead === 0 ? IDS_PER_ENTRY : Math.max(1, idsRead / entriesRead);
+      const perEntry = entriesRead === 0 ? this.perEntry : Math.max(1, idsRead / entriesRead);
       const count = Math.ceil(share / perEntry);
       const round = active.slice(0, remaining);
       // Not blocking, but it can queue behind an earlier read still blocked on the connection.
@@ -212,7 +223,12 @@ export class StreamReader {
         if (s.entries >= count) active.push(s.key);
       }
     }
+    this.learn(entriesRead, idsRead);
     return this.keep([...byStream.values()], want, junk);
+  }
+
+  private learn(entries: number, ids: number): void {
+    if (entries > 0) this.perEntry = Math.max(this.opts.idsPerEntry, ids / entries);
   }
 
   /** Waits for `reply` unless the read is interrupted first; entries delivered after that go back. */

@@ -10,7 +10,13 @@ import type {
   WorkerRecord,
 } from "@astraeus/core";
 import type { Redis, RedisOptions } from "ioredis";
-import { DEFAULT_CONSUMER_GROUP, DEFAULT_REDIS_PREFIX, type RedisKeys, redisKeys } from "./keys.ts";
+import {
+  DEFAULT_CONSUMER_GROUP,
+  DEFAULT_REDIS_PREFIX,
+  MAX_IDS_PER_ENTRY,
+  type RedisKeys,
+  redisKeys,
+} from "./keys.ts";
 import { CancelChannel } from "./redis-cancel.ts";
 import { connect, quitWithin } from "./redis-connection.ts";
 import { claimIdle, countUndelivered, trimStream } from "./redis-maintenance.ts";
@@ -25,8 +31,14 @@ export interface RedisDispatcherOptions {
   prefix?: string;
   /** Consumer group the workers read through. Default "workers". */
   group?: string;
-  /** Approximate cap on each stream's length in entries, of up to 50 job ids each (XADD MAXLEN ~). Default 1_000_000. */
+  /** Approximate cap on each stream's length in entries (XADD MAXLEN ~). Default 1_000_000. */
   maxStreamLength?: number;
+  /**
+   * Job ids a dispatch packs into one stream entry, 1 to 50 (docs/adr/0018). Default 1. More cuts Redis's
+   * and the workers' CPU per job where workers read at least that many ids at a time (short jobs, many
+   * slots); a worker taking fewer puts the rest back at the stream's tail, behind later dispatches.
+   */
+  idsPerEntry?: number;
   /** Logical database; wins over one in the URL. Default: the URL's, else 0. */
   db?: number;
   /** CLIENT SETNAME prefix, so operators can tell the connections apart. Default "astraeus-dispatch". */
@@ -54,6 +66,10 @@ export class RedisDispatcher implements Dispatcher {
   private closing: Promise<void> | null = null;
 
   constructor(opts: RedisDispatcherOptions) {
+    const idsPerEntry = opts.idsPerEntry ?? 1;
+    if (!Number.isInteger(idsPerEntry) || idsPerEntry < 1 || idsPerEntry > MAX_IDS_PER_ENTRY) {
+      throw new RangeError(`idsPerEntry must be an integer from 1 to ${MAX_IDS_PER_ENTRY}`);
+    }
     this.db = opts.db;
     this.url = opts.url;
     this.keys = redisKeys(opts.prefix ?? DEFAULT_REDIS_PREFIX);
@@ -68,12 +84,14 @@ export class RedisDispatcher implements Dispatcher {
       keys: this.keys,
       group: this.group,
       cap: opts.maxStreamLength ?? 1_000_000,
+      idsPerEntry,
       reportError: this.reportError,
     });
     this.reader = new StreamReader({
       cmd: this.cmd,
       writer: this.writer,
       group: this.group,
+      idsPerEntry,
       connect: (role, defaults) => this.connect(role, defaults),
       reportError: this.reportError,
     });

@@ -1,5 +1,10 @@
 import { databaseUrlFromEnv } from "@astraeus/db";
-import { DEFAULT_CONSUMER_GROUP, DEFAULT_REDIS_PREFIX, redisUrlFromEnv } from "@astraeus/dispatch";
+import {
+  DEFAULT_CONSUMER_GROUP,
+  DEFAULT_REDIS_PREFIX,
+  MAX_IDS_PER_ENTRY,
+  redisUrlFromEnv,
+} from "@astraeus/dispatch";
 import { FilesEnvShape } from "@astraeus/storage";
 import { TRACING_ENV } from "@astraeus/tracing";
 import { parseCidrs } from "@astraeus/webhooks";
@@ -36,6 +41,8 @@ export const WorkerEnv = z.object({
   REDIS_PREFIX: z.string().min(1).default(DEFAULT_REDIS_PREFIX),
   /** Redis Streams consumer group. Default "workers". */
   JOBS_CONSUMER_GROUP: z.string().min(1).default(DEFAULT_CONSUMER_GROUP),
+  /** Job ids a re-dispatch packs into one stream entry, and reads expect at first (docs/adr/0018), 1–50. Default 1. */
+  DISPATCH_IDS_PER_ENTRY: int(1, MAX_IDS_PER_ENTRY).default(1),
   /** Comma-separated queues to consume. Default "default". */
   WORKER_QUEUES: z
     .string()

@@ -73,6 +73,7 @@ export async function startWorkerProcess(
     redisUrl: env.REDIS_URL,
     prefix: env.REDIS_PREFIX,
     group: env.JOBS_CONSUMER_GROUP,
+    idsPerEntry: env.DISPATCH_IDS_PER_ENTRY,
   });
   // The local store's default folder is `files` beside the PGlite folder: .astraeus/files, as the API's.
   const objects = await objectStoreFromEnv(env, dirname(env.ASTRAEUS_DATA_DIR));

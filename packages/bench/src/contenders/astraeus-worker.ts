@@ -15,9 +15,12 @@ const side: WorkerSide = {
       throw new Error("astraeus worker needs databaseUrl and redisUrl");
     }
     const store = await createStore({ url: settings.databaseUrl, applicationName: "astraeus-bench-worker" });
+    // The dispatcher's packing (DISPATCH_IDS_PER_ENTRY) rides in the profile's options beside the worker's.
+    const { idsPerEntry, ...options } = settings.options as Partial<WorkerOptions> & { idsPerEntry?: number };
     const dispatcher = createDispatcher({
       redisUrl: settings.redisUrl,
       prefix: settings.prefix,
+      ...(idsPerEntry !== undefined ? { idsPerEntry } : {}),
       onError: () => {},
     });
     await Promise.all([store.ping(), dispatcher.ping()]);
@@ -33,7 +36,7 @@ const side: WorkerSide = {
       dispatcher,
       queues: [settings.queue],
       jobs: [noop],
-      ...(settings.options as Partial<WorkerOptions>),
+      ...options,
     });
     close = async () => {
       await Promise.allSettled([dispatcher.close(), store.close()]);

@@ -3,7 +3,7 @@
 // Postgres: each job must end `succeeded`, with its success recorded exactly once (on its row and counted
 // by a job_completions row, or as a `succeeded` event row while an outbox consumer wants one; ADR 0015).
 import { createStore, runMigrations } from "@astraeus/db";
-import { createDispatcher } from "@astraeus/dispatch";
+import { createDispatcher, MAX_IDS_PER_ENTRY } from "@astraeus/dispatch";
 import { createEngine, type JobEngine } from "@astraeus/engine";
 import type { BenchEnv, Contender, Payload, Profile, WorkerSettings } from "../contender.ts";
 import { MiniRedis } from "../redis-mini.ts";
@@ -17,13 +17,13 @@ export const ASTRAEUS_PROFILES: Profile[] = [
   {
     name: "best",
     description:
-      "`createWorker({ store, dispatcher, queues, jobs, concurrency: 1000, batchSize: 500 })`: concurrency (MAX_CONCURRENT_JOBS) and the claim batch (WORKER_BATCH_SIZE) are the throughput knobs docs/configuration.md names; with no-op handlers a worker is bound by how many jobs it holds between claim and completion, so 1,000 slots keep both Postgres cores busy. Everything else at its defaults (3 claims in flight, completion buffer of 500 rows / 2 ms, maintenance leader on, Postgres pool 10, Redis Streams dispatch); the producer is `createEngine` with its group commit (up to 1,000 rows per INSERT, 2 in flight)",
-    options: { concurrency: 1000, batchSize: 500 },
+      "`createWorker({ store, dispatcher, queues, jobs, concurrency: 1000, batchSize: 500 })` with a dispatcher of `idsPerEntry: 50`: concurrency (MAX_CONCURRENT_JOBS), the claim batch (WORKER_BATCH_SIZE) and job ids per stream entry (DISPATCH_IDS_PER_ENTRY) are the throughput knobs docs/configuration.md names; with no-op handlers a worker is bound by how many jobs it holds between claim and completion, so 1,000 slots keep both Postgres cores busy. Everything else at its defaults (3 claims in flight, completion buffer of 500 rows / 2 ms, maintenance leader on, Postgres pool 10, Redis Streams dispatch); the producer is `createEngine` with its group commit (up to 1,000 rows per INSERT, 2 in flight) and a dispatcher packing 50 job ids per stream entry, as the workers' (also for the enqueue workloads)",
+    options: { concurrency: 1000, batchSize: 500, idsPerEntry: MAX_IDS_PER_ENTRY },
   },
   {
     name: "defaults",
     description:
-      "`createWorker({ store, dispatcher, queues, jobs })` at its shipped defaults (concurrency 100, claim batches of up to 200)",
+      "`createWorker({ store, dispatcher, queues, jobs })` at its shipped defaults (concurrency 100, claim batches of up to 200), the producer's and the worker's dispatchers at one job id per stream entry",
     options: {},
   },
 ];
@@ -35,6 +35,8 @@ export function submission(payload: Payload) {
 export function astraeusContender(): Contender {
   let env: BenchEnv | null = null;
   let db: OwnDatabase | null = null;
+  /** Producers by job ids per stream entry: the one of the profile whose workers run next (see workerSettings). */
+  const engines = new Map<number, JobEngine>();
   let engine: JobEngine | null = null;
   let prefix = "";
 
@@ -61,9 +63,18 @@ export function astraeusContender(): Contender {
       prefix = `bench_astraeus_${benv.runId}:`;
       db = await createOwnDatabase(benv, "astraeus", 2);
       await runMigrations({ url: db.url });
-      const store = await createStore({ url: db.url, applicationName: "astraeus-bench" });
-      const dispatcher = createDispatcher({ redisUrl: benv.redisUrl, prefix, onError: () => {} });
-      engine = createEngine({ store, dispatcher });
+      for (const idsPerEntry of new Set([1, MAX_IDS_PER_ENTRY])) {
+        const store = await createStore({ url: db.url, applicationName: "astraeus-bench" });
+        const dispatcher = createDispatcher({
+          redisUrl: benv.redisUrl,
+          prefix,
+          idsPerEntry,
+          onError: () => {},
+        });
+        engines.set(idsPerEntry, createEngine({ store, dispatcher }));
+      }
+      // The enqueue workloads run no workers: their producer is the best profile's.
+      engine = engines.get(MAX_IDS_PER_ENTRY) ?? null;
     },
 
     async reset() {
@@ -127,6 +138,8 @@ export function astraeusContender(): Contender {
 
     workerSettings(profile): WorkerSettings {
       if (env === null || db === null) throw new Error("astraeus: setup() not called");
+      // The end-to-end backlog is loaded next, packed as this profile's workers would dispatch it.
+      engine = engines.get(Number(profile.options["idsPerEntry"] ?? 1)) ?? engine;
       return {
         contender: "astraeus",
         profile: profile.name,
@@ -139,7 +152,8 @@ export function astraeusContender(): Contender {
     },
 
     async teardown() {
-      await engine?.close().catch(() => {});
+      await Promise.all([...engines.values()].map((x) => x.close().catch(() => {})));
+      engines.clear();
       engine = null;
       if (env !== null && db !== null) await dropOwnDatabase(env, db);
       db = null;
