@@ -13,9 +13,9 @@ export interface GroupCommitOptions {
   /**
    * Fewest submits per insert when waiting submits are spread over free slots. Default 40: an insert's
    * fixed cost (~0.3 ms of Postgres work, a commit, a round trip) outweighs the overlap for smaller
-   * halves. 50 submits in flight in one process, five alternating runs against 16 (two inserts of 25):
-   * as many jobs/s (31-42k against 30-37k), client CPU 10-15 against 16-22 µs per job, Postgres 12-14
-   * against 18-21, Redis 1.0-1.3 against 2.0-2.6.
+   * halves. 50 submits in flight in one process, eight alternating runs against 16 (two inserts of 25):
+   * as many jobs/s (28-42k against 30-39k); where CPU was read, client 10-15 against 16-22 µs per job,
+   * Postgres 12-14 against 18-21, Redis 1.0-1.3 against 2.0-2.6 (docs/benchmarks-analysis.md, session 12).
    */
   minSplit: number;
 }
