@@ -47,9 +47,9 @@ export const JOB_IDS_FIELD = "j";
 
 /**
  * Job ids one stream entry may carry (docs/adr/0018-several-job-ids-per-stream-entry.md). How many a
- * dispatch packs is the dispatcher's `idsPerEntry` (default 1): up to 50 per entry, Redis spent 0.3 µs
- * of CPU per job instead of 1.6 and a worker allocated a third less, when workers read in batches that
- * large.
+ * dispatch packs is the dispatcher's `idsPerEntry` (default 1). With 50 per entry and workers reading
+ * batches of 500, Redis spent 0.3 µs of CPU per job instead of 1.6, and two worker processes 13.1-13.6
+ * instead of 15.6-16.5 µs.
  */
 export const MAX_IDS_PER_ENTRY = 50;
 
