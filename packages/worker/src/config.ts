@@ -41,7 +41,7 @@ export const WorkerEnv = z.object({
   REDIS_PREFIX: z.string().min(1).default(DEFAULT_REDIS_PREFIX),
   /** Redis Streams consumer group. Default "workers". */
   JOBS_CONSUMER_GROUP: z.string().min(1).default(DEFAULT_CONSUMER_GROUP),
-  /** Job ids a re-dispatch packs into one stream entry, and reads expect at first (docs/adr/0018), 1–50. Default 1. */
+  /** Job ids a re-dispatch packs into one stream entry, and the fewest reads expect (docs/adr/0018), 1–50. Default 1. */
   DISPATCH_IDS_PER_ENTRY: int(1, MAX_IDS_PER_ENTRY).default(1),
   /** Comma-separated queues to consume. Default "default". */
   WORKER_QUEUES: z
