@@ -62,10 +62,19 @@ export function packJobIds(ids: readonly string[], perEntry: number): string[] {
 }
 
 /**
- * The job ids of an entry's JOB_IDS_FIELD value; empty for an entry without one (not written by Astraeus).
- * An entry of one id is what releases before ADR 0018 wrote, so they read the same.
+ * The job ids of a stream entry, from its flat `[field, value, ...]` list; empty for an entry without
+ * JOB_IDS_FIELD (not written by Astraeus) or one deleted while pending (null). An entry of one id is what
+ * releases before ADR 0018 wrote, so they read the same.
  */
-export function entryJobIds(value: string | undefined): string[] {
+export function entryJobIds(fields: readonly string[] | null): string[] {
+  if (fields === null) return [];
+  let value: string | undefined;
+  for (let i = 0; i + 1 < fields.length; i += 2) {
+    if (fields[i] === JOB_IDS_FIELD) {
+      value = fields[i + 1];
+      break;
+    }
+  }
   if (value === undefined || value === "") return [];
   if (value.indexOf(",") < 0) return [value];
   return value.split(",").filter((id) => id !== "");

@@ -2,7 +2,7 @@
 // Replies arrive as `unknown` (ioredis `call`), so every shape is checked instead of cast.
 import type { Delivery } from "@astraeus/core";
 import type { ChainableCommander } from "ioredis";
-import { entryJobIds, JOB_IDS_FIELD } from "./keys.ts";
+import { entryJobIds } from "./keys.ts";
 
 export interface RawEntry {
   id: string;
@@ -53,7 +53,7 @@ export interface StreamDeliveries {
 
 /** The job ids an entry carries (see keys.ts); empty for one not written by Astraeus. */
 export function jobIdsOf(e: RawEntry): string[] {
-  return entryJobIds(fieldValue(e.fields, JOB_IDS_FIELD));
+  return entryJobIds(e.fields);
 }
 
 /** An XREADGROUP reply as deliveries per stream; streams not in `keyToQueue` are ignored. */
@@ -104,14 +104,6 @@ export function parseRecords(raw: unknown): Map<string, unknown>[] {
     }
     return rec;
   });
-}
-
-export function fieldValue(fields: readonly string[] | null, name: string): string | undefined {
-  if (fields === null) return undefined;
-  for (let i = 0; i + 1 < fields.length; i += 2) {
-    if (fields[i] === name) return fields[i + 1];
-  }
-  return undefined;
 }
 
 function splitId(id: string): [bigint, bigint] {

@@ -1,5 +1,5 @@
 import type { PublishedDepth, PublishedRelayLag } from "@astraeus/core";
-import { entryJobIds, JOB_IDS_FIELD, redisKeys } from "@astraeus/dispatch/keys";
+import { entryJobIds, redisKeys } from "@astraeus/dispatch/keys";
 import type { Redis } from "ioredis";
 import type { ScalerSettings } from "./settings.ts";
 
@@ -64,10 +64,7 @@ function entryTimeMs(id: string): number | null {
 /** Job ids in XRANGE entries (`[id, [field, value, ...]]`); entries carry several since ADR 0018. */
 function jobsIn(entries: [string, string[]][]): number {
   let n = 0;
-  for (const [, fields] of entries) {
-    const at = fields.indexOf(JOB_IDS_FIELD);
-    n += at >= 0 && at % 2 === 0 ? entryJobIds(fields[at + 1]).length : 0;
-  }
+  for (const [, fields] of entries) n += entryJobIds(fields).length;
   return n;
 }
 
