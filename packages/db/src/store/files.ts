@@ -14,6 +14,7 @@ import {
   type NewJob,
 } from "@astraeus/core";
 import type { Database, SqlExecutor } from "../sql.ts";
+import { stateIs } from "./rows.ts";
 import { insertJobs } from "./submit.ts";
 
 const FILE_COLUMNS = `id, tenant, name, content_type, state, size, sha256, job_id, created_at, ready_at, expires_at`;
@@ -252,7 +253,7 @@ export class SqlFileStore implements FileRepository, FileSweepStore {
 
   async jobLeaseHeld(tenant: string, jobId: string, leaseToken: string): Promise<boolean> {
     const rows = await this.db.query(
-      `SELECT 1 FROM jobs WHERE id = $1 AND tenant = $2 AND lease_token = $3 AND state = 'running'`,
+      `SELECT 1 FROM jobs WHERE id = $1 AND tenant = $2 AND lease_token = $3 AND ${stateIs("state", "running")}`,
       [jobId, tenant, leaseToken],
     );
     return rows.length === 1;

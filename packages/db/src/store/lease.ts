@@ -10,7 +10,7 @@ import type {
 } from "@astraeus/core";
 import type { Row, SqlExecutor } from "../sql.ts";
 import { jobIdsOnly, nullableColumn, uniformColumn } from "./columns.ts";
-import { CLAIM_RETURNING, CLAIM_TIMES, claimedRow, jsonText } from "./rows.ts";
+import { CLAIM_RETURNING, CLAIM_TIMES, claimedRow, jsonText, stateIs } from "./rows.ts";
 
 // Every claim issues a fresh lease token and bumps `attempt`, and records the `claimed` transition in the
 // same statement (invariant 8). The token is drawn once per statement and shared by the jobs it claims
@@ -105,21 +105,27 @@ export async function claimByIds(
   given: readonly string[],
   opts: ClaimOptions,
 ): Promise<ClaimedJob[]> {
+  const q = claimByIdsQuery(given, opts);
+  if (q === null) return [];
+  return (await db.query(q.sql, q.params)).map(q.toClaimed);
+}
+
+/** The statement claimByIds runs, or null when no id is a job id (exported so a test can check its plan). */
+export function claimByIdsQuery(given: readonly string[], opts: ClaimOptions): ClaimQuery | null {
   const ids = jobIdsOnly(given);
-  if (ids.length === 0) return [];
+  if (ids.length === 0) return null;
   const params: unknown[] = [ids, opts.leaseMs, opts.workerId];
   const where = filters(opts, params);
   // A plain conditional UPDATE: no separate row-lock pass (that would write every tuple twice). A duplicate
   // hint racing another worker waits for that statement, then re-checks `state` and skips the row; both
   // walk the primary key in id order, so they cannot deadlock.
-  const q = claimQuery(
+  return claimQuery(
     (token) => `UPDATE jobs j SET ${claimSet("now()", token)}
-    WHERE j.id = ANY($1::uuid[]) AND j.state = 'queued' AND j.run_at <= now()${where}
+    WHERE j.id = ANY($1::uuid[]) AND ${stateIs("j.state", "queued")} AND j.run_at <= now()${where}
       AND j.queue <> ALL (${RESTRICTED_QUEUES})`,
     params,
     opts,
   );
-  return (await db.query(q.sql, q.params)).map(q.toClaimed);
 }
 
 export async function claimNext(
@@ -192,7 +198,7 @@ export async function heartbeat(
   const rows = await db.query<{ id: string; cancel_requested: boolean }>(
     `UPDATE jobs j SET lease_expires_at = now() + $3::float8 * interval '1 millisecond'
      FROM unnest($1::uuid[], $2::uuid[]) AS l(id, tok)
-     WHERE j.id = l.id AND j.lease_token = l.tok AND j.state = 'running'${tenant !== undefined ? " AND j.tenant = $4" : ""}
+     WHERE j.id = l.id AND j.lease_token = l.tok AND ${stateIs("j.state", "running")}${tenant !== undefined ? " AND j.tenant = $4" : ""}
      RETURNING j.id, j.cancel_requested`,
     params,
   );
@@ -235,7 +241,7 @@ WITH s AS (
     finish_seq = CASE WHEN o.to_state = 'succeeded' AND NOT (SELECT outbox FROM s)
                       THEN ${EVENT_SEQ_NOW} END,
     updated_at = now()
-  FROM o WHERE j.id = o.id AND j.lease_token = o.tok AND j.state = 'running'
+  FROM o WHERE j.id = o.id AND j.lease_token = o.tok AND ${stateIs("j.state", "running")}
   RETURNING j.id, j.tenant, j.queue, j.type, j.attempt, j.delayed, j.state::text AS to_state,
     CASE WHEN o.to_state = 'queued' AND j.cancel_requested THEN 'cancelled' ELSE o.kind END AS kind, o.error,
     j.started_at, j.worker_id, j.claim_seq, j.finish_seq
@@ -254,34 +260,13 @@ SELECT id, NULL, NULL, NULL FROM o WHERE to_state = 'succeeded' AND id NOT IN (S
 
 export async function finish(db: SqlExecutor, given: readonly Outcome[]): Promise<FinishedJob[]> {
   if (given.length === 0) return [];
-  const outcomes = byId(given);
-  const n = outcomes.length;
-  const ids = new Array<string>(n);
-  const results = new Array<string | null>(n);
-  let anyResult = false;
-  for (let i = 0; i < n; i++) {
-    const o = outcomes[i] as Outcome;
-    ids[i] = o.id;
-    const r = jsonText(o.result);
-    results[i] = r;
-    if (r !== null) anyResult = true;
-  }
-  // Uniform and all-null columns go once or not at all (see columns.ts and the COALESCE in FINISH_SQL).
+  const { outcomes, params } = finishQuery(given);
   const rows = await db.query<{
     id: string;
     queue: string | null;
     to_state: string | null;
     delayed: boolean | null;
-  }>(FINISH_SQL, [
-    ids,
-    // The jobs of one claim share its lease token, and a flush usually finishes one claim's jobs.
-    uniformColumn(outcomes, (o) => o.leaseToken),
-    uniformColumn(outcomes, (o) => o.to),
-    uniformColumn(outcomes, (o) => o.kind),
-    anyResult ? results : [],
-    nullableColumn(outcomes, (o) => jsonText(o.error)),
-    nullableColumn(outcomes, (o) => (o.runAt ? o.runAt.toISOString() : null)),
-  ]);
+  }>(FINISH_SQL, params);
   // Rows come back only for what the caller cannot know: the outcomes other than success that were applied
   // (their end state, and whether a retry is due now), and the successes that were not (lease lost). An
   // applied success is the common case, and returning it cost the worker a parsed row per job (ADR 0017).
@@ -307,6 +292,41 @@ export async function finish(db: SqlExecutor, given: readonly Outcome[]): Promis
   return out;
 }
 
+/**
+ * The statement finish runs: its SQL and parameters, for outcomes sorted by id (byId). Exported so a test can
+ * check its plan.
+ */
+export function finishQuery(given: readonly Outcome[]): {
+  sql: string;
+  params: unknown[];
+  outcomes: readonly Outcome[];
+} {
+  const outcomes = byId(given);
+  const n = outcomes.length;
+  const ids = new Array<string>(n);
+  const results = new Array<string | null>(n);
+  let anyResult = false;
+  for (let i = 0; i < n; i++) {
+    const o = outcomes[i] as Outcome;
+    ids[i] = o.id;
+    const r = jsonText(o.result);
+    results[i] = r;
+    if (r !== null) anyResult = true;
+  }
+  // Uniform and all-null columns go once or not at all (see columns.ts and the COALESCE in FINISH_SQL).
+  const params = [
+    ids,
+    // The jobs of one claim share its lease token, and a flush usually finishes one claim's jobs.
+    uniformColumn(outcomes, (o) => o.leaseToken),
+    uniformColumn(outcomes, (o) => o.to),
+    uniformColumn(outcomes, (o) => o.kind),
+    anyResult ? results : [],
+    nullableColumn(outcomes, (o) => jsonText(o.error)),
+    nullableColumn(outcomes, (o) => (o.runAt ? o.runAt.toISOString() : null)),
+  ];
+  return { sql: FINISH_SQL, params, outcomes };
+}
+
 export async function recordProgress(db: SqlExecutor, lease: Lease, data: JsonValue): Promise<boolean> {
   // The JSON goes in as text and is cast in SQL: postgres.js would JSON-encode a jsonb parameter a second time.
   // The row lock conflicts with a completion's row update: an update racing one waits for it to commit and
@@ -317,7 +337,7 @@ export async function recordProgress(db: SqlExecutor, lease: Lease, data: JsonVa
   const rows = await db.query(
     `INSERT INTO job_events (job_id, tenant, kind, from_state, to_state, attempt, data)
      SELECT id, tenant, 'progress', NULL, NULL, attempt, $3::text::jsonb FROM jobs
-     WHERE id = $1 AND lease_token = $2 AND state = 'running'
+     WHERE id = $1 AND lease_token = $2 AND ${stateIs("state", "running")}
      FOR NO KEY UPDATE
      RETURNING job_id`,
     [lease.id, lease.leaseToken, jsonText(data)],

@@ -27,6 +27,20 @@ export function qualified(columns: string, alias: string): string {
 
 const TERMINAL_SQL = "('succeeded','dead','cancelled')";
 
+/**
+ * `<column> = '<state>'` for a statement that finds its jobs by id, compared as text so that the planner
+ * cannot answer it from a partial index on the state (jobs_ready_idx, jobs_running_queue_idx, ...). Their row
+ * estimates come from the last ANALYZE, and it picked them whenever that one saw few jobs in the state: a
+ * completion then read and hashed every running job (250 outcomes with 3,000 running: 4.2-5.2 ms against
+ * 3.1-3.7 by primary key), a progress update walked the whole running index for one id, a claim by ids
+ * scanned every ready entry (the backlog, per claim), and an idle worker's completion after a drain read
+ * the running index's entries of every job the drain ran (completion visible p50 in `pnpm bench`: 2.79-2.92
+ * against 2.63-2.68 ms). Written this way, a lookup by id is a primary-key probe whatever the statistics say.
+ */
+export function stateIs(column: string, state: "queued" | "running"): string {
+  return `${column}::text = '${state}'`;
+}
+
 export { TERMINAL_SQL };
 
 type Row = Record<string, unknown>;

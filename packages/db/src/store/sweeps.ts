@@ -2,7 +2,7 @@ import { type DispatchRef, type QueueDepth, type ReapResult, uuidv7Floor } from 
 import type { SqlExecutor } from "../sql.ts";
 import { jobIdsOnly } from "./columns.ts";
 import { RESTRICTED_QUEUES } from "./lease.ts";
-import { TERMINAL_SQL } from "./rows.ts";
+import { stateIs, TERMINAL_SQL } from "./rows.ts";
 
 export async function promoteDue(db: SqlExecutor, limit: number): Promise<DispatchRef[]> {
   const rows = await db.query<{ id: string; queue: string }>(
@@ -81,7 +81,7 @@ export async function filterReady(db: SqlExecutor, given: readonly string[]): Pr
   const ids = jobIdsOnly(given);
   if (ids.length === 0) return new Set();
   const rows = await db.query<{ id: string }>(
-    "SELECT id FROM jobs WHERE id = ANY($1::uuid[]) AND state = 'queued' AND run_at <= now()",
+    `SELECT id FROM jobs WHERE id = ANY($1::uuid[]) AND ${stateIs("state", "queued")} AND run_at <= now()`,
     [ids],
   );
   return new Set(rows.map((r) => String(r.id)));
