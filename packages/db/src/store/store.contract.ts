@@ -324,6 +324,34 @@ export function storeContract(
           expect(row).toEqual({ delayed: j.delayed, payload_hash: j.payloadHash });
         }
       });
+
+      it("stores creation and run times to the millisecond from the year 1 to 9999, before and after 1970", async () => {
+        const tenant = unique("t");
+        const times = [
+          ["0001-01-01T00:00:00.001Z", "0001-01-01T00:00:00.001Z"],
+          ["1969-12-31T23:59:59.999Z", "1970-01-01T00:00:00.001Z"],
+          ["2026-12-07T12:00:00.999Z", "2027-12-07T11:59:59.999Z"],
+          ["9999-12-31T23:59:59.998Z", "9999-12-31T23:59:59.999Z"],
+        ].map(([created, run]) => ({
+          createdAt: new Date(created as string),
+          runAt: new Date(run as string),
+        }));
+        const jobs = times.map((t) => newJob({ tenant, queue: unique("q"), ...t }));
+        await store.insertJobs(jobs);
+        // Read as text in SQL: what was stored, not how a driver parses it back.
+        const iso = `to_char(%s AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
+        const rows = await store.db.query<{ id: string; created: string; run: string }>(
+          `SELECT id, ${iso.replace("%s", "created_at")} AS created, ${iso.replace("%s", "run_at")} AS run
+           FROM jobs WHERE id = ANY($1::uuid[])`,
+          [jobs.map((j) => j.id)],
+        );
+        const stored = new Map(rows.map((r) => [String(r.id), { created: r.created, run: r.run }]));
+        // To the microsecond: each time is a whole number of milliseconds, with nothing left over.
+        const us = (d: Date) => d.toISOString().replace("Z", "000Z");
+        for (const j of jobs) {
+          expect(stored.get(j.id)).toEqual({ created: us(j.createdAt), run: us(j.runAt) });
+        }
+      });
     });
 
     describe("tenant isolation", () => {
