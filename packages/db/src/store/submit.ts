@@ -3,12 +3,6 @@ import type { SqlExecutor } from "../sql.ts";
 import { nullableColumn, uniformColumn } from "./columns.ts";
 import { JOB_COLUMNS, rowToJob } from "./rows.ts";
 
-// One statement inserts every row and its `submitted` event (invariant 8), skipping rows whose
-// (tenant, idempotency key) already exists; those are looked up afterwards for the caller to compare.
-//
-// Uniform columns go once (see columns.ts), hence the COALESCE over the unnest. The trace context column
-// is named only by the statement for batches that carry one (tracing on, or a client's traceparent), so
-// a submit without one sends and writes exactly what it did before tracing existed.
 /**
  * The timestamptz `ms` (an int8 expression, milliseconds since the epoch) names, exactly: whole seconds and
  * the milliseconds left over each multiply an interval without rounding, for every date of years 1-9999
@@ -26,6 +20,12 @@ function fromEpochMs(ms: string): string {
 /** A row's creation time: its own, or the batch's when every row shares it (see columns.ts). */
 const CREATED_AT = fromEpochMs("COALESCE(u.created_ms, ($12::int8[])[1])");
 
+// One statement inserts every row and its `submitted` event (invariant 8), skipping rows whose
+// (tenant, idempotency key) already exists; those are looked up afterwards for the caller to compare.
+//
+// Uniform columns go once (see columns.ts), hence the COALESCE over the unnest. The trace context column
+// is named only by the statement for batches that carry one (tracing on, or a client's traceparent), so
+// a submit without one sends and writes exactly what it did before tracing existed.
 function insertSql(traced: boolean, keyed: boolean): string {
   return `
 WITH ins AS (
