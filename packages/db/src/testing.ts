@@ -37,6 +37,32 @@ export async function createTestDatabase(label = "t"): Promise<TestDatabase> {
   };
 }
 
+/** One plan node that reads a table: its type, the index it reads through, and the rows it touched. */
+export interface PlanScan {
+  type: string;
+  index: string | null;
+  /** Rows it produced over all its loops, plus those it read and threw away (filter, index recheck). */
+  rows: number;
+}
+
+/** Every node of an `EXPLAIN (ANALYZE, FORMAT JSON)` plan that reads `table`, the statement's own write left out. */
+export function planScans(plan: unknown, table: string): PlanScan[] {
+  const out: PlanScan[] = [];
+  const walk = (n: Record<string, unknown>) => {
+    if (n["Relation Name"] === table && n["Node Type"] !== "ModifyTable") {
+      const rows =
+        Number(n["Actual Rows"] ?? 0) * Number(n["Actual Loops"] ?? 1) +
+        Number(n["Rows Removed by Filter"] ?? 0) +
+        Number(n["Rows Removed by Index Recheck"] ?? 0);
+      const index = n["Index Name"];
+      out.push({ type: String(n["Node Type"]), index: typeof index === "string" ? index : null, rows });
+    }
+    for (const c of (n.Plans as Record<string, unknown>[] | undefined) ?? []) walk(c);
+  };
+  walk((plan as { Plan: Record<string, unknown> }[])[0]!.Plan);
+  return out;
+}
+
 let seq = 0;
 /** A name no other test in the process uses (tenants, queues, lock and relay keys). */
 export function unique(prefix: string): string {

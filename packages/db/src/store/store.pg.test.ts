@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { createStore } from "../index.ts";
 import type { SqlExecutor } from "../sql.ts";
-import { createTestDatabase, type TestDatabase } from "../testing.ts";
+import { createTestDatabase, planScans, type TestDatabase } from "../testing.ts";
 import { retryJob } from "./admin.ts";
 import type { SqlJobStore } from "./index.ts";
 import { claimNextQuery, finish, recordProgress } from "./lease.ts";
@@ -9,22 +9,6 @@ import { queueControlContract } from "./queues.contract.ts";
 import { listJobsQuery, queueStatsQuery } from "./read.ts";
 import { idAt, newJob, storeContract, unique } from "./store.contract.ts";
 import { transitionsContract } from "./transitions.contract.ts";
-
-/** Every plan node that reads `table`, with the rows it produced or threw away. */
-function scansOf(plan: unknown, table: string): { type: string; rows: number }[] {
-  const out: { type: string; rows: number }[] = [];
-  const walk = (n: Record<string, unknown>) => {
-    if (n["Relation Name"] === table) {
-      const rows = ["Actual Rows", "Rows Removed by Filter", "Rows Removed by Index Recheck"]
-        .map((k) => Number(n[k] ?? 0) * (k === "Actual Rows" ? Number(n["Actual Loops"] ?? 1) : 1))
-        .reduce((a, b) => a + b, 0);
-      out.push({ type: String(n["Node Type"]), rows });
-    }
-    for (const c of (n.Plans as Record<string, unknown>[] | undefined) ?? []) walk(c);
-  };
-  walk((plan as { Plan: Record<string, unknown> }[])[0]!.Plan);
-  return out;
-}
 
 /** Whether a plan sorts anywhere (a full or incremental Sort node) instead of reading rows in index order. */
 function sorts(plan: unknown): boolean {
@@ -351,7 +335,7 @@ describe("the Postgres job store under concurrency", () => {
     expect(JSON.stringify(plan)).toContain('"Scan Direction":"Backward"');
     expect(sorts(plan)).toBe(false);
     // The page's 51 rows, not the tenant's 200 nor the other tenant's 5,000 newer ones.
-    const read = scansOf(plan, "jobs").reduce((a, s) => a + s.rows, 0);
+    const read = planScans(plan, "jobs").reduce((a, s) => a + s.rows, 0);
     expect(read).toBeLessThanOrEqual(51);
     expect((await store.listJobs(tenant, { limit: 51 })).map((j) => j.id)).toEqual(
       mine
@@ -505,7 +489,7 @@ describe("queue statistics over a long retained history", () => {
       );
       const plan = row?.["QUERY PLAN"];
       for (const table of ["jobs", "job_events"]) {
-        const scans = scansOf(plan, table);
+        const scans = planScans(plan, table);
         expect(scans.length).toBeGreaterThan(0);
         expect(scans.filter((s) => s.type === "Seq Scan")).toEqual([]);
         // A block range (128 pages, ~9,000 events here) is read whole and rechecked, so up to one range of

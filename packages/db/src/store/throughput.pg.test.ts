@@ -2,24 +2,10 @@
 // counts through job_completions_at_idx, never the retained history.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createStore } from "../index.ts";
-import { createTestDatabase, type TestDatabase } from "../testing.ts";
+import { createTestDatabase, planScans, type TestDatabase } from "../testing.ts";
 import type { SqlJobStore } from "./index.ts";
 import { newJob, unique } from "./store.contract.ts";
 import { queueThroughputQuery } from "./throughput.ts";
-
-function scansOf(plan: unknown, table: string): { type: string; rows: number }[] {
-  const out: { type: string; rows: number }[] = [];
-  const walk = (n: unknown) => {
-    if (Array.isArray(n)) return n.forEach(walk);
-    if (n === null || typeof n !== "object") return;
-    const node = n as Record<string, unknown>;
-    if (node["Relation Name"] === table)
-      out.push({ type: String(node["Node Type"]), rows: Number(node["Actual Rows"] ?? 0) });
-    for (const v of Object.values(node)) walk(v);
-  };
-  walk(plan);
-  return out;
-}
 
 describe("queue throughput over a long retained history", () => {
   let db: TestDatabase;
@@ -119,12 +105,12 @@ describe("queue throughput over a long retained history", () => {
         `EXPLAIN (ANALYZE, FORMAT JSON) ${sql}`,
         params,
       );
-      const scans = scansOf(row?.["QUERY PLAN"], "job_events");
+      const scans = planScans(row?.["QUERY PLAN"], "job_events");
       expect(scans.length).toBeGreaterThan(0);
       expect(scans.filter((s) => s.type === "Seq Scan")).toEqual([]);
       // A block range (~9,000 events here) is read whole and rechecked; the history is 50,000 events.
       expect(scans.reduce((x, s) => x + s.rows, 0)).toBeLessThan(12_000);
-      const counts = scansOf(row?.["QUERY PLAN"], "job_completions");
+      const counts = planScans(row?.["QUERY PLAN"], "job_completions");
       expect(counts.length).toBeGreaterThan(0);
       expect(counts.filter((s) => s.type === "Seq Scan")).toEqual([]);
       // Only the window's rows (the two new ones; the history ended over an hour ago), of 50,000.
