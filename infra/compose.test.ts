@@ -617,6 +617,19 @@ describe("Dockerfiles", () => {
         expect(runs).toContain(`test -f packages/${pkg}/dist/node_modules/@electric-sql/pglite/package.json`);
       });
 
+      it("copies the dependency patches the workspace names before pnpm fetch (it refuses to run without them)", () => {
+        const patches = [...read("pnpm-workspace.yaml").matchAll(/^\s+\S+: (patches\/\S+)$/gm)].map(
+          (m) => m[1],
+        );
+        expect(patches.length).toBeGreaterThan(0);
+        for (const p of patches) expect(existsSync(`${ROOT}/${p}`)).toBe(true);
+        const fetchAt = instructions.findIndex((l) => /^RUN .*pnpm fetch/.test(l));
+        const patchesAt = instructions.indexOf("COPY patches ./patches");
+        expect(fetchAt).toBeGreaterThan(0);
+        expect(patchesAt).toBeGreaterThanOrEqual(0);
+        expect(patchesAt).toBeLessThan(fetchAt);
+      });
+
       it("ships only the bundle (dist) and no TypeScript runner", () => {
         const copies = all("COPY").filter((c) => c.includes("--from="));
         expect(copies).toEqual([`COPY --from=build /src/packages/${pkg}/dist ./dist`]);
