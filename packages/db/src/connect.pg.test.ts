@@ -2,6 +2,7 @@
 // many connects failed meanwhile. The outage is a TCP proxy in front of the shared server that stops
 // listening (connects are refused, as while Postgres restarts) and drops every open connection.
 import { connect as connectTcp, createServer, type Server, type Socket } from "node:net";
+import { rejectOnTimeout, within } from "@astraeus/core";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { connectDatabase, reconnectBackoff } from "./connect.ts";
 import type { Database } from "./sql.ts";
@@ -136,14 +137,6 @@ async function closingProxy(targetPort: number) {
   };
 }
 
-function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what}: no answer within ${ms} ms`)), ms);
-  });
-  return Promise.race([p, late]).finally(() => clearTimeout(timer));
-}
-
 describe("a pool connection whose server closed it while a statement was still buffered", () => {
   it("connects again and answers the next statement", async () => {
     // postgres.js 3.4.9 sends small writes from a setImmediate. A statement issued from another immediate
@@ -174,9 +167,13 @@ describe("a pool connection whose server closed it while a statement was still b
             next();
           });
           expect(closed, "a statement failed with the closed connection").toBe(true);
-          expect(await within(db.query<{ n: number }>("SELECT 3 AS n"), 10_000, `round ${round}`)).toEqual([
-            { n: 3 },
-          ]);
+          expect(
+            await within(
+              db.query<{ n: number }>("SELECT 3 AS n"),
+              10_000,
+              rejectOnTimeout(10_000, `round ${round}`),
+            ),
+          ).toEqual([{ n: 3 }]);
         } finally {
           await db.close();
         }
