@@ -6,7 +6,7 @@ import { rejectOnTimeout, within } from "@astraeus/core";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { connectDatabase, reconnectBackoff } from "./connect.ts";
 import type { Database } from "./sql.ts";
-import { createTestDatabase, type TestDatabase } from "./testing.ts";
+import { createTestDatabase, silentableProxy, type TestDatabase } from "./testing.ts";
 
 let tdb: TestDatabase;
 beforeAll(async () => {
@@ -103,48 +103,16 @@ describe("the Postgres pool after an outage", () => {
   });
 });
 
-/**
- * A proxy that ends the client's socket (a FIN, as a server's fast shutdown sends) right after passing on
- * the answer to a statement naming `closes_after_this`.
- */
-async function closingProxy(targetPort: number) {
-  const sockets = new Set<Socket>();
-  const server = createServer((client) => {
-    const upstream = connectTcp(targetPort, "127.0.0.1");
-    for (const s of [client, upstream]) {
-      sockets.add(s);
-      s.on("error", () => {});
-      s.on("close", () => sockets.delete(s));
-    }
-    client.on("data", (b) => upstream.write(b));
-    upstream.on("data", (b) => {
-      client.write(b);
-      if (b.includes("closes_after_this")) {
-        client.end();
-        upstream.destroy();
-      }
-    });
-    client.on("close", () => upstream.destroy());
-    upstream.on("close", () => client.destroy());
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  return {
-    port: (server.address() as { port: number }).port,
-    close: () => {
-      for (const s of sockets) s.destroy();
-      server.close();
-    },
-  };
-}
-
 describe("a pool connection whose server closed it while a statement was still buffered", () => {
   it("connects again and answers the next statement", async () => {
     // postgres.js 3.4.9 sends small writes from a setImmediate. A statement issued from another immediate
     // (the API's group commit flushes from one) in the moment between the server's FIN and the socket's
     // close left that timer cancelled but set: the connection never wrote again, and each later connect
     // hung until connect_timeout (30 s), for good. patches/postgres@3.4.9.patch clears it. Unpatched, a
-    // round here failed 7 times in 10, so five rounds miss it with a chance of about 0.2 %.
-    const proxy = await closingProxy(Number(new URL(tdb.url).port || 5432));
+    // scratch run of these steps hung in 7 rounds of 10, so five rounds miss it with a chance of about 0.2 %.
+    const proxy = await silentableProxy(Number(new URL(tdb.url).port || 5432), {
+      endAfter: "closes_after_this",
+    });
     const url = new URL(tdb.url);
     url.port = String(proxy.port);
     try {

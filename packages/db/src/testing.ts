@@ -96,9 +96,11 @@ export function freePort(): Promise<number> {
 /**
  * A TCP proxy to a local server (Postgres, Redis) that can go silent: bytes stop flowing both ways while
  * every socket stays open, as when a peer vanishes without a reset. `restore` lets bytes flow again and
- * drops the connections (what was said meanwhile is lost), so clients start over.
+ * drops the connections (what was said meanwhile is lost), so clients start over. With `endAfter`, a
+ * connection whose server sends those bytes gets them and is then ended (a FIN, as a server's fast
+ * shutdown sends).
  */
-export async function silentableProxy(targetPort: number) {
+export async function silentableProxy(targetPort: number, opts: { endAfter?: string } = {}) {
   let silent = false;
   const sockets = new Set<Socket>();
   const server = createServer((client) => {
@@ -109,7 +111,14 @@ export async function silentableProxy(targetPort: number) {
       s.on("close", () => sockets.delete(s));
     }
     client.on("data", (b) => void (silent || upstream.write(b)));
-    upstream.on("data", (b) => void (silent || client.write(b)));
+    upstream.on("data", (b) => {
+      if (silent) return;
+      client.write(b);
+      if (opts.endAfter !== undefined && b.includes(opts.endAfter)) {
+        client.end();
+        upstream.destroy();
+      }
+    });
     client.on("close", () => upstream.destroy());
     upstream.on("close", () => client.destroy());
   });
