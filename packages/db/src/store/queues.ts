@@ -149,16 +149,21 @@ export function claimLimited(
        ) l`,
       [queue],
     );
-    const now = q ? new Date(q.now as Date | string) : new Date();
+    let now = q ? new Date(q.now as Date | string) : new Date();
     if (q?.paused) return { jobs: [], paused: true, retryAt: null };
     let allowed = limit;
     const concurrency = intOrNull(q?.concurrency);
     if (concurrency !== null) {
-      const [r] = await tx.query<{ n: number }>(
-        "SELECT count(*)::int AS n FROM jobs WHERE queue = $1 AND state = 'running'",
+      // The clock is read again with the count: a job the count sees finished committed before this
+      // statement began, so the starts it makes room for are stamped after that job's finish. Read only
+      // under the lock, a completion committing between the two statements left a start before the end
+      // of the job it replaced.
+      const [r] = await tx.query<{ n: number; now: Date | string }>(
+        "SELECT count(*)::int AS n, clock_timestamp() AS now FROM jobs WHERE queue = $1 AND state = 'running'",
         [queue],
       );
       allowed = Math.min(allowed, concurrency - Number(r?.n ?? 0));
+      if (q && r) now = new Date(r.now);
     }
     const rateJobs = intOrNull(q?.rate_jobs);
     const periodMs = intOrNull(q?.rate_period_ms);
