@@ -121,8 +121,7 @@ export class StreamReader {
       const swept = await this.sweep(conn, consumer, keyToQueue, want, ticket);
       if (swept === "gone") return this.regroup(keyToQueue);
       // After a stall the connection is being replaced: report nothing now rather than block on it.
-      if (swept.length > 0 || blockMs <= 0 || ticket.interrupted || this.stalls !== stallsBefore)
-        return swept;
+      if (swept.length > 0 || blockMs <= 0 || ticket.interrupted || this.stalls !== stallsBefore) return swept;
     }
 
     // Nothing ready: block until something is dispatched to any of the queues, asking for as many entries
