@@ -113,16 +113,11 @@ export class StreamReader {
     if (ticket.interrupted) return [];
 
     const want = Math.floor(count);
-    // One stream needs no sweep: a blocking XREADGROUP answers at once, with up to COUNT entries, when the
-    // stream holds some. The sweep's non-blocking round trip sat between an idle worker's read and its claim
-    // (its command went out before the claim, its empty answer was handled before the claim's).
-    if (keyToQueue.size > 1 || blockMs <= 0) {
-      const stallsBefore = this.stalls;
-      const swept = await this.sweep(conn, consumer, keyToQueue, want, ticket);
-      if (swept === "gone") return this.regroup(keyToQueue);
-      // After a stall the connection is being replaced: report nothing now rather than block on it.
-      if (swept.length > 0 || blockMs <= 0 || ticket.interrupted || this.stalls !== stallsBefore) return swept;
-    }
+    const stallsBefore = this.stalls;
+    const swept = await this.sweep(conn, consumer, keyToQueue, want, ticket);
+    if (swept === "gone") return this.regroup(keyToQueue);
+    // After a stall the connection is being replaced: report nothing now rather than block on it.
+    if (swept.length > 0 || blockMs <= 0 || ticket.interrupted || this.stalls !== stallsBefore) return swept;
 
     // Nothing ready: block until something is dispatched to any of the queues, asking for as many entries
     // as `want` needs if they carry as many ids as the last ones read.
