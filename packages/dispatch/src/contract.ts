@@ -267,6 +267,26 @@ export function dispatcherContract(label: string, open: () => Promise<ContractTa
       offB();
     });
 
+    it("publishQueueSettingsChanged reaches settings listeners only, cancels reach cancel listeners only", async () => {
+      const cancels: string[] = [];
+      const changes: string[] = [];
+      const offCancels = await d.onCancel((id) => cancels.push(id));
+      const offChanges = await d.onQueueSettingsChanged((q) => changes.push(q));
+      await d.publishQueueSettingsChanged("emails");
+      await d.publishCancel("job-x");
+      await vi.waitFor(() => {
+        expect(changes).toEqual(["emails"]);
+        expect(cancels).toEqual(["job-x"]);
+      }, POLL);
+      offChanges();
+      await d.publishQueueSettingsChanged("reports");
+      await d.publishCancel("job-y");
+      // Messages arrive in publish order, so "job-y" heard means "reports" would have been by now.
+      await expect.poll(() => cancels, POLL).toEqual(["job-x", "job-y"]);
+      expect(changes).toEqual(["emails"]);
+      offCancels();
+    });
+
     it("lists live workers only; records expire, are replaced and removed", async () => {
       const ids = async () => (await d.listWorkers()).map((w) => w.id).sort();
       await d.recordWorker(worker("long"), 60_000);

@@ -327,6 +327,25 @@ describe("RedisDispatcher", () => {
     off();
   });
 
+  it("delivers queue settings changes to listeners of another instance, on the cancels' one subscriber", async () => {
+    const { dispatcher: publisher } = open();
+    const clientName = `test-dispatch-${run}-${clients + 1}`;
+    const { dispatcher: listener } = open();
+    const heard: string[] = [];
+    const offCancels = await listener.onCancel(() => {});
+    const offChanges = await listener.onQueueSettingsChanged((q) => heard.push(q));
+    await publisher.publishQueueSettingsChanged("emails");
+    await expect.poll(() => heard, POLL).toEqual(["emails"]);
+    // Both channels ride one connection: a process holds one subscriber, however many kinds of message.
+    const subscribers = String(await raw.client("LIST"))
+      .split("\n")
+      .filter((line) => line.includes(` name=${clientName}:sub `));
+    expect(subscribers).toHaveLength(1);
+    expect(subscribers[0]).toContain(" sub=2 ");
+    offCancels();
+    offChanges();
+  });
+
   it("drops expired workers from the index lazily", async () => {
     const own = `${prefix}workers-${randomUUID().slice(0, 8)}:`;
     const { dispatcher: d } = open({ prefix: own });

@@ -24,6 +24,8 @@ export interface RedisKeys {
   deadJobs: string;
   /** Pub/sub channel of cancel requests (the message is the job id). */
   cancel: string;
+  /** Pub/sub channel of queue settings changes (the message is the queue's name). */
+  queueSettings: string;
   /** Prefix of the API's rate-limit buckets (one key per API key). */
   rateLimit: string;
 }
@@ -38,6 +40,7 @@ export function redisKeys(prefix: string = DEFAULT_REDIS_PREFIX): RedisKeys {
     relayLag: `${prefix}events-relay`,
     deadJobs: `${prefix}stats:dead_jobs`,
     cancel: `${prefix}cancel`,
+    queueSettings: `${prefix}queue-settings`,
     rateLimit: `${prefix}rl:`,
   };
 }

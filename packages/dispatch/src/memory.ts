@@ -41,8 +41,8 @@ interface Waiter {
   wake(reason: WakeReason): void;
 }
 
-interface CancelEntry {
-  fn: (jobId: string) => void;
+interface ListenerEntry {
+  fn: (message: string) => void;
 }
 
 /** The consumer that `stalePending` hands entries to, as XAUTOCLAIM does in the Redis implementation. */
@@ -58,7 +58,8 @@ export class MemoryDispatcher implements Dispatcher {
   readonly kind = "memory" as const;
   private readonly queues = new Map<string, MemoryQueue>();
   private readonly waiters = new Set<Waiter>();
-  private readonly cancelListeners = new Set<CancelEntry>();
+  private readonly cancelListeners = new Set<ListenerEntry>();
+  private readonly settingsListeners = new Set<ListenerEntry>();
   private readonly workers = new Map<string, { json: string; expiresAt: number }>();
   private depths = new Map<string, string>();
   private relayLag: PublishedRelayLag | null = null;
@@ -162,12 +163,29 @@ export class MemoryDispatcher implements Dispatcher {
 
   async publishCancel(jobId: string): Promise<void> {
     this.assertOpen();
-    for (const entry of [...this.cancelListeners]) {
+    this.publish(this.cancelListeners, jobId);
+  }
+
+  async onCancel(listener: (jobId: string) => void): Promise<() => void> {
+    return this.listen(this.cancelListeners, listener);
+  }
+
+  async publishQueueSettingsChanged(queue: string): Promise<void> {
+    this.assertOpen();
+    this.publish(this.settingsListeners, queue);
+  }
+
+  async onQueueSettingsChanged(listener: (queue: string) => void): Promise<() => void> {
+    return this.listen(this.settingsListeners, listener);
+  }
+
+  private publish(listeners: Set<ListenerEntry>, message: string): void {
+    for (const entry of [...listeners]) {
       // Delivered on a later tick, as pub/sub would be: a listener never runs inside the publisher's call.
       queueMicrotask(() => {
-        if (!this.cancelListeners.has(entry)) return;
+        if (!listeners.has(entry)) return;
         try {
-          entry.fn(jobId);
+          entry.fn(message);
         } catch (err) {
           this.reportError(toError(err));
         }
@@ -175,13 +193,13 @@ export class MemoryDispatcher implements Dispatcher {
     }
   }
 
-  async onCancel(listener: (jobId: string) => void): Promise<() => void> {
+  private listen(listeners: Set<ListenerEntry>, listener: (message: string) => void): () => void {
     this.assertOpen();
     // A wrapper per registration: the same function registered twice is unsubscribed one at a time.
-    const entry: CancelEntry = { fn: listener };
-    this.cancelListeners.add(entry);
+    const entry: ListenerEntry = { fn: listener };
+    listeners.add(entry);
     return () => {
-      this.cancelListeners.delete(entry);
+      listeners.delete(entry);
     };
   }
 
@@ -251,6 +269,7 @@ export class MemoryDispatcher implements Dispatcher {
     this.closed = true;
     for (const waiter of [...this.waiters]) waiter.wake("interrupt");
     this.cancelListeners.clear();
+    this.settingsListeners.clear();
   }
 
   private assertOpen(): void {

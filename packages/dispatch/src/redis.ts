@@ -17,9 +17,9 @@ import {
   type RedisKeys,
   redisKeys,
 } from "./keys.ts";
-import { CancelChannel } from "./redis-cancel.ts";
 import { connect, quitWithin } from "./redis-connection.ts";
 import { claimIdle, countUndelivered, trimStream } from "./redis-maintenance.ts";
+import { PubSub } from "./redis-pubsub.ts";
 import { StreamReader } from "./redis-reader.ts";
 import { RedisRegistry } from "./redis-registry.ts";
 import { StreamWriter } from "./redis-writer.ts";
@@ -59,7 +59,7 @@ export class RedisDispatcher implements Dispatcher {
   private readonly reportError: (err: Error) => void;
   private readonly connection: RedisOptions | undefined;
   private readonly cmd: Redis;
-  private readonly cancels: CancelChannel;
+  private readonly pubsub: PubSub;
   private readonly registry: RedisRegistry;
   private readonly writer: StreamWriter;
   private readonly reader: StreamReader;
@@ -95,7 +95,7 @@ export class RedisDispatcher implements Dispatcher {
       connect: (role, defaults) => this.connect(role, defaults),
       reportError: this.reportError,
     });
-    this.cancels = new CancelChannel(this.keys.cancel, () => this.connect("sub"), this.reportError);
+    this.pubsub = new PubSub(() => this.connect("sub"), this.reportError);
   }
 
   private streamKey(queue: string): string {
@@ -152,7 +152,16 @@ export class RedisDispatcher implements Dispatcher {
 
   async onCancel(listener: (jobId: string) => void): Promise<() => void> {
     if (this.closing !== null) throw new Error("RedisDispatcher is closed");
-    return this.cancels.listen(listener);
+    return this.pubsub.listen(this.keys.cancel, listener);
+  }
+
+  async publishQueueSettingsChanged(queue: string): Promise<void> {
+    await this.cmd.publish(this.keys.queueSettings, queue);
+  }
+
+  async onQueueSettingsChanged(listener: (queue: string) => void): Promise<() => void> {
+    if (this.closing !== null) throw new Error("RedisDispatcher is closed");
+    return this.pubsub.listen(this.keys.queueSettings, listener);
   }
 
   recordWorker(rec: WorkerRecord, ttlMs: number): Promise<void> {
@@ -208,7 +217,7 @@ export class RedisDispatcher implements Dispatcher {
   }
 
   private async shutdown(): Promise<void> {
-    await Promise.all([quitWithin(this.cmd, 1_000), this.cancels.close()]);
+    await Promise.all([quitWithin(this.cmd, 1_000), this.pubsub.close()]);
   }
 
   private connect(role: string, defaults?: RedisOptions): Redis {

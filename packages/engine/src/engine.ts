@@ -117,13 +117,22 @@ export class JobEngine implements Engine {
     this.queueSettings = new QueueSettingsCache(this.store, {
       refreshMs: opts.queueSettingsRefreshMs ?? 1000,
       logger: this.log,
+      changes: this.dispatcher,
     });
     this.settingsRead = this.queueSettings.start();
     this.queueControl = new QueueControl({
       store: this.store,
       dispatch: (refs) => this.dispatchLater(refs),
-      // This process's own changes take effect here at once (others read them within their refresh).
-      onSettingsChanged: (s) => this.queueSettings.set(s),
+      // This process's own changes take effect here at once; every other process hears of them over the
+      // settings bus (and reads them within its refresh should that message be lost).
+      onSettingsChanged: (s) => {
+        this.queueSettings.set(s);
+        this.dispatcher
+          .publishQueueSettingsChanged(s.name)
+          .catch((err: unknown) =>
+            this.log.warn({ err: String(err), queue: s.name }, "announcing a queue settings change failed"),
+          );
+      },
     });
   }
 

@@ -69,6 +69,37 @@ describe("a paused queue", () => {
     }
   });
 
+  // The worker's own read of the settings comes once a minute here, and its read of the other queue blocks
+  // for a minute: only the engine's announcement of the change, and the worker then ending that read, can
+  // get the queue's job running within the poll's deadline.
+  async function resumedAtOnce(on: Harness, queue: string, other: string): Promise<void> {
+    const actor = { keyId: "key-1", tenant: T };
+    await on.engine.queueControl.update(T, queue, { paused: true }, actor);
+    await on.worker({
+      queues: [queue, other],
+      jobs: [note],
+      queueSettingsRefreshMs: 60_000,
+      blockMs: 60_000,
+    });
+    const { job } = await on.engine.submit(T, { type: "t.note", queue, payload: {} });
+    expect(await statesOn([job.id], on)).toEqual(["queued"]);
+    await on.engine.queueControl.update(T, queue, { paused: false }, actor);
+    await expect.poll(() => statesOn([job.id], on), { timeout: 10_000 }).toEqual(["succeeded"]);
+  }
+
+  it("reaches a Redis Streams worker as soon as it is resumed, not at its next settings read", async () => {
+    await resumedAtOnce(h, "qc-resume-redis", "qc-resume-redis-other");
+  });
+
+  it("reaches an in-process worker as soon as it is resumed, not at its next settings read", async () => {
+    const mem = await createHarness("queue_control_resume_mem", { redis: false });
+    try {
+      await resumedAtOnce(mem, "qc-resume-mem", "qc-resume-mem-other");
+    } finally {
+      await mem.close();
+    }
+  });
+
   it("gives HTTP-protocol workers nothing until it is resumed, then its jobs", async () => {
     const queue = "qc-paused-http";
     await h.store.updateQueueSettings(queue, { paused: true }, null);

@@ -112,9 +112,13 @@ export class QueueGate {
     if (this.readUntil > Math.max(at, Date.now())) this.dispatcher.interrupt();
   }
 
-  /** After the settings changed: which streams to read, which queues to claim limited. */
-  applySettings(): void {
+  /**
+   * After the settings changed: which streams to read, which queues to claim limited. Returns whether the
+   * streams to read changed.
+   */
+  applySettings(): boolean {
     const restricted = this.settings.restricted;
+    const before = this.streams;
     this.streams =
       restricted.size === 0 ? this.queues : this.queues.filter((q) => !this.settings.get(q).paused);
     for (const q of this.queues) {
@@ -122,5 +126,6 @@ export class QueueGate {
       if (limited && !this.limitedDue.has(q)) this.limitedDue.set(q, 0);
       if (!limited) this.limitedDue.delete(q);
     }
+    return before.length !== this.streams.length || before.some((q, i) => q !== this.streams[i]);
   }
 }

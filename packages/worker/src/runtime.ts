@@ -89,6 +89,7 @@ export class Worker {
     this.settings = new QueueSettingsCache(this.store, {
       refreshMs: opts.queueSettingsRefreshMs ?? 1000,
       logger: this.log,
+      changes: this.dispatcher,
     });
     this.completions = new CompletionBuffer(
       this.store,
@@ -143,7 +144,8 @@ export class Worker {
       if (a) this.attempts.abort(a, "cancelled");
     });
     this.unsubscribeSettings = this.settings.onChange(() => {
-      this.gate.applySettings();
+      // A read blocked on the old set of streams would not see a resumed queue until it timed out.
+      if (this.gate.applySettings()) this.dispatcher.interrupt();
       this.wakeSlot();
     });
     await this.settings.start();

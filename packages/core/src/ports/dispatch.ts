@@ -68,6 +68,16 @@ export interface CancelBus {
   onCancel(listener: (jobId: string) => void): Promise<() => void>;
 }
 
+/**
+ * Tells every process at once that a queue's settings changed, so a pause, resume or new limit reaches
+ * workers in milliseconds. Each process also reads the settings every second, the backstop for a lost
+ * message; the claim statements enforce pause and limits whatever a process has read.
+ */
+export interface SettingsBus {
+  publishQueueSettingsChanged(queue: string): Promise<void>;
+  onQueueSettingsChanged(listener: (queue: string) => void): Promise<() => void>;
+}
+
 export interface WorkerRegistry {
   recordWorker(rec: WorkerRecord, ttlMs: number): Promise<void>;
   removeWorker(id: string): Promise<void>;
@@ -87,6 +97,6 @@ export interface Telemetry {
   deadJobsCounter(): Promise<number>;
 }
 
-export interface Dispatcher extends HintQueue, CancelBus, WorkerRegistry, Telemetry, Lifecycle {
+export interface Dispatcher extends HintQueue, CancelBus, SettingsBus, WorkerRegistry, Telemetry, Lifecycle {
   readonly kind: "redis" | "memory";
 }
