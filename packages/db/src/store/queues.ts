@@ -163,7 +163,7 @@ export function claimLimited(
         [queue],
       );
       allowed = Math.min(allowed, concurrency - Number(r?.n ?? 0));
-      if (q && r) now = new Date(r.now);
+      if (r) now = new Date(r.now);
     }
     const rateJobs = intOrNull(q?.rate_jobs);
     const periodMs = intOrNull(q?.rate_period_ms);

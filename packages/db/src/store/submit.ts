@@ -152,7 +152,7 @@ async function insertSome(db: SqlExecutor, given: readonly NewJob[]): Promise<In
   const rows = await db.query<{ id: string }>(sql.keyed, cols);
   const inserted = new Set(rows.map((r) => String(r.id)));
   const existing: InsertOutcome["existing"] = new Map();
-  if (keyed && inserted.size < jobs.length) {
+  if (inserted.size < jobs.length) {
     const tenants: string[] = [];
     const keys: string[] = [];
     for (const j of jobs) {
