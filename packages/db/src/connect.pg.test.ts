@@ -110,13 +110,16 @@ describe("a pool connection whose server closed it while a statement was still b
     // close left that timer cancelled but set: the connection never wrote again, and each later connect
     // hung until connect_timeout (30 s), for good. patches/postgres@3.4.9.patch clears it. Unpatched, a
     // scratch run of these steps hung in 7 rounds of 10, so five rounds miss it with a chance of about 0.2 %.
+    // A round sets that scene only when a statement was still on the connection as the server closed it
+    // (seen as that statement failing); rounds that did not are not counted, and more are run.
     const proxy = await silentableProxy(Number(new URL(tdb.url).port || 5432), {
       endAfter: "closes_after_this",
     });
     const url = new URL(tdb.url);
     url.port = String(proxy.port);
+    let exercised = 0;
     try {
-      for (let round = 0; round < 5; round++) {
+      for (let round = 0; round < 40 && exercised < 5; round++) {
         const db: Database = await connectDatabase({ url: url.toString(), maxConnections: 1 });
         try {
           expect(await db.query<{ one: number }>("SELECT 1 AS one")).toEqual([{ one: 1 }]);
@@ -134,7 +137,8 @@ describe("a pool connection whose server closed it while a statement was still b
               });
             next();
           });
-          expect(closed, "a statement failed with the closed connection").toBe(true);
+          if (closed) exercised++;
+          // Whether or not a statement was caught by the close, the connection answers the next one.
           expect(
             await within(
               db.query<{ n: number }>("SELECT 3 AS n"),
@@ -146,6 +150,7 @@ describe("a pool connection whose server closed it while a statement was still b
           await db.close();
         }
       }
+      expect(exercised, "rounds in which a statement failed with the closed connection").toBe(5);
     } finally {
       proxy.close();
     }
