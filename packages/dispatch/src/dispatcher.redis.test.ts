@@ -60,7 +60,7 @@ function open(extra: Partial<RedisDispatcherOptions> = {}) {
     // An XREADGROUP is blocked.
     await expect.poll(isBlocked, POLL).toBe(true);
   };
-  return { dispatcher, untilBlocked, isBlocked };
+  return { dispatcher, clientName, untilBlocked, isBlocked };
 }
 
 async function scanKeys(client: Redis, pattern: string): Promise<string[]> {
@@ -329,8 +329,7 @@ describe("RedisDispatcher", () => {
 
   it("delivers queue settings changes to listeners of another instance, on the cancels' one subscriber", async () => {
     const { dispatcher: publisher } = open();
-    const clientName = `test-dispatch-${run}-${clients + 1}`;
-    const { dispatcher: listener } = open();
+    const { dispatcher: listener, clientName } = open();
     const heard: string[] = [];
     const offCancels = await listener.onCancel(() => {});
     const offChanges = await listener.onQueueSettingsChanged((q) => heard.push(q));

@@ -29,6 +29,16 @@ const states = (ids: readonly string[]) => statesOn(ids, h);
 
 const note = defineJob({ type: "t.note", handler: ({ job }) => ({ ran: job.id }) });
 
+/** Runs `test` on a harness of its own with in-process dispatch (no Redis), closed afterwards. */
+async function inProcess(name: string, test: (on: Harness) => Promise<void>): Promise<void> {
+  const mem = await createHarness(name, { redis: false });
+  try {
+    await test(mem);
+  } finally {
+    await mem.close();
+  }
+}
+
 describe("a paused queue", () => {
   async function pausedRun(on: Harness, queue: string, other: string): Promise<void> {
     const states = (ids: readonly string[]) => statesOn(ids, on);
@@ -61,12 +71,7 @@ describe("a paused queue", () => {
   });
 
   it("is claimed by no in-process worker until it is resumed", async () => {
-    const mem = await createHarness("queue_control_mem", { redis: false });
-    try {
-      await pausedRun(mem, "qc-paused-mem", "qc-open-mem");
-    } finally {
-      await mem.close();
-    }
+    await inProcess("queue_control_mem", (mem) => pausedRun(mem, "qc-paused-mem", "qc-open-mem"));
   });
 
   // The worker's own read of the settings comes once a minute here, and its read of the other queue blocks
@@ -92,12 +97,9 @@ describe("a paused queue", () => {
   });
 
   it("reaches an in-process worker as soon as it is resumed, not at its next settings read", async () => {
-    const mem = await createHarness("queue_control_resume_mem", { redis: false });
-    try {
-      await resumedAtOnce(mem, "qc-resume-mem", "qc-resume-mem-other");
-    } finally {
-      await mem.close();
-    }
+    await inProcess("queue_control_resume_mem", (mem) =>
+      resumedAtOnce(mem, "qc-resume-mem", "qc-resume-mem-other"),
+    );
   });
 
   it("gives HTTP-protocol workers nothing until it is resumed, then its jobs", async () => {
